@@ -1,0 +1,164 @@
+/* npmu.h -- the public interface of libnpmu, the network-attached persistent memory client. */
+#ifndef NPMU_H
+#define NPMU_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define NPMU_API __attribute__((visibility("default")))
+
+/*
+ * Error codes. Every call returns 0 (or a non-negative count) on success and one of these
+ * negative codes on failure; npmu_strerror() turns each into a sentence.
+ */
+#define NPMU_E_INVAL (-1001)       /* an argument is invalid */
+#define NPMU_E_NOMEM (-1002)       /* out of memory */
+#define NPMU_E_NOENT (-1003)       /* no region with that name */
+#define NPMU_E_EXIST (-1004)       /* a region with that name already exists */
+#define NPMU_E_NOSPC (-1005)       /* the pool has no room left */
+#define NPMU_E_NAME (-1006)        /* region name empty, too long or with bad characters */
+#define NPMU_E_RANGE (-1007)       /* offset or length outside the region */
+#define NPMU_E_ACCESS (-1008)      /* the right held does not allow this operation */
+#define NPMU_E_KEY (-1009)         /* unknown or revoked access key */
+#define NPMU_E_PROTO (-1010)       /* malformed protocol message */
+#define NPMU_E_TOOBIG (-1011)      /* message or size over the limit */
+#define NPMU_E_CORRUPT (-1012)     /* pool file corrupt */
+#define NPMU_E_VERSION (-1013)     /* pool or protocol version not supported */
+#define NPMU_E_IO (-1014)          /* I/O or persistence failure on the unit */
+#define NPMU_E_FABRIC (-1015)      /* libfabric transport error */
+#define NPMU_E_TIMEDOUT (-1016)    /* no answer in time */
+#define NPMU_E_UNREACHABLE (-1017) /* the unit cannot be reached */
+#define NPMU_E_LIMIT (-1018)       /* too many regions, rights or peers */
+#define NPMU_E_SHRINK (-1019)      /* a region can only grow */
+#define NPMU_E_INTERNAL (-1020)    /* internal error (a bug: please report) */
+
+/* npmu_strerror -- a static sentence for any code returned by this library. */
+NPMU_API const char *npmu_strerror(int err);
+
+/* Limits. */
+#define NPMU_NAME_MAX 63            /* bytes of a region name: [A-Za-z0-9._-] */
+#define NPMU_DEFAULT_PORT 7411      /* npmud's default port */
+#define NPMU_DEFAULT_PROVIDER "tcp" /* libfabric provider used when none is asked for */
+
+/* Access rights to a region. */
+enum npmu_access {
+	NPMU_ACCESS_READ = 1,       /* one-sided reads */
+	NPMU_ACCESS_READ_WRITE = 3, /* one-sided reads and writes, persist */
+};
+
+/* Durability levels of npmu_region_persist(). */
+enum npmu_durability {
+	NPMU_PLACED = 1,     /* in the unit's memory: survives the client's and the unit process's death */
+	NPMU_PERSISTENT = 2, /* flushed to the persistence domain: survives power loss */
+};
+
+/* What a unit says about one region. */
+struct npmu_region_info {
+	char name[NPMU_NAME_MAX + 1];
+	uint64_t id;       /* unit-wide region id, never reused */
+	uint64_t size;     /* bytes */
+	uint32_t extents;  /* runs of contiguous pool pages behind the region */
+	uint32_t rights;   /* open rights (registrations) */
+};
+
+/* Connection settings; zero or NULL fields take defaults. */
+struct npmu_conn_cfg {
+	const char *server;   /* "host:port"; NULL: $NPMU_SERVER, else 127.0.0.1:7411 */
+	const char *provider; /* libfabric provider; NULL: $NPMU_PROVIDER, else "tcp" */
+	int timeout_ms;       /* control request timeout; 0: 10000 */
+};
+
+struct npmu_conn;   /* a connection to a unit's manager */
+struct npmu_region; /* an open right to a region */
+
+/*
+ * npmu_conn_new -- connect to the manager at cfg->server.
+ * On success *conn_ptr owns the connection; on failure it is untouched.
+ * Errors: NPMU_E_INVAL, NPMU_E_NOMEM, NPMU_E_FABRIC, NPMU_E_UNREACHABLE, NPMU_E_TIMEDOUT.
+ */
+NPMU_API int npmu_conn_new(const struct npmu_conn_cfg *cfg, struct npmu_conn **conn_ptr);
+
+/* npmu_conn_delete -- close a connection (regions opened on it must be closed first); NULLs *conn_ptr. */
+NPMU_API int npmu_conn_delete(struct npmu_conn **conn_ptr);
+
+/* npmu_region_create -- create a region NAME of SIZE bytes (rounded up to pages); info may be NULL. */
+NPMU_API int npmu_region_create(struct npmu_conn *conn, const char *name, uint64_t size,
+				struct npmu_region_info *info);
+
+/* npmu_region_delete -- delete a region; every right to it is revoked at once. */
+NPMU_API int npmu_region_delete(struct npmu_conn *conn, const char *name);
+
+/* npmu_region_resize -- grow a region to SIZE bytes; its data and open rights are kept. */
+NPMU_API int npmu_region_resize(struct npmu_conn *conn, const char *name, uint64_t size,
+				struct npmu_region_info *info);
+
+/* npmu_region_stat -- describe one region. */
+NPMU_API int npmu_region_stat(struct npmu_conn *conn, const char *name,
+			      struct npmu_region_info *info);
+
+/*
+ * npmu_region_list -- describe every region. On success *list is an array of *count entries
+ * that the caller frees with free().
+ */
+NPMU_API int npmu_region_list(struct npmu_conn *conn, struct npmu_region_info **list,
+			      size_t *count);
+
+/*
+ * npmu_region_open -- open a right to region NAME. The unit registers the region's window
+ * under a fresh random key; reads and writes then go straight to the unit's memory.
+ * On success *region_ptr owns the right; on failure it is untouched.
+ */
+NPMU_API int npmu_region_open(struct npmu_conn *conn, const char *name, enum npmu_access access,
+			      struct npmu_region **region_ptr);
+
+/* npmu_region_close -- revoke the right at the unit and free the handle; NULLs *region_ptr. */
+NPMU_API int npmu_region_close(struct npmu_region **region_ptr);
+
+/* npmu_region_size -- the region's size in bytes as of open or the last npmu_region_refresh(). */
+NPMU_API uint64_t npmu_region_size(const struct npmu_region *region);
+
+/* npmu_region_refresh -- learn the region's current size (after another client grew it). */
+NPMU_API int npmu_region_refresh(struct npmu_region *region);
+
+/*
+ * npmu_region_write -- one-sided write of LEN bytes at OFFSET; returns when the data is
+ * placed in the unit's memory (delivery complete). Bounds and rights are checked locally first.
+ */
+NPMU_API int npmu_region_write(struct npmu_region *region, uint64_t offset, const void *buf,
+			       size_t len);
+
+/* npmu_region_read -- one-sided read of LEN bytes at OFFSET into buf. */
+NPMU_API int npmu_region_read(struct npmu_region *region, uint64_t offset, void *buf, size_t len);
+
+/* One piece of a batched write. */
+struct npmu_iov {
+	uint64_t offset;
+	const void *buf;
+	size_t len;
+};
+
+/* npmu_region_writev -- issue several writes at once and wait for all; follow with one persist. */
+NPMU_API int npmu_region_writev(struct npmu_region *region, const struct npmu_iov *iov, int iovcnt);
+
+/*
+ * npmu_region_persist -- make [offset, offset+len) durable at the given level. NPMU_PLACED
+ * returns at once (writes are placed when they complete); NPMU_PERSISTENT returns only when
+ * the unit has flushed the range (msync on ordinary files, cache flushes on pmem).
+ */
+NPMU_API int npmu_region_persist(struct npmu_region *region, uint64_t offset, uint64_t len,
+				 enum npmu_durability level);
+
+/* npmu_parse_size -- parse "4096", "64K", "1.5M", "4G", "1T" (binary units) into bytes. */
+NPMU_API int npmu_parse_size(const char *text, uint64_t *bytes);
+
+/* npmu_format_size -- write a human-readable size ("1.5 MiB") into buf; returns buf. */
+NPMU_API char *npmu_format_size(uint64_t bytes, char *buf, size_t buflen);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* NPMU_H */

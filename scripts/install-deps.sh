@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# install-deps.sh -- install the Debian packages npmu needs to build, test and benchmark, when missing.
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config
+  libfabric-dev libfabric-bin   # the RDMA network (tcp provider on Ethernet and loopback)
+  libpmem2-dev                  # persistence of the pool
+  libisal-dev                   # checksums (CRC-64) and erasure coding
+  libsodium-dev                 # CSPRNG keys, authentication, encryption
+  libcmocka-dev                 # unit tests
+  iproute2 procps               # tests: network namespaces, process checks
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "install-deps: installing ${missing[*]}"
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,74 @@
+/* errors.c -- npmu_strerror() and the translation of errno and libfabric codes into NPMU_E_*. */
+#include "errors.h"
+
+#include <errno.h>
+#include <rdma/fi_errno.h>
+
+/* npmu_strerror -- a sentence for every NPMU_E_* code. */
+const char *npmu_strerror(int err)
+{
+	switch (err) {
+	case 0: return "success";
+	case NPMU_E_INVAL: return "invalid argument";
+	case NPMU_E_NOMEM: return "out of memory";
+	case NPMU_E_NOENT: return "no such region";
+	case NPMU_E_EXIST: return "a region with that name already exists";
+	case NPMU_E_NOSPC: return "the pool is full";
+	case NPMU_E_NAME: return "invalid region name (1-63 characters of A-Z a-z 0-9 . _ -)";
+	case NPMU_E_RANGE: return "offset or length outside the region";
+	case NPMU_E_ACCESS: return "access denied: the right held does not allow this";
+	case NPMU_E_KEY: return "unknown or revoked access key";
+	case NPMU_E_PROTO: return "malformed protocol message";
+	case NPMU_E_TOOBIG: return "message or size over the limit";
+	case NPMU_E_CORRUPT: return "pool file is corrupt";
+	case NPMU_E_VERSION: return "unsupported pool or protocol version";
+	case NPMU_E_IO: return "I/O or persistence failure on the unit";
+	case NPMU_E_FABRIC: return "fabric (libfabric) transport error";
+	case NPMU_E_TIMEDOUT: return "timed out waiting for the unit";
+	case NPMU_E_UNREACHABLE: return "the unit cannot be reached";
+	case NPMU_E_LIMIT: return "too many regions, rights or peers";
+	case NPMU_E_SHRINK: return "a region can only grow";
+	case NPMU_E_INTERNAL: return "internal error";
+	default: return "unknown error";
+	}
+}
+
+/* npmu__from_errno -- map an errno value (positive) to an NPMU_E_* code. */
+int npmu__from_errno(int e)
+{
+	switch (e) {
+	case 0: return 0;
+	case ENOMEM: return NPMU_E_NOMEM;
+	case ENOENT: return NPMU_E_NOENT;
+	case EEXIST: return NPMU_E_EXIST;
+	case ENOSPC: return NPMU_E_NOSPC;
+	case EINVAL: return NPMU_E_INVAL;
+	case EACCES:
+	case EPERM: return NPMU_E_ACCESS;
+	case ETIMEDOUT: return NPMU_E_TIMEDOUT;
+	default: return NPMU_E_IO;
+	}
+}
+
+/* npmu__from_fi -- map a libfabric return code (negative or positive) to an NPMU_E_* code. */
+int npmu__from_fi(int rc)
+{
+	if (rc < 0)
+		rc = -rc;
+	switch (rc) {
+	case 0: return 0;
+	case FI_ENOMEM: return NPMU_E_NOMEM;
+	case FI_EINVAL: return NPMU_E_INVAL;
+	case FI_ETIMEDOUT: return NPMU_E_TIMEDOUT;
+	case FI_ENOTCONN:
+	case FI_ECONNREFUSED:
+	case FI_ECONNRESET:
+	case FI_ECONNABORTED:
+	case FI_EHOSTUNREACH:
+	case FI_ENETUNREACH:
+	case FI_ECANCELED: return NPMU_E_UNREACHABLE;
+	case FI_EACCES:
+	case FI_EPERM: return NPMU_E_KEY;
+	default: return NPMU_E_FABRIC;
+	}
+}

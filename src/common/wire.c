@@ -1,0 +1,229 @@
+/* wire.c -- encoders and validating decoders for the control protocol (format in wire.h). */
+#include "wire.h"
+
+#include <string.h>
+
+#include "codec.h"
+
+/* npmu__name_valid -- whether name is 1..NPMU_NAME_MAX characters of [A-Za-z0-9._-]. */
+bool npmu__name_valid(const char *name, size_t len)
+{
+	if (len == 0 || len > NPMU_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		char ch = name[i];
+		bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+			  (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '-';
+		if (!ok)
+			return false;
+	}
+	return true;
+}
+
+/* npmu__msg_type_name -- the name of a message type, for logs. */
+const char *npmu__msg_type_name(uint16_t type)
+{
+	static const char *const names[] = {"?",      "HELLO", "CREATE", "OPEN", "CLOSE",
+					    "DELETE", "RESIZE", "STAT",  "LIST", "PERSIST"};
+	type &= (uint16_t)~NPMU_MSG_REPLY;
+	return type <= NPMU_MSG_TYPE_MAX ? names[type] : "?";
+}
+
+/* npmu__msg_encode_hdr -- write a header and the return address; returns the header size. */
+int npmu__msg_encode_hdr(void *buf, size_t buflen, const struct npmu__msg_hdr *hdr)
+{
+	if (hdr->addr_len > NPMU_WIRE_ADDR_MAX)
+		return NPMU_E_INVAL;
+	struct npmu__cursor c;
+	npmu__cursor_init(&c, buf, buflen);
+	npmu__put_u32(&c, NPMU_WIRE_MAGIC);
+	npmu__put_u16(&c, NPMU_WIRE_VERSION);
+	npmu__put_u16(&c, hdr->type);
+	npmu__put_u32(&c, hdr->body_len);
+	npmu__put_u32(&c, (uint32_t)hdr->status);
+	npmu__put_u64(&c, hdr->req_id);
+	npmu__put_u64(&c, hdr->session);
+	npmu__put_u16(&c, hdr->addr_len);
+	npmu__put_u16(&c, 0);
+	npmu__put_bytes(&c, hdr->addr, hdr->addr_len);
+	if (!c.ok || c.pos + hdr->body_len > NPMU_WIRE_MAX)
+		return NPMU_E_TOOBIG;
+	return (int)c.pos;
+}
+
+/* npmu__msg_decode_hdr -- validate and decode a received message's header. */
+int npmu__msg_decode_hdr(const void *buf, size_t len, struct npmu__msg_hdr *hdr)
+{
+	if (len > NPMU_WIRE_MAX)
+		return NPMU_E_TOOBIG;
+	struct npmu__cursor c;
+	npmu__cursor_init(&c, (void *)buf, len);
+	uint32_t magic = npmu__get_u32(&c);
+	uint16_t version = npmu__get_u16(&c);
+	hdr->type = npmu__get_u16(&c);
+	hdr->body_len = npmu__get_u32(&c);
+	hdr->status = (int32_t)npmu__get_u32(&c);
+	hdr->req_id = npmu__get_u64(&c);
+	hdr->session = npmu__get_u64(&c);
+	hdr->addr_len = npmu__get_u16(&c);
+	uint16_t reserved = npmu__get_u16(&c);
+	if (!c.ok || magic != NPMU_WIRE_MAGIC)
+		return NPMU_E_PROTO;
+	if (version != NPMU_WIRE_VERSION)
+		return NPMU_E_VERSION;
+	uint16_t base = hdr->type & (uint16_t)~NPMU_MSG_REPLY;
+	if (reserved != 0 || base == 0 || base > NPMU_MSG_TYPE_MAX)
+		return NPMU_E_PROTO;
+	bool reply = (hdr->type & NPMU_MSG_REPLY) != 0;
+	if (reply ? hdr->addr_len != 0 : (hdr->addr_len == 0 || hdr->addr_len > NPMU_WIRE_ADDR_MAX))
+		return NPMU_E_PROTO;
+	if (!reply && hdr->status != 0)
+		return NPMU_E_PROTO;
+	hdr->addr = npmu__cursor_take(&c, hdr->addr_len);
+	hdr->body = npmu__cursor_take(&c, hdr->body_len);
+	if (!c.ok || c.pos != len)
+		return NPMU_E_PROTO;
+	return 0;
+}
+
+/* put_name -- a string field: u8 length and bytes. */
+static void put_name(struct npmu__cursor *c, const char *name)
+{
+	size_t n = strnlen(name, NPMU_NAME_MAX + 1);
+	if (n > NPMU_NAME_MAX) {
+		c->ok = false;
+		return;
+	}
+	npmu__put_u8(c, (uint8_t)n);
+	npmu__put_bytes(c, name, n);
+}
+
+/* get_name -- read a string field and check it is a valid region name. */
+static int get_name(struct npmu__cursor *c, char out[NPMU_NAME_MAX + 1])
+{
+	uint8_t n = npmu__get_u8(c);
+	uint8_t *s = npmu__cursor_take(c, n);
+	if (!s)
+		return NPMU_E_PROTO;
+	if (!npmu__name_valid((const char *)s, n))
+		return NPMU_E_NAME;
+	memcpy(out, s, n);
+	out[n] = '\0';
+	return 0;
+}
+
+/* npmu__req_encode -- encode the body of request `type`; returns its length. */
+int npmu__req_encode(uint16_t type, const struct npmu__request *req, void *buf, size_t buflen)
+{
+	struct npmu__cursor c;
+	npmu__cursor_init(&c, buf, buflen);
+	switch (type) {
+	case NPMU_MSG_HELLO: break;
+	case NPMU_MSG_CREATE:
+	case NPMU_MSG_RESIZE:
+		put_name(&c, req->name);
+		npmu__put_u64(&c, req->size);
+		break;
+	case NPMU_MSG_OPEN:
+		put_name(&c, req->name);
+		npmu__put_u32(&c, req->access);
+		break;
+	case NPMU_MSG_CLOSE:
+		npmu__put_u64(&c, req->region_id);
+		npmu__put_u64(&c, req->key);
+		break;
+	case NPMU_MSG_DELETE:
+	case NPMU_MSG_STAT: put_name(&c, req->name); break;
+	case NPMU_MSG_LIST: npmu__put_u32(&c, req->start); break;
+	case NPMU_MSG_PERSIST:
+		npmu__put_u64(&c, req->region_id);
+		npmu__put_u64(&c, req->key);
+		npmu__put_u64(&c, req->offset);
+		npmu__put_u64(&c, req->len);
+		break;
+	default: return NPMU_E_INVAL;
+	}
+	return c.ok ? (int)c.pos : NPMU_E_TOOBIG;
+}
+
+/* npmu__req_decode -- decode and validate the body of request `type`. */
+int npmu__req_decode(uint16_t type, const void *body, size_t len, struct npmu__request *req)
+{
+	struct npmu__cursor c;
+	npmu__cursor_init(&c, (void *)body, len);
+	memset(req, 0, sizeof(*req));
+	int rc = 0;
+	switch (type) {
+	case NPMU_MSG_HELLO: break;
+	case NPMU_MSG_CREATE:
+	case NPMU_MSG_RESIZE:
+		rc = get_name(&c, req->name);
+		req->size = npmu__get_u64(&c);
+		break;
+	case NPMU_MSG_OPEN:
+		rc = get_name(&c, req->name);
+		req->access = npmu__get_u32(&c);
+		if (c.ok && req->access != NPMU_ACCESS_READ && req->access != NPMU_ACCESS_READ_WRITE)
+			return NPMU_E_PROTO;
+		break;
+	case NPMU_MSG_CLOSE:
+		req->region_id = npmu__get_u64(&c);
+		req->key = npmu__get_u64(&c);
+		break;
+	case NPMU_MSG_DELETE:
+	case NPMU_MSG_STAT: rc = get_name(&c, req->name); break;
+	case NPMU_MSG_LIST: req->start = npmu__get_u32(&c); break;
+	case NPMU_MSG_PERSIST:
+		req->region_id = npmu__get_u64(&c);
+		req->key = npmu__get_u64(&c);
+		req->offset = npmu__get_u64(&c);
+		req->len = npmu__get_u64(&c);
+		break;
+	default: return NPMU_E_PROTO;
+	}
+	if (!c.ok || c.pos != len)
+		return NPMU_E_PROTO;
+	return rc;
+}
+
+/* npmu__info_put -- append a region_info. */
+void npmu__info_put(struct npmu__cursor *c, const struct npmu_region_info *info)
+{
+	put_name(c, info->name);
+	npmu__put_u64(c, info->id);
+	npmu__put_u64(c, info->size);
+	npmu__put_u32(c, info->extents);
+	npmu__put_u32(c, info->rights);
+}
+
+/* npmu__info_get -- read a region_info; leaves the cursor bad on malformed input. */
+void npmu__info_get(struct npmu__cursor *c, struct npmu_region_info *info)
+{
+	memset(info, 0, sizeof(*info));
+	if (get_name(c, info->name) != 0)
+		c->ok = false;
+	info->id = npmu__get_u64(c);
+	info->size = npmu__get_u64(c);
+	info->extents = npmu__get_u32(c);
+	info->rights = npmu__get_u32(c);
+}
+
+/* npmu__access_put -- append an access_info. */
+void npmu__access_put(struct npmu__cursor *c, const struct npmu__access_info *ai)
+{
+	npmu__put_u64(c, ai->key);
+	npmu__put_u64(c, ai->base);
+	npmu__put_u32(c, ai->access);
+	npmu__put_u32(c, 0);
+}
+
+/* npmu__access_get -- read an access_info; leaves the cursor bad on malformed input. */
+void npmu__access_get(struct npmu__cursor *c, struct npmu__access_info *ai)
+{
+	ai->key = npmu__get_u64(c);
+	ai->base = npmu__get_u64(c);
+	ai->access = npmu__get_u32(c);
+	if (npmu__get_u32(c) != 0 ||
+	    (ai->access != NPMU_ACCESS_READ && ai->access != NPMU_ACCESS_READ_WRITE))
+		c->ok = false;
+}

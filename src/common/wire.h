@@ -1,0 +1,124 @@
+/* wire.h -- the control protocol between clients and a unit's manager: messages and their codecs. */
+#ifndef NPMU_WIRE_H
+#define NPMU_WIRE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "npmu.h"
+
+/*
+ * Control messages travel as libfabric messages (fi_send/fi_recv) on the same RDM endpoint
+ * that carries the one-sided data path. Every message is at most NPMU_WIRE_MAX bytes:
+ *
+ *   header (36 bytes, all little-endian)
+ *     u32 magic      "NPMW" (0x574d504e)
+ *     u16 version    NPMU_WIRE_VERSION; a different one is answered with NPMU_E_VERSION
+ *     u16 type       enum npmu__msg_type; replies have NPMU_MSG_REPLY set
+ *     u32 body_len   bytes after the header and the return address
+ *     i32 status     replies: 0 or an NPMU_E_* code; requests: 0
+ *     u64 req_id     chosen by the client, echoed in the reply
+ *     u64 session    reserved for authenticated sessions; 0 for now
+ *     u16 addr_len   requests: length of the sender's fabric address (1..NPMU_WIRE_ADDR_MAX);
+ *                    replies: 0
+ *     u16 reserved   0
+ *   addr[addr_len]   the address replies go to (the requester's fi_getname())
+ *   body[body_len]   the message's fields, described next to each struct below
+ *
+ * Strings are u8 length + bytes (no terminator). A decoder checks every length against what
+ * is left in the buffer, and checks the total against the received length: a message with
+ * trailing bytes, a short field or an out-of-range value is rejected with NPMU_E_PROTO.
+ */
+
+#define NPMU_WIRE_MAGIC 0x574d504eu
+#define NPMU_WIRE_VERSION 1
+#define NPMU_WIRE_HDR_LEN 36
+#define NPMU_WIRE_MAX 4096
+#define NPMU_WIRE_ADDR_MAX 256
+#define NPMU_MSG_REPLY 0x8000
+
+enum npmu__msg_type {
+	NPMU_MSG_HELLO = 1,   /* body: empty; reply: u32 unit_flags, u64 unit_id */
+	NPMU_MSG_CREATE = 2,  /* body: name, u64 size; reply: region_info */
+	NPMU_MSG_OPEN = 3,    /* body: name, u32 access; reply: region_info, access_info */
+	NPMU_MSG_CLOSE = 4,   /* body: u64 region_id, u64 key; reply: empty */
+	NPMU_MSG_DELETE = 5,  /* body: name; reply: empty */
+	NPMU_MSG_RESIZE = 6,  /* body: name, u64 size; reply: region_info */
+	NPMU_MSG_STAT = 7,    /* body: name; reply: region_info */
+	NPMU_MSG_LIST = 8,    /* body: u32 start; reply: u32 total, u32 count, count x region_info */
+	NPMU_MSG_PERSIST = 9, /* body: u64 region_id, u64 key, u64 offset, u64 len; reply: empty */
+	NPMU_MSG_TYPE_MAX = 9,
+};
+
+/* Unit flags in the HELLO reply. */
+#define NPMU_UNIT_VIRT_ADDR 0x1 /* RMA addresses are virtual: add access_info.base to offsets */
+
+/* region_info on the wire: name, u64 id, u64 size, u32 extents, u32 rights. */
+/* access_info on the wire: u64 key, u64 base, u32 access, u32 reserved. */
+struct npmu__access_info {
+	uint64_t key;    /* the registration's remote key */
+	uint64_t base;   /* RMA address of offset 0 (0 unless the unit uses virtual addresses) */
+	uint32_t access; /* enum npmu_access */
+};
+
+/* A decoded message header. */
+struct npmu__msg_hdr {
+	uint16_t type;
+	int32_t status;
+	uint32_t body_len;
+	uint64_t req_id;
+	uint64_t session;
+	uint16_t addr_len;
+	const uint8_t *addr; /* points into the decoded buffer */
+	const uint8_t *body; /* points into the decoded buffer */
+};
+
+/* A decoded request body: the union of every request's fields. */
+struct npmu__request {
+	char name[NPMU_NAME_MAX + 1];
+	uint64_t size;
+	uint32_t access;
+	uint64_t region_id;
+	uint64_t key;
+	uint64_t offset;
+	uint64_t len;
+	uint32_t start;
+};
+
+/* npmu__name_valid -- whether name is 1..NPMU_NAME_MAX characters of [A-Za-z0-9._-]. */
+bool npmu__name_valid(const char *name, size_t len);
+
+/*
+ * npmu__msg_encode_hdr -- write a header (and, for requests, the return address) into buf;
+ * returns the header size or a negative code. The body follows at the returned offset.
+ */
+int npmu__msg_encode_hdr(void *buf, size_t buflen, const struct npmu__msg_hdr *hdr);
+
+/*
+ * npmu__msg_decode_hdr -- validate and decode the header of a received message of len bytes.
+ * Checks magic, version, type, lengths and that header + address + body == len.
+ */
+int npmu__msg_decode_hdr(const void *buf, size_t len, struct npmu__msg_hdr *hdr);
+
+/* npmu__req_encode -- encode the body of request `type` from req into buf; returns its length. */
+int npmu__req_encode(uint16_t type, const struct npmu__request *req, void *buf, size_t buflen);
+
+/* npmu__req_decode -- decode and validate the body of request `type`. */
+int npmu__req_decode(uint16_t type, const void *body, size_t len, struct npmu__request *req);
+
+/* npmu__info_encode -- append a region_info to a cursor-encoded reply. */
+struct npmu__cursor;
+void npmu__info_put(struct npmu__cursor *c, const struct npmu_region_info *info);
+
+/* npmu__info_get -- read a region_info; leaves the cursor bad on malformed input. */
+void npmu__info_get(struct npmu__cursor *c, struct npmu_region_info *info);
+
+/* npmu__access_put / npmu__access_get -- encode or decode an access_info. */
+void npmu__access_put(struct npmu__cursor *c, const struct npmu__access_info *ai);
+void npmu__access_get(struct npmu__cursor *c, struct npmu__access_info *ai);
+
+/* npmu__msg_type_name -- the name of a message type, for logs. */
+const char *npmu__msg_type_name(uint16_t type);
+
+#endif

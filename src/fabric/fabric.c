@@ -1,0 +1,210 @@
+/* fabric.c -- open a libfabric RDM endpoint for npmu and translate what it says about memory registration. */
+#include "fabric.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "errors.h"
+#include "log.h"
+
+#define NPMU_FI_VERSION FI_VERSION(1, 17)
+
+/* npmu__split_hostport -- split "host:port" or "[v6]:port" (port optional). */
+int npmu__split_hostport(const char *text, char *host, size_t hostlen, char *port, size_t portlen,
+			 int default_port)
+{
+	if (!text || !*text)
+		return NPMU_E_INVAL;
+	const char *colon;
+	size_t hl;
+	if (text[0] == '[') {
+		const char *close = strchr(text, ']');
+		if (!close)
+			return NPMU_E_INVAL;
+		hl = (size_t)(close - text - 1);
+		text++;
+		colon = close[1] == ':' ? close + 1 : NULL;
+		if (!colon && close[1] != '\0')
+			return NPMU_E_INVAL;
+	} else {
+		colon = strrchr(text, ':');
+		hl = colon ? (size_t)(colon - text) : strlen(text);
+	}
+	if (hl == 0 || hl >= hostlen)
+		return NPMU_E_INVAL;
+	memcpy(host, text, hl);
+	host[hl] = '\0';
+	if (colon) {
+		char *end;
+		long p = strtol(colon + 1, &end, 10);
+		if (*end != '\0' || colon[1] == '\0' || p < 0 || p > 65535)
+			return NPMU_E_INVAL;
+		snprintf(port, portlen, "%ld", p);
+	} else {
+		snprintf(port, portlen, "%d", default_port);
+	}
+	return 0;
+}
+
+/* npmu__fabric_close -- close everything; NULLs *fab_ptr. */
+void npmu__fabric_close(struct npmu__fabric **fab_ptr)
+{
+	struct npmu__fabric *fab = *fab_ptr;
+	if (!fab)
+		return;
+	if (fab->ep)
+		fi_close(&fab->ep->fid);
+	if (fab->av)
+		fi_close(&fab->av->fid);
+	if (fab->cq)
+		fi_close(&fab->cq->fid);
+	if (fab->domain)
+		fi_close(&fab->domain->fid);
+	if (fab->fabric)
+		fi_close(&fab->fabric->fid);
+	if (fab->info)
+		fi_freeinfo(fab->info);
+	free(fab);
+	*fab_ptr = NULL;
+}
+
+/* fail -- log a libfabric failure once and translate it. */
+static int fail(const char *what, int rc)
+{
+	LOG_ERR("fabric: %s: %s", what, fi_strerror(-rc));
+	return npmu__from_fi(rc);
+}
+
+/* npmu__fabric_open -- open provider `provider` and an enabled RDM endpoint. */
+int npmu__fabric_open(const char *provider, const char *node, const char *service, bool listen,
+		      struct npmu__fabric **fab_ptr)
+{
+	struct fi_info *hints = fi_allocinfo();
+	struct npmu__fabric *fab = calloc(1, sizeof(*fab));
+	int rc;
+	if (!hints || !fab) {
+		fi_freeinfo(hints);
+		free(fab);
+		return NPMU_E_NOMEM;
+	}
+	fab->wait_fd = -1;
+	hints->ep_attr->type = FI_EP_RDM;
+	hints->caps = FI_MSG | FI_RMA | FI_READ | FI_WRITE | FI_REMOTE_READ | FI_REMOTE_WRITE;
+	hints->tx_attr->op_flags = FI_DELIVERY_COMPLETE;
+	hints->domain_attr->mr_mode = FI_MR_LOCAL | FI_MR_VIRT_ADDR | FI_MR_ALLOCATED |
+				      FI_MR_PROV_KEY | FI_MR_ENDPOINT;
+	hints->domain_attr->threading = FI_THREAD_SAFE;
+	hints->fabric_attr->prov_name = strdup(provider);
+	/* Prefer requested keys and offset addressing: ask without those modes first. */
+	uint64_t modes[2] = {0, hints->domain_attr->mr_mode};
+	rc = -FI_ENODATA;
+	for (int i = 0; i < 2 && rc != 0; i++) {
+		hints->domain_attr->mr_mode = (int)modes[i];
+		rc = fi_getinfo(NPMU_FI_VERSION, node, service, listen ? FI_SOURCE : 0, hints,
+				&fab->info);
+	}
+	fi_freeinfo(hints);
+	if (rc != 0) {
+		LOG_ERR("fabric: no provider '%s' for %s:%s: %s", provider, node ? node : "*",
+			service ? service : "*", fi_strerror(-rc));
+		free(fab);
+		return rc == -FI_ENODATA ? NPMU_E_UNREACHABLE : npmu__from_fi(rc);
+	}
+	int mode = fab->info->domain_attr->mr_mode;
+	fab->virt_addr = mode & FI_MR_VIRT_ADDR;
+	fab->prov_key = mode & FI_MR_PROV_KEY;
+	fab->local_mr = mode & FI_MR_LOCAL;
+	fab->mr_endpoint = mode & FI_MR_ENDPOINT;
+	fab->max_rma = fab->info->ep_attr->max_msg_size;
+	if ((rc = fi_fabric(fab->info->fabric_attr, &fab->fabric, NULL)) != 0) {
+		rc = fail("fi_fabric", rc);
+		goto err;
+	}
+	if ((rc = fi_domain(fab->fabric, fab->info, &fab->domain, NULL)) != 0) {
+		rc = fail("fi_domain", rc);
+		goto err;
+	}
+	struct fi_cq_attr cq_attr = {.format = FI_CQ_FORMAT_MSG, .wait_obj = FI_WAIT_FD, .size = 1024};
+	if ((rc = fi_cq_open(fab->domain, &cq_attr, &fab->cq, NULL)) != 0) {
+		cq_attr.wait_obj = FI_WAIT_NONE;
+		if ((rc = fi_cq_open(fab->domain, &cq_attr, &fab->cq, NULL)) != 0) {
+			rc = fail("fi_cq_open", rc);
+			goto err;
+		}
+	} else if (fi_control(&fab->cq->fid, FI_GETWAIT, &fab->wait_fd) != 0) {
+		fab->wait_fd = -1;
+	}
+	struct fi_av_attr av_attr = {.type = FI_AV_TABLE};
+	if ((rc = fi_av_open(fab->domain, &av_attr, &fab->av, NULL)) != 0) {
+		rc = fail("fi_av_open", rc);
+		goto err;
+	}
+	if ((rc = fi_endpoint(fab->domain, fab->info, &fab->ep, NULL)) != 0) {
+		rc = fail(listen ? "fi_endpoint (address in use?)" : "fi_endpoint", rc);
+		goto err;
+	}
+	if ((rc = fi_ep_bind(fab->ep, &fab->av->fid, 0)) != 0 ||
+	    (rc = fi_ep_bind(fab->ep, &fab->cq->fid, FI_TRANSMIT | FI_RECV)) != 0 ||
+	    (rc = fi_enable(fab->ep)) != 0) {
+		rc = fail("endpoint setup", rc);
+		goto err;
+	}
+	fab->name_len = sizeof(fab->name);
+	if ((rc = fi_getname(&fab->ep->fid, fab->name, &fab->name_len)) != 0) {
+		rc = fail("fi_getname", rc);
+		goto err;
+	}
+	*fab_ptr = fab;
+	return 0;
+err:
+	npmu__fabric_close(&fab);
+	return rc;
+}
+
+/* npmu__fabric_addr_str -- "host:port" of a socket-style fabric address. */
+int npmu__fabric_addr_str(const struct npmu__fabric *fab, const void *addr, char *buf, size_t len)
+{
+	char host[INET6_ADDRSTRLEN];
+	switch (fab->info->addr_format) {
+	case FI_SOCKADDR_IN: {
+		const struct sockaddr_in *sin = addr;
+		inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
+		snprintf(buf, len, "%s:%u", host, ntohs(sin->sin_port));
+		return 0;
+	}
+	case FI_SOCKADDR_IN6: {
+		const struct sockaddr_in6 *sin6 = addr;
+		inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
+		snprintf(buf, len, "[%s]:%u", host, ntohs(sin6->sin6_port));
+		return 0;
+	}
+	default: {
+		size_t l = len;
+		fi_av_straddr(fab->av, addr, buf, &l);
+		return 0;
+	}
+	}
+}
+
+/* npmu__fabric_mr_reg -- register memory for remote access under a requested (or provider) key. */
+int npmu__fabric_mr_reg(struct npmu__fabric *fab, void *buf, size_t len, uint64_t access,
+			uint64_t requested, struct fid_mr **mr, uint64_t *key)
+{
+	int rc = fi_mr_reg(fab->domain, buf, len, access, 0, fab->prov_key ? 0 : requested, 0, mr,
+			   NULL);
+	if (rc != 0)
+		return fail("fi_mr_reg", rc);
+	if (fab->mr_endpoint) {
+		if ((rc = fi_mr_bind(*mr, &fab->ep->fid, 0)) != 0 ||
+		    (rc = fi_mr_enable(*mr)) != 0) {
+			fi_close(&(*mr)->fid);
+			*mr = NULL;
+			return fail("fi_mr_bind", rc);
+		}
+	}
+	*key = fab->prov_key ? fi_mr_key(*mr) : requested;
+	return 0;
+}

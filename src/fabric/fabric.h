@@ -1,0 +1,63 @@
+/* fabric.h -- the libfabric wrapper shared by units and clients: one RDM endpoint, its CQ and AV. */
+#ifndef NPMU_FABRIC_H
+#define NPMU_FABRIC_H
+
+#include <rdma/fabric.h>
+#include <rdma/fi_cm.h>
+#include <rdma/fi_domain.h>
+#include <rdma/fi_endpoint.h>
+#include <rdma/fi_errno.h>
+#include <rdma/fi_rma.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "wire.h"
+
+/*
+ * One endpoint of type FI_EP_RDM carries both the control messages (fi_send/fi_recv) and the
+ * one-sided data path (fi_write/fi_read). Transmit operations complete with delivery-complete
+ * semantics. The CQ has a wait object (FI_WAIT_FD) so a unit can sleep in poll() when idle.
+ */
+struct npmu__fabric {
+	struct fi_info *info;
+	struct fid_fabric *fabric;
+	struct fid_domain *domain;
+	struct fid_ep *ep;
+	struct fid_av *av;
+	struct fid_cq *cq;
+	int wait_fd;               /* CQ wait fd, or -1 when the provider has none */
+	uint8_t name[NPMU_WIRE_ADDR_MAX];
+	size_t name_len;           /* our own fabric address */
+	bool virt_addr;            /* FI_MR_VIRT_ADDR: RMA addresses are virtual, not offsets */
+	bool prov_key;             /* FI_MR_PROV_KEY: keys come from the provider */
+	bool local_mr;             /* FI_MR_LOCAL: local buffers need registering */
+	bool mr_endpoint;          /* FI_MR_ENDPOINT: registrations are bound to the endpoint */
+	size_t max_rma;            /* largest single RMA transfer */
+};
+
+/*
+ * npmu__fabric_open -- open provider `provider` and an endpoint. A unit (listen) binds to
+ * node:service; a client resolves node:service as its destination (dest_addr in info).
+ */
+int npmu__fabric_open(const char *provider, const char *node, const char *service, bool listen,
+		      struct npmu__fabric **fab_ptr);
+
+/* npmu__fabric_close -- close everything; NULLs *fab_ptr. */
+void npmu__fabric_close(struct npmu__fabric **fab_ptr);
+
+/* npmu__fabric_addr_str -- "host:port" of a socket-style fabric address, for printing. */
+int npmu__fabric_addr_str(const struct npmu__fabric *fab, const void *addr, char *buf, size_t len);
+
+/*
+ * npmu__fabric_mr_reg -- register [buf, buf+len) for remote access under key `requested`
+ * (or the provider's key when prov_key); binds and enables it when mr_endpoint.
+ */
+int npmu__fabric_mr_reg(struct npmu__fabric *fab, void *buf, size_t len, uint64_t access,
+			uint64_t requested, struct fid_mr **mr, uint64_t *key);
+
+/* npmu__split_hostport -- split "host:port" or "[v6]:port" (port optional: default_port). */
+int npmu__split_hostport(const char *text, char *host, size_t hostlen, char *port, size_t portlen,
+			 int default_port);
+
+#endif

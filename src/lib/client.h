@@ -1,0 +1,51 @@
+/* client.h -- internals of libnpmu shared by the connection and region code. */
+#ifndef NPMU_CLIENT_H
+#define NPMU_CLIENT_H
+
+#include <pthread.h>
+
+#include "fabric.h"
+#include "npmu.h"
+#include "wire.h"
+
+/*
+ * A connection owns one endpoint and its CQ; every call on the connection or on a region opened
+ * through it takes conn->lock, so a connection may be shared between threads. A transport error
+ * marks the endpoint broken and the next call opens a fresh one (on tcp, an access with a dead
+ * key tears the underlying connection down).
+ */
+struct npmu_conn {
+	pthread_mutex_t lock;
+	struct npmu__fabric *fab;
+	fi_addr_t server;
+	char host[256];
+	char port[16];
+	char provider[64];
+	int timeout_ms;
+	int broken;
+	uint64_t next_req;
+	uint32_t unit_flags;
+	uint8_t tx[NPMU_WIRE_MAX];
+	uint8_t rx[NPMU_WIRE_MAX];
+};
+
+struct npmu_region {
+	struct npmu_conn *conn;
+	struct npmu_region_info info;
+	struct npmu__access_info ai;
+};
+
+/* npmu__conn_ready -- (re)open the endpoint if it is broken; conn->lock held. */
+int npmu__conn_ready(struct npmu_conn *conn);
+
+/*
+ * npmu__rpc -- send request `type` and wait for its reply; conn->lock held. On success the reply
+ * body is at *body (inside conn->rx) with *body_len bytes; returns the reply's status.
+ */
+int npmu__rpc(struct npmu_conn *conn, uint16_t type, const struct npmu__request *req,
+	      const uint8_t **body, size_t *body_len);
+
+/* npmu__now_ms -- a monotonic clock in milliseconds. */
+uint64_t npmu__now_ms(void);
+
+#endif

@@ -1,0 +1,45 @@
+/* pmm.h -- the persistent memory manager: region requests by name, served by programming units. */
+#ifndef NPMU_PMM_H
+#define NPMU_PMM_H
+
+#include <stdint.h>
+
+#include "codec.h"
+#include "wire.h"
+
+/*
+ * The boundary between the manager and a unit: what a PMM may ask of a unit's TPT and pool.
+ * The embedded manager (npmud --manager, the default) calls its own unit through these; the
+ * standalone pmmd will reach remote units through the same table over an authenticated channel.
+ */
+struct npmu__unit_ops {
+	int (*create)(void *unit, const char *name, uint64_t size, struct npmu_region_info *info);
+	int (*remove)(void *unit, const char *name);
+	int (*resize)(void *unit, const char *name, uint64_t size, struct npmu_region_info *info);
+	int (*stat)(void *unit, const char *name, struct npmu_region_info *info);
+	int (*list)(void *unit, uint32_t start, struct npmu_region_info *out, uint32_t max,
+		    uint32_t *total);
+	int (*grant)(void *unit, const char *name, uint32_t access, struct npmu_region_info *info,
+		     struct npmu__access_info *ai);
+	int (*revoke)(void *unit, uint64_t region_id, uint64_t key);
+};
+
+struct npmu__pmm {
+	const struct npmu__unit_ops *ops;
+	void *unit;
+};
+
+/* Regions per LIST reply page. */
+#define NPMU_LIST_PAGE 40
+
+/*
+ * npmu__pmm_handle -- serve one decoded manager request (CREATE, OPEN, CLOSE, DELETE, RESIZE,
+ * STAT, LIST), appending the reply body to `reply`. Returns 0 or the NPMU_E_* status to send.
+ */
+int npmu__pmm_handle(struct npmu__pmm *pmm, uint16_t type, const struct npmu__request *req,
+		     struct npmu__cursor *reply);
+
+/* The unit_ops of a unit in the same process (struct npmu__unit). */
+extern const struct npmu__unit_ops npmu__local_unit_ops;
+
+#endif

@@ -1,0 +1,165 @@
+/* main.c -- npmud, the network-attached persistent memory unit (with its embedded manager by default). */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "log.h"
+#include "pmm.h"
+#include "service.h"
+
+static const char usage[] =
+	"Usage: npmud --pool PATH [--size SIZE] [options]\n"
+	"\n"
+	"Serve a persistent memory pool to clients over libfabric: regions are read and written\n"
+	"with one-sided RDMA; the embedded manager creates, opens and deletes them by name.\n"
+	"\n"
+	"  -p, --pool PATH        pool file (created when missing and --size is given)\n"
+	"  -s, --size SIZE        size of a new pool: bytes or 64M, 4G, 1T (at least 1M)\n"
+	"  -l, --listen HOST:PORT address to serve on (default 127.0.0.1:%d; port 0 picks one)\n"
+	"  -P, --provider NAME    libfabric provider (default $NPMU_PROVIDER or \"tcp\")\n"
+	"      --no-manager       do not run the embedded manager (units managed by pmmd)\n"
+	"      --addr-file PATH   write the address served on to PATH once ready\n"
+	"  -v, --verbose          log each region operation (NPMU_LOG=debug for more)\n"
+	"  -h, --help             this text\n"
+	"\n"
+	"Stops cleanly on SIGINT or SIGTERM. After any stop, clean or not, the next start\n"
+	"rebuilds every region, its data and its open rights from the pool alone.\n";
+
+/* write_addr_file -- publish the address atomically (write a temporary file, then rename). */
+static int write_addr_file(const char *path, const char *addr)
+{
+	char tmp[4096];
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	FILE *f = fopen(tmp, "w");
+	if (!f)
+		return -1;
+	fprintf(f, "%s\n", addr);
+	if (fclose(f) != 0)
+		return -1;
+	return rename(tmp, path);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"pool", required_argument, NULL, 'p'},   {"size", required_argument, NULL, 's'},
+		{"listen", required_argument, NULL, 'l'}, {"provider", required_argument, NULL, 'P'},
+		{"no-manager", no_argument, NULL, 'M'},   {"addr-file", required_argument, NULL, 'A'},
+		{"verbose", no_argument, NULL, 'v'},      {"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0}};
+	const char *pool_path = NULL, *size_text = NULL, *listen = "127.0.0.1";
+	const char *provider = getenv("NPMU_PROVIDER"), *addr_file = NULL;
+	int manager = 1, verbose = 0, c;
+	while ((c = getopt_long(argc, argv, "p:s:l:P:vh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'p': pool_path = optarg; break;
+		case 's': size_text = optarg; break;
+		case 'l': listen = optarg; break;
+		case 'P': provider = optarg; break;
+		case 'M': manager = 0; break;
+		case 'A': addr_file = optarg; break;
+		case 'v': verbose = 1; break;
+		case 'h': printf(usage, NPMU_DEFAULT_PORT); return 0;
+		default: fprintf(stderr, usage, NPMU_DEFAULT_PORT); return 2;
+		}
+	}
+	if (!provider)
+		provider = NPMU_DEFAULT_PROVIDER;
+	npmu__log_init("npmud", verbose ? NPMU_LOG_INFO : NPMU_LOG_WARN);
+	if (!pool_path || optind != argc) {
+		fprintf(stderr, "npmud: %s\n\n", pool_path ? "unexpected argument" : "--pool is required");
+		fprintf(stderr, usage, NPMU_DEFAULT_PORT);
+		return 2;
+	}
+	uint64_t size = 0;
+	if (size_text && npmu_parse_size(size_text, &size) != 0) {
+		fprintf(stderr, "npmud: invalid size '%s' (examples: 1048576, 64M, 4G)\n", size_text);
+		return 2;
+	}
+	char host[256], port[16];
+	if (npmu__split_hostport(listen, host, sizeof(host), port, sizeof(port), NPMU_DEFAULT_PORT) != 0) {
+		fprintf(stderr, "npmud: invalid --listen '%s' (expected HOST:PORT)\n", listen);
+		return 2;
+	}
+	if (sodium_init() < 0) {
+		fprintf(stderr, "npmud: libsodium failed to initialise\n");
+		return 1;
+	}
+
+	/* Stop on SIGINT/SIGTERM through a signalfd that the event loop polls. */
+	sigset_t mask;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	int stop_fd = signalfd(-1, &mask, SFD_CLOEXEC);
+
+	struct npmu__pool *pool = NULL;
+	struct stat st;
+	int rc;
+	if (stat(pool_path, &st) == 0) {
+		rc = npmu__pool_open(pool_path, &pool);
+		if (rc == 0 && size && size / NPMU_PAGE_SIZE != pool->sb.npages)
+			LOG_WARN("pool %s exists with %llu bytes; --size ignored", pool_path,
+				 (unsigned long long)pool->sb.pool_size);
+	} else if (errno == ENOENT && size) {
+		rc = npmu__pool_create(pool_path, size, &pool);
+	} else if (errno == ENOENT) {
+		fprintf(stderr, "npmud: pool %s does not exist; give --size to create it\n", pool_path);
+		return 1;
+	} else {
+		fprintf(stderr, "npmud: %s: %s\n", pool_path, strerror(errno));
+		return 1;
+	}
+	if (rc != 0) {
+		fprintf(stderr, "npmud: cannot use pool %s: %s\n", pool_path, npmu_strerror(rc));
+		return 1;
+	}
+
+	struct npmu__fabric *fab = NULL;
+	struct npmu__unit *unit = NULL;
+	struct npmu__service *svc = NULL;
+	struct npmu__pmm pmm = {&npmu__local_unit_ops, NULL};
+	if ((rc = npmu__fabric_open(provider, host, port, true, &fab)) != 0) {
+		fprintf(stderr, "npmud: cannot listen on %s with provider %s: %s\n", listen, provider,
+			npmu_strerror(rc));
+		goto out;
+	}
+	if ((rc = npmu__unit_new(pool, fab, &unit)) != 0) {
+		fprintf(stderr, "npmud: cannot map the pool's regions: %s\n", npmu_strerror(rc));
+		goto out;
+	}
+	pmm.unit = unit;
+	if ((rc = npmu__service_new(unit, manager ? &pmm : NULL, &svc)) != 0)
+		goto out;
+	char addr[128];
+	npmu__fabric_addr_str(fab, fab->name, addr, sizeof(addr));
+	LOG_WARN("serving pool %s (%llu MiB, %u regions%s) on %s, provider %s%s", pool_path,
+		 (unsigned long long)(pool->sb.pool_size >> 20), pool->meta.nregions,
+		 pool->recovered_from ? ", recovered" : "", addr, fab->info->fabric_attr->prov_name,
+		 manager ? ", embedded manager" : "");
+	if (addr_file && write_addr_file(addr_file, addr) != 0) {
+		fprintf(stderr, "npmud: cannot write %s: %s\n", addr_file, strerror(errno));
+		rc = NPMU_E_IO;
+		goto out;
+	}
+	rc = npmu__service_run(svc, stop_fd);
+	struct npmu__service_stats stats = npmu__service_stats(svc);
+	LOG_WARN("stopping: %llu requests served, %llu rejected", (unsigned long long)stats.requests,
+		 (unsigned long long)stats.rejected);
+out:
+	npmu__service_delete(&svc);
+	npmu__unit_delete(&unit);
+	npmu__fabric_close(&fab);
+	npmu__pool_close(&pool);
+	return rc == 0 ? 0 : 1;
+}

@@ -1,0 +1,297 @@
+/* pool.c -- pool files: create, open with recovery, crash-consistent commits (scheme in pool_format.h). */
+#define _GNU_SOURCE
+#include "pool.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "csum.h"
+#include "errors.h"
+#include "log.h"
+
+/*
+ * Test hook for crash tests: NPMU_CRASH_AFTER=N kills the process with SIGKILL right after
+ * its Nth metadata persist, so a test can stop npmud at every step of a commit.
+ */
+static long crash_countdown = -1;
+
+/* persist_step -- persist a range of the head mapping, then honour the crash hook. */
+static void persist_step(struct npmu__pool *pool, const void *p, size_t len)
+{
+	pool->persist(p, len);
+	if (crash_countdown > 0 && --crash_countdown == 0)
+		raise(SIGKILL);
+}
+
+/* map_head -- map pages [0, data_start) of the pool file with libpmem2. */
+static int map_head(struct npmu__pool *pool, uint64_t data_start)
+{
+	struct pmem2_config *cfg = NULL;
+	int rc = pmem2_source_from_fd(&pool->src, pool->fd);
+	if (rc == 0)
+		rc = pmem2_config_new(&cfg);
+	if (rc == 0)
+		rc = pmem2_config_set_required_store_granularity(cfg, PMEM2_GRANULARITY_PAGE);
+	if (rc == 0)
+		rc = pmem2_config_set_length(cfg, data_start * NPMU_PAGE_SIZE);
+	if (rc == 0)
+		rc = pmem2_map_new(&pool->head_map, cfg, pool->src);
+	if (cfg)
+		pmem2_config_delete(&cfg);
+	if (rc != 0) {
+		LOG_ERR("pool: cannot map metadata: %s", pmem2_errormsg());
+		return NPMU_E_IO;
+	}
+	pool->head = pmem2_map_get_address(pool->head_map);
+	pool->persist = pmem2_get_persist_fn(pool->head_map);
+	return 0;
+}
+
+/* pool_alloc -- a zeroed pool struct with the crash hook read from the environment. */
+static struct npmu__pool *pool_alloc(void)
+{
+	const char *crash = getenv("NPMU_CRASH_AFTER");
+	if (crash)
+		crash_countdown = atol(crash);
+	struct npmu__pool *pool = calloc(1, sizeof(*pool));
+	if (pool)
+		pool->fd = -1;
+	return pool;
+}
+
+/* lock_file -- take an exclusive lock so two units never serve one pool. */
+static int lock_file(int fd, const char *path)
+{
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		LOG_ERR("pool %s: in use by another process", path);
+		return NPMU_E_LIMIT;
+	}
+	return 0;
+}
+
+/* finish_open -- allocate the scratch area once the geometry is known. */
+static int finish_open(struct npmu__pool *pool)
+{
+	pool->scratch = malloc(pool->sb.meta_pages * NPMU_PAGE_SIZE);
+	return pool->scratch ? 0 : NPMU_E_NOMEM;
+}
+
+/* npmu__pool_create -- create a new pool file of size bytes (fails if path exists). */
+int npmu__pool_create(const char *path, uint64_t size, struct npmu__pool **pool_ptr)
+{
+	struct npmu__superblock sb;
+	int rc = npmu__pool_geometry(size, &sb);
+	if (rc != 0) {
+		LOG_ERR("pool %s: size %llu too small (at least 1 MiB)", path, (unsigned long long)size);
+		return rc;
+	}
+	struct npmu__pool *pool = pool_alloc();
+	if (!pool)
+		return NPMU_E_NOMEM;
+	pool->fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (pool->fd < 0) {
+		rc = npmu__from_errno(errno);
+		LOG_ERR("pool %s: cannot create: %s", path, strerror(errno));
+		goto err_free;
+	}
+	if ((rc = lock_file(pool->fd, path)) != 0)
+		goto err_unlink;
+	/* Allocate every block now: a later store into a hole could SIGBUS on a full file system. */
+	int e = posix_fallocate(pool->fd, 0, (off_t)sb.pool_size);
+	if (e != 0) {
+		LOG_ERR("pool %s: cannot allocate %llu bytes: %s", path,
+			(unsigned long long)sb.pool_size, strerror(e));
+		rc = e == ENOSPC ? NPMU_E_NOSPC : NPMU_E_IO;
+		goto err_unlink;
+	}
+	if ((rc = map_head(pool, sb.data_start)) != 0)
+		goto err_unlink;
+	randombytes_buf(sb.uuid, sizeof(sb.uuid));
+	pool->sb = sb;
+	pool->meta.next_region_id = 1;
+	if ((rc = npmu__alloc_init(&pool->alloc, sb.npages, sb.data_start)) != 0 ||
+	    (rc = finish_open(pool)) != 0 || (rc = npmu__pool_commit(pool)) != 0)
+		goto err_unlink;
+	if (fsync(pool->fd) != 0) {
+		rc = NPMU_E_IO;
+		goto err_unlink;
+	}
+	*pool_ptr = pool;
+	return 0;
+err_unlink:
+	unlink(path);
+	npmu__pool_close(&pool);
+	return rc;
+err_free:
+	free(pool);
+	return rc;
+}
+
+/* npmu__pool_open -- open an existing pool and rebuild its state from the newest valid generation. */
+int npmu__pool_open(const char *path, struct npmu__pool **pool_ptr)
+{
+	struct npmu__pool *pool = pool_alloc();
+	if (!pool)
+		return NPMU_E_NOMEM;
+	int rc;
+	pool->fd = open(path, O_RDWR | O_CLOEXEC);
+	if (pool->fd < 0) {
+		rc = npmu__from_errno(errno);
+		LOG_ERR("pool %s: cannot open: %s", path, strerror(errno));
+		goto err;
+	}
+	if ((rc = lock_file(pool->fd, path)) != 0)
+		goto err;
+	struct stat st;
+	uint8_t raw[2][NPMU_SB_LEN];
+	if (fstat(pool->fd, &st) != 0 || pread(pool->fd, raw[0], NPMU_SB_LEN, 0) != NPMU_SB_LEN ||
+	    pread(pool->fd, raw[1], NPMU_SB_LEN, NPMU_PAGE_SIZE) != NPMU_SB_LEN) {
+		LOG_ERR("pool %s: too short or unreadable to be a pool", path);
+		rc = NPMU_E_CORRUPT;
+		goto err;
+	}
+	struct npmu__superblock sb[2];
+	int src[2];
+	for (int i = 0; i < 2; i++) {
+		src[i] = npmu__sb_decode(raw[i], &sb[i]);
+		if (src[i] == 0 && (sb[i].generation % 2 != (uint64_t)i ||
+				    sb[i].pool_size != (uint64_t)st.st_size))
+			src[i] = NPMU_E_CORRUPT;
+	}
+	if (src[0] != 0 && src[1] != 0) {
+		rc = (src[0] == NPMU_E_VERSION || src[1] == NPMU_E_VERSION) ? NPMU_E_VERSION
+									     : NPMU_E_CORRUPT;
+		LOG_ERR("pool %s: %s", path,
+			rc == NPMU_E_VERSION ? "written by an unsupported npmu version"
+					     : "no valid superblock (not a pool, or corrupt)");
+		goto err;
+	}
+	/* Newest first; fall back to the other copy if its metadata does not check out. */
+	int order[2] = {0, 1};
+	if (src[0] != 0 || (src[1] == 0 && sb[1].generation > sb[0].generation)) {
+		order[0] = 1;
+		order[1] = 0;
+	}
+	int first = order[0];
+	if ((rc = map_head(pool, sb[first].data_start)) != 0)
+		goto err;
+	rc = NPMU_E_CORRUPT;
+	for (int k = 0; k < 2 && rc != 0; k++) {
+		int i = order[k];
+		if (src[i] != 0 || sb[i].data_start != sb[first].data_start)
+			continue;
+		const uint8_t *area =
+			pool->head + (2 + (sb[i].generation % 2) * sb[i].meta_pages) * NPMU_PAGE_SIZE;
+		if (npmu__csum(area, sb[i].meta_len) != sb[i].meta_csum) {
+			LOG_WARN("pool %s: generation %llu incomplete (metadata checksum), using the previous one",
+				 path, (unsigned long long)sb[i].generation);
+			pool->recovered_from = sb[i].generation;
+			continue;
+		}
+		npmu__alloc_fini(&pool->alloc);
+		if ((rc = npmu__alloc_init(&pool->alloc, sb[i].npages, sb[i].data_start)) != 0)
+			goto err;
+		rc = npmu__meta_decode(area, sb[i].meta_len, &sb[i], &pool->meta, &pool->alloc);
+		if (rc == NPMU_E_NOMEM)
+			goto err;
+		if (rc == 0)
+			pool->sb = sb[i];
+	}
+	if (rc != 0) {
+		LOG_ERR("pool %s: metadata corrupt in both generations", path);
+		goto err;
+	}
+	if ((rc = finish_open(pool)) != 0)
+		goto err;
+	*pool_ptr = pool;
+	return 0;
+err:
+	npmu__pool_close(&pool);
+	return rc;
+}
+
+/* npmu__pool_close -- unmap and close; NULLs *pool_ptr. */
+void npmu__pool_close(struct npmu__pool **pool_ptr)
+{
+	struct npmu__pool *pool = *pool_ptr;
+	if (!pool)
+		return;
+	if (pool->head_map)
+		pmem2_map_delete(&pool->head_map);
+	if (pool->src)
+		pmem2_source_delete(&pool->src);
+	if (pool->fd >= 0)
+		close(pool->fd);
+	npmu__meta_free(&pool->meta);
+	npmu__alloc_fini(&pool->alloc);
+	free(pool->scratch);
+	free(pool);
+	*pool_ptr = NULL;
+}
+
+/* npmu__pool_commit -- write the region table as generation g+1: area, persist, superblock, persist. */
+int npmu__pool_commit(struct npmu__pool *pool)
+{
+	struct npmu__superblock next = pool->sb;
+	next.generation = pool->sb.generation + 1;
+	uint64_t area_len = pool->sb.meta_pages * NPMU_PAGE_SIZE;
+	pool->meta.generation = next.generation;
+	int64_t len = npmu__meta_encode(&pool->meta, pool->scratch, area_len);
+	if (len < 0) {
+		pool->meta.generation = pool->sb.generation;
+		LOG_WARN("pool: metadata area full (%llu bytes)", (unsigned long long)area_len);
+		return NPMU_E_NOSPC;
+	}
+	next.meta_len = (uint64_t)len;
+	next.meta_csum = npmu__csum(pool->scratch, (size_t)len);
+	uint8_t *area = pool->head + (2 + (next.generation % 2) * next.meta_pages) * NPMU_PAGE_SIZE;
+	memcpy(area, pool->scratch, (size_t)len);
+	persist_step(pool, area, (size_t)len);
+	uint8_t *sbp = pool->head + (next.generation % 2) * NPMU_PAGE_SIZE;
+	npmu__sb_encode(&next, sbp);
+	persist_step(pool, sbp, NPMU_SB_LEN);
+	pool->sb = next;
+	return 0;
+}
+
+/* npmu__pool_zero -- zero the pages of n extents and make that durable. */
+int npmu__pool_zero(struct npmu__pool *pool, const struct npmu__extent *ext, uint32_t n)
+{
+	static char zeros[1 << 16];
+	for (uint32_t i = 0; i < n; i++) {
+		off_t off = (off_t)(ext[i].start * NPMU_PAGE_SIZE);
+		off_t len = (off_t)(ext[i].npages * NPMU_PAGE_SIZE);
+		if (fallocate(pool->fd, FALLOC_FL_ZERO_RANGE, off, len) == 0)
+			continue;
+		for (off_t done = 0; done < len;) {
+			size_t chunk = (size_t)(len - done) < sizeof(zeros) ? (size_t)(len - done)
+									    : sizeof(zeros);
+			ssize_t w = pwrite(pool->fd, zeros, chunk, off + done);
+			if (w <= 0) {
+				LOG_ERR("pool: cannot zero pages: %s", strerror(errno));
+				return NPMU_E_IO;
+			}
+			done += w;
+		}
+	}
+	if (fdatasync(pool->fd) != 0) {
+		LOG_ERR("pool: fdatasync: %s", strerror(errno));
+		return NPMU_E_IO;
+	}
+	return 0;
+}
+
+/* npmu__pool_release -- give the extents of a region back to the allocator. */
+void npmu__pool_release(struct npmu__pool *pool, const struct npmu__region_meta *r)
+{
+	for (uint32_t e = 0; e < r->nextents; e++)
+		npmu__alloc_release(&pool->alloc, &r->extents[e]);
+}

@@ -1,0 +1,358 @@
+/* service.c -- npmud's event loop: posted receives, request dispatch, replies, and idle sleep. */
+#include "service.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "codec.h"
+#include "log.h"
+
+#define RX_BUFS 64         /* receives kept posted */
+#define TX_BUFS 64         /* replies in flight */
+#define PEERS_MAX 1024     /* return addresses kept in the address vector */
+#define SEND_WAIT_MS 1000  /* how long a reply may wait for transmit room */
+
+/* What a completion's context points at. */
+enum op_kind { OP_RX, OP_TX };
+
+struct rx_buf {
+	enum op_kind kind;
+	uint8_t data[NPMU_WIRE_MAX];
+};
+
+struct tx_buf {
+	enum op_kind kind;
+	int busy;
+	uint8_t data[NPMU_WIRE_MAX];
+};
+
+/* A return address inserted in the AV, least recently used evicted first. */
+struct peer {
+	uint8_t addr[NPMU_WIRE_ADDR_MAX];
+	uint16_t len;
+	fi_addr_t fi_addr;
+	uint64_t last_used;
+};
+
+struct npmu__service {
+	struct npmu__fabric *fab;
+	struct npmu__unit *unit;
+	struct npmu__pmm *pmm;
+	struct rx_buf *rx;
+	struct tx_buf *tx;
+	struct peer *peers;
+	uint32_t npeers;
+	uint64_t tick;
+	struct npmu__service_stats stats;
+	/* Rate limit for logging bad input: a burst, then one line per second with a count. */
+	time_t log_second;
+	unsigned log_count;
+	uint64_t log_suppressed;
+};
+
+/* log_bad -- log one rejected input, at most 10 lines a second, counting the rest. */
+static void log_bad(struct npmu__service *svc, const char *what, int rc)
+{
+	svc->stats.rejected++;
+	time_t now = time(NULL);
+	if (now != svc->log_second) {
+		if (svc->log_suppressed)
+			LOG_WARN("%llu more rejected messages not logged",
+				 (unsigned long long)svc->log_suppressed);
+		svc->log_second = now;
+		svc->log_count = 0;
+		svc->log_suppressed = 0;
+	}
+	if (svc->log_count++ < 10)
+		LOG_WARN("rejected %s: %s", what, npmu_strerror(rc));
+	else
+		svc->log_suppressed++;
+}
+
+/* post_rx -- (re)post one receive buffer. */
+static int post_rx(struct npmu__service *svc, struct rx_buf *b)
+{
+	ssize_t rc;
+	while ((rc = fi_recv(svc->fab->ep, b->data, sizeof(b->data), NULL, FI_ADDR_UNSPEC, b)) ==
+	       -FI_EAGAIN) {
+		struct fi_cq_msg_entry e;
+		(void)fi_cq_read(svc->fab->cq, &e, 0);
+	}
+	if (rc != 0) {
+		LOG_ERR("fi_recv: %s", fi_strerror((int)-rc));
+		return NPMU_E_FABRIC;
+	}
+	return 0;
+}
+
+/* npmu__service_new -- a service for unit; posts its receive buffers. */
+int npmu__service_new(struct npmu__unit *unit, struct npmu__pmm *pmm,
+		      struct npmu__service **svc_ptr)
+{
+	struct npmu__service *svc = calloc(1, sizeof(*svc));
+	if (!svc)
+		return NPMU_E_NOMEM;
+	svc->fab = unit->fab;
+	svc->unit = unit;
+	svc->pmm = pmm;
+	svc->rx = calloc(RX_BUFS, sizeof(*svc->rx));
+	svc->tx = calloc(TX_BUFS, sizeof(*svc->tx));
+	svc->peers = calloc(PEERS_MAX, sizeof(*svc->peers));
+	if (!svc->rx || !svc->tx || !svc->peers) {
+		npmu__service_delete(&svc);
+		return NPMU_E_NOMEM;
+	}
+	for (int i = 0; i < TX_BUFS; i++)
+		svc->tx[i].kind = OP_TX;
+	for (int i = 0; i < RX_BUFS; i++) {
+		svc->rx[i].kind = OP_RX;
+		int rc = post_rx(svc, &svc->rx[i]);
+		if (rc != 0) {
+			npmu__service_delete(&svc);
+			return rc;
+		}
+	}
+	*svc_ptr = svc;
+	return 0;
+}
+
+/* npmu__service_delete -- free the service; NULLs *svc_ptr. Cancels posted receives first. */
+void npmu__service_delete(struct npmu__service **svc_ptr)
+{
+	struct npmu__service *svc = *svc_ptr;
+	if (!svc)
+		return;
+	if (svc->rx)
+		for (int i = 0; i < RX_BUFS; i++)
+			fi_cancel(&svc->fab->ep->fid, &svc->rx[i]);
+	free(svc->rx);
+	free(svc->tx);
+	free(svc->peers);
+	free(svc);
+	*svc_ptr = NULL;
+}
+
+/* npmu__service_stats -- the counters so far. */
+struct npmu__service_stats npmu__service_stats(const struct npmu__service *svc)
+{
+	return svc->stats;
+}
+
+/*
+ * peer_lookup -- the fi_addr of a return address, inserting it into the AV (evicting the least
+ * recently used) when new. Only addresses of our own format and length are accepted.
+ */
+static int peer_lookup(struct npmu__service *svc, const uint8_t *addr, uint16_t len,
+		       fi_addr_t *out)
+{
+	if (len != svc->fab->name_len)
+		return NPMU_E_PROTO;
+	svc->tick++;
+	struct peer *victim = NULL;
+	for (uint32_t i = 0; i < svc->npeers; i++) {
+		struct peer *p = &svc->peers[i];
+		if (p->len == len && memcmp(p->addr, addr, len) == 0) {
+			p->last_used = svc->tick;
+			*out = p->fi_addr;
+			return 0;
+		}
+		if (!victim || p->last_used < victim->last_used)
+			victim = p;
+	}
+	if (svc->npeers < PEERS_MAX)
+		victim = &svc->peers[svc->npeers++];
+	else
+		fi_av_remove(svc->fab->av, &victim->fi_addr, 1, 0);
+	fi_addr_t fa;
+	if (fi_av_insert(svc->fab->av, addr, 1, &fa, 0, NULL) != 1) {
+		victim->len = 0;
+		victim->last_used = 0;
+		return NPMU_E_PROTO;
+	}
+	memcpy(victim->addr, addr, len);
+	victim->len = len;
+	victim->fi_addr = fa;
+	victim->last_used = svc->tick;
+	*out = fa;
+	return 0;
+}
+
+static void handle_completion(struct npmu__service *svc, const struct fi_cq_msg_entry *e);
+
+/* drain -- handle every completion now available; returns how many there were. */
+static int drain(struct npmu__service *svc)
+{
+	struct fi_cq_msg_entry ev[16];
+	int total = 0;
+	for (;;) {
+		ssize_t n = fi_cq_read(svc->fab->cq, ev, 16);
+		if (n > 0) {
+			for (ssize_t i = 0; i < n; i++)
+				handle_completion(svc, &ev[i]);
+			total += (int)n;
+			continue;
+		}
+		if (n == -FI_EAVAIL) {
+			struct fi_cq_err_entry err = {0};
+			if (fi_cq_readerr(svc->fab->cq, &err, 0) == 1) {
+				enum op_kind *kind = err.op_context;
+				if (kind && *kind == OP_RX) {
+					log_bad(svc, "message", err.err == FI_ETRUNC ? NPMU_E_TOOBIG
+										      : NPMU_E_FABRIC);
+					post_rx(svc, (struct rx_buf *)kind);
+				} else if (kind && *kind == OP_TX) {
+					LOG_INFO("reply not delivered: %s", fi_strerror(err.err));
+					((struct tx_buf *)kind)->busy = 0;
+				}
+			}
+			total++;
+			continue;
+		}
+		return total;
+	}
+}
+
+/* tx_get -- a free transmit buffer, progressing the CQ for a bounded time if none is free. */
+static struct tx_buf *tx_get(struct npmu__service *svc)
+{
+	struct timespec start, now;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	for (;;) {
+		for (int i = 0; i < TX_BUFS; i++)
+			if (!svc->tx[i].busy)
+				return &svc->tx[i];
+		drain(svc);
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if ((now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000 >
+		    SEND_WAIT_MS)
+			return NULL;
+	}
+}
+
+/* send_reply -- post a reply; gives up (and logs) if the peer cannot take it in time. */
+static void send_reply(struct npmu__service *svc, fi_addr_t to, struct tx_buf *b, size_t len)
+{
+	struct timespec start, now;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	b->busy = 1;
+	for (;;) {
+		ssize_t rc = fi_send(svc->fab->ep, b->data, len, NULL, to, b);
+		if (rc == 0)
+			return;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (rc != -FI_EAGAIN ||
+		    (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000 >
+			    SEND_WAIT_MS) {
+			LOG_INFO("reply dropped: %s", fi_strerror((int)-rc));
+			b->busy = 0;
+			return;
+		}
+		struct fi_cq_msg_entry e;
+		(void)fi_cq_read(svc->fab->cq, &e, 0);
+	}
+}
+
+/* serve -- decode one request, run it, and answer it at its return address. */
+static void serve(struct npmu__service *svc, const uint8_t *msg, size_t len)
+{
+	struct npmu__msg_hdr hdr;
+	int rc = npmu__msg_decode_hdr(msg, len, &hdr);
+	if (rc == 0 && (hdr.type & NPMU_MSG_REPLY))
+		rc = NPMU_E_PROTO;
+	if (rc != 0 && rc != NPMU_E_VERSION) {
+		log_bad(svc, "message header", rc);
+		return;
+	}
+	fi_addr_t to;
+	if (peer_lookup(svc, hdr.addr, hdr.addr_len, &to) != 0) {
+		log_bad(svc, "return address", NPMU_E_PROTO);
+		return;
+	}
+	struct tx_buf *b = tx_get(svc);
+	if (!b) {
+		log_bad(svc, "request (no room to reply)", NPMU_E_LIMIT);
+		return;
+	}
+	struct npmu__request req;
+	struct npmu__cursor reply;
+	npmu__cursor_init(&reply, b->data + NPMU_WIRE_HDR_LEN, NPMU_WIRE_MAX - NPMU_WIRE_HDR_LEN);
+	if (rc == 0)
+		rc = npmu__req_decode(hdr.type, hdr.body, hdr.body_len, &req);
+	if (rc != 0) {
+		log_bad(svc, npmu__msg_type_name(hdr.type), rc);
+	} else {
+		svc->stats.requests++;
+		switch (hdr.type) {
+		case NPMU_MSG_HELLO:
+			npmu__put_u32(&reply, svc->fab->virt_addr ? NPMU_UNIT_VIRT_ADDR : 0);
+			npmu__put_u64(&reply, *(const uint64_t *)svc->unit->pool->sb.uuid);
+			break;
+		case NPMU_MSG_PERSIST:
+			rc = npmu__unit_persist(svc->unit, req.region_id, req.key, req.offset, req.len);
+			break;
+		default:
+			rc = svc->pmm ? npmu__pmm_handle(svc->pmm, hdr.type, &req, &reply)
+				      : NPMU_E_PROTO;
+		}
+		if (rc != 0 && rc != NPMU_E_NOENT && rc != NPMU_E_EXIST)
+			LOG_INFO("%s %s: %s", npmu__msg_type_name(hdr.type), req.name,
+				 npmu_strerror(rc));
+	}
+	struct npmu__msg_hdr out = {
+		.type = (uint16_t)(hdr.type | NPMU_MSG_REPLY),
+		.status = rc,
+		.body_len = rc == 0 && reply.ok ? (uint32_t)reply.pos : 0,
+		.req_id = hdr.req_id,
+	};
+	if (rc == 0 && !reply.ok)
+		out.status = NPMU_E_INTERNAL;
+	npmu__msg_encode_hdr(b->data, NPMU_WIRE_MAX, &out);
+	send_reply(svc, to, b, NPMU_WIRE_HDR_LEN + out.body_len);
+}
+
+/* handle_completion -- a received request or a finished reply. */
+static void handle_completion(struct npmu__service *svc, const struct fi_cq_msg_entry *e)
+{
+	enum op_kind *kind = e->op_context;
+	if (!kind)
+		return;
+	if (*kind == OP_TX) {
+		((struct tx_buf *)kind)->busy = 0;
+		return;
+	}
+	if (!(e->flags & FI_RECV))
+		return;
+	struct rx_buf *b = (struct rx_buf *)kind;
+	uint8_t msg[NPMU_WIRE_MAX];
+	size_t len = e->len < sizeof(msg) ? e->len : sizeof(msg);
+	memcpy(msg, b->data, len);
+	post_rx(svc, b);
+	serve(svc, msg, len);
+}
+
+/* npmu__service_run -- serve until stop_fd is readable, sleeping on the CQ's wait fd when idle. */
+int npmu__service_run(struct npmu__service *svc, int stop_fd)
+{
+	struct fid *cq_fid = &svc->fab->cq->fid;
+	for (;;) {
+		if (drain(svc) > 0)
+			continue;
+		struct pollfd pfd[2] = {{.fd = stop_fd, .events = POLLIN},
+					{.fd = svc->fab->wait_fd, .events = POLLIN}};
+		int timeout = -1;
+		if (svc->fab->wait_fd < 0)
+			timeout = 1; /* provider without a wait object: short naps */
+		else if (fi_trywait(svc->fab->fabric, &cq_fid, 1) != FI_SUCCESS)
+			continue;
+		int n = poll(pfd, svc->fab->wait_fd < 0 ? 1 : 2, timeout);
+		if (n < 0 && errno != EINTR) {
+			LOG_ERR("poll: %s", strerror(errno));
+			return NPMU_E_INTERNAL;
+		}
+		if (n > 0 && (pfd[0].revents & POLLIN))
+			return 0;
+	}
+}

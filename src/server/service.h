@@ -1,0 +1,35 @@
+/* service.h -- npmud's event loop: receives control requests on the endpoint and answers them. */
+#ifndef NPMU_SERVICE_H
+#define NPMU_SERVICE_H
+
+#include <stdint.h>
+
+#include "fabric.h"
+#include "pmm.h"
+#include "unit.h"
+
+struct npmu__service;
+
+/* Counters a running service keeps (for logs and tests). */
+struct npmu__service_stats {
+	uint64_t requests;  /* well-formed requests served */
+	uint64_t rejected;  /* malformed, oversized or unanswerable messages */
+};
+
+/* npmu__service_new -- a service for unit on its fabric; pmm may be NULL (no embedded manager). */
+int npmu__service_new(struct npmu__unit *unit, struct npmu__pmm *pmm,
+		      struct npmu__service **svc_ptr);
+
+/* npmu__service_delete -- free the service (the unit and fabric stay); NULLs *svc_ptr. */
+void npmu__service_delete(struct npmu__service **svc_ptr);
+
+/*
+ * npmu__service_run -- serve until stop_fd becomes readable. Sleeps in poll() on the CQ's
+ * wait object when idle, so an idle unit uses no CPU.
+ */
+int npmu__service_run(struct npmu__service *svc, int stop_fd);
+
+/* npmu__service_stats -- the counters so far. */
+struct npmu__service_stats npmu__service_stats(const struct npmu__service *svc);
+
+#endif

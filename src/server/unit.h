@@ -1,0 +1,60 @@
+/* unit.h -- the NPMU: a pool, its regions' windows, and the TPT of registrations programmed by a PMM. */
+#ifndef NPMU_UNIT_H
+#define NPMU_UNIT_H
+
+#include "fabric.h"
+#include "pool.h"
+#include "window.h"
+#include "wire.h"
+
+/* The runtime half of a TPT entry: a region's window and one registration per open right. */
+struct npmu__tpt_entry {
+	uint64_t region_id;
+	struct npmu__window *win;
+	uint32_t nmr;
+	struct {
+		uint64_t key;
+		uint32_t access;
+		struct fid_mr *mr;
+	} mr[NPMU_RIGHTS_MAX];
+};
+
+struct npmu__unit {
+	struct npmu__pool *pool;
+	struct npmu__fabric *fab;
+	uint32_t nentries;
+	struct npmu__tpt_entry *entries; /* one per region, same count as pool->meta */
+};
+
+/*
+ * npmu__unit_new -- serve pool over fab: map every region and re-register every right that
+ * the pool records, so keys handed out before a restart keep working.
+ */
+int npmu__unit_new(struct npmu__pool *pool, struct npmu__fabric *fab, struct npmu__unit **unit_ptr);
+
+/* npmu__unit_delete -- close every registration and window (the pool stays open); NULLs *unit_ptr. */
+void npmu__unit_delete(struct npmu__unit **unit_ptr);
+
+/*
+ * The operations a PMM programs a unit with. Each validates its arguments, changes the pool's
+ * metadata with one crash-consistent commit, and changes nothing when it fails.
+ */
+int npmu__unit_create(struct npmu__unit *unit, const char *name, uint64_t size,
+		      struct npmu_region_info *info);
+int npmu__unit_remove(struct npmu__unit *unit, const char *name);
+int npmu__unit_resize(struct npmu__unit *unit, const char *name, uint64_t size,
+		      struct npmu_region_info *info);
+int npmu__unit_stat(struct npmu__unit *unit, const char *name, struct npmu_region_info *info);
+/* npmu__unit_list -- info of regions [start, start+max) in table order; returns the count copied. */
+int npmu__unit_list(struct npmu__unit *unit, uint32_t start, struct npmu_region_info *out,
+		    uint32_t max, uint32_t *total);
+/* npmu__unit_grant -- open a right: register the window under a new random key and record it. */
+int npmu__unit_grant(struct npmu__unit *unit, const char *name, uint32_t access,
+		     struct npmu_region_info *info, struct npmu__access_info *ai);
+/* npmu__unit_revoke -- close a right: deregister (the key is dead at once) and forget it. */
+int npmu__unit_revoke(struct npmu__unit *unit, uint64_t region_id, uint64_t key);
+/* npmu__unit_persist -- flush region bytes [off, off+len) for a holder of a read-write key. */
+int npmu__unit_persist(struct npmu__unit *unit, uint64_t region_id, uint64_t key, uint64_t off,
+		       uint64_t len);
+
+#endif

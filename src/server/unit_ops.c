@@ -1,0 +1,50 @@
+/* unit_ops.c -- the unit side of the manager-to-unit interface, for a manager in the same process. */
+#include "pmm.h"
+#include "unit.h"
+
+static int local_create(void *u, const char *name, uint64_t size, struct npmu_region_info *info)
+{
+	return npmu__unit_create(u, name, size, info);
+}
+
+static int local_remove(void *u, const char *name)
+{
+	return npmu__unit_remove(u, name);
+}
+
+static int local_resize(void *u, const char *name, uint64_t size, struct npmu_region_info *info)
+{
+	return npmu__unit_resize(u, name, size, info);
+}
+
+static int local_stat(void *u, const char *name, struct npmu_region_info *info)
+{
+	return npmu__unit_stat(u, name, info);
+}
+
+static int local_list(void *u, uint32_t start, struct npmu_region_info *out, uint32_t max,
+		      uint32_t *total)
+{
+	return npmu__unit_list(u, start, out, max, total);
+}
+
+static int local_grant(void *u, const char *name, uint32_t access, struct npmu_region_info *info,
+		       struct npmu__access_info *ai)
+{
+	return npmu__unit_grant(u, name, access, info, ai);
+}
+
+static int local_revoke(void *u, uint64_t region_id, uint64_t key)
+{
+	return npmu__unit_revoke(u, region_id, key);
+}
+
+const struct npmu__unit_ops npmu__local_unit_ops = {
+	.create = local_create,
+	.remove = local_remove,
+	.resize = local_resize,
+	.stat = local_stat,
+	.list = local_list,
+	.grant = local_grant,
+	.revoke = local_revoke,
+};

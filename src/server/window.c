@@ -1,0 +1,90 @@
+/* window.c -- map a region's extents into one contiguous window with libpmem2 reservations. */
+#include "window.h"
+
+#include <stdlib.h>
+
+#include "log.h"
+
+/* npmu__window_delete -- unmap everything and release the reservation; NULLs *win_ptr. */
+void npmu__window_delete(struct npmu__window **win_ptr)
+{
+	struct npmu__window *win = *win_ptr;
+	if (!win)
+		return;
+	for (uint32_t i = 0; i < win->nmaps; i++)
+		if (win->maps[i])
+			pmem2_map_delete(&win->maps[i]);
+	if (win->rsv)
+		pmem2_vm_reservation_delete(&win->rsv);
+	free(win->maps);
+	free(win->map_off);
+	free(win);
+	*win_ptr = NULL;
+}
+
+/* npmu__window_new -- reserve a window and map every extent of region r from the pool. */
+int npmu__window_new(struct npmu__pool *pool, const struct npmu__region_meta *r,
+		     struct npmu__window **win_ptr)
+{
+	struct npmu__window *win = calloc(1, sizeof(*win));
+	if (!win)
+		return NPMU_E_NOMEM;
+	win->maps = calloc(r->nextents, sizeof(*win->maps));
+	win->map_off = calloc(r->nextents, sizeof(*win->map_off));
+	for (uint32_t e = 0; e < r->nextents; e++)
+		win->mapped += r->extents[e].npages * NPMU_PAGE_SIZE;
+	if (!win->maps || !win->map_off) {
+		npmu__window_delete(&win);
+		return NPMU_E_NOMEM;
+	}
+	if (pmem2_vm_reservation_new(&win->rsv, NULL, win->mapped) != 0) {
+		LOG_ERR("region %s: cannot reserve %llu bytes of address space: %s", r->name,
+			(unsigned long long)win->mapped, pmem2_errormsg());
+		npmu__window_delete(&win);
+		return NPMU_E_NOMEM;
+	}
+	win->addr = pmem2_vm_reservation_get_address(win->rsv);
+	uint64_t off = 0;
+	for (uint32_t e = 0; e < r->nextents; e++) {
+		struct pmem2_config *cfg = NULL;
+		uint64_t len = r->extents[e].npages * NPMU_PAGE_SIZE;
+		int rc = pmem2_config_new(&cfg);
+		if (rc == 0)
+			rc = pmem2_config_set_required_store_granularity(cfg, PMEM2_GRANULARITY_PAGE);
+		if (rc == 0)
+			rc = pmem2_config_set_offset(cfg, r->extents[e].start * NPMU_PAGE_SIZE);
+		if (rc == 0)
+			rc = pmem2_config_set_length(cfg, len);
+		if (rc == 0)
+			rc = pmem2_config_set_vm_reservation(cfg, win->rsv, off);
+		if (rc == 0)
+			rc = pmem2_map_new(&win->maps[e], cfg, pool->src);
+		if (cfg)
+			pmem2_config_delete(&cfg);
+		win->nmaps = e + 1;
+		if (rc != 0) {
+			LOG_ERR("region %s: cannot map extent %u: %s", r->name, e, pmem2_errormsg());
+			npmu__window_delete(&win);
+			return NPMU_E_IO;
+		}
+		win->map_off[e] = off;
+		off += len;
+	}
+	*win_ptr = win;
+	return 0;
+}
+
+/* npmu__window_persist -- make region bytes [off, off+len) durable (per extent, via libpmem2). */
+void npmu__window_persist(struct npmu__window *win, uint64_t off, uint64_t len)
+{
+	uint64_t end = off + len;
+	for (uint32_t i = 0; i < win->nmaps && off < end; i++) {
+		uint64_t mstart = win->map_off[i];
+		uint64_t mend = mstart + pmem2_map_get_size(win->maps[i]);
+		if (off >= mend)
+			continue;
+		uint64_t stop = end < mend ? end : mend;
+		pmem2_get_persist_fn(win->maps[i])(win->addr + off, stop - off);
+		off = stop;
+	}
+}

@@ -1,0 +1,428 @@
+/* npmu.c -- the npmu command: region administration and file transfers to and from a unit. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "npmu.h"
+
+#define CHUNK (8u << 20) /* bytes moved per call by put/get */
+
+static const char usage_main[] =
+	"Usage: npmu [--server HOST:PORT] [--provider NAME] [--json] COMMAND ...\n"
+	"\n"
+	"Commands:\n"
+	"  region create NAME SIZE   create a region (SIZE: bytes or 64K, 16M, 4G)\n"
+	"  region grow NAME SIZE     grow a region to SIZE, keeping its data\n"
+	"  region ls                 list regions\n"
+	"  region stat NAME          describe a region\n"
+	"  region rm NAME            delete a region (revokes every open right)\n"
+	"  put REGION FILE           write FILE into REGION and make it persistent\n"
+	"  get REGION FILE           read REGION into FILE ('-' for standard output)\n"
+	"\n"
+	"Options:\n"
+	"  -s, --server HOST:PORT    the unit's manager (default $NPMU_SERVER or 127.0.0.1:%d)\n"
+	"  -P, --provider NAME       libfabric provider (default $NPMU_PROVIDER or \"tcp\")\n"
+	"  -j, --json                machine-readable output\n"
+	"  -h, --help                this text; 'npmu COMMAND --help' for one command\n";
+
+static const char usage_put[] =
+	"Usage: npmu put [--offset N] [--create] REGION FILE\n"
+	"Write FILE ('-' for standard input) into REGION at offset N (default 0) with one-sided\n"
+	"RDMA writes, then make it persistent. --create creates REGION of FILE's size if missing.\n";
+static const char usage_get[] =
+	"Usage: npmu get [--offset N] [--length N] REGION FILE\n"
+	"Read LENGTH bytes (default: to the region's end) from REGION at offset N into FILE\n"
+	"('-' for standard output) with one-sided RDMA reads.\n";
+static const char usage_region[] =
+	"Usage: npmu region create NAME SIZE | grow NAME SIZE | ls | stat NAME | rm NAME\n"
+	"Region names are 1-63 characters of A-Z a-z 0-9 . _ -; sizes take K, M, G, T suffixes.\n";
+
+static struct npmu_conn_cfg cfg;
+static bool json;
+
+/* die -- print an error for the user and exit 1. */
+static void die(const char *what, int rc)
+{
+	if (json)
+		printf("{\"error\":\"%s\",\"code\":%d,\"context\":\"%s\"}\n", npmu_strerror(rc), rc, what);
+	fprintf(stderr, "npmu: %s: %s\n", what, npmu_strerror(rc));
+	exit(1);
+}
+
+/* connect_or_die -- connect to the configured manager. */
+static struct npmu_conn *connect_or_die(void)
+{
+	struct npmu_conn *conn;
+	int rc = npmu_conn_new(&cfg, &conn);
+	if (rc != 0) {
+		char what[300];
+		snprintf(what, sizeof(what), "cannot reach %s",
+			 cfg.server ? cfg.server : getenv("NPMU_SERVER") ? getenv("NPMU_SERVER")
+									 : "127.0.0.1:7411");
+		die(what, rc);
+	}
+	return conn;
+}
+
+/* print_info -- one region, as a table row or a JSON object. */
+static void print_info(const struct npmu_region_info *i, bool header)
+{
+	char sz[32];
+	if (json) {
+		printf("{\"name\":\"%s\",\"id\":%llu,\"size\":%llu,\"extents\":%u,\"rights\":%u}",
+		       i->name, (unsigned long long)i->id, (unsigned long long)i->size, i->extents,
+		       i->rights);
+		return;
+	}
+	if (header)
+		printf("%-32s %6s %12s %8s %7s\n", "NAME", "ID", "SIZE", "EXTENTS", "RIGHTS");
+	printf("%-32s %6llu %12s %8u %7u\n", i->name, (unsigned long long)i->id,
+	       npmu_format_size(i->size, sz, sizeof(sz)), i->extents, i->rights);
+}
+
+/* parse_size_or_die -- a size argument. */
+static uint64_t parse_size_or_die(const char *text)
+{
+	uint64_t v;
+	if (npmu_parse_size(text, &v) != 0 || v == 0) {
+		fprintf(stderr, "npmu: invalid size '%s' (examples: 4096, 64K, 16M, 4G)\n", text);
+		exit(2);
+	}
+	return v;
+}
+
+/* cmd_region -- region create|grow|ls|stat|rm. */
+static int cmd_region(int argc, char **argv)
+{
+	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		fputs(usage_region, argc < 2 ? stderr : stdout);
+		return argc < 2 ? 2 : 0;
+	}
+	const char *verb = argv[1];
+	int want = !strcmp(verb, "create") || !strcmp(verb, "grow") ? 4
+		   : !strcmp(verb, "ls")				? 2
+		   : !strcmp(verb, "stat") || !strcmp(verb, "rm")	? 3
+									: -1;
+	if (argc > 2 && (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h"))) {
+		fputs(usage_region, stdout);
+		return 0;
+	}
+	if (want < 0 || argc != want) {
+		fprintf(stderr, "npmu: %s\n%s", want < 0 ? "unknown region command" : "wrong arguments",
+			usage_region);
+		return 2;
+	}
+	uint64_t size = want == 4 ? parse_size_or_die(argv[3]) : 0;
+	struct npmu_conn *conn = connect_or_die();
+	struct npmu_region_info info;
+	int rc = 0;
+	if (!strcmp(verb, "create") || !strcmp(verb, "grow")) {
+		rc = verb[0] == 'c' ? npmu_region_create(conn, argv[2], size, &info)
+				    : npmu_region_resize(conn, argv[2], size, &info);
+		if (rc != 0)
+			die(argv[2], rc);
+		print_info(&info, true);
+		if (json)
+			printf("\n");
+	} else if (!strcmp(verb, "stat")) {
+		if ((rc = npmu_region_stat(conn, argv[2], &info)) != 0)
+			die(argv[2], rc);
+		print_info(&info, true);
+		if (json)
+			printf("\n");
+	} else if (!strcmp(verb, "rm")) {
+		if ((rc = npmu_region_delete(conn, argv[2])) != 0)
+			die(argv[2], rc);
+		if (json)
+			printf("{\"deleted\":\"%s\"}\n", argv[2]);
+	} else {
+		struct npmu_region_info *list;
+		size_t n;
+		if ((rc = npmu_region_list(conn, &list, &n)) != 0)
+			die("list", rc);
+		if (json)
+			printf("[");
+		for (size_t i = 0; i < n; i++) {
+			if (json && i)
+				printf(",");
+			print_info(&list[i], i == 0);
+		}
+		if (json)
+			printf("]\n");
+		else if (n == 0)
+			printf("no regions\n");
+		free(list);
+	}
+	npmu_conn_delete(&conn);
+	return 0;
+}
+
+/* now_s -- monotonic seconds. */
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* progress -- a progress bar on a terminal, once a transfer has run for over a second. */
+static void progress(const char *what, uint64_t done, uint64_t total, double start, bool final)
+{
+	double el = now_s() - start;
+	if (json || !isatty(STDERR_FILENO) || el < 1.0)
+		return;
+	char a[32], b[32];
+	int pct = total ? (int)(done * 100 / total) : 100;
+	int bars = pct / 5;
+	fprintf(stderr, "\r%s [%.*s%*s] %3d%% %s / %s  %.0f MiB/s", what, bars,
+		"####################", 20 - bars, "", pct, npmu_format_size(done, a, sizeof(a)),
+		npmu_format_size(total, b, sizeof(b)), (double)done / (1 << 20) / el);
+	if (final)
+		fputc('\n', stderr);
+}
+
+/* read_full -- read up to len bytes, looping over short reads; returns bytes read or -1. */
+static ssize_t read_full(int fd, char *buf, size_t len)
+{
+	size_t got = 0;
+	while (got < len) {
+		ssize_t n = read(fd, buf + got, len - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	return (ssize_t)got;
+}
+
+/* cmd_put -- copy a file into a region and make it persistent. */
+static int cmd_put(int argc, char **argv)
+{
+	static const struct option o[] = {{"offset", required_argument, NULL, 'o'},
+					  {"create", no_argument, NULL, 'c'},
+					  {"help", no_argument, NULL, 'h'},
+					  {NULL, 0, NULL, 0}};
+	uint64_t offset = 0;
+	bool create = false;
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "o:ch", o, NULL)) != -1) {
+		if (c == 'o')
+			offset = parse_size_or_die(optarg[0] == '0' && !optarg[1] ? "0" : optarg);
+		else if (c == 'c')
+			create = true;
+		else {
+			fputs(usage_put, c == 'h' ? stdout : stderr);
+			return c == 'h' ? 0 : 2;
+		}
+	}
+	if (argc - optind != 2) {
+		fputs(usage_put, stderr);
+		return 2;
+	}
+	const char *name = argv[optind], *path = argv[optind + 1];
+	int fd = strcmp(path, "-") ? open(path, O_RDONLY) : STDIN_FILENO;
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) != 0) {
+		fprintf(stderr, "npmu: %s: %s\n", path, strerror(errno));
+		return 1;
+	}
+	struct npmu_conn *conn = connect_or_die();
+	uint64_t total = S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0;
+	struct npmu_region_info info;
+	int rc = npmu_region_stat(conn, name, &info);
+	if (rc == NPMU_E_NOENT && create)
+		rc = npmu_region_create(conn, name, offset + (total ? total : 1), &info);
+	if (rc != 0)
+		die(name, rc);
+	if (total && offset + total > info.size) {
+		char a[32], b[32];
+		fprintf(stderr, "npmu: %s (%s) does not fit in region %s (%s) at offset %llu\n", path,
+			npmu_format_size(total, a, sizeof(a)), name,
+			npmu_format_size(info.size, b, sizeof(b)), (unsigned long long)offset);
+		return 1;
+	}
+	struct npmu_region *r;
+	if ((rc = npmu_region_open(conn, name, NPMU_ACCESS_READ_WRITE, &r)) != 0)
+		die(name, rc);
+	char *buf = malloc(CHUNK);
+	if (!buf)
+		die("put", NPMU_E_NOMEM);
+	double start = now_s();
+	uint64_t done = 0;
+	for (;;) {
+		ssize_t n = read_full(fd, buf, CHUNK);
+		if (n < 0) {
+			fprintf(stderr, "npmu: %s: %s\n", path, strerror(errno));
+			return 1;
+		}
+		if (n == 0)
+			break;
+		if ((rc = npmu_region_write(r, offset + done, buf, (size_t)n)) != 0)
+			die("write", rc);
+		done += (uint64_t)n;
+		progress("put", done, total ? total : done, start, false);
+	}
+	if ((rc = npmu_region_persist(r, offset, done, NPMU_PERSISTENT)) != 0)
+		die("persist", rc);
+	progress("put", done, total ? total : done, start, true);
+	double el = now_s() - start;
+	if (json)
+		printf("{\"region\":\"%s\",\"offset\":%llu,\"bytes\":%llu,\"seconds\":%.6f}\n", name,
+		       (unsigned long long)offset, (unsigned long long)done, el);
+	else {
+		char a[32];
+		printf("put %s into %s at offset %llu: %s, persistent, %.3f s\n", path, name,
+		       (unsigned long long)offset, npmu_format_size(done, a, sizeof(a)), el);
+	}
+	free(buf);
+	npmu_region_close(&r);
+	npmu_conn_delete(&conn);
+	if (fd != STDIN_FILENO)
+		close(fd);
+	return 0;
+}
+
+/* write_full -- write all of buf, looping over short writes. */
+static int write_full(int fd, const char *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, buf, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* cmd_get -- copy (part of) a region into a file. */
+static int cmd_get(int argc, char **argv)
+{
+	static const struct option o[] = {{"offset", required_argument, NULL, 'o'},
+					  {"length", required_argument, NULL, 'l'},
+					  {"help", no_argument, NULL, 'h'},
+					  {NULL, 0, NULL, 0}};
+	uint64_t offset = 0, length = 0;
+	bool have_len = false;
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "o:l:h", o, NULL)) != -1) {
+		if (c == 'o' || c == 'l') {
+			uint64_t v;
+			if (npmu_parse_size(optarg, &v) != 0) {
+				fprintf(stderr, "npmu: invalid number '%s'\n", optarg);
+				return 2;
+			}
+			if (c == 'o')
+				offset = v;
+			else {
+				length = v;
+				have_len = true;
+			}
+		} else {
+			fputs(usage_get, c == 'h' ? stdout : stderr);
+			return c == 'h' ? 0 : 2;
+		}
+	}
+	if (argc - optind != 2) {
+		fputs(usage_get, stderr);
+		return 2;
+	}
+	const char *name = argv[optind], *path = argv[optind + 1];
+	struct npmu_conn *conn = connect_or_die();
+	struct npmu_region *r;
+	int rc = npmu_region_open(conn, name, NPMU_ACCESS_READ, &r);
+	if (rc != 0)
+		die(name, rc);
+	uint64_t size = npmu_region_size(r);
+	if (offset > size || (have_len && length > size - offset))
+		die("get", NPMU_E_RANGE);
+	if (!have_len)
+		length = size - offset;
+	int fd = strcmp(path, "-") ? open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644) : STDOUT_FILENO;
+	if (fd < 0) {
+		fprintf(stderr, "npmu: %s: %s\n", path, strerror(errno));
+		return 1;
+	}
+	char *buf = malloc(CHUNK);
+	if (!buf)
+		die("get", NPMU_E_NOMEM);
+	double start = now_s();
+	for (uint64_t done = 0; done < length;) {
+		size_t n = length - done < CHUNK ? (size_t)(length - done) : CHUNK;
+		if ((rc = npmu_region_read(r, offset + done, buf, n)) != 0)
+			die("read", rc);
+		if (write_full(fd, buf, n) != 0) {
+			fprintf(stderr, "npmu: %s: %s\n", path, strerror(errno));
+			return 1;
+		}
+		done += n;
+		progress("get", done, length, start, done == length);
+	}
+	if (fd != STDOUT_FILENO && close(fd) != 0) {
+		fprintf(stderr, "npmu: %s: %s\n", path, strerror(errno));
+		return 1;
+	}
+	if (fd != STDOUT_FILENO) {
+		char a[32];
+		if (json)
+			printf("{\"region\":\"%s\",\"offset\":%llu,\"bytes\":%llu,\"seconds\":%.6f}\n",
+			       name, (unsigned long long)offset, (unsigned long long)length,
+			       now_s() - start);
+		else
+			printf("got %s from %s at offset %llu into %s, %.3f s\n",
+			       npmu_format_size(length, a, sizeof(a)), name, (unsigned long long)offset,
+			       path, now_s() - start);
+	}
+	free(buf);
+	npmu_region_close(&r);
+	npmu_conn_delete(&conn);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option o[] = {{"server", required_argument, NULL, 's'},
+					  {"provider", required_argument, NULL, 'P'},
+					  {"json", no_argument, NULL, 'j'},
+					  {"help", no_argument, NULL, 'h'},
+					  {NULL, 0, NULL, 0}};
+	int c;
+	while ((c = getopt_long(argc, argv, "+s:P:jh", o, NULL)) != -1) {
+		switch (c) {
+		case 's': cfg.server = optarg; break;
+		case 'P': cfg.provider = optarg; break;
+		case 'j': json = true; break;
+		case 'h': printf(usage_main, NPMU_DEFAULT_PORT); return 0;
+		default: fprintf(stderr, usage_main, NPMU_DEFAULT_PORT); return 2;
+		}
+	}
+	if (optind >= argc) {
+		fprintf(stderr, usage_main, NPMU_DEFAULT_PORT);
+		return 2;
+	}
+	char **av = argv + optind;
+	int ac = argc - optind;
+	if (!strcmp(av[0], "region"))
+		return cmd_region(ac, av);
+	if (!strcmp(av[0], "put"))
+		return cmd_put(ac, av);
+	if (!strcmp(av[0], "get"))
+		return cmd_get(ac, av);
+	fprintf(stderr, "npmu: unknown command '%s'\n", av[0]);
+	fprintf(stderr, usage_main, NPMU_DEFAULT_PORT);
+	return 2;
+}
