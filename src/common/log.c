@@ -27,6 +27,12 @@ void npmu__log_init(const char *prog, enum npmu__log_level level)
 			npmu__log_threshold = i;
 }
 
+/* npmu__log_env -- apply $NPMU_LOG alone (for the library, which has no program to set a level). */
+void npmu__log_env(void)
+{
+	npmu__log_init(NULL, (enum npmu__log_level)npmu__log_threshold);
+}
+
 /* npmu__log_write -- print "TIME prog level: message" as one write to stderr. */
 void npmu__log_write(enum npmu__log_level level, const char *fmt, ...)
 {

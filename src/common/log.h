@@ -9,6 +9,9 @@ extern int npmu__log_threshold;
 /* npmu__log_init -- set the threshold and the program name printed on each line ($NPMU_LOG overrides). */
 void npmu__log_init(const char *prog, enum npmu__log_level level);
 
+/* npmu__log_env -- apply $NPMU_LOG=error|warn|info|debug, keeping the program name. */
+void npmu__log_env(void);
+
 /* npmu__log_write -- format and print one line to stderr (use the LOG_* macros). */
 void npmu__log_write(enum npmu__log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

@@ -67,23 +67,27 @@ int npmu__msg_decode_hdr(const void *buf, size_t len, struct npmu__msg_hdr *hdr)
 	hdr->session = npmu__get_u64(&c);
 	hdr->addr_len = npmu__get_u16(&c);
 	uint16_t reserved = npmu__get_u16(&c);
+	hdr->addr = hdr->body = NULL;
 	if (!c.ok || magic != NPMU_WIRE_MAGIC)
 		return NPMU_E_PROTO;
-	if (version != NPMU_WIRE_VERSION)
-		return NPMU_E_VERSION;
+	/* Another version is reported as such; its header is still read when it has our shape,
+	 * so that the sender can be told. */
+	int bad = version != NPMU_WIRE_VERSION ? NPMU_E_VERSION : NPMU_E_PROTO;
 	uint16_t base = hdr->type & (uint16_t)~NPMU_MSG_REPLY;
 	if (reserved != 0 || base == 0 || base > NPMU_MSG_TYPE_MAX)
-		return NPMU_E_PROTO;
+		return bad;
 	bool reply = (hdr->type & NPMU_MSG_REPLY) != 0;
 	if (reply ? hdr->addr_len != 0 : (hdr->addr_len == 0 || hdr->addr_len > NPMU_WIRE_ADDR_MAX))
-		return NPMU_E_PROTO;
+		return bad;
 	if (!reply && hdr->status != 0)
-		return NPMU_E_PROTO;
-	hdr->addr = npmu__cursor_take(&c, hdr->addr_len);
-	hdr->body = npmu__cursor_take(&c, hdr->body_len);
+		return bad;
+	const uint8_t *addr = npmu__cursor_take(&c, hdr->addr_len);
+	const uint8_t *body = npmu__cursor_take(&c, hdr->body_len);
 	if (!c.ok || c.pos != len)
-		return NPMU_E_PROTO;
-	return 0;
+		return bad;
+	hdr->addr = addr;
+	hdr->body = body;
+	return version != NPMU_WIRE_VERSION ? NPMU_E_VERSION : 0;
 }
 
 /* put_name -- a string field: u8 length and bytes. */

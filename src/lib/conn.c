@@ -144,6 +144,7 @@ int npmu_conn_new(const struct npmu_conn_cfg *cfg, struct npmu_conn **conn_ptr)
 		return NPMU_E_INVAL;
 	if (sodium_init() < 0)
 		return NPMU_E_INTERNAL;
+	npmu__log_env();
 	const char *server = cfg && cfg->server ? cfg->server : getenv("NPMU_SERVER");
 	const char *provider = cfg && cfg->provider ? cfg->provider : getenv("NPMU_PROVIDER");
 	if (!server)

@@ -89,7 +89,19 @@ static uint64_t next_free(const struct npmu__alloc *a, uint64_t p)
 	return a->npages;
 }
 
-/* npmu__alloc_get -- allocate npages pages as at most max_out extents. */
+/* undo -- give back what npmu__alloc_get took so far (only the growth of an extended extent). */
+static void undo(struct npmu__alloc *a, const struct npmu__extent *after,
+		 const struct npmu__extent *out, int n)
+{
+	for (int i = 0; i < n; i++) {
+		if (after && i == 0 && out[0].start == after->start)
+			set_range(a, after->start + after->npages, out[0].npages - after->npages, false);
+		else
+			set_range(a, out[i].start, out[i].npages, false);
+	}
+}
+
+/* npmu__alloc_get -- allocate npages pages as at most max_out extents, marking them as it goes. */
 int npmu__alloc_get(struct npmu__alloc *a, uint64_t npages, const struct npmu__extent *after,
 		    struct npmu__extent *out, int max_out)
 {
@@ -103,44 +115,33 @@ int npmu__alloc_get(struct npmu__alloc *a, uint64_t npages, const struct npmu__e
 		uint64_t end = after->start + after->npages;
 		uint64_t run = end < a->npages ? free_run_at(a, end, need) : 0;
 		if (run > 0) {
+			set_range(a, end, run, true);
 			out[n++] = (struct npmu__extent){after->start, after->npages + run};
 			need -= run;
 		}
 	}
 	/* One run long enough: take it whole. */
-	if (need > 0 && n < max_out) {
-		for (uint64_t p = next_free(a, 0); p < a->npages;) {
-			uint64_t run = free_run_at(a, p, need);
-			if (run == need) {
-				out[n++] = (struct npmu__extent){p, need};
-				need = 0;
-				break;
-			}
-			p = next_free(a, p + run);
-		}
-	}
-	/* Otherwise the first runs that add up. */
-	for (uint64_t p = next_free(a, 0); need > 0 && p < a->npages;) {
-		if (n == max_out)
-			return NPMU_E_NOSPC;
+	for (uint64_t p = next_free(a, 0); need > 0 && n < max_out && p < a->npages;) {
 		uint64_t run = free_run_at(a, p, need);
-		bool taken = false;
-		for (int i = 0; i < n; i++)
-			if (p >= out[i].start && p < out[i].start + out[i].npages)
-				taken = true;
-		if (!taken) {
-			out[n++] = (struct npmu__extent){p, run};
-			need -= run;
+		if (run == need) {
+			set_range(a, p, need, true);
+			out[n++] = (struct npmu__extent){p, need};
+			need = 0;
+			break;
 		}
 		p = next_free(a, p + run);
 	}
-	if (need > 0)
-		return NPMU_E_NOSPC;
-	for (int i = 0; i < n; i++) {
-		if (after && i == 0 && out[0].start == after->start)
-			set_range(a, after->start + after->npages, out[0].npages - after->npages, true);
-		else
-			set_range(a, out[i].start, out[i].npages, true);
+	/* Otherwise the first runs that add up. */
+	while (need > 0) {
+		uint64_t p = next_free(a, 0);
+		if (n == max_out || p >= a->npages) {
+			undo(a, after, out, n);
+			return NPMU_E_NOSPC;
+		}
+		uint64_t run = free_run_at(a, p, need);
+		set_range(a, p, run, true);
+		out[n++] = (struct npmu__extent){p, run};
+		need -= run;
 	}
 	return n;
 }

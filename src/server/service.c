@@ -262,7 +262,7 @@ static void serve(struct npmu__service *svc, const uint8_t *msg, size_t len)
 	int rc = npmu__msg_decode_hdr(msg, len, &hdr);
 	if (rc == 0 && (hdr.type & NPMU_MSG_REPLY))
 		rc = NPMU_E_PROTO;
-	if (rc != 0 && rc != NPMU_E_VERSION) {
+	if (rc != 0 && (rc != NPMU_E_VERSION || !hdr.addr)) {
 		log_bad(svc, "message header", rc);
 		return;
 	}

@@ -404,7 +404,7 @@ int npmu__unit_persist(struct npmu__unit *unit, uint64_t region_id, uint64_t key
 	struct npmu__region_meta *r = npmu__meta_find_id(&unit->pool->meta, region_id);
 	struct npmu__tpt_entry *e = entry_find(unit, region_id);
 	if (!r || !e)
-		return NPMU_E_NOENT;
+		return NPMU_E_KEY; /* no region: no key can be valid for it */
 	uint32_t m = 0;
 	while (m < e->nmr && e->mr[m].key != key)
 		m++;

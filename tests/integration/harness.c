@@ -1,0 +1,235 @@
+/* harness.c -- start, stop and inspect real npmud processes for the integration tests. */
+#define _GNU_SOURCE
+#include "harness.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define START_TIMEOUT_MS 10000
+#define REGISTRY_MAX 16
+
+/*
+ * Every unit started is also recorded here, so that a test that fails half-way (cmocka jumps
+ * out of it) still has its processes stopped and directories removed when it exits.
+ */
+static struct {
+	pid_t pid;
+	char dir[64];
+} registry[REGISTRY_MAX];
+
+/* registry_cleanup -- at exit: SIGKILL units still running, remove their directories. */
+static void registry_cleanup(void)
+{
+	for (int i = 0; i < REGISTRY_MAX; i++) {
+		if (registry[i].pid > 0) {
+			kill(registry[i].pid, SIGKILL);
+			waitpid(registry[i].pid, NULL, 0);
+		}
+		if (registry[i].dir[0] && !getenv("NPMU_KEEP_TEST_DIRS")) {
+			char cmd[128];
+			snprintf(cmd, sizeof(cmd), "rm -rf '%s'", registry[i].dir);
+			if (system(cmd) != 0)
+				fprintf(stderr, "harness: cannot remove %s\n", registry[i].dir);
+		}
+	}
+}
+
+/* registry_set -- record (or with pid 0, forget the process of) the unit in dir. */
+static void registry_set(const char *dir, pid_t pid)
+{
+	static int registered;
+	if (!registered) {
+		atexit(registry_cleanup);
+		registered = 1;
+	}
+	int free_slot = -1;
+	for (int i = 0; i < REGISTRY_MAX; i++) {
+		if (strcmp(registry[i].dir, dir) == 0) {
+			registry[i].pid = pid;
+			return;
+		}
+		if (!registry[i].dir[0] && free_slot < 0)
+			free_slot = i;
+	}
+	if (free_slot >= 0) {
+		snprintf(registry[free_slot].dir, sizeof(registry[free_slot].dir), "%s", dir);
+		registry[free_slot].pid = pid;
+	}
+}
+#define STOP_TIMEOUT_MS 10000
+
+/* sleep_ms -- nap. */
+static void sleep_ms(int ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+	nanosleep(&ts, NULL);
+}
+
+/* spawn -- fork and exec npmud on u->pool, listening on listen, logging to u->log. */
+static int spawn(struct unit_proc *u, const char *size, const char *listen)
+{
+	char addr_file[160];
+	snprintf(addr_file, sizeof(addr_file), "%s/addr", u->dir);
+	unlink(addr_file);
+	pid_t pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		int fd = open(u->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		const char *argv[12] = {NPMUD_PATH, "--pool", u->pool, "--listen", listen,
+					"--addr-file", addr_file, "-v"};
+		int n = 8;
+		if (size) {
+			argv[n++] = "--size";
+			argv[n++] = size;
+		}
+		argv[n] = NULL;
+		execv(NPMUD_PATH, (char *const *)argv);
+		_exit(127);
+	}
+	u->pid = pid;
+	registry_set(u->dir, pid);
+	for (int waited = 0; waited < START_TIMEOUT_MS; waited += 10) {
+		FILE *f = fopen(addr_file, "r");
+		if (f) {
+			int ok = fscanf(f, "%127s", u->addr) == 1;
+			fclose(f);
+			if (ok)
+				return 0;
+		}
+		int status;
+		if (waitpid(pid, &status, WNOHANG) == pid) {
+			u->pid = 0;
+			registry_set(u->dir, 0);
+			fprintf(stderr, "harness: npmud exited at start (see %s)\n", u->log);
+			return -1;
+		}
+		sleep_ms(10);
+	}
+	unit_stop(u, true);
+	return -1;
+}
+
+/* unit_start -- start npmud on a new pool in a new temporary directory. */
+int unit_start(struct unit_proc *u, const char *size)
+{
+	memset(u, 0, sizeof(*u));
+	snprintf(u->dir, sizeof(u->dir), "/tmp/npmu-it-XXXXXX");
+	if (!mkdtemp(u->dir))
+		return -1;
+	snprintf(u->pool, sizeof(u->pool), "%s/unit.pool", u->dir);
+	snprintf(u->log, sizeof(u->log), "%s/npmud.log", u->dir);
+	return spawn(u, size, "127.0.0.1:0");
+}
+
+/* unit_restart -- start npmud again on the same pool and port. */
+int unit_restart(struct unit_proc *u)
+{
+	char listen[128];
+	snprintf(listen, sizeof(listen), "%s", u->addr);
+	for (int tries = 0; tries < 50; tries++) {
+		if (spawn(u, NULL, listen) == 0)
+			return 0;
+		sleep_ms(100); /* the port may still be held for a moment */
+	}
+	return -1;
+}
+
+/* unit_stop -- SIGTERM (or SIGKILL when hard) and reap within a bounded time. */
+int unit_stop(struct unit_proc *u, bool hard)
+{
+	if (u->pid <= 0)
+		return -1;
+	kill(u->pid, hard ? SIGKILL : SIGTERM);
+	int status = 0;
+	for (int waited = 0;; waited += 10) {
+		pid_t r = waitpid(u->pid, &status, WNOHANG);
+		if (r == u->pid)
+			break;
+		if (waited > STOP_TIMEOUT_MS) {
+			kill(u->pid, SIGKILL);
+			waitpid(u->pid, &status, 0);
+			break;
+		}
+		sleep_ms(10);
+	}
+	u->pid = 0;
+	registry_set(u->dir, 0);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
+}
+
+/* unit_cleanup -- stop the unit if running and remove its directory. */
+void unit_cleanup(struct unit_proc *u)
+{
+	if (u->pid > 0)
+		unit_stop(u, true);
+	if (getenv("NPMU_KEEP_TEST_DIRS"))
+		return;
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", u->dir);
+	if (u->dir[0] && system(cmd) != 0)
+		fprintf(stderr, "harness: cannot remove %s\n", u->dir);
+}
+
+/* unit_connect -- a connection to the unit, or NULL. */
+struct npmu_conn *unit_connect(const struct unit_proc *u)
+{
+	struct npmu_conn_cfg cfg = {.server = u->addr, .timeout_ms = 5000};
+	struct npmu_conn *conn = NULL;
+	int rc = npmu_conn_new(&cfg, &conn);
+	if (rc != 0)
+		fprintf(stderr, "harness: connect %s: %s\n", u->addr, npmu_strerror(rc));
+	return conn;
+}
+
+/* unit_log_count -- how many lines of the unit's log contain needle. */
+int unit_log_count(const struct unit_proc *u, const char *needle)
+{
+	FILE *f = fopen(u->log, "r");
+	if (!f)
+		return -1;
+	char line[2048];
+	int n = 0;
+	while (fgets(line, sizeof(line), f))
+		n += strstr(line, needle) != NULL;
+	fclose(f);
+	return n;
+}
+
+/* pattern_byte -- the byte at absolute position pos of pattern seed. */
+static uint8_t pattern_byte(uint64_t seed, uint64_t pos)
+{
+	uint64_t x = (pos / 8) * 0x9e3779b97f4a7c15ull + seed * 0xbf58476d1ce4e5b9ull;
+	x ^= x >> 31;
+	x *= 0x94d049bb133111ebull;
+	x ^= x >> 29;
+	return (uint8_t)(x >> (8 * (pos % 8)));
+}
+
+/* fill_pattern -- deterministic bytes for [pos, pos+len) of pattern seed. */
+void fill_pattern(void *buf, size_t len, uint64_t seed, uint64_t pos)
+{
+	uint8_t *b = buf;
+	for (size_t i = 0; i < len; i++)
+		b[i] = pattern_byte(seed, pos + i);
+}
+
+/* check_pattern -- whether buf holds [pos, pos+len) of pattern seed. */
+bool check_pattern(const void *buf, size_t len, uint64_t seed, uint64_t pos)
+{
+	const uint8_t *b = buf;
+	for (size_t i = 0; i < len; i++)
+		if (b[i] != pattern_byte(seed, pos + i))
+			return false;
+	return true;
+}

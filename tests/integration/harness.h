@@ -1,0 +1,41 @@
+/* harness.h -- integration-test helpers: start and stop real npmud processes on loopback. */
+#ifndef NPMU_HARNESS_H
+#define NPMU_HARNESS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "npmu.h"
+
+struct unit_proc {
+	pid_t pid;
+	char dir[64];      /* temporary directory holding the pool, address file and log */
+	char pool[128];
+	char addr[128];    /* host:port it serves on */
+	char log[128];
+};
+
+/* unit_start -- start npmud on a new (or, with u->dir set, existing) pool; port chosen by the OS. */
+int unit_start(struct unit_proc *u, const char *size);
+
+/* unit_restart -- start npmud again on the same pool and port. */
+int unit_restart(struct unit_proc *u);
+
+/* unit_stop -- SIGTERM (or SIGKILL when hard) and reap; returns the exit status or -signal. */
+int unit_stop(struct unit_proc *u, bool hard);
+
+/* unit_cleanup -- remove the temporary directory. */
+void unit_cleanup(struct unit_proc *u);
+
+/* unit_connect -- a connection to the unit (fails the test on error). */
+struct npmu_conn *unit_connect(const struct unit_proc *u);
+
+/* unit_log_count -- how many lines of the unit's log contain needle. */
+int unit_log_count(const struct unit_proc *u, const char *needle);
+
+/* fill_pattern / check_pattern -- deterministic bytes of a (seed, position) pair. */
+void fill_pattern(void *buf, size_t len, uint64_t seed, uint64_t pos);
+bool check_pattern(const void *buf, size_t len, uint64_t seed, uint64_t pos);
+
+#endif

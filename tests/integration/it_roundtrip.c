@@ -1,0 +1,179 @@
+/* it_roundtrip.c -- one-sided writes and reads against a real npmud: sizes, offsets, extents, rights. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <string.h>
+
+#include "harness.h"
+
+static struct unit_proc unit;
+static struct npmu_conn *conn;
+
+static int setup(void **state)
+{
+	(void)state;
+	if (unit_start(&unit, "64M") != 0)
+		return -1;
+	conn = unit_connect(&unit);
+	return conn ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	npmu_conn_delete(&conn);
+	unit_stop(&unit, false);
+	unit_cleanup(&unit);
+	return 0;
+}
+
+/* data__many_sizes_and_offsets: writes of 1 B to 1 MiB at offsets crossing the page and extent
+ * boundaries of a region made discontiguous by growth read back byte for byte. */
+static void data__many_sizes_and_offsets(void **state)
+{
+	(void)state;
+	struct npmu_region_info info;
+	assert_int_equal(npmu_region_create(conn, "a", 64 << 10, &info), 0);
+	assert_int_equal(npmu_region_create(conn, "b", 64 << 10, &info), 0);
+	assert_int_equal(npmu_region_resize(conn, "a", 2 << 20, &info), 0);
+	assert_true(info.extents >= 2); /* "b" stands between the old and the new pages of "a" */
+	struct npmu_region *a, *b;
+	assert_int_equal(npmu_region_open(conn, "a", NPMU_ACCESS_READ_WRITE, &a), 0);
+	assert_int_equal(npmu_region_open(conn, "b", NPMU_ACCESS_READ_WRITE, &b), 0);
+	assert_int_equal(npmu_region_size(a), 2 << 20);
+	uint8_t *bb = malloc(64 << 10);
+	fill_pattern(bb, 64 << 10, 99, 0);
+	assert_int_equal(npmu_region_write(b, 0, bb, 64 << 10), 0);
+
+	const size_t sizes[] = {1, 7, 64, 4095, 4096, 4097, 65549, 1 << 20};
+	const uint64_t offs[] = {0, 1, 4095, (64 << 10) - 3, (64 << 10) + 4093, (1 << 20) - 1};
+	uint8_t *w = malloc(1 << 20), *r = malloc(1 << 20);
+	uint64_t seed = 1;
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
+		for (size_t j = 0; j < sizeof(offs) / sizeof(offs[0]); j++, seed++) {
+			fill_pattern(w, sizes[i], seed, offs[j]);
+			assert_int_equal(npmu_region_write(a, offs[j], w, sizes[i]), 0);
+			memset(r, 0, sizes[i]);
+			assert_int_equal(npmu_region_read(a, offs[j], r, sizes[i]), 0);
+			assert_true(check_pattern(r, sizes[i], seed, offs[j]));
+		}
+	/* the whole region, then region "b" untouched by all of it */
+	uint8_t *all = malloc(2 << 20), *back = malloc(2 << 20);
+	fill_pattern(all, 2 << 20, 7, 0);
+	assert_int_equal(npmu_region_write(a, 0, all, 2 << 20), 0);
+	assert_int_equal(npmu_region_persist(a, 0, 2 << 20, NPMU_PERSISTENT), 0);
+	assert_int_equal(npmu_region_read(a, 0, back, 2 << 20), 0);
+	assert_memory_equal(all, back, 2 << 20);
+	assert_int_equal(npmu_region_read(b, 0, r, 64 << 10), 0);
+	assert_true(check_pattern(r, 64 << 10, 99, 0));
+
+	/* growing keeps the data, and the open right covers the new size after a refresh */
+	assert_int_equal(npmu_region_resize(conn, "a", 3 << 20, &info), 0);
+	assert_int_equal(npmu_region_refresh(a), 0);
+	assert_int_equal(npmu_region_size(a), 3 << 20);
+	assert_int_equal(npmu_region_read(a, 0, back, 2 << 20), 0);
+	assert_memory_equal(all, back, 2 << 20);
+	assert_int_equal(npmu_region_read(a, (3 << 20) - 4096, r, 4096), 0);
+	for (int k = 0; k < 4096; k++)
+		assert_int_equal(r[k], 0);
+	assert_int_equal(npmu_region_write(a, (3 << 20) - 10, "0123456789", 10), 0);
+	assert_int_equal(npmu_region_read(a, (3 << 20) - 10, r, 10), 0);
+	assert_memory_equal(r, "0123456789", 10);
+	free(w);
+	free(r);
+	free(all);
+	free(back);
+	free(bb);
+	assert_int_equal(npmu_region_close(&a), 0);
+	assert_null(a);
+	assert_int_equal(npmu_region_close(&b), 0);
+}
+
+/* data__batched_writes_one_persist: several writes in flight, then one persist. */
+static void data__batched_writes_one_persist(void **state)
+{
+	(void)state;
+	assert_int_equal(npmu_region_create(conn, "batch", 1 << 20, NULL), 0);
+	struct npmu_region *r;
+	assert_int_equal(npmu_region_open(conn, "batch", NPMU_ACCESS_READ_WRITE, &r), 0);
+	static uint8_t bufs[8][20000];
+	struct npmu_iov iov[8];
+	for (int i = 0; i < 8; i++) {
+		fill_pattern(bufs[i], sizeof(bufs[i]), 500 + (uint64_t)i, 0);
+		iov[i] = (struct npmu_iov){(uint64_t)i * 100000 + 11, bufs[i], sizeof(bufs[i])};
+	}
+	assert_int_equal(npmu_region_writev(r, iov, 8), 0);
+	assert_int_equal(npmu_region_persist(r, 0, 1 << 20, NPMU_PERSISTENT), 0);
+	assert_int_equal(npmu_region_persist(r, 0, 1 << 20, NPMU_PLACED), 0);
+	uint8_t back[20000];
+	for (int i = 0; i < 8; i++) {
+		assert_int_equal(npmu_region_read(r, iov[i].offset, back, sizeof(back)), 0);
+		assert_true(check_pattern(back, sizeof(back), 500 + (uint64_t)i, 0));
+	}
+	assert_int_equal(npmu_region_close(&r), 0);
+}
+
+/* rights__checked_before_the_wire: read-only rights, ranges and arguments fail locally and clearly. */
+static void rights__checked_before_the_wire(void **state)
+{
+	(void)state;
+	assert_int_equal(npmu_region_create(conn, "ro", 8192, NULL), 0);
+	struct npmu_region *r;
+	assert_int_equal(npmu_region_open(conn, "ro", NPMU_ACCESS_READ, &r), 0);
+	char buf[16] = {0};
+	assert_int_equal(npmu_region_write(r, 0, buf, 16), NPMU_E_ACCESS);
+	assert_int_equal(npmu_region_persist(r, 0, 16, NPMU_PERSISTENT), NPMU_E_ACCESS);
+	assert_int_equal(npmu_region_read(r, 8191, buf, 2), NPMU_E_RANGE);
+	assert_int_equal(npmu_region_read(r, 8193, buf, 0), NPMU_E_RANGE);
+	assert_int_equal(npmu_region_read(r, UINT64_MAX, buf, 2), NPMU_E_RANGE);
+	assert_int_equal(npmu_region_read(r, 8190, buf, 2), 0);
+	assert_int_equal(npmu_region_open(conn, "ro", 2, &(struct npmu_region *){NULL}), NPMU_E_INVAL);
+	assert_int_equal(npmu_region_open(conn, "nope", NPMU_ACCESS_READ, &(struct npmu_region *){NULL}),
+			 NPMU_E_NOENT);
+	struct npmu_region_info info;
+	assert_int_equal(npmu_region_stat(conn, "ro", &info), 0);
+	assert_int_equal(info.rights, 1);
+	assert_int_equal(npmu_region_close(&r), 0);
+	assert_int_equal(npmu_region_stat(conn, "ro", &info), 0);
+	assert_int_equal(info.rights, 0);
+}
+
+/* list__pages_through_many_regions: a list longer than one reply page comes back whole. */
+static void list__pages_through_many_regions(void **state)
+{
+	(void)state;
+	char name[32];
+	for (int i = 0; i < 100; i++) {
+		snprintf(name, sizeof(name), "many.%03d", i);
+		assert_int_equal(npmu_region_create(conn, name, 4096, NULL), 0);
+	}
+	struct npmu_region_info *list;
+	size_t n;
+	assert_int_equal(npmu_region_list(conn, &list, &n), 0);
+	int found = 0;
+	for (size_t i = 0; i < n; i++)
+		found += strncmp(list[i].name, "many.", 5) == 0;
+	assert_int_equal(found, 100);
+	free(list);
+	for (int i = 0; i < 100; i++) {
+		snprintf(name, sizeof(name), "many.%03d", i);
+		assert_int_equal(npmu_region_delete(conn, name), 0);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(data__many_sizes_and_offsets),
+		cmocka_unit_test(data__batched_writes_one_persist),
+		cmocka_unit_test(rights__checked_before_the_wire),
+		cmocka_unit_test(list__pages_through_many_regions),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}

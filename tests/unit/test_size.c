@@ -1,0 +1,67 @@
+/* test_size.c -- unit tests of human-readable size parsing and formatting. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "npmu.h"
+
+/* parse__suffixes: binary suffixes with and without "iB", fractions that land on whole bytes. */
+static void parse__suffixes(void **state)
+{
+	(void)state;
+	uint64_t v;
+	assert_int_equal(npmu_parse_size("4096", &v), 0);
+	assert_int_equal(v, 4096);
+	assert_int_equal(npmu_parse_size("64K", &v), 0);
+	assert_int_equal(v, 65536);
+	assert_int_equal(npmu_parse_size("1.5M", &v), 0);
+	assert_int_equal(v, 1572864);
+	assert_int_equal(npmu_parse_size("4GiB", &v), 0);
+	assert_int_equal(v, 4ull << 30);
+	assert_int_equal(npmu_parse_size("1t", &v), 0);
+	assert_int_equal(v, 1ull << 40);
+}
+
+/* parse__rejects: junk, negatives, fractions of a byte and overflow are errors. */
+static void parse__rejects(void **state)
+{
+	(void)state;
+	uint64_t v = 7;
+	const char *bad[] = {"", "abc", "-1", "1X", "0.5", "4G4", "99999999999T", "1 K B"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(npmu_parse_size(bad[i], &v), NPMU_E_INVAL);
+	assert_int_equal(v, 7);
+	assert_int_equal(npmu_parse_size(NULL, &v), NPMU_E_INVAL);
+}
+
+/* format__units: the largest unit that keeps the number at least 1. */
+static void format__units(void **state)
+{
+	(void)state;
+	char b[32];
+	assert_string_equal(npmu_format_size(100, b, sizeof(b)), "100 B");
+	assert_string_equal(npmu_format_size(1536, b, sizeof(b)), "1.5 KiB");
+	assert_string_equal(npmu_format_size(4ull << 30, b, sizeof(b)), "4 GiB");
+}
+
+/* strerror__all_codes: every code has its own sentence. */
+static void strerror__all_codes(void **state)
+{
+	(void)state;
+	for (int c = NPMU_E_INTERNAL; c <= NPMU_E_INVAL; c++)
+		assert_string_not_equal(npmu_strerror(c), "unknown error");
+	assert_string_equal(npmu_strerror(-1), "unknown error");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(parse__suffixes),
+		cmocka_unit_test(parse__rejects),
+		cmocka_unit_test(format__units),
+		cmocka_unit_test(strerror__all_codes),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
