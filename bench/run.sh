@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# run.sh -- start a raw libfabric target and an npmud on loopback, run the benchmark, stop both.
+set -euo pipefail
+build=${1:-build-release}
+dir=$(mktemp -d /tmp/npmu-bench-XXXXXX)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$dir"; }
+trap cleanup EXIT
+wait_file() { for _ in $(seq 500); do [ -s "$1" ] && return 0; sleep 0.01; done; echo "bench: $1 not written"; exit 1; }
+
+"$build/bench/npmu_bench" --raw-target "$dir/raw.addr" & pids+=($!)
+"$build/npmud" --pool "$dir/bench.pool" --size 256M --listen 127.0.0.1:0 --addr-file "$dir/npmu.addr" 2>"$dir/npmud.log" & pids+=($!)
+wait_file "$dir/raw.addr"
+wait_file "$dir/npmu.addr"
+echo "npmu bench on $(nproc) cores, $(uname -r), libfabric $(fi_info --version | awk '/libfabric:/ {print $2}')"
+"$build/bench/npmu_bench" "$(cat "$dir/raw.addr")" "$(cat "$dir/npmu.addr")"
