@@ -25,14 +25,36 @@ static struct {
 	char dir[64];
 } registry[REGISTRY_MAX];
 
-/* registry_cleanup -- at exit: SIGKILL units still running, remove their directories. */
+/* sanitizer_reports -- lines of a unit's log in which AddressSanitizer, LeakSanitizer or
+ * UndefinedBehaviorSanitizer reported something (printed to stderr). */
+static int sanitizer_reports(const char *dir)
+{
+	char path[128], line[2048];
+	snprintf(path, sizeof(path), "%s/npmud.log", dir);
+	FILE *f = fopen(path, "r");
+	int n = 0;
+	while (f && fgets(line, sizeof(line), f))
+		if (strstr(line, "Sanitizer") || strstr(line, "runtime error:")) {
+			fprintf(stderr, "harness: npmud: %s", line);
+			n++;
+		}
+	if (f)
+		fclose(f);
+	return n;
+}
+
+/* registry_cleanup -- at exit: SIGKILL units still running, fail the run if a sanitizer reported
+ * anything in a unit's log, remove the directories. */
 static void registry_cleanup(void)
 {
+	int reports = 0;
 	for (int i = 0; i < REGISTRY_MAX; i++) {
 		if (registry[i].pid > 0) {
 			kill(registry[i].pid, SIGKILL);
 			waitpid(registry[i].pid, NULL, 0);
 		}
+		if (registry[i].dir[0])
+			reports += sanitizer_reports(registry[i].dir);
 		if (registry[i].dir[0] && !getenv("NPMU_KEEP_TEST_DIRS")) {
 			char cmd[128];
 			snprintf(cmd, sizeof(cmd), "rm -rf '%s'", registry[i].dir);
@@ -40,6 +62,8 @@ static void registry_cleanup(void)
 				fprintf(stderr, "harness: cannot remove %s\n", registry[i].dir);
 		}
 	}
+	if (reports)
+		_exit(1);
 }
 
 /* registry_set -- record (or with pid 0, forget the process of) the unit in dir. */
@@ -168,17 +192,12 @@ int unit_stop(struct unit_proc *u, bool hard)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
 }
 
-/* unit_cleanup -- stop the unit if running and remove its directory. */
+/* unit_cleanup -- stop the unit if running (its directory is removed at exit). */
 void unit_cleanup(struct unit_proc *u)
 {
 	if (u->pid > 0)
 		unit_stop(u, true);
-	if (getenv("NPMU_KEEP_TEST_DIRS"))
-		return;
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", u->dir);
-	if (u->dir[0] && system(cmd) != 0)
-		fprintf(stderr, "harness: cannot remove %s\n", u->dir);
+	/* the directory goes at exit, once its log has been checked for sanitizer reports */
 }
 
 /* unit_connect -- a connection to the unit, or NULL. */

@@ -25,7 +25,7 @@ int unit_restart(struct unit_proc *u);
 /* unit_stop -- SIGTERM (or SIGKILL when hard) and reap; returns the exit status or -signal. */
 int unit_stop(struct unit_proc *u, bool hard);
 
-/* unit_cleanup -- remove the temporary directory. */
+/* unit_cleanup -- stop the unit if still running; its directory is removed when the test exits. */
 void unit_cleanup(struct unit_proc *u);
 
 /* unit_connect -- a connection to the unit (fails the test on error). */

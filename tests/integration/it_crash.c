@@ -66,11 +66,11 @@ static void workload(struct npmu_conn *conn, int *next)
 		if (npmu_region_open(conn, name, NPMU_ACCESS_READ_WRITE, &r) != 0)
 			return;
 		fill_pattern(buf, size, (uint64_t)i, 0);
-		if (npmu_region_write(r, 0, buf, size) != 0 ||
-		    npmu_region_persist(r, 0, size, NPMU_PERSISTENT) != 0)
-			return;
-		truth[i].written = size;
-		if (npmu_region_close(&r) != 0)
+		bool ok = npmu_region_write(r, 0, buf, size) == 0 &&
+			  npmu_region_persist(r, 0, size, NPMU_PERSISTENT) == 0;
+		if (ok)
+			truth[i].written = size;
+		if (npmu_region_close(&r) != 0 || !ok) /* the handle is freed either way */
 			return;
 		if (i % 3 == 2 && truth[i - 1].created && !truth[i - 1].delete_sent) {
 			snprintf(name, sizeof(name), "r%d", i - 1);
