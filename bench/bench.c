@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include "client.h"
@@ -46,6 +47,7 @@ static int raw_target(const char *addr_file)
 
 /* One way of moving bytes: raw libfabric or an npmu region. */
 struct target {
+	pid_t busy_pid;             /* a process that spins for this target, paused while the other runs */
 	struct npmu__fabric *fab; /* raw */
 	fi_addr_t peer;
 	struct npmu_region *region; /* npmu */
@@ -83,9 +85,21 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* pause_other -- stop the raw target's busy loop while npmu is measured (2 cores: three
+ * spinning processes would measure the scheduler), resume it for raw measurements. */
+static void pause_other(struct target *t, struct target *raw)
+{
+	if (raw->busy_pid > 0)
+		kill(raw->busy_pid, t == raw ? SIGCONT : SIGSTOP);
+	usleep(1000);
+}
+
+static struct target *raw_ref;
+
 /* latency -- p50 and p99 in microseconds over iters operations. */
 static void latency(struct target *t, int write, size_t len, int iters, double *p50, double *p99)
 {
+	pause_other(t, raw_ref);
 	static uint64_t lat[20000];
 	char *buf = calloc(1, len);
 	for (int i = 0; i < 100; i++)
@@ -104,6 +118,7 @@ static void latency(struct target *t, int write, size_t len, int iters, double *
 /* bandwidth -- median MiB/s over reps transfers of len bytes. */
 static double bandwidth(struct target *t, int write, size_t len, int reps)
 {
+	pause_other(t, raw_ref);
 	double mbs[64];
 	char *buf = malloc(len);
 	memset(buf, 1, len);
@@ -128,17 +143,18 @@ int main(int argc, char **argv)
 {
 	if (argc == 3 && !strcmp(argv[1], "--raw-target"))
 		return raw_target(argv[2]);
-	if (argc != 3) {
-		fprintf(stderr, "usage: npmu_bench RAW_HOST:PORT NPMU_HOST:PORT  (run by bench/run.sh)\n");
+	if (argc != 4) {
+		fprintf(stderr, "usage: npmu_bench RAW_HOST:PORT RAW_PID NPMU_HOST:PORT  (run by bench/run.sh)\n");
 		return 2;
 	}
-	struct target raw = {0}, np = {0};
+	struct target raw = {.busy_pid = atoi(argv[2])}, np = {0};
+	raw_ref = &raw;
 	char host[64], port[16];
 	npmu__split_hostport(argv[1], host, sizeof(host), port, sizeof(port), 0);
 	if (npmu__fabric_open("tcp", host, port, false, &raw.fab) != 0 ||
 	    fi_av_insert(raw.fab->av, raw.fab->info->dest_addr, 1, &raw.peer, 0, NULL) != 1)
 		return 1;
-	struct npmu_conn_cfg cfg = {.server = argv[2]};
+	struct npmu_conn_cfg cfg = {.server = argv[3]};
 	struct npmu_conn *conn;
 	int rc = npmu_conn_new(&cfg, &conn);
 	if (rc == 0)
@@ -170,7 +186,10 @@ int main(int argc, char **argv)
 			       w ? "write" : "read", bsz[i] >> 20, r, n, 100.0 * n / r);
 		}
 	printf("(latency: 10000 operations each, after 100 warm-up; bandwidth: median of 51 (1 MiB)"
-	       " or 9 (64 MiB) transfers; provider tcp on loopback)\n");
+	       " or 9 (64 MiB) transfers; provider tcp on loopback;\n"
+	       " the raw target busy-polls and is paused while npmu runs; npmud polls for --spin-us"
+	       " after activity, then sleeps)\n");
+	kill(raw.busy_pid, SIGCONT);
 	npmu_region_close(&np.region);
 	npmu_conn_delete(&conn);
 	npmu__fabric_close(&raw.fab);

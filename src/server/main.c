@@ -27,6 +27,8 @@ static const char usage[] =
 	"  -P, --provider NAME    libfabric provider (default $NPMU_PROVIDER or \"tcp\")\n"
 	"      --no-manager       do not run the embedded manager (units managed by pmmd)\n"
 	"      --addr-file PATH   write the address served on to PATH once ready\n"
+	"      --spin-us N        keep polling N microseconds after activity before sleeping\n"
+	"                         (default 200; 0: sleep at once, lowest CPU, higher latency)\n"
 	"  -v, --verbose          log each region operation (NPMU_LOG=debug for more)\n"
 	"  -h, --help             this text\n"
 	"\n"
@@ -53,11 +55,13 @@ int main(int argc, char **argv)
 		{"pool", required_argument, NULL, 'p'},   {"size", required_argument, NULL, 's'},
 		{"listen", required_argument, NULL, 'l'}, {"provider", required_argument, NULL, 'P'},
 		{"no-manager", no_argument, NULL, 'M'},   {"addr-file", required_argument, NULL, 'A'},
+		{"spin-us", required_argument, NULL, 'S'},
 		{"verbose", no_argument, NULL, 'v'},      {"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}};
 	const char *pool_path = NULL, *size_text = NULL, *listen = "127.0.0.1";
 	const char *provider = getenv("NPMU_PROVIDER"), *addr_file = NULL;
 	int manager = 1, verbose = 0, c;
+	long spin_us = 200;
 	while ((c = getopt_long(argc, argv, "p:s:l:P:vh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p': pool_path = optarg; break;
@@ -66,6 +70,15 @@ int main(int argc, char **argv)
 		case 'P': provider = optarg; break;
 		case 'M': manager = 0; break;
 		case 'A': addr_file = optarg; break;
+		case 'S': {
+			char *end;
+			spin_us = strtol(optarg, &end, 10);
+			if (*end || spin_us < 0 || spin_us > 1000000) {
+				fprintf(stderr, "npmud: --spin-us takes 0..1000000\n");
+				return 2;
+			}
+			break;
+		}
 		case 'v': verbose = 1; break;
 		case 'h': printf(usage, NPMU_DEFAULT_PORT); return 0;
 		default: fprintf(stderr, usage, NPMU_DEFAULT_PORT); return 2;
@@ -152,7 +165,7 @@ int main(int argc, char **argv)
 		rc = NPMU_E_IO;
 		goto out;
 	}
-	rc = npmu__service_run(svc, stop_fd);
+	rc = npmu__service_run(svc, stop_fd, (unsigned)spin_us);
 	struct npmu__service_stats stats = npmu__service_stats(svc);
 	LOG_WARN("stopping: %llu requests served, %llu rejected", (unsigned long long)stats.requests,
 		 (unsigned long long)stats.rejected);

@@ -333,20 +333,40 @@ static void handle_completion(struct npmu__service *svc, const struct fi_cq_msg_
 	serve(svc, msg, len);
 }
 
-/* npmu__service_run -- serve until stop_fd is readable, sleeping on the CQ's wait fd when idle. */
-int npmu__service_run(struct npmu__service *svc, int stop_fd)
+/* now_ns -- monotonic nanoseconds. */
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * npmu__service_run -- serve until stop_fd is readable. After any activity the loop keeps
+ * polling the CQ for spin_us microseconds (one-sided operations on providers such as tcp need
+ * the target to drive progress, and a wake-up from poll() per operation costs latency), then
+ * sleeps in poll() on the CQ's wait fd, so an idle unit uses no CPU.
+ */
+int npmu__service_run(struct npmu__service *svc, int stop_fd, unsigned spin_us)
 {
 	struct fid *cq_fid = &svc->fab->cq->fid;
+	uint64_t spin_ns = (uint64_t)spin_us * 1000, last = now_ns();
 	for (;;) {
-		if (drain(svc) > 0)
+		if (drain(svc) > 0) {
+			last = now_ns();
+			continue;
+		}
+		if (spin_ns && now_ns() - last < spin_ns)
 			continue;
 		struct pollfd pfd[2] = {{.fd = stop_fd, .events = POLLIN},
 					{.fd = svc->fab->wait_fd, .events = POLLIN}};
 		int timeout = -1;
 		if (svc->fab->wait_fd < 0)
 			timeout = 1; /* provider without a wait object: short naps */
-		else if (fi_trywait(svc->fab->fabric, &cq_fid, 1) != FI_SUCCESS)
+		else if (fi_trywait(svc->fab->fabric, &cq_fid, 1) != FI_SUCCESS) {
+			last = now_ns();
 			continue;
+		}
 		int n = poll(pfd, svc->fab->wait_fd < 0 ? 1 : 2, timeout);
 		if (n < 0 && errno != EINTR) {
 			LOG_ERR("poll: %s", strerror(errno));
@@ -354,5 +374,7 @@ int npmu__service_run(struct npmu__service *svc, int stop_fd)
 		}
 		if (n > 0 && (pfd[0].revents & POLLIN))
 			return 0;
+		if (n > 0)
+			last = now_ns();
 	}
 }

@@ -24,10 +24,10 @@ int npmu__service_new(struct npmu__unit *unit, struct npmu__pmm *pmm,
 void npmu__service_delete(struct npmu__service **svc_ptr);
 
 /*
- * npmu__service_run -- serve until stop_fd becomes readable. Sleeps in poll() on the CQ's
- * wait object when idle, so an idle unit uses no CPU.
+ * npmu__service_run -- serve until stop_fd becomes readable. Keeps polling for spin_us after
+ * activity, then sleeps in poll() on the CQ's wait object, so an idle unit uses no CPU.
  */
-int npmu__service_run(struct npmu__service *svc, int stop_fd);
+int npmu__service_run(struct npmu__service *svc, int stop_fd, unsigned spin_us);
 
 /* npmu__service_stats -- the counters so far. */
 struct npmu__service_stats npmu__service_stats(const struct npmu__service *svc);
