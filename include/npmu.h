@@ -35,6 +35,7 @@ extern "C" {
 #define NPMU_E_LIMIT (-1018)       /* too many regions, rights or peers */
 #define NPMU_E_SHRINK (-1019)      /* a region can only grow */
 #define NPMU_E_INTERNAL (-1020)    /* internal error (a bug: please report) */
+#define NPMU_E_BUSY (-1021)        /* the pool is in use by another process */
 
 /* npmu_strerror -- a static sentence for any code returned by this library. */
 NPMU_API const char *npmu_strerror(int err);

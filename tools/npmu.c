@@ -44,7 +44,7 @@ static const char usage_region[] =
 	"Usage: npmu region create NAME SIZE | grow NAME SIZE | ls | stat NAME | rm NAME\n"
 	"Region names are 1-63 characters of A-Z a-z 0-9 . _ -; sizes take K, M, G, T suffixes.\n";
 
-static struct npmu_conn_cfg cfg;
+static struct npmu_conn_cfg cfg = {.timeout_ms = 5000};
 static bool json;
 
 /* die -- print an error for the user and exit 1. */
@@ -63,9 +63,14 @@ static struct npmu_conn *connect_or_die(void)
 	int rc = npmu_conn_new(&cfg, &conn);
 	if (rc != 0) {
 		char what[300];
-		snprintf(what, sizeof(what), "cannot reach %s",
-			 cfg.server ? cfg.server : getenv("NPMU_SERVER") ? getenv("NPMU_SERVER")
-									 : "127.0.0.1:7411");
+		const char *server = cfg.server		  ? cfg.server
+				     : getenv("NPMU_SERVER") ? getenv("NPMU_SERVER")
+							     : "127.0.0.1:7411";
+		if (rc == NPMU_E_TIMEDOUT)
+			fprintf(stderr, "npmu: no answer from %s in %d s: is npmud running and "
+					"listening there? (--server or NPMU_SERVER)\n",
+				server, cfg.timeout_ms / 1000);
+		snprintf(what, sizeof(what), "cannot reach %s", server);
 		die(what, rc);
 	}
 	return conn;

@@ -29,6 +29,7 @@ const char *npmu_strerror(int err)
 	case NPMU_E_LIMIT: return "too many regions, rights or peers";
 	case NPMU_E_SHRINK: return "a region can only grow";
 	case NPMU_E_INTERNAL: return "internal error";
+	case NPMU_E_BUSY: return "the pool is in use by another process";
 	default: return "unknown error";
 	}
 }

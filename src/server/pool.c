@@ -72,7 +72,7 @@ static int lock_file(int fd, const char *path)
 {
 	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
 		LOG_ERR("pool %s: in use by another process", path);
-		return NPMU_E_LIMIT;
+		return NPMU_E_BUSY;
 	}
 	return 0;
 }

@@ -24,7 +24,7 @@ int npmu__pool_create(const char *path, uint64_t size, struct npmu__pool **pool_
 
 /*
  * npmu__pool_open -- open an existing pool and rebuild its region table and allocator from it.
- * Errors: NPMU_E_NOENT, NPMU_E_CORRUPT, NPMU_E_VERSION, NPMU_E_IO, NPMU_E_LIMIT (pool in use).
+ * Errors: NPMU_E_NOENT, NPMU_E_CORRUPT, NPMU_E_VERSION, NPMU_E_IO, NPMU_E_BUSY (pool in use).
  */
 int npmu__pool_open(const char *path, struct npmu__pool **pool_ptr);
 

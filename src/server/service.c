@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -297,9 +298,12 @@ static void serve(struct npmu__service *svc, const uint8_t *msg, size_t len)
 			rc = svc->pmm ? npmu__pmm_handle(svc->pmm, hdr.type, &req, &reply)
 				      : NPMU_E_PROTO;
 		}
-		if (rc != 0 && rc != NPMU_E_NOENT && rc != NPMU_E_EXIST)
-			LOG_INFO("%s %s: %s", npmu__msg_type_name(hdr.type), req.name,
-				 npmu_strerror(rc));
+		if (rc != 0) {
+			char what[128];
+			snprintf(what, sizeof(what), "%s %s", npmu__msg_type_name(hdr.type),
+				 req.name[0] ? req.name : "");
+			log_bad(svc, what, rc);
+		}
 	}
 	struct npmu__msg_hdr out = {
 		.type = (uint16_t)(hdr.type | NPMU_MSG_REPLY),
