@@ -167,14 +167,20 @@ static int post_one(struct npmu_region *r, int write, uint64_t off, void *buf, s
 	}
 }
 
-/* key_status -- after a failed transfer, ask the unit whether our key is still valid. */
+/* key_status -- after a failed transfer, ask the unit whether our key is still valid:
+ * NPMU_E_KEY (revoked), NPMU_E_ACCESS (valid but read-only) or 0 (valid for writing). */
 static int key_status(struct npmu_region *r)
 {
 	struct npmu__request req = {.region_id = r->info.id, .key = r->ai.key};
 	const uint8_t *body;
 	size_t blen;
+	int saved = r->conn->timeout_ms; /* a short question: the transfer already failed */
+	r->conn->timeout_ms = saved < 1000 ? saved : 1000;
 	int rc = npmu__rpc(r->conn, NPMU_MSG_PERSIST, &req, &body, &blen);
-	return (rc == NPMU_E_KEY || rc == NPMU_E_NOENT) ? NPMU_E_KEY : 0;
+	r->conn->timeout_ms = saved;
+	if (rc == NPMU_E_KEY || rc == NPMU_E_NOENT)
+		return NPMU_E_KEY;
+	return rc == NPMU_E_ACCESS ? NPMU_E_ACCESS : 0;
 }
 
 /*
@@ -224,8 +230,9 @@ static int transfer(struct npmu_region *r, int write, const struct npmu_iov *iov
 				fi_close(&slots[s].mr->fid);
 		npmu__fabric_close(&conn->fab);
 		conn->broken = 1;
-		if (key_status(r) == NPMU_E_KEY)
-			rc = NPMU_E_KEY;
+		int ks = key_status(r);
+		if (ks == NPMU_E_KEY || (ks == NPMU_E_ACCESS && write))
+			rc = ks;
 	}
 	pthread_mutex_unlock(&conn->lock);
 	return rc;

@@ -57,10 +57,42 @@ static void revoke__close_and_delete(void **state)
 	unit_cleanup(&u);
 }
 
+/* rights__enforced_by_the_unit: a client that forges write access on a read-only right (skipping
+ * the library's check) is refused by the unit's registration, and the data is unchanged. */
+static void rights__enforced_by_the_unit(void **state)
+{
+	(void)state;
+	struct unit_proc u;
+	assert_int_equal(unit_start(&u, "8M"), 0);
+	struct npmu_conn *c1 = unit_connect(&u), *c2 = unit_connect(&u);
+	assert_non_null(c1);
+	assert_non_null(c2);
+	assert_int_equal(npmu_region_create(c1, "ro", 4096, NULL), 0);
+	struct npmu_region *rw, *ro;
+	assert_int_equal(npmu_region_open(c1, "ro", NPMU_ACCESS_READ_WRITE, &rw), 0);
+	assert_int_equal(npmu_region_write(rw, 0, "original", 9), 0);
+	assert_int_equal(npmu_region_open(c2, "ro", NPMU_ACCESS_READ, &ro), 0);
+	assert_int_equal(npmu_region_write(ro, 0, "forged!!", 9), NPMU_E_ACCESS); /* library */
+	ro->ai.access = NPMU_ACCESS_READ_WRITE;                                 /* forge */
+	assert_int_equal(npmu_region_write(ro, 0, "forged!!", 9), NPMU_E_ACCESS); /* unit */
+	char buf[9];
+	assert_int_equal(npmu_region_read(rw, 0, buf, 9), 0);
+	assert_string_equal(buf, "original");
+	assert_int_equal(npmu_region_read(ro, 0, buf, 9), 0); /* reading is still allowed */
+	assert_string_equal(buf, "original");
+	npmu_region_close(&ro);
+	npmu_region_close(&rw);
+	npmu_conn_delete(&c1);
+	npmu_conn_delete(&c2);
+	unit_stop(&u, false);
+	unit_cleanup(&u);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(revoke__close_and_delete),
+		cmocka_unit_test(rights__enforced_by_the_unit),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# cli.sh -- the npmud and npmu commands as a user runs them: help, put/get, JSON, and clear errors
+# (exit status and message) for bad arguments, missing or corrupt pools, and bad requests.
+set -euo pipefail
+build=$1
+npmud="$build/npmud"
+npmu="$build/npmu"
+dir=$(mktemp -d /tmp/npmu-cli-XXXXXX)
+pid=""
+cleanup() { [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$dir"; }
+trap cleanup EXIT
+fails=0
+# expect STATUS PATTERN CMD... -- run CMD, check its exit status and that its output matches PATTERN
+expect() {
+  local want=$1 pattern=$2; shift 2
+  local out rc=0
+  out=$("$@" 2>&1) || rc=$?
+  if [ "$rc" != "$want" ] || ! grep -qE -- "$pattern" <<<"$out"; then
+    echo "FAIL: $* -> status $rc (want $want), output:"; echo "$out" | head -5; fails=$((fails + 1))
+  fi
+}
+
+expect 0 "Usage: npmud" "$npmud" --help
+expect 2 "--pool is required" "$npmud"
+expect 1 "does not exist; give --size" "$npmud" --pool "$dir/none.pool"
+expect 2 "invalid size" "$npmud" --pool "$dir/x.pool" --size 12Q
+expect 1 "too small" "$npmud" --pool "$dir/x.pool" --size 100K
+head -c 4M /dev/urandom > "$dir/junk.pool"
+expect 1 "pool file is corrupt" "$npmud" --pool "$dir/junk.pool"
+expect 2 "invalid --listen" "$npmud" --pool "$dir/x.pool" --size 8M --listen "[::1"
+
+"$npmud" --pool "$dir/unit.pool" --size 16M --listen 127.0.0.1:0 --addr-file "$dir/addr" 2>"$dir/log" &
+pid=$!
+for _ in $(seq 500); do [ -s "$dir/addr" ] && break; sleep 0.01; done
+export NPMU_SERVER=$(cat "$dir/addr")
+expect 1 "in use by another process" "$npmud" --pool "$dir/unit.pool" --listen 127.0.0.1:0
+
+expect 0 "Usage: npmu " "$npmu" --help
+expect 0 "Usage: npmu put" "$npmu" put --help
+expect 0 "Usage: npmu get" "$npmu" get --help
+expect 0 "Usage: npmu region" "$npmu" region create --help
+expect 2 "unknown command" "$npmu" frobnicate
+expect 2 "wrong arguments" "$npmu" region create onlyname
+expect 2 "invalid size" "$npmu" region create r 0
+expect 0 "r +1 +1 MiB" "$npmu" region create r 1M
+expect 1 "already exists" "$npmu" region create r 1M
+expect 1 "invalid region name" "$npmu" region create "no/slash" 1M
+expect 1 "the pool is full" "$npmu" region create big 1T
+expect 1 "no such region" "$npmu" region stat missing
+expect 1 '"error":"no such region"' "$npmu" --json region stat missing
+head -c 300000 /dev/urandom > "$dir/in.bin"
+expect 0 "persistent" "$npmu" put r "$dir/in.bin"
+expect 0 "got 293.0 KiB" "$npmu" get --length 300000 r "$dir/out.bin"
+cmp -s "$dir/in.bin" "$dir/out.bin" || { echo "FAIL: get returned other bytes"; fails=$((fails + 1)); }
+expect 0 '"bytes":300000' "$npmu" --json put --offset 4096 r "$dir/in.bin"
+expect 1 "does not fit" "$npmu" put --offset 900K r "$dir/in.bin"
+expect 0 "persistent" "$npmu" put --create newr "$dir/in.bin"
+expect 0 '"name":"newr","id":[0-9]+,"size":300000' "$npmu" --json region ls
+expect 0 "r +1 +2 MiB" "$npmu" region grow r 2M
+expect 1 "can only grow" "$npmu" region grow r 1M
+expect 1 "outside the region" "$npmu" get --offset 3M r "$dir/out.bin"
+expect 0 '"deleted":"r"' "$npmu" --json region rm r
+expect 1 "no such region" "$npmu" region rm r
+expect 1 "no answer from 127.0.0.1:1" "$npmu" --server 127.0.0.1:1 region ls
+grep -q "rejected CREATE r: a region with that name already exists" "$dir/log" ||
+  { echo "FAIL: the unit did not log the duplicate create"; fails=$((fails + 1)); }
+
+if [ "$fails" -ne 0 ]; then echo "$fails check(s) failed"; exit 1; fi
+echo "all command-line checks passed"
