@@ -29,7 +29,8 @@ static const char usage[] =
 	"      --addr-file PATH   write the address served on to PATH once ready\n"
 	"      --spin-us N        keep polling N microseconds after activity before sleeping\n"
 	"                         (default 200; 0: sleep at once, lowest CPU, higher latency)\n"
-	"  -v, --verbose          log each region operation (NPMU_LOG=debug for more)\n"
+	"  -v, --verbose          debug logging (default: one line per region operation and\n"
+	"                         per rejected request; NPMU_LOG=error|warn|info|debug)\n"
 	"  -h, --help             this text\n"
 	"\n"
 	"Stops cleanly on SIGINT or SIGTERM. After any stop, clean or not, the next start\n"
@@ -86,7 +87,7 @@ int main(int argc, char **argv)
 	}
 	if (!provider)
 		provider = NPMU_DEFAULT_PROVIDER;
-	npmu__log_init("npmud", verbose ? NPMU_LOG_INFO : NPMU_LOG_WARN);
+	npmu__log_init("npmud", verbose ? NPMU_LOG_DEBUG : NPMU_LOG_INFO);
 	if (!pool_path || optind != argc) {
 		fprintf(stderr, "npmud: %s\n\n", pool_path ? "unexpected argument" : "--pool is required");
 		fprintf(stderr, usage, NPMU_DEFAULT_PORT);
@@ -156,7 +157,7 @@ int main(int argc, char **argv)
 		goto out;
 	char addr[128];
 	npmu__fabric_addr_str(fab, fab->name, addr, sizeof(addr));
-	LOG_WARN("serving pool %s (%llu MiB, %u regions%s) on %s, provider %s%s", pool_path,
+	LOG_INFO("serving pool %s (%llu MiB, %u regions%s) on %s, provider %s%s", pool_path,
 		 (unsigned long long)(pool->sb.pool_size >> 20), pool->meta.nregions,
 		 pool->recovered_from ? ", recovered" : "", addr, fab->info->fabric_attr->prov_name,
 		 manager ? ", embedded manager" : "");
@@ -167,7 +168,7 @@ int main(int argc, char **argv)
 	}
 	rc = npmu__service_run(svc, stop_fd, (unsigned)spin_us);
 	struct npmu__service_stats stats = npmu__service_stats(svc);
-	LOG_WARN("stopping: %llu requests served, %llu rejected", (unsigned long long)stats.requests,
+	LOG_INFO("stopping: %llu requests served, %llu rejected", (unsigned long long)stats.requests,
 		 (unsigned long long)stats.rejected);
 out:
 	npmu__service_delete(&svc);

@@ -289,7 +289,7 @@ static void serve(struct npmu__service *svc, const uint8_t *msg, size_t len)
 		switch (hdr.type) {
 		case NPMU_MSG_HELLO:
 			npmu__put_u32(&reply, svc->fab->virt_addr ? NPMU_UNIT_VIRT_ADDR : 0);
-			npmu__put_u64(&reply, *(const uint64_t *)svc->unit->pool->sb.uuid);
+			npmu__put_bytes(&reply, svc->unit->pool->sb.uuid, 8); /* unit id */
 			break;
 		case NPMU_MSG_PERSIST:
 			rc = npmu__unit_persist(svc->unit, req.region_id, req.key, req.offset, req.len);
