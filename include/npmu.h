@@ -36,6 +36,7 @@ extern "C" {
 #define NPMU_E_SHRINK (-1019)      /* a region can only grow */
 #define NPMU_E_INTERNAL (-1020)    /* internal error (a bug: please report) */
 #define NPMU_E_BUSY (-1021)        /* the pool is in use by another process */
+#define NPMU_E_AUTH (-1022)        /* authentication failed, or a message was replayed or altered */
 
 /* npmu_strerror -- a static sentence for any code returned by this library. */
 NPMU_API const char *npmu_strerror(int err);
