@@ -61,6 +61,7 @@ enum npmu_durability {
 /* What a unit says about one region. */
 struct npmu_region_info {
 	char name[NPMU_NAME_MAX + 1];
+	char owner[NPMU_NAME_MAX + 1]; /* the principal that created it ("" without authentication) */
 	uint64_t id;       /* unit-wide region id, never reused */
 	uint64_t size;     /* bytes */
 	uint32_t extents;  /* runs of contiguous pool pages behind the region */
@@ -72,6 +73,9 @@ struct npmu_conn_cfg {
 	const char *server;   /* "host:port"; NULL: $NPMU_SERVER, else 127.0.0.1:7411 */
 	const char *provider; /* libfabric provider; NULL: $NPMU_PROVIDER, else "tcp" */
 	int timeout_ms;       /* control request timeout; 0: 10000 */
+	const char *credentials; /* client credentials file; NULL: $NPMU_CREDENTIALS, else none.
+				  * Two lines, mode 0600: "principal NAME" and "key HEX" (64 hex
+				  * digits) or "key-file PATH" (a file written by `npmu keygen`). */
 };
 
 struct npmu_conn;   /* a connection to a unit's manager */

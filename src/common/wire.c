@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "codec.h"
+#include "session.h"
 
 /* npmu__name_valid -- whether name is 1..NPMU_NAME_MAX characters of [A-Za-z0-9._-]. */
 bool npmu__name_valid(const char *name, size_t len)
@@ -23,8 +24,8 @@ bool npmu__name_valid(const char *name, size_t len)
 /* npmu__msg_type_name -- the name of a message type, for logs. */
 const char *npmu__msg_type_name(uint16_t type)
 {
-	static const char *const names[] = {"?",      "HELLO", "CREATE", "OPEN", "CLOSE",
-					    "DELETE", "RESIZE", "STAT",  "LIST", "PERSIST"};
+	static const char *const names[] = {"?",    "HELLO", "CREATE", "OPEN",    "CLOSE", "DELETE",
+					    "RESIZE", "STAT", "LIST",  "PERSIST", "AUTH1", "AUTH3"};
 	type &= (uint16_t)~NPMU_MSG_REPLY;
 	return type <= NPMU_MSG_TYPE_MAX ? names[type] : "?";
 }
@@ -145,6 +146,12 @@ int npmu__req_encode(uint16_t type, const struct npmu__request *req, void *buf, 
 		npmu__put_u64(&c, req->offset);
 		npmu__put_u64(&c, req->len);
 		break;
+	case NPMU_MSG_AUTH1:
+		npmu__put_u8(&c, (uint8_t)strnlen(req->id, NPMU_ID_MAX));
+		npmu__put_bytes(&c, req->id, strnlen(req->id, NPMU_ID_MAX));
+		npmu__put_bytes(&c, req->nonce, NPMU_NONCE_LEN);
+		break;
+	case NPMU_MSG_AUTH3: npmu__put_bytes(&c, req->mac, NPMU_MAC_LEN); break;
 	default: return NPMU_E_INVAL;
 	}
 	return c.ok ? (int)c.pos : NPMU_E_TOOBIG;
@@ -183,6 +190,17 @@ int npmu__req_decode(uint16_t type, const void *body, size_t len, struct npmu__r
 		req->offset = npmu__get_u64(&c);
 		req->len = npmu__get_u64(&c);
 		break;
+	case NPMU_MSG_AUTH1: {
+		uint8_t n = npmu__get_u8(&c);
+		const uint8_t *id = npmu__cursor_take(&c, n);
+		npmu__get_bytes(&c, req->nonce, NPMU_NONCE_LEN);
+		if (c.ok && !npmu__id_valid((const char *)id, n))
+			return NPMU_E_PROTO;
+		if (c.ok)
+			memcpy(req->id, id, n);
+		break;
+	}
+	case NPMU_MSG_AUTH3: npmu__get_bytes(&c, req->mac, NPMU_MAC_LEN); break;
 	default: return NPMU_E_PROTO;
 	}
 	if (!c.ok || c.pos != len)
@@ -194,6 +212,9 @@ int npmu__req_decode(uint16_t type, const void *body, size_t len, struct npmu__r
 void npmu__info_put(struct npmu__cursor *c, const struct npmu_region_info *info)
 {
 	put_name(c, info->name);
+	size_t ol = strnlen(info->owner, NPMU_NAME_MAX);
+	npmu__put_u8(c, (uint8_t)ol);
+	npmu__put_bytes(c, info->owner, ol);
 	npmu__put_u64(c, info->id);
 	npmu__put_u64(c, info->size);
 	npmu__put_u32(c, info->extents);
@@ -206,6 +227,12 @@ void npmu__info_get(struct npmu__cursor *c, struct npmu_region_info *info)
 	memset(info, 0, sizeof(*info));
 	if (get_name(c, info->name) != 0)
 		c->ok = false;
+	uint8_t ol = npmu__get_u8(c);
+	const uint8_t *owner = npmu__cursor_take(c, ol);
+	if (owner && ol && !npmu__id_valid((const char *)owner, ol))
+		c->ok = false;
+	if (owner && c->ok)
+		memcpy(info->owner, owner, ol);
 	info->id = npmu__get_u64(c);
 	info->size = npmu__get_u64(c);
 	info->extents = npmu__get_u32(c);

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "npmu.h"
+#include "session.h"
 
 /*
  * Control messages travel as libfabric messages (fi_send/fi_recv) on the same RDM endpoint
@@ -46,15 +47,29 @@ enum npmu__msg_type {
 	NPMU_MSG_DELETE = 5,  /* body: name; reply: empty */
 	NPMU_MSG_RESIZE = 6,  /* body: name, u64 size; reply: region_info */
 	NPMU_MSG_STAT = 7,    /* body: name; reply: region_info */
-	NPMU_MSG_LIST = 8,    /* body: u32 start; reply: u32 total, u32 count, count x region_info */
+	NPMU_MSG_LIST = 8,    /* body: u32 start; reply: u32 total, u32 next, u32 count, count x
+			       * region_info (those the requester may see among [start, next)) */
 	NPMU_MSG_PERSIST = 9, /* body: u64 region_id, u64 key, u64 offset, u64 len; reply: empty */
-	NPMU_MSG_TYPE_MAX = 9,
+	NPMU_MSG_AUTH1 = 10,  /* body: id, nonce[32]; reply: u64 session, id, nonce[32], mac[32] */
+	NPMU_MSG_AUTH3 = 11,  /* on the session: body: mac[32]; reply: empty */
+	NPMU_MSG_TYPE_MAX = 11,
 };
 
 /* Unit flags in the HELLO reply. */
 #define NPMU_UNIT_VIRT_ADDR 0x1 /* RMA addresses are virtual: add access_info.base to offsets */
+#define NPMU_UNIT_AUTH 0x2      /* manager requests must come sealed on an authenticated session */
 
-/* region_info on the wire: name, u64 id, u64 size, u32 extents, u32 rights. */
+/*
+ * Sessions (see session.h for the handshake and the sealing): a request with a non-zero
+ * session field is sealed: its body is ChaCha20-Poly1305 ciphertext and tag, its req_id is its
+ * sequence number on the session, and the header and return address are the associated data.
+ * The reply to a sealed request is sealed the same way in the other direction, unless the
+ * request was refused before it could be opened: then it is a plain reply with session 0 and
+ * an error status. AUTH1 and AUTH3 travel in the clear (AUTH3 names its session).
+ */
+
+/* region_info on the wire: name, owner (string, may be empty), u64 id, u64 size, u32 extents,
+ * u32 rights. */
 /* access_info on the wire: u64 key, u64 base, u32 access, u32 reserved. */
 struct npmu__access_info {
 	uint64_t key;    /* the registration's remote key */
@@ -84,6 +99,9 @@ struct npmu__request {
 	uint64_t offset;
 	uint64_t len;
 	uint32_t start;
+	char id[NPMU_ID_MAX + 1];
+	uint8_t nonce[NPMU_NONCE_LEN];
+	uint8_t mac[NPMU_MAC_LEN];
 };
 
 /* npmu__name_valid -- whether name is 1..NPMU_NAME_MAX characters of [A-Za-z0-9._-]. */

@@ -189,6 +189,20 @@ int npmu__fabric_addr_str(const struct npmu__fabric *fab, const void *addr, char
 	}
 }
 
+/* npmu__fabric_is_loopback -- whether our own address is 127.0.0.0/8 or ::1. */
+bool npmu__fabric_is_loopback(const struct npmu__fabric *fab)
+{
+	if (fab->info->addr_format == FI_SOCKADDR_IN) {
+		const struct sockaddr_in *sin = (const void *)fab->name;
+		return (ntohl(sin->sin_addr.s_addr) >> 24) == 127;
+	}
+	if (fab->info->addr_format == FI_SOCKADDR_IN6) {
+		const struct sockaddr_in6 *sin6 = (const void *)fab->name;
+		return IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr);
+	}
+	return false;
+}
+
 /* npmu__fabric_mr_reg -- register memory for remote access under a requested (or provider) key. */
 int npmu__fabric_mr_reg(struct npmu__fabric *fab, void *buf, size_t len, uint64_t access,
 			uint64_t requested, struct fid_mr **mr, uint64_t *key)

@@ -56,6 +56,9 @@ int npmu__fabric_addr_str(const struct npmu__fabric *fab, const void *addr, char
 int npmu__fabric_mr_reg(struct npmu__fabric *fab, void *buf, size_t len, uint64_t access,
 			uint64_t requested, struct fid_mr **mr, uint64_t *key);
 
+/* npmu__fabric_is_loopback -- whether our own address is a loopback one (127/8 or ::1). */
+bool npmu__fabric_is_loopback(const struct npmu__fabric *fab);
+
 /* npmu__split_hostport -- split "host:port" or "[v6]:port" (port optional: default_port). */
 int npmu__split_hostport(const char *text, char *host, size_t hostlen, char *port, size_t portlen,
 			 int default_port);

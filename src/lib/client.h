@@ -6,6 +6,7 @@
 
 #include "fabric.h"
 #include "npmu.h"
+#include "session.h"
 #include "wire.h"
 
 /*
@@ -25,6 +26,11 @@ struct npmu_conn {
 	int broken;
 	uint64_t next_req;
 	uint32_t unit_flags;
+	bool have_creds;                /* a principal and key to authenticate with */
+	char principal[NPMU_ID_MAX + 1];
+	uint8_t key[NPMU_KEY_LEN];
+	bool sealed;                    /* an authenticated session is open on the endpoint */
+	struct npmu__channel ch;
 	uint8_t tx[NPMU_WIRE_MAX];
 	uint8_t rx[NPMU_WIRE_MAX];
 };

@@ -22,29 +22,6 @@ uint64_t npmu__now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/* open_endpoint -- a fresh endpoint with the server in its AV. */
-static int open_endpoint(struct npmu_conn *conn)
-{
-	npmu__fabric_close(&conn->fab);
-	int rc = npmu__fabric_open(conn->provider, conn->host, conn->port, false, &conn->fab);
-	if (rc != 0)
-		return rc;
-	if (fi_av_insert(conn->fab->av, conn->fab->info->dest_addr, 1, &conn->server, 0, NULL) != 1) {
-		npmu__fabric_close(&conn->fab);
-		return NPMU_E_UNREACHABLE;
-	}
-	conn->broken = 0;
-	return 0;
-}
-
-/* npmu__conn_ready -- (re)open the endpoint if it is broken. */
-int npmu__conn_ready(struct npmu_conn *conn)
-{
-	if (!conn->broken && conn->fab)
-		return 0;
-	return open_endpoint(conn);
-}
-
 /* wait_rpc -- progress the CQ until the send and the matching reply complete, or time runs out. */
 static int wait_rpc(struct npmu_conn *conn, uint64_t req_id, size_t *len)
 {
@@ -79,27 +56,38 @@ static int wait_rpc(struct npmu_conn *conn, uint64_t req_id, size_t *len)
 	return 0;
 }
 
-/* npmu__rpc -- send one request and wait for its reply. */
-int npmu__rpc(struct npmu_conn *conn, uint16_t type, const struct npmu__request *req,
-	      const uint8_t **body, size_t *body_len)
+/*
+ * exchange -- send one request and wait for its reply; conn->lock held, endpoint open. When
+ * the connection is sealed (and this is not a handshake message) the body is sealed and the
+ * reply opened; session names the session of a plain AUTH3. On success the reply body is at
+ * *body (inside conn->rx) and the reply's status is returned.
+ */
+static int exchange(struct npmu_conn *conn, uint16_t type, const struct npmu__request *req,
+		    uint64_t session, const uint8_t **body, size_t *body_len)
 {
-	int rc = npmu__conn_ready(conn);
-	if (rc != 0)
-		return rc;
+	bool seal = conn->sealed && type != NPMU_MSG_HELLO && type != NPMU_MSG_AUTH1 &&
+		    type != NPMU_MSG_AUTH3;
 	struct npmu__msg_hdr hdr = {
 		.type = type,
-		.req_id = ++conn->next_req,
+		.req_id = seal ? conn->ch.tx_seq + 1 : ++conn->next_req,
+		.session = seal ? conn->ch.session : session,
 		.addr_len = (uint16_t)conn->fab->name_len,
 		.addr = conn->fab->name,
 	};
 	int hlen = npmu__msg_encode_hdr(conn->tx, sizeof(conn->tx), &hdr);
 	if (hlen < 0)
 		return hlen;
-	int blen = npmu__req_encode(type, req, conn->tx + hlen, sizeof(conn->tx) - (size_t)hlen);
+	size_t room = sizeof(conn->tx) - (size_t)hlen - NPMU_TAG_LEN;
+	int blen = npmu__req_encode(type, req, conn->tx + hlen, room);
 	if (blen < 0)
 		return blen;
-	hdr.body_len = (uint32_t)blen;
+	hdr.body_len = (uint32_t)blen + (seal ? NPMU_TAG_LEN : 0);
 	npmu__msg_encode_hdr(conn->tx, sizeof(conn->tx), &hdr);
+	if (seal) {
+		npmu__seal(&conn->ch, true, hdr.req_id, conn->tx, (size_t)hlen, conn->tx + hlen,
+			   (size_t)blen);
+		conn->ch.tx_seq++;
+	}
 
 	ssize_t frc = fi_recv(conn->fab->ep, conn->rx, sizeof(conn->rx), NULL, FI_ADDR_UNSPEC,
 			      &ctx_recv);
@@ -108,8 +96,8 @@ int npmu__rpc(struct npmu_conn *conn, uint16_t type, const struct npmu__request 
 		return npmu__from_fi((int)frc);
 	}
 	uint64_t deadline = npmu__now_ms() + (uint64_t)conn->timeout_ms;
-	while ((frc = fi_send(conn->fab->ep, conn->tx, (size_t)(hlen + blen), NULL, conn->server,
-			      &ctx_send)) == -FI_EAGAIN) {
+	while ((frc = fi_send(conn->fab->ep, conn->tx, (size_t)hlen + hdr.body_len, NULL,
+			      conn->server, &ctx_send)) == -FI_EAGAIN) {
 		struct fi_cq_msg_entry e;
 		(void)fi_cq_read(conn->fab->cq, &e, 0);
 		if (npmu__now_ms() > deadline) {
@@ -118,12 +106,11 @@ int npmu__rpc(struct npmu_conn *conn, uint16_t type, const struct npmu__request 
 		}
 	}
 	size_t len = 0;
-	rc = frc == 0 ? wait_rpc(conn, hdr.req_id, &len) : npmu__from_fi((int)frc);
+	int rc = frc == 0 ? wait_rpc(conn, hdr.req_id, &len) : npmu__from_fi((int)frc);
 	if (rc != 0) {
 		/* The posted receive and any half-done exchange go away with the endpoint. */
 		conn->broken = 1;
-		if (rc == NPMU_E_TIMEDOUT || rc == NPMU_E_UNREACHABLE)
-			LOG_DEBUG("no answer from %s:%s", conn->host, conn->port);
+		LOG_DEBUG("no answer from %s:%s: %s", conn->host, conn->port, npmu_strerror(rc));
 		return rc;
 	}
 	struct npmu__msg_hdr reply;
@@ -132,12 +119,163 @@ int npmu__rpc(struct npmu_conn *conn, uint16_t type, const struct npmu__request 
 		return rc;
 	if (reply.type != (type | NPMU_MSG_REPLY))
 		return NPMU_E_PROTO;
+	if (seal && reply.session != 0) {
+		int n = reply.session != conn->ch.session
+				? NPMU_E_AUTH
+				: npmu__unseal(&conn->ch, false, reply.req_id, conn->rx,
+					       NPMU_WIRE_HDR_LEN, conn->rx + NPMU_WIRE_HDR_LEN,
+					       reply.body_len);
+		if (n < 0) {
+			conn->broken = 1; /* a reply we cannot trust: start over */
+			return NPMU_E_AUTH;
+		}
+		reply.body_len = (uint32_t)n;
+	} else if (seal && reply.status == 0) {
+		conn->broken = 1; /* success must come sealed */
+		return NPMU_E_AUTH;
+	}
 	*body = reply.body;
 	*body_len = reply.body_len;
 	return reply.status;
 }
 
-/* npmu_conn_new -- connect to the manager at cfg->server and greet it. */
+/* authenticate -- the initiator side of the handshake (session.h); opens the sealed channel. */
+static int authenticate(struct npmu_conn *conn)
+{
+	struct npmu__request req = {0};
+	struct npmu__transcript t = {0};
+	snprintf(req.id, sizeof(req.id), "%s", conn->principal);
+	randombytes_buf(req.nonce, NPMU_NONCE_LEN);
+	const uint8_t *body;
+	size_t blen;
+	int rc = exchange(conn, NPMU_MSG_AUTH1, &req, 0, &body, &blen);
+	if (rc != 0)
+		return rc;
+	struct npmu__cursor c;
+	npmu__cursor_init(&c, (void *)body, blen);
+	t.session = npmu__get_u64(&c);
+	uint8_t n = npmu__get_u8(&c);
+	const uint8_t *id_r = npmu__cursor_take(&c, n);
+	npmu__get_bytes(&c, t.nonce_r, NPMU_NONCE_LEN);
+	uint8_t mac[NPMU_MAC_LEN];
+	npmu__get_bytes(&c, mac, NPMU_MAC_LEN);
+	if (!c.ok || c.pos != blen || !npmu__id_valid((const char *)id_r, n) || t.session == 0)
+		return NPMU_E_PROTO;
+	memcpy(t.id_r, id_r, n);
+	snprintf(t.id_i, sizeof(t.id_i), "%s", conn->principal);
+	memcpy(t.nonce_i, req.nonce, NPMU_NONCE_LEN);
+	if (!npmu__auth_check(conn->key, false, &t, mac)) {
+		LOG_WARN("%s:%s did not prove knowledge of %s's key", conn->host, conn->port,
+			 conn->principal);
+		return NPMU_E_AUTH;
+	}
+	npmu__auth_mac(conn->key, true, &t, req.mac);
+	if ((rc = exchange(conn, NPMU_MSG_AUTH3, &req, t.session, &body, &blen)) != 0)
+		return rc;
+	npmu__channel_init(&conn->ch, conn->key, true, &t);
+	conn->sealed = true;
+	return 0;
+}
+
+/* open_endpoint -- a fresh endpoint with the server in its AV, greeted and authenticated. */
+static int open_endpoint(struct npmu_conn *conn)
+{
+	npmu__fabric_close(&conn->fab);
+	npmu__channel_wipe(&conn->ch);
+	conn->sealed = false;
+	int rc = npmu__fabric_open(conn->provider, conn->host, conn->port, false, &conn->fab);
+	if (rc != 0)
+		return rc;
+	if (fi_av_insert(conn->fab->av, conn->fab->info->dest_addr, 1, &conn->server, 0, NULL) != 1) {
+		npmu__fabric_close(&conn->fab);
+		return NPMU_E_UNREACHABLE;
+	}
+	conn->broken = 0;
+	struct npmu__request req = {0};
+	const uint8_t *body;
+	size_t blen;
+	rc = exchange(conn, NPMU_MSG_HELLO, &req, 0, &body, &blen);
+	if (rc == 0) {
+		struct npmu__cursor c;
+		npmu__cursor_init(&c, (void *)body, blen);
+		conn->unit_flags = npmu__get_u32(&c);
+		(void)npmu__get_u64(&c);
+		if (!c.ok)
+			rc = NPMU_E_PROTO;
+	}
+	if (rc == 0 && (conn->unit_flags & NPMU_UNIT_AUTH) && conn->have_creds)
+		rc = authenticate(conn);
+	if (rc != 0) {
+		npmu__fabric_close(&conn->fab);
+		conn->broken = 1;
+	}
+	return rc;
+}
+
+/* npmu__conn_ready -- (re)open the endpoint if it is broken. */
+int npmu__conn_ready(struct npmu_conn *conn)
+{
+	if (!conn->broken && conn->fab)
+		return 0;
+	return open_endpoint(conn);
+}
+
+/* npmu__rpc -- one request on a ready (reopened if need be) endpoint, sealed when authenticated. */
+int npmu__rpc(struct npmu_conn *conn, uint16_t type, const struct npmu__request *req,
+	      const uint8_t **body, size_t *body_len)
+{
+	int rc = npmu__conn_ready(conn);
+	if (rc != 0)
+		return rc;
+	rc = exchange(conn, type, req, 0, body, body_len);
+	if (rc == NPMU_E_AUTH && !conn->sealed && (conn->unit_flags & NPMU_UNIT_AUTH))
+		LOG_WARN("%s:%s requires authentication: set NPMU_CREDENTIALS to a credentials file",
+			 conn->host, conn->port);
+	return rc;
+}
+
+/* load_credentials -- read a client credentials file: "principal NAME" and "key HEX" or
+ * "key-file PATH"; the file must not be readable by others. */
+static int load_credentials(struct npmu_conn *conn, const char *path)
+{
+	uint8_t key[NPMU_KEY_LEN];
+	int rc = npmu__key_read(path, key); /* checks the mode; fails to parse: that is expected */
+	if (rc == NPMU_E_NOENT || rc == NPMU_E_ACCESS || rc == NPMU_E_IO) {
+		LOG_ERR("credentials %s: %s", path, rc == NPMU_E_ACCESS ? "readable by others (chmod 600)"
+									 : npmu_strerror(rc));
+		return rc == NPMU_E_ACCESS ? NPMU_E_ACCESS : NPMU_E_INVAL;
+	}
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return NPMU_E_INVAL;
+	char line[512], word[32], value[400];
+	bool have_key = false;
+	rc = 0;
+	while (rc == 0 && fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%31s %399s", word, value) != 2 || word[0] == '#')
+			continue;
+		if (!strcmp(word, "principal") && npmu__id_valid(value, strlen(value)))
+			snprintf(conn->principal, sizeof(conn->principal), "%s", value);
+		else if (!strcmp(word, "key"))
+			rc = npmu__key_parse(value, conn->key), have_key = rc == 0;
+		else if (!strcmp(word, "key-file"))
+			rc = npmu__key_read(value, conn->key), have_key = rc == 0;
+		else
+			rc = NPMU_E_INVAL;
+	}
+	fclose(f);
+	sodium_memzero(line, sizeof(line));
+	sodium_memzero(value, sizeof(value));
+	if (rc != 0 || !have_key || !conn->principal[0]) {
+		LOG_ERR("credentials %s: expected 'principal NAME' and 'key HEX' or 'key-file PATH'",
+			path);
+		return NPMU_E_INVAL;
+	}
+	conn->have_creds = true;
+	return 0;
+}
+
+/* npmu_conn_new -- connect to the manager at cfg->server, greet it and authenticate. */
 int npmu_conn_new(const struct npmu_conn_cfg *cfg, struct npmu_conn **conn_ptr)
 {
 	if (!conn_ptr)
@@ -147,6 +285,7 @@ int npmu_conn_new(const struct npmu_conn_cfg *cfg, struct npmu_conn **conn_ptr)
 	npmu__log_env();
 	const char *server = cfg && cfg->server ? cfg->server : getenv("NPMU_SERVER");
 	const char *provider = cfg && cfg->provider ? cfg->provider : getenv("NPMU_PROVIDER");
+	const char *creds = cfg && cfg->credentials ? cfg->credentials : getenv("NPMU_CREDENTIALS");
 	if (!server)
 		server = "127.0.0.1";
 	if (!provider)
@@ -154,32 +293,28 @@ int npmu_conn_new(const struct npmu_conn_cfg *cfg, struct npmu_conn **conn_ptr)
 	struct npmu_conn *conn = calloc(1, sizeof(*conn));
 	if (!conn)
 		return NPMU_E_NOMEM;
+	int rc = 0;
 	if (npmu__split_hostport(server, conn->host, sizeof(conn->host), conn->port,
 				 sizeof(conn->port), NPMU_DEFAULT_PORT) != 0 ||
-	    strlen(provider) >= sizeof(conn->provider)) {
+	    strlen(provider) >= sizeof(conn->provider))
+		rc = NPMU_E_INVAL;
+	if (rc == 0 && creds && *creds)
+		rc = load_credentials(conn, creds);
+	if (rc != 0) {
+		sodium_memzero(conn, sizeof(*conn));
 		free(conn);
-		return NPMU_E_INVAL;
+		return rc;
 	}
 	snprintf(conn->provider, sizeof(conn->provider), "%s", provider);
 	conn->timeout_ms = cfg && cfg->timeout_ms > 0 ? cfg->timeout_ms : 10000;
 	randombytes_buf(&conn->next_req, sizeof(conn->next_req));
 	pthread_mutex_init(&conn->lock, NULL);
 	conn->broken = 1;
-	struct npmu__request req = {0};
-	const uint8_t *body;
-	size_t blen;
-	int rc = npmu__rpc(conn, NPMU_MSG_HELLO, &req, &body, &blen);
-	if (rc == 0) {
-		struct npmu__cursor c;
-		npmu__cursor_init(&c, (void *)body, blen);
-		conn->unit_flags = npmu__get_u32(&c);
-		(void)npmu__get_u64(&c);
-		if (!c.ok)
-			rc = NPMU_E_PROTO;
-	}
+	rc = open_endpoint(conn);
 	if (rc != 0) {
 		npmu__fabric_close(&conn->fab);
 		pthread_mutex_destroy(&conn->lock);
+		sodium_memzero(conn, sizeof(*conn));
 		free(conn);
 		return rc;
 	}
@@ -195,6 +330,7 @@ int npmu_conn_delete(struct npmu_conn **conn_ptr)
 	struct npmu_conn *conn = *conn_ptr;
 	npmu__fabric_close(&conn->fab);
 	pthread_mutex_destroy(&conn->lock);
+	sodium_memzero(conn, sizeof(*conn));
 	free(conn);
 	*conn_ptr = NULL;
 	return 0;
@@ -292,17 +428,18 @@ int npmu_region_delete(struct npmu_conn *conn, const char *name)
 	return rc;
 }
 
-/* npmu_region_list -- every region, fetched a page at a time. */
+/* npmu_region_list -- every region the caller may see, fetched a page at a time. */
 int npmu_region_list(struct npmu_conn *conn, struct npmu_region_info **list, size_t *count)
 {
 	if (!conn || !list || !count)
 		return NPMU_E_INVAL;
 	struct npmu_region_info *out = NULL;
 	size_t n = 0;
+	uint32_t start = 0;
 	int rc = 0;
 	pthread_mutex_lock(&conn->lock);
-	for (;;) {
-		struct npmu__request req = {.start = (uint32_t)n};
+	for (int pages = 0; pages < (1 << 16); pages++) {
+		struct npmu__request req = {.start = start};
 		const uint8_t *body;
 		size_t blen;
 		rc = npmu__rpc(conn, NPMU_MSG_LIST, &req, &body, &blen);
@@ -311,9 +448,10 @@ int npmu_region_list(struct npmu_conn *conn, struct npmu_region_info **list, siz
 		struct npmu__cursor c;
 		npmu__cursor_init(&c, (void *)body, blen);
 		uint32_t total = npmu__get_u32(&c);
+		uint32_t next = npmu__get_u32(&c);
 		uint32_t got = npmu__get_u32(&c);
-		if (!c.ok || got > NPMU_WIRE_MAX / 16 || total > (1u << 20)) {
-			rc = NPMU_E_PROTO;
+		if (!c.ok || got > NPMU_WIRE_MAX / 16 || next <= start || next > total + 0) {
+			rc = (c.ok && next == start && got == 0) ? 0 : NPMU_E_PROTO;
 			break;
 		}
 		void *p = realloc(out, (n + got + 1) * sizeof(*out));
@@ -329,7 +467,8 @@ int npmu_region_list(struct npmu_conn *conn, struct npmu_region_info **list, siz
 			break;
 		}
 		n += got;
-		if (got == 0 || n >= total)
+		start = next;
+		if (next >= total)
 			break;
 	}
 	pthread_mutex_unlock(&conn->lock);

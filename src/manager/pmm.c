@@ -1,50 +1,102 @@
-/* pmm.c -- the manager's request handling: names to regions, rights to registrations on a unit. */
+/* pmm.c -- the manager's request handling: names to regions, principals' rights, rights to keys. */
 #include "pmm.h"
 
-/* npmu__pmm_handle -- serve one manager request and encode the reply body. */
-int npmu__pmm_handle(struct npmu__pmm *pmm, uint16_t type, const struct npmu__request *req,
-		     struct npmu__cursor *reply)
+#include <stdio.h>
+#include <string.h>
+
+#include "credentials.h"
+
+/* rights_of -- what `who` may do to the region described by info (everything without creds). */
+static uint32_t rights_of(const struct npmu__pmm *pmm, const char *who,
+			  const struct npmu_region_info *info)
+{
+	if (!pmm->creds)
+		return NPMU_RIGHT_CREATE | NPMU_RIGHT_READ | NPMU_RIGHT_WRITE;
+	return npmu__credentials_rights(pmm->creds, who, info->name, info->owner);
+}
+
+/* is_owner -- who created the region (or there is no authentication at all). */
+static bool is_owner(const struct npmu__pmm *pmm, const char *who,
+		     const struct npmu_region_info *info)
+{
+	return !pmm->creds || (info->owner[0] && strcmp(info->owner, who) == 0);
+}
+
+/* list -- the regions `who` may see among the unit's table from req->start on. */
+static int list(struct npmu__pmm *pmm, const char *who, uint32_t start, struct npmu__cursor *reply)
+{
+	struct npmu_region_info page[NPMU_LIST_PAGE];
+	uint32_t total = 0;
+	int n = pmm->ops->list(pmm->unit, start, page, NPMU_LIST_PAGE, &total);
+	if (n < 0)
+		return n;
+	uint32_t visible = 0;
+	for (int i = 0; i < n; i++)
+		visible += rights_of(pmm, who, &page[i]) != 0;
+	npmu__put_u32(reply, total);
+	npmu__put_u32(reply, start + (uint32_t)n);
+	npmu__put_u32(reply, visible);
+	for (int i = 0; i < n; i++)
+		if (rights_of(pmm, who, &page[i]) != 0)
+			npmu__info_put(reply, &page[i]);
+	return 0;
+}
+
+/* npmu__pmm_handle -- serve one manager request for principal who. */
+int npmu__pmm_handle(struct npmu__pmm *pmm, const char *who, uint16_t type,
+		     const struct npmu__request *req, struct npmu__cursor *reply)
 {
 	struct npmu_region_info info;
 	struct npmu__access_info ai;
 	int rc;
+	if (pmm->creds && !who)
+		return NPMU_E_AUTH;
 	switch (type) {
-	case NPMU_MSG_CREATE:
-		rc = pmm->ops->create(pmm->unit, req->name, req->size, &info);
+	case NPMU_MSG_CREATE: {
+		struct npmu_region_info want = {0};
+		snprintf(want.name, sizeof(want.name), "%s", req->name);
+		if (pmm->creds && !(rights_of(pmm, who, &want) & NPMU_RIGHT_CREATE))
+			return NPMU_E_ACCESS;
+		rc = pmm->ops->create(pmm->unit, req->name, pmm->creds ? who : "", req->size, &info);
 		if (rc == 0)
 			npmu__info_put(reply, &info);
 		return rc;
-	case NPMU_MSG_RESIZE:
-		rc = pmm->ops->resize(pmm->unit, req->name, req->size, &info);
-		if (rc == 0)
-			npmu__info_put(reply, &info);
+	}
+	case NPMU_MSG_LIST: return list(pmm, who, req->start, reply);
+	case NPMU_MSG_CLOSE: /* the key is the proof: whoever holds it may give it back */
+		return pmm->ops->revoke(pmm->unit, req->region_id, req->key);
+	default: break;
+	}
+	/* The rest name an existing region: look at its owner first. */
+	if ((rc = pmm->ops->stat(pmm->unit, req->name, &info)) != 0)
 		return rc;
+	uint32_t rights = rights_of(pmm, who, &info);
+	switch (type) {
 	case NPMU_MSG_STAT:
-		rc = pmm->ops->stat(pmm->unit, req->name, &info);
-		if (rc == 0)
-			npmu__info_put(reply, &info);
-		return rc;
+		if (!rights)
+			return NPMU_E_ACCESS;
+		npmu__info_put(reply, &info);
+		return 0;
 	case NPMU_MSG_OPEN:
+		if (!(rights & (req->access == NPMU_ACCESS_READ_WRITE ? NPMU_RIGHT_WRITE
+								      : NPMU_RIGHT_READ)))
+			return NPMU_E_ACCESS;
 		rc = pmm->ops->grant(pmm->unit, req->name, req->access, &info, &ai);
 		if (rc == 0) {
 			npmu__info_put(reply, &info);
 			npmu__access_put(reply, &ai);
 		}
 		return rc;
-	case NPMU_MSG_CLOSE: return pmm->ops->revoke(pmm->unit, req->region_id, req->key);
-	case NPMU_MSG_DELETE: return pmm->ops->remove(pmm->unit, req->name);
-	case NPMU_MSG_LIST: {
-		struct npmu_region_info page[NPMU_LIST_PAGE];
-		uint32_t total = 0;
-		rc = pmm->ops->list(pmm->unit, req->start, page, NPMU_LIST_PAGE, &total);
-		if (rc < 0)
-			return rc;
-		npmu__put_u32(reply, total);
-		npmu__put_u32(reply, (uint32_t)rc);
-		for (int i = 0; i < rc; i++)
-			npmu__info_put(reply, &page[i]);
-		return 0;
-	}
+	case NPMU_MSG_RESIZE:
+	case NPMU_MSG_DELETE:
+		if (!is_owner(pmm, who, &info))
+			return NPMU_E_ACCESS;
+		if (type == NPMU_MSG_DELETE)
+			return pmm->ops->remove(pmm->unit, req->name);
+		rc = pmm->ops->resize(pmm->unit, req->name, req->size, &info);
+		if (rc == 0)
+			npmu__info_put(reply, &info);
+		return rc;
 	default: return NPMU_E_PROTO;
 	}
 }

@@ -13,7 +13,8 @@
  * standalone pmmd will reach remote units through the same table over an authenticated channel.
  */
 struct npmu__unit_ops {
-	int (*create)(void *unit, const char *name, uint64_t size, struct npmu_region_info *info);
+	int (*create)(void *unit, const char *name, const char *owner, uint64_t size,
+		      struct npmu_region_info *info);
 	int (*remove)(void *unit, const char *name);
 	int (*resize)(void *unit, const char *name, uint64_t size, struct npmu_region_info *info);
 	int (*stat)(void *unit, const char *name, struct npmu_region_info *info);
@@ -24,9 +25,12 @@ struct npmu__unit_ops {
 	int (*revoke)(void *unit, uint64_t region_id, uint64_t key);
 };
 
+struct npmu__credentials;
+
 struct npmu__pmm {
 	const struct npmu__unit_ops *ops;
 	void *unit;
+	const struct npmu__credentials *creds; /* NULL: no authentication, everything allowed */
 };
 
 /* Regions per LIST reply page. */
@@ -34,10 +38,12 @@ struct npmu__pmm {
 
 /*
  * npmu__pmm_handle -- serve one decoded manager request (CREATE, OPEN, CLOSE, DELETE, RESIZE,
- * STAT, LIST), appending the reply body to `reply`. Returns 0 or the NPMU_E_* status to send.
+ * STAT, LIST) from principal `who` (NULL when the manager runs without credentials), appending
+ * the reply body to `reply`. Returns 0 or the NPMU_E_* status to send. Rights: see
+ * credentials.h.
  */
-int npmu__pmm_handle(struct npmu__pmm *pmm, uint16_t type, const struct npmu__request *req,
-		     struct npmu__cursor *reply);
+int npmu__pmm_handle(struct npmu__pmm *pmm, const char *who, uint16_t type,
+		     const struct npmu__request *req, struct npmu__cursor *reply);
 
 /* The unit_ops of a unit in the same process (struct npmu__unit). */
 extern const struct npmu__unit_ops npmu__local_unit_ops;

@@ -13,7 +13,9 @@
 
 #include "log.h"
 #include "pmm.h"
+#include "credentials.h"
 #include "service.h"
+#include "sessions.h"
 
 static const char usage[] =
 	"Usage: npmud --pool PATH [--size SIZE] [options]\n"
@@ -25,6 +27,9 @@ static const char usage[] =
 	"  -s, --size SIZE        size of a new pool: bytes or 64M, 4G, 1T (at least 1M)\n"
 	"  -l, --listen HOST:PORT address to serve on (default 127.0.0.1:%d; port 0 picks one)\n"
 	"  -P, --provider NAME    libfabric provider (default $NPMU_PROVIDER or \"tcp\")\n"
+	"  -c, --credentials FILE principals, keys and rights (see credentials.h); clients must\n"
+	"                         authenticate and every manager request is sealed\n"
+	"      --insecure         serve without credentials on a non-loopback address\n"
 	"      --no-manager       do not run the embedded manager (units managed by pmmd)\n"
 	"      --addr-file PATH   write the address served on to PATH once ready\n"
 	"      --spin-us N        keep polling N microseconds after activity before sleeping\n"
@@ -50,6 +55,8 @@ static int write_addr_file(const char *path, const char *addr)
 	return rename(tmp, path);
 }
 
+static struct npmu__sessions sessions;
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -57,19 +64,24 @@ int main(int argc, char **argv)
 		{"listen", required_argument, NULL, 'l'}, {"provider", required_argument, NULL, 'P'},
 		{"no-manager", no_argument, NULL, 'M'},   {"addr-file", required_argument, NULL, 'A'},
 		{"spin-us", required_argument, NULL, 'S'},
+		{"credentials", required_argument, NULL, 'c'},
+		{"insecure", no_argument, NULL, 'I'},
 		{"verbose", no_argument, NULL, 'v'},      {"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}};
 	const char *pool_path = NULL, *size_text = NULL, *listen = "127.0.0.1";
-	const char *provider = getenv("NPMU_PROVIDER"), *addr_file = NULL;
+	const char *provider = getenv("NPMU_PROVIDER"), *addr_file = NULL, *cred_path = NULL;
+	int insecure = 0;
 	int manager = 1, verbose = 0, c;
 	long spin_us = 200;
-	while ((c = getopt_long(argc, argv, "p:s:l:P:vh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "p:s:l:P:c:vh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p': pool_path = optarg; break;
 		case 's': size_text = optarg; break;
 		case 'l': listen = optarg; break;
 		case 'P': provider = optarg; break;
 		case 'M': manager = 0; break;
+		case 'c': cred_path = optarg; break;
+		case 'I': insecure = 1; break;
 		case 'A': addr_file = optarg; break;
 		case 'S': {
 			char *end;
@@ -106,6 +118,15 @@ int main(int argc, char **argv)
 	if (sodium_init() < 0) {
 		fprintf(stderr, "npmud: libsodium failed to initialise\n");
 		return 1;
+	}
+	struct npmu__credentials creds = {0};
+	if (cred_path) {
+		char err[256];
+		int crc = npmu__credentials_load(cred_path, &creds, err, sizeof(err));
+		if (crc != 0) {
+			fprintf(stderr, "npmud: credentials %s: %s\n", cred_path, err);
+			return 2;
+		}
 	}
 
 	/* Stop on SIGINT/SIGTERM through a signalfd that the event loop polls. */
@@ -152,15 +173,26 @@ int main(int argc, char **argv)
 		fprintf(stderr, "npmud: cannot map the pool's regions: %s\n", npmu_strerror(rc));
 		goto out;
 	}
+	if (!cred_path && !insecure && !npmu__fabric_is_loopback(fab)) {
+		fprintf(stderr, "npmud: refusing to serve %s without --credentials (access keys would be\n"
+				"       handed to anyone who asks); give --credentials FILE, or --insecure\n",
+			listen);
+		rc = NPMU_E_ACCESS;
+		goto out;
+	}
 	pmm.unit = unit;
-	if ((rc = npmu__service_new(unit, manager ? &pmm : NULL, &svc)) != 0)
+	pmm.creds = cred_path ? &creds : NULL;
+	npmu__sessions_init(&sessions, pmm.creds, "npmud");
+	if ((rc = npmu__service_new(unit, manager ? &pmm : NULL, cred_path ? &sessions : NULL,
+				    &svc)) != 0)
 		goto out;
 	char addr[128];
 	npmu__fabric_addr_str(fab, fab->name, addr, sizeof(addr));
-	LOG_INFO("serving pool %s (%llu MiB, %u regions%s) on %s, provider %s%s", pool_path,
+	LOG_INFO("serving pool %s (%llu MiB, %u regions%s) on %s, provider %s%s%s", pool_path,
 		 (unsigned long long)(pool->sb.pool_size >> 20), pool->meta.nregions,
 		 pool->recovered_from ? ", recovered" : "", addr, fab->info->fabric_attr->prov_name,
-		 manager ? ", embedded manager" : "");
+		 manager ? ", embedded manager" : "",
+		 cred_path ? ", authenticated sessions" : ", no authentication");
 	if (addr_file && write_addr_file(addr_file, addr) != 0) {
 		fprintf(stderr, "npmud: cannot write %s: %s\n", addr_file, strerror(errno));
 		rc = NPMU_E_IO;
@@ -175,5 +207,7 @@ out:
 	npmu__unit_delete(&unit);
 	npmu__fabric_close(&fab);
 	npmu__pool_close(&pool);
+	npmu__sessions_fini(&sessions);
+	npmu__credentials_free(&creds);
 	return rc == 0 ? 0 : 1;
 }

@@ -6,6 +6,7 @@
 
 #include "codec.h"
 #include "csum.h"
+#include "session.h"
 #include "wire.h"
 
 /* npmu__pool_geometry -- the superblock fields of a new pool of size bytes. */
@@ -87,7 +88,8 @@ size_t npmu__meta_encoded_len(const struct npmu__meta *meta)
 	size_t n = 32;
 	for (uint32_t i = 0; i < meta->nregions; i++) {
 		const struct npmu__region_meta *r = &meta->regions[i];
-		n += 8 + 8 + 1 + strlen(r->name) + 4 + 4 + 16 * (size_t)r->nextents +
+		n += 8 + 8 + 1 + strlen(r->name) + 1 + strlen(r->owner) + 4 + 4 +
+		     16 * (size_t)r->nextents +
 		     16 * (size_t)r->nrights;
 	}
 	return n;
@@ -110,6 +112,9 @@ int64_t npmu__meta_encode(const struct npmu__meta *meta, void *buf, size_t bufle
 		npmu__put_u64(&c, r->size);
 		npmu__put_u8(&c, (uint8_t)nl);
 		npmu__put_bytes(&c, r->name, nl);
+		size_t ol = strlen(r->owner);
+		npmu__put_u8(&c, (uint8_t)ol);
+		npmu__put_bytes(&c, r->owner, ol);
 		npmu__put_u32(&c, r->nextents);
 		npmu__put_u32(&c, r->nrights);
 		for (uint32_t e = 0; e < r->nextents; e++) {
@@ -134,13 +139,18 @@ static int decode_region(struct npmu__cursor *c, const struct npmu__superblock *
 	r->size = npmu__get_u64(c);
 	uint8_t nl = npmu__get_u8(c);
 	const uint8_t *name = npmu__cursor_take(c, nl);
+	uint8_t ol = npmu__get_u8(c);
+	const uint8_t *owner = npmu__cursor_take(c, ol);
 	r->nextents = npmu__get_u32(c);
 	r->nrights = npmu__get_u32(c);
-	if (!c->ok || !npmu__name_valid((const char *)name, nl) || r->nextents == 0 ||
+	if (!c->ok || !npmu__name_valid((const char *)name, nl) ||
+	    (ol && !npmu__id_valid((const char *)owner, ol)) || r->nextents == 0 ||
 	    r->nextents > NPMU_EXTENTS_MAX || r->nrights > NPMU_RIGHTS_MAX || r->size == 0)
 		return NPMU_E_CORRUPT;
 	memcpy(r->name, name, nl);
 	r->name[nl] = '\0';
+	memcpy(r->owner, owner, ol);
+	r->owner[ol] = '\0';
 	r->extents = calloc(r->nextents, sizeof(*r->extents));
 	if (!r->extents)
 		return NPMU_E_NOMEM;

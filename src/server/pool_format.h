@@ -27,7 +27,8 @@
  *
  * Metadata (in area generation % 2):
  *   u64 magic "NPMUMETA", u64 generation, u64 next_region_id, u32 nregions, u32 reserved,
- *   then per region: u64 id, u64 size, u8 name_len, name, u32 nextents, u32 nrights,
+ *   then per region: u64 id, u64 size, u8 name_len, name, u8 owner_len, owner,
+ *                    u32 nextents, u32 nrights,
  *                    nextents x (u64 start_page, u64 npages), nrights x (u64 key, u32 access, u32 0)
  *
  * Crash consistency (the LMDB scheme). Invariants:
@@ -63,6 +64,7 @@ struct npmu__region_meta {
 	uint64_t id;
 	uint64_t size;
 	char name[NPMU_NAME_MAX + 1];
+	char owner[NPMU_NAME_MAX + 1]; /* creating principal, "" when unauthenticated */
 	uint32_t nextents;
 	uint32_t nrights;
 	struct npmu__extent *extents; /* nextents, owned */

@@ -10,6 +10,7 @@
 
 #include "codec.h"
 #include "log.h"
+#include "sessions.h"
 
 #define RX_BUFS 64         /* receives kept posted */
 #define TX_BUFS 64         /* replies in flight */
@@ -42,6 +43,7 @@ struct npmu__service {
 	struct npmu__fabric *fab;
 	struct npmu__unit *unit;
 	struct npmu__pmm *pmm;
+	struct npmu__sessions *sessions; /* NULL: no authentication (loopback or --insecure) */
 	struct rx_buf *rx;
 	struct tx_buf *tx;
 	struct peer *peers;
@@ -54,8 +56,8 @@ struct npmu__service {
 	uint64_t log_suppressed;
 };
 
-/* log_bad -- log one rejected input, at most 10 lines a second, counting the rest. */
-static void log_bad(struct npmu__service *svc, const char *what, int rc)
+/* log_bad -- log one rejected input with its peer, at most 10 lines a second, counting the rest. */
+static void log_bad(struct npmu__service *svc, const char *peer, const char *what, int rc)
 {
 	svc->stats.rejected++;
 	time_t now = time(NULL);
@@ -68,7 +70,7 @@ static void log_bad(struct npmu__service *svc, const char *what, int rc)
 		svc->log_suppressed = 0;
 	}
 	if (svc->log_count++ < 10)
-		LOG_WARN("rejected %s: %s", what, npmu_strerror(rc));
+		LOG_WARN("rejected %s from %s: %s", what, peer, npmu_strerror(rc));
 	else
 		svc->log_suppressed++;
 }
@@ -91,7 +93,7 @@ static int post_rx(struct npmu__service *svc, struct rx_buf *b)
 
 /* npmu__service_new -- a service for unit; posts its receive buffers. */
 int npmu__service_new(struct npmu__unit *unit, struct npmu__pmm *pmm,
-		      struct npmu__service **svc_ptr)
+		      struct npmu__sessions *sessions, struct npmu__service **svc_ptr)
 {
 	struct npmu__service *svc = calloc(1, sizeof(*svc));
 	if (!svc)
@@ -99,6 +101,7 @@ int npmu__service_new(struct npmu__unit *unit, struct npmu__pmm *pmm,
 	svc->fab = unit->fab;
 	svc->unit = unit;
 	svc->pmm = pmm;
+	svc->sessions = sessions;
 	svc->rx = calloc(RX_BUFS, sizeof(*svc->rx));
 	svc->tx = calloc(TX_BUFS, sizeof(*svc->tx));
 	svc->peers = calloc(PEERS_MAX, sizeof(*svc->peers));
@@ -201,8 +204,8 @@ static int drain(struct npmu__service *svc)
 			if (fi_cq_readerr(svc->fab->cq, &err, 0) == 1) {
 				enum op_kind *kind = err.op_context;
 				if (kind && *kind == OP_RX) {
-					log_bad(svc, "message", err.err == FI_ETRUNC ? NPMU_E_TOOBIG
-										      : NPMU_E_FABRIC);
+					log_bad(svc, "an unknown peer", "message",
+						err.err == FI_ETRUNC ? NPMU_E_TOOBIG : NPMU_E_FABRIC);
 					post_rx(svc, (struct rx_buf *)kind);
 				} else if (kind && *kind == OP_TX) {
 					LOG_INFO("reply not delivered: %s", fi_strerror(err.err));
@@ -256,65 +259,125 @@ static void send_reply(struct npmu__service *svc, fi_addr_t to, struct tx_buf *b
 	}
 }
 
-/* serve -- decode one request, run it, and answer it at its return address. */
-static void serve(struct npmu__service *svc, const uint8_t *msg, size_t len)
+/* open_sealed -- check and decrypt a sealed request in place; on success sets *sess. */
+static int open_sealed(struct npmu__service *svc, uint8_t *msg, const struct npmu__msg_hdr *hdr,
+		       size_t *blen, struct npmu__session **sess)
+{
+	struct npmu__session *s = svc->sessions ? npmu__sessions_find(svc->sessions, hdr->session)
+						: NULL;
+	if (!s || hdr->req_id != s->ch.rx_seq + 1)
+		return NPMU_E_AUTH; /* unknown session, or a replayed or reordered message */
+	uint8_t *body = msg + (hdr->body - msg);
+	int n = npmu__unseal(&s->ch, true, hdr->req_id, msg, (size_t)(hdr->body - msg), body,
+			     hdr->body_len);
+	if (n < 0)
+		return NPMU_E_AUTH;
+	s->ch.rx_seq++;
+	*blen = (size_t)n;
+	*sess = s;
+	return 0;
+}
+
+/* dispatch -- run one decoded request for principal who (NULL: unauthenticated). */
+static int dispatch(struct npmu__service *svc, const struct npmu__msg_hdr *hdr,
+		    const struct npmu__request *req, fi_addr_t to, const uint8_t host[16],
+		    struct npmu__session *sess, const char *peer, struct npmu__cursor *reply)
+{
+	const char *who = sess ? sess->who : NULL;
+	switch (hdr->type) {
+	case NPMU_MSG_HELLO:
+		npmu__put_u32(reply, (svc->fab->virt_addr ? NPMU_UNIT_VIRT_ADDR : 0) |
+					     (svc->sessions ? NPMU_UNIT_AUTH : 0));
+		npmu__put_bytes(reply, svc->unit->pool->sb.uuid, 8); /* unit id */
+		return 0;
+	case NPMU_MSG_AUTH1:
+		if (!svc->sessions)
+			return NPMU_E_INVAL; /* this unit runs without credentials */
+		return npmu__sessions_auth1(svc->sessions, req, to, host, reply);
+	case NPMU_MSG_AUTH3: {
+		if (!svc->sessions)
+			return NPMU_E_INVAL;
+		int rc = npmu__sessions_auth3(svc->sessions, hdr->session, host, req, &who);
+		if (rc == 0)
+			LOG_INFO("principal %s authenticated from %s", who, peer);
+		return rc;
+	}
+	case NPMU_MSG_PERSIST: /* outside a session too: the key is the proof */
+		return npmu__unit_persist(svc->unit, req->region_id, req->key, req->offset, req->len);
+	default:
+		if (!svc->pmm)
+			return NPMU_E_PROTO;
+		if (svc->sessions && !sess)
+			return NPMU_E_AUTH; /* manager requests only on an authenticated session */
+		return npmu__pmm_handle(svc->pmm, who, hdr->type, req, reply);
+	}
+}
+
+/* serve -- decode one request (opening it when sealed), run it, and answer it. */
+static void serve(struct npmu__service *svc, uint8_t *msg, size_t len)
 {
 	struct npmu__msg_hdr hdr;
 	int rc = npmu__msg_decode_hdr(msg, len, &hdr);
 	if (rc == 0 && (hdr.type & NPMU_MSG_REPLY))
 		rc = NPMU_E_PROTO;
 	if (rc != 0 && (rc != NPMU_E_VERSION || !hdr.addr)) {
-		log_bad(svc, "message header", rc);
+		log_bad(svc, "an unknown peer", "message header", rc);
 		return;
 	}
+	char peer[128];
+	npmu__fabric_addr_str(svc->fab, hdr.addr, peer, sizeof(peer));
 	fi_addr_t to;
 	if (peer_lookup(svc, hdr.addr, hdr.addr_len, &to) != 0) {
-		log_bad(svc, "return address", NPMU_E_PROTO);
+		log_bad(svc, peer, "return address", NPMU_E_PROTO);
 		return;
 	}
+	uint8_t host[16];
+	npmu__host_of(hdr.addr, hdr.addr_len, host);
 	struct tx_buf *b = tx_get(svc);
 	if (!b) {
-		log_bad(svc, "request (no room to reply)", NPMU_E_LIMIT);
+		log_bad(svc, peer, "request (no room to reply)", NPMU_E_LIMIT);
 		return;
 	}
-	struct npmu__request req;
+	struct npmu__session *sess = NULL;
+	size_t blen = hdr.body_len;
+	if (rc == 0 && hdr.session != 0 && hdr.type != NPMU_MSG_AUTH3) {
+		rc = open_sealed(svc, msg, &hdr, &blen, &sess);
+		if (rc != 0 && svc->sessions)
+			npmu__sessions_fail(svc->sessions, host);
+	}
+	if (sess)
+		to = sess->peer; /* replies go where the session was made, whatever the header says */
+	struct npmu__request req = {0};
 	struct npmu__cursor reply;
-	npmu__cursor_init(&reply, b->data + NPMU_WIRE_HDR_LEN, NPMU_WIRE_MAX - NPMU_WIRE_HDR_LEN);
+	size_t hlen = NPMU_WIRE_HDR_LEN;
+	npmu__cursor_init(&reply, b->data + hlen, NPMU_WIRE_MAX - hlen - NPMU_TAG_LEN);
 	if (rc == 0)
-		rc = npmu__req_decode(hdr.type, hdr.body, hdr.body_len, &req);
-	if (rc != 0) {
-		log_bad(svc, npmu__msg_type_name(hdr.type), rc);
-	} else {
+		rc = npmu__req_decode(hdr.type, hdr.body, blen, &req);
+	if (rc == 0) {
 		svc->stats.requests++;
-		switch (hdr.type) {
-		case NPMU_MSG_HELLO:
-			npmu__put_u32(&reply, svc->fab->virt_addr ? NPMU_UNIT_VIRT_ADDR : 0);
-			npmu__put_bytes(&reply, svc->unit->pool->sb.uuid, 8); /* unit id */
-			break;
-		case NPMU_MSG_PERSIST:
-			rc = npmu__unit_persist(svc->unit, req.region_id, req.key, req.offset, req.len);
-			break;
-		default:
-			rc = svc->pmm ? npmu__pmm_handle(svc->pmm, hdr.type, &req, &reply)
-				      : NPMU_E_PROTO;
-		}
-		if (rc != 0) {
-			char what[128];
-			snprintf(what, sizeof(what), "%s %s", npmu__msg_type_name(hdr.type),
-				 req.name[0] ? req.name : "");
-			log_bad(svc, what, rc);
-		}
+		rc = dispatch(svc, &hdr, &req, to, host, sess, peer, &reply);
+	}
+	if (rc != 0) {
+		char what[128];
+		snprintf(what, sizeof(what), "%s%s%s%s", npmu__msg_type_name(hdr.type),
+			 req.name[0] ? " " : "", req.name,
+			 hdr.session && !sess && hdr.type != NPMU_MSG_AUTH3 ? " (sealed)" : "");
+		log_bad(svc, peer, what, rc);
 	}
 	struct npmu__msg_hdr out = {
 		.type = (uint16_t)(hdr.type | NPMU_MSG_REPLY),
-		.status = rc,
+		.status = rc == 0 && !reply.ok ? NPMU_E_INTERNAL : rc,
 		.body_len = rc == 0 && reply.ok ? (uint32_t)reply.pos : 0,
 		.req_id = hdr.req_id,
+		.session = sess ? sess->ch.session : 0,
 	};
-	if (rc == 0 && !reply.ok)
-		out.status = NPMU_E_INTERNAL;
+	size_t plain = out.body_len;
+	if (sess)
+		out.body_len += NPMU_TAG_LEN;
 	npmu__msg_encode_hdr(b->data, NPMU_WIRE_MAX, &out);
-	send_reply(svc, to, b, NPMU_WIRE_HDR_LEN + out.body_len);
+	if (sess)
+		npmu__seal(&sess->ch, false, hdr.req_id, b->data, hlen, b->data + hlen, plain);
+	send_reply(svc, to, b, hlen + out.body_len);
 }
 
 /* handle_completion -- a received request or a finished reply. */
@@ -330,8 +393,8 @@ static void handle_completion(struct npmu__service *svc, const struct fi_cq_msg_
 	if (!(e->flags & FI_RECV))
 		return;
 	struct rx_buf *b = (struct rx_buf *)kind;
-	uint8_t msg[NPMU_WIRE_MAX];
-	size_t len = e->len < sizeof(msg) ? e->len : sizeof(msg);
+	uint8_t msg[NPMU_WIRE_MAX + NPMU_TAG_LEN];
+	size_t len = e->len < NPMU_WIRE_MAX ? e->len : NPMU_WIRE_MAX;
 	memcpy(msg, b->data, len);
 	post_rx(svc, b);
 	serve(svc, msg, len);

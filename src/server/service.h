@@ -16,9 +16,14 @@ struct npmu__service_stats {
 	uint64_t rejected;  /* malformed, oversized or unanswerable messages */
 };
 
-/* npmu__service_new -- a service for unit on its fabric; pmm may be NULL (no embedded manager). */
+struct npmu__sessions;
+
+/*
+ * npmu__service_new -- a service for unit on its fabric; pmm may be NULL (no embedded manager);
+ * sessions NULL means no authentication (only for loopback or an explicit --insecure).
+ */
 int npmu__service_new(struct npmu__unit *unit, struct npmu__pmm *pmm,
-		      struct npmu__service **svc_ptr);
+		      struct npmu__sessions *sessions, struct npmu__service **svc_ptr);
 
 /* npmu__service_delete -- free the service (the unit and fabric stay); NULLs *svc_ptr. */
 void npmu__service_delete(struct npmu__service **svc_ptr);

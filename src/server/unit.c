@@ -48,6 +48,7 @@ static void region_info(const struct npmu__region_meta *r, struct npmu_region_in
 		return;
 	memset(info, 0, sizeof(*info));
 	strcpy(info->name, r->name);
+	strcpy(info->owner, r->owner);
 	info->id = r->id;
 	info->size = r->size;
 	info->extents = r->nextents;
@@ -144,7 +145,7 @@ static int check_size(const struct npmu__unit *unit, uint64_t size)
 }
 
 /* npmu__unit_create -- allocate, zero and record a new region, then map it. */
-int npmu__unit_create(struct npmu__unit *unit, const char *name, uint64_t size,
+int npmu__unit_create(struct npmu__unit *unit, const char *name, const char *owner, uint64_t size,
 		      struct npmu_region_info *info)
 {
 	struct npmu__pool *pool = unit->pool;
@@ -164,6 +165,7 @@ int npmu__unit_create(struct npmu__unit *unit, const char *name, uint64_t size,
 	r.id = pool->meta.next_region_id;
 	r.size = size;
 	snprintf(r.name, sizeof(r.name), "%s", name);
+	snprintf(r.owner, sizeof(r.owner), "%s", owner ? owner : "");
 	r.nextents = (uint32_t)n;
 	r.extents = malloc((size_t)n * sizeof(*r.extents));
 	if (!r.extents) {

@@ -39,7 +39,7 @@ void npmu__unit_delete(struct npmu__unit **unit_ptr);
  * The operations a PMM programs a unit with. Each validates its arguments, changes the pool's
  * metadata with one crash-consistent commit, and changes nothing when it fails.
  */
-int npmu__unit_create(struct npmu__unit *unit, const char *name, uint64_t size,
+int npmu__unit_create(struct npmu__unit *unit, const char *name, const char *owner, uint64_t size,
 		      struct npmu_region_info *info);
 int npmu__unit_remove(struct npmu__unit *unit, const char *name);
 int npmu__unit_resize(struct npmu__unit *unit, const char *name, uint64_t size,

@@ -2,9 +2,10 @@
 #include "pmm.h"
 #include "unit.h"
 
-static int local_create(void *u, const char *name, uint64_t size, struct npmu_region_info *info)
+static int local_create(void *u, const char *name, const char *owner, uint64_t size,
+			struct npmu_region_info *info)
 {
-	return npmu__unit_create(u, name, size, info);
+	return npmu__unit_create(u, name, owner, size, info);
 }
 
 static int local_remove(void *u, const char *name)

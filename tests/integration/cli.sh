@@ -62,7 +62,7 @@ expect 1 "outside the region" "$npmu" get --offset 3M r "$dir/out.bin"
 expect 0 '"deleted":"r"' "$npmu" --json region rm r
 expect 1 "no such region" "$npmu" region rm r
 expect 1 "no answer from 127.0.0.1:1" "$npmu" --server 127.0.0.1:1 region ls
-grep -q "rejected CREATE r: a region with that name already exists" "$dir/log" ||
+grep -qE "rejected CREATE r from 127.0.0.1:[0-9]+: a region with that name already exists" "$dir/log" ||
   { echo "FAIL: the unit did not log the duplicate create"; fails=$((fails + 1)); }
 
 if [ "$fails" -ne 0 ]; then echo "$fails check(s) failed"; exit 1; fi

@@ -84,7 +84,8 @@ static void req__every_type_roundtrips(void **state)
 	(void)state;
 	struct npmu__request in = {.name = "A-z_0.9", .size = 77, .access = NPMU_ACCESS_READ,
 				   .region_id = 5, .key = 0xdeadbeefcafef00dull, .offset = 4095,
-				   .len = 3, .start = 40};
+				   .len = 3, .start = 40, .id = "alice@lab", .nonce = {1, 2, 3},
+				   .mac = {9, 8, 7}};
 	for (uint16_t t = 1; t <= NPMU_MSG_TYPE_MAX; t++) {
 		uint8_t body[512];
 		int n = npmu__req_encode(t, &in, body, sizeof(body));
@@ -103,6 +104,12 @@ static void req__every_type_roundtrips(void **state)
 			assert_int_equal(out.access, NPMU_ACCESS_READ);
 		if (t == NPMU_MSG_LIST)
 			assert_int_equal(out.start, 40);
+		if (t == NPMU_MSG_AUTH1) {
+			assert_string_equal(out.id, "alice@lab");
+			assert_memory_equal(out.nonce, in.nonce, NPMU_NONCE_LEN);
+		}
+		if (t == NPMU_MSG_AUTH3)
+			assert_memory_equal(out.mac, in.mac, NPMU_MAC_LEN);
 		for (int cut = 0; cut < n; cut++)
 			assert_int_not_equal(npmu__req_decode(t, body, (size_t)cut, &out), 0);
 		body[n] = 0;

@@ -1,0 +1,180 @@
+/* sessions.c -- responder side of the handshake, the session table, and slowing down guessers. */
+#include "sessions.h"
+
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include <sodium.h>
+
+#include "codec.h"
+#include "log.h"
+
+/* now_ns -- monotonic nanoseconds. */
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* npmu__sessions_init -- an empty table answering as `id`. */
+void npmu__sessions_init(struct npmu__sessions *ss, const struct npmu__credentials *creds,
+			 const char *id)
+{
+	memset(ss, 0, sizeof(*ss));
+	ss->creds = creds;
+	snprintf(ss->id, sizeof(ss->id), "%s", id);
+	randombytes_buf(ss->decoy, sizeof(ss->decoy));
+}
+
+/* npmu__sessions_fini -- wipe every key. */
+void npmu__sessions_fini(struct npmu__sessions *ss)
+{
+	sodium_memzero(ss, sizeof(*ss));
+}
+
+/* npmu__host_of -- the host part of a socket address, the port zeroed. */
+void npmu__host_of(const uint8_t *addr, size_t len, uint8_t host[16])
+{
+	memset(host, 0, 16);
+	if (len >= 8 && addr[0] == AF_INET)
+		memcpy(host, addr + 4, 4);
+	else if (len >= 24 && addr[0] == AF_INET6)
+		memcpy(host, addr + 8, 16);
+	else
+		memcpy(host, addr, len < 16 ? len : 16);
+}
+
+/* failures_of -- the failure record of host (a new or the oldest one when absent). */
+static struct npmu__auth_failures *failures_of(struct npmu__sessions *ss, const uint8_t host[16])
+{
+	struct npmu__auth_failures *victim = &ss->f[0];
+	for (size_t i = 0; i < sizeof(ss->f) / sizeof(ss->f[0]); i++) {
+		if (memcmp(ss->f[i].host, host, 16) == 0 && ss->f[i].count)
+			return &ss->f[i];
+		if (ss->f[i].until_ns < victim->until_ns || !ss->f[i].count)
+			victim = &ss->f[i];
+	}
+	memset(victim, 0, sizeof(*victim));
+	memcpy(victim->host, host, 16);
+	return victim;
+}
+
+/* npmu__sessions_fail -- count a failure; from the third on, refuse the host for a growing time. */
+void npmu__sessions_fail(struct npmu__sessions *ss, const uint8_t host[16])
+{
+	struct npmu__auth_failures *f = failures_of(ss, host);
+	ss->failures++;
+	if (++f->count >= 3) {
+		unsigned shift = f->count - 3 < 8 ? f->count - 3 : 8;
+		f->until_ns = now_ns() + (100000000ull << shift); /* 0.1 s doubling to 25.6 s */
+	}
+}
+
+/* throttled -- whether host must be refused without looking. */
+static bool throttled(struct npmu__sessions *ss, const uint8_t host[16])
+{
+	for (size_t i = 0; i < sizeof(ss->f) / sizeof(ss->f[0]); i++)
+		if (ss->f[i].count && memcmp(ss->f[i].host, host, 16) == 0)
+			return now_ns() < ss->f[i].until_ns;
+	return false;
+}
+
+/* slot -- a free slot, else an expired handshake, else the least recently used open session
+ * idle for over a minute; NULL when all are in use. */
+static struct npmu__session *slot(struct npmu__sessions *ss)
+{
+	uint64_t now = now_ns();
+	struct npmu__session *lru = NULL;
+	for (int i = 0; i < NPMU_SESSIONS_MAX; i++) {
+		struct npmu__session *s = &ss->s[i];
+		if (s->state == SESSION_FREE)
+			return s;
+		if (s->state == SESSION_CHALLENGED &&
+		    now - s->last_ns > (uint64_t)NPMU_SESSION_PENDING_MS * 1000000)
+			return s;
+		if (s->state == SESSION_OPEN && now - s->last_ns > 60ull * 1000000000 &&
+		    (!lru || s->last_ns < lru->last_ns))
+			lru = s;
+	}
+	return lru;
+}
+
+/* npmu__sessions_auth1 -- answer AUTH1 with a challenge. */
+int npmu__sessions_auth1(struct npmu__sessions *ss, const struct npmu__request *req,
+			 fi_addr_t peer, const uint8_t host[16], struct npmu__cursor *reply)
+{
+	if (throttled(ss, host))
+		return NPMU_E_AUTH;
+	struct npmu__session *s = slot(ss);
+	if (!s)
+		return NPMU_E_LIMIT;
+	sodium_memzero(s, sizeof(*s));
+	const struct npmu__principal *p = ss->creds ? npmu__credentials_find(ss->creds, req->id) : NULL;
+	memcpy(s->key, p ? p->key : ss->decoy, NPMU_KEY_LEN);
+	snprintf(s->who, sizeof(s->who), "%s", req->id);
+	snprintf(s->t.id_i, sizeof(s->t.id_i), "%s", req->id);
+	snprintf(s->t.id_r, sizeof(s->t.id_r), "%s", ss->id);
+	memcpy(s->t.nonce_i, req->nonce, NPMU_NONCE_LEN);
+	randombytes_buf(s->t.nonce_r, NPMU_NONCE_LEN);
+	do
+		randombytes_buf(&s->t.session, sizeof(s->t.session));
+	while (s->t.session == 0);
+	s->peer = peer;
+	memcpy(s->host, host, 16);
+	s->last_ns = now_ns();
+	s->state = SESSION_CHALLENGED;
+	uint8_t mac[NPMU_MAC_LEN];
+	npmu__auth_mac(s->key, false, &s->t, mac);
+	npmu__put_u64(reply, s->t.session);
+	npmu__put_u8(reply, (uint8_t)strlen(ss->id));
+	npmu__put_bytes(reply, ss->id, strlen(ss->id));
+	npmu__put_bytes(reply, s->t.nonce_r, NPMU_NONCE_LEN);
+	npmu__put_bytes(reply, mac, NPMU_MAC_LEN);
+	return 0;
+}
+
+/* find_state -- the session with id in state st, or NULL. */
+static struct npmu__session *find_state(struct npmu__sessions *ss, uint64_t id,
+					 enum npmu__session_state st)
+{
+	if (id == 0)
+		return NULL;
+	for (int i = 0; i < NPMU_SESSIONS_MAX; i++)
+		if (ss->s[i].state == st && ss->s[i].t.session == id)
+			return &ss->s[i];
+	return NULL;
+}
+
+/* npmu__sessions_auth3 -- check the initiator's proof: open the session, or free it. */
+int npmu__sessions_auth3(struct npmu__sessions *ss, uint64_t session, const uint8_t host[16],
+			 const struct npmu__request *req, const char **who)
+{
+	if (throttled(ss, host))
+		return NPMU_E_AUTH;
+	struct npmu__session *s = find_state(ss, session, SESSION_CHALLENGED);
+	if (!s || memcmp(s->host, host, 16) != 0) {
+		npmu__sessions_fail(ss, host);
+		return NPMU_E_AUTH;
+	}
+	if (!npmu__auth_check(s->key, true, &s->t, req->mac)) {
+		npmu__sessions_fail(ss, host);
+		sodium_memzero(s, sizeof(*s));
+		return NPMU_E_AUTH;
+	}
+	npmu__channel_init(&s->ch, s->key, false, &s->t);
+	s->state = SESSION_OPEN;
+	s->last_ns = now_ns();
+	*who = s->who;
+	return 0;
+}
+
+/* npmu__sessions_find -- the OPEN session with that id, or NULL. */
+struct npmu__session *npmu__sessions_find(struct npmu__sessions *ss, uint64_t session)
+{
+	struct npmu__session *s = find_state(ss, session, SESSION_OPEN);
+	if (s)
+		s->last_ns = now_ns();
+	return s;
+}

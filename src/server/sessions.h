@@ -1,0 +1,80 @@
+/* sessions.h -- the responder side of authentication: handshakes, open sessions, failure limits. */
+#ifndef NPMU_SESSIONS_H
+#define NPMU_SESSIONS_H
+
+#include <rdma/fabric.h>
+#include <stdint.h>
+
+#include "credentials.h"
+#include "session.h"
+#include "wire.h"
+
+#define NPMU_SESSIONS_MAX 256        /* sessions (pending or open) at once */
+#define NPMU_SESSION_PENDING_MS 10000 /* a handshake must finish within this */
+
+/*
+ * Session states:
+ *   FREE        the slot is unused
+ *   CHALLENGED  AUTH1 answered with our nonce and MAC; waiting for the initiator's proof
+ *   OPEN        proof checked; sealed requests accepted in sequence, replies sealed
+ * A failed proof, an unknown session or a bad sealed message never moves a session forward;
+ * a failed proof frees the slot.
+ */
+enum npmu__session_state { SESSION_FREE, SESSION_CHALLENGED, SESSION_OPEN };
+
+struct npmu__session {
+	enum npmu__session_state state;
+	char who[NPMU_ID_MAX + 1];
+	fi_addr_t peer;
+	uint8_t host[16]; /* the peer's host part, for failure accounting */
+	struct npmu__transcript t;
+	struct npmu__channel ch;
+	uint8_t key[NPMU_KEY_LEN];
+	uint64_t last_ns;
+};
+
+/* Failed authentications per peer host, for slowing guessers down. */
+struct npmu__auth_failures {
+	uint8_t host[16];
+	uint32_t count;
+	uint64_t until_ns; /* refuse without looking until then */
+};
+
+struct npmu__sessions {
+	const struct npmu__credentials *creds;
+	char id[NPMU_ID_MAX + 1];       /* our identity in handshakes */
+	uint8_t decoy[NPMU_KEY_LEN];    /* answers for unknown principals, so they cannot be probed */
+	struct npmu__session s[NPMU_SESSIONS_MAX];
+	struct npmu__auth_failures f[64];
+	uint64_t failures;              /* counter for logs and tests */
+};
+
+/* npmu__sessions_init -- an empty table answering as `id` for the principals of creds. */
+void npmu__sessions_init(struct npmu__sessions *ss, const struct npmu__credentials *creds,
+			 const char *id);
+
+/* npmu__sessions_fini -- wipe every key. */
+void npmu__sessions_fini(struct npmu__sessions *ss);
+
+/* npmu__host_of -- the host part of a socket address (the port zeroed), for failure accounting. */
+void npmu__host_of(const uint8_t *addr, size_t len, uint8_t host[16]);
+
+/*
+ * npmu__sessions_auth1 -- answer a handshake's first message from `peer` at `host`: allocate a
+ * CHALLENGED session and write its id, our id, our nonce and MAC into reply. NPMU_E_AUTH while
+ * the host is being slowed down; NPMU_E_LIMIT when the table is full.
+ */
+int npmu__sessions_auth1(struct npmu__sessions *ss, const struct npmu__request *req,
+			 fi_addr_t peer, const uint8_t host[16], struct npmu__cursor *reply);
+
+/* npmu__sessions_auth3 -- check the proof of a CHALLENGED session; opens it or frees it. */
+int npmu__sessions_auth3(struct npmu__sessions *ss, uint64_t session, const uint8_t host[16],
+			 const struct npmu__request *req, const char **who);
+
+/* npmu__sessions_find -- the OPEN session with that id, or NULL. */
+struct npmu__session *npmu__sessions_find(struct npmu__sessions *ss, uint64_t session);
+
+/* npmu__sessions_fail -- count a failed authentication against host. */
+void npmu__sessions_fail(struct npmu__sessions *ss, const uint8_t host[16]);
+
+#endif
