@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "npmu.h"
+#include "session.h"
 
 #define CHUNK (8u << 20) /* bytes moved per call by put/get */
 
@@ -25,11 +26,14 @@ static const char usage_main[] =
 	"  region rm NAME            delete a region (revokes every open right)\n"
 	"  put REGION FILE           write FILE into REGION and make it persistent\n"
 	"  get REGION FILE           read REGION into FILE ('-' for standard output)\n"
+	"  keygen FILE               write a new random key to FILE (mode 0600)\n"
 	"\n"
 	"Options:\n"
 	"  -s, --server HOST:PORT    the unit's manager (default $NPMU_SERVER or 127.0.0.1:%d)\n"
 	"  -P, --provider NAME       libfabric provider (default $NPMU_PROVIDER or \"tcp\")\n"
 	"  -j, --json                machine-readable output\n"
+	"Credentials come from the file named by $NPMU_CREDENTIALS (never from arguments):\n"
+	"  principal NAME\n  key HEX | key-file PATH\n"
 	"  -h, --help                this text; 'npmu COMMAND --help' for one command\n";
 
 static const char usage_put[] =
@@ -398,6 +402,31 @@ static int cmd_get(int argc, char **argv)
 	return 0;
 }
 
+/* cmd_keygen -- write a fresh key file for a principal or for the cluster. */
+static int cmd_keygen(int argc, char **argv)
+{
+	if (argc != 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		fputs("Usage: npmu keygen FILE\nWrite a new random 256-bit key, in hex, to FILE (created "
+		      "with mode 0600;\nan existing file is never overwritten).\n",
+		      argc == 2 ? stdout : stderr);
+		return argc == 2 ? 0 : 2;
+	}
+	int rc = npmu__key_write(argv[1]);
+	if (rc == NPMU_E_EXIST) {
+		fprintf(stderr, "npmu: %s exists; a key file is never overwritten\n", argv[1]);
+		return 1;
+	}
+	if (rc != 0) {
+		fprintf(stderr, "npmu: cannot write %s: %s\n", argv[1], strerror(errno));
+		return 1;
+	}
+	if (json)
+		printf("{\"key_file\":\"%s\"}\n", argv[1]);
+	else
+		printf("wrote a new key to %s (mode 0600)\n", argv[1]);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option o[] = {{"server", required_argument, NULL, 's'},
@@ -427,6 +456,8 @@ int main(int argc, char **argv)
 		return cmd_put(ac, av);
 	if (!strcmp(av[0], "get"))
 		return cmd_get(ac, av);
+	if (!strcmp(av[0], "keygen"))
+		return cmd_keygen(ac, av);
 	fprintf(stderr, "npmu: unknown command '%s'\n", av[0]);
 	fprintf(stderr, usage_main, NPMU_DEFAULT_PORT);
 	return 2;

@@ -165,8 +165,9 @@ static int authenticate(struct npmu_conn *conn)
 	snprintf(t.id_i, sizeof(t.id_i), "%s", conn->principal);
 	memcpy(t.nonce_i, req.nonce, NPMU_NONCE_LEN);
 	if (!npmu__auth_check(conn->key, false, &t, mac)) {
-		LOG_WARN("%s:%s did not prove knowledge of %s's key", conn->host, conn->port,
-			 conn->principal);
+		LOG_WARN("authentication with %s:%s failed: it does not hold the key this client has for "
+			 "%s (wrong key file, or not the manager expected)",
+			 conn->host, conn->port, conn->principal);
 		return NPMU_E_AUTH;
 	}
 	npmu__auth_mac(conn->key, true, &t, req.mac);

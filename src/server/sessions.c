@@ -165,6 +165,7 @@ int npmu__sessions_auth3(struct npmu__sessions *ss, uint64_t session, const uint
 	}
 	npmu__channel_init(&s->ch, s->key, false, &s->t);
 	s->state = SESSION_OPEN;
+	failures_of(ss, host)->count = 0; /* a success forgives earlier failures */
 	s->last_ns = now_ns();
 	*who = s->who;
 	return 0;

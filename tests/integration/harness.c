@@ -100,6 +100,7 @@ static void sleep_ms(int ms)
 /* spawn -- fork and exec npmud on u->pool, listening on listen, logging to u->log. */
 static int spawn(struct unit_proc *u, const char *size, const char *listen)
 {
+	const char *const *extra = u->extra;
 	char addr_file[160];
 	snprintf(addr_file, sizeof(addr_file), "%s/addr", u->dir);
 	unlink(addr_file);
@@ -110,13 +111,15 @@ static int spawn(struct unit_proc *u, const char *size, const char *listen)
 		int fd = open(u->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
 		dup2(fd, 1);
 		dup2(fd, 2);
-		const char *argv[12] = {NPMUD_PATH, "--pool", u->pool, "--listen", listen,
+		const char *argv[32] = {NPMUD_PATH, "--pool", u->pool, "--listen", listen,
 					"--addr-file", addr_file, "-v"};
 		int n = 8;
 		if (size) {
 			argv[n++] = "--size";
 			argv[n++] = size;
 		}
+		for (int i = 0; extra && extra[i] && n < 31; i++)
+			argv[n++] = extra[i];
 		argv[n] = NULL;
 		execv(NPMUD_PATH, (char *const *)argv);
 		_exit(127);
@@ -147,9 +150,17 @@ static int spawn(struct unit_proc *u, const char *size, const char *listen)
 /* unit_start -- start npmud on a new pool in a new temporary directory. */
 int unit_start(struct unit_proc *u, const char *size)
 {
+	return unit_start_args(u, NULL, size, NULL);
+}
+
+/* unit_start_args -- start npmud with extra arguments, in dir or a new temporary directory. */
+int unit_start_args(struct unit_proc *u, const char *dir, const char *size,
+		    const char *const *extra)
+{
 	memset(u, 0, sizeof(*u));
-	snprintf(u->dir, sizeof(u->dir), "/tmp/npmu-it-XXXXXX");
-	if (!mkdtemp(u->dir))
+	u->extra = extra;
+	snprintf(u->dir, sizeof(u->dir), "%s", dir ? dir : "/tmp/npmu-it-XXXXXX");
+	if (!dir && !mkdtemp(u->dir))
 		return -1;
 	snprintf(u->pool, sizeof(u->pool), "%s/unit.pool", u->dir);
 	snprintf(u->log, sizeof(u->log), "%s/npmud.log", u->dir);

@@ -14,10 +14,16 @@ struct unit_proc {
 	char pool[128];
 	char addr[128];    /* host:port it serves on */
 	char log[128];
+	const char *const *extra; /* more npmud arguments, NULL-terminated */
 };
 
-/* unit_start -- start npmud on a new (or, with u->dir set, existing) pool; port chosen by the OS. */
+/* unit_start -- start npmud on a new pool in a new temporary directory; port chosen by the OS. */
 int unit_start(struct unit_proc *u, const char *size);
+
+/* unit_start_args -- like unit_start, with extra npmud arguments (NULL-terminated); when dir is
+ * not NULL it is used instead of a new temporary directory. */
+int unit_start_args(struct unit_proc *u, const char *dir, const char *size,
+		    const char *const *extra);
 
 /* unit_restart -- start npmud again on the same pool and port. */
 int unit_restart(struct unit_proc *u);
