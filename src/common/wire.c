@@ -24,8 +24,9 @@ bool npmu__name_valid(const char *name, size_t len)
 /* npmu__msg_type_name -- the name of a message type, for logs. */
 const char *npmu__msg_type_name(uint16_t type)
 {
-	static const char *const names[] = {"?",    "HELLO", "CREATE", "OPEN",    "CLOSE", "DELETE",
-					    "RESIZE", "STAT", "LIST",  "PERSIST", "AUTH1", "AUTH3"};
+	static const char *const names[] = {"?",      "HELLO", "CREATE", "OPEN",    "CLOSE",
+					    "DELETE", "RESIZE", "STAT", "LIST",  "PERSIST",
+					    "AUTH1",  "AUTH3",  "UNITS"};
 	type &= (uint16_t)~NPMU_MSG_REPLY;
 	return type <= NPMU_MSG_TYPE_MAX ? names[type] : "?";
 }
@@ -123,8 +124,14 @@ int npmu__req_encode(uint16_t type, const struct npmu__request *req, void *buf, 
 	struct npmu__cursor c;
 	npmu__cursor_init(&c, buf, buflen);
 	switch (type) {
-	case NPMU_MSG_HELLO: break;
+	case NPMU_MSG_HELLO:
+	case NPMU_MSG_UNITS: break;
 	case NPMU_MSG_CREATE:
+		put_name(&c, req->name);
+		npmu__put_u64(&c, req->size);
+		npmu__str_put(&c, req->owner);
+		npmu__str_put(&c, req->unit);
+		break;
 	case NPMU_MSG_RESIZE:
 		put_name(&c, req->name);
 		npmu__put_u64(&c, req->size);
@@ -165,8 +172,16 @@ int npmu__req_decode(uint16_t type, const void *body, size_t len, struct npmu__r
 	memset(req, 0, sizeof(*req));
 	int rc = 0;
 	switch (type) {
-	case NPMU_MSG_HELLO: break;
+	case NPMU_MSG_HELLO:
+	case NPMU_MSG_UNITS: break;
 	case NPMU_MSG_CREATE:
+		rc = get_name(&c, req->name);
+		req->size = npmu__get_u64(&c);
+		npmu__str_get(&c, req->owner, sizeof(req->owner));
+		npmu__str_get(&c, req->unit, sizeof(req->unit));
+		if (c.ok && req->owner[0] && !npmu__id_valid(req->owner, strlen(req->owner)))
+			return NPMU_E_PROTO;
+		break;
 	case NPMU_MSG_RESIZE:
 		rc = get_name(&c, req->name);
 		req->size = npmu__get_u64(&c);
@@ -206,6 +221,39 @@ int npmu__req_decode(uint16_t type, const void *body, size_t len, struct npmu__r
 	if (!c.ok || c.pos != len)
 		return NPMU_E_PROTO;
 	return rc;
+}
+
+/* npmu__str_put -- a u8-length string. */
+void npmu__str_put(struct npmu__cursor *c, const char *s)
+{
+	size_t n = strlen(s);
+	if (n > 255) {
+		c->ok = false;
+		return;
+	}
+	npmu__put_u8(c, (uint8_t)n);
+	npmu__put_bytes(c, s, n);
+}
+
+/* npmu__str_get -- a u8-length string of printable characters, at most max-1 long. */
+void npmu__str_get(struct npmu__cursor *c, char *out, size_t max)
+{
+	uint8_t n = npmu__get_u8(c);
+	const uint8_t *s = npmu__cursor_take(c, n);
+	out[0] = '\0';
+	if (!s)
+		return;
+	if ((size_t)n >= max) {
+		c->ok = false;
+		return;
+	}
+	for (uint8_t i = 0; i < n; i++)
+		if (s[i] < 0x21 || s[i] > 0x7e) {
+			c->ok = false;
+			return;
+		}
+	memcpy(out, s, n);
+	out[n] = '\0';
 }
 
 /* npmu__info_put -- append a region_info. */

@@ -40,10 +40,14 @@
 #define NPMU_MSG_REPLY 0x8000
 
 enum npmu__msg_type {
-	NPMU_MSG_HELLO = 1,   /* body: empty; reply: u32 unit_flags, u64 unit_id */
-	NPMU_MSG_CREATE = 2,  /* body: name, u64 size; reply: region_info */
-	NPMU_MSG_OPEN = 3,    /* body: name, u32 access; reply: region_info, access_info */
-	NPMU_MSG_CLOSE = 4,   /* body: u64 region_id, u64 key; reply: empty */
+	NPMU_MSG_HELLO = 1,   /* body: empty; reply: u32 flags, u64 unit_id, u64 bytes, u64 free */
+	NPMU_MSG_CREATE = 2,  /* body: name, u64 size, owner, unit; reply: region_info. owner is
+			       * honoured only from a manager; unit ("host:port", may be empty)
+			       * asks a manager of several units for one of them */
+	NPMU_MSG_OPEN = 3,    /* body: name, u32 access; reply: region_info, access_info, unit
+			       * (the address of the unit to use for data; empty: this one) */
+	NPMU_MSG_CLOSE = 4,   /* body: u64 region_id, u64 key; reply: empty. Sent to the unit by
+			       * the key's holder: the key is the proof */
 	NPMU_MSG_DELETE = 5,  /* body: name; reply: empty */
 	NPMU_MSG_RESIZE = 6,  /* body: name, u64 size; reply: region_info */
 	NPMU_MSG_STAT = 7,    /* body: name; reply: region_info */
@@ -52,12 +56,17 @@ enum npmu__msg_type {
 	NPMU_MSG_PERSIST = 9, /* body: u64 region_id, u64 key, u64 offset, u64 len; reply: empty */
 	NPMU_MSG_AUTH1 = 10,  /* body: id, nonce[32]; reply: u64 session, id, nonce[32], mac[32] */
 	NPMU_MSG_AUTH3 = 11,  /* on the session: body: mac[32]; reply: empty */
-	NPMU_MSG_TYPE_MAX = 11,
+	NPMU_MSG_UNITS = 12,  /* body: empty; reply: u32 count, count x (unit, u32 up, u64 bytes,
+			       * u64 free, u32 regions) */
+	NPMU_MSG_TYPE_MAX = 12,
 };
 
 /* Unit flags in the HELLO reply. */
 #define NPMU_UNIT_VIRT_ADDR 0x1 /* RMA addresses are virtual: add access_info.base to offsets */
 #define NPMU_UNIT_AUTH 0x2      /* manager requests must come sealed on an authenticated session */
+#define NPMU_UNIT_MANAGER 0x4   /* a manager answers (region requests served) */
+#define NPMU_UNIT_DATA 0x8      /* a unit answers (one-sided access, persist, close) */
+#define NPMU_ADDR_STR_MAX 127   /* "host:port" of a unit */
 
 /*
  * Sessions (see session.h for the handshake and the sealing): a request with a non-zero
@@ -102,6 +111,8 @@ struct npmu__request {
 	char id[NPMU_ID_MAX + 1];
 	uint8_t nonce[NPMU_NONCE_LEN];
 	uint8_t mac[NPMU_MAC_LEN];
+	char owner[NPMU_ID_MAX + 1];
+	char unit[NPMU_ADDR_STR_MAX + 1];
 };
 
 /* npmu__name_valid -- whether name is 1..NPMU_NAME_MAX characters of [A-Za-z0-9._-]. */
@@ -135,6 +146,11 @@ void npmu__info_get(struct npmu__cursor *c, struct npmu_region_info *info);
 /* npmu__access_put / npmu__access_get -- encode or decode an access_info. */
 void npmu__access_put(struct npmu__cursor *c, const struct npmu__access_info *ai);
 void npmu__access_get(struct npmu__cursor *c, struct npmu__access_info *ai);
+
+/* npmu__str_put / npmu__str_get -- a u8-length string (get leaves the cursor bad if longer
+ * than max or not printable). */
+void npmu__str_put(struct npmu__cursor *c, const char *s);
+void npmu__str_get(struct npmu__cursor *c, char *out, size_t max);
 
 /* npmu__msg_type_name -- the name of a message type, for logs. */
 const char *npmu__msg_type_name(uint16_t type);

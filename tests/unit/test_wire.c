@@ -128,8 +128,8 @@ static void req__bad_names_and_access(void **state)
 	for (int i = 0; names[i]; i++) {
 		body[0] = (uint8_t)strlen(names[i]);
 		memcpy(body + 1, names[i], body[0]);
-		memset(body + 1 + body[0], 0, 8);
-		assert_int_equal(npmu__req_decode(NPMU_MSG_CREATE, body, 1u + body[0] + 8, &out),
+		memset(body + 1 + body[0], 0, 10); /* size, empty owner and unit */
+		assert_int_equal(npmu__req_decode(NPMU_MSG_CREATE, body, 1u + body[0] + 10, &out),
 				 body[0] ? NPMU_E_NAME : NPMU_E_NAME);
 	}
 	body[0] = 64; /* one byte over the limit */
