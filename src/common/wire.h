@@ -84,6 +84,7 @@ struct npmu__access_info {
 	uint64_t key;    /* the registration's remote key */
 	uint64_t base;   /* RMA address of offset 0 (0 unless the unit uses virtual addresses) */
 	uint32_t access; /* enum npmu_access */
+	char unit[NPMU_ADDR_STR_MAX + 1]; /* where to send data operations; "" for this endpoint */
 };
 
 /* A decoded message header. */

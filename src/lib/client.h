@@ -15,10 +15,13 @@
  * marks the endpoint broken and the next call opens a fresh one (on tcp, an access with a dead
  * key tears the underlying connection down).
  */
+#define NPMU_UNITS_MAX 64
+
 struct npmu_conn {
 	pthread_mutex_t lock;
 	struct npmu__fabric *fab;
 	fi_addr_t server;
+	char addr[NPMU_ADDR_STR_MAX + 1]; /* "host:port" as given */
 	char host[256];
 	char port[16];
 	char provider[64];
@@ -31,15 +34,21 @@ struct npmu_conn {
 	uint8_t key[NPMU_KEY_LEN];
 	bool sealed;                    /* an authenticated session is open on the endpoint */
 	struct npmu__channel ch;
+	struct npmu_conn *units[NPMU_UNITS_MAX]; /* data connections to other units (pmmd) */
+	uint32_t nunits;
 	uint8_t tx[NPMU_WIRE_MAX];
 	uint8_t rx[NPMU_WIRE_MAX];
 };
 
 struct npmu_region {
-	struct npmu_conn *conn;
+	struct npmu_conn *conn;  /* the manager's connection */
+	struct npmu_conn *data;  /* the unit's: conn itself, or one of conn->units */
 	struct npmu_region_info info;
 	struct npmu__access_info ai;
 };
+
+/* npmu__conn_unit -- the data connection to unit `addr` ("" for conn itself); conn->lock held. */
+int npmu__conn_unit(struct npmu_conn *conn, const char *addr, struct npmu_conn **out);
 
 /* npmu__conn_ready -- (re)open the endpoint if it is broken; conn->lock held. */
 int npmu__conn_ready(struct npmu_conn *conn);

@@ -307,6 +307,7 @@ int npmu_conn_new(const struct npmu_conn_cfg *cfg, struct npmu_conn **conn_ptr)
 		return rc;
 	}
 	snprintf(conn->provider, sizeof(conn->provider), "%s", provider);
+	snprintf(conn->addr, sizeof(conn->addr), "%s", server);
 	conn->timeout_ms = cfg && cfg->timeout_ms > 0 ? cfg->timeout_ms : 10000;
 	randombytes_buf(&conn->next_req, sizeof(conn->next_req));
 	pthread_mutex_init(&conn->lock, NULL);
@@ -323,12 +324,40 @@ int npmu_conn_new(const struct npmu_conn_cfg *cfg, struct npmu_conn **conn_ptr)
 	return 0;
 }
 
-/* npmu_conn_delete -- close a connection; NULLs *conn_ptr. */
+/* npmu__conn_unit -- the data connection to unit addr, made (unauthenticated: data operations
+ * carry their key as proof) the first time it is needed. */
+int npmu__conn_unit(struct npmu_conn *conn, const char *addr, struct npmu_conn **out)
+{
+	if (!addr[0]) {
+		*out = conn;
+		return 0;
+	}
+	for (uint32_t i = 0; i < conn->nunits; i++)
+		if (strcmp(conn->units[i]->addr, addr) == 0) {
+			*out = conn->units[i];
+			return 0;
+		}
+	if (conn->nunits == NPMU_UNITS_MAX)
+		return NPMU_E_LIMIT;
+	struct npmu_conn_cfg cfg = {.server = addr, .provider = conn->provider,
+				    .timeout_ms = conn->timeout_ms, .credentials = ""};
+	struct npmu_conn *u;
+	int rc = npmu_conn_new(&cfg, &u);
+	if (rc != 0)
+		return rc;
+	conn->units[conn->nunits++] = u;
+	*out = u;
+	return 0;
+}
+
+/* npmu_conn_delete -- close a connection and its data connections; NULLs *conn_ptr. */
 int npmu_conn_delete(struct npmu_conn **conn_ptr)
 {
 	if (!conn_ptr || !*conn_ptr)
 		return NPMU_E_INVAL;
 	struct npmu_conn *conn = *conn_ptr;
+	for (uint32_t i = 0; i < conn->nunits; i++)
+		npmu_conn_delete(&conn->units[i]);
 	npmu__fabric_close(&conn->fab);
 	pthread_mutex_destroy(&conn->lock);
 	sodium_memzero(conn, sizeof(*conn));

@@ -34,9 +34,12 @@ int npmu_region_open(struct npmu_conn *conn, const char *name, enum npmu_access 
 		npmu__cursor_init(&c, (void *)body, blen);
 		npmu__info_get(&c, &r->info);
 		npmu__access_get(&c, &r->ai);
+		npmu__str_get(&c, r->ai.unit, sizeof(r->ai.unit));
 		if (!c.ok || c.pos != blen || r->ai.access != (uint32_t)access)
 			rc = NPMU_E_PROTO;
 	}
+	if (rc == 0)
+		rc = npmu__conn_unit(conn, r->ai.unit, &r->data);
 	pthread_mutex_unlock(&conn->lock);
 	if (rc != 0) {
 		free(r);
@@ -56,9 +59,9 @@ int npmu_region_close(struct npmu_region **region_ptr)
 	struct npmu__request req = {.region_id = r->info.id, .key = r->ai.key};
 	const uint8_t *body;
 	size_t blen;
-	pthread_mutex_lock(&r->conn->lock);
-	int rc = npmu__rpc(r->conn, NPMU_MSG_CLOSE, &req, &body, &blen);
-	pthread_mutex_unlock(&r->conn->lock);
+	pthread_mutex_lock(&r->data->lock);
+	int rc = npmu__rpc(r->data, NPMU_MSG_CLOSE, &req, &body, &blen);
+	pthread_mutex_unlock(&r->data->lock);
 	free(r);
 	*region_ptr = NULL;
 	return rc;
@@ -134,7 +137,7 @@ static int reap(struct npmu_conn *conn, struct rma_slot *slots, int *inflight)
 static int post_one(struct npmu_region *r, int write, uint64_t off, void *buf, size_t len,
 		    struct rma_slot *s, struct rma_slot *slots, int *inflight, uint64_t deadline)
 {
-	struct npmu_conn *conn = r->conn;
+	struct npmu_conn *conn = r->data;
 	struct npmu__fabric *fab = conn->fab;
 	void *desc = NULL;
 	if (fab->local_mr) {
@@ -174,10 +177,10 @@ static int key_status(struct npmu_region *r)
 	struct npmu__request req = {.region_id = r->info.id, .key = r->ai.key};
 	const uint8_t *body;
 	size_t blen;
-	int saved = r->conn->timeout_ms; /* a short question: the transfer already failed */
-	r->conn->timeout_ms = saved < 1000 ? saved : 1000;
-	int rc = npmu__rpc(r->conn, NPMU_MSG_PERSIST, &req, &body, &blen);
-	r->conn->timeout_ms = saved;
+	int saved = r->data->timeout_ms; /* a short question: the transfer already failed */
+	r->data->timeout_ms = saved < 1000 ? saved : 1000;
+	int rc = npmu__rpc(r->data, NPMU_MSG_PERSIST, &req, &body, &blen);
+	r->data->timeout_ms = saved;
 	if (rc == NPMU_E_KEY || rc == NPMU_E_NOENT)
 		return NPMU_E_KEY;
 	return rc == NPMU_E_ACCESS ? NPMU_E_ACCESS : 0;
@@ -190,7 +193,7 @@ static int key_status(struct npmu_region *r)
  */
 static int transfer(struct npmu_region *r, int write, const struct npmu_iov *iov, int iovcnt)
 {
-	struct npmu_conn *conn = r->conn;
+	struct npmu_conn *conn = r->data;
 	pthread_mutex_lock(&conn->lock);
 	int rc = npmu__conn_ready(conn);
 	if (rc != 0) {
@@ -289,8 +292,8 @@ int npmu_region_persist(struct npmu_region *region, uint64_t offset, uint64_t le
 		.region_id = region->info.id, .key = region->ai.key, .offset = offset, .len = len};
 	const uint8_t *body;
 	size_t blen;
-	pthread_mutex_lock(&region->conn->lock);
-	rc = npmu__rpc(region->conn, NPMU_MSG_PERSIST, &req, &body, &blen);
-	pthread_mutex_unlock(&region->conn->lock);
+	pthread_mutex_lock(&region->data->lock);
+	rc = npmu__rpc(region->data, NPMU_MSG_PERSIST, &req, &body, &blen);
+	pthread_mutex_unlock(&region->data->lock);
 	return rc;
 }

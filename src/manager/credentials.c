@@ -69,8 +69,9 @@ static int parse_line(char *line, struct npmu__credentials *cr, char *err, size_
 	if (n == 0 || words[0][0] == '#')
 		return 0;
 	if (!strcmp(words[0], "principal") && (n == 3 || (n == 4 && !strcmp(words[2], "file")))) {
-		if (!npmu__id_valid(words[1], strlen(words[1])) || npmu__credentials_find(cr, words[1])) {
-			snprintf(err, errlen, "bad or repeated principal name '%s'", words[1]);
+		if (!npmu__id_valid(words[1], strlen(words[1])) || npmu__credentials_find(cr, words[1]) ||
+		    !strcmp(words[1], "pmm")) {
+			snprintf(err, errlen, "bad, reserved or repeated principal name '%s'", words[1]);
 			return NPMU_E_INVAL;
 		}
 		struct npmu__principal p = {0};

@@ -57,12 +57,16 @@ int npmu__pmm_handle(struct npmu__pmm *pmm, const char *who, uint16_t type,
 		snprintf(want.name, sizeof(want.name), "%s", req->name);
 		if (pmm->creds && !(rights_of(pmm, who, &want) & NPMU_RIGHT_CREATE))
 			return NPMU_E_ACCESS;
-		rc = pmm->ops->create(pmm->unit, req->name, pmm->creds ? who : "", req->size, &info);
+		/* with credentials the owner is the requester; without, a manager programming this
+		 * unit names the owner (and an open unit has nothing to protect) */
+		rc = pmm->ops->create(pmm->unit, req->name, pmm->creds ? who : req->owner, req->size,
+				      &info);
 		if (rc == 0)
 			npmu__info_put(reply, &info);
 		return rc;
 	}
 	case NPMU_MSG_LIST: return list(pmm, who, req->start, reply);
+	case NPMU_MSG_UNITS: return pmm->ops->units(pmm->unit, reply);
 	case NPMU_MSG_CLOSE: /* the key is the proof: whoever holds it may give it back */
 		return pmm->ops->revoke(pmm->unit, req->region_id, req->key);
 	default: break;
@@ -85,6 +89,7 @@ int npmu__pmm_handle(struct npmu__pmm *pmm, const char *who, uint16_t type,
 		if (rc == 0) {
 			npmu__info_put(reply, &info);
 			npmu__access_put(reply, &ai);
+			npmu__str_put(reply, ai.unit);
 		}
 		return rc;
 	case NPMU_MSG_RESIZE:

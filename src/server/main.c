@@ -29,6 +29,8 @@ static const char usage[] =
 	"  -P, --provider NAME    libfabric provider (default $NPMU_PROVIDER or \"tcp\")\n"
 	"  -c, --credentials FILE principals, keys and rights (see credentials.h); clients must\n"
 	"                         authenticate and every manager request is sealed\n"
+	"  -k, --cluster-key FILE accept region programming from a manager (pmmd) proving this\n"
+	"                         key (written by `npmu keygen`)\n"
 	"      --insecure         serve without credentials on a non-loopback address\n"
 	"      --no-manager       do not run the embedded manager (units managed by pmmd)\n"
 	"      --addr-file PATH   write the address served on to PATH once ready\n"
@@ -66,14 +68,17 @@ int main(int argc, char **argv)
 		{"spin-us", required_argument, NULL, 'S'},
 		{"credentials", required_argument, NULL, 'c'},
 		{"insecure", no_argument, NULL, 'I'},
+		{"cluster-key", required_argument, NULL, 'k'},
 		{"verbose", no_argument, NULL, 'v'},      {"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}};
 	const char *pool_path = NULL, *size_text = NULL, *listen = "127.0.0.1";
-	const char *provider = getenv("NPMU_PROVIDER"), *addr_file = NULL, *cred_path = NULL;
+	const char *provider = getenv("NPMU_PROVIDER"), *addr_file = NULL, *cred_path = NULL,
+		   *key_path = NULL;
+	static uint8_t cluster_key[NPMU_KEY_LEN];
 	int insecure = 0;
 	int manager = 1, verbose = 0, c;
 	long spin_us = 200;
-	while ((c = getopt_long(argc, argv, "p:s:l:P:c:vh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "p:s:l:P:c:k:vh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p': pool_path = optarg; break;
 		case 's': size_text = optarg; break;
@@ -82,6 +87,7 @@ int main(int argc, char **argv)
 		case 'M': manager = 0; break;
 		case 'c': cred_path = optarg; break;
 		case 'I': insecure = 1; break;
+		case 'k': key_path = optarg; break;
 		case 'A': addr_file = optarg; break;
 		case 'S': {
 			char *end;
@@ -118,6 +124,14 @@ int main(int argc, char **argv)
 	if (sodium_init() < 0) {
 		fprintf(stderr, "npmud: libsodium failed to initialise\n");
 		return 1;
+	}
+	if (key_path) {
+		int krc = npmu__key_read(key_path, cluster_key);
+		if (krc != 0) {
+			fprintf(stderr, "npmud: cluster key %s: %s\n", key_path,
+				krc == NPMU_E_ACCESS ? "readable by others (chmod 600)" : npmu_strerror(krc));
+			return 2;
+		}
 	}
 	struct npmu__credentials creds = {0};
 	if (cred_path) {
@@ -173,7 +187,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "npmud: cannot map the pool's regions: %s\n", npmu_strerror(rc));
 		goto out;
 	}
-	if (!cred_path && !insecure && !npmu__fabric_is_loopback(fab)) {
+	if (!cred_path && !insecure && manager && !npmu__fabric_is_loopback(fab)) {
 		fprintf(stderr, "npmud: refusing to serve %s without --credentials (access keys would be\n"
 				"       handed to anyone who asks); give --credentials FILE, or --insecure\n",
 			listen);
@@ -182,17 +196,18 @@ int main(int argc, char **argv)
 	}
 	pmm.unit = unit;
 	pmm.creds = cred_path ? &creds : NULL;
-	npmu__sessions_init(&sessions, pmm.creds, "npmud");
-	if ((rc = npmu__service_new(unit, manager ? &pmm : NULL, cred_path ? &sessions : NULL,
-				    &svc)) != 0)
+	npmu__sessions_init(&sessions, pmm.creds, key_path ? cluster_key : NULL, "npmud");
+	if ((rc = npmu__service_new(fab, unit, manager ? &pmm : NULL,
+				    cred_path || key_path ? &sessions : NULL, &svc)) != 0)
 		goto out;
 	char addr[128];
 	npmu__fabric_addr_str(fab, fab->name, addr, sizeof(addr));
-	LOG_INFO("serving pool %s (%llu MiB, %u regions%s) on %s, provider %s%s%s", pool_path,
+	LOG_INFO("serving pool %s (%llu MiB, %u regions%s) on %s, provider %s%s%s%s", pool_path,
 		 (unsigned long long)(pool->sb.pool_size >> 20), pool->meta.nregions,
 		 pool->recovered_from ? ", recovered" : "", addr, fab->info->fabric_attr->prov_name,
 		 manager ? ", embedded manager" : "",
-		 cred_path ? ", authenticated sessions" : ", no authentication");
+		 cred_path ? ", authenticated sessions" : ", no authentication",
+		 key_path ? ", programmable by a manager" : "");
 	if (addr_file && write_addr_file(addr_file, addr) != 0) {
 		fprintf(stderr, "npmud: cannot write %s: %s\n", addr_file, strerror(errno));
 		rc = NPMU_E_IO;

@@ -42,7 +42,8 @@ struct peer {
 struct npmu__service {
 	struct npmu__fabric *fab;
 	struct npmu__unit *unit;
-	struct npmu__pmm *pmm;
+	struct npmu__pmm *pmm;           /* the manager answering region requests, or NULL */
+	struct npmu__pmm programming;    /* this unit as programmed by an authenticated manager */
 	struct npmu__sessions *sessions; /* NULL: no authentication (loopback or --insecure) */
 	struct rx_buf *rx;
 	struct tx_buf *tx;
@@ -92,14 +93,15 @@ static int post_rx(struct npmu__service *svc, struct rx_buf *b)
 }
 
 /* npmu__service_new -- a service for unit; posts its receive buffers. */
-int npmu__service_new(struct npmu__unit *unit, struct npmu__pmm *pmm,
+int npmu__service_new(struct npmu__fabric *fab, struct npmu__unit *unit, struct npmu__pmm *pmm,
 		      struct npmu__sessions *sessions, struct npmu__service **svc_ptr)
 {
 	struct npmu__service *svc = calloc(1, sizeof(*svc));
 	if (!svc)
 		return NPMU_E_NOMEM;
-	svc->fab = unit->fab;
+	svc->fab = fab;
 	svc->unit = unit;
+	svc->programming = (struct npmu__pmm){&npmu__local_unit_ops, unit, NULL};
 	svc->pmm = pmm;
 	svc->sessions = sessions;
 	svc->rx = calloc(RX_BUFS, sizeof(*svc->rx));
@@ -285,11 +287,20 @@ static int dispatch(struct npmu__service *svc, const struct npmu__msg_hdr *hdr,
 {
 	const char *who = sess ? sess->who : NULL;
 	switch (hdr->type) {
-	case NPMU_MSG_HELLO:
+	case NPMU_MSG_HELLO: {
+		const struct npmu__pool *pool = svc->unit ? svc->unit->pool : NULL;
 		npmu__put_u32(reply, (svc->fab->virt_addr ? NPMU_UNIT_VIRT_ADDR : 0) |
-					     (svc->sessions ? NPMU_UNIT_AUTH : 0));
-		npmu__put_bytes(reply, svc->unit->pool->sb.uuid, 8); /* unit id */
+					     (svc->sessions ? NPMU_UNIT_AUTH : 0) |
+					     (svc->pmm ? NPMU_UNIT_MANAGER : 0) |
+					     (pool ? NPMU_UNIT_DATA : 0));
+		uint8_t id[8] = {0};
+		if (pool)
+			memcpy(id, pool->sb.uuid, 8);
+		npmu__put_bytes(reply, id, 8); /* unit id */
+		npmu__put_u64(reply, pool ? (pool->sb.npages - pool->sb.data_start) * NPMU_PAGE_SIZE : 0);
+		npmu__put_u64(reply, pool ? pool->alloc.nfree * NPMU_PAGE_SIZE : 0);
 		return 0;
+	}
 	case NPMU_MSG_AUTH1:
 		if (!svc->sessions)
 			return NPMU_E_INVAL; /* this unit runs without credentials */
@@ -303,10 +314,18 @@ static int dispatch(struct npmu__service *svc, const struct npmu__msg_hdr *hdr,
 		return rc;
 	}
 	case NPMU_MSG_PERSIST: /* outside a session too: the key is the proof */
-		return npmu__unit_persist(svc->unit, req->region_id, req->key, req->offset, req->len);
-	default:
-		if (!svc->pmm)
+		if (!svc->unit)
 			return NPMU_E_PROTO;
+		return npmu__unit_persist(svc->unit, req->region_id, req->key, req->offset, req->len);
+	case NPMU_MSG_CLOSE: /* likewise: whoever holds the key may give it back */
+		if (!svc->unit)
+			return NPMU_E_PROTO;
+		return npmu__unit_revoke(svc->unit, req->region_id, req->key);
+	default:
+		if (sess && sess->manager && svc->unit) /* TPT programming by a manager */
+			return npmu__pmm_handle(&svc->programming, NULL, hdr->type, req, reply);
+		if (!svc->pmm)
+			return svc->unit ? NPMU_E_ACCESS : NPMU_E_PROTO; /* a unit without a manager */
 		if (svc->sessions && !sess)
 			return NPMU_E_AUTH; /* manager requests only on an authenticated session */
 		return npmu__pmm_handle(svc->pmm, who, hdr->type, req, reply);

@@ -19,10 +19,11 @@ struct npmu__service_stats {
 struct npmu__sessions;
 
 /*
- * npmu__service_new -- a service for unit on its fabric; pmm may be NULL (no embedded manager);
- * sessions NULL means no authentication (only for loopback or an explicit --insecure).
+ * npmu__service_new -- a service on fab for unit (NULL in a manager without a unit: pmmd) and
+ * pmm (NULL in a unit without a manager: npmud --no-manager). sessions NULL means no
+ * authentication (only for loopback or an explicit --insecure).
  */
-int npmu__service_new(struct npmu__unit *unit, struct npmu__pmm *pmm,
+int npmu__service_new(struct npmu__fabric *fab, struct npmu__unit *unit, struct npmu__pmm *pmm,
 		      struct npmu__sessions *sessions, struct npmu__service **svc_ptr);
 
 /* npmu__service_delete -- free the service (the unit and fabric stay); NULLs *svc_ptr. */

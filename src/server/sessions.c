@@ -20,10 +20,11 @@ static uint64_t now_ns(void)
 
 /* npmu__sessions_init -- an empty table answering as `id`. */
 void npmu__sessions_init(struct npmu__sessions *ss, const struct npmu__credentials *creds,
-			 const char *id)
+			 const uint8_t *cluster_key, const char *id)
 {
 	memset(ss, 0, sizeof(*ss));
 	ss->creds = creds;
+	ss->cluster_key = cluster_key;
 	snprintf(ss->id, sizeof(ss->id), "%s", id);
 	randombytes_buf(ss->decoy, sizeof(ss->decoy));
 }
@@ -112,7 +113,8 @@ int npmu__sessions_auth1(struct npmu__sessions *ss, const struct npmu__request *
 		return NPMU_E_LIMIT;
 	sodium_memzero(s, sizeof(*s));
 	const struct npmu__principal *p = ss->creds ? npmu__credentials_find(ss->creds, req->id) : NULL;
-	memcpy(s->key, p ? p->key : ss->decoy, NPMU_KEY_LEN);
+	s->manager = ss->cluster_key && strcmp(req->id, NPMU_MANAGER_ID) == 0;
+	memcpy(s->key, s->manager ? ss->cluster_key : p ? p->key : ss->decoy, NPMU_KEY_LEN);
 	snprintf(s->who, sizeof(s->who), "%s", req->id);
 	snprintf(s->t.id_i, sizeof(s->t.id_i), "%s", req->id);
 	snprintf(s->t.id_r, sizeof(s->t.id_r), "%s", ss->id);

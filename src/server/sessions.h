@@ -24,6 +24,7 @@ enum npmu__session_state { SESSION_FREE, SESSION_CHALLENGED, SESSION_OPEN };
 
 struct npmu__session {
 	enum npmu__session_state state;
+	bool manager;     /* authenticated with the cluster key as NPMU_MANAGER_ID */
 	char who[NPMU_ID_MAX + 1];
 	fi_addr_t peer;
 	uint8_t host[16]; /* the peer's host part, for failure accounting */
@@ -40,8 +41,12 @@ struct npmu__auth_failures {
 	uint64_t until_ns; /* refuse without looking until then */
 };
 
+/* The identity a manager authenticates as, with the cluster key, to program a unit. */
+#define NPMU_MANAGER_ID "pmm"
+
 struct npmu__sessions {
 	const struct npmu__credentials *creds;
+	const uint8_t *cluster_key;     /* NULL: no manager may program this unit remotely */
 	char id[NPMU_ID_MAX + 1];       /* our identity in handshakes */
 	uint8_t decoy[NPMU_KEY_LEN];    /* answers for unknown principals, so they cannot be probed */
 	struct npmu__session s[NPMU_SESSIONS_MAX];
@@ -51,7 +56,7 @@ struct npmu__sessions {
 
 /* npmu__sessions_init -- an empty table answering as `id` for the principals of creds. */
 void npmu__sessions_init(struct npmu__sessions *ss, const struct npmu__credentials *creds,
-			 const char *id);
+			 const uint8_t *cluster_key, const char *id);
 
 /* npmu__sessions_fini -- wipe every key. */
 void npmu__sessions_fini(struct npmu__sessions *ss);

@@ -375,6 +375,7 @@ int npmu__unit_grant(struct npmu__unit *unit, const char *name, uint32_t access,
 	ai->key = e->mr[slot].key;
 	ai->base = unit->fab->virt_addr ? (uint64_t)(uintptr_t)e->win->addr : 0;
 	ai->access = access;
+	ai->unit[0] = '\0'; /* this unit */
 	return 0;
 }
 

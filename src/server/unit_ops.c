@@ -40,6 +40,20 @@ static int local_revoke(void *u, uint64_t region_id, uint64_t key)
 	return npmu__unit_revoke(u, region_id, key);
 }
 
+static int local_units(void *u, struct npmu__cursor *reply)
+{
+	struct npmu__unit *unit = u;
+	char addr[NPMU_ADDR_STR_MAX + 1];
+	npmu__fabric_addr_str(unit->fab, unit->fab->name, addr, sizeof(addr));
+	npmu__put_u32(reply, 1);
+	npmu__str_put(reply, addr);
+	npmu__put_u32(reply, 1); /* up: it is answering */
+	npmu__put_u64(reply, (unit->pool->sb.npages - unit->pool->sb.data_start) * NPMU_PAGE_SIZE);
+	npmu__put_u64(reply, unit->pool->alloc.nfree * NPMU_PAGE_SIZE);
+	npmu__put_u32(reply, unit->pool->meta.nregions);
+	return 0;
+}
+
 const struct npmu__unit_ops npmu__local_unit_ops = {
 	.create = local_create,
 	.remove = local_remove,
@@ -48,4 +62,5 @@ const struct npmu__unit_ops npmu__local_unit_ops = {
 	.list = local_list,
 	.grant = local_grant,
 	.revoke = local_revoke,
+	.units = local_units,
 };

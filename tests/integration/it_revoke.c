@@ -32,7 +32,7 @@ static void revoke__close_and_delete(void **state)
 
 	/* keep r1's access information, as a client that ignores the close would */
 	struct npmu_region stale = *r1;
-	stale.conn = c3;
+	stale.conn = stale.data = c3;
 	assert_int_equal(npmu_region_read(&stale, 0, buf, sizeof(buf)), 0);
 	assert_int_equal(npmu_region_close(&r1), 0);
 	assert_int_equal(npmu_region_write(&stale, 0, buf, sizeof(buf)), NPMU_E_KEY);
