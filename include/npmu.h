@@ -158,6 +158,18 @@ NPMU_API int npmu_region_writev(struct npmu_region *region, const struct npmu_io
 NPMU_API int npmu_region_persist(struct npmu_region *region, uint64_t offset, uint64_t len,
 				 enum npmu_durability level);
 
+/* What a manager says about one of its units. */
+struct npmu_unit_info {
+	char addr[128];    /* host:port */
+	int up;            /* answering and authenticated */
+	uint64_t bytes;    /* data capacity */
+	uint64_t free;     /* unallocated bytes */
+	uint32_t regions;
+};
+
+/* npmu_unit_list -- the manager's units; *list (of *count) is freed by the caller with free(). */
+NPMU_API int npmu_unit_list(struct npmu_conn *conn, struct npmu_unit_info **list, size_t *count);
+
 /* npmu_parse_size -- parse "4096", "64K", "1.5M", "4G", "1T" (binary units) into bytes. */
 NPMU_API int npmu_parse_size(const char *text, uint64_t *bytes);
 

@@ -26,6 +26,7 @@ static const char usage_main[] =
 	"  region rm NAME            delete a region (revokes every open right)\n"
 	"  put REGION FILE           write FILE into REGION and make it persistent\n"
 	"  get REGION FILE           read REGION into FILE ('-' for standard output)\n"
+	"  unit ls                   the manager's units, their state and capacity\n"
 	"  keygen FILE               write a new random key to FILE (mode 0600)\n"
 	"\n"
 	"Options:\n"
@@ -402,6 +403,45 @@ static int cmd_get(int argc, char **argv)
 	return 0;
 }
 
+/* cmd_unit -- unit ls. */
+static int cmd_unit(int argc, char **argv)
+{
+	if (argc != 2 || strcmp(argv[1], "ls") != 0) {
+		bool help = argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"));
+		fputs("Usage: npmu unit ls\nList the manager's units: address, state, capacity, free "
+		      "space and regions.\n", help ? stdout : stderr);
+		return help ? 0 : 2;
+	}
+	struct npmu_conn *conn = connect_or_die();
+	struct npmu_unit_info *list;
+	size_t n;
+	int rc = npmu_unit_list(conn, &list, &n);
+	if (rc != 0)
+		die("unit ls", rc);
+	char a[32], b[32];
+	if (json)
+		printf("[");
+	else
+		printf("%-24s %-5s %12s %12s %8s\n", "UNIT", "STATE", "SIZE", "FREE", "REGIONS");
+	for (size_t i = 0; i < n; i++) {
+		if (json)
+			printf("%s{\"unit\":\"%s\",\"up\":%s,\"bytes\":%llu,\"free\":%llu,"
+			       "\"regions\":%u}", i ? "," : "", list[i].addr,
+			       list[i].up ? "true" : "false", (unsigned long long)list[i].bytes,
+			       (unsigned long long)list[i].free, list[i].regions);
+		else
+			printf("%-24s %-5s %12s %12s %8u\n", list[i].addr, list[i].up ? "up" : "DOWN",
+			       list[i].up ? npmu_format_size(list[i].bytes, a, sizeof(a)) : "-",
+			       list[i].up ? npmu_format_size(list[i].free, b, sizeof(b)) : "-",
+			       list[i].regions);
+	}
+	if (json)
+		printf("]\n");
+	free(list);
+	npmu_conn_delete(&conn);
+	return 0;
+}
+
 /* cmd_keygen -- write a fresh key file for a principal or for the cluster. */
 static int cmd_keygen(int argc, char **argv)
 {
@@ -458,6 +498,8 @@ int main(int argc, char **argv)
 		return cmd_get(ac, av);
 	if (!strcmp(av[0], "keygen"))
 		return cmd_keygen(ac, av);
+	if (!strcmp(av[0], "unit"))
+		return cmd_unit(ac, av);
 	fprintf(stderr, "npmu: unknown command '%s'\n", av[0]);
 	fprintf(stderr, usage_main, NPMU_DEFAULT_PORT);
 	return 2;

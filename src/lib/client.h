@@ -47,6 +47,11 @@ struct npmu_region {
 	struct npmu__access_info ai;
 };
 
+/* npmu__conn_new_keyed -- connect and authenticate as principal with key (a manager to a unit);
+ * NPMU_E_AUTH when the far end does not require or does not accept it. */
+int npmu__conn_new_keyed(const struct npmu_conn_cfg *cfg, const char *principal,
+			 const uint8_t key[NPMU_KEY_LEN], struct npmu_conn **conn_ptr);
+
 /* npmu__conn_unit -- the data connection to unit `addr` ("" for conn itself); conn->lock held. */
 int npmu__conn_unit(struct npmu_conn *conn, const char *addr, struct npmu_conn **out);
 

@@ -276,8 +276,9 @@ static int load_credentials(struct npmu_conn *conn, const char *path)
 	return 0;
 }
 
-/* npmu_conn_new -- connect to the manager at cfg->server, greet it and authenticate. */
-int npmu_conn_new(const struct npmu_conn_cfg *cfg, struct npmu_conn **conn_ptr)
+/* conn_open -- a connection with credentials already in memory (principal NULL: none). */
+static int conn_open(const struct npmu_conn_cfg *cfg, const char *creds_path, const char *principal,
+		     const uint8_t *key, struct npmu_conn **conn_ptr)
 {
 	if (!conn_ptr)
 		return NPMU_E_INVAL;
@@ -286,7 +287,6 @@ int npmu_conn_new(const struct npmu_conn_cfg *cfg, struct npmu_conn **conn_ptr)
 	npmu__log_env();
 	const char *server = cfg && cfg->server ? cfg->server : getenv("NPMU_SERVER");
 	const char *provider = cfg && cfg->provider ? cfg->provider : getenv("NPMU_PROVIDER");
-	const char *creds = cfg && cfg->credentials ? cfg->credentials : getenv("NPMU_CREDENTIALS");
 	if (!server)
 		server = "127.0.0.1";
 	if (!provider)
@@ -297,10 +297,15 @@ int npmu_conn_new(const struct npmu_conn_cfg *cfg, struct npmu_conn **conn_ptr)
 	int rc = 0;
 	if (npmu__split_hostport(server, conn->host, sizeof(conn->host), conn->port,
 				 sizeof(conn->port), NPMU_DEFAULT_PORT) != 0 ||
-	    strlen(provider) >= sizeof(conn->provider))
+	    strlen(provider) >= sizeof(conn->provider) || strlen(server) >= sizeof(conn->addr))
 		rc = NPMU_E_INVAL;
-	if (rc == 0 && creds && *creds)
-		rc = load_credentials(conn, creds);
+	if (rc == 0 && creds_path && *creds_path)
+		rc = load_credentials(conn, creds_path);
+	if (rc == 0 && principal) {
+		snprintf(conn->principal, sizeof(conn->principal), "%s", principal);
+		memcpy(conn->key, key, NPMU_KEY_LEN);
+		conn->have_creds = true;
+	}
 	if (rc != 0) {
 		sodium_memzero(conn, sizeof(*conn));
 		free(conn);
@@ -322,6 +327,25 @@ int npmu_conn_new(const struct npmu_conn_cfg *cfg, struct npmu_conn **conn_ptr)
 	}
 	*conn_ptr = conn;
 	return 0;
+}
+
+/* npmu_conn_new -- connect to the manager at cfg->server, greet it and authenticate. */
+int npmu_conn_new(const struct npmu_conn_cfg *cfg, struct npmu_conn **conn_ptr)
+{
+	const char *creds = cfg && cfg->credentials ? cfg->credentials : getenv("NPMU_CREDENTIALS");
+	return conn_open(cfg, creds, NULL, NULL, conn_ptr);
+}
+
+/* npmu__conn_new_keyed -- connect and authenticate as principal with key (a manager to a unit). */
+int npmu__conn_new_keyed(const struct npmu_conn_cfg *cfg, const char *principal,
+			 const uint8_t key[NPMU_KEY_LEN], struct npmu_conn **conn_ptr)
+{
+	int rc = conn_open(cfg, NULL, principal, key, conn_ptr);
+	if (rc == 0 && !(*conn_ptr)->sealed) {
+		npmu_conn_delete(conn_ptr); /* it does not take authenticated programming */
+		return NPMU_E_AUTH;
+	}
+	return rc;
 }
 
 /* npmu__conn_unit -- the data connection to unit addr, made (unauthenticated: data operations
@@ -509,4 +533,41 @@ int npmu_region_list(struct npmu_conn *conn, struct npmu_region_info **list, siz
 	*list = out ? out : calloc(1, sizeof(*out));
 	*count = n;
 	return *list ? 0 : NPMU_E_NOMEM;
+}
+
+/* npmu_unit_list -- the manager's units with their state and capacity. */
+int npmu_unit_list(struct npmu_conn *conn, struct npmu_unit_info **list, size_t *count)
+{
+	if (!conn || !list || !count)
+		return NPMU_E_INVAL;
+	struct npmu__request req = {0};
+	const uint8_t *body;
+	size_t blen;
+	pthread_mutex_lock(&conn->lock);
+	int rc = npmu__rpc(conn, NPMU_MSG_UNITS, &req, &body, &blen);
+	struct npmu_unit_info *out = NULL;
+	uint32_t n = 0;
+	if (rc == 0) {
+		struct npmu__cursor c;
+		npmu__cursor_init(&c, (void *)body, blen);
+		n = npmu__get_u32(&c);
+		out = c.ok && n <= 1024 ? calloc(n + 1, sizeof(*out)) : NULL;
+		for (uint32_t i = 0; out && i < n; i++) {
+			npmu__str_get(&c, out[i].addr, sizeof(out[i].addr));
+			out[i].up = npmu__get_u32(&c) != 0;
+			out[i].bytes = npmu__get_u64(&c);
+			out[i].free = npmu__get_u64(&c);
+			out[i].regions = npmu__get_u32(&c);
+		}
+		if (!out || !c.ok || c.pos != blen) {
+			free(out);
+			rc = out ? NPMU_E_PROTO : NPMU_E_NOMEM;
+		}
+	}
+	pthread_mutex_unlock(&conn->lock);
+	if (rc == 0) {
+		*list = out;
+		*count = n;
+	}
+	return rc;
 }

@@ -59,8 +59,8 @@ int npmu__pmm_handle(struct npmu__pmm *pmm, const char *who, uint16_t type,
 			return NPMU_E_ACCESS;
 		/* with credentials the owner is the requester; without, a manager programming this
 		 * unit names the owner (and an open unit has nothing to protect) */
-		rc = pmm->ops->create(pmm->unit, req->name, pmm->creds ? who : req->owner, req->size,
-				      &info);
+		rc = pmm->ops->create(pmm->unit, req->name, pmm->creds ? who : req->owner, req->unit,
+				      req->size, &info);
 		if (rc == 0)
 			npmu__info_put(reply, &info);
 		return rc;

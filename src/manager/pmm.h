@@ -13,8 +13,8 @@
  * standalone pmmd will reach remote units through the same table over an authenticated channel.
  */
 struct npmu__unit_ops {
-	int (*create)(void *unit, const char *name, const char *owner, uint64_t size,
-		      struct npmu_region_info *info);
+	int (*create)(void *unit, const char *name, const char *owner, const char *where,
+		      uint64_t size, struct npmu_region_info *info);
 	int (*remove)(void *unit, const char *name);
 	int (*resize)(void *unit, const char *name, uint64_t size, struct npmu_region_info *info);
 	int (*stat)(void *unit, const char *name, struct npmu_region_info *info);

@@ -2,9 +2,10 @@
 #include "pmm.h"
 #include "unit.h"
 
-static int local_create(void *u, const char *name, const char *owner, uint64_t size,
-			struct npmu_region_info *info)
+static int local_create(void *u, const char *name, const char *owner, const char *where,
+			uint64_t size, struct npmu_region_info *info)
 {
+	(void)where; /* one unit: this one */
 	return npmu__unit_create(u, name, owner, size, info);
 }
 

@@ -1,0 +1,190 @@
+/* main.c -- pmmd, the persistent memory manager of several units. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "credentials.h"
+#include "log.h"
+#include "service.h"
+#include "sessions.h"
+#include "units.h"
+
+#define PMMD_DEFAULT_PORT 7410
+
+static const char usage[] =
+	"Usage: pmmd --cluster-key FILE --unit HOST:PORT [--unit ...] [options]\n"
+	"\n"
+	"Manage regions on several npmud units: clients create, open, list and delete regions\n"
+	"by name here; pmmd places them, programs the unit's translation and protection table\n"
+	"over a session authenticated with the cluster key, and sends the client to the unit\n"
+	"for one-sided access. pmmd keeps no state: it rebuilds its directory from the units.\n"
+	"\n"
+	"  -k, --cluster-key FILE the key shared with the units (`npmu keygen FILE`; units run\n"
+	"                         `npmud --no-manager --cluster-key FILE`)\n"
+	"  -u, --unit HOST:PORT   a unit to manage (repeat for each)\n"
+	"  -f, --config FILE      more units, one `unit HOST:PORT` per line\n"
+	"  -c, --credentials FILE principals, keys and rights of clients (required unless\n"
+	"                         listening on loopback, or --insecure)\n"
+	"  -l, --listen HOST:PORT address for clients (default 127.0.0.1:%d)\n"
+	"  -P, --provider NAME    libfabric provider (default $NPMU_PROVIDER or \"tcp\")\n"
+	"      --addr-file PATH   write the address served on to PATH once ready\n"
+	"      --insecure         serve without credentials on a non-loopback address\n"
+	"  -v, --verbose          debug logging\n"
+	"  -h, --help             this text\n";
+
+/* read_config -- add the units of a config file; returns 0 or prints the problem. */
+static int read_config(const char *path, struct npmu__units *us)
+{
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		fprintf(stderr, "pmmd: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	char line[512], word[32], addr[256];
+	int lineno = 0, rc = 0;
+	while (rc == 0 && fgets(line, sizeof(line), f)) {
+		lineno++;
+		int n = sscanf(line, "%31s %255s", word, addr);
+		if (n <= 0 || word[0] == '#')
+			continue;
+		if (n != 2 || strcmp(word, "unit") != 0 || npmu__units_add(us, addr) != 0) {
+			fprintf(stderr, "pmmd: %s line %d: expected `unit HOST:PORT` (new, at most %d)\n",
+				path, lineno, NPMU_PMMD_UNITS_MAX);
+			rc = -1;
+		}
+	}
+	fclose(f);
+	return rc;
+}
+
+static struct npmu__units units;
+static struct npmu__sessions sessions;
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"cluster-key", required_argument, NULL, 'k'}, {"unit", required_argument, NULL, 'u'},
+		{"config", required_argument, NULL, 'f'},      {"credentials", required_argument, NULL, 'c'},
+		{"listen", required_argument, NULL, 'l'},      {"provider", required_argument, NULL, 'P'},
+		{"addr-file", required_argument, NULL, 'A'},   {"insecure", no_argument, NULL, 'I'},
+		{"verbose", no_argument, NULL, 'v'},           {"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0}};
+	const char *key_path = NULL, *cred_path = NULL, *listen = "127.0.0.1", *addr_file = NULL;
+	const char *provider = getenv("NPMU_PROVIDER");
+	int insecure = 0, verbose = 0, c;
+	npmu__log_init("pmmd", NPMU_LOG_INFO);
+	while ((c = getopt_long(argc, argv, "k:u:f:c:l:P:vh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'k': key_path = optarg; break;
+		case 'u':
+			if (npmu__units_add(&units, optarg) != 0) {
+				fprintf(stderr, "pmmd: --unit %s: repeated, too long or too many\n", optarg);
+				return 2;
+			}
+			break;
+		case 'f':
+			if (read_config(optarg, &units) != 0)
+				return 2;
+			break;
+		case 'c': cred_path = optarg; break;
+		case 'l': listen = optarg; break;
+		case 'P': provider = optarg; break;
+		case 'A': addr_file = optarg; break;
+		case 'I': insecure = 1; break;
+		case 'v': verbose = 1; break;
+		case 'h': printf(usage, PMMD_DEFAULT_PORT); return 0;
+		default: fprintf(stderr, usage, PMMD_DEFAULT_PORT); return 2;
+		}
+	}
+	npmu__log_init("pmmd", verbose ? NPMU_LOG_DEBUG : NPMU_LOG_INFO);
+	if (!key_path || units.n == 0 || optind != argc) {
+		fprintf(stderr, "pmmd: %s\n\n", !key_path ? "--cluster-key is required"
+					       : units.n == 0 ? "at least one --unit is required"
+							      : "unexpected argument");
+		fprintf(stderr, usage, PMMD_DEFAULT_PORT);
+		return 2;
+	}
+	if (!provider)
+		provider = NPMU_DEFAULT_PROVIDER;
+	if (sodium_init() < 0)
+		return 1;
+	int rc = npmu__key_read(key_path, units.key);
+	if (rc != 0) {
+		fprintf(stderr, "pmmd: cluster key %s: %s\n", key_path,
+			rc == NPMU_E_ACCESS ? "readable by others (chmod 600)" : npmu_strerror(rc));
+		return 2;
+	}
+	struct npmu__credentials creds = {0};
+	if (cred_path) {
+		char err[256];
+		if (npmu__credentials_load(cred_path, &creds, err, sizeof(err)) != 0) {
+			fprintf(stderr, "pmmd: credentials %s: %s\n", cred_path, err);
+			return 2;
+		}
+	}
+	char host[256], port[16];
+	if (npmu__split_hostport(listen, host, sizeof(host), port, sizeof(port), PMMD_DEFAULT_PORT) != 0) {
+		fprintf(stderr, "pmmd: invalid --listen '%s' (expected HOST:PORT)\n", listen);
+		return 2;
+	}
+	sigset_t mask;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	int stop_fd = signalfd(-1, &mask, SFD_CLOEXEC);
+
+	units.provider = provider;
+	units.timeout_ms = 3000;
+	struct npmu__fabric *fab = NULL;
+	struct npmu__service *svc = NULL;
+	struct npmu__pmm pmm = {&npmu__remote_unit_ops, &units, cred_path ? &creds : NULL};
+	if ((rc = npmu__fabric_open(provider, host, port, true, &fab)) != 0) {
+		fprintf(stderr, "pmmd: cannot listen on %s: %s\n", listen, npmu_strerror(rc));
+		goto out;
+	}
+	if (!cred_path && !insecure && !npmu__fabric_is_loopback(fab)) {
+		fprintf(stderr, "pmmd: refusing to serve %s without --credentials; give --credentials "
+				"FILE, or --insecure\n", listen);
+		rc = NPMU_E_ACCESS;
+		goto out;
+	}
+	npmu__sessions_init(&sessions, pmm.creds, NULL, "pmmd");
+	if ((rc = npmu__service_new(fab, NULL, &pmm, cred_path ? &sessions : NULL, &svc)) != 0)
+		goto out;
+	npmu__units_refresh(&units);
+	uint32_t up = 0;
+	for (uint32_t i = 0; i < units.n; i++)
+		up += units.u[i].up;
+	char addr[128];
+	npmu__fabric_addr_str(fab, fab->name, addr, sizeof(addr));
+	LOG_INFO("managing %u unit(s) (%u up, %u regions) for clients on %s%s", units.n, up,
+		 units.ndir, addr, cred_path ? ", authenticated sessions" : ", no authentication");
+	if (addr_file) {
+		char tmp[4096];
+		snprintf(tmp, sizeof(tmp), "%s.tmp", addr_file);
+		FILE *f = fopen(tmp, "w");
+		if (!f || fprintf(f, "%s\n", addr) < 0 || fclose(f) != 0 || rename(tmp, addr_file) != 0) {
+			fprintf(stderr, "pmmd: cannot write %s\n", addr_file);
+			rc = NPMU_E_IO;
+			goto out;
+		}
+	}
+	rc = npmu__service_run(svc, stop_fd, 200);
+	LOG_INFO("stopping");
+out:
+	npmu__service_delete(&svc);
+	npmu__fabric_close(&fab);
+	npmu__units_fini(&units);
+	npmu__sessions_fini(&sessions);
+	npmu__credentials_free(&creds);
+	return rc == 0 ? 0 : 1;
+}
