@@ -98,6 +98,10 @@ NPMU_API int npmu_region_create(struct npmu_conn *conn, const char *name, uint64
 /* npmu_region_delete -- delete a region; every right to it is revoked at once. */
 NPMU_API int npmu_region_delete(struct npmu_conn *conn, const char *name);
 
+/* npmu_region_revoke -- (owner) close every open right to a region at once: every key handed out
+ * for it dies at the unit. Returns how many rights were revoked. */
+NPMU_API int npmu_region_revoke(struct npmu_conn *conn, const char *name);
+
 /* npmu_region_resize -- grow a region to SIZE bytes; its data and open rights are kept. */
 NPMU_API int npmu_region_resize(struct npmu_conn *conn, const char *name, uint64_t size,
 				struct npmu_region_info *info);

@@ -24,6 +24,7 @@ static const char usage_main[] =
 	"  region ls                 list regions\n"
 	"  region stat NAME          describe a region\n"
 	"  region rm NAME            delete a region (revokes every open right)\n"
+	"  region revoke NAME        revoke every open right to a region (its keys die at once)\n"
 	"  put REGION FILE           write FILE into REGION and make it persistent\n"
 	"  get REGION FILE           read REGION into FILE ('-' for standard output)\n"
 	"  unit ls                   the manager's units, their state and capacity\n"
@@ -46,7 +47,8 @@ static const char usage_get[] =
 	"Read LENGTH bytes (default: to the region's end) from REGION at offset N into FILE\n"
 	"('-' for standard output) with one-sided RDMA reads.\n";
 static const char usage_region[] =
-	"Usage: npmu region create NAME SIZE | grow NAME SIZE | ls | stat NAME | rm NAME\n"
+	"Usage: npmu region create NAME SIZE | grow NAME SIZE | ls | stat NAME | rm NAME |\n"
+	"                   revoke NAME\n"
 	"Region names are 1-63 characters of A-Z a-z 0-9 . _ -; sizes take K, M, G, T suffixes.\n";
 
 static struct npmu_conn_cfg cfg = {.timeout_ms = 5000};
@@ -118,7 +120,7 @@ static int cmd_region(int argc, char **argv)
 	const char *verb = argv[1];
 	int want = !strcmp(verb, "create") || !strcmp(verb, "grow") ? 4
 		   : !strcmp(verb, "ls")				? 2
-		   : !strcmp(verb, "stat") || !strcmp(verb, "rm")	? 3
+		   : !strcmp(verb, "stat") || !strcmp(verb, "rm") || !strcmp(verb, "revoke") ? 3
 									: -1;
 	if (argc > 2 && (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h"))) {
 		fputs(usage_region, stdout);
@@ -147,6 +149,13 @@ static int cmd_region(int argc, char **argv)
 		print_info(&info, true);
 		if (json)
 			printf("\n");
+	} else if (!strcmp(verb, "revoke")) {
+		if ((rc = npmu_region_revoke(conn, argv[2])) < 0)
+			die(argv[2], rc);
+		if (json)
+			printf("{\"region\":\"%s\",\"revoked\":%d}\n", argv[2], rc);
+		else
+			printf("%s: %d right(s) revoked\n", argv[2], rc);
 	} else if (!strcmp(verb, "rm")) {
 		if ((rc = npmu_region_delete(conn, argv[2])) != 0)
 			die(argv[2], rc);

@@ -58,7 +58,8 @@ enum npmu__msg_type {
 	NPMU_MSG_AUTH3 = 11,  /* on the session: body: mac[32]; reply: empty */
 	NPMU_MSG_UNITS = 12,  /* body: empty; reply: u32 count, count x (unit, u32 up, u64 bytes,
 			       * u64 free, u32 regions) */
-	NPMU_MSG_TYPE_MAX = 12,
+	NPMU_MSG_REVOKE = 13, /* body: name; reply: u32 rights revoked (every right to the region) */
+	NPMU_MSG_TYPE_MAX = 13,
 };
 
 /* Unit flags in the HELLO reply. */

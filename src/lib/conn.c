@@ -482,6 +482,29 @@ int npmu_region_delete(struct npmu_conn *conn, const char *name)
 	return rc;
 }
 
+/* npmu_region_revoke -- close every right to a region; returns how many. */
+int npmu_region_revoke(struct npmu_conn *conn, const char *name)
+{
+	struct npmu__request req;
+	int rc = name_request(name, &req);
+	if (!conn)
+		return NPMU_E_INVAL;
+	if (rc != 0)
+		return rc;
+	const uint8_t *body;
+	size_t blen;
+	pthread_mutex_lock(&conn->lock);
+	rc = npmu__rpc(conn, NPMU_MSG_REVOKE, &req, &body, &blen);
+	if (rc == 0) {
+		struct npmu__cursor c;
+		npmu__cursor_init(&c, (void *)body, blen);
+		uint32_t n = npmu__get_u32(&c);
+		rc = c.ok && c.pos == blen ? (int)n : NPMU_E_PROTO;
+	}
+	pthread_mutex_unlock(&conn->lock);
+	return rc;
+}
+
 /* npmu_region_list -- every region the caller may see, fetched a page at a time. */
 int npmu_region_list(struct npmu_conn *conn, struct npmu_region_info **list, size_t *count)
 {

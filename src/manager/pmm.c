@@ -94,10 +94,17 @@ int npmu__pmm_handle(struct npmu__pmm *pmm, const char *who, uint16_t type,
 		return rc;
 	case NPMU_MSG_RESIZE:
 	case NPMU_MSG_DELETE:
+	case NPMU_MSG_REVOKE:
 		if (!is_owner(pmm, who, &info))
 			return NPMU_E_ACCESS;
 		if (type == NPMU_MSG_DELETE)
 			return pmm->ops->remove(pmm->unit, req->name);
+		if (type == NPMU_MSG_REVOKE) {
+			rc = pmm->ops->revoke_all(pmm->unit, req->name);
+			if (rc >= 0)
+				npmu__put_u32(reply, (uint32_t)rc);
+			return rc < 0 ? rc : 0;
+		}
 		rc = pmm->ops->resize(pmm->unit, req->name, req->size, &info);
 		if (rc == 0)
 			npmu__info_put(reply, &info);

@@ -23,6 +23,8 @@ struct npmu__unit_ops {
 	int (*grant)(void *unit, const char *name, uint32_t access, struct npmu_region_info *info,
 		     struct npmu__access_info *ai);
 	int (*revoke)(void *unit, uint64_t region_id, uint64_t key);
+	/* revoke_all -- close every right to region name; returns how many */
+	int (*revoke_all)(void *unit, const char *name);
 	/* units -- append the UNITS reply body: every unit with its state and capacity */
 	int (*units)(void *unit, struct npmu__cursor *reply);
 };

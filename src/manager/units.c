@@ -279,6 +279,22 @@ static int remote_revoke(void *v, uint64_t region_id, uint64_t key)
 	return NPMU_E_INVAL;
 }
 
+/* remote_revoke_all -- ask the region's unit to close every right to it. */
+static int remote_revoke_all(void *v, const char *name)
+{
+	struct npmu__request req = {0};
+	const uint8_t *body;
+	size_t blen;
+	int unit;
+	int rc = by_name(v, NPMU_MSG_REVOKE, name, &req, &body, &blen, &unit);
+	if (rc != 0)
+		return rc;
+	struct npmu__cursor c;
+	npmu__cursor_init(&c, (void *)body, blen);
+	uint32_t n = npmu__get_u32(&c);
+	return c.ok ? (int)n : NPMU_E_PROTO;
+}
+
 /* remote_list -- the regions of every unit, gathered when a listing starts, served by pages. */
 static int remote_list(void *v, uint32_t start, struct npmu_region_info *out, uint32_t max,
 		       uint32_t *total)
@@ -326,4 +342,5 @@ const struct npmu__unit_ops npmu__remote_unit_ops = {
 	.grant = remote_grant,
 	.revoke = remote_revoke,
 	.units = remote_units,
+	.revoke_all = remote_revoke_all,
 };

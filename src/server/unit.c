@@ -327,12 +327,19 @@ int npmu__unit_list(struct npmu__unit *unit, uint32_t start, struct npmu_region_
 	return (int)n;
 }
 
+/* npmu__key_draw -- one 64-bit key candidate from libsodium's CSPRNG. */
+uint64_t npmu__key_draw(void)
+{
+	uint64_t key;
+	randombytes_buf(&key, sizeof(key));
+	return key;
+}
+
 /* new_key -- a random non-zero 64-bit key not in use anywhere in this unit. */
 static uint64_t new_key(struct npmu__unit *unit)
 {
 	for (;;) {
-		uint64_t key;
-		randombytes_buf(&key, sizeof(key));
+		uint64_t key = npmu__key_draw();
 		bool used = key == 0;
 		for (uint32_t i = 0; i < unit->nentries && !used; i++)
 			for (uint32_t k = 0; k < unit->entries[i].nmr; k++)
@@ -398,6 +405,24 @@ int npmu__unit_revoke(struct npmu__unit *unit, uint64_t region_id, uint64_t key)
 	e->mr[m] = e->mr[--e->nmr];
 	r->rights[k] = r->rights[--r->nrights];
 	return npmu__pool_commit(unit->pool);
+}
+
+/* npmu__unit_revoke_all -- close every right to a region (keys dead at once), then forget them. */
+int npmu__unit_revoke_all(struct npmu__unit *unit, const char *name)
+{
+	struct npmu__region_meta *r = npmu__meta_find(&unit->pool->meta, name);
+	if (!r)
+		return NPMU_E_NOENT;
+	struct npmu__tpt_entry *e = entry_find(unit, r->id);
+	int n = (int)r->nrights;
+	if (e) {
+		entry_close_mrs(e);
+		e->nmr = 0;
+	}
+	r->nrights = 0;
+	int rc = npmu__pool_commit(unit->pool);
+	LOG_INFO("region %s: %d right(s) revoked", name, n);
+	return rc == 0 ? n : rc;
 }
 
 /* npmu__unit_persist -- flush region bytes [off, off+len) for a holder of a read-write key. */

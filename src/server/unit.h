@@ -53,6 +53,12 @@ int npmu__unit_grant(struct npmu__unit *unit, const char *name, uint32_t access,
 		     struct npmu_region_info *info, struct npmu__access_info *ai);
 /* npmu__unit_revoke -- close a right: deregister (the key is dead at once) and forget it. */
 int npmu__unit_revoke(struct npmu__unit *unit, uint64_t region_id, uint64_t key);
+/* npmu__key_draw -- one access key candidate from the CSPRNG (new_key rejects 0 and keys in use). */
+uint64_t npmu__key_draw(void);
+
+/* npmu__unit_revoke_all -- close every right to a region at once; returns how many. */
+int npmu__unit_revoke_all(struct npmu__unit *unit, const char *name);
+
 /* npmu__unit_persist -- flush region bytes [off, off+len) for a holder of a read-write key. */
 int npmu__unit_persist(struct npmu__unit *unit, uint64_t region_id, uint64_t key, uint64_t off,
 		       uint64_t len);

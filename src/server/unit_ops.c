@@ -41,6 +41,11 @@ static int local_revoke(void *u, uint64_t region_id, uint64_t key)
 	return npmu__unit_revoke(u, region_id, key);
 }
 
+static int local_revoke_all(void *u, const char *name)
+{
+	return npmu__unit_revoke_all(u, name);
+}
+
 static int local_units(void *u, struct npmu__cursor *reply)
 {
 	struct npmu__unit *unit = u;
@@ -64,4 +69,5 @@ const struct npmu__unit_ops npmu__local_unit_ops = {
 	.grant = local_grant,
 	.revoke = local_revoke,
 	.units = local_units,
+	.revoke_all = local_revoke_all,
 };

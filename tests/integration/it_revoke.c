@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "client.h"
 #include "harness.h"
 
@@ -42,6 +44,18 @@ static void revoke__close_and_delete(void **state)
 	assert_int_equal(npmu_region_write(r2, 64, buf, sizeof(buf)), 0);
 	assert_int_equal(npmu_region_read(r2, 0, buf, sizeof(buf)), 0);
 	assert_string_equal(buf, "checkpoint");
+
+	/* the owner's explicit revoke kills every key to the region */
+	struct npmu_region *r3;
+	assert_int_equal(npmu_region_open(c3, "r", NPMU_ACCESS_READ, &r3), 0);
+	assert_int_equal(npmu_region_read(r3, 0, buf, sizeof(buf)), 0);
+	assert_int_equal(npmu_region_revoke(c1, "r"), 2);
+	assert_int_equal(npmu_region_read(r3, 0, buf, sizeof(buf)), NPMU_E_KEY);
+	assert_int_equal(npmu_region_write(r2, 0, buf, sizeof(buf)), NPMU_E_KEY);
+	assert_int_equal(npmu_region_close(&r3), NPMU_E_KEY); /* already revoked; handle freed */
+	assert_int_equal(npmu_region_close(&r2), NPMU_E_KEY);
+	assert_int_equal(npmu_region_open(c2, "r", NPMU_ACCESS_READ_WRITE, &r2), 0); /* reopen */
+	assert_int_equal(npmu_region_write(r2, 64, buf, sizeof(buf)), 0);
 
 	assert_int_equal(npmu_region_delete(c1, "r"), 0);
 	assert_int_equal(npmu_region_write(r2, 0, buf, sizeof(buf)), NPMU_E_KEY);
@@ -79,6 +93,16 @@ static void rights__enforced_by_the_unit(void **state)
 	assert_int_equal(npmu_region_read(rw, 0, buf, 9), 0);
 	assert_string_equal(buf, "original");
 	assert_int_equal(npmu_region_read(ro, 0, buf, 9), 0); /* reading is still allowed */
+	assert_string_equal(buf, "original");
+	/* a guessed key on the live region is refused, and changes nothing */
+	struct npmu_region guess = *rw;
+	guess.conn = guess.data = c2;
+	for (int i = 0; i < 3; i++) {
+		randombytes_buf(&guess.ai.key, sizeof(guess.ai.key));
+		assert_int_equal(npmu_region_write(&guess, 0, "guessed!", 9), NPMU_E_KEY);
+		assert_int_equal(npmu_region_read(&guess, 0, buf, 9), NPMU_E_KEY);
+	}
+	assert_int_equal(npmu_region_read(rw, 0, buf, 9), 0);
 	assert_string_equal(buf, "original");
 	npmu_region_close(&ro);
 	npmu_region_close(&rw);

@@ -15,6 +15,7 @@
 
 #include "npmu.h"
 #include "session.h"
+#include "unit.h"
 
 static uint8_t k1[NPMU_KEY_LEN], k2[NPMU_KEY_LEN];
 
@@ -137,12 +138,49 @@ static void keyfile__write_read(void **state)
 	assert_false(npmu__id_valid("", 0));
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* keys__100000_unique_unpredictable: 100,000 access keys as the unit draws them: no duplicate, no
+ * sequence (no constant step, no key one more than the previous), every bit set about half the time. */
+static void keys__100000_unique_unpredictable(void **state)
+{
+	(void)state;
+	enum { N = 100000 };
+	uint64_t *k = malloc(N * sizeof(*k)), *sorted = malloc(N * sizeof(*k));
+	unsigned ones[64] = {0};
+	int steps_equal = 0, successors = 0;
+	for (int i = 0; i < N; i++) {
+		k[i] = npmu__key_draw();
+		for (int b = 0; b < 64; b++)
+			ones[b] += (k[i] >> b) & 1;
+		if (i >= 2 && k[i] - k[i - 1] == k[i - 1] - k[i - 2])
+			steps_equal++;
+		if (i >= 1 && k[i] == k[i - 1] + 1)
+			successors++;
+	}
+	memcpy(sorted, k, N * sizeof(*k));
+	qsort(sorted, N, sizeof(*sorted), cmp_u64);
+	for (int i = 1; i < N; i++)
+		assert_int_not_equal(sorted[i], sorted[i - 1]);
+	assert_int_equal(steps_equal, 0);
+	assert_int_equal(successors, 0);
+	for (int b = 0; b < 64; b++) /* 50% +- 1.5% (about 10 standard deviations) */
+		assert_true(ones[b] > N / 2 - 1500 && ones[b] < N / 2 + 1500);
+	free(k);
+	free(sorted);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(handshake__mutual),
 		cmocka_unit_test(channel__seal_unseal),
 		cmocka_unit_test(keyfile__write_read),
+		cmocka_unit_test(keys__100000_unique_unpredictable),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
 }
