@@ -115,28 +115,47 @@ static void latency(struct target *t, int write, size_t len, int iters, double *
 	free(buf);
 }
 
-/* bandwidth -- median MiB/s over reps transfers of len bytes. */
-static double bandwidth(struct target *t, int write, size_t len, int reps)
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* transfers -- MiB/s of n transfers of len bytes through t, into v. */
+static void transfers(struct target *t, int write, char *buf, size_t len, int n, double *v)
 {
 	pause_other(t, raw_ref);
-	double mbs[64];
-	char *buf = malloc(len);
-	memset(buf, 1, len);
-	op(t, write, buf, len);
-	for (int i = 0; i < reps; i++) {
+	op(t, write, buf, len); /* warm-up after the switch */
+	for (int i = 0; i < n; i++) {
 		uint64_t s = now_ns();
 		op(t, write, buf, len);
-		mbs[i] = (double)len / (1 << 20) / ((double)(now_ns() - s) / 1e9);
+		v[i] = (double)len / (1 << 20) / ((double)(now_ns() - s) / 1e9);
+	}
+}
+
+/*
+ * bandwidth -- median MiB/s of raw and of npmu over 3 x block transfers each, in alternating
+ * blocks (raw, npmu, raw, npmu, ...) so that both see the same machine; also the spread (lowest
+ * and highest) of each.
+ */
+static void bandwidth(struct target *raw, struct target *np, int write, size_t len, int block,
+		      double out[2][3])
+{
+	double v[2][3 * 64];
+	char *buf = malloc(len);
+	memset(buf, 1, len);
+	for (int round = 0; round < 3; round++) {
+		transfers(raw, write, buf, len, block, v[0] + round * block);
+		transfers(np, write, buf, len, block, v[1] + round * block);
 	}
 	free(buf);
-	for (int i = 0; i < reps; i++)
-		for (int j = i + 1; j < reps; j++)
-			if (mbs[j] < mbs[i]) {
-				double x = mbs[i];
-				mbs[i] = mbs[j];
-				mbs[j] = x;
-			}
-	return mbs[reps / 2];
+	int reps = 3 * block;
+	for (int k = 0; k < 2; k++) {
+		qsort(v[k], (size_t)reps, sizeof(double), cmp_double);
+		out[k][0] = v[k][reps / 2];
+		out[k][1] = v[k][0];
+		out[k][2] = v[k][reps - 1];
+	}
 }
 
 int main(int argc, char **argv)
@@ -180,15 +199,17 @@ int main(int argc, char **argv)
 	const size_t bsz[] = {1u << 20, 64u << 20};
 	for (int w = 1; w >= 0; w--)
 		for (int i = 0; i < 2; i++) {
-			int reps = i ? 9 : 51;
-			double r = bandwidth(&raw, w, bsz[i], reps), n = bandwidth(&np, w, bsz[i], reps);
-			printf("%-5s %3zu MiB bandwidth (MiB/s) %11.0f %12.0f %7.0f%%   >= 85%%\n",
-			       w ? "write" : "read", bsz[i] >> 20, r, n, 100.0 * n / r);
+			double b[2][3];
+			bandwidth(&raw, &np, w, bsz[i], i ? 5 : 17, b);
+			printf("%-5s %3zu MiB bandwidth (MiB/s) %11.0f %12.0f %7.0f%%   >= 85%%"
+			       "   (spread: raw %.0f-%.0f, npmu %.0f-%.0f)\n",
+			       w ? "write" : "read", bsz[i] >> 20, b[0][0], b[1][0],
+			       100.0 * b[1][0] / b[0][0], b[0][1], b[0][2], b[1][1], b[1][2]);
 		}
-	printf("(latency: 10000 operations each, after 100 warm-up; bandwidth: median of 51 (1 MiB)"
-	       " or 9 (64 MiB) transfers; provider tcp on loopback;\n"
-	       " the raw target busy-polls and is paused while npmu runs; npmud polls for --spin-us"
-	       " after activity, then sleeps)\n");
+	printf("(latency: 10000 operations each after 100 warm-up, p50 and p99; bandwidth: median\n"
+	       " of 51 (1 MiB) or 15 (64 MiB) transfers, raw and npmu in alternating blocks, spread =\n"
+	       " lowest-highest; provider tcp on loopback; the raw target busy-polls and is paused\n"
+	       " while npmu runs; npmud polls for --spin-us after activity, then sleeps)\n");
 	kill(raw.busy_pid, SIGCONT);
 	npmu_region_close(&np.region);
 	npmu_conn_delete(&conn);
