@@ -37,6 +37,7 @@ extern "C" {
 #define NPMU_E_INTERNAL (-1020)    /* internal error (a bug: please report) */
 #define NPMU_E_BUSY (-1021)        /* the pool is in use by another process */
 #define NPMU_E_AUTH (-1022)        /* authentication failed, or a message was replayed or altered */
+#define NPMU_E_NOUNIT (-1023)      /* the manager has no unit of that address */
 
 /* npmu_strerror -- a static sentence for any code returned by this library. */
 NPMU_API const char *npmu_strerror(int err);
@@ -94,6 +95,11 @@ NPMU_API int npmu_conn_delete(struct npmu_conn **conn_ptr);
 /* npmu_region_create -- create a region NAME of SIZE bytes (rounded up to pages); info may be NULL. */
 NPMU_API int npmu_region_create(struct npmu_conn *conn, const char *name, uint64_t size,
 				struct npmu_region_info *info);
+
+/* npmu_region_create_on -- like npmu_region_create, on the unit "host:port" named (as `npmu unit
+ * ls` shows it) when the manager has several; NULL or "" lets the manager choose. */
+NPMU_API int npmu_region_create_on(struct npmu_conn *conn, const char *name, uint64_t size,
+				   const char *unit, struct npmu_region_info *info);
 
 /* npmu_region_delete -- delete a region; every right to it is revoked at once. */
 NPMU_API int npmu_region_delete(struct npmu_conn *conn, const char *name);

@@ -19,7 +19,9 @@ static const char usage_main[] =
 	"Usage: npmu [--server HOST:PORT] [--provider NAME] [--json] COMMAND ...\n"
 	"\n"
 	"Commands:\n"
-	"  region create NAME SIZE   create a region (SIZE: bytes or 64K, 16M, 4G)\n"
+	"  region create NAME SIZE [--unit HOST:PORT]\n"
+	"                            create a region (SIZE: bytes or 64K, 16M, 4G), on the given\n"
+	"                            unit when a manager has several\n"
 	"  region grow NAME SIZE     grow a region to SIZE, keeping its data\n"
 	"  region ls                 list regions\n"
 	"  region stat NAME          describe a region\n"
@@ -47,8 +49,8 @@ static const char usage_get[] =
 	"Read LENGTH bytes (default: to the region's end) from REGION at offset N into FILE\n"
 	"('-' for standard output) with one-sided RDMA reads.\n";
 static const char usage_region[] =
-	"Usage: npmu region create NAME SIZE | grow NAME SIZE | ls | stat NAME | rm NAME |\n"
-	"                   revoke NAME\n"
+	"Usage: npmu region create NAME SIZE [--unit HOST:PORT] | grow NAME SIZE | ls |\n"
+	"                   stat NAME | rm NAME | revoke NAME\n"
 	"Region names are 1-63 characters of A-Z a-z 0-9 . _ -; sizes take K, M, G, T suffixes.\n";
 
 static struct npmu_conn_cfg cfg = {.timeout_ms = 5000};
@@ -126,9 +128,18 @@ static int cmd_region(int argc, char **argv)
 		fputs(usage_region, stdout);
 		return 0;
 	}
-	if (want < 0 || argc != want) {
+	if (want < 0 || (argc != want && !(want == 4 && argc == 6))) {
 		fprintf(stderr, "npmu: %s\n%s", want < 0 ? "unknown region command" : "wrong arguments",
 			usage_region);
+		return 2;
+	}
+	const char *unit = NULL;
+	if (!strcmp(verb, "create") && argc == 6 && !strcmp(argv[4], "--unit")) {
+		unit = argv[5];
+		argc = 4;
+	}
+	if (argc != want) {
+		fprintf(stderr, "npmu: wrong arguments\n%s", usage_region);
 		return 2;
 	}
 	uint64_t size = want == 4 ? parse_size_or_die(argv[3]) : 0;
@@ -136,7 +147,7 @@ static int cmd_region(int argc, char **argv)
 	struct npmu_region_info info;
 	int rc = 0;
 	if (!strcmp(verb, "create") || !strcmp(verb, "grow")) {
-		rc = verb[0] == 'c' ? npmu_region_create(conn, argv[2], size, &info)
+		rc = verb[0] == 'c' ? npmu_region_create_on(conn, argv[2], size, unit, &info)
 				    : npmu_region_resize(conn, argv[2], size, &info);
 		if (rc != 0)
 			die(argv[2], rc);

@@ -30,6 +30,7 @@ const char *npmu_strerror(int err)
 	case NPMU_E_SHRINK: return "a region can only grow";
 	case NPMU_E_INTERNAL: return "internal error";
 	case NPMU_E_BUSY: return "the pool is in use by another process";
+	case NPMU_E_NOUNIT: return "no such unit (npmu unit ls lists them)";
 	case NPMU_E_AUTH: return "authentication failed, or a message was replayed, reordered or altered";
 	default: return "unknown error";
 	}

@@ -425,18 +425,26 @@ static int info_call(struct npmu_conn *conn, uint16_t type, struct npmu__request
 	return rc;
 }
 
-/* npmu_region_create -- create a region NAME of SIZE bytes. */
-int npmu_region_create(struct npmu_conn *conn, const char *name, uint64_t size,
-		       struct npmu_region_info *info)
+/* npmu_region_create_on -- create a region NAME of SIZE bytes, on a given unit if named. */
+int npmu_region_create_on(struct npmu_conn *conn, const char *name, uint64_t size,
+			  const char *unit, struct npmu_region_info *info)
 {
 	struct npmu__request req;
 	int rc = name_request(name, &req);
-	if (!conn || size == 0)
+	if (!conn || size == 0 || (unit && strlen(unit) > NPMU_ADDR_STR_MAX))
 		return NPMU_E_INVAL;
 	if (rc != 0)
 		return rc;
 	req.size = size;
+	snprintf(req.unit, sizeof(req.unit), "%s", unit ? unit : "");
 	return info_call(conn, NPMU_MSG_CREATE, &req, info);
+}
+
+/* npmu_region_create -- create a region NAME of SIZE bytes where the manager chooses. */
+int npmu_region_create(struct npmu_conn *conn, const char *name, uint64_t size,
+		       struct npmu_region_info *info)
+{
+	return npmu_region_create_on(conn, name, size, NULL, info);
 }
 
 /* npmu_region_resize -- grow a region. */

@@ -187,7 +187,7 @@ static int remote_create(void *v, const char *name, const char *owner, const cha
 		bool known = !where[0];
 		for (uint32_t i = 0; i < us->n && !known; i++)
 			known = strcmp(us->u[i].addr, where) == 0;
-		return known ? NPMU_E_NOSPC : NPMU_E_NOENT;
+		return known ? NPMU_E_NOSPC : NPMU_E_NOUNIT;
 	}
 	struct npmu__request req = {.size = size};
 	snprintf(req.name, sizeof(req.name), "%s", name);

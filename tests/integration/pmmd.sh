@@ -60,6 +60,11 @@ expect 0 "ckpt.a" as alice "$npmu" region create ckpt.a 1M
 expect 0 "ckpt.b" as alice "$npmu" region create ckpt.b 2M
 expect 0 "persistent" as alice "$npmu" put ckpt.a "$dir/state.bin"
 expect 0 '"up":true.*"regions":1.*"up":true.*"regions":1' as alice "$npmu" --json unit ls
+expect 0 "ckpt.on2" as alice "$npmu" region create ckpt.on2 64K --unit "$(cat "$dir/u2.addr")"
+expect 0 "\"unit\":\"$(cat "$dir/u2.addr")\",\"up\":true,[^}]*\"regions\":2" as alice "$npmu" --json unit ls
+expect 1 "no such unit" as alice "$npmu" region create ckpt.nowhere 64K --unit 127.0.0.1:1
+expect 0 "0 right\(s\) revoked" as alice "$npmu" region revoke ckpt.on2
+expect 0 "deleted" as alice "$npmu" --json region rm ckpt.on2
 expect 0 "got" as bob "$npmu" get --length 300000 ckpt.a "$dir/bob.bin"
 cmp -s "$dir/state.bin" "$dir/bob.bin" || { echo "FAIL: bob read other bytes"; fails=$((fails + 1)); }
 expect 1 "access denied" as bob "$npmu" put ckpt.a "$dir/state.bin"
