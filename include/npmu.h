@@ -38,6 +38,8 @@ extern "C" {
 #define NPMU_E_BUSY (-1021)        /* the pool is in use by another process */
 #define NPMU_E_AUTH (-1022)        /* authentication failed, or a message was replayed or altered */
 #define NPMU_E_NOUNIT (-1023)      /* the manager has no unit of that address */
+#define NPMU_E_FENCED (-1024)      /* fenced: another process took over the stream */
+#define NPMU_E_LEASE (-1025)       /* the stream is held by a live writer */
 
 /* npmu_strerror -- a static sentence for any code returned by this library. */
 NPMU_API const char *npmu_strerror(int err);
@@ -179,6 +181,14 @@ struct npmu_unit_info {
 
 /* npmu_unit_list -- the manager's units; *list (of *count) is freed by the caller with free(). */
 NPMU_API int npmu_unit_list(struct npmu_conn *conn, struct npmu_unit_info **list, size_t *count);
+
+/* ---- Checkpoint streams ---------------------------------------------------------------- */
+
+/* How a stream keeps state (see src/common/ckpt_format.h for the layout). */
+enum npmu_ckpt_mode {
+	NPMU_CKPT_OVERWRITE = 1, /* each commit replaces the state; the last `keep` stay readable */
+	NPMU_CKPT_APPEND = 2,    /* a base state and update records appended after it */
+};
 
 /* npmu_parse_size -- parse "4096", "64K", "1.5M", "4G", "1T" (binary units) into bytes. */
 NPMU_API int npmu_parse_size(const char *text, uint64_t *bytes);

@@ -26,7 +26,7 @@ const char *npmu__msg_type_name(uint16_t type)
 {
 	static const char *const names[] = {"?",      "HELLO", "CREATE", "OPEN",    "CLOSE",
 					    "DELETE", "RESIZE", "STAT", "LIST",  "PERSIST",
-					    "AUTH1",  "AUTH3",  "UNITS", "REVOKE"};
+					    "AUTH1",  "AUTH3",  "UNITS", "REVOKE", "LEASE"};
 	type &= (uint16_t)~NPMU_MSG_REPLY;
 	return type <= NPMU_MSG_TYPE_MAX ? names[type] : "?";
 }
@@ -160,6 +160,12 @@ int npmu__req_encode(uint16_t type, const struct npmu__request *req, void *buf, 
 		npmu__put_bytes(&c, req->nonce, NPMU_NONCE_LEN);
 		break;
 	case NPMU_MSG_AUTH3: npmu__put_bytes(&c, req->mac, NPMU_MAC_LEN); break;
+	case NPMU_MSG_LEASE:
+		put_name(&c, req->name);
+		npmu__put_u64(&c, req->lease);
+		npmu__put_u32(&c, req->ttl_ms);
+		npmu__put_u32(&c, req->release);
+		break;
 	default: return NPMU_E_INVAL;
 	}
 	return c.ok ? (int)c.pos : NPMU_E_TOOBIG;
@@ -218,6 +224,14 @@ int npmu__req_decode(uint16_t type, const void *body, size_t len, struct npmu__r
 		break;
 	}
 	case NPMU_MSG_AUTH3: npmu__get_bytes(&c, req->mac, NPMU_MAC_LEN); break;
+	case NPMU_MSG_LEASE:
+		rc = get_name(&c, req->name);
+		req->lease = npmu__get_u64(&c);
+		req->ttl_ms = npmu__get_u32(&c);
+		req->release = npmu__get_u32(&c);
+		if (c.ok && (req->ttl_ms < 10 || req->ttl_ms > 600000 || req->release > 1))
+			return NPMU_E_PROTO;
+		break;
 	default: return NPMU_E_PROTO;
 	}
 	if (!c.ok || c.pos != len)

@@ -59,7 +59,9 @@ enum npmu__msg_type {
 	NPMU_MSG_UNITS = 12,  /* body: empty; reply: u32 count, count x (unit, u32 up, u64 bytes,
 			       * u64 free, u32 regions) */
 	NPMU_MSG_REVOKE = 13, /* body: name; reply: u32 rights revoked (every right to the region) */
-	NPMU_MSG_TYPE_MAX = 13,
+	NPMU_MSG_LEASE = 14,  /* body: name, u64 lease (0: acquire), u32 ttl_ms, u32 release;
+			       * reply: u64 lease, u64 epoch */
+	NPMU_MSG_TYPE_MAX = 14,
 };
 
 /* Unit flags in the HELLO reply. */
@@ -115,6 +117,9 @@ struct npmu__request {
 	uint8_t mac[NPMU_MAC_LEN];
 	char owner[NPMU_ID_MAX + 1];
 	char unit[NPMU_ADDR_STR_MAX + 1];
+	uint64_t lease;
+	uint32_t ttl_ms;
+	uint32_t release;
 };
 
 /* npmu__name_valid -- whether name is 1..NPMU_NAME_MAX characters of [A-Za-z0-9._-]. */

@@ -184,6 +184,7 @@ out:
 	npmu__service_delete(&svc);
 	npmu__fabric_close(&fab);
 	npmu__units_fini(&units);
+	free(pmm.leases);
 	npmu__sessions_fini(&sessions);
 	npmu__credentials_free(&creds);
 	return rc == 0 ? 0 : 1;

@@ -2,7 +2,13 @@
 #include "pmm.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#include <sodium.h>
+
+#include "log.h"
 
 #include "credentials.h"
 
@@ -39,6 +45,91 @@ static int list(struct npmu__pmm *pmm, const char *who, uint32_t start, struct n
 	for (int i = 0; i < n; i++)
 		if (rights_of(pmm, who, &page[i]) != 0)
 			npmu__info_put(reply, &page[i]);
+	return 0;
+}
+
+/* now_ns -- monotonic nanoseconds. */
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* lease_of -- the lease slot of a stream (a free one if it has none); NULL when full. */
+static struct npmu__lease *lease_of(struct npmu__pmm *pmm, const char *name)
+{
+	if (!pmm->leases && !(pmm->leases = calloc(NPMU_LEASES_MAX, sizeof(*pmm->leases))))
+		return NULL;
+	struct npmu__lease *free_slot = NULL;
+	for (int i = 0; i < NPMU_LEASES_MAX; i++) {
+		struct npmu__lease *l = &pmm->leases[i];
+		if (l->id && strcmp(l->name, name) == 0)
+			return l;
+		if (!free_slot && (!l->id || l->fenced))
+			free_slot = l;
+	}
+	if (free_slot)
+		memset(free_slot, 0, sizeof(*free_slot));
+	return free_slot;
+}
+
+/* npmu__pmm_tick -- fence lapsed leases; milliseconds until the next may lapse. */
+int npmu__pmm_tick(struct npmu__pmm *pmm)
+{
+	if (!pmm->leases)
+		return -1;
+	uint64_t now = now_ns(), next = UINT64_MAX;
+	for (int i = 0; i < NPMU_LEASES_MAX; i++) {
+		struct npmu__lease *l = &pmm->leases[i];
+		if (!l->id || l->fenced)
+			continue;
+		if (l->expiry_ns <= now) {
+			uint64_t epoch;
+			int rc = pmm->ops->fence(pmm->unit, l->name, &epoch);
+			LOG_WARN("stream %s: lease lapsed; writer fenced%s%s", l->name,
+				 rc ? ": " : "", rc ? npmu_strerror(rc) : "");
+			l->fenced = true;
+		} else if (l->expiry_ns < next) {
+			next = l->expiry_ns;
+		}
+	}
+	return next == UINT64_MAX ? -1 : (int)((next - now) / 1000000 + 1);
+}
+
+/* lease -- acquire (fencing any earlier writer), renew or release a stream's lease. */
+static int lease(struct npmu__pmm *pmm, const struct npmu__request *req, struct npmu__cursor *reply)
+{
+	uint64_t now = now_ns();
+	struct npmu__lease *l = lease_of(pmm, req->name);
+	if (!l)
+		return NPMU_E_LIMIT;
+	bool mine = l->id && l->id == req->lease;
+	if (req->release) {
+		if (mine)
+			memset(l, 0, sizeof(*l));
+		return mine ? 0 : NPMU_E_FENCED;
+	}
+	if (req->lease) { /* renew */
+		if (!mine || l->fenced || l->expiry_ns <= now)
+			return NPMU_E_FENCED;
+	} else { /* acquire */
+		if (l->id && !l->fenced && l->expiry_ns > now)
+			return NPMU_E_LEASE;
+		uint64_t epoch;
+		int rc = pmm->ops->fence(pmm->unit, req->name, &epoch);
+		if (rc != 0)
+			return rc;
+		memset(l, 0, sizeof(*l));
+		snprintf(l->name, sizeof(l->name), "%s", req->name);
+		do
+			randombytes_buf(&l->id, sizeof(l->id));
+		while (l->id == 0);
+		l->epoch = epoch;
+	}
+	l->expiry_ns = now + (uint64_t)req->ttl_ms * 1000000;
+	npmu__put_u64(reply, l->id);
+	npmu__put_u64(reply, l->epoch);
 	return 0;
 }
 
@@ -92,6 +183,10 @@ int npmu__pmm_handle(struct npmu__pmm *pmm, const char *who, uint16_t type,
 			npmu__str_put(reply, ai.unit);
 		}
 		return rc;
+	case NPMU_MSG_LEASE:
+		if (!(rights & NPMU_RIGHT_WRITE))
+			return NPMU_E_ACCESS;
+		return lease(pmm, req, reply);
 	case NPMU_MSG_RESIZE:
 	case NPMU_MSG_DELETE:
 	case NPMU_MSG_REVOKE:

@@ -25,17 +25,37 @@ struct npmu__unit_ops {
 	int (*revoke)(void *unit, uint64_t region_id, uint64_t key);
 	/* revoke_all -- close every right to region name; returns how many */
 	int (*revoke_all)(void *unit, const char *name);
+	/* fence -- close a stream's write rights and raise its epoch (into *epoch) */
+	int (*fence)(void *unit, const char *name, uint64_t *epoch);
 	/* units -- append the UNITS reply body: every unit with its state and capacity */
 	int (*units)(void *unit, struct npmu__cursor *reply);
 };
 
 struct npmu__credentials;
 
+/* A writer's lease on a checkpoint stream. */
+struct npmu__lease {
+	char name[NPMU_NAME_MAX + 1];
+	uint64_t id;         /* what the holder renews with; 0: free slot */
+	uint64_t epoch;      /* the epoch granted with it */
+	uint64_t expiry_ns;  /* monotonic */
+	bool fenced;         /* lapsed and fenced */
+};
+
+#define NPMU_LEASES_MAX 1024
+
 struct npmu__pmm {
 	const struct npmu__unit_ops *ops;
 	void *unit;
 	const struct npmu__credentials *creds; /* NULL: no authentication, everything allowed */
+	struct npmu__lease *leases;            /* NPMU_LEASES_MAX, allocated on first use */
 };
+
+/*
+ * npmu__pmm_tick -- fence every lease that has lapsed; returns the milliseconds until the next
+ * lease may lapse (-1: none), for the service's poll timeout.
+ */
+int npmu__pmm_tick(struct npmu__pmm *pmm);
 
 /* Regions per LIST reply page. */
 #define NPMU_LIST_PAGE 40

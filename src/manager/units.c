@@ -271,6 +271,15 @@ static int remote_grant(void *v, const char *name, uint32_t access, struct npmu_
 }
 
 /* remote_revoke -- keys are given back at their unit, which the client reaches directly. */
+/* remote_fence -- leases are kept by the embedded manager only, for now. */
+static int remote_fence(void *v, const char *name, uint64_t *epoch)
+{
+	(void)v;
+	(void)name;
+	(void)epoch;
+	return NPMU_E_INVAL;
+}
+
 static int remote_revoke(void *v, uint64_t region_id, uint64_t key)
 {
 	(void)v;
@@ -343,4 +352,5 @@ const struct npmu__unit_ops npmu__remote_unit_ops = {
 	.revoke = remote_revoke,
 	.units = remote_units,
 	.revoke_all = remote_revoke_all,
+	.fence = remote_fence,
 };

@@ -222,6 +222,7 @@ out:
 	npmu__unit_delete(&unit);
 	npmu__fabric_close(&fab);
 	npmu__pool_close(&pool);
+	free(pmm.leases);
 	npmu__sessions_fini(&sessions);
 	npmu__credentials_free(&creds);
 	return rc == 0 ? 0 : 1;

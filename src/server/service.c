@@ -444,9 +444,10 @@ int npmu__service_run(struct npmu__service *svc, int stop_fd, unsigned spin_us)
 		}
 		if (spin_ns && now_ns() - last < spin_ns)
 			continue;
+		int lease_ms = svc->pmm ? npmu__pmm_tick(svc->pmm) : -1;
 		struct pollfd pfd[2] = {{.fd = stop_fd, .events = POLLIN},
 					{.fd = svc->fab->wait_fd, .events = POLLIN}};
-		int timeout = -1;
+		int timeout = lease_ms;
 		if (svc->fab->wait_fd < 0)
 			timeout = 1; /* provider without a wait object: short naps */
 		else if (fi_trywait(svc->fab->fabric, &cq_fid, 1) != FI_SUCCESS) {

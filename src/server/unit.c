@@ -6,6 +6,9 @@
 
 #include <sodium.h>
 
+#include <endian.h>
+
+#include "ckpt_format.h"
 #include "log.h"
 
 /* entry_find -- the TPT entry of region id, or NULL. */
@@ -423,6 +426,38 @@ int npmu__unit_revoke_all(struct npmu__unit *unit, const char *name)
 	int rc = npmu__pool_commit(unit->pool);
 	LOG_INFO("region %s: %d right(s) revoked", name, n);
 	return rc == 0 ? n : rc;
+}
+
+/* npmu__unit_fence -- close the read-write rights of a stream and raise its epoch. */
+int npmu__unit_fence(struct npmu__unit *unit, const char *name, uint64_t *epoch)
+{
+	struct npmu__region_meta *r = npmu__meta_find(&unit->pool->meta, name);
+	if (!r)
+		return NPMU_E_NOENT;
+	struct npmu__tpt_entry *e = entry_find(unit, r->id);
+	if (!e || r->size < NPMU_CKPT_HDR)
+		return NPMU_E_INVAL;
+	struct npmu__ckpt_hdr h;
+	if (npmu__ckpt_hdr_decode(e->win->addr, &h) != 0)
+		return NPMU_E_INVAL;
+	for (uint32_t m = 0; m < e->nmr;) {
+		if (e->mr[m].access != NPMU_ACCESS_READ_WRITE) {
+			m++;
+			continue;
+		}
+		fi_close(&e->mr[m].mr->fid);
+		for (uint32_t k = 0; k < r->nrights; k++)
+			if (r->rights[k].key == e->mr[m].key)
+				r->rights[k] = r->rights[--r->nrights];
+		e->mr[m] = e->mr[--e->nmr];
+	}
+	volatile uint64_t *word = (uint64_t *)(e->win->addr + NPMU_CKPT_EPOCH_OFF);
+	*epoch = h.epoch + 1;
+	*word = htole64(*epoch);
+	npmu__window_persist(e->win, NPMU_CKPT_EPOCH_OFF, 8);
+	int rc = npmu__pool_commit(unit->pool);
+	LOG_INFO("stream %s: writers fenced, epoch %llu", name, (unsigned long long)*epoch);
+	return rc;
 }
 
 /* npmu__unit_persist -- flush region bytes [off, off+len) for a holder of a read-write key. */

@@ -53,6 +53,13 @@ int npmu__unit_grant(struct npmu__unit *unit, const char *name, uint32_t access,
 		     struct npmu_region_info *info, struct npmu__access_info *ai);
 /* npmu__unit_revoke -- close a right: deregister (the key is dead at once) and forget it. */
 int npmu__unit_revoke(struct npmu__unit *unit, uint64_t region_id, uint64_t key);
+/*
+ * npmu__unit_fence -- fence a checkpoint stream's writers: close every read-write right to the
+ * region (their keys die at once) and raise the epoch word of its stream header (an aligned
+ * 8-byte store, persisted). *epoch gets the new epoch. NPMU_E_INVAL if the region is no stream.
+ */
+int npmu__unit_fence(struct npmu__unit *unit, const char *name, uint64_t *epoch);
+
 /* npmu__key_draw -- one access key candidate from the CSPRNG (new_key rejects 0 and keys in use). */
 uint64_t npmu__key_draw(void);
 

@@ -46,6 +46,11 @@ static int local_revoke_all(void *u, const char *name)
 	return npmu__unit_revoke_all(u, name);
 }
 
+static int local_fence(void *u, const char *name, uint64_t *epoch)
+{
+	return npmu__unit_fence(u, name, epoch);
+}
+
 static int local_units(void *u, struct npmu__cursor *reply)
 {
 	struct npmu__unit *unit = u;
@@ -70,4 +75,5 @@ const struct npmu__unit_ops npmu__local_unit_ops = {
 	.revoke = local_revoke,
 	.units = local_units,
 	.revoke_all = local_revoke_all,
+	.fence = local_fence,
 };

@@ -50,7 +50,7 @@ static void format__units(void **state)
 static void strerror__all_codes(void **state)
 {
 	(void)state;
-	for (int c = NPMU_E_NOUNIT; c <= NPMU_E_INVAL; c++)
+	for (int c = NPMU_E_LEASE; c <= NPMU_E_INVAL; c++)
 		assert_string_not_equal(npmu_strerror(c), "unknown error");
 	assert_string_equal(npmu_strerror(-1), "unknown error");
 }

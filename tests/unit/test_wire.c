@@ -84,7 +84,7 @@ static void req__every_type_roundtrips(void **state)
 	(void)state;
 	struct npmu__request in = {.name = "A-z_0.9", .size = 77, .access = NPMU_ACCESS_READ,
 				   .region_id = 5, .key = 0xdeadbeefcafef00dull, .offset = 4095,
-				   .len = 3, .start = 40, .id = "alice@lab", .nonce = {1, 2, 3},
+				   .len = 3, .start = 40, .id = "alice@lab", .nonce = {1, 2, 3}, .ttl_ms = 500,
 				   .mac = {9, 8, 7}};
 	for (uint16_t t = 1; t <= NPMU_MSG_TYPE_MAX; t++) {
 		uint8_t body[512];
