@@ -190,6 +190,80 @@ enum npmu_ckpt_mode {
 	NPMU_CKPT_APPEND = 2,    /* a base state and update records appended after it */
 };
 
+/* The shape of a new stream. */
+struct npmu_ckpt_cfg {
+	enum npmu_ckpt_mode mode;
+	uint64_t state_size; /* the largest state, bytes */
+	uint64_t log_size;   /* append: bytes of update log; 0: 4 x state_size, at least 1 MiB */
+	uint32_t keep;       /* overwrite: checkpoints kept readable, 2..8; 0: 2 */
+};
+
+/* How a process uses a stream; zero fields take defaults. */
+struct npmu_ckpt_opts {
+	enum npmu_durability durability; /* of each commit; 0: NPMU_PERSISTENT */
+	int lease_ms;                    /* primary's lease, renewed every third of it; 0: 300 */
+};
+
+/* What a stream says of itself (npmu_ckpt_stat). */
+struct npmu_ckpt_info {
+	enum npmu_ckpt_mode mode;
+	uint64_t epoch;       /* raised each time a writer is fenced */
+	uint64_t seq;         /* last committed checkpoint (overwrite) or update (append) */
+	uint64_t state_size, state_len;
+	uint64_t log_size;
+	uint64_t latest_start, latest_end; /* append: log positions of the latest update */
+	uint64_t unread;      /* append: bytes of log the backup has not consumed */
+};
+
+struct npmu_ckpt;
+
+/* npmu_ckpt_create -- create stream NAME (a region, and NAME.cursor for the backup's marks). */
+NPMU_API int npmu_ckpt_create(struct npmu_conn *conn, const char *name,
+			      const struct npmu_ckpt_cfg *cfg);
+
+/*
+ * npmu_ckpt_open_primary -- become the stream's writer: take its lease at the manager (which
+ * fences any earlier writer: NPMU_E_LEASE while that one's lease is alive), open it read-write
+ * and load its latest state. The lease is renewed in the background; once it is lost every
+ * write fails with NPMU_E_FENCED and the stream is never changed again through this handle.
+ */
+NPMU_API int npmu_ckpt_open_primary(struct npmu_conn *conn, const char *name,
+				    const struct npmu_ckpt_opts *opts, struct npmu_ckpt **ck_ptr);
+
+/* npmu_ckpt_open_backup -- follow a stream read-only (and mark what was consumed). */
+NPMU_API int npmu_ckpt_open_backup(struct npmu_conn *conn, const char *name,
+				   const struct npmu_ckpt_opts *opts, struct npmu_ckpt **ck_ptr);
+
+/* npmu_ckpt_commit -- (primary) commit a whole new state: overwrite mode's checkpoint, or a new
+ * base in append mode. Returns once durable at the stream's durability. */
+NPMU_API int npmu_ckpt_commit(struct npmu_ckpt *ck, const void *state, uint64_t len);
+
+/* npmu_ckpt_update -- (primary, append) commit one update: len bytes at offset in the state. */
+NPMU_API int npmu_ckpt_update(struct npmu_ckpt *ck, uint64_t offset, const void *data,
+			      uint32_t len);
+
+/*
+ * npmu_ckpt_follow -- (backup) read what is new since the last call and apply it in order to
+ * the local copy of the state, then mark it consumed. Returns how many commits were applied.
+ */
+NPMU_API int npmu_ckpt_follow(struct npmu_ckpt *ck);
+
+/*
+ * npmu_ckpt_takeover -- (backup) wait up to wait_ms for the primary's lease to lapse, take it
+ * (the manager fences the old primary), read every unread update, and become the primary.
+ */
+NPMU_API int npmu_ckpt_takeover(struct npmu_ckpt *ck, int wait_ms);
+
+/* npmu_ckpt_state -- the local copy of the state (valid until the next call on ck), its length
+ * and the sequence number it reflects. */
+NPMU_API const void *npmu_ckpt_state(const struct npmu_ckpt *ck, uint64_t *len, uint64_t *seq);
+
+/* npmu_ckpt_stat -- what the stream and this handle know. */
+NPMU_API int npmu_ckpt_stat(struct npmu_ckpt *ck, struct npmu_ckpt_info *info);
+
+/* npmu_ckpt_close -- release the lease (primary), close the rights, free; NULLs *ck_ptr. */
+NPMU_API int npmu_ckpt_close(struct npmu_ckpt **ck_ptr);
+
 /* npmu_parse_size -- parse "4096", "64K", "1.5M", "4G", "1T" (binary units) into bytes. */
 NPMU_API int npmu_parse_size(const char *text, uint64_t *bytes);
 

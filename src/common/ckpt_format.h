@@ -44,7 +44,7 @@
  *   A2. A reader applies, from a valid base, the valid records from its lpos on in order and
  *       stops at the first that is not (wrong magic, lpos, seq or csum): a torn record, or a
  *       record of an earlier lap, is never applied.
- *   A3. When the log has no room (what the backup consumed is free again), the writer folds
+ *   A3. When the log has no room (it holds every update since the base), the writer folds
  *       everything into a new base in the other slot, persists it, then writes its base record:
  *       it never waits for the backup.
  * The backup's consumed position lives in a second region, NAME.cursor, that it may write:

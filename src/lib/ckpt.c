@@ -1,0 +1,655 @@
+/* ckpt.c -- checkpoint streams: a primary's commits, a backup's follow, leases and takeover. */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ckpt_format.h"
+#include "client.h"
+#include "codec.h"
+#include "csum.h"
+#include "log.h"
+
+#define LOG_READ_CHUNK (1u << 20) /* bytes of log read at once by a follower */
+#define CURSOR_SUFFIX ".cursor"
+
+struct npmu_ckpt {
+	struct npmu_conn *conn;
+	char name[NPMU_NAME_MAX + 1];
+	bool primary;
+	struct npmu_region *data;   /* read-write for the primary, read-only for a backup */
+	struct npmu_region *cursor; /* NAME.cursor: read-write for a backup, read-only for the primary */
+	struct npmu__ckpt_hdr hdr;
+	enum npmu_durability durability;
+	int lease_ms;
+	/* lease, renewed by a thread while primary */
+	pthread_t renewer;
+	bool renewing;
+	pthread_mutex_t lk;
+	pthread_cond_t cv;
+	bool stop;
+	uint64_t lease_id, epoch;
+	atomic_bool fenced;
+	/* the state as of seq */
+	uint8_t *state;
+	uint64_t state_len, seq;
+	bool loaded;
+	/* append: positions in the log */
+	uint64_t base_no, base_lpos, tail, latest_start, latest_end;
+	uint8_t *io; /* scratch: one update record, or a chunk of log */
+};
+
+/* now_ms -- monotonic milliseconds. */
+static uint64_t now_ms(void)
+{
+	return npmu__now_ms();
+}
+
+/* lease_call -- acquire (id 0), renew or release the stream's lease at the manager. */
+static int lease_call(struct npmu_ckpt *ck, uint64_t id, bool release, uint64_t *new_id,
+		      uint64_t *epoch)
+{
+	struct npmu__request req = {.lease = id, .ttl_ms = (uint32_t)ck->lease_ms,
+				    .release = release};
+	snprintf(req.name, sizeof(req.name), "%s", ck->name);
+	const uint8_t *body;
+	size_t blen;
+	pthread_mutex_lock(&ck->conn->lock);
+	int rc = npmu__rpc(ck->conn, NPMU_MSG_LEASE, &req, &body, &blen);
+	if (rc == 0 && !release) {
+		struct npmu__cursor c;
+		npmu__cursor_init(&c, (void *)body, blen);
+		*new_id = npmu__get_u64(&c);
+		*epoch = npmu__get_u64(&c);
+		if (!c.ok)
+			rc = NPMU_E_PROTO;
+	}
+	pthread_mutex_unlock(&ck->conn->lock);
+	return rc;
+}
+
+/* renew_main -- renew the lease every third of its length; on loss, mark the handle fenced. */
+static void *renew_main(void *arg)
+{
+	struct npmu_ckpt *ck = arg;
+	uint64_t last_ok = now_ms();
+	pthread_mutex_lock(&ck->lk);
+	while (!ck->stop) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		uint64_t ns = (uint64_t)ts.tv_nsec + (uint64_t)ck->lease_ms / 3 * 1000000;
+		ts.tv_sec += (time_t)(ns / 1000000000);
+		ts.tv_nsec = (long)(ns % 1000000000);
+		pthread_cond_timedwait(&ck->cv, &ck->lk, &ts);
+		if (ck->stop)
+			break;
+		pthread_mutex_unlock(&ck->lk);
+		uint64_t id, epoch;
+		int rc = lease_call(ck, ck->lease_id, false, &id, &epoch);
+		pthread_mutex_lock(&ck->lk);
+		if (rc == 0)
+			last_ok = now_ms();
+		if (rc == NPMU_E_FENCED || now_ms() - last_ok >= (uint64_t)ck->lease_ms) {
+			if (!atomic_exchange(&ck->fenced, true))
+				LOG_WARN("stream %s: lease lost (%s): this writer is fenced", ck->name,
+					 npmu_strerror(rc ? rc : NPMU_E_TIMEDOUT));
+			break;
+		}
+	}
+	pthread_mutex_unlock(&ck->lk);
+	return NULL;
+}
+
+/* start_renewer / stop_renewer -- the background lease renewal of a primary. */
+static int start_renewer(struct npmu_ckpt *ck)
+{
+	ck->stop = false;
+	if (pthread_create(&ck->renewer, NULL, renew_main, ck) != 0)
+		return NPMU_E_NOMEM;
+	ck->renewing = true;
+	return 0;
+}
+
+static void stop_renewer(struct npmu_ckpt *ck)
+{
+	if (!ck->renewing)
+		return;
+	pthread_mutex_lock(&ck->lk);
+	ck->stop = true;
+	pthread_cond_signal(&ck->cv);
+	pthread_mutex_unlock(&ck->lk);
+	pthread_join(ck->renewer, NULL);
+	ck->renewing = false;
+}
+
+/* put -- write and, at the stream's durability, persist a range of the stream. */
+static int put(struct npmu_ckpt *ck, uint64_t off, const void *buf, size_t len)
+{
+	if (atomic_load(&ck->fenced))
+		return NPMU_E_FENCED;
+	int rc = npmu_region_write(ck->data, off, buf, len);
+	if (rc == 0 && ck->durability == NPMU_PERSISTENT)
+		rc = npmu_region_persist(ck->data, off, len, NPMU_PERSISTENT);
+	if (rc == NPMU_E_KEY || (rc != 0 && atomic_load(&ck->fenced))) {
+		atomic_store(&ck->fenced, true);
+		return NPMU_E_FENCED;
+	}
+	return rc;
+}
+
+/* read_hdr -- the header page (with the records), checked; updates ck->hdr. */
+static int read_hdr(struct npmu_ckpt *ck, uint8_t page[NPMU_CKPT_HDR])
+{
+	int rc = npmu_region_read(ck->data, 0, page, NPMU_CKPT_HDR);
+	if (rc != 0)
+		return rc;
+	struct npmu__ckpt_hdr h;
+	if ((rc = npmu__ckpt_hdr_decode(page, &h)) != 0)
+		return rc;
+	if (ck->hdr.state_size && (h.mode != ck->hdr.mode || h.state_size != ck->hdr.state_size ||
+				   h.log_size != ck->hdr.log_size || h.nslots != ck->hdr.nslots))
+		return NPMU_E_CORRUPT;
+	ck->hdr = h;
+	return 0;
+}
+
+/* load_slot -- read slot i's data into the state if it matches the record; 0 or NPMU_E_CORRUPT. */
+static int load_slot(struct npmu_ckpt *ck, uint32_t i, const struct npmu__ckpt_rec *r)
+{
+	if (r->length > ck->hdr.state_size || r->epoch > ck->hdr.epoch)
+		return NPMU_E_CORRUPT;
+	uint8_t *tmp = malloc(r->length ? r->length : 1);
+	if (!tmp)
+		return NPMU_E_NOMEM;
+	int rc = npmu_region_read(ck->data, npmu__ckpt_slot_off(&ck->hdr, i), tmp, r->length);
+	if (rc == 0 && npmu__csum(tmp, r->length) != r->data_csum)
+		rc = NPMU_E_CORRUPT;
+	if (rc == 0) {
+		memcpy(ck->state, tmp, r->length);
+		ck->state_len = r->length;
+	}
+	free(tmp);
+	return rc;
+}
+
+/* follow_overwrite -- load the newest valid checkpoint if newer than ours; returns 1 or 0. */
+static int follow_overwrite(struct npmu_ckpt *ck)
+{
+	uint8_t page[NPMU_CKPT_HDR];
+	int rc = read_hdr(ck, page);
+	if (rc != 0)
+		return rc;
+	struct npmu__ckpt_rec recs[NPMU_CKPT_SLOTS_MAX];
+	bool valid[NPMU_CKPT_SLOTS_MAX];
+	for (uint32_t i = 0; i < ck->hdr.nslots; i++)
+		valid[i] = npmu__ckpt_rec_decode(page + NPMU_CKPT_REC_OFF + i * NPMU_CKPT_REC,
+						 &recs[i]) == 0 &&
+			   recs[i].seq % ck->hdr.nslots == i;
+	for (;;) { /* newest first; a torn or unfinished one falls back to the one before */
+		int best = -1;
+		for (uint32_t i = 0; i < ck->hdr.nslots; i++)
+			if (valid[i] && recs[i].seq > ck->seq && (best < 0 || recs[i].seq > recs[best].seq))
+				best = (int)i;
+		if (best < 0)
+			return 0;
+		rc = load_slot(ck, (uint32_t)best, &recs[best]);
+		if (rc == 0) {
+			ck->seq = recs[best].seq;
+			ck->loaded = true;
+			return 1;
+		}
+		if (rc != NPMU_E_CORRUPT)
+			return rc;
+		valid[best] = false;
+	}
+}
+
+/* load_base -- the newest valid base into the state; positions set from it. */
+static int load_base(struct npmu_ckpt *ck, const uint8_t *page)
+{
+	struct npmu__ckpt_rec r[2];
+	bool valid[2];
+	for (int i = 0; i < 2; i++)
+		valid[i] = npmu__ckpt_rec_decode(page + NPMU_CKPT_REC_OFF + i * NPMU_CKPT_REC, &r[i]) == 0 &&
+			   r[i].seq % 2 == (uint64_t)i;
+	LOG_DEBUG("stream %s: base records %d:%llu/%llu %d:%llu/%llu, at seq %llu", ck->name, valid[0],
+		  (unsigned long long)r[0].seq, (unsigned long long)r[0].upto, valid[1],
+		  (unsigned long long)r[1].seq, (unsigned long long)r[1].upto,
+		  (unsigned long long)ck->seq);
+	for (int pass = 0; pass < 2; pass++) {
+		int best = valid[0] && (!valid[1] || r[0].seq > r[1].seq) ? 0 : valid[1] ? 1 : -1;
+		if (best < 0)
+			return NPMU_E_CORRUPT;
+		if (ck->loaded && r[best].upto <= ck->seq)
+			return 0; /* we are at or past that base: keep following the log */
+		int rc = load_slot(ck, (uint32_t)best, &r[best]);
+		if (rc == 0) {
+			ck->seq = r[best].upto;
+			ck->base_no = r[best].seq;
+			ck->base_lpos = ck->tail = ck->latest_start = ck->latest_end = r[best].lpos;
+			ck->loaded = true;
+			return 0;
+		}
+		if (rc != NPMU_E_CORRUPT)
+			return rc;
+		valid[best] = false;
+	}
+	return NPMU_E_CORRUPT;
+}
+
+/* follow_append -- load a newer base if we fell behind it, then apply the valid updates after
+ * our position in order; returns how many commits were applied. */
+static int follow_append(struct npmu_ckpt *ck)
+{
+	uint8_t page[NPMU_CKPT_HDR];
+	int rc = read_hdr(ck, page);
+	uint64_t before = ck->seq;
+	for (int tries = 0; rc == 0 && tries < 8; tries++) {
+		rc = load_base(ck, page);
+		if (rc != NPMU_E_CORRUPT)
+			break;
+		rc = read_hdr(ck, page); /* a base being replaced under us: look again */
+	}
+	if (rc != 0)
+		return rc == NPMU_E_CORRUPT && !ck->loaded ? 0 : rc; /* a new stream has no base yet */
+	uint64_t L = ck->hdr.log_size, log_off = npmu__ckpt_log_off(&ck->hdr);
+	for (;;) { /* one chunk of log at a time; a record never spans two chunks' reads */
+		uint64_t phys = ck->tail % L;
+		if (L - phys < NPMU_CKPT_UPD_HDR) { /* too little room at the end: implicit wrap */
+			ck->tail += L - phys;
+			continue;
+		}
+		size_t avail = (size_t)(L - phys < LOG_READ_CHUNK ? L - phys : LOG_READ_CHUNK);
+		if ((rc = npmu_region_read(ck->data, log_off + phys, ck->io, avail)) != 0)
+			return rc;
+		size_t pos = 0;
+		bool progress = false, wrap = false;
+		for (;;) {
+			struct npmu__ckpt_upd u;
+			int v = npmu__ckpt_upd_check(ck->io + pos, avail - pos, ck->tail, ck->seq + 1,
+						     ck->hdr.epoch, &u);
+			if (v == 1) {
+				wrap = true;
+				break;
+			}
+			if (v != 0 || u.offset > ck->hdr.state_size ||
+			    u.len > ck->hdr.state_size - u.offset)
+				break;
+			memcpy(ck->state + u.offset, ck->io + pos + NPMU_CKPT_UPD_HDR, u.len);
+			if (u.offset + u.len > ck->state_len)
+				ck->state_len = u.offset + u.len;
+			uint64_t size = npmu__ckpt_upd_size(u.len);
+			ck->latest_start = ck->tail;
+			ck->tail += size;
+			ck->latest_end = ck->tail;
+			ck->seq++;
+			pos += size;
+			progress = true;
+			if (L - (ck->tail % L) < NPMU_CKPT_UPD_HDR || ck->tail % L == 0)
+				break;
+		}
+		if (wrap) {
+			ck->tail += L - phys - pos;
+			continue;
+		}
+		if (!progress)
+			break;
+	}
+	return (int)(ck->seq - before);
+}
+
+/* write_cursor -- (backup) mark the log consumed up to where we are. */
+static void write_cursor(struct npmu_ckpt *ck)
+{
+	uint8_t b[24];
+	struct npmu__cursor c;
+	npmu__cursor_init(&c, b, sizeof(b));
+	npmu__put_u64(&c, ck->tail);
+	npmu__put_u64(&c, ck->seq);
+	npmu__put_u64(&c, npmu__csum(b, 16));
+	(void)npmu_region_write(ck->cursor, 0, b, sizeof(b)); /* advisory: a failure only delays reuse */
+}
+
+/* read_cursor -- how far the backup has consumed (for the unread count); 0 when unknown. */
+static uint64_t read_cursor(struct npmu_ckpt *ck)
+{
+	uint8_t b[24];
+	if (!ck->cursor || npmu_region_read(ck->cursor, 0, b, sizeof(b)) != 0)
+		return 0;
+	struct npmu__cursor c;
+	npmu__cursor_init(&c, b, sizeof(b));
+	uint64_t lpos = npmu__get_u64(&c);
+	(void)npmu__get_u64(&c);
+	uint64_t csum = npmu__get_u64(&c);
+	return csum == npmu__csum(b, 16) ? lpos : 0;
+}
+
+/* npmu_ckpt_follow -- (backup) apply what is new, then mark it consumed. */
+int npmu_ckpt_follow(struct npmu_ckpt *ck)
+{
+	if (!ck)
+		return NPMU_E_INVAL;
+	int rc = ck->hdr.mode == NPMU_CKPT_APPEND ? follow_append(ck) : follow_overwrite(ck);
+	if (rc >= 0 && !ck->primary && ck->hdr.mode == NPMU_CKPT_APPEND)
+		write_cursor(ck);
+	return rc;
+}
+
+/* new_base -- (append) fold the state into a new base in the other slot, then publish it. */
+static int new_base(struct npmu_ckpt *ck)
+{
+	uint64_t no = ck->base_no + 1;
+	uint32_t slot = (uint32_t)(no % 2);
+	int rc = put(ck, npmu__ckpt_slot_off(&ck->hdr, slot), ck->state, ck->state_len);
+	if (rc != 0)
+		return rc;
+	struct npmu__ckpt_rec r = {.seq = no, .epoch = ck->epoch, .length = ck->state_len,
+				   .data_csum = npmu__csum(ck->state, ck->state_len),
+				   .upto = ck->seq, .lpos = ck->tail};
+	uint8_t b[NPMU_CKPT_REC];
+	npmu__ckpt_rec_encode(&r, b);
+	if ((rc = put(ck, NPMU_CKPT_REC_OFF + slot * NPMU_CKPT_REC, b, sizeof(b))) != 0)
+		return rc;
+	ck->base_no = no;
+	ck->base_lpos = ck->tail;
+	return 0;
+}
+
+/* npmu_ckpt_commit -- (primary) a whole new state. */
+int npmu_ckpt_commit(struct npmu_ckpt *ck, const void *state, uint64_t len)
+{
+	if (!ck || (len && !state))
+		return NPMU_E_INVAL;
+	if (!ck->primary)
+		return NPMU_E_ACCESS;
+	if (len > ck->hdr.state_size)
+		return NPMU_E_TOOBIG;
+	if (atomic_load(&ck->fenced))
+		return NPMU_E_FENCED;
+	memcpy(ck->state, state, len);
+	ck->state_len = len;
+	if (ck->hdr.mode == NPMU_CKPT_APPEND)
+		return new_base(ck);
+	uint64_t seq = ck->seq + 1;
+	uint32_t slot = (uint32_t)(seq % ck->hdr.nslots);
+	int rc = put(ck, npmu__ckpt_slot_off(&ck->hdr, slot), state, len);
+	if (rc != 0)
+		return rc;
+	struct npmu__ckpt_rec r = {.seq = seq, .epoch = ck->epoch, .length = len,
+				   .data_csum = npmu__csum(state, len)};
+	uint8_t b[NPMU_CKPT_REC];
+	npmu__ckpt_rec_encode(&r, b);
+	if ((rc = put(ck, NPMU_CKPT_REC_OFF + slot * NPMU_CKPT_REC, b, sizeof(b))) != 0)
+		return rc;
+	ck->seq = seq;
+	return 0;
+}
+
+/* npmu_ckpt_update -- (primary, append) one update record after the last. */
+int npmu_ckpt_update(struct npmu_ckpt *ck, uint64_t offset, const void *data, uint32_t len)
+{
+	if (!ck || (len && !data))
+		return NPMU_E_INVAL;
+	if (!ck->primary || ck->hdr.mode != NPMU_CKPT_APPEND)
+		return NPMU_E_ACCESS;
+	uint64_t L = ck->hdr.log_size, need = npmu__ckpt_upd_size(len);
+	if (offset > ck->hdr.state_size || len > ck->hdr.state_size - offset ||
+	    need > L - NPMU_CKPT_UPD_HDR || need > LOG_READ_CHUNK)
+		return NPMU_E_TOOBIG;
+	if (atomic_load(&ck->fenced))
+		return NPMU_E_FENCED;
+	for (;;) {
+		uint64_t phys = ck->tail % L, gap = L - phys < need ? L - phys : 0;
+		uint64_t end = ck->tail + gap + need;
+		/* The log holds the updates since the base: reusing it means folding them into a new
+		 * base first (what a backup consumed is still needed by any later reader). */
+		if (end - ck->base_lpos > L) {
+			int rc = new_base(ck);
+			if (rc != 0)
+				return rc;
+			continue;
+		}
+		if (gap >= NPMU_CKPT_UPD_HDR) {
+			uint8_t skip[16];
+			npmu__ckpt_skip_encode(ck->tail, skip);
+			int rc = put(ck, npmu__ckpt_log_off(&ck->hdr) + phys, skip, sizeof(skip));
+			if (rc != 0)
+				return rc;
+		}
+		uint64_t lpos = ck->tail + gap;
+		struct npmu__ckpt_upd u = {.len = len, .seq = ck->seq + 1, .epoch = ck->epoch,
+					   .offset = offset, .lpos = lpos};
+		npmu__ckpt_upd_encode(&u, data, ck->io);
+		int rc = put(ck, npmu__ckpt_log_off(&ck->hdr) + lpos % L, ck->io, need);
+		if (rc != 0)
+			return rc;
+		memcpy(ck->state + offset, data, len);
+		if (offset + len > ck->state_len)
+			ck->state_len = offset + len;
+		ck->seq++;
+		ck->latest_start = lpos;
+		ck->tail = ck->latest_end = end;
+		return 0;
+	}
+}
+
+/* cursor_name -- NAME.cursor. */
+static int cursor_name(const char *name, char out[NPMU_NAME_MAX + 1])
+{
+	size_t n = strlen(name);
+	if (n + strlen(CURSOR_SUFFIX) > NPMU_NAME_MAX)
+		return NPMU_E_NAME;
+	snprintf(out, NPMU_NAME_MAX + 1, "%s%s", name, CURSOR_SUFFIX);
+	return 0;
+}
+
+/* npmu_ckpt_create -- a stream region with its header, and its cursor region. */
+int npmu_ckpt_create(struct npmu_conn *conn, const char *name, const struct npmu_ckpt_cfg *cfg)
+{
+	char cname[NPMU_NAME_MAX + 1];
+	if (!conn || !name || !cfg || cfg->state_size == 0 ||
+	    (cfg->mode != NPMU_CKPT_OVERWRITE && cfg->mode != NPMU_CKPT_APPEND) ||
+	    (cfg->keep && (cfg->keep < 2 || cfg->keep > NPMU_CKPT_SLOTS_MAX)))
+		return NPMU_E_INVAL;
+	int rc = cursor_name(name, cname);
+	if (rc != 0)
+		return rc;
+	struct npmu__ckpt_hdr h = {.mode = cfg->mode, .state_size = cfg->state_size};
+	if (cfg->mode == NPMU_CKPT_APPEND) {
+		h.nslots = 2;
+		h.log_size = cfg->log_size ? cfg->log_size : 4 * cfg->state_size;
+		if (h.log_size < (1u << 20))
+			h.log_size = 1u << 20;
+		h.log_size = (h.log_size + 4095) & ~4095ull;
+	} else {
+		h.nslots = cfg->keep ? cfg->keep : 2;
+	}
+	if ((rc = npmu_region_create(conn, name, npmu__ckpt_region_size(&h), NULL)) != 0)
+		return rc;
+	if ((rc = npmu_region_create(conn, cname, 4096, NULL)) != 0) {
+		npmu_region_delete(conn, name);
+		return rc;
+	}
+	struct npmu_region *r;
+	if ((rc = npmu_region_open(conn, name, NPMU_ACCESS_READ_WRITE, &r)) != 0)
+		return rc;
+	uint8_t b[56];
+	npmu__ckpt_hdr_encode(&h, b);
+	rc = npmu_region_write(r, 0, b, sizeof(b));
+	if (rc == 0)
+		rc = npmu_region_persist(r, 0, sizeof(b), NPMU_PERSISTENT);
+	npmu_region_close(&r);
+	return rc;
+}
+
+/* ckpt_new -- a handle with its buffers, for the stream's shape in the header. */
+static int ckpt_new(struct npmu_conn *conn, const char *name, const struct npmu_ckpt_opts *opts,
+		    bool primary, struct npmu_ckpt **out)
+{
+	if (!conn || !name || !out)
+		return NPMU_E_INVAL;
+	struct npmu_ckpt *ck = calloc(1, sizeof(*ck));
+	if (!ck)
+		return NPMU_E_NOMEM;
+	ck->conn = conn;
+	snprintf(ck->name, sizeof(ck->name), "%s", name);
+	ck->durability = opts && opts->durability ? opts->durability : NPMU_PERSISTENT;
+	ck->lease_ms = opts && opts->lease_ms > 0 ? opts->lease_ms : 300;
+	pthread_mutex_init(&ck->lk, NULL);
+	pthread_cond_init(&ck->cv, NULL);
+	char cname[NPMU_NAME_MAX + 1];
+	int rc = cursor_name(name, cname);
+	if (rc == 0)
+		rc = npmu_region_open(conn, name, primary ? NPMU_ACCESS_READ_WRITE : NPMU_ACCESS_READ,
+				      &ck->data);
+	if (rc == 0)
+		rc = npmu_region_open(conn, cname, primary ? NPMU_ACCESS_READ : NPMU_ACCESS_READ_WRITE,
+				      &ck->cursor);
+	uint8_t page[NPMU_CKPT_HDR];
+	if (rc == 0)
+		rc = read_hdr(ck, page);
+	if (rc == 0 && npmu__ckpt_region_size(&ck->hdr) > npmu_region_size(ck->data))
+		rc = NPMU_E_CORRUPT;
+	if (rc == 0) {
+		ck->state = calloc(1, ck->hdr.state_size);
+		ck->io = malloc(LOG_READ_CHUNK);
+		if (!ck->state || !ck->io)
+			rc = NPMU_E_NOMEM;
+	}
+	if (rc != 0) {
+		ck->primary = false;
+		npmu_ckpt_close(&ck);
+		return rc;
+	}
+	*out = ck;
+	return 0;
+}
+
+/* become_primary -- after taking the lease: read-write right, full state, renewal. */
+static int become_primary(struct npmu_ckpt *ck)
+{
+	if (ck->data && ck->data->ai.access != NPMU_ACCESS_READ_WRITE) {
+		npmu_region_close(&ck->data);
+		int rc = npmu_region_open(ck->conn, ck->name, NPMU_ACCESS_READ_WRITE, &ck->data);
+		if (rc != 0)
+			return rc;
+	}
+	int rc = npmu_ckpt_follow(ck); /* everything not yet read, under the new epoch */
+	if (rc < 0)
+		return rc;
+	ck->primary = true;
+	atomic_store(&ck->fenced, false);
+	if (ck->hdr.mode == NPMU_CKPT_APPEND && !ck->loaded) {
+		if ((rc = new_base(ck)) != 0) /* a new stream: readers start from an empty base */
+			return rc;
+		ck->loaded = true;
+	}
+	atomic_store(&ck->fenced, false);
+	return start_renewer(ck);
+}
+
+/* npmu_ckpt_open_primary -- take the lease (fencing any earlier writer) and load the state. */
+int npmu_ckpt_open_primary(struct npmu_conn *conn, const char *name,
+			   const struct npmu_ckpt_opts *opts, struct npmu_ckpt **ck_ptr)
+{
+	struct npmu_ckpt *ck;
+	int rc = ckpt_new(conn, name, opts, false, &ck);
+	if (rc != 0)
+		return rc;
+	if ((rc = lease_call(ck, 0, false, &ck->lease_id, &ck->epoch)) == 0)
+		rc = become_primary(ck);
+	if (rc != 0) {
+		npmu_ckpt_close(&ck);
+		return rc;
+	}
+	*ck_ptr = ck;
+	return 0;
+}
+
+/* npmu_ckpt_open_backup -- follow a stream read-only. */
+int npmu_ckpt_open_backup(struct npmu_conn *conn, const char *name,
+			  const struct npmu_ckpt_opts *opts, struct npmu_ckpt **ck_ptr)
+{
+	return ckpt_new(conn, name, opts, false, ck_ptr);
+}
+
+/* npmu_ckpt_takeover -- wait for the primary's lease to lapse, take it, catch up, write. */
+int npmu_ckpt_takeover(struct npmu_ckpt *ck, int wait_ms)
+{
+	if (!ck || ck->primary)
+		return NPMU_E_INVAL;
+	uint64_t deadline = now_ms() + (uint64_t)(wait_ms > 0 ? wait_ms : 0);
+	for (;;) {
+		int rc = lease_call(ck, 0, false, &ck->lease_id, &ck->epoch);
+		if (rc == 0)
+			return become_primary(ck);
+		if (rc != NPMU_E_LEASE || now_ms() >= deadline)
+			return rc;
+		(void)npmu_ckpt_follow(ck); /* keep up while waiting */
+		usleep(10 * 1000);
+	}
+}
+
+/* npmu_ckpt_state -- the local copy of the state. */
+const void *npmu_ckpt_state(const struct npmu_ckpt *ck, uint64_t *len, uint64_t *seq)
+{
+	if (!ck)
+		return NULL;
+	if (len)
+		*len = ck->state_len;
+	if (seq)
+		*seq = ck->seq;
+	return ck->state;
+}
+
+/* npmu_ckpt_stat -- what the stream and this handle know. */
+int npmu_ckpt_stat(struct npmu_ckpt *ck, struct npmu_ckpt_info *info)
+{
+	if (!ck || !info)
+		return NPMU_E_INVAL;
+	uint8_t page[NPMU_CKPT_HDR];
+	int rc = read_hdr(ck, page);
+	if (rc != 0)
+		return rc;
+	memset(info, 0, sizeof(*info));
+	info->mode = (enum npmu_ckpt_mode)ck->hdr.mode;
+	info->epoch = ck->hdr.epoch;
+	info->seq = ck->seq;
+	info->state_size = ck->hdr.state_size;
+	info->state_len = ck->state_len;
+	info->log_size = ck->hdr.log_size;
+	info->latest_start = ck->latest_start;
+	info->latest_end = ck->latest_end;
+	if (ck->hdr.mode == NPMU_CKPT_APPEND) {
+		uint64_t c = ck->primary ? read_cursor(ck) : ck->tail;
+		info->unread = c && c <= ck->tail ? ck->tail - c : ck->tail - ck->base_lpos;
+	}
+	return 0;
+}
+
+/* npmu_ckpt_close -- release the lease, close the rights, free. */
+int npmu_ckpt_close(struct npmu_ckpt **ck_ptr)
+{
+	if (!ck_ptr || !*ck_ptr)
+		return NPMU_E_INVAL;
+	struct npmu_ckpt *ck = *ck_ptr;
+	stop_renewer(ck);
+	if (ck->primary && !atomic_load(&ck->fenced)) {
+		uint64_t id, epoch;
+		(void)lease_call(ck, ck->lease_id, true, &id, &epoch);
+	}
+	if (ck->data)
+		npmu_region_close(&ck->data);
+	if (ck->cursor)
+		npmu_region_close(&ck->cursor);
+	pthread_mutex_destroy(&ck->lk);
+	pthread_cond_destroy(&ck->cv);
+	free(ck->state);
+	free(ck->io);
+	free(ck);
+	*ck_ptr = NULL;
+	return 0;
+}
