@@ -18,6 +18,7 @@
 
 struct npmu_ckpt {
 	struct npmu_conn *conn;
+	struct npmu_conn *lease_conn; /* its own connection: renewals never wait behind writes */
 	char name[NPMU_NAME_MAX + 1];
 	bool primary;
 	struct npmu_region *data;   /* read-write for the primary, read-only for a backup */
@@ -57,8 +58,13 @@ static int lease_call(struct npmu_ckpt *ck, uint64_t id, bool release, uint64_t 
 	snprintf(req.name, sizeof(req.name), "%s", ck->name);
 	const uint8_t *body;
 	size_t blen;
-	pthread_mutex_lock(&ck->conn->lock);
-	int rc = npmu__rpc(ck->conn, NPMU_MSG_LEASE, &req, &body, &blen);
+	if (!ck->lease_conn) {
+		int rc = npmu__conn_clone(ck->conn, &ck->lease_conn);
+		if (rc != 0)
+			return rc;
+	}
+	pthread_mutex_lock(&ck->lease_conn->lock);
+	int rc = npmu__rpc(ck->lease_conn, NPMU_MSG_LEASE, &req, &body, &blen);
 	if (rc == 0 && !release) {
 		struct npmu__cursor c;
 		npmu__cursor_init(&c, (void *)body, blen);
@@ -67,7 +73,7 @@ static int lease_call(struct npmu_ckpt *ck, uint64_t id, bool release, uint64_t 
 		if (!c.ok)
 			rc = NPMU_E_PROTO;
 	}
-	pthread_mutex_unlock(&ck->conn->lock);
+	pthread_mutex_unlock(&ck->lease_conn->lock);
 	return rc;
 }
 
@@ -645,6 +651,8 @@ int npmu_ckpt_close(struct npmu_ckpt **ck_ptr)
 		npmu_region_close(&ck->data);
 	if (ck->cursor)
 		npmu_region_close(&ck->cursor);
+	if (ck->lease_conn)
+		npmu_conn_delete(&ck->lease_conn);
 	pthread_mutex_destroy(&ck->lk);
 	pthread_cond_destroy(&ck->cv);
 	free(ck->state);

@@ -52,6 +52,10 @@ struct npmu_region {
 int npmu__conn_new_keyed(const struct npmu_conn_cfg *cfg, const char *principal,
 			 const uint8_t key[NPMU_KEY_LEN], struct npmu_conn **conn_ptr);
 
+/* npmu__conn_clone -- a second connection to the same manager with the same credentials (for
+ * work that must not wait behind the first one's traffic, such as lease renewal). */
+int npmu__conn_clone(struct npmu_conn *conn, struct npmu_conn **out);
+
 /* npmu__conn_unit -- the data connection to unit `addr` ("" for conn itself); conn->lock held. */
 int npmu__conn_unit(struct npmu_conn *conn, const char *addr, struct npmu_conn **out);
 

@@ -329,6 +329,23 @@ static int conn_open(const struct npmu_conn_cfg *cfg, const char *creds_path, co
 	return 0;
 }
 
+/* npmu__conn_clone -- a second connection to the same manager with the same credentials. */
+int npmu__conn_clone(struct npmu_conn *conn, struct npmu_conn **out)
+{
+	struct npmu_conn_cfg cfg = {.server = conn->addr, .provider = conn->provider,
+				    .timeout_ms = conn->timeout_ms, .credentials = ""};
+	pthread_mutex_lock(&conn->lock);
+	char principal[NPMU_ID_MAX + 1];
+	uint8_t key[NPMU_KEY_LEN];
+	bool creds = conn->have_creds;
+	memcpy(principal, conn->principal, sizeof(principal));
+	memcpy(key, conn->key, sizeof(key));
+	pthread_mutex_unlock(&conn->lock);
+	int rc = conn_open(&cfg, NULL, creds ? principal : NULL, key, out);
+	sodium_memzero(key, sizeof(key));
+	return rc;
+}
+
 /* npmu_conn_new -- connect to the manager at cfg->server, greet it and authenticate. */
 int npmu_conn_new(const struct npmu_conn_cfg *cfg, struct npmu_conn **conn_ptr)
 {
