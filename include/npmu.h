@@ -26,7 +26,7 @@ extern "C" {
 #define NPMU_E_KEY (-1009)         /* unknown or revoked access key */
 #define NPMU_E_PROTO (-1010)       /* malformed protocol message */
 #define NPMU_E_TOOBIG (-1011)      /* message or size over the limit */
-#define NPMU_E_CORRUPT (-1012)     /* pool file corrupt */
+#define NPMU_E_CORRUPT (-1012)     /* pool file or stream corrupt, or not of its format */
 #define NPMU_E_VERSION (-1013)     /* pool or protocol version not supported */
 #define NPMU_E_IO (-1014)          /* I/O or persistence failure on the unit */
 #define NPMU_E_FABRIC (-1015)      /* libfabric transport error */
@@ -202,6 +202,7 @@ struct npmu_ckpt_cfg {
 struct npmu_ckpt_opts {
 	enum npmu_durability durability; /* of each commit; 0: NPMU_PERSISTENT */
 	int lease_ms;                    /* primary's lease, renewed every third of it; 0: 300 */
+	int observe;                     /* backup: only look (no consumed marks, no takeover) */
 };
 
 /* What a stream says of itself (npmu_ckpt_stat). */

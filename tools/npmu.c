@@ -30,6 +30,8 @@ static const char usage_main[] =
 	"  put REGION FILE           write FILE into REGION and make it persistent\n"
 	"  get REGION FILE           read REGION into FILE ('-' for standard output)\n"
 	"  unit ls                   the manager's units, their state and capacity\n"
+	"  ckpt stat STREAM          a checkpoint stream: mode, epoch, sequence, latest update, unread\n"
+	"  ckpt dump STREAM FILE     the stream's latest state into FILE ('-' for standard output)\n"
 	"  keygen FILE               write a new random key to FILE (mode 0600)\n"
 	"\n"
 	"Options:\n"
@@ -462,6 +464,72 @@ static int cmd_unit(int argc, char **argv)
 	return 0;
 }
 
+/* cmd_ckpt -- ckpt stat STREAM | ckpt dump STREAM FILE, looking without leaving marks. */
+static int cmd_ckpt(int argc, char **argv)
+{
+	bool stat = argc == 3 && !strcmp(argv[1], "stat"), dump = argc == 4 && !strcmp(argv[1], "dump");
+	if (!stat && !dump) {
+		bool help = argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"));
+		fputs("Usage: npmu ckpt stat STREAM | ckpt dump STREAM FILE\n"
+		      "Describe a checkpoint stream, or write its latest state to FILE ('-': standard\n"
+		      "output). Both only read: no consumed marks are left, no lease is taken.\n",
+		      help ? stdout : stderr);
+		return help ? 0 : 2;
+	}
+	struct npmu_conn *conn = connect_or_die();
+	struct npmu_ckpt *ck;
+	struct npmu_ckpt_opts opts = {.observe = 1};
+	int rc = npmu_ckpt_open_backup(conn, argv[2], &opts, &ck);
+	if (rc != 0)
+		die(argv[2], rc);
+	if ((rc = npmu_ckpt_follow(ck)) < 0)
+		die(argv[2], rc);
+	struct npmu_ckpt_info info;
+	if ((rc = npmu_ckpt_stat(ck, &info)) != 0)
+		die(argv[2], rc);
+	uint64_t len, seq;
+	const void *state = npmu_ckpt_state(ck, &len, &seq);
+	if (stat) {
+		const char *mode = info.mode == NPMU_CKPT_APPEND ? "append" : "overwrite";
+		char a[32], b[32], c[32];
+		if (json)
+			printf("{\"stream\":\"%s\",\"mode\":\"%s\",\"epoch\":%llu,\"seq\":%llu,"
+			       "\"state_size\":%llu,\"state_len\":%llu,\"log_size\":%llu,"
+			       "\"latest_start\":%llu,\"latest_end\":%llu,\"unread\":%llu}\n",
+			       argv[2], mode, (unsigned long long)info.epoch, (unsigned long long)info.seq,
+			       (unsigned long long)info.state_size, (unsigned long long)info.state_len,
+			       (unsigned long long)info.log_size, (unsigned long long)info.latest_start,
+			       (unsigned long long)info.latest_end, (unsigned long long)info.unread);
+		else {
+			printf("stream      %s (%s mode)\nepoch       %llu\nsequence    %llu\n", argv[2],
+			       mode, (unsigned long long)info.epoch, (unsigned long long)info.seq);
+			printf("state       %s of %s\n", npmu_format_size(info.state_len, a, sizeof(a)),
+			       npmu_format_size(info.state_size, b, sizeof(b)));
+			if (info.mode == NPMU_CKPT_APPEND)
+				printf("log         %s; latest update at %llu..%llu; unread by the "
+				       "backup %s\n", npmu_format_size(info.log_size, c, sizeof(c)),
+				       (unsigned long long)info.latest_start,
+				       (unsigned long long)info.latest_end,
+				       npmu_format_size(info.unread, a, sizeof(a)));
+		}
+	} else {
+		int fd = strcmp(argv[3], "-") ? open(argv[3], O_WRONLY | O_CREAT | O_TRUNC, 0644)
+					      : STDOUT_FILENO;
+		if (fd < 0 || write_full(fd, state, len) != 0) {
+			fprintf(stderr, "npmu: %s: %s\n", argv[3], strerror(errno));
+			return 1;
+		}
+		if (fd != STDOUT_FILENO) {
+			close(fd);
+			printf("dumped %llu bytes of %s (sequence %llu) into %s\n", (unsigned long long)len,
+			       argv[2], (unsigned long long)seq, argv[3]);
+		}
+	}
+	npmu_ckpt_close(&ck);
+	npmu_conn_delete(&conn);
+	return 0;
+}
+
 /* cmd_keygen -- write a fresh key file for a principal or for the cluster. */
 static int cmd_keygen(int argc, char **argv)
 {
@@ -520,6 +588,8 @@ int main(int argc, char **argv)
 		return cmd_keygen(ac, av);
 	if (!strcmp(av[0], "unit"))
 		return cmd_unit(ac, av);
+	if (!strcmp(av[0], "ckpt"))
+		return cmd_ckpt(ac, av);
 	fprintf(stderr, "npmu: unknown command '%s'\n", av[0]);
 	fprintf(stderr, usage_main, NPMU_DEFAULT_PORT);
 	return 2;

@@ -20,7 +20,7 @@ const char *npmu_strerror(int err)
 	case NPMU_E_KEY: return "unknown or revoked access key";
 	case NPMU_E_PROTO: return "malformed protocol message";
 	case NPMU_E_TOOBIG: return "message or size over the limit";
-	case NPMU_E_CORRUPT: return "pool file is corrupt";
+	case NPMU_E_CORRUPT: return "corrupt, or not of the expected format (pool file or stream)";
 	case NPMU_E_VERSION: return "unsupported pool or protocol version";
 	case NPMU_E_IO: return "I/O or persistence failure on the unit";
 	case NPMU_E_FABRIC: return "fabric (libfabric) transport error";

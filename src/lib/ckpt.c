@@ -21,6 +21,7 @@ struct npmu_ckpt {
 	struct npmu_conn *lease_conn; /* its own connection: renewals never wait behind writes */
 	char name[NPMU_NAME_MAX + 1];
 	bool primary;
+	bool observe;               /* read only, no marks */
 	struct npmu_region *data;   /* read-write for the primary, read-only for a backup */
 	struct npmu_region *cursor; /* NAME.cursor: read-write for a backup, read-only for the primary */
 	struct npmu__ckpt_hdr hdr;
@@ -149,6 +150,8 @@ static int put(struct npmu_ckpt *ck, uint64_t off, const void *buf, size_t len)
 /* read_hdr -- the header page (with the records), checked; updates ck->hdr. */
 static int read_hdr(struct npmu_ckpt *ck, uint8_t page[NPMU_CKPT_HDR])
 {
+	if (npmu_region_size(ck->data) < NPMU_CKPT_HDR)
+		return NPMU_E_CORRUPT; /* too small to be a stream */
 	int rc = npmu_region_read(ck->data, 0, page, NPMU_CKPT_HDR);
 	if (rc != 0)
 		return rc;
@@ -339,7 +342,7 @@ int npmu_ckpt_follow(struct npmu_ckpt *ck)
 	if (!ck)
 		return NPMU_E_INVAL;
 	int rc = ck->hdr.mode == NPMU_CKPT_APPEND ? follow_append(ck) : follow_overwrite(ck);
-	if (rc >= 0 && !ck->primary && ck->hdr.mode == NPMU_CKPT_APPEND)
+	if (rc >= 0 && !ck->primary && !ck->observe && ck->hdr.mode == NPMU_CKPT_APPEND)
 		write_cursor(ck);
 	return rc;
 }
@@ -504,6 +507,7 @@ static int ckpt_new(struct npmu_conn *conn, const char *name, const struct npmu_
 	snprintf(ck->name, sizeof(ck->name), "%s", name);
 	ck->durability = opts && opts->durability ? opts->durability : NPMU_PERSISTENT;
 	ck->lease_ms = opts && opts->lease_ms > 0 ? opts->lease_ms : 300;
+	ck->observe = !primary && opts && opts->observe;
 	pthread_mutex_init(&ck->lk, NULL);
 	pthread_cond_init(&ck->cv, NULL);
 	char cname[NPMU_NAME_MAX + 1];
@@ -511,12 +515,13 @@ static int ckpt_new(struct npmu_conn *conn, const char *name, const struct npmu_
 	if (rc == 0)
 		rc = npmu_region_open(conn, name, primary ? NPMU_ACCESS_READ_WRITE : NPMU_ACCESS_READ,
 				      &ck->data);
-	if (rc == 0)
-		rc = npmu_region_open(conn, cname, primary ? NPMU_ACCESS_READ : NPMU_ACCESS_READ_WRITE,
-				      &ck->cursor);
 	uint8_t page[NPMU_CKPT_HDR];
 	if (rc == 0)
-		rc = read_hdr(ck, page);
+		rc = read_hdr(ck, page); /* a region that is no stream is told as such first */
+	if (rc == 0)
+		rc = npmu_region_open(conn, cname,
+				      primary || ck->observe ? NPMU_ACCESS_READ : NPMU_ACCESS_READ_WRITE,
+				      &ck->cursor);
 	if (rc == 0 && npmu__ckpt_region_size(&ck->hdr) > npmu_region_size(ck->data))
 		rc = NPMU_E_CORRUPT;
 	if (rc == 0) {
@@ -585,7 +590,7 @@ int npmu_ckpt_open_backup(struct npmu_conn *conn, const char *name,
 /* npmu_ckpt_takeover -- wait for the primary's lease to lapse, take it, catch up, write. */
 int npmu_ckpt_takeover(struct npmu_ckpt *ck, int wait_ms)
 {
-	if (!ck || ck->primary)
+	if (!ck || ck->primary || ck->observe)
 		return NPMU_E_INVAL;
 	uint64_t deadline = now_ms() + (uint64_t)(wait_ms > 0 ? wait_ms : 0);
 	for (;;) {
@@ -630,7 +635,7 @@ int npmu_ckpt_stat(struct npmu_ckpt *ck, struct npmu_ckpt_info *info)
 	info->latest_start = ck->latest_start;
 	info->latest_end = ck->latest_end;
 	if (ck->hdr.mode == NPMU_CKPT_APPEND) {
-		uint64_t c = ck->primary ? read_cursor(ck) : ck->tail;
+		uint64_t c = ck->primary || ck->observe ? read_cursor(ck) : ck->tail;
 		info->unread = c && c <= ck->tail ? ck->tail - c : ck->tail - ck->base_lpos;
 	}
 	return 0;

@@ -26,7 +26,7 @@ expect 1 "does not exist; give --size" "$npmud" --pool "$dir/none.pool"
 expect 2 "invalid size" "$npmud" --pool "$dir/x.pool" --size 12Q
 expect 1 "too small" "$npmud" --pool "$dir/x.pool" --size 100K
 head -c 4M /dev/urandom > "$dir/junk.pool"
-expect 1 "pool file is corrupt" "$npmud" --pool "$dir/junk.pool"
+expect 1 "corrupt, or not of the expected format" "$npmud" --pool "$dir/junk.pool"
 expect 2 "invalid --listen" "$npmud" --pool "$dir/x.pool" --size 8M --listen "[::1"
 
 "$npmud" --pool "$dir/unit.pool" --size 16M --listen 127.0.0.1:0 --addr-file "$dir/addr" 2>"$dir/log" &
@@ -62,6 +62,13 @@ expect 1 "outside the region" "$npmu" get --offset 3M r "$dir/out.bin"
 expect 0 '"deleted":"r"' "$npmu" --json region rm r
 expect 1 "no such region" "$npmu" region rm r
 expect 1 "no answer from 127.0.0.1:1" "$npmu" --server 127.0.0.1:1 region ls
+# checkpoint streams: stat and dump only look
+"$build/npmu-demo" create kv
+expect 0 "kv \(append mode\)" "$npmu" ckpt stat kv
+expect 0 '"mode":"append","epoch":0,"seq":0' "$npmu" --json ckpt stat kv
+expect 0 "dumped 0 bytes of kv" "$npmu" ckpt dump kv "$dir/kv.bin"
+expect 1 "not of the expected format" "$npmu" ckpt stat newr
+expect 0 "Usage: npmu ckpt" "$npmu" ckpt --help
 grep -qE "rejected CREATE r from 127.0.0.1:[0-9]+: a region with that name already exists" "$dir/log" ||
   { echo "FAIL: the unit did not log the duplicate create"; fails=$((fails + 1)); }
 
