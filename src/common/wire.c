@@ -26,7 +26,8 @@ const char *npmu__msg_type_name(uint16_t type)
 {
 	static const char *const names[] = {"?",      "HELLO", "CREATE", "OPEN",    "CLOSE",
 					    "DELETE", "RESIZE", "STAT", "LIST",  "PERSIST",
-					    "AUTH1",  "AUTH3",  "UNITS", "REVOKE", "LEASE"};
+					    "AUTH1",  "AUTH3",  "UNITS", "REVOKE", "LEASE",
+					    "FENCE"};
 	type &= (uint16_t)~NPMU_MSG_REPLY;
 	return type <= NPMU_MSG_TYPE_MAX ? names[type] : "?";
 }
@@ -146,6 +147,7 @@ int npmu__req_encode(uint16_t type, const struct npmu__request *req, void *buf, 
 		break;
 	case NPMU_MSG_DELETE:
 	case NPMU_MSG_REVOKE:
+	case NPMU_MSG_FENCE:
 	case NPMU_MSG_STAT: put_name(&c, req->name); break;
 	case NPMU_MSG_LIST: npmu__put_u32(&c, req->start); break;
 	case NPMU_MSG_PERSIST:
@@ -205,6 +207,7 @@ int npmu__req_decode(uint16_t type, const void *body, size_t len, struct npmu__r
 		break;
 	case NPMU_MSG_DELETE:
 	case NPMU_MSG_REVOKE:
+	case NPMU_MSG_FENCE:
 	case NPMU_MSG_STAT: rc = get_name(&c, req->name); break;
 	case NPMU_MSG_LIST: req->start = npmu__get_u32(&c); break;
 	case NPMU_MSG_PERSIST:

@@ -61,7 +61,8 @@ enum npmu__msg_type {
 	NPMU_MSG_REVOKE = 13, /* body: name; reply: u32 rights revoked (every right to the region) */
 	NPMU_MSG_LEASE = 14,  /* body: name, u64 lease (0: acquire), u32 ttl_ms, u32 release;
 			       * reply: u64 lease, u64 epoch */
-	NPMU_MSG_TYPE_MAX = 14,
+	NPMU_MSG_FENCE = 15,  /* manager to unit: body: name; reply: u64 epoch (writers fenced) */
+	NPMU_MSG_TYPE_MAX = 15,
 };
 
 /* Unit flags in the HELLO reply. */

@@ -187,6 +187,15 @@ int npmu__pmm_handle(struct npmu__pmm *pmm, const char *who, uint16_t type,
 		if (!(rights & NPMU_RIGHT_WRITE))
 			return NPMU_E_ACCESS;
 		return lease(pmm, req, reply);
+	case NPMU_MSG_FENCE: {
+		if (pmm->creds || who) /* only a manager programming this unit fences directly */
+			return NPMU_E_ACCESS;
+		uint64_t epoch;
+		rc = pmm->ops->fence(pmm->unit, req->name, &epoch);
+		if (rc == 0)
+			npmu__put_u64(reply, epoch);
+		return rc;
+	}
 	case NPMU_MSG_RESIZE:
 	case NPMU_MSG_DELETE:
 	case NPMU_MSG_REVOKE:

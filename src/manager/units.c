@@ -271,13 +271,20 @@ static int remote_grant(void *v, const char *name, uint32_t access, struct npmu_
 }
 
 /* remote_revoke -- keys are given back at their unit, which the client reaches directly. */
-/* remote_fence -- leases are kept by the embedded manager only, for now. */
+/* remote_fence -- have the stream's unit close its write rights and raise its epoch. */
 static int remote_fence(void *v, const char *name, uint64_t *epoch)
 {
-	(void)v;
-	(void)name;
-	(void)epoch;
-	return NPMU_E_INVAL;
+	struct npmu__request req = {0};
+	const uint8_t *body;
+	size_t blen;
+	int unit;
+	int rc = by_name(v, NPMU_MSG_FENCE, name, &req, &body, &blen, &unit);
+	if (rc != 0)
+		return rc;
+	struct npmu__cursor c;
+	npmu__cursor_init(&c, (void *)body, blen);
+	*epoch = npmu__get_u64(&c);
+	return c.ok && c.pos == blen ? 0 : NPMU_E_PROTO;
 }
 
 static int remote_revoke(void *v, uint64_t region_id, uint64_t key)
