@@ -4,7 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "client.h"
@@ -158,10 +160,144 @@ static void bandwidth(struct target *raw, struct target *np, int write, size_t l
 	}
 }
 
+/* bail -- report a failed step and stop. */
+static void bail(const char *what, int rc)
+{
+	fprintf(stderr, "npmu_bench: %s: %s\n", what, npmu_strerror(rc));
+	exit(1);
+}
+
+/* pct -- p-th percentile (0..100) of n sorted doubles. */
+static double pct(double *v, int n, int p)
+{
+	qsort(v, (size_t)n, sizeof(double), cmp_double);
+	return v[(n - 1) * p / 100];
+}
+
+/* commit_latency -- p50/p99 microseconds of n stream updates of len bytes at a durability. */
+static void commit_latency(struct npmu_conn *conn, const char *name, size_t len,
+			   enum npmu_durability d, int n, double *p50, double *p99)
+{
+	struct npmu_ckpt_cfg cfg = {.mode = NPMU_CKPT_APPEND, .state_size = 2u << 20,
+				    .log_size = 64u << 20};
+	struct npmu_ckpt *ck;
+	struct npmu_ckpt_opts opts = {.durability = d};
+	if (npmu_ckpt_create(conn, name, &cfg) != 0 || npmu_ckpt_open_primary(conn, name, &opts, &ck) != 0) {
+		fprintf(stderr, "npmu_bench: stream %s\n", name);
+		exit(1);
+	}
+	char *buf = malloc(len);
+	memset(buf, 7, len);
+	double *v = malloc((size_t)n * sizeof(double));
+	for (int i = 0; i < n + 10; i++) {
+		uint64_t s = now_ns();
+		if (npmu_ckpt_update(ck, (uint64_t)(i % 2) * (len < (1u << 20) ? len : 0), buf, (uint32_t)len) != 0)
+			exit(1);
+		if (i >= 10)
+			v[i - 10] = (double)(now_ns() - s) / 1000.0;
+	}
+	*p50 = pct(v, n, 50);
+	*p99 = pct(v, n, 99);
+	free(v);
+	free(buf);
+	npmu_ckpt_close(&ck);
+}
+
+/* file_latency -- p50/p99 microseconds of pwrite + fdatasync of len bytes to a local file. */
+static void file_latency(const char *dir, size_t len, int n, double *p50, double *p99)
+{
+	char path[256];
+	snprintf(path, sizeof(path), "%s/fdatasync.bin", dir);
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	char *buf = malloc(len);
+	memset(buf, 7, len);
+	double *v = malloc((size_t)n * sizeof(double));
+	for (int i = 0; i < n + 10; i++) {
+		uint64_t s = now_ns();
+		if (pwrite(fd, buf, len, (off_t)((i % 64) * len)) != (ssize_t)len || fdatasync(fd) != 0)
+			exit(1);
+		if (i >= 10)
+			v[i - 10] = (double)(now_ns() - s) / 1000.0;
+	}
+	*p50 = pct(v, n, 50);
+	*p99 = pct(v, n, 99);
+	close(fd);
+	unlink(path);
+	free(v);
+	free(buf);
+}
+
+/* primary_proc -- (child) commit a state of size bytes into an overwrite stream, then wait. */
+static int primary_proc(const char *server, const char *name, uint64_t size)
+{
+	struct npmu_conn_cfg cfg = {.server = server};
+	struct npmu_conn *conn;
+	struct npmu_ckpt *ck;
+	struct npmu_ckpt_opts opts = {.durability = NPMU_PLACED, .lease_ms = 300};
+	char *state = malloc(size);
+	memset(state, 3, size);
+	if (npmu_conn_new(&cfg, &conn) != 0 || npmu_ckpt_open_primary(conn, name, &opts, &ck) != 0 ||
+	    npmu_ckpt_commit(ck, state, size) != 0)
+		return 1;
+	printf("committed\n");
+	fflush(stdout);
+	for (;;)
+		pause();
+}
+
+/* takeover_ms -- SIGKILL a primary holding size bytes of state; time until a backup that had
+ * read nothing has taken over with the whole state. */
+static double takeover_ms(struct npmu_conn *conn, const char *self, const char *server,
+			  const char *name, uint64_t size)
+{
+	struct npmu_ckpt_cfg cfg = {.mode = NPMU_CKPT_OVERWRITE, .state_size = size};
+	int rc = npmu_ckpt_create(conn, name, &cfg);
+	if (rc != 0)
+		bail("create takeover stream", rc);
+	int pfd[2];
+	char sz[32], line[64];
+	snprintf(sz, sizeof(sz), "%llu", (unsigned long long)size);
+	if (pipe(pfd) != 0)
+		bail("pipe", NPMU_E_INTERNAL);
+	pid_t pid = fork();
+	if (pid == 0) {
+		dup2(pfd[1], STDOUT_FILENO);
+		close(pfd[0]);
+		execl(self, self, "--primary", server, name, sz, (char *)NULL);
+		_exit(127);
+	}
+	close(pfd[1]);
+	ssize_t got = read(pfd[0], line, sizeof(line)); /* "committed" once the state is in */
+	if (got <= 0)
+		bail("start the primary", NPMU_E_INTERNAL);
+	struct npmu_ckpt *b;
+	if ((rc = npmu_ckpt_open_backup(conn, name, NULL, &b)) != 0)
+		bail("open backup", rc);
+	uint64_t t0 = now_ns();
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	close(pfd[0]);
+	if ((rc = npmu_ckpt_takeover(b, 10000)) != 0)
+		bail("takeover", rc);
+	uint64_t len;
+	npmu_ckpt_state(b, &len, NULL);
+	double ms = (double)(now_ns() - t0) / 1e6;
+	if (len != size)
+		bail("state after takeover", NPMU_E_CORRUPT);
+	npmu_ckpt_close(&b);
+	npmu_region_delete(conn, name);
+	char cname[80];
+	snprintf(cname, sizeof(cname), "%s.cursor", name);
+	npmu_region_delete(conn, cname);
+	return ms;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 3 && !strcmp(argv[1], "--raw-target"))
 		return raw_target(argv[2]);
+	if (argc == 5 && !strcmp(argv[1], "--primary"))
+		return primary_proc(argv[2], argv[3], strtoull(argv[4], NULL, 10));
 	if (argc != 4) {
 		fprintf(stderr, "usage: npmu_bench RAW_HOST:PORT RAW_PID NPMU_HOST:PORT  (run by bench/run.sh)\n");
 		return 2;
@@ -210,8 +346,45 @@ int main(int argc, char **argv)
 	       " of 51 (1 MiB) or 15 (64 MiB) transfers, raw and npmu in alternating blocks, spread =\n"
 	       " lowest-highest; provider tcp on loopback; the raw target busy-polls and is paused\n"
 	       " while npmu runs; npmud polls for --spin-us after activity, then sleeps)\n");
-	kill(raw.busy_pid, SIGCONT);
+	kill(raw.busy_pid, SIGSTOP); /* the rest measures npmu alone */
 	npmu_region_close(&np.region);
+	npmu_region_delete(conn, "bench");
+
+	printf("\n%-34s %10s %10s %14s %8s   %s\n", "checkpoint commit (append update)", "p50 us",
+	       "p99 us", "write+fdatasync", "ratio", "target");
+	const size_t csz[] = {64, 4096, 1u << 20};
+	const int cn[] = {5000, 3000, 100};
+	char name[32];
+	for (int i = 0; i < 3; i++) {
+		double f50, f99;
+		file_latency(getenv("NPMU_BENCH_DIR") ? getenv("NPMU_BENCH_DIR") : "/tmp", csz[i],
+			     cn[i] / 10, &f50, &f99);
+		for (int d = 0; d < 2; d++) {
+			double c50, c99;
+			snprintf(name, sizeof(name), "commit.%d.%d", i, d);
+			commit_latency(conn, name, csz[i], d ? NPMU_PERSISTENT : NPMU_PLACED, cn[i], &c50, &c99);
+			printf("%7zu B %-24s %10.1f %10.1f %14.1f %7.1fx   %s\n", csz[i],
+			       d ? "persistent (msync)" : "placed (in the unit)", c50, c99, f50, f50 / c50,
+			       d ? "" : ">= 10x faster");
+		}
+	}
+	printf("(%d, %d and %d commits per row; the file baseline is the same bytes written with\n"
+	       " pwrite + fdatasync to a file on the same disk, %d times)\n", cn[0], cn[1], cn[2],
+	       cn[0] / 10);
+	printf("\n%-34s %10s\n", "takeover after SIGKILL", "ms");
+	const uint64_t tsz[] = {64u << 20, 1u << 30};
+	char self[4096];
+	ssize_t sl = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	self[sl > 0 ? sl : 0] = '\0';
+	for (int i = 0; i < 2; i++) {
+		snprintf(name, sizeof(name), "takeover.%d", i);
+		printf("%4llu MiB of state, backup cold       %10.0f\n",
+		       (unsigned long long)(tsz[i] >> 20),
+		       takeover_ms(conn, self, argv[3], name, tsz[i]));
+	}
+	printf("(from SIGKILL of the primary to the backup holding the lease and the whole state: the\n"
+	       " 300 ms lease lapsing, fencing, and reading the state it had not read)\n");
+	kill(raw.busy_pid, SIGCONT);
 	npmu_conn_delete(&conn);
 	npmu__fabric_close(&raw.fab);
 	return 0;

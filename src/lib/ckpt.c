@@ -13,7 +13,7 @@
 #include "csum.h"
 #include "log.h"
 
-#define LOG_READ_CHUNK (1u << 20) /* bytes of log read at once by a follower */
+#define LOG_READ_CHUNK (4u << 20) /* bytes of log read at once; the largest update record */
 #define CURSOR_SUFFIX ".cursor"
 
 struct npmu_ckpt {
