@@ -120,6 +120,8 @@ static int primary(const char *stream, uint64_t steps, const char *ack_path)
 	}
 	printf("primary: finished %llu steps, digest %016llx\n", (unsigned long long)steps,
 	       (unsigned long long)digest(store));
+	free(store);
+	close(ack);
 	npmu_ckpt_close(&ck);
 	npmu_conn_delete(&c);
 	return 0;
@@ -189,6 +191,8 @@ static int backup(const char *stream, uint64_t steps, int period_ms, const char 
 	printf("backup: finished %llu steps: digest %016llx; a run without failure: %016llx: %s\n",
 	       (unsigned long long)steps, (unsigned long long)got, (unsigned long long)want,
 	       got == want && acked <= at ? "EQUAL" : "DIFFERENT");
+	free(store);
+	free(ref);
 	npmu_ckpt_close(&ck);
 	npmu_conn_delete(&c);
 	return got == want && acked <= at ? 0 : 1;
