@@ -259,6 +259,23 @@ NPMU_API int npmu_ckpt_takeover(struct npmu_ckpt *ck, int wait_ms);
  * and the sequence number it reflects. */
 NPMU_API const void *npmu_ckpt_state(const struct npmu_ckpt *ck, uint64_t *len, uint64_t *seq);
 
+/* One kept checkpoint (overwrite mode). */
+struct npmu_ckpt_set {
+	uint64_t seq;
+	uint64_t epoch;
+	uint64_t len;
+	void *data; /* len bytes, owned by the array: npmu_ckpt_sets_free() */
+};
+
+/*
+ * npmu_ckpt_sets -- (overwrite) read every kept checkpoint at once, newest first, each checked
+ * against its checksum (a torn or corrupt one is left out). *sets has *count entries.
+ */
+NPMU_API int npmu_ckpt_sets(struct npmu_ckpt *ck, struct npmu_ckpt_set **sets, int *count);
+
+/* npmu_ckpt_sets_free -- free what npmu_ckpt_sets returned. */
+NPMU_API void npmu_ckpt_sets_free(struct npmu_ckpt_set *sets, int count);
+
 /* npmu_ckpt_stat -- what the stream and this handle know. */
 NPMU_API int npmu_ckpt_stat(struct npmu_ckpt *ck, struct npmu_ckpt_info *info);
 

@@ -616,6 +616,63 @@ const void *npmu_ckpt_state(const struct npmu_ckpt *ck, uint64_t *len, uint64_t 
 	return ck->state;
 }
 
+/* npmu_ckpt_sets -- every kept, valid checkpoint of an overwrite stream, newest first. */
+int npmu_ckpt_sets(struct npmu_ckpt *ck, struct npmu_ckpt_set **sets, int *count)
+{
+	if (!ck || !sets || !count)
+		return NPMU_E_INVAL;
+	if (ck->hdr.mode != NPMU_CKPT_OVERWRITE)
+		return NPMU_E_INVAL;
+	uint8_t page[NPMU_CKPT_HDR];
+	int rc = read_hdr(ck, page);
+	if (rc != 0)
+		return rc;
+	struct npmu_ckpt_set *out = calloc(ck->hdr.nslots, sizeof(*out));
+	if (!out)
+		return NPMU_E_NOMEM;
+	int n = 0;
+	for (uint32_t i = 0; i < ck->hdr.nslots && rc == 0; i++) {
+		struct npmu__ckpt_rec r;
+		if (npmu__ckpt_rec_decode(page + NPMU_CKPT_REC_OFF + i * NPMU_CKPT_REC, &r) != 0 ||
+		    r.seq % ck->hdr.nslots != i || r.length > ck->hdr.state_size ||
+		    r.epoch > ck->hdr.epoch)
+			continue;
+		void *data = malloc(r.length ? r.length : 1);
+		if (!data) {
+			rc = NPMU_E_NOMEM;
+			break;
+		}
+		rc = npmu_region_read(ck->data, npmu__ckpt_slot_off(&ck->hdr, i), data, r.length);
+		if (rc != 0 || npmu__csum(data, r.length) != r.data_csum) {
+			free(data); /* torn, corrupt, or being rewritten: not a checkpoint */
+			continue;
+		}
+		out[n++] = (struct npmu_ckpt_set){r.seq, r.epoch, r.length, data};
+	}
+	if (rc != 0) {
+		npmu_ckpt_sets_free(out, n);
+		return rc;
+	}
+	for (int a = 0; a < n; a++) /* newest first */
+		for (int b = a + 1; b < n; b++)
+			if (out[b].seq > out[a].seq) {
+				struct npmu_ckpt_set t = out[a];
+				out[a] = out[b];
+				out[b] = t;
+			}
+	*sets = out;
+	*count = n;
+	return 0;
+}
+
+/* npmu_ckpt_sets_free -- free what npmu_ckpt_sets returned. */
+void npmu_ckpt_sets_free(struct npmu_ckpt_set *sets, int count)
+{
+	for (int i = 0; sets && i < count; i++)
+		free(sets[i].data);
+	free(sets);
+}
+
 /* npmu_ckpt_stat -- what the stream and this handle know. */
 int npmu_ckpt_stat(struct npmu_ckpt *ck, struct npmu_ckpt_info *info)
 {

@@ -146,6 +146,35 @@ static void overwrite__keeps_last_sets(void **state)
 	assert_int_equal(len, STATE - 10);
 	assert_true(check_pattern(got, len, 1010, 0));
 	assert_int_equal(npmu_ckpt_commit(p, st, STATE + 1), NPMU_E_TOOBIG);
+
+	/* the kept sets, read back at once: 10, 9 and 8 */
+	struct npmu_ckpt_set *sets;
+	int n;
+	assert_int_equal(npmu_ckpt_sets(b, &sets, &n), 0);
+	assert_int_equal(n, 3);
+	for (int k = 0; k < 3; k++) {
+		assert_int_equal(sets[k].seq, 10 - (uint64_t)k);
+		assert_int_equal(sets[k].len, STATE - (10 - (uint64_t)k));
+		assert_true(check_pattern(sets[k].data, sets[k].len, 1000 + 10 - (uint64_t)k, 0));
+	}
+	npmu_ckpt_sets_free(sets, n);
+
+	/* a corrupt newest checkpoint is detected by its checksum and the one before is used */
+	struct npmu_region *raw;
+	assert_int_equal(npmu_region_open(c, "s.over", NPMU_ACCESS_READ_WRITE, &raw), 0);
+	uint64_t slot10 = 4096 + (10 % 3) * (uint64_t)STATE;
+	assert_int_equal(npmu_region_write(raw, slot10 + 100, "garbage", 7), 0);
+	npmu_region_close(&raw);
+	struct npmu_ckpt *b2;
+	assert_int_equal(npmu_ckpt_open_backup(c, "s.over", NULL, &b2), 0);
+	assert_int_equal(npmu_ckpt_follow(b2), 1);
+	got = npmu_ckpt_state(b2, &len, &seq);
+	assert_int_equal(seq, 9);
+	assert_true(check_pattern(got, len, 1009, 0));
+	assert_int_equal(npmu_ckpt_sets(b2, &sets, &n), 0);
+	assert_int_equal(n, 2); /* 9 and 8 */
+	npmu_ckpt_sets_free(sets, n);
+	npmu_ckpt_close(&b2);
 	free(st);
 	npmu_ckpt_close(&b);
 	npmu_ckpt_close(&p);
