@@ -214,6 +214,9 @@ struct npmu_ckpt_info {
 	uint64_t log_size;
 	uint64_t latest_start, latest_end; /* append: log positions of the latest update */
 	uint64_t unread;      /* append: bytes of log the backup has not consumed */
+	int lease_state;      /* 0: no writer yet, 1: held, 2: lapsed (the writer was fenced) */
+	uint32_t lease_left_ms;
+	char lease_holder[64]; /* principal holding the lease ("" without authentication) */
 };
 
 struct npmu_ckpt;

@@ -495,11 +495,14 @@ static int cmd_ckpt(int argc, char **argv)
 		if (json)
 			printf("{\"stream\":\"%s\",\"mode\":\"%s\",\"epoch\":%llu,\"seq\":%llu,"
 			       "\"state_size\":%llu,\"state_len\":%llu,\"log_size\":%llu,"
-			       "\"latest_start\":%llu,\"latest_end\":%llu,\"unread\":%llu}\n",
+			       "\"latest_start\":%llu,\"latest_end\":%llu,\"unread\":%llu,"
+			       "\"lease\":\"%s\",\"lease_holder\":\"%s\",\"lease_left_ms\":%u}\n",
 			       argv[2], mode, (unsigned long long)info.epoch, (unsigned long long)info.seq,
 			       (unsigned long long)info.state_size, (unsigned long long)info.state_len,
 			       (unsigned long long)info.log_size, (unsigned long long)info.latest_start,
-			       (unsigned long long)info.latest_end, (unsigned long long)info.unread);
+			       (unsigned long long)info.latest_end, (unsigned long long)info.unread,
+			       info.lease_state == 1 ? "held" : info.lease_state == 2 ? "lapsed" : "none",
+			       info.lease_holder, info.lease_left_ms);
 		else {
 			printf("stream      %s (%s mode)\nepoch       %llu\nsequence    %llu\n", argv[2],
 			       mode, (unsigned long long)info.epoch, (unsigned long long)info.seq);
@@ -511,6 +514,14 @@ static int cmd_ckpt(int argc, char **argv)
 				       (unsigned long long)info.latest_start,
 				       (unsigned long long)info.latest_end,
 				       npmu_format_size(info.unread, a, sizeof(a)));
+			if (info.lease_state == 1)
+				printf("lease       held by %s, %u ms left\n",
+				       info.lease_holder[0] ? info.lease_holder : "(unauthenticated)",
+				       info.lease_left_ms);
+			else
+				printf("lease       %s\n", info.lease_state == 2
+							      ? "lapsed: the last writer was fenced"
+							      : "none: no writer yet");
 		}
 	} else {
 		int fd = strcmp(argv[3], "-") ? open(argv[3], O_WRONLY | O_CREAT | O_TRUNC, 0644)

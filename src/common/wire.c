@@ -232,7 +232,7 @@ int npmu__req_decode(uint16_t type, const void *body, size_t len, struct npmu__r
 		req->lease = npmu__get_u64(&c);
 		req->ttl_ms = npmu__get_u32(&c);
 		req->release = npmu__get_u32(&c);
-		if (c.ok && (req->ttl_ms < 10 || req->ttl_ms > 600000 || req->release > 1))
+		if (c.ok && (req->ttl_ms < 10 || req->ttl_ms > 600000 || req->release > 2))
 			return NPMU_E_PROTO;
 		break;
 	default: return NPMU_E_PROTO;

@@ -59,8 +59,10 @@ enum npmu__msg_type {
 	NPMU_MSG_UNITS = 12,  /* body: empty; reply: u32 count, count x (unit, u32 up, u64 bytes,
 			       * u64 free, u32 regions) */
 	NPMU_MSG_REVOKE = 13, /* body: name; reply: u32 rights revoked (every right to the region) */
-	NPMU_MSG_LEASE = 14,  /* body: name, u64 lease (0: acquire), u32 ttl_ms, u32 release;
-			       * reply: u64 lease, u64 epoch */
+	NPMU_MSG_LEASE = 14,  /* body: name, u64 lease (0: acquire), u32 ttl_ms, u32 op (0: acquire
+			       * or renew, 1: release, 2: query); reply: u64 lease, u64 epoch;
+			       * query reply: u64 0, u64 epoch, u32 state (0 free, 1 held, 2 lapsed),
+			       * u32 ms left, holder (the principal, "" without authentication) */
 	NPMU_MSG_FENCE = 15,  /* manager to unit: body: name; reply: u64 epoch (writers fenced) */
 	NPMU_MSG_TYPE_MAX = 15,
 };

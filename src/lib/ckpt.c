@@ -695,7 +695,25 @@ int npmu_ckpt_stat(struct npmu_ckpt *ck, struct npmu_ckpt_info *info)
 		uint64_t c = ck->primary || ck->observe ? read_cursor(ck) : ck->tail;
 		info->unread = c && c <= ck->tail ? ck->tail - c : ck->tail - ck->base_lpos;
 	}
-	return 0;
+	struct npmu__request req = {.ttl_ms = 1000, .release = 2};
+	snprintf(req.name, sizeof(req.name), "%s", ck->name);
+	const uint8_t *body;
+	size_t blen;
+	pthread_mutex_lock(&ck->conn->lock);
+	rc = npmu__rpc(ck->conn, NPMU_MSG_LEASE, &req, &body, &blen);
+	if (rc == 0) {
+		struct npmu__cursor c;
+		npmu__cursor_init(&c, (void *)body, blen);
+		(void)npmu__get_u64(&c);
+		(void)npmu__get_u64(&c);
+		info->lease_state = (int)npmu__get_u32(&c);
+		info->lease_left_ms = npmu__get_u32(&c);
+		npmu__str_get(&c, info->lease_holder, sizeof(info->lease_holder));
+		if (!c.ok)
+			rc = NPMU_E_PROTO;
+	}
+	pthread_mutex_unlock(&ck->conn->lock);
+	return rc;
 }
 
 /* npmu_ckpt_close -- release the lease, close the rights, free. */

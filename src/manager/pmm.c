@@ -98,12 +98,22 @@ int npmu__pmm_tick(struct npmu__pmm *pmm)
 }
 
 /* lease -- acquire (fencing any earlier writer), renew or release a stream's lease. */
-static int lease(struct npmu__pmm *pmm, const struct npmu__request *req, struct npmu__cursor *reply)
+static int lease(struct npmu__pmm *pmm, const char *who, const struct npmu__request *req,
+		 struct npmu__cursor *reply)
 {
 	uint64_t now = now_ns();
 	struct npmu__lease *l = lease_of(pmm, req->name);
 	if (!l)
 		return NPMU_E_LIMIT;
+	if (req->release == 2) { /* query: never the lease id, which is the holder's to renew with */
+		bool held = l->id && !l->fenced && l->expiry_ns > now;
+		npmu__put_u64(reply, 0);
+		npmu__put_u64(reply, l->epoch);
+		npmu__put_u32(reply, !l->id ? 0 : held ? 1 : 2);
+		npmu__put_u32(reply, held ? (uint32_t)((l->expiry_ns - now) / 1000000) : 0);
+		npmu__str_put(reply, l->id ? l->holder : "");
+		return 0;
+	}
 	bool mine = l->id && l->id == req->lease;
 	if (req->release) {
 		if (mine)
@@ -122,6 +132,7 @@ static int lease(struct npmu__pmm *pmm, const struct npmu__request *req, struct 
 			return rc;
 		memset(l, 0, sizeof(*l));
 		snprintf(l->name, sizeof(l->name), "%s", req->name);
+		snprintf(l->holder, sizeof(l->holder), "%s", who ? who : "");
 		do
 			randombytes_buf(&l->id, sizeof(l->id));
 		while (l->id == 0);
@@ -184,9 +195,9 @@ int npmu__pmm_handle(struct npmu__pmm *pmm, const char *who, uint16_t type,
 		}
 		return rc;
 	case NPMU_MSG_LEASE:
-		if (!(rights & NPMU_RIGHT_WRITE))
+		if (!(rights & (req->release == 2 ? NPMU_RIGHT_READ : NPMU_RIGHT_WRITE)))
 			return NPMU_E_ACCESS;
-		return lease(pmm, req, reply);
+		return lease(pmm, who, req, reply);
 	case NPMU_MSG_FENCE: {
 		if (pmm->creds || who) /* only a manager programming this unit fences directly */
 			return NPMU_E_ACCESS;

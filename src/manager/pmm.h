@@ -40,6 +40,7 @@ struct npmu__lease {
 	uint64_t epoch;      /* the epoch granted with it */
 	uint64_t expiry_ns;  /* monotonic */
 	bool fenced;         /* lapsed and fenced */
+	char holder[NPMU_ID_MAX + 1]; /* the principal holding it */
 };
 
 #define NPMU_LEASES_MAX 1024

@@ -65,6 +65,7 @@ expect 1 "no answer from 127.0.0.1:1" "$npmu" --server 127.0.0.1:1 region ls
 # checkpoint streams: stat and dump only look
 "$build/npmu-demo" create kv
 expect 0 "kv \(append mode\)" "$npmu" ckpt stat kv
+expect 0 "lease +none: no writer yet" "$npmu" ckpt stat kv
 expect 0 '"mode":"append","epoch":0,"seq":0' "$npmu" --json ckpt stat kv
 expect 0 "dumped 0 bytes of kv" "$npmu" ckpt dump kv "$dir/kv.bin"
 expect 1 "not of the expected format" "$npmu" ckpt stat newr
