@@ -490,8 +490,8 @@ int npmu_region_stat(struct npmu_conn *conn, const char *name, struct npmu_regio
 	return info_call(conn, NPMU_MSG_STAT, &req, info);
 }
 
-/* npmu_region_delete -- delete a region (revoking every right to it). */
-int npmu_region_delete(struct npmu_conn *conn, const char *name)
+/* name_call -- a request that names a region, on the locked connection; the reply's status. */
+static int name_call(struct npmu_conn *conn, uint16_t type, const char *name, uint32_t *count)
 {
 	struct npmu__request req;
 	int rc = name_request(name, &req);
@@ -502,32 +502,30 @@ int npmu_region_delete(struct npmu_conn *conn, const char *name)
 	const uint8_t *body;
 	size_t blen;
 	pthread_mutex_lock(&conn->lock);
-	rc = npmu__rpc(conn, NPMU_MSG_DELETE, &req, &body, &blen);
+	rc = npmu__rpc(conn, type, &req, &body, &blen);
+	if (rc == 0 && count) {
+		struct npmu__cursor c;
+		npmu__cursor_init(&c, (void *)body, blen);
+		*count = npmu__get_u32(&c);
+		if (!c.ok || c.pos != blen)
+			rc = NPMU_E_PROTO;
+	}
 	pthread_mutex_unlock(&conn->lock);
 	return rc;
+}
+
+/* npmu_region_delete -- delete a region (revoking every right to it). */
+int npmu_region_delete(struct npmu_conn *conn, const char *name)
+{
+	return name_call(conn, NPMU_MSG_DELETE, name, NULL);
 }
 
 /* npmu_region_revoke -- close every right to a region; returns how many. */
 int npmu_region_revoke(struct npmu_conn *conn, const char *name)
 {
-	struct npmu__request req;
-	int rc = name_request(name, &req);
-	if (!conn)
-		return NPMU_E_INVAL;
-	if (rc != 0)
-		return rc;
-	const uint8_t *body;
-	size_t blen;
-	pthread_mutex_lock(&conn->lock);
-	rc = npmu__rpc(conn, NPMU_MSG_REVOKE, &req, &body, &blen);
-	if (rc == 0) {
-		struct npmu__cursor c;
-		npmu__cursor_init(&c, (void *)body, blen);
-		uint32_t n = npmu__get_u32(&c);
-		rc = c.ok && c.pos == blen ? (int)n : NPMU_E_PROTO;
-	}
-	pthread_mutex_unlock(&conn->lock);
-	return rc;
+	uint32_t n = 0;
+	int rc = name_call(conn, NPMU_MSG_REVOKE, name, &n);
+	return rc == 0 ? (int)n : rc;
 }
 
 /* npmu_region_list -- every region the caller may see, fetched a page at a time. */

@@ -11,6 +11,7 @@
 #include <sodium.h>
 
 #include "credentials.h"
+#include "daemon.h"
 #include "log.h"
 #include "service.h"
 #include "sessions.h"
@@ -134,13 +135,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "pmmd: invalid --listen '%s' (expected HOST:PORT)\n", listen);
 		return 2;
 	}
-	sigset_t mask;
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGTERM);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	int stop_fd = signalfd(-1, &mask, SFD_CLOEXEC);
+	int stop_fd = npmu__daemon_stop_fd();
 
 	units.provider = provider;
 	units.timeout_ms = 3000;
@@ -169,10 +164,7 @@ int main(int argc, char **argv)
 	LOG_INFO("managing %u unit(s) (%u up, %u regions) for clients on %s%s", units.n, up,
 		 units.ndir, addr, cred_path ? ", authenticated sessions" : ", no authentication");
 	if (addr_file) {
-		char tmp[4096];
-		snprintf(tmp, sizeof(tmp), "%s.tmp", addr_file);
-		FILE *f = fopen(tmp, "w");
-		if (!f || fprintf(f, "%s\n", addr) < 0 || fclose(f) != 0 || rename(tmp, addr_file) != 0) {
+		if (npmu__daemon_write_addr(addr_file, addr) != 0) {
 			fprintf(stderr, "pmmd: cannot write %s\n", addr_file);
 			rc = NPMU_E_IO;
 			goto out;

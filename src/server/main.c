@@ -14,6 +14,7 @@
 #include "log.h"
 #include "pmm.h"
 #include "credentials.h"
+#include "daemon.h"
 #include "service.h"
 #include "sessions.h"
 
@@ -42,20 +43,6 @@ static const char usage[] =
 	"\n"
 	"Stops cleanly on SIGINT or SIGTERM. After any stop, clean or not, the next start\n"
 	"rebuilds every region, its data and its open rights from the pool alone.\n";
-
-/* write_addr_file -- publish the address atomically (write a temporary file, then rename). */
-static int write_addr_file(const char *path, const char *addr)
-{
-	char tmp[4096];
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	FILE *f = fopen(tmp, "w");
-	if (!f)
-		return -1;
-	fprintf(f, "%s\n", addr);
-	if (fclose(f) != 0)
-		return -1;
-	return rename(tmp, path);
-}
 
 static struct npmu__sessions sessions;
 
@@ -143,14 +130,7 @@ int main(int argc, char **argv)
 		}
 	}
 
-	/* Stop on SIGINT/SIGTERM through a signalfd that the event loop polls. */
-	sigset_t mask;
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGTERM);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	int stop_fd = signalfd(-1, &mask, SFD_CLOEXEC);
+	int stop_fd = npmu__daemon_stop_fd();
 
 	struct npmu__pool *pool = NULL;
 	struct stat st;
@@ -208,7 +188,7 @@ int main(int argc, char **argv)
 		 manager ? ", embedded manager" : "",
 		 cred_path ? ", authenticated sessions" : ", no authentication",
 		 key_path ? ", programmable by a manager" : "");
-	if (addr_file && write_addr_file(addr_file, addr) != 0) {
+	if (addr_file && npmu__daemon_write_addr(addr_file, addr) != 0) {
 		fprintf(stderr, "npmud: cannot write %s: %s\n", addr_file, strerror(errno));
 		rc = NPMU_E_IO;
 		goto out;
