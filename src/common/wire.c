@@ -140,6 +140,7 @@ int npmu__req_encode(uint16_t type, const struct npmu__request *req, void *buf, 
 	case NPMU_MSG_OPEN:
 		put_name(&c, req->name);
 		npmu__put_u32(&c, req->access);
+		npmu__put_u64(&c, req->lease);
 		break;
 	case NPMU_MSG_CLOSE:
 		npmu__put_u64(&c, req->region_id);
@@ -198,6 +199,7 @@ int npmu__req_decode(uint16_t type, const void *body, size_t len, struct npmu__r
 	case NPMU_MSG_OPEN:
 		rc = get_name(&c, req->name);
 		req->access = npmu__get_u32(&c);
+		req->lease = npmu__get_u64(&c);
 		if (c.ok && req->access != NPMU_ACCESS_READ && req->access != NPMU_ACCESS_READ_WRITE)
 			return NPMU_E_PROTO;
 		break;

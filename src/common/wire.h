@@ -44,7 +44,9 @@ enum npmu__msg_type {
 	NPMU_MSG_CREATE = 2,  /* body: name, u64 size, owner, unit; reply: region_info. owner is
 			       * honoured only from a manager; unit ("host:port", may be empty)
 			       * asks a manager of several units for one of them */
-	NPMU_MSG_OPEN = 3,    /* body: name, u32 access; reply: region_info, access_info, unit
+	NPMU_MSG_OPEN = 3,    /* body: name, u32 access, u64 lease (0, or the stream lease the
+			       * writer holds: while a stream's lease is live, only its holder
+			       * opens it read-write); reply: region_info, access_info, unit
 			       * (the address of the unit to use for data; empty: this one) */
 	NPMU_MSG_CLOSE = 4,   /* body: u64 region_id, u64 key; reply: empty. Sent to the unit by
 			       * the key's holder: the key is the proof */

@@ -544,7 +544,8 @@ static int become_primary(struct npmu_ckpt *ck)
 {
 	if (ck->data && ck->data->ai.access != NPMU_ACCESS_READ_WRITE) {
 		npmu_region_close(&ck->data);
-		int rc = npmu_region_open(ck->conn, ck->name, NPMU_ACCESS_READ_WRITE, &ck->data);
+		int rc = npmu__region_open_leased(ck->conn, ck->name, NPMU_ACCESS_READ_WRITE,
+						  ck->lease_id, &ck->data);
 		if (rc != 0)
 			return rc;
 	}

@@ -52,6 +52,11 @@ struct npmu_region {
 int npmu__conn_new_keyed(const struct npmu_conn_cfg *cfg, const char *principal,
 			 const uint8_t key[NPMU_KEY_LEN], struct npmu_conn **conn_ptr);
 
+/* npmu__region_open_leased -- npmu_region_open showing the stream lease held (0: none): while
+ * a stream's lease is live, only its holder may open the stream read-write. */
+int npmu__region_open_leased(struct npmu_conn *conn, const char *name, enum npmu_access access,
+			     uint64_t lease, struct npmu_region **region_ptr);
+
 /* npmu__conn_clone -- a second connection to the same manager with the same credentials (for
  * work that must not wait behind the first one's traffic, such as lease renewal). */
 int npmu__conn_clone(struct npmu_conn *conn, struct npmu_conn **out);

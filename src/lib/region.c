@@ -14,6 +14,13 @@
 int npmu_region_open(struct npmu_conn *conn, const char *name, enum npmu_access access,
 		     struct npmu_region **region_ptr)
 {
+	return npmu__region_open_leased(conn, name, access, 0, region_ptr);
+}
+
+/* npmu__region_open_leased -- open a right, showing the stream lease held (0: none). */
+int npmu__region_open_leased(struct npmu_conn *conn, const char *name, enum npmu_access access,
+			     uint64_t lease, struct npmu_region **region_ptr)
+{
 	if (!conn || !name || !region_ptr ||
 	    (access != NPMU_ACCESS_READ && access != NPMU_ACCESS_READ_WRITE))
 		return NPMU_E_INVAL;
@@ -23,7 +30,7 @@ int npmu_region_open(struct npmu_conn *conn, const char *name, enum npmu_access 
 	struct npmu_region *r = calloc(1, sizeof(*r));
 	if (!r)
 		return NPMU_E_NOMEM;
-	struct npmu__request req = {.access = access};
+	struct npmu__request req = {.access = access, .lease = lease};
 	memcpy(req.name, name, n);
 	const uint8_t *body;
 	size_t blen;

@@ -97,6 +97,20 @@ int npmu__pmm_tick(struct npmu__pmm *pmm)
 	return next == UINT64_MAX ? -1 : (int)((next - now) / 1000000 + 1);
 }
 
+/* lease_live -- whether a stream has a live lease held under an id other than `mine`. */
+static bool lease_live(struct npmu__pmm *pmm, const char *name, uint64_t mine)
+{
+	if (!pmm->leases)
+		return false;
+	uint64_t now = now_ns();
+	for (int i = 0; i < NPMU_LEASES_MAX; i++) {
+		const struct npmu__lease *l = &pmm->leases[i];
+		if (l->id && !l->fenced && l->expiry_ns > now && strcmp(l->name, name) == 0)
+			return l->id != mine;
+	}
+	return false;
+}
+
 /* lease -- acquire (fencing any earlier writer), renew or release a stream's lease. */
 static int lease(struct npmu__pmm *pmm, const char *who, const struct npmu__request *req,
 		 struct npmu__cursor *reply)
@@ -187,6 +201,8 @@ int npmu__pmm_handle(struct npmu__pmm *pmm, const char *who, uint16_t type,
 		if (!(rights & (req->access == NPMU_ACCESS_READ_WRITE ? NPMU_RIGHT_WRITE
 								      : NPMU_RIGHT_READ)))
 			return NPMU_E_ACCESS;
+		if (req->access == NPMU_ACCESS_READ_WRITE && lease_live(pmm, req->name, req->lease))
+			return NPMU_E_LEASE; /* one writer per epoch: only the lease holder writes */
 		rc = pmm->ops->grant(pmm->unit, req->name, req->access, &info, &ai);
 		if (rc == 0) {
 			npmu__info_put(reply, &info);

@@ -159,8 +159,14 @@ static void overwrite__keeps_last_sets(void **state)
 	}
 	npmu_ckpt_sets_free(sets, n);
 
-	/* a corrupt newest checkpoint is detected by its checksum and the one before is used */
+	/* while the primary's lease is live, nobody else may open the stream read-write */
 	struct npmu_region *raw;
+	assert_int_equal(npmu_region_open(c, "s.over", NPMU_ACCESS_READ_WRITE, &raw), NPMU_E_LEASE);
+	assert_int_equal(npmu_region_open(c, "s.over", NPMU_ACCESS_READ, &raw), 0);
+	npmu_region_close(&raw);
+	npmu_ckpt_close(&p); /* lease released */
+
+	/* a corrupt newest checkpoint is detected by its checksum and the one before is used */
 	assert_int_equal(npmu_region_open(c, "s.over", NPMU_ACCESS_READ_WRITE, &raw), 0);
 	uint64_t slot10 = 4096 + (10 % 3) * (uint64_t)STATE;
 	assert_int_equal(npmu_region_write(raw, slot10 + 100, "garbage", 7), 0);
@@ -177,7 +183,6 @@ static void overwrite__keeps_last_sets(void **state)
 	npmu_ckpt_close(&b2);
 	free(st);
 	npmu_ckpt_close(&b);
-	npmu_ckpt_close(&p);
 	npmu_conn_delete(&c);
 }
 
