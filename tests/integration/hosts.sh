@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# hosts.sh -- npmu across hosts: two units, pmmd, a primary and a backup, each in its own network
+# namespace on a bridge (addresses in 198.18.0.0/15 only). The primary is cut off the network
+# (its link set down) mid-run: its lease lapses, the backup takes over on another host and
+# finishes, and when the link comes back the old primary's writes are refused (fenced).
+# Needs root and iproute2; exits 77 (skipped) without them.
+set -euo pipefail
+build=$(cd "$1" && pwd)
+[ "$(id -u)" = 0 ] && command -v ip >/dev/null && ip netns list >/dev/null 2>&1 || { echo "skipped: needs root and ip netns"; exit 77; }
+tag=$$
+br=npbr$tag
+dir=$(mktemp -d /tmp/npmu-hosts-XXXXXX)
+hosts=(u1 u2 pm pri bak)
+pids=()
+cleanup() {
+  for h in "${hosts[@]}"; do # everything still running on a host, whoever started it
+    ip netns pids "np$h$tag" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
+  done
+  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  for h in "${hosts[@]}"; do ip netns del "np$h$tag" 2>/dev/null || true; done
+  ip link del "$br" 2>/dev/null || true
+  rm -rf "$dir"
+}
+trap cleanup EXIT
+fails=0
+fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+
+# the network: one bridge, one namespace per host, 198.18.2.N/24
+ip link add "$br" type bridge
+ip addr add 198.18.2.254/24 dev "$br"
+ip link set "$br" up
+n=1
+for h in "${hosts[@]}"; do
+  ns=np$h$tag
+  ip netns add "$ns"
+  ip link add "v$h$tag" type veth peer name eth0 netns "$ns"
+  ip link set "v$h$tag" master "$br" up
+  ip netns exec "$ns" ip addr add "198.18.2.$n/24" dev eth0
+  ip netns exec "$ns" ip link set eth0 up
+  ip netns exec "$ns" ip link set lo up
+  eval "ip_$h=198.18.2.$n"
+  n=$((n + 1))
+done
+# exec_on -- replace this (sub)shell with the command on host h, so `on h cmd &` gives cmd's pid
+exec_on() { local h=$1; shift; exec ip netns exec "np$h$tag" "$@"; }
+on() { local h=$1; shift; (exec_on "$h" "$@"); }
+# exec_on_bg -- start a command on host h in the background; its pid is $!
+exec_on_bg() { local h=$1; shift; ip netns exec "np$h$tag" "$@" & }
+wait_file() { for _ in $(seq 1000); do [ -s "$1" ] && return 0; sleep 0.01; done; echo "FAIL: $1 never written"; exit 1; }
+
+npmu="$build/npmu"; demo="$build/npmu-demo"
+"$npmu" keygen "$dir/cluster.key" >/dev/null
+"$npmu" keygen "$dir/app.key" >/dev/null
+printf 'principal app\nkey-file %s\n' "$dir/app.key" > "$dir/app.cred"; chmod 600 "$dir/app.cred"
+printf 'principal app file %s\nallow app create,write ckpt.*\n' "$dir/app.key" > "$dir/pmmd.cred"
+chmod 600 "$dir/pmmd.cred"
+
+for h in u1 u2; do
+  ip=ip_$h
+  exec_on_bg "$h" "$build/npmud" --pool "$dir/$h.pool" --size 64M --listen "${!ip}:7411" \
+    --addr-file "$dir/$h.addr" --no-manager --cluster-key "$dir/cluster.key" 2>"$dir/$h.log" &
+  pids+=($!)
+  wait_file "$dir/$h.addr"
+done
+exec_on_bg pm "$build/pmmd" --cluster-key "$dir/cluster.key" --unit "$ip_u1:7411" --unit "$ip_u2:7411" \
+  --credentials "$dir/pmmd.cred" --listen "$ip_pm:7410" --addr-file "$dir/pm.addr" 2>"$dir/pm.log" &
+pids+=($!)
+wait_file "$dir/pm.addr"
+export NPMU_SERVER=$ip_pm:7410 NPMU_CREDENTIALS=$dir/app.cred
+
+on pri "$npmu" unit ls > "$dir/units.txt" || fail "unit ls from another host"
+grep -c " up " "$dir/units.txt" | grep -q 2 || fail "both units up: $(cat "$dir/units.txt")"
+on pri "$demo" create ckpt.kv || fail "create the stream"
+exec_on_bg pri "$demo" primary ckpt.kv 2000000 "$dir/acks" > "$dir/primary.out" 2>&1
+primary_pid=$!; pids+=($primary_pid)
+wait_file "$dir/acks"
+exec_on_bg bak "$demo" backup ckpt.kv 100000 20 "$dir/acks" "$dir/cut" > "$dir/backup.out" 2>&1
+backup_pid=$!; pids+=($backup_pid)
+sleep 0.5
+# cut the primary's host off the network, mid-run
+date +%s.%N > "$dir/cut"
+on pri ip link set eth0 down
+wait "$backup_pid" && grep -q EQUAL "$dir/backup.out" || fail "backup on another host: $(cat "$dir/backup.out")"
+grep -q " 0 committed update(s) lost" "$dir/backup.out" || fail "commits lost: $(cat "$dir/backup.out")"
+# the link comes back: the old primary must not change the stream any more
+on pri ip link set eth0 up
+for _ in $(seq 600); do kill -0 "$primary_pid" 2>/dev/null || break; sleep 0.05; done
+if kill -0 "$primary_pid" 2>/dev/null; then fail "the cut-off primary still runs"; kill -9 "$primary_pid"; fi
+wait "$primary_pid" 2>/dev/null || true
+grep -q "fenced" "$dir/primary.out" || fail "old primary not told it was fenced: $(tail -3 "$dir/primary.out")"
+on bak "$npmu" --json ckpt stat ckpt.kv > "$dir/stat.json"
+grep -q '"seq":100000' "$dir/stat.json" || fail "stream changed after takeover: $(cat "$dir/stat.json")"
+sed 's/^/  /' "$dir/backup.out"
+if [ "$fails" -ne 0 ]; then echo "$fails check(s) failed"; exit 1; fi
+echo "all multi-host checks passed"
