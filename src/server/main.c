@@ -33,6 +33,7 @@ static const char usage[] =
 	"  -k, --cluster-key FILE accept region programming from a manager (pmmd) proving this\n"
 	"                         key (written by `npmu keygen`)\n"
 	"      --insecure         serve without credentials on a non-loopback address\n"
+	"      --manager          run the embedded manager (the default)\n"
 	"      --no-manager       do not run the embedded manager (units managed by pmmd)\n"
 	"      --addr-file PATH   write the address served on to PATH once ready\n"
 	"      --spin-us N        keep polling N microseconds after activity before sleeping\n"
@@ -51,7 +52,7 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{"pool", required_argument, NULL, 'p'},   {"size", required_argument, NULL, 's'},
 		{"listen", required_argument, NULL, 'l'}, {"provider", required_argument, NULL, 'P'},
-		{"no-manager", no_argument, NULL, 'M'},   {"addr-file", required_argument, NULL, 'A'},
+		{"no-manager", no_argument, NULL, 'M'},   {"manager", no_argument, NULL, 'm'},   {"addr-file", required_argument, NULL, 'A'},
 		{"spin-us", required_argument, NULL, 'S'},
 		{"credentials", required_argument, NULL, 'c'},
 		{"insecure", no_argument, NULL, 'I'},
@@ -72,6 +73,7 @@ int main(int argc, char **argv)
 		case 'l': listen = optarg; break;
 		case 'P': provider = optarg; break;
 		case 'M': manager = 0; break;
+		case 'm': manager = 1; break;
 		case 'c': cred_path = optarg; break;
 		case 'I': insecure = 1; break;
 		case 'k': key_path = optarg; break;
