@@ -69,6 +69,7 @@ struct npmu_region_info {
 	uint64_t size;     /* bytes */
 	uint32_t extents;  /* runs of contiguous pool pages behind the region */
 	uint32_t rights;   /* open rights (registrations) */
+	uint32_t copies;   /* 1, or 2 for a mirrored region */
 };
 
 /* Connection settings; zero or NULL fields take defaults. */
@@ -79,6 +80,9 @@ struct npmu_conn_cfg {
 	const char *credentials; /* client credentials file; NULL: $NPMU_CREDENTIALS, else none.
 				  * Two lines, mode 0600: "principal NAME" and "key HEX" (64 hex
 				  * digits) or "key-file PATH" (a file written by `npmu keygen`). */
+	int io_timeout_ms;    /* mirrored regions: a copy that makes no progress for this long is
+			       * given up (reads go to the other, writes go on degraded);
+			       * 0: $NPMU_IO_TIMEOUT_MS, else 1000 */
 };
 
 struct npmu_conn;   /* a connection to a unit's manager */
@@ -102,6 +106,20 @@ NPMU_API int npmu_region_create(struct npmu_conn *conn, const char *name, uint64
  * ls` shows it) when the manager has several; NULL or "" lets the manager choose. */
 NPMU_API int npmu_region_create_on(struct npmu_conn *conn, const char *name, uint64_t size,
 				   const char *unit, struct npmu_region_info *info);
+
+/* How a region is made (npmu_region_create_ex); zero fields take defaults. */
+struct npmu_region_opts {
+	const char *unit;        /* the unit of the region (of copy 0 if mirrored), "host:port";
+				  * NULL: the manager chooses */
+	int mirror;              /* 1: mirrored: a primary region and a mirror region on two units
+				  * in distinct fault domains (needs pmmd with two units or more) */
+	const char *mirror_unit; /* the unit of the mirror region (copy 1); NULL: the manager's
+				  * choice */
+};
+
+/* npmu_region_create_ex -- create a region with options (NULL opts: npmu_region_create). */
+NPMU_API int npmu_region_create_ex(struct npmu_conn *conn, const char *name, uint64_t size,
+				   const struct npmu_region_opts *opts, struct npmu_region_info *info);
 
 /* npmu_region_delete -- delete a region; every right to it is revoked at once. */
 NPMU_API int npmu_region_delete(struct npmu_conn *conn, const char *name);
@@ -132,6 +150,67 @@ NPMU_API int npmu_region_list(struct npmu_conn *conn, struct npmu_region_info **
  */
 NPMU_API int npmu_region_open(struct npmu_conn *conn, const char *name, enum npmu_access access,
 			      struct npmu_region **region_ptr);
+
+/* Which copy of a mirrored region reads go to (claims 22-25: the mirror parameter). */
+enum npmu_copy {
+	NPMU_COPY_NEAREST = 0, /* the in-sync copy that answered fastest at open */
+	NPMU_COPY_PRIMARY = 1, /* copy 0, the primary region, while it is in sync */
+	NPMU_COPY_MIRROR = 2,  /* copy 1, the mirror region, while it is in sync */
+};
+
+/*
+ * npmu_region_open_copy -- npmu_region_open, reading from the copy asked for. On a mirrored
+ * region a read falls back to the other copy when the one chosen is unreachable, errs or is
+ * not in sync; a write goes to both copies at once and completes when both have it, or, when
+ * one cannot be reached, once the manager has recorded that copy stale (degraded mode; the
+ * handle of a writer then resyncs it in the background as soon as it answers again). A
+ * read-write open of a mirrored region closes every earlier read-write right to it.
+ */
+NPMU_API int npmu_region_open_copy(struct npmu_conn *conn, const char *name,
+				   enum npmu_access access, enum npmu_copy read_from,
+				   struct npmu_region **region_ptr);
+
+/* The state of one copy of a mirrored region. */
+enum npmu_copy_state {
+	NPMU_COPY_IN_SYNC = 0,   /* holds every completed write; reads may go to it */
+	NPMU_COPY_STALE = 1,     /* missed writes (degraded); waits for a resync */
+	NPMU_COPY_RESYNCING = 2, /* being brought up to date (resync_done bytes so far) */
+};
+
+struct npmu_copy_info {
+	char unit[128];        /* host:port */
+	int state;             /* enum npmu_copy_state */
+	int reachable;         /* its unit answered the manager (or this handle) */
+	uint64_t resync_done;  /* bytes resynced so far (NPMU_COPY_RESYNCING) */
+};
+
+/* What is known of a mirrored region's copies. */
+struct npmu_mirror_info {
+	uint64_t generation;   /* of the mirror record in force (raised by every change) */
+	uint64_t size;
+	uint32_t ncopies;      /* 2 */
+	int repaired;          /* the units' records disagreed; the newer was written back */
+	int reads_from;        /* npmu_region_mirror: the copy the last read came from (-1: none) */
+	struct npmu_copy_info copy[2]; /* copy 0: the primary region; copy 1: the mirror region */
+};
+
+/* npmu_region_mirror_stat -- ask the manager about a mirrored region's copies
+ * (NPMU_E_INVAL for a region that is not mirrored). */
+NPMU_API int npmu_region_mirror_stat(struct npmu_conn *conn, const char *name,
+				     struct npmu_mirror_info *info);
+
+/* npmu_region_mirror -- the copies as this handle knows them (its attribute cache). */
+NPMU_API int npmu_region_mirror(struct npmu_region *region, struct npmu_mirror_info *info);
+
+/*
+ * npmu_region_resync -- (a writer of a mirrored region) bring every stale copy up to date now,
+ * calling progress (may be NULL) as it goes; returns 0 once every copy is in sync, or
+ * NPMU_E_UNREACHABLE while some copy's unit still does not answer. Writes may go on meanwhile
+ * from other threads through the same handle.
+ */
+NPMU_API int npmu_region_resync(struct npmu_region *region,
+				void (*progress)(uint64_t done, uint64_t total, void *arg),
+				void *arg);
 
 /* npmu_region_close -- revoke the right at the unit and free the handle; NULLs *region_ptr. */
 NPMU_API int npmu_region_close(struct npmu_region **region_ptr);
@@ -196,12 +275,16 @@ struct npmu_ckpt_cfg {
 	uint64_t state_size; /* the largest state, bytes */
 	uint64_t log_size;   /* append: bytes of update log; 0: 4 x state_size, at least 1 MiB */
 	uint32_t keep;       /* overwrite: checkpoints kept readable, 2..8; 0: 2 */
+	int mirror;          /* 1: keep the stream mirrored on two units (pmmd) */
 };
 
 /* How a process uses a stream; zero fields take defaults. */
 struct npmu_ckpt_opts {
 	enum npmu_durability durability; /* of each commit; 0: NPMU_PERSISTENT */
-	int lease_ms;                    /* primary's lease, renewed every third of it; 0: 300 */
+	int lease_ms;                    /* primary's lease, renewed every third of it; 0:
+					  * $NPMU_LEASE_MS, else 300. With pmmd, keep it above
+					  * pmmd's --unit-timeout: a unit that stops answering
+					  * delays pmmd's other requests by up to that long */
 	int observe;                     /* backup: only look (no consumed marks, no takeover) */
 };
 

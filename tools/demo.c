@@ -202,7 +202,8 @@ int main(int argc, char **argv)
 {
 	if (argc >= 3 && !strcmp(argv[1], "create")) {
 		struct npmu_conn *c = connect_or_die();
-		struct npmu_ckpt_cfg cfg = {.mode = NPMU_CKPT_APPEND, .state_size = KEYS * ENTRY};
+		struct npmu_ckpt_cfg cfg = {.mode = NPMU_CKPT_APPEND, .state_size = KEYS * ENTRY,
+					    .mirror = argc == 4 && !strcmp(argv[3], "--mirror")};
 		int rc = npmu_ckpt_create(c, argv[2], &cfg);
 		if (rc != 0)
 			die("create", rc);
@@ -213,7 +214,7 @@ int main(int argc, char **argv)
 		return primary(argv[2], strtoull(argv[3], NULL, 10), argv[4]);
 	if (argc == 7 && !strcmp(argv[1], "backup"))
 		return backup(argv[2], strtoull(argv[3], NULL, 10), atoi(argv[4]), argv[5], argv[6]);
-	fprintf(stderr, "Usage: npmu-demo create STREAM\n"
+	fprintf(stderr, "Usage: npmu-demo create STREAM [--mirror]\n"
 			"       npmu-demo primary STREAM STEPS ACK_FILE\n"
 			"       npmu-demo backup STREAM STEPS PERIOD_MS ACK_FILE KILL_TIME_FILE\n"
 			"(run by scripts/demo.sh; the server is $NPMU_SERVER)\n");

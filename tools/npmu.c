@@ -19,12 +19,14 @@ static const char usage_main[] =
 	"Usage: npmu [--server HOST:PORT] [--provider NAME] [--json] COMMAND ...\n"
 	"\n"
 	"Commands:\n"
-	"  region create NAME SIZE [--unit HOST:PORT]\n"
+	"  region create NAME SIZE [--unit HOST:PORT] [--mirror [--mirror-unit HOST:PORT]]\n"
 	"                            create a region (SIZE: bytes or 64K, 16M, 4G), on the given\n"
-	"                            unit when a manager has several\n"
+	"                            unit when a manager has several; --mirror keeps a second\n"
+	"                            copy on another unit, in another fault domain\n"
 	"  region grow NAME SIZE     grow a region to SIZE, keeping its data\n"
 	"  region ls                 list regions\n"
-	"  region stat NAME          describe a region\n"
+	"  region stat NAME          describe a region (and each copy of a mirrored one)\n"
+	"  region resync NAME        bring a mirrored region's stale copy up to date now\n"
 	"  region rm NAME            delete a region (revokes every open right)\n"
 	"  region revoke NAME        revoke every open right to a region (its keys die at once)\n"
 	"  put REGION FILE           write FILE into REGION and make it persistent\n"
@@ -47,15 +49,23 @@ static const char usage_put[] =
 	"Write FILE ('-' for standard input) into REGION at offset N (default 0) with one-sided\n"
 	"RDMA writes, then make it persistent. --create creates REGION of FILE's size if missing.\n";
 static const char usage_get[] =
-	"Usage: npmu get [--offset N] [--length N] REGION FILE\n"
+	"Usage: npmu get [--offset N] [--length N] [--copy primary|mirror|nearest] REGION FILE\n"
 	"Read LENGTH bytes (default: to the region's end) from REGION at offset N into FILE\n"
-	"('-' for standard output) with one-sided RDMA reads.\n";
+	"('-' for standard output) with one-sided RDMA reads. A mirrored region is read from the\n"
+	"copy asked for (default: the nearest in sync), falling back to the other; the copy that\n"
+	"served the read is named in the report.\n";
 static const char usage_region[] =
-	"Usage: npmu region create NAME SIZE [--unit HOST:PORT] | grow NAME SIZE | ls |\n"
-	"                   stat NAME | rm NAME | revoke NAME\n"
-	"Region names are 1-63 characters of A-Z a-z 0-9 . _ -; sizes take K, M, G, T suffixes.\n";
+	"Usage: npmu region create NAME SIZE [--unit HOST:PORT] [--mirror [--mirror-unit HOST:PORT]]\n"
+	"       npmu region grow NAME SIZE | ls | stat NAME | rm NAME | revoke NAME | resync NAME\n"
+	"Region names are 1-63 characters of A-Z a-z 0-9 . _ -; sizes take K, M, G, T suffixes.\n"
+	"A mirrored region (--mirror, needs pmmd with two units) has a primary copy and a mirror\n"
+	"copy on units of distinct fault domains: writes go to both; reads fall back from one to\n"
+	"the other; a copy that missed writes is resynced by the writer once its unit is back\n"
+	"(`region resync` does it now, and takes the region's write right from any other writer).\n";
 
 static struct npmu_conn_cfg cfg = {.timeout_ms = 5000};
+static double now_s(void);
+static void progress(const char *what, uint64_t done, uint64_t total, double start, bool final);
 static bool json;
 
 /* die -- print an error for the user and exit 1. */
@@ -87,20 +97,30 @@ static struct npmu_conn *connect_or_die(void)
 	return conn;
 }
 
-/* print_info -- one region, as a table row or a JSON object. */
-static void print_info(const struct npmu_region_info *i, bool header)
+/* print_info_open -- one region, as a table row or a JSON object left open (no closing brace). */
+static void print_info_open(const struct npmu_region_info *i, bool header)
 {
 	char sz[32];
 	if (json) {
-		printf("{\"name\":\"%s\",\"id\":%llu,\"size\":%llu,\"extents\":%u,\"rights\":%u}",
+		printf("{\"name\":\"%s\",\"id\":%llu,\"size\":%llu,\"extents\":%u,\"rights\":%u,"
+		       "\"copies\":%u",
 		       i->name, (unsigned long long)i->id, (unsigned long long)i->size, i->extents,
-		       i->rights);
+		       i->rights, i->copies);
 		return;
 	}
 	if (header)
-		printf("%-32s %6s %12s %8s %7s\n", "NAME", "ID", "SIZE", "EXTENTS", "RIGHTS");
-	printf("%-32s %6llu %12s %8u %7u\n", i->name, (unsigned long long)i->id,
-	       npmu_format_size(i->size, sz, sizeof(sz)), i->extents, i->rights);
+		printf("%-32s %6s %12s %8s %7s %6s\n", "NAME", "ID", "SIZE", "EXTENTS", "RIGHTS",
+		       "COPIES");
+	printf("%-32s %6llu %12s %8u %7u %6u\n", i->name, (unsigned long long)i->id,
+	       npmu_format_size(i->size, sz, sizeof(sz)), i->extents, i->rights, i->copies);
+}
+
+/* print_info -- one region, as a table row or a JSON object. */
+static void print_info(const struct npmu_region_info *i, bool header)
+{
+	print_info_open(i, header);
+	if (json)
+		printf("}");
 }
 
 /* parse_size_or_die -- a size argument. */
@@ -114,7 +134,49 @@ static uint64_t parse_size_or_die(const char *text)
 	return v;
 }
 
-/* cmd_region -- region create|grow|ls|stat|rm. */
+/* print_mirror -- a mirrored region's copies, as table rows or a JSON array. */
+static void print_mirror(const struct npmu_mirror_info *m)
+{
+	static const char *const role[2] = {"primary", "mirror"};
+	if (json) {
+		printf(",\"mirror\":{\"generation\":%llu,\"repaired\":%s,\"copies\":[",
+		       (unsigned long long)m->generation, m->repaired ? "true" : "false");
+		for (uint32_t c = 0; c < m->ncopies && c < 2; c++)
+			printf("%s{\"role\":\"%s\",\"unit\":\"%s\",\"state\":\"%s\","
+			       "\"reachable\":%s,\"resync_done\":%llu}",
+			       c ? "," : "", role[c], m->copy[c].unit,
+			       m->copy[c].state == NPMU_COPY_IN_SYNC	? "in-sync"
+			       : m->copy[c].state == NPMU_COPY_STALE ? "stale"
+								    : "resyncing",
+			       m->copy[c].reachable ? "true" : "false",
+			       (unsigned long long)m->copy[c].resync_done);
+		printf("]}");
+		return;
+	}
+	printf("mirrored, metadata generation %llu%s\n", (unsigned long long)m->generation,
+	       m->repaired ? " (the copies' metadata disagreed: the newer was written back)" : "");
+	for (uint32_t c = 0; c < m->ncopies && c < 2; c++) {
+		char a[32], b[32];
+		printf("  %-8s %-24s %s", role[c], m->copy[c].unit,
+		       m->copy[c].state == NPMU_COPY_IN_SYNC ? "in sync"
+		       : m->copy[c].state == NPMU_COPY_STALE ? "stale (degraded: missed writes)"
+							     : "resyncing");
+		if (m->copy[c].state == NPMU_COPY_RESYNCING)
+			printf(" %llu%% (%s of %s)",
+			       (unsigned long long)(m->size ? m->copy[c].resync_done * 100 / m->size : 0),
+			       npmu_format_size(m->copy[c].resync_done, a, sizeof(a)),
+			       npmu_format_size(m->size, b, sizeof(b)));
+		printf("%s\n", m->copy[c].reachable ? "" : ", unit unreachable");
+	}
+}
+
+/* resync_progress -- the progress bar of `region resync`. */
+static void resync_progress(uint64_t done, uint64_t total, void *arg)
+{
+	progress("resync", done, total, *(double *)arg, done == total);
+}
+
+/* cmd_region -- region create|grow|ls|stat|rm|revoke|resync. */
 static int cmd_region(int argc, char **argv)
 {
 	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
@@ -122,58 +184,106 @@ static int cmd_region(int argc, char **argv)
 		return argc < 2 ? 2 : 0;
 	}
 	const char *verb = argv[1];
-	int want = !strcmp(verb, "create") || !strcmp(verb, "grow") ? 4
-		   : !strcmp(verb, "ls")				? 2
-		   : !strcmp(verb, "stat") || !strcmp(verb, "rm") || !strcmp(verb, "revoke") ? 3
-									: -1;
-	if (argc > 2 && (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h"))) {
-		fputs(usage_region, stdout);
-		return 0;
+	static const struct option o[] = {{"unit", required_argument, NULL, 'u'},
+					  {"mirror", no_argument, NULL, 'm'},
+					  {"mirror-unit", required_argument, NULL, 'M'},
+					  {"help", no_argument, NULL, 'h'},
+					  {NULL, 0, NULL, 0}};
+	struct npmu_region_opts ro = {0};
+	int c;
+	optind = 0; /* a fresh scan from the verb on: options may follow the arguments */
+	argc--;
+	argv++;
+	while ((c = getopt_long(argc, argv, "u:mM:h", o, NULL)) != -1) {
+		if (c == 'u')
+			ro.unit = optarg;
+		else if (c == 'm')
+			ro.mirror = 1;
+		else if (c == 'M')
+			ro.mirror_unit = optarg;
+		else {
+			fputs(usage_region, c == 'h' ? stdout : stderr);
+			return c == 'h' ? 0 : 2;
+		}
 	}
-	if (want < 0 || (argc != want && !(want == 4 && argc == 6))) {
-		fprintf(stderr, "npmu: %s\n%s", want < 0 ? "unknown region command" : "wrong arguments",
+	int args = argc - optind; /* positional arguments after the verb */
+	int want = !strcmp(verb, "create") || !strcmp(verb, "grow") ? 2
+		   : !strcmp(verb, "ls")				? 0
+		   : !strcmp(verb, "stat") || !strcmp(verb, "rm") || !strcmp(verb, "revoke") ||
+				   !strcmp(verb, "resync")
+			   ? 1
+			   : -1;
+	bool opts_ok = (!ro.unit && !ro.mirror && !ro.mirror_unit) ||
+		       (!strcmp(verb, "create") && (ro.mirror || !ro.mirror_unit));
+	if (want < 0 || args != want || !opts_ok) {
+		fprintf(stderr, "npmu: %s\n%s",
+			want < 0 ? "unknown region command"
+			: !opts_ok ? "--unit and --mirror go with create; --mirror-unit needs --mirror"
+				   : "wrong arguments",
 			usage_region);
 		return 2;
 	}
-	const char *unit = NULL;
-	if (!strcmp(verb, "create") && argc == 6 && !strcmp(argv[4], "--unit")) {
-		unit = argv[5];
-		argc = 4;
-	}
-	if (argc != want) {
-		fprintf(stderr, "npmu: wrong arguments\n%s", usage_region);
-		return 2;
-	}
-	uint64_t size = want == 4 ? parse_size_or_die(argv[3]) : 0;
+	const char *name = want > 0 ? argv[optind] : NULL;
+	uint64_t size = want == 2 ? parse_size_or_die(argv[optind + 1]) : 0;
 	struct npmu_conn *conn = connect_or_die();
 	struct npmu_region_info info;
 	int rc = 0;
 	if (!strcmp(verb, "create") || !strcmp(verb, "grow")) {
-		rc = verb[0] == 'c' ? npmu_region_create_on(conn, argv[2], size, unit, &info)
-				    : npmu_region_resize(conn, argv[2], size, &info);
+		rc = verb[0] == 'c' ? npmu_region_create_ex(conn, name, size, &ro, &info)
+				    : npmu_region_resize(conn, name, size, &info);
+		if (rc == NPMU_E_NOUNIT && ro.mirror && !ro.unit && !ro.mirror_unit)
+			fprintf(stderr, "npmu: a mirrored region needs a manager of two units or more "
+					"(pmmd --unit A --unit B)\n");
 		if (rc != 0)
-			die(argv[2], rc);
+			die(name, rc);
 		print_info(&info, true);
 		if (json)
 			printf("\n");
 	} else if (!strcmp(verb, "stat")) {
-		if ((rc = npmu_region_stat(conn, argv[2], &info)) != 0)
-			die(argv[2], rc);
-		print_info(&info, true);
+		if ((rc = npmu_region_stat(conn, name, &info)) != 0)
+			die(name, rc);
+		struct npmu_mirror_info mi;
+		bool mirrored = info.copies > 1;
+		if (mirrored && (rc = npmu_region_mirror_stat(conn, name, &mi)) != 0)
+			die(name, rc);
+		if (json) {
+			print_info_open(&info, true);
+			if (mirrored)
+				print_mirror(&mi);
+			printf("}\n");
+		} else {
+			print_info(&info, true);
+			if (mirrored)
+				print_mirror(&mi);
+		}
+	} else if (!strcmp(verb, "resync")) {
+		struct npmu_region *r;
+		if ((rc = npmu_region_open(conn, name, NPMU_ACCESS_READ_WRITE, &r)) != 0)
+			die(name, rc);
+		double start = now_s();
+		rc = npmu_region_resync(r, resync_progress, &start);
+		if (rc != 0)
+			die(name, rc);
+		struct npmu_mirror_info mi;
+		npmu_region_mirror(r, &mi);
+		npmu_region_close(&r);
 		if (json)
-			printf("\n");
-	} else if (!strcmp(verb, "revoke")) {
-		if ((rc = npmu_region_revoke(conn, argv[2])) < 0)
-			die(argv[2], rc);
-		if (json)
-			printf("{\"region\":\"%s\",\"revoked\":%d}\n", argv[2], rc);
+			printf("{\"region\":\"%s\",\"in_sync\":true,\"seconds\":%.3f}\n", name,
+			       now_s() - start);
 		else
-			printf("%s: %d right(s) revoked\n", argv[2], rc);
-	} else if (!strcmp(verb, "rm")) {
-		if ((rc = npmu_region_delete(conn, argv[2])) != 0)
-			die(argv[2], rc);
+			printf("%s: every copy in sync (%.3f s)\n", name, now_s() - start);
+	} else if (!strcmp(verb, "revoke")) {
+		if ((rc = npmu_region_revoke(conn, name)) < 0)
+			die(name, rc);
 		if (json)
-			printf("{\"deleted\":\"%s\"}\n", argv[2]);
+			printf("{\"region\":\"%s\",\"revoked\":%d}\n", name, rc);
+		else
+			printf("%s: %d right(s) revoked\n", name, rc);
+	} else if (!strcmp(verb, "rm")) {
+		if ((rc = npmu_region_delete(conn, name)) != 0)
+			die(name, rc);
+		if (json)
+			printf("{\"deleted\":\"%s\"}\n", name);
 	} else {
 		struct npmu_region_info *list;
 		size_t n;
@@ -345,14 +455,26 @@ static int cmd_get(int argc, char **argv)
 {
 	static const struct option o[] = {{"offset", required_argument, NULL, 'o'},
 					  {"length", required_argument, NULL, 'l'},
+					  {"copy", required_argument, NULL, 'C'},
 					  {"help", no_argument, NULL, 'h'},
 					  {NULL, 0, NULL, 0}};
 	uint64_t offset = 0, length = 0;
 	bool have_len = false;
+	enum npmu_copy from = NPMU_COPY_NEAREST;
 	int c;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "o:l:h", o, NULL)) != -1) {
-		if (c == 'o' || c == 'l') {
+	while ((c = getopt_long(argc, argv, "o:l:C:h", o, NULL)) != -1) {
+		if (c == 'C') {
+			if (!strcmp(optarg, "primary"))
+				from = NPMU_COPY_PRIMARY;
+			else if (!strcmp(optarg, "mirror"))
+				from = NPMU_COPY_MIRROR;
+			else if (strcmp(optarg, "nearest") != 0) {
+				fprintf(stderr, "npmu: --copy %s: expected primary, mirror or nearest\n",
+					optarg);
+				return 2;
+			}
+		} else if (c == 'o' || c == 'l') {
 			uint64_t v;
 			if (npmu_parse_size(optarg, &v) != 0) {
 				fprintf(stderr, "npmu: invalid number '%s'\n", optarg);
@@ -376,7 +498,7 @@ static int cmd_get(int argc, char **argv)
 	const char *name = argv[optind], *path = argv[optind + 1];
 	struct npmu_conn *conn = connect_or_die();
 	struct npmu_region *r;
-	int rc = npmu_region_open(conn, name, NPMU_ACCESS_READ, &r);
+	int rc = npmu_region_open_copy(conn, name, NPMU_ACCESS_READ, from, &r);
 	if (rc != 0)
 		die(name, rc);
 	uint64_t size = npmu_region_size(r);
@@ -408,16 +530,22 @@ static int cmd_get(int argc, char **argv)
 		fprintf(stderr, "npmu: %s: %s\n", path, strerror(errno));
 		return 1;
 	}
+	struct npmu_mirror_info mi;
+	char copy[160] = "";
+	if (npmu_region_mirror(r, &mi) == 0 && mi.reads_from >= 0)
+		snprintf(copy, sizeof(copy), "%s", mi.copy[mi.reads_from].unit);
 	if (fd != STDOUT_FILENO) {
 		char a[32];
 		if (json)
-			printf("{\"region\":\"%s\",\"offset\":%llu,\"bytes\":%llu,\"seconds\":%.6f}\n",
+			printf("{\"region\":\"%s\",\"offset\":%llu,\"bytes\":%llu,\"seconds\":%.6f,"
+			       "\"copy\":\"%s\"}\n",
 			       name, (unsigned long long)offset, (unsigned long long)length,
-			       now_s() - start);
+			       now_s() - start, copy);
 		else
-			printf("got %s from %s at offset %llu into %s, %.3f s\n",
-			       npmu_format_size(length, a, sizeof(a)), name, (unsigned long long)offset,
-			       path, now_s() - start);
+			printf("got %s from %s%s%s%s at offset %llu into %s, %.3f s\n",
+			       npmu_format_size(length, a, sizeof(a)), name,
+			       copy[0] ? " (copy on " : "", copy[0] ? copy : "", copy[0] ? ")" : "",
+			       (unsigned long long)offset, path, now_s() - start);
 	}
 	free(buf);
 	npmu_region_close(&r);

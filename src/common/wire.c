@@ -27,7 +27,7 @@ const char *npmu__msg_type_name(uint16_t type)
 	static const char *const names[] = {"?",      "HELLO", "CREATE", "OPEN",    "CLOSE",
 					    "DELETE", "RESIZE", "STAT", "LIST",  "PERSIST",
 					    "AUTH1",  "AUTH3",  "UNITS", "REVOKE", "LEASE",
-					    "FENCE"};
+					    "FENCE",  "MIRROR_REC", "MIRROR"};
 	type &= (uint16_t)~NPMU_MSG_REPLY;
 	return type <= NPMU_MSG_TYPE_MAX ? names[type] : "?";
 }
@@ -119,6 +119,28 @@ static int get_name(struct npmu__cursor *c, char out[NPMU_NAME_MAX + 1])
 	return 0;
 }
 
+/* put_rec -- a mirror record field: u16 length and bytes. */
+static void put_rec(struct npmu__cursor *c, const struct npmu__request *req)
+{
+	if (req->rec_len > sizeof(req->rec)) {
+		c->ok = false;
+		return;
+	}
+	npmu__put_u16(c, req->rec_len);
+	npmu__put_bytes(c, req->rec, req->rec_len);
+}
+
+/* get_rec -- read a mirror record field (its content is checked where it is used). */
+static void get_rec(struct npmu__cursor *c, struct npmu__request *req)
+{
+	req->rec_len = npmu__get_u16(c);
+	if (req->rec_len > sizeof(req->rec)) {
+		c->ok = false;
+		return;
+	}
+	npmu__get_bytes(c, req->rec, req->rec_len);
+}
+
 /* npmu__req_encode -- encode the body of request `type`; returns its length. */
 int npmu__req_encode(uint16_t type, const struct npmu__request *req, void *buf, size_t buflen)
 {
@@ -132,6 +154,27 @@ int npmu__req_encode(uint16_t type, const struct npmu__request *req, void *buf, 
 		npmu__put_u64(&c, req->size);
 		npmu__str_put(&c, req->owner);
 		npmu__str_put(&c, req->unit);
+		npmu__put_u32(&c, req->copies);
+		npmu__str_put(&c, req->unit2);
+		put_rec(&c, req);
+		break;
+	case NPMU_MSG_FENCE:
+		put_name(&c, req->name);
+		npmu__put_u32(&c, req->op);
+		break;
+	case NPMU_MSG_MIRROR_REC:
+		put_name(&c, req->name);
+		npmu__put_u32(&c, req->op);
+		npmu__put_u64(&c, req->key);
+		put_rec(&c, req);
+		break;
+	case NPMU_MSG_MIRROR:
+		put_name(&c, req->name);
+		npmu__put_u32(&c, req->op);
+		npmu__put_u32(&c, req->copy);
+		npmu__put_u64(&c, req->key);
+		npmu__put_u64(&c, req->key1);
+		npmu__put_u64(&c, req->value);
 		break;
 	case NPMU_MSG_RESIZE:
 		put_name(&c, req->name);
@@ -148,7 +191,6 @@ int npmu__req_encode(uint16_t type, const struct npmu__request *req, void *buf, 
 		break;
 	case NPMU_MSG_DELETE:
 	case NPMU_MSG_REVOKE:
-	case NPMU_MSG_FENCE:
 	case NPMU_MSG_STAT: put_name(&c, req->name); break;
 	case NPMU_MSG_LIST: npmu__put_u32(&c, req->start); break;
 	case NPMU_MSG_PERSIST:
@@ -189,7 +231,36 @@ int npmu__req_decode(uint16_t type, const void *body, size_t len, struct npmu__r
 		req->size = npmu__get_u64(&c);
 		npmu__str_get(&c, req->owner, sizeof(req->owner));
 		npmu__str_get(&c, req->unit, sizeof(req->unit));
+		req->copies = npmu__get_u32(&c);
+		npmu__str_get(&c, req->unit2, sizeof(req->unit2));
+		get_rec(&c, req);
 		if (c.ok && req->owner[0] && !npmu__id_valid(req->owner, strlen(req->owner)))
+			return NPMU_E_PROTO;
+		if (c.ok && (req->copies < 1 || req->copies > 2))
+			return NPMU_E_PROTO;
+		break;
+	case NPMU_MSG_FENCE:
+		rc = get_name(&c, req->name);
+		req->op = npmu__get_u32(&c);
+		if (c.ok && req->op > 1)
+			return NPMU_E_PROTO;
+		break;
+	case NPMU_MSG_MIRROR_REC:
+		rc = get_name(&c, req->name);
+		req->op = npmu__get_u32(&c);
+		req->key = npmu__get_u64(&c);
+		get_rec(&c, req);
+		if (c.ok && (req->op > 1 || (req->op == 1) != (req->rec_len > 0)))
+			return NPMU_E_PROTO;
+		break;
+	case NPMU_MSG_MIRROR:
+		rc = get_name(&c, req->name);
+		req->op = npmu__get_u32(&c);
+		req->copy = npmu__get_u32(&c);
+		req->key = npmu__get_u64(&c);
+		req->key1 = npmu__get_u64(&c);
+		req->value = npmu__get_u64(&c);
+		if (c.ok && (req->op > NPMU__MIRROR_OP_MAX || req->copy > 1))
 			return NPMU_E_PROTO;
 		break;
 	case NPMU_MSG_RESIZE:
@@ -209,7 +280,6 @@ int npmu__req_decode(uint16_t type, const void *body, size_t len, struct npmu__r
 		break;
 	case NPMU_MSG_DELETE:
 	case NPMU_MSG_REVOKE:
-	case NPMU_MSG_FENCE:
 	case NPMU_MSG_STAT: rc = get_name(&c, req->name); break;
 	case NPMU_MSG_LIST: req->start = npmu__get_u32(&c); break;
 	case NPMU_MSG_PERSIST:
@@ -288,6 +358,7 @@ void npmu__info_put(struct npmu__cursor *c, const struct npmu_region_info *info)
 	npmu__put_u64(c, info->size);
 	npmu__put_u32(c, info->extents);
 	npmu__put_u32(c, info->rights);
+	npmu__put_u32(c, info->copies ? info->copies : 1);
 }
 
 /* npmu__info_get -- read a region_info; leaves the cursor bad on malformed input. */
@@ -306,6 +377,9 @@ void npmu__info_get(struct npmu__cursor *c, struct npmu_region_info *info)
 	info->size = npmu__get_u64(c);
 	info->extents = npmu__get_u32(c);
 	info->rights = npmu__get_u32(c);
+	info->copies = npmu__get_u32(c);
+	if (info->copies < 1 || info->copies > 2)
+		c->ok = false;
 }
 
 /* npmu__access_put -- append an access_info. */

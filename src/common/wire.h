@@ -33,7 +33,7 @@
  */
 
 #define NPMU_WIRE_MAGIC 0x574d504eu
-#define NPMU_WIRE_VERSION 1
+#define NPMU_WIRE_VERSION 2
 #define NPMU_WIRE_HDR_LEN 36
 #define NPMU_WIRE_MAX 4096
 #define NPMU_WIRE_ADDR_MAX 256
@@ -41,13 +41,19 @@
 
 enum npmu__msg_type {
 	NPMU_MSG_HELLO = 1,   /* body: empty; reply: u32 flags, u64 unit_id, u64 bytes, u64 free */
-	NPMU_MSG_CREATE = 2,  /* body: name, u64 size, owner, unit; reply: region_info. owner is
-			       * honoured only from a manager; unit ("host:port", may be empty)
-			       * asks a manager of several units for one of them */
+	NPMU_MSG_CREATE = 2,  /* body: name, u64 size, owner, unit, u32 copies (1, or 2: mirrored),
+			       * unit2, u16 rec_len, rec[rec_len]; reply: region_info. owner and
+			       * rec (a mirror record, see mirror_format.h) are honoured only
+			       * from a manager; unit and unit2 ("host:port", may be empty) ask a
+			       * manager of several units for the units of copy 0 and copy 1 */
 	NPMU_MSG_OPEN = 3,    /* body: name, u32 access, u64 lease (0, or the stream lease the
 			       * writer holds: while a stream's lease is live, only its holder
 			       * opens it read-write); reply: region_info, access_info, unit
-			       * (the address of the unit to use for data; empty: this one) */
+			       * (the address of the unit to use for data; empty: this one); a
+			       * mirrored region's reply goes on with u16 rec_len, rec, then for
+			       * each copy: u32 granted, u64 region_id, access_info, unit. On a
+			       * mirrored region a read-write open closes every earlier
+			       * read-write right (one writer keeps the copies identical) */
 	NPMU_MSG_CLOSE = 4,   /* body: u64 region_id, u64 key; reply: empty. Sent to the unit by
 			       * the key's holder: the key is the proof */
 	NPMU_MSG_DELETE = 5,  /* body: name; reply: empty */
@@ -65,8 +71,31 @@ enum npmu__msg_type {
 			       * or renew, 1: release, 2: query); reply: u64 lease, u64 epoch;
 			       * query reply: u64 0, u64 epoch, u32 state (0 free, 1 held, 2 lapsed),
 			       * u32 ms left, holder (the principal, "" without authentication) */
-	NPMU_MSG_FENCE = 15,  /* manager to unit: body: name; reply: u64 epoch (writers fenced) */
-	NPMU_MSG_TYPE_MAX = 15,
+	NPMU_MSG_FENCE = 15,  /* manager to unit: body: name, u32 epoch (1: a stream's fence, which
+			       * raises its epoch; 0: close the read-write rights only); reply:
+			       * u64 epoch (0 when not raised) */
+	NPMU_MSG_MIRROR_REC = 16, /* manager to unit: body: name, u32 op (0 get, 1 set), u64 key (set:
+				   * 0, or a key that must be a live read-write right to the
+				   * region), u16 rec_len, rec; reply: u16 rec_len, rec (after a
+				   * set: the record stored). A set must raise the generation */
+	NPMU_MSG_MIRROR = 17, /* client to manager, on a mirrored region: body: name, u32 op (enum
+			       * npmu__mirror_op), u32 copy, u64 key0, u64 key1 (the requester's
+			       * read-write keys on copies 0 and 1, 0 where it has none), u64
+			       * value (RESYNC progress: bytes done); reply: u16 rec_len, rec,
+			       * u32 reachable (bit i: copy i answered), u32 flags (1: the units'
+			       * records disagreed and the newer was written back), and for
+			       * ATTACH: u64 region_id, access_info, unit */
+	NPMU_MSG_TYPE_MAX = 17,
+};
+
+/* What a writer asks of the manager about a mirrored region (NPMU_MSG_MIRROR). */
+enum npmu__mirror_op {
+	NPMU__MIRROR_GET = 0,      /* the record in force, and which copies answer */
+	NPMU__MIRROR_DEGRADE = 1,  /* `copy` missed a write: record it stale on the other copies */
+	NPMU__MIRROR_ATTACH = 2,   /* a read-write right on `copy` (which came back), to resync it */
+	NPMU__MIRROR_RESYNC = 3,   /* `copy` is being resynced; value: bytes done so far */
+	NPMU__MIRROR_SYNCED = 4,   /* `copy` is resynced: record it in sync */
+	NPMU__MIRROR_OP_MAX = 4,
 };
 
 /* Unit flags in the HELLO reply. */
@@ -86,7 +115,7 @@ enum npmu__msg_type {
  */
 
 /* region_info on the wire: name, owner (string, may be empty), u64 id, u64 size, u32 extents,
- * u32 rights. */
+ * u32 rights, u32 copies (1, or 2 for a copy of a mirrored region). */
 /* access_info on the wire: u64 key, u64 base, u32 access, u32 reserved. */
 struct npmu__access_info {
 	uint64_t key;    /* the registration's remote key */
@@ -107,6 +136,8 @@ struct npmu__msg_hdr {
 	const uint8_t *body; /* points into the decoded buffer */
 };
 
+#define NPMU_MIRROR_REC_WIRE 320 /* = NPMU_MIRROR_REC_MAX (mirror_format.h) */
+
 /* A decoded request body: the union of every request's fields. */
 struct npmu__request {
 	char name[NPMU_NAME_MAX + 1];
@@ -125,6 +156,14 @@ struct npmu__request {
 	uint64_t lease;
 	uint32_t ttl_ms;
 	uint32_t release;
+	uint32_t copies;                     /* CREATE */
+	char unit2[NPMU_ADDR_STR_MAX + 1];   /* CREATE: where copy 1 goes */
+	uint32_t op;                         /* MIRROR_REC, MIRROR; FENCE: raise the epoch */
+	uint32_t copy;                       /* MIRROR */
+	uint64_t key1;                       /* MIRROR: key on copy 1 (key: on copy 0) */
+	uint64_t value;                      /* MIRROR */
+	uint16_t rec_len;                    /* CREATE, MIRROR_REC */
+	uint8_t rec[NPMU_MIRROR_REC_WIRE];
 };
 
 /* npmu__name_valid -- whether name is 1..NPMU_NAME_MAX characters of [A-Za-z0-9._-]. */

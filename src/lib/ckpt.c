@@ -476,9 +476,10 @@ int npmu_ckpt_create(struct npmu_conn *conn, const char *name, const struct npmu
 	} else {
 		h.nslots = cfg->keep ? cfg->keep : 2;
 	}
-	if ((rc = npmu_region_create(conn, name, npmu__ckpt_region_size(&h), NULL)) != 0)
+	struct npmu_region_opts ro = {.mirror = cfg->mirror};
+	if ((rc = npmu_region_create_ex(conn, name, npmu__ckpt_region_size(&h), &ro, NULL)) != 0)
 		return rc;
-	if ((rc = npmu_region_create(conn, cname, 4096, NULL)) != 0) {
+	if ((rc = npmu_region_create_ex(conn, cname, 4096, &ro, NULL)) != 0) {
 		npmu_region_delete(conn, name);
 		return rc;
 	}
@@ -506,7 +507,9 @@ static int ckpt_new(struct npmu_conn *conn, const char *name, const struct npmu_
 	ck->conn = conn;
 	snprintf(ck->name, sizeof(ck->name), "%s", name);
 	ck->durability = opts && opts->durability ? opts->durability : NPMU_PERSISTENT;
-	ck->lease_ms = opts && opts->lease_ms > 0 ? opts->lease_ms : 300;
+	const char *env = getenv("NPMU_LEASE_MS");
+	ck->lease_ms = opts && opts->lease_ms > 0 ? opts->lease_ms
+		       : env && atoi(env) >= 30 ? atoi(env) : 300;
 	ck->observe = !primary && opts && opts->observe;
 	pthread_mutex_init(&ck->lk, NULL);
 	pthread_cond_init(&ck->cv, NULL);
@@ -539,28 +542,31 @@ static int ckpt_new(struct npmu_conn *conn, const char *name, const struct npmu_
 	return 0;
 }
 
-/* become_primary -- after taking the lease: read-write right, full state, renewal. */
+/* become_primary -- after taking the lease: renewal (at once: the lease runs from now on),
+ * read-write right, full state. */
 static int become_primary(struct npmu_ckpt *ck)
 {
+	atomic_store(&ck->fenced, false);
+	int rc = start_renewer(ck);
+	if (rc != 0)
+		return rc;
 	if (ck->data && ck->data->ai.access != NPMU_ACCESS_READ_WRITE) {
 		npmu_region_close(&ck->data);
-		int rc = npmu__region_open_leased(ck->conn, ck->name, NPMU_ACCESS_READ_WRITE,
-						  ck->lease_id, &ck->data);
+		rc = npmu__region_open_leased(ck->conn, ck->name, NPMU_ACCESS_READ_WRITE,
+					      ck->lease_id, &ck->data);
 		if (rc != 0)
 			return rc;
 	}
-	int rc = npmu_ckpt_follow(ck); /* everything not yet read, under the new epoch */
+	rc = npmu_ckpt_follow(ck); /* everything not yet read, under the new epoch */
 	if (rc < 0)
 		return rc;
 	ck->primary = true;
-	atomic_store(&ck->fenced, false);
 	if (ck->hdr.mode == NPMU_CKPT_APPEND && !ck->loaded) {
 		if ((rc = new_base(ck)) != 0) /* a new stream: readers start from an empty base */
 			return rc;
 		ck->loaded = true;
 	}
-	atomic_store(&ck->fenced, false);
-	return start_renewer(ck);
+	return atomic_load(&ck->fenced) ? NPMU_E_FENCED : 0;
 }
 
 /* npmu_ckpt_open_primary -- take the lease (fencing any earlier writer) and load the state. */

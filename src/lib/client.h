@@ -5,6 +5,7 @@
 #include <pthread.h>
 
 #include "fabric.h"
+#include "mirror_format.h"
 #include "npmu.h"
 #include "session.h"
 #include "wire.h"
@@ -26,6 +27,7 @@ struct npmu_conn {
 	char port[16];
 	char provider[64];
 	int timeout_ms;
+	int io_timeout_ms;              /* a mirrored region's copy without progress this long is lost */
 	int broken;
 	uint64_t next_req;
 	uint32_t unit_flags;
@@ -40,12 +42,68 @@ struct npmu_conn {
 	uint8_t rx[NPMU_WIRE_MAX];
 };
 
+/* One copy of a mirrored region, as a handle holds it. */
+struct npmu__copy {
+	struct npmu_conn *data;        /* the copy's unit (one of conn->units) */
+	struct npmu__access_info ai;
+	uint64_t region_id;            /* the copy's id on its unit */
+	bool granted;                  /* ai holds a right on this copy */
+	uint64_t rtt_us;               /* measured at open: the nearest copy serves reads */
+};
+
+/*
+ * A right to a region. A plain region has one copy (data, ai). A mirrored region has two
+ * (copy[]), the mirror record as last learnt (the attribute cache), and a lock that orders its
+ * writes, its reads and its resync steps. A writer's handle resyncs stale copies from a thread
+ * of its own (src/lib/mirror.c).
+ */
 struct npmu_region {
 	struct npmu_conn *conn;  /* the manager's connection */
 	struct npmu_conn *data;  /* the unit's: conn itself, or one of conn->units */
 	struct npmu_region_info info;
 	struct npmu__access_info ai;
+	uint64_t lease;          /* the stream lease shown at open (0: none) */
+	/* mirrored regions only */
+	bool mirrored;
+	pthread_mutex_t mlock;
+	struct npmu__mirror m;   /* the attribute cache: copy states as last learnt */
+	uint64_t m_at_ms;        /* when m was learnt */
+	struct npmu__copy copy[NPMU_MIRROR_COPIES];
+	enum npmu_copy read_from;
+	int last_read;           /* the copy the last read came from */
+	pthread_t bg;            /* the resync thread of a writer's handle */
+	int bg_state;            /* 0: none, 1: running, 2: finished (to join) */
+	bool bg_stop;
+	pthread_cond_t bg_cond;  /* wakes the resync thread early (on close) */
 };
+
+/* One transfer's pieces, for npmu__transfer. */
+struct npmu__xfer_target {
+	struct npmu_conn *data;
+	const struct npmu__access_info *ai;
+	uint64_t region_id;
+	int rc; /* out */
+};
+
+/*
+ * npmu__transfer -- move every piece of iov to (write) or from each target at once, chunked,
+ * with a window of transfers in flight per target, and wait for all; timeout_ms bounds a
+ * target's wait for progress. Each target's outcome lands in its rc; returns the first error.
+ */
+int npmu__transfer(struct npmu__xfer_target *t, int nt, int write, const struct npmu_iov *iov,
+		   int iovcnt, int timeout_ms);
+
+/* npmu__mirror_open -- finish opening a mirrored region from the OPEN reply's mirror part. */
+struct npmu__cursor;
+int npmu__mirror_open(struct npmu_region *r, struct npmu__cursor *c);
+/* npmu__mirror_start -- measure the copies and, for a writer, start resyncing stale ones. */
+int npmu__mirror_start(struct npmu_region *r);
+/* npmu__mirror_close -- stop the resync thread and give back every copy's right. */
+int npmu__mirror_close(struct npmu_region *r);
+/* npmu__mirror_write / _read / _persist -- the data path of a mirrored region. */
+int npmu__mirror_write(struct npmu_region *r, const struct npmu_iov *iov, int iovcnt);
+int npmu__mirror_read(struct npmu_region *r, uint64_t off, void *buf, size_t len);
+int npmu__mirror_persist(struct npmu_region *r, uint64_t off, uint64_t len);
 
 /* npmu__conn_new_keyed -- connect and authenticate as principal with key (a manager to a unit);
  * NPMU_E_AUTH when the far end does not require or does not accept it. */

@@ -314,6 +314,9 @@ static int conn_open(const struct npmu_conn_cfg *cfg, const char *creds_path, co
 	snprintf(conn->provider, sizeof(conn->provider), "%s", provider);
 	snprintf(conn->addr, sizeof(conn->addr), "%s", server);
 	conn->timeout_ms = cfg && cfg->timeout_ms > 0 ? cfg->timeout_ms : 10000;
+	const char *io = getenv("NPMU_IO_TIMEOUT_MS");
+	conn->io_timeout_ms = cfg && cfg->io_timeout_ms > 0 ? cfg->io_timeout_ms
+			      : io && atoi(io) > 0 ? atoi(io) : 1000;
 	randombytes_buf(&conn->next_req, sizeof(conn->next_req));
 	pthread_mutex_init(&conn->lock, NULL);
 	conn->broken = 1;
@@ -333,7 +336,8 @@ static int conn_open(const struct npmu_conn_cfg *cfg, const char *creds_path, co
 int npmu__conn_clone(struct npmu_conn *conn, struct npmu_conn **out)
 {
 	struct npmu_conn_cfg cfg = {.server = conn->addr, .provider = conn->provider,
-				    .timeout_ms = conn->timeout_ms, .credentials = ""};
+				    .timeout_ms = conn->timeout_ms, .credentials = "",
+				    .io_timeout_ms = conn->io_timeout_ms};
 	pthread_mutex_lock(&conn->lock);
 	char principal[NPMU_ID_MAX + 1];
 	uint8_t key[NPMU_KEY_LEN];
@@ -381,7 +385,8 @@ int npmu__conn_unit(struct npmu_conn *conn, const char *addr, struct npmu_conn *
 	if (conn->nunits == NPMU_UNITS_MAX)
 		return NPMU_E_LIMIT;
 	struct npmu_conn_cfg cfg = {.server = addr, .provider = conn->provider,
-				    .timeout_ms = conn->timeout_ms, .credentials = ""};
+				    .timeout_ms = conn->timeout_ms, .credentials = "",
+				    .io_timeout_ms = conn->io_timeout_ms};
 	struct npmu_conn *u;
 	int rc = npmu_conn_new(&cfg, &u);
 	if (rc != 0)
@@ -442,19 +447,32 @@ static int info_call(struct npmu_conn *conn, uint16_t type, struct npmu__request
 	return rc;
 }
 
-/* npmu_region_create_on -- create a region NAME of SIZE bytes, on a given unit if named. */
-int npmu_region_create_on(struct npmu_conn *conn, const char *name, uint64_t size,
-			  const char *unit, struct npmu_region_info *info)
+/* npmu_region_create_ex -- create a region with options: its unit(s), mirrored or not. */
+int npmu_region_create_ex(struct npmu_conn *conn, const char *name, uint64_t size,
+			  const struct npmu_region_opts *opts, struct npmu_region_info *info)
 {
 	struct npmu__request req;
 	int rc = name_request(name, &req);
-	if (!conn || size == 0 || (unit && strlen(unit) > NPMU_ADDR_STR_MAX))
+	const char *unit = opts && opts->unit ? opts->unit : "";
+	const char *unit2 = opts && opts->mirror_unit ? opts->mirror_unit : "";
+	if (!conn || size == 0 || strlen(unit) > NPMU_ADDR_STR_MAX ||
+	    strlen(unit2) > NPMU_ADDR_STR_MAX || (unit2[0] && !(opts && opts->mirror)))
 		return NPMU_E_INVAL;
 	if (rc != 0)
 		return rc;
 	req.size = size;
-	snprintf(req.unit, sizeof(req.unit), "%s", unit ? unit : "");
+	req.copies = opts && opts->mirror ? 2 : 1;
+	snprintf(req.unit, sizeof(req.unit), "%s", unit);
+	snprintf(req.unit2, sizeof(req.unit2), "%s", unit2);
 	return info_call(conn, NPMU_MSG_CREATE, &req, info);
+}
+
+/* npmu_region_create_on -- create a region NAME of SIZE bytes, on a given unit if named. */
+int npmu_region_create_on(struct npmu_conn *conn, const char *name, uint64_t size,
+			  const char *unit, struct npmu_region_info *info)
+{
+	struct npmu_region_opts opts = {.unit = unit};
+	return npmu_region_create_ex(conn, name, size, &opts, info);
 }
 
 /* npmu_region_create -- create a region NAME of SIZE bytes where the manager chooses. */

@@ -17,6 +17,19 @@ int npmu_region_open(struct npmu_conn *conn, const char *name, enum npmu_access 
 	return npmu__region_open_leased(conn, name, access, 0, region_ptr);
 }
 
+/* npmu_region_open_copy -- open, reading a mirrored region from the copy asked for. */
+int npmu_region_open_copy(struct npmu_conn *conn, const char *name, enum npmu_access access,
+			  enum npmu_copy read_from, struct npmu_region **region_ptr)
+{
+	if (read_from != NPMU_COPY_NEAREST && read_from != NPMU_COPY_PRIMARY &&
+	    read_from != NPMU_COPY_MIRROR)
+		return NPMU_E_INVAL;
+	int rc = npmu__region_open_leased(conn, name, access, 0, region_ptr);
+	if (rc == 0)
+		(*region_ptr)->read_from = read_from;
+	return rc;
+}
+
 /* npmu__region_open_leased -- open a right, showing the stream lease held (0: none). */
 int npmu__region_open_leased(struct npmu_conn *conn, const char *name, enum npmu_access access,
 			     uint64_t lease, struct npmu_region **region_ptr)
@@ -42,17 +55,25 @@ int npmu__region_open_leased(struct npmu_conn *conn, const char *name, enum npmu
 		npmu__info_get(&c, &r->info);
 		npmu__access_get(&c, &r->ai);
 		npmu__str_get(&c, r->ai.unit, sizeof(r->ai.unit));
-		if (!c.ok || c.pos != blen || r->ai.access != (uint32_t)access)
+		r->mirrored = r->info.copies > 1;
+		if (!c.ok || (!r->mirrored && c.pos != blen) || r->ai.access != (uint32_t)access)
 			rc = NPMU_E_PROTO;
+		r->conn = conn;
+		r->lease = lease;
+		if (rc == 0 && r->mirrored)
+			rc = npmu__mirror_open(r, &c); /* takes the other units' connections too */
 	}
-	if (rc == 0)
+	if (rc == 0 && !r->mirrored)
 		rc = npmu__conn_unit(conn, r->ai.unit, &r->data);
 	pthread_mutex_unlock(&conn->lock);
+	if (rc == 0 && r->mirrored)
+		rc = npmu__mirror_start(r);
 	if (rc != 0) {
+		if (r->mirrored)
+			npmu__mirror_close(r);
 		free(r);
 		return rc;
 	}
-	r->conn = conn;
 	*region_ptr = r;
 	return 0;
 }
@@ -63,6 +84,12 @@ int npmu_region_close(struct npmu_region **region_ptr)
 	if (!region_ptr || !*region_ptr)
 		return NPMU_E_INVAL;
 	struct npmu_region *r = *region_ptr;
+	if (r->mirrored) {
+		int rc = npmu__mirror_close(r);
+		free(r);
+		*region_ptr = NULL;
+		return rc;
+	}
 	struct npmu__request req = {.region_id = r->info.id, .key = r->ai.key};
 	const uint8_t *body;
 	size_t blen;
@@ -87,10 +114,19 @@ int npmu_region_refresh(struct npmu_region *region)
 		return NPMU_E_INVAL;
 	struct npmu_region_info info;
 	int rc = npmu_region_stat(region->conn, region->info.name, &info);
-	if (rc == 0 && info.id != region->info.id)
+	if (rc == 0 && !region->mirrored && info.id != region->info.id)
 		rc = NPMU_E_KEY; /* deleted and created again: this right is gone */
-	if (rc == 0)
-		region->info = info;
+	if (rc == 0 && region->mirrored && info.copies != NPMU_MIRROR_COPIES)
+		rc = NPMU_E_KEY;
+	if (rc == 0) {
+		if (region->mirrored)
+			pthread_mutex_lock(&region->mlock);
+		region->info.size = info.size;
+		region->info.extents = info.extents;
+		region->info.rights = info.rights;
+		if (region->mirrored)
+			pthread_mutex_unlock(&region->mlock);
+	}
 	return rc;
 }
 
@@ -108,9 +144,22 @@ struct rma_slot {
 	struct fid_mr *mr;
 };
 
-/* reap -- collect finished transfers; returns the first error seen (0 if none). */
-static int reap(struct npmu_conn *conn, struct rma_slot *slots, int *inflight)
+/* One target's share of a transfer: its window of slots and where it has got to. */
+struct xfer {
+	struct npmu__xfer_target *t;
+	struct rma_slot slots[RMA_WINDOW];
+	int inflight;
+	int piece;        /* iov index being posted */
+	size_t done;      /* bytes of that piece posted */
+	size_t chunk;
+	uint64_t deadline;
+	bool finished;
+};
+
+/* reap -- collect finished transfers of x; returns the first error seen (0 if none). */
+static int reap(struct xfer *x)
 {
+	struct npmu_conn *conn = x->t->data;
 	struct fi_cq_msg_entry ev[RMA_WINDOW];
 	ssize_t n = fi_cq_read(conn->fab->cq, ev, RMA_WINDOW);
 	int err = 0;
@@ -129,123 +178,173 @@ static int reap(struct npmu_conn *conn, struct rma_slot *slots, int *inflight)
 	}
 	for (int i = 0; i < ndone; i++) {
 		struct rma_slot *s = done[i];
-		if (s < slots || s >= slots + RMA_WINDOW || !s->busy)
+		if (s < x->slots || s >= x->slots + RMA_WINDOW || !s->busy)
 			continue; /* not one of ours */
 		if (s->mr)
 			fi_close(&s->mr->fid);
 		s->mr = NULL;
 		s->busy = 0;
-		(*inflight)--;
+		x->inflight--;
 	}
 	return err;
 }
 
-/* post_one -- post one transfer into a free slot, progressing while the provider is full. */
-static int post_one(struct npmu_region *r, int write, uint64_t off, void *buf, size_t len,
-		    struct rma_slot *s, struct rma_slot *slots, int *inflight, uint64_t deadline)
+/* post_one -- post one transfer into slot s; -FI_EAGAIN (as 1) when the provider is full. */
+static int post_one(struct xfer *x, int write, uint64_t off, void *buf, size_t len,
+		    struct rma_slot *s)
 {
-	struct npmu_conn *conn = r->data;
+	struct npmu_conn *conn = x->t->data;
 	struct npmu__fabric *fab = conn->fab;
 	void *desc = NULL;
-	if (fab->local_mr) {
+	if (fab->local_mr && !s->mr) {
 		uint64_t key;
 		int rc = npmu__fabric_mr_reg(fab, buf, len, write ? FI_WRITE : FI_READ, 0, &s->mr,
 					     &key);
 		if (rc != 0)
 			return rc;
+	}
+	if (s->mr)
 		desc = fi_mr_desc(s->mr);
+	uint64_t addr = x->t->ai->base + off;
+	ssize_t rc = write ? fi_write(fab->ep, buf, len, desc, conn->server, addr, x->t->ai->key, s)
+			   : fi_read(fab->ep, buf, len, desc, conn->server, addr, x->t->ai->key, s);
+	if (rc == 0) {
+		s->busy = 1;
+		x->inflight++;
+		return 0;
 	}
-	uint64_t addr = r->ai.base + off;
-	s->busy = 1;
-	(*inflight)++;
-	for (;;) {
-		ssize_t rc = write ? fi_write(fab->ep, buf, len, desc, conn->server, addr, r->ai.key, s)
-				   : fi_read(fab->ep, buf, len, desc, conn->server, addr, r->ai.key, s);
-		if (rc == 0)
-			return 0;
-		if (rc != -FI_EAGAIN || npmu__now_ms() > deadline) {
-			s->busy = 0;
-			(*inflight)--;
-			if (s->mr)
-				fi_close(&s->mr->fid);
-			s->mr = NULL;
-			return rc == -FI_EAGAIN ? NPMU_E_TIMEDOUT : npmu__from_fi((int)rc);
-		}
-		int err = reap(conn, slots, inflight);
-		if (err)
-			return err;
-	}
+	if (s->mr)
+		fi_close(&s->mr->fid);
+	s->mr = NULL;
+	return rc == -FI_EAGAIN ? 1 : npmu__from_fi((int)rc);
 }
 
-/* key_status -- after a failed transfer, ask the unit whether our key is still valid:
- * NPMU_E_KEY (revoked), NPMU_E_ACCESS (valid but read-only) or 0 (valid for writing). */
-static int key_status(struct npmu_region *r)
+/* pump -- post what the window allows and reap once; sets x->finished when all is done or an
+ * error (in x->t->rc) ends it. */
+static void pump(struct xfer *x, int write, const struct npmu_iov *iov, int iovcnt, int timeout_ms)
 {
-	struct npmu__request req = {.region_id = r->info.id, .key = r->ai.key};
-	const uint8_t *body;
-	size_t blen;
-	int saved = r->data->timeout_ms; /* a short question: the transfer already failed */
-	r->data->timeout_ms = saved < 1000 ? saved : 1000;
-	int rc = npmu__rpc(r->data, NPMU_MSG_PERSIST, &req, &body, &blen);
-	r->data->timeout_ms = saved;
-	if (rc == NPMU_E_KEY || rc == NPMU_E_NOENT)
-		return NPMU_E_KEY;
-	return rc == NPMU_E_ACCESS ? NPMU_E_ACCESS : 0;
-}
-
-/*
- * transfer -- move every piece of iov, split in chunks with up to RMA_WINDOW in flight, and
- * wait for all. On a transport error the endpoint is closed at once (no completion may land
- * later in this frame) and the unit is asked whether the key died, to report NPMU_E_KEY.
- */
-static int transfer(struct npmu_region *r, int write, const struct npmu_iov *iov, int iovcnt)
-{
-	struct npmu_conn *conn = r->data;
-	pthread_mutex_lock(&conn->lock);
-	int rc = npmu__conn_ready(conn);
-	if (rc != 0) {
-		pthread_mutex_unlock(&conn->lock);
-		return rc;
-	}
-	size_t chunk = conn->fab->max_rma < RMA_CHUNK ? conn->fab->max_rma : RMA_CHUNK;
-	struct rma_slot slots[RMA_WINDOW] = {{0}};
-	int inflight = 0;
-	uint64_t deadline = npmu__now_ms() + (uint64_t)conn->timeout_ms;
-	for (int i = 0; i < iovcnt && rc == 0; i++) {
-		for (size_t done = 0; done < iov[i].len && rc == 0;) {
-			size_t len = iov[i].len - done < chunk ? iov[i].len - done : chunk;
-			while (inflight == RMA_WINDOW && rc == 0) {
-				rc = reap(conn, slots, &inflight);
-				if (rc == 0 && npmu__now_ms() > deadline)
-					rc = NPMU_E_TIMEDOUT;
-			}
-			int s = 0;
-			while (s < RMA_WINDOW && slots[s].busy)
-				s++;
-			if (rc == 0)
-				rc = post_one(r, write, iov[i].offset + done, (char *)iov[i].buf + done,
-					      len, &slots[s], slots, &inflight, deadline);
-			done += len;
-			deadline = npmu__now_ms() + (uint64_t)conn->timeout_ms;
+	int rc = 0;
+	while (rc == 0 && x->piece < iovcnt && x->inflight < RMA_WINDOW) {
+		const struct npmu_iov *v = &iov[x->piece];
+		if (x->done >= v->len) {
+			x->piece++;
+			x->done = 0;
+			continue;
+		}
+		size_t len = v->len - x->done < x->chunk ? v->len - x->done : x->chunk;
+		int s = 0;
+		while (s < RMA_WINDOW && x->slots[s].busy)
+			s++;
+		rc = post_one(x, write, v->offset + x->done, (char *)v->buf + x->done, len,
+			      &x->slots[s]);
+		if (rc == 1) { /* provider full: reap and come back */
+			rc = 0;
+			break;
+		}
+		if (rc == 0) {
+			x->done += len;
+			x->deadline = npmu__now_ms() + (uint64_t)timeout_ms;
 		}
 	}
-	while (inflight > 0 && rc == 0) {
-		rc = reap(conn, slots, &inflight);
-		if (rc == 0 && inflight > 0 && npmu__now_ms() > deadline)
+	if (rc == 0) {
+		int inflight = x->inflight;
+		rc = reap(x);
+		if (x->inflight < inflight)
+			x->deadline = npmu__now_ms() + (uint64_t)timeout_ms;
+		else if (rc == 0 && npmu__now_ms() > x->deadline)
 			rc = NPMU_E_TIMEDOUT;
 	}
 	if (rc != 0) {
-		for (int s = 0; s < RMA_WINDOW; s++)
-			if (slots[s].mr)
-				fi_close(&slots[s].mr->fid);
-		npmu__fabric_close(&conn->fab);
-		conn->broken = 1;
-		int ks = key_status(r);
-		if (ks == NPMU_E_KEY || (ks == NPMU_E_ACCESS && write))
-			rc = ks;
+		x->t->rc = rc;
+		x->finished = true;
+	} else if (x->piece >= iovcnt && x->inflight == 0) {
+		x->finished = true;
 	}
-	pthread_mutex_unlock(&conn->lock);
-	return rc;
+}
+
+/* key_status -- after a failed transfer, ask the unit whether the key is still valid:
+ * NPMU_E_KEY (revoked), NPMU_E_ACCESS (valid but read-only) or 0 (valid for writing). */
+static int key_status(struct npmu__xfer_target *t, int timeout_ms)
+{
+	struct npmu__request req = {.region_id = t->region_id, .key = t->ai->key};
+	const uint8_t *body;
+	size_t blen;
+	int saved = t->data->timeout_ms; /* a short question: the transfer already failed */
+	t->data->timeout_ms = timeout_ms < 1000 ? timeout_ms : 1000;
+	int rc = npmu__rpc(t->data, NPMU_MSG_PERSIST, &req, &body, &blen);
+	t->data->timeout_ms = saved;
+	if (rc == NPMU_E_KEY || rc == NPMU_E_NOENT)
+		return NPMU_E_KEY;
+	return rc == NPMU_E_ACCESS ? NPMU_E_ACCESS : rc == 0 ? 0 : NPMU_E_UNREACHABLE;
+}
+
+/*
+ * npmu__transfer -- move every piece of iov to or from each target at once, chunked, with up
+ * to RMA_WINDOW in flight per target, and wait for all. On a target's transport error its
+ * endpoint is closed at once (no completion may land later in this frame) and its unit is
+ * asked whether the key died, to report NPMU_E_KEY. Targets' locks are taken in order.
+ */
+int npmu__transfer(struct npmu__xfer_target *t, int nt, int write, const struct npmu_iov *iov,
+		   int iovcnt, int timeout_ms)
+{
+	struct xfer x[NPMU_MIRROR_COPIES];
+	if (nt < 1 || nt > NPMU_MIRROR_COPIES)
+		return NPMU_E_INVAL;
+	for (int k = 0; k < nt; k++) {
+		memset(&x[k], 0, sizeof(x[k]));
+		x[k].t = &t[k];
+		t[k].rc = 0;
+		pthread_mutex_lock(&t[k].data->lock);
+		int saved = t[k].data->timeout_ms;
+		if (timeout_ms < saved)
+			t[k].data->timeout_ms = timeout_ms; /* a reconnect, too, is bounded */
+		t[k].rc = npmu__conn_ready(t[k].data);
+		t[k].data->timeout_ms = saved;
+		if (t[k].rc != 0) {
+			x[k].finished = true;
+			continue;
+		}
+		size_t max = t[k].data->fab->max_rma;
+		x[k].chunk = max < RMA_CHUNK ? max : RMA_CHUNK;
+		x[k].deadline = npmu__now_ms() + (uint64_t)timeout_ms;
+	}
+	for (bool busy = true; busy;) {
+		busy = false;
+		for (int k = 0; k < nt; k++) {
+			if (x[k].finished)
+				continue;
+			pump(&x[k], write, iov, iovcnt, timeout_ms);
+			busy |= !x[k].finished;
+		}
+	}
+	int first = 0;
+	for (int k = nt - 1; k >= 0; k--) {
+		struct npmu_conn *conn = t[k].data;
+		if (t[k].rc != 0 && conn->fab) {
+			for (int s = 0; s < RMA_WINDOW; s++)
+				if (x[k].slots[s].mr)
+					fi_close(&x[k].slots[s].mr->fid);
+			npmu__fabric_close(&conn->fab);
+			conn->broken = 1;
+			int ks = key_status(&t[k], timeout_ms);
+			if (ks == NPMU_E_KEY || (ks == NPMU_E_ACCESS && write))
+				t[k].rc = ks;
+			else if (ks == NPMU_E_UNREACHABLE && t[k].rc == NPMU_E_FABRIC)
+				t[k].rc = NPMU_E_UNREACHABLE;
+		}
+		pthread_mutex_unlock(&conn->lock);
+	}
+	for (int k = 0; k < nt; k++)
+		if (!first)
+			first = t[k].rc;
+	return first;
+}
+
+/* transfer -- a plain region's transfer: its one copy, under the connection's timeout. */
+static int transfer(struct npmu_region *r, int write, const struct npmu_iov *iov, int iovcnt)
+{
+	struct npmu__xfer_target t = {.data = r->data, .ai = &r->ai, .region_id = r->info.id};
+	return npmu__transfer(&t, 1, write, iov, iovcnt, r->data->timeout_ms);
 }
 
 /* npmu_region_write -- one-sided write; returns once the data is placed in the unit's memory. */
@@ -269,6 +368,8 @@ int npmu_region_writev(struct npmu_region *region, const struct npmu_iov *iov, i
 		if (rc != 0)
 			return rc;
 	}
+	if (region->mirrored)
+		return npmu__mirror_write(region, iov, iovcnt);
 	return transfer(region, 1, iov, iovcnt);
 }
 
@@ -280,6 +381,8 @@ int npmu_region_read(struct npmu_region *region, uint64_t offset, void *buf, siz
 	int rc = check_range(region, offset, len);
 	if (rc != 0)
 		return rc;
+	if (region->mirrored)
+		return npmu__mirror_read(region, offset, buf, len);
 	struct npmu_iov iov = {offset, buf, len};
 	return transfer(region, 0, &iov, 1);
 }
@@ -295,6 +398,8 @@ int npmu_region_persist(struct npmu_region *region, uint64_t offset, uint64_t le
 	int rc = check_range(region, offset, len);
 	if (rc != 0 || level == NPMU_PLACED)
 		return rc; /* writes are placed when they complete (delivery complete) */
+	if (region->mirrored)
+		return npmu__mirror_persist(region, offset, len);
 	struct npmu__request req = {
 		.region_id = region->info.id, .key = region->ai.key, .offset = offset, .len = len};
 	const uint8_t *body;

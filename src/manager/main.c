@@ -29,8 +29,12 @@ static const char usage[] =
 	"\n"
 	"  -k, --cluster-key FILE the key shared with the units (`npmu keygen FILE`; units run\n"
 	"                         `npmud --no-manager --cluster-key FILE`)\n"
-	"  -u, --unit HOST:PORT   a unit to manage (repeat for each)\n"
-	"  -f, --config FILE      more units, one `unit HOST:PORT` per line\n"
+	"  -u, --unit HOST:PORT[@DOMAIN]\n"
+	"                         a unit to manage (repeat for each), in fault domain DOMAIN\n"
+	"                         (a mirrored region's two copies never share a unit, nor a\n"
+	"                         domain; a unit without one is a domain of its own)\n"
+	"  -f, --config FILE      more units, one `unit HOST:PORT [DOMAIN]` per line\n"
+	"  -t, --unit-timeout MS  how long a unit may take to answer (default 1000)\n"
 	"  -c, --credentials FILE principals, keys and rights of clients (required unless\n"
 	"                         listening on loopback, or --insecure)\n"
 	"  -l, --listen HOST:PORT address for clients (default 127.0.0.1:%d)\n"
@@ -48,15 +52,18 @@ static int read_config(const char *path, struct npmu__units *us)
 		fprintf(stderr, "pmmd: %s: %s\n", path, strerror(errno));
 		return -1;
 	}
-	char line[512], word[32], addr[256];
+	char line[512], word[32], addr[256], domain[128], spec[400];
 	int lineno = 0, rc = 0;
 	while (rc == 0 && fgets(line, sizeof(line), f)) {
 		lineno++;
-		int n = sscanf(line, "%31s %255s", word, addr);
+		int n = sscanf(line, "%31s %255s %127s", word, addr, domain);
 		if (n <= 0 || word[0] == '#')
 			continue;
-		if (n != 2 || strcmp(word, "unit") != 0 || npmu__units_add(us, addr) != 0) {
-			fprintf(stderr, "pmmd: %s line %d: expected `unit HOST:PORT` (new, at most %d)\n",
+		snprintf(spec, sizeof(spec), "%s%s%s", addr, n == 3 ? "@" : "", n == 3 ? domain : "");
+		if (n < 2 || strcmp(word, "unit") != 0 || strchr(addr, '@') ||
+		    npmu__units_add(us, spec) != 0) {
+			fprintf(stderr,
+				"pmmd: %s line %d: expected `unit HOST:PORT [DOMAIN]` (new, at most %d)\n",
 				path, lineno, NPMU_PMMD_UNITS_MAX);
 			rc = -1;
 		}
@@ -76,23 +83,32 @@ int main(int argc, char **argv)
 		{"listen", required_argument, NULL, 'l'},      {"provider", required_argument, NULL, 'P'},
 		{"addr-file", required_argument, NULL, 'A'},   {"insecure", no_argument, NULL, 'I'},
 		{"verbose", no_argument, NULL, 'v'},           {"help", no_argument, NULL, 'h'},
+		{"unit-timeout", required_argument, NULL, 't'},
 		{NULL, 0, NULL, 0}};
 	const char *key_path = NULL, *cred_path = NULL, *listen = "127.0.0.1", *addr_file = NULL;
 	const char *provider = getenv("NPMU_PROVIDER");
-	int insecure = 0, verbose = 0, c;
+	int insecure = 0, verbose = 0, c, unit_timeout = 1000;
 	npmu__log_init("pmmd", NPMU_LOG_INFO);
-	while ((c = getopt_long(argc, argv, "k:u:f:c:l:P:vh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "k:u:f:c:l:P:t:vh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'k': key_path = optarg; break;
 		case 'u':
 			if (npmu__units_add(&units, optarg) != 0) {
-				fprintf(stderr, "pmmd: --unit %s: repeated, too long or too many\n", optarg);
+				fprintf(stderr, "pmmd: --unit %s: repeated, too long, a bad domain name, or "
+						"too many\n", optarg);
 				return 2;
 			}
 			break;
 		case 'f':
 			if (read_config(optarg, &units) != 0)
 				return 2;
+			break;
+		case 't':
+			unit_timeout = atoi(optarg);
+			if (unit_timeout < 10 || unit_timeout > 600000) {
+				fprintf(stderr, "pmmd: --unit-timeout %s: expected 10..600000 ms\n", optarg);
+				return 2;
+			}
 			break;
 		case 'c': cred_path = optarg; break;
 		case 'l': listen = optarg; break;
@@ -138,7 +154,7 @@ int main(int argc, char **argv)
 	int stop_fd = npmu__daemon_stop_fd();
 
 	units.provider = provider;
-	units.timeout_ms = 3000;
+	units.timeout_ms = unit_timeout;
 	struct npmu__fabric *fab = NULL;
 	struct npmu__service *svc = NULL;
 	struct npmu__pmm pmm = {&npmu__remote_unit_ops, &units, cred_path ? &creds : NULL};

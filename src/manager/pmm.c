@@ -86,7 +86,7 @@ int npmu__pmm_tick(struct npmu__pmm *pmm)
 			continue;
 		if (l->expiry_ns <= now) {
 			uint64_t epoch;
-			int rc = pmm->ops->fence(pmm->unit, l->name, &epoch);
+			int rc = pmm->ops->fence(pmm->unit, l->name, true, &epoch);
 			LOG_WARN("stream %s: lease lapsed; writer fenced%s%s", l->name,
 				 rc ? ": " : "", rc ? npmu_strerror(rc) : "");
 			l->fenced = true;
@@ -141,7 +141,7 @@ static int lease(struct npmu__pmm *pmm, const char *who, const struct npmu__requ
 		if (l->id && !l->fenced && l->expiry_ns > now)
 			return NPMU_E_LEASE;
 		uint64_t epoch;
-		int rc = pmm->ops->fence(pmm->unit, req->name, &epoch);
+		int rc = pmm->ops->fence(pmm->unit, req->name, true, &epoch);
 		if (rc != 0)
 			return rc;
 		memset(l, 0, sizeof(*l));
@@ -174,9 +174,12 @@ int npmu__pmm_handle(struct npmu__pmm *pmm, const char *who, uint16_t type,
 		if (pmm->creds && !(rights_of(pmm, who, &want) & NPMU_RIGHT_CREATE))
 			return NPMU_E_ACCESS;
 		/* with credentials the owner is the requester; without, a manager programming this
-		 * unit names the owner (and an open unit has nothing to protect) */
-		rc = pmm->ops->create(pmm->unit, req->name, pmm->creds ? who : req->owner, req->unit,
-				      req->size, &info);
+		 * unit names the owner and hands the mirror record (and an open unit has nothing to
+		 * protect) */
+		struct npmu__request cr = *req;
+		if (pmm->creds)
+			cr.rec_len = 0;
+		rc = pmm->ops->create(pmm->unit, &cr, pmm->creds ? who : req->owner, &info);
 		if (rc == 0)
 			npmu__info_put(reply, &info);
 		return rc;
@@ -191,6 +194,7 @@ int npmu__pmm_handle(struct npmu__pmm *pmm, const char *who, uint16_t type,
 	if ((rc = pmm->ops->stat(pmm->unit, req->name, &info)) != 0)
 		return rc;
 	uint32_t rights = rights_of(pmm, who, &info);
+	bool mirrored = info.copies > 1 && pmm->ops->mirror;
 	switch (type) {
 	case NPMU_MSG_STAT:
 		if (!rights)
@@ -203,6 +207,8 @@ int npmu__pmm_handle(struct npmu__pmm *pmm, const char *who, uint16_t type,
 			return NPMU_E_ACCESS;
 		if (req->access == NPMU_ACCESS_READ_WRITE && lease_live(pmm, req->name, req->lease))
 			return NPMU_E_LEASE; /* one writer per epoch: only the lease holder writes */
+		if (mirrored)
+			return pmm->ops->mirror(pmm->unit, type, req, reply);
 		rc = pmm->ops->grant(pmm->unit, req->name, req->access, &info, &ai);
 		if (rc == 0) {
 			npmu__info_put(reply, &info);
@@ -214,11 +220,22 @@ int npmu__pmm_handle(struct npmu__pmm *pmm, const char *who, uint16_t type,
 		if (!(rights & (req->release == 2 ? NPMU_RIGHT_READ : NPMU_RIGHT_WRITE)))
 			return NPMU_E_ACCESS;
 		return lease(pmm, who, req, reply);
+	case NPMU_MSG_MIRROR:
+		if (!mirrored)
+			return NPMU_E_INVAL; /* not a mirrored region */
+		if (!(rights & (req->op == NPMU__MIRROR_GET ? NPMU_RIGHT_READ : NPMU_RIGHT_WRITE)))
+			return NPMU_E_ACCESS;
+		return pmm->ops->mirror(pmm->unit, type, req, reply);
+	case NPMU_MSG_MIRROR_REC:
+		/* only a manager programming this unit reads or writes a mirror record */
+		if (pmm->creds || who || !pmm->ops->mirror_rec)
+			return NPMU_E_ACCESS;
+		return pmm->ops->mirror_rec(pmm->unit, req, reply);
 	case NPMU_MSG_FENCE: {
 		if (pmm->creds || who) /* only a manager programming this unit fences directly */
 			return NPMU_E_ACCESS;
 		uint64_t epoch;
-		rc = pmm->ops->fence(pmm->unit, req->name, &epoch);
+		rc = pmm->ops->fence(pmm->unit, req->name, req->op == 1, &epoch);
 		if (rc == 0)
 			npmu__put_u64(reply, epoch);
 		return rc;
@@ -228,6 +245,8 @@ int npmu__pmm_handle(struct npmu__pmm *pmm, const char *who, uint16_t type,
 	case NPMU_MSG_REVOKE:
 		if (!is_owner(pmm, who, &info))
 			return NPMU_E_ACCESS;
+		if (mirrored)
+			return pmm->ops->mirror(pmm->unit, type, req, reply);
 		if (type == NPMU_MSG_DELETE)
 			return pmm->ops->remove(pmm->unit, req->name);
 		if (type == NPMU_MSG_REVOKE) {

@@ -2,6 +2,7 @@
 #ifndef NPMU_PMM_H
 #define NPMU_PMM_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "codec.h"
@@ -13,8 +14,10 @@
  * standalone pmmd will reach remote units through the same table over an authenticated channel.
  */
 struct npmu__unit_ops {
-	int (*create)(void *unit, const char *name, const char *owner, const char *where,
-		      uint64_t size, struct npmu_region_info *info);
+	/* create -- region req->name of req->size bytes (req->copies, units req->unit and
+	 * req->unit2, and a record req->rec where the implementation supports them) */
+	int (*create)(void *unit, const struct npmu__request *req, const char *owner,
+		      struct npmu_region_info *info);
 	int (*remove)(void *unit, const char *name);
 	int (*resize)(void *unit, const char *name, uint64_t size, struct npmu_region_info *info);
 	int (*stat)(void *unit, const char *name, struct npmu_region_info *info);
@@ -25,8 +28,14 @@ struct npmu__unit_ops {
 	int (*revoke)(void *unit, uint64_t region_id, uint64_t key);
 	/* revoke_all -- close every right to region name; returns how many */
 	int (*revoke_all)(void *unit, const char *name);
-	/* fence -- close a stream's write rights and raise its epoch (into *epoch) */
-	int (*fence)(void *unit, const char *name, uint64_t *epoch);
+	/* fence -- close a region's write rights, and with raise a stream's epoch (into *epoch) */
+	int (*fence)(void *unit, const char *name, bool raise, uint64_t *epoch);
+	/* mirror_rec -- (a unit) get or set a copy's mirror record: NPMU_MSG_MIRROR_REC */
+	int (*mirror_rec)(void *unit, const struct npmu__request *req, struct npmu__cursor *reply);
+	/* mirror -- (a manager of several units) serve OPEN, DELETE, RESIZE, REVOKE and MIRROR on
+	 * a mirrored region; NULL where regions are never mirrored */
+	int (*mirror)(void *unit, uint16_t type, const struct npmu__request *req,
+		      struct npmu__cursor *reply);
 	/* units -- append the UNITS reply body: every unit with its state and capacity */
 	int (*units)(void *unit, struct npmu__cursor *reply);
 };

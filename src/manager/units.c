@@ -11,56 +11,97 @@
 #include "log.h"
 #include "sessions.h"
 
-/* npmu__units_add -- declare a unit (not yet connected). */
-int npmu__units_add(struct npmu__units *us, const char *addr)
+/*
+ * pmmd serves one request at a time, so a unit that does not answer at all (cut off, not merely
+ * stopped: a stopped one refuses at once) must not stall it often: a connection attempt waits at
+ * most CONNECT_MS, and after one that got no answer the unit is left alone for RETRY_MS,
+ * doubling up to RETRY_MAX_MS while it stays silent.
+ */
+#define CONNECT_MS 200
+#define RETRY_MS 1000
+#define RETRY_MAX_MS 8000
+#define SLOW_MS 100   /* an attempt slower than this got no answer (a refusal is quick) */
+
+/* npmu__units_add -- declare a unit (not yet connected), "HOST:PORT" or "HOST:PORT@DOMAIN". */
+int npmu__units_add(struct npmu__units *us, const char *spec)
 {
-	if (us->n == NPMU_PMMD_UNITS_MAX || strlen(addr) > NPMU_ADDR_STR_MAX)
+	char addr[NPMU_ADDR_STR_MAX + 1], domain[NPMU_NAME_MAX + 1] = "";
+	const char *at = strchr(spec, '@');
+	size_t alen = at ? (size_t)(at - spec) : strlen(spec);
+	if (us->n == NPMU_PMMD_UNITS_MAX || alen == 0 || alen > NPMU_ADDR_STR_MAX)
 		return NPMU_E_LIMIT;
-	for (uint32_t i = 0; i < us->n; i++)
-		if (strcmp(us->u[i].addr, addr) == 0)
-			return NPMU_E_EXIST;
+	if (at && !npmu__name_valid(at + 1, strlen(at + 1)))
+		return NPMU_E_NAME;
+	memcpy(addr, spec, alen);
+	addr[alen] = '\0';
+	if (at)
+		snprintf(domain, sizeof(domain), "%s", at + 1);
+	if (npmu__units_index(us, addr) >= 0)
+		return NPMU_E_EXIST;
 	struct npmu__remote_unit *u = &us->u[us->n++];
 	memset(u, 0, sizeof(*u));
 	snprintf(u->addr, sizeof(u->addr), "%s", addr);
+	snprintf(u->domain, sizeof(u->domain), "%s", domain);
 	return 0;
 }
 
-/* call -- one request to unit i; a transport failure marks the unit down. */
-static int call(struct npmu__units *us, uint32_t i, uint16_t type, const struct npmu__request *req,
-		const uint8_t **body, size_t *blen)
+/* npmu__units_index -- the unit of address addr, or -1. */
+int npmu__units_index(const struct npmu__units *us, const char *addr)
+{
+	for (uint32_t i = 0; i < us->n; i++)
+		if (strcmp(us->u[i].addr, addr) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* npmu__units_call -- one request to unit i; a transport failure marks the unit down. */
+int npmu__units_call(struct npmu__units *us, uint32_t i, uint16_t type,
+		     const struct npmu__request *req, const uint8_t **body, size_t *blen)
 {
 	struct npmu__remote_unit *u = &us->u[i];
+	if (!u->conn && !u->up && npmu__now_ms() < u->retry_ms)
+		return NPMU_E_UNREACHABLE;
+	uint64_t t0 = npmu__now_ms();
 	if (!u->conn) {
 		struct npmu_conn_cfg cfg = {.server = u->addr, .provider = us->provider,
-					    .timeout_ms = us->timeout_ms};
+					    .timeout_ms = us->timeout_ms < CONNECT_MS ? us->timeout_ms
+										: CONNECT_MS};
 		int rc = npmu__conn_new_keyed(&cfg, NPMU_MANAGER_ID, us->key, &u->conn);
 		if (rc != 0) {
 			if (u->up || rc == NPMU_E_AUTH)
 				LOG_WARN("unit %s: %s", u->addr, npmu_strerror(rc));
 			u->up = false;
+			if (npmu__now_ms() - t0 >= SLOW_MS) { /* silent: do not wait on it again soon */
+				u->backoff_ms = u->backoff_ms ? u->backoff_ms * 2 : RETRY_MS;
+				if (u->backoff_ms > RETRY_MAX_MS)
+					u->backoff_ms = RETRY_MAX_MS;
+				u->retry_ms = npmu__now_ms() + u->backoff_ms;
+			}
 			return rc == NPMU_E_AUTH ? rc : NPMU_E_UNREACHABLE;
 		}
 		if (!u->up)
 			LOG_INFO("unit %s: connected and authenticated", u->addr);
 		u->up = true;
+		u->backoff_ms = 0;
+		u->conn->timeout_ms = us->timeout_ms; /* requests get the full time */
 	}
 	int rc = npmu__rpc(u->conn, type, req, body, blen);
 	if (rc == NPMU_E_UNREACHABLE || rc == NPMU_E_TIMEDOUT || rc == NPMU_E_FABRIC) {
 		LOG_WARN("unit %s: %s", u->addr, npmu_strerror(rc));
 		npmu_conn_delete(&u->conn);
-		u->up = false;
+		u->up = false; /* a fresh connection is tried at once next time */
 		return NPMU_E_UNREACHABLE;
 	}
 	return rc;
 }
 
-/* greet -- learn a unit's capacity. */
-static int greet(struct npmu__units *us, uint32_t i)
+/* npmu__units_greet -- learn a unit's capacity. */
+int npmu__units_greet(struct npmu__units *us, uint32_t i)
 {
 	struct npmu__request req = {0};
 	const uint8_t *body;
 	size_t blen;
-	int rc = call(us, i, NPMU_MSG_HELLO, &req, &body, &blen);
+	int rc = npmu__units_call(us, i, NPMU_MSG_HELLO, &req, &body, &blen);
 	if (rc != 0)
 		return rc;
 	struct npmu__cursor c;
@@ -81,7 +122,7 @@ static int list_unit(struct npmu__units *us, uint32_t i, struct npmu_region_info
 		struct npmu__request req = {.start = start};
 		const uint8_t *body;
 		size_t blen;
-		int rc = call(us, i, NPMU_MSG_LIST, &req, &body, &blen);
+		int rc = npmu__units_call(us, i, NPMU_MSG_LIST, &req, &body, &blen);
 		if (rc != 0)
 			return rc;
 		struct npmu__cursor c;
@@ -104,8 +145,8 @@ static int list_unit(struct npmu__units *us, uint32_t i, struct npmu_region_info
 	}
 }
 
-/* dir_add -- record that unit holds region name. */
-static int dir_add(struct npmu__units *us, const char *name, uint32_t unit)
+/* npmu__units_dir_add -- record that unit holds region name. */
+int npmu__units_dir_add(struct npmu__units *us, const char *name, uint32_t unit)
 {
 	if (us->ndir == us->capdir) {
 		uint32_t cap = us->capdir ? 2 * us->capdir : 64;
@@ -128,11 +169,21 @@ void npmu__units_refresh(struct npmu__units *us)
 	for (uint32_t i = 0; i < us->n; i++) {
 		struct npmu_region_info *list = NULL;
 		uint32_t n = 0;
-		if (greet(us, i) == 0 && list_unit(us, i, &list, &n) == 0)
+		if (npmu__units_greet(us, i) == 0 && list_unit(us, i, &list, &n) == 0)
 			for (uint32_t k = 0; k < n; k++)
-				dir_add(us, list[k].name, i);
+				npmu__units_dir_add(us, list[k].name, i);
 		free(list);
 	}
+}
+
+/* npmu__units_dir_drop -- forget that unit holds region name. */
+void npmu__units_dir_drop(struct npmu__units *us, const char *name, uint32_t unit)
+{
+	for (uint32_t i = 0; i < us->ndir; i++)
+		if (us->dir[i].unit == unit && strcmp(us->dir[i].name, name) == 0) {
+			us->dir[i] = us->dir[--us->ndir];
+			return;
+		}
 }
 
 /* npmu__units_fini -- close every connection, free the directory, wipe the key. */
@@ -146,21 +197,34 @@ void npmu__units_fini(struct npmu__units *us)
 	sodium_memzero(us, sizeof(*us));
 }
 
-/* find -- the unit holding name (refreshing the directory once on a miss), or -1. */
-static int find(struct npmu__units *us, const char *name)
+/* npmu__units_find_all -- the units holding name, refreshing the directory once on a miss. */
+int npmu__units_find_all(struct npmu__units *us, const char *name, int *out, int max)
 {
 	for (int pass = 0; pass < 2; pass++) {
-		for (uint32_t i = 0; i < us->ndir; i++)
+		int n = 0;
+		for (uint32_t i = 0; i < us->ndir && n < max; i++)
 			if (strcmp(us->dir[i].name, name) == 0)
-				return (int)us->dir[i].unit;
-		if (pass == 0)
-			npmu__units_refresh(us);
+				out[n++] = (int)us->dir[i].unit;
+		if (n > 0 || pass == 1)
+			return n;
+		npmu__units_refresh(us);
 	}
+	return 0;
+}
+
+/* find -- a unit holding name (the first that answers, for a mirrored region), or -1. */
+static int find(struct npmu__units *us, const char *name)
+{
+	int at[NPMU_MIRROR_COPIES];
+	int n = npmu__units_find_all(us, name, at, NPMU_MIRROR_COPIES);
+	for (int k = 0; k < n; k++)
+		if (us->u[at[k]].conn || k == n - 1)
+			return at[k];
 	return -1;
 }
 
-/* info_reply -- decode a reply that is one region_info. */
-static int info_reply(const uint8_t *body, size_t blen, struct npmu_region_info *info)
+/* npmu__units_info_reply -- decode a reply that is one region_info. */
+int npmu__units_info_reply(const uint8_t *body, size_t blen, struct npmu_region_info *info)
 {
 	struct npmu__cursor c;
 	npmu__cursor_init(&c, (void *)body, blen);
@@ -169,17 +233,21 @@ static int info_reply(const uint8_t *body, size_t blen, struct npmu_region_info 
 }
 
 /* remote_create -- place a region on the unit asked for, or the one with the most room. */
-static int remote_create(void *v, const char *name, const char *owner, const char *where,
-			 uint64_t size, struct npmu_region_info *info)
+static int remote_create(void *v, const struct npmu__request *creq, const char *owner,
+			 struct npmu_region_info *info)
 {
 	struct npmu__units *us = v;
+	const char *name = creq->name, *where = creq->unit;
+	uint64_t size = creq->size;
 	if (find(us, name) >= 0)
 		return NPMU_E_EXIST;
+	if (creq->copies == 2)
+		return npmu__mirror_create(us, creq, owner, info);
 	int best = -1;
 	for (uint32_t i = 0; i < us->n; i++) {
 		if (where[0] && strcmp(us->u[i].addr, where) != 0)
 			continue;
-		if (greet(us, i) == 0 && us->u[i].free >= size &&
+		if (npmu__units_greet(us, i) == 0 && us->u[i].free >= size &&
 		    (best < 0 || us->u[i].free > us->u[best].free))
 			best = (int)i;
 	}
@@ -189,14 +257,14 @@ static int remote_create(void *v, const char *name, const char *owner, const cha
 			known = strcmp(us->u[i].addr, where) == 0;
 		return known ? NPMU_E_NOSPC : NPMU_E_NOUNIT;
 	}
-	struct npmu__request req = {.size = size};
+	struct npmu__request req = {.size = size, .copies = 1};
 	snprintf(req.name, sizeof(req.name), "%s", name);
 	snprintf(req.owner, sizeof(req.owner), "%s", owner);
 	const uint8_t *body;
 	size_t blen;
-	int rc = call(us, (uint32_t)best, NPMU_MSG_CREATE, &req, &body, &blen);
-	if (rc == 0 && (rc = info_reply(body, blen, info)) == 0)
-		rc = dir_add(us, name, (uint32_t)best);
+	int rc = npmu__units_call(us, (uint32_t)best, NPMU_MSG_CREATE, &req, &body, &blen);
+	if (rc == 0 && (rc = npmu__units_info_reply(body, blen, info)) == 0)
+		rc = npmu__units_dir_add(us, name, (uint32_t)best);
 	return rc;
 }
 
@@ -208,7 +276,7 @@ static int by_name(struct npmu__units *us, uint16_t type, const char *name,
 	if (*unit < 0)
 		return NPMU_E_NOENT;
 	snprintf(req->name, sizeof(req->name), "%s", name);
-	return call(us, (uint32_t)*unit, type, req, body, blen);
+	return npmu__units_call(us, (uint32_t)*unit, type, req, body, blen);
 }
 
 static int remote_remove(void *v, const char *name)
@@ -220,9 +288,7 @@ static int remote_remove(void *v, const char *name)
 	int unit;
 	int rc = by_name(us, NPMU_MSG_DELETE, name, &req, &body, &blen, &unit);
 	if (rc == 0)
-		for (uint32_t i = 0; i < us->ndir; i++)
-			if (strcmp(us->dir[i].name, name) == 0)
-				us->dir[i] = us->dir[--us->ndir];
+		npmu__units_dir_drop(us, name, (uint32_t)unit);
 	return rc;
 }
 
@@ -233,17 +299,27 @@ static int remote_resize(void *v, const char *name, uint64_t size, struct npmu_r
 	size_t blen;
 	int unit;
 	int rc = by_name(v, NPMU_MSG_RESIZE, name, &req, &body, &blen, &unit);
-	return rc == 0 ? info_reply(body, blen, info) : rc;
+	return rc == 0 ? npmu__units_info_reply(body, blen, info) : rc;
 }
 
 static int remote_stat(void *v, const char *name, struct npmu_region_info *info)
 {
-	struct npmu__request req = {0};
-	const uint8_t *body;
-	size_t blen;
-	int unit;
-	int rc = by_name(v, NPMU_MSG_STAT, name, &req, &body, &blen, &unit);
-	return rc == 0 ? info_reply(body, blen, info) : rc;
+	struct npmu__units *us = v;
+	int at[NPMU_MIRROR_COPIES];
+	int n = npmu__units_find_all(us, name, at, NPMU_MIRROR_COPIES);
+	int rc = NPMU_E_NOENT;
+	for (int k = 0; k < n; k++) { /* any copy of a mirrored region answers for it */
+		struct npmu__request req = {0};
+		snprintf(req.name, sizeof(req.name), "%s", name);
+		const uint8_t *body;
+		size_t blen;
+		rc = npmu__units_call(us, (uint32_t)at[k], NPMU_MSG_STAT, &req, &body, &blen);
+		if (rc == 0)
+			return npmu__units_info_reply(body, blen, info);
+		if (rc != NPMU_E_UNREACHABLE)
+			return rc;
+	}
+	return rc;
 }
 
 /* remote_grant -- open a right on the region's unit; the client is sent there for data. */
@@ -271,14 +347,20 @@ static int remote_grant(void *v, const char *name, uint32_t access, struct npmu_
 }
 
 /* remote_revoke -- keys are given back at their unit, which the client reaches directly. */
-/* remote_fence -- have the stream's unit close its write rights and raise its epoch. */
-static int remote_fence(void *v, const char *name, uint64_t *epoch)
+/* remote_fence -- have the region's unit close its write rights (and raise a stream's epoch). */
+static int remote_fence(void *v, const char *name, bool raise, uint64_t *epoch)
 {
-	struct npmu__request req = {0};
+	struct npmu_region_info info;
+	int rc = remote_stat(v, name, &info);
+	if (rc != 0)
+		return rc;
+	if (info.copies > 1)
+		return npmu__mirror_fence(v, name, raise, epoch);
+	struct npmu__request req = {.op = raise};
 	const uint8_t *body;
 	size_t blen;
 	int unit;
-	int rc = by_name(v, NPMU_MSG_FENCE, name, &req, &body, &blen, &unit);
+	rc = by_name(v, NPMU_MSG_FENCE, name, &req, &body, &blen, &unit);
 	if (rc != 0)
 		return rc;
 	struct npmu__cursor c;
@@ -322,6 +404,12 @@ static int remote_list(void *v, uint32_t start, struct npmu_region_info *out, ui
 		us->ncache = 0;
 		for (uint32_t i = 0; i < us->n; i++)
 			(void)list_unit(us, i, &us->cache, &us->ncache); /* a down unit lists nothing */
+		for (uint32_t i = 0; i < us->ncache; i++) /* a mirrored region once, not per copy */
+			for (uint32_t k = i + 1; k < us->ncache;)
+				if (strcmp(us->cache[i].name, us->cache[k].name) == 0)
+					us->cache[k] = us->cache[--us->ncache];
+				else
+					k++;
 	}
 	*total = us->ncache;
 	uint32_t n = 0;
@@ -360,4 +448,6 @@ const struct npmu__unit_ops npmu__remote_unit_ops = {
 	.units = remote_units,
 	.revoke_all = remote_revoke_all,
 	.fence = remote_fence,
+	.mirror_rec = NULL,
+	.mirror = npmu__mirror_handle,
 };

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "mirror_format.h"
 #include "pmm.h"
 #include "session.h"
 #include "wire.h"
@@ -16,8 +17,11 @@ struct npmu_conn;
 /* One unit as pmmd knows it. */
 struct npmu__remote_unit {
 	char addr[NPMU_ADDR_STR_MAX + 1]; /* host:port */
+	char domain[NPMU_NAME_MAX + 1];   /* fault domain ("": its own) */
 	struct npmu_conn *conn;           /* authenticated as NPMU_MANAGER_ID, or NULL while down */
 	bool up;
+	uint64_t retry_ms;                /* while down: no new attempt before this (monotonic) */
+	uint64_t backoff_ms;              /* the wait after the last attempt that got no answer */
 	uint64_t bytes, free;             /* capacity, as of the last greeting */
 };
 
@@ -37,15 +41,49 @@ struct npmu__units {
 	struct npmu__remote_unit u[NPMU_PMMD_UNITS_MAX];
 	uint8_t key[NPMU_KEY_LEN]; /* the cluster key */
 	const char *provider;
-	int timeout_ms;
+	int timeout_ms;                /* per request to a unit */
 	uint32_t ndir, capdir;
 	struct npmu__dir_entry *dir;
 	uint32_t ncache;               /* LIST: the regions of every unit, gathered at start 0 */
 	struct npmu_region_info *cache;
 };
 
-/* npmu__units_add -- declare a unit (not yet connected). */
+/* npmu__units_add -- declare a unit (not yet connected), "HOST:PORT" or "HOST:PORT@DOMAIN". */
 int npmu__units_add(struct npmu__units *us, const char *addr);
+
+/* npmu__units_call -- one request to unit i; a transport failure marks it down, and a unit that
+ * did not answer at all is not tried again for a second (NPMU_E_UNREACHABLE at once). */
+int npmu__units_call(struct npmu__units *us, uint32_t i, uint16_t type,
+		     const struct npmu__request *req, const uint8_t **body, size_t *blen);
+
+/* npmu__units_greet -- learn unit i's capacity (HELLO). */
+int npmu__units_greet(struct npmu__units *us, uint32_t i);
+
+/* npmu__units_index -- the unit of address addr, or -1. */
+int npmu__units_index(const struct npmu__units *us, const char *addr);
+
+/* npmu__units_find_all -- the units holding a region name (refreshing the directory once on a
+ * miss): up to max indexes into out; returns the count. */
+int npmu__units_find_all(struct npmu__units *us, const char *name, int *out, int max);
+
+/* npmu__units_dir_add / npmu__units_dir_drop -- record that unit i holds (or no longer holds) name. */
+int npmu__units_dir_add(struct npmu__units *us, const char *name, uint32_t unit);
+void npmu__units_dir_drop(struct npmu__units *us, const char *name, uint32_t unit);
+
+/* npmu__units_info_reply -- decode a reply that is one region_info. */
+int npmu__units_info_reply(const uint8_t *body, size_t blen, struct npmu_region_info *info);
+
+/* npmu__mirror_create -- place a mirrored region on two units of distinct fault domains. */
+int npmu__mirror_create(struct npmu__units *us, const struct npmu__request *req, const char *owner,
+			struct npmu_region_info *info);
+
+/* npmu__mirror_fence -- close the writers of a mirrored region on every copy (raise: and raise
+ * its stream epoch); a copy that cannot be reached is recorded stale on the others. */
+int npmu__mirror_fence(struct npmu__units *us, const char *name, bool raise, uint64_t *epoch);
+
+/* npmu__mirror_handle -- the unit_ops mirror entry: OPEN, DELETE, RESIZE, REVOKE, MIRROR. */
+int npmu__mirror_handle(void *v, uint16_t type, const struct npmu__request *req,
+			struct npmu__cursor *reply);
 
 /* npmu__units_refresh -- (re)connect to every unit that is down and rebuild the directory. */
 void npmu__units_refresh(struct npmu__units *us);

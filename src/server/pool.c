@@ -242,6 +242,7 @@ int npmu__pool_commit(struct npmu__pool *pool)
 {
 	struct npmu__superblock next = pool->sb;
 	next.generation = pool->sb.generation + 1;
+	next.version = NPMU_POOL_VERSION; /* a version-1 pool is upgraded by its first commit */
 	uint64_t area_len = pool->sb.meta_pages * NPMU_PAGE_SIZE;
 	pool->meta.generation = next.generation;
 	int64_t len = npmu__meta_encode(&pool->meta, pool->scratch, area_len);

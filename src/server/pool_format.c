@@ -71,7 +71,7 @@ int npmu__sb_decode(const uint8_t in[NPMU_SB_LEN], struct npmu__superblock *sb)
 	uint64_t csum = npmu__get_u64(&c);
 	if (memcmp(magic, NPMU_POOL_MAGIC, 8) != 0 || csum != npmu__csum(in, 88))
 		return NPMU_E_CORRUPT;
-	if (sb->version != NPMU_POOL_VERSION)
+	if (sb->version < NPMU_POOL_VERSION_MIN || sb->version > NPMU_POOL_VERSION)
 		return NPMU_E_VERSION;
 	if (sb->page_size != NPMU_PAGE_SIZE || sb->npages == 0 ||
 	    sb->pool_size != sb->npages * NPMU_PAGE_SIZE || sb->meta_pages == 0 ||
@@ -90,7 +90,7 @@ size_t npmu__meta_encoded_len(const struct npmu__meta *meta)
 		const struct npmu__region_meta *r = &meta->regions[i];
 		n += 8 + 8 + 1 + strlen(r->name) + 1 + strlen(r->owner) + 4 + 4 +
 		     16 * (size_t)r->nextents +
-		     16 * (size_t)r->nrights;
+		     16 * (size_t)r->nrights + 2 + r->mirror_len;
 	}
 	return n;
 }
@@ -126,6 +126,8 @@ int64_t npmu__meta_encode(const struct npmu__meta *meta, void *buf, size_t bufle
 			npmu__put_u32(&c, r->rights[k].access);
 			npmu__put_u32(&c, 0);
 		}
+		npmu__put_u16(&c, r->mirror_len);
+		npmu__put_bytes(&c, r->mirror, r->mirror_len);
 	}
 	return c.ok ? (int64_t)c.pos : NPMU_E_NOSPC;
 }
@@ -172,6 +174,15 @@ static int decode_region(struct npmu__cursor *c, const struct npmu__superblock *
 		if (!c->ok || zero != 0 ||
 		    (r->rights[k].access != NPMU_ACCESS_READ &&
 		     r->rights[k].access != NPMU_ACCESS_READ_WRITE))
+			return NPMU_E_CORRUPT;
+	}
+	if (sb->version >= 2) {
+		struct npmu__mirror m;
+		r->mirror_len = npmu__get_u16(c);
+		if (!c->ok || r->mirror_len > NPMU_MIRROR_REC_MAX)
+			return NPMU_E_CORRUPT;
+		npmu__get_bytes(c, r->mirror, r->mirror_len);
+		if (!c->ok || (r->mirror_len && npmu__mirror_decode(r->mirror, r->mirror_len, &m) != 0))
 			return NPMU_E_CORRUPT;
 	}
 	return 0;

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "alloc.h"
+#include "mirror_format.h"
 #include "npmu.h"
 
 /*
@@ -29,7 +30,10 @@
  *   u64 magic "NPMUMETA", u64 generation, u64 next_region_id, u32 nregions, u32 reserved,
  *   then per region: u64 id, u64 size, u8 name_len, name, u8 owner_len, owner,
  *                    u32 nextents, u32 nrights,
- *                    nextents x (u64 start_page, u64 npages), nrights x (u64 key, u32 access, u32 0)
+ *                    nextents x (u64 start_page, u64 npages), nrights x (u64 key, u32 access, u32 0),
+ *                    u16 mirror_len, mirror[mirror_len] (version 2 on: the mirror record of a
+ *                    mirrored region's copy, see mirror_format.h; 0 for a plain region)
+ * Version 1 pools (no mirror field) are read, and written as version 2 from their next commit.
  *
  * Crash consistency (the LMDB scheme). Invariants:
  *   1. The pool's state is the metadata named by the valid superblock of highest generation
@@ -45,7 +49,8 @@
 
 #define NPMU_POOL_MAGIC "NPMUPOOL"
 #define NPMU_META_MAGIC "NPMUMETA"
-#define NPMU_POOL_VERSION 1
+#define NPMU_POOL_VERSION 2
+#define NPMU_POOL_VERSION_MIN 1
 #define NPMU_PAGE_SIZE 4096u
 #define NPMU_SB_LEN 96
 #define NPMU_POOL_MIN_SIZE (1u << 20)    /* 1 MiB */
@@ -69,6 +74,8 @@ struct npmu__region_meta {
 	uint32_t nrights;
 	struct npmu__extent *extents; /* nextents, owned */
 	struct npmu__right rights[NPMU_RIGHTS_MAX];
+	uint16_t mirror_len;                     /* 0: not mirrored */
+	uint8_t mirror[NPMU_MIRROR_REC_MAX];     /* the mirror record, checked at decode */
 };
 
 /* A decoded superblock. */

@@ -376,7 +376,9 @@ static void serve(struct npmu__service *svc, uint8_t *msg, size_t len)
 		svc->stats.requests++;
 		rc = dispatch(svc, &hdr, &req, to, host, sess, peer, &reply);
 	}
-	if (rc != 0) {
+	if (rc == NPMU_E_UNREACHABLE) {
+		svc->stats.rejected++; /* a manager's unit is away: logged once where it is noticed */
+	} else if (rc != 0) {
 		char what[128];
 		snprintf(what, sizeof(what), "%s%s%s%s", npmu__msg_type_name(hdr.type),
 			 req.name[0] ? " " : "", req.name,

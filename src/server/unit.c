@@ -9,6 +9,7 @@
 #include <endian.h>
 
 #include "ckpt_format.h"
+#include "codec.h"
 #include "log.h"
 
 /* entry_find -- the TPT entry of region id, or NULL. */
@@ -56,6 +57,7 @@ static void region_info(const struct npmu__region_meta *r, struct npmu_region_in
 	info->size = r->size;
 	info->extents = r->nextents;
 	info->rights = r->nrights;
+	info->copies = r->mirror_len ? NPMU_MIRROR_COPIES : 1;
 }
 
 /* register_right -- register the entry's window for one right under its key. */
@@ -149,12 +151,15 @@ static int check_size(const struct npmu__unit *unit, uint64_t size)
 
 /* npmu__unit_create -- allocate, zero and record a new region, then map it. */
 int npmu__unit_create(struct npmu__unit *unit, const char *name, const char *owner, uint64_t size,
-		      struct npmu_region_info *info)
+		      const uint8_t *rec, size_t rec_len, struct npmu_region_info *info)
 {
 	struct npmu__pool *pool = unit->pool;
 	int rc = check_size(unit, size);
 	if (rc != 0)
 		return rc;
+	struct npmu__mirror m;
+	if (rec_len && (npmu__mirror_decode(rec, rec_len, &m) != 0 || m.size != size))
+		return NPMU_E_INVAL;
 	if (npmu__meta_find(&pool->meta, name))
 		return NPMU_E_EXIST;
 	if (pool->meta.nregions >= NPMU_REGIONS_MAX)
@@ -170,6 +175,9 @@ int npmu__unit_create(struct npmu__unit *unit, const char *name, const char *own
 	snprintf(r.name, sizeof(r.name), "%s", name);
 	snprintf(r.owner, sizeof(r.owner), "%s", owner ? owner : "");
 	r.nextents = (uint32_t)n;
+	r.mirror_len = (uint16_t)rec_len;
+	if (rec_len)
+		memcpy(r.mirror, rec, rec_len);
 	r.extents = malloc((size_t)n * sizeof(*r.extents));
 	if (!r.extents) {
 		rc = NPMU_E_NOMEM;
@@ -428,17 +436,17 @@ int npmu__unit_revoke_all(struct npmu__unit *unit, const char *name)
 	return rc == 0 ? n : rc;
 }
 
-/* npmu__unit_fence -- close the read-write rights of a stream and raise its epoch. */
-int npmu__unit_fence(struct npmu__unit *unit, const char *name, uint64_t *epoch)
+/* npmu__unit_fence -- close the read-write rights of a region (and raise a stream's epoch). */
+int npmu__unit_fence(struct npmu__unit *unit, const char *name, bool raise, uint64_t *epoch)
 {
 	struct npmu__region_meta *r = npmu__meta_find(&unit->pool->meta, name);
 	if (!r)
 		return NPMU_E_NOENT;
 	struct npmu__tpt_entry *e = entry_find(unit, r->id);
-	if (!e || r->size < NPMU_CKPT_HDR)
-		return NPMU_E_INVAL;
+	if (!e)
+		return NPMU_E_IO;
 	struct npmu__ckpt_hdr h;
-	if (npmu__ckpt_hdr_decode(e->win->addr, &h) != 0)
+	if (raise && (r->size < NPMU_CKPT_HDR || npmu__ckpt_hdr_decode(e->win->addr, &h) != 0))
 		return NPMU_E_INVAL;
 	for (uint32_t m = 0; m < e->nmr;) {
 		if (e->mr[m].access != NPMU_ACCESS_READ_WRITE) {
@@ -451,13 +459,62 @@ int npmu__unit_fence(struct npmu__unit *unit, const char *name, uint64_t *epoch)
 				r->rights[k] = r->rights[--r->nrights];
 		e->mr[m] = e->mr[--e->nmr];
 	}
-	volatile uint64_t *word = (uint64_t *)(e->win->addr + NPMU_CKPT_EPOCH_OFF);
-	*epoch = h.epoch + 1;
-	*word = htole64(*epoch);
-	npmu__window_persist(e->win, NPMU_CKPT_EPOCH_OFF, 8);
+	*epoch = 0;
+	if (raise) {
+		volatile uint64_t *word = (uint64_t *)(e->win->addr + NPMU_CKPT_EPOCH_OFF);
+		*epoch = h.epoch + 1;
+		*word = htole64(*epoch);
+		npmu__window_persist(e->win, NPMU_CKPT_EPOCH_OFF, 8);
+	}
 	int rc = npmu__pool_commit(unit->pool);
-	LOG_INFO("stream %s: writers fenced, epoch %llu", name, (unsigned long long)*epoch);
+	if (raise)
+		LOG_INFO("stream %s: writers fenced, epoch %llu", name, (unsigned long long)*epoch);
+	else
+		LOG_INFO("region %s: earlier writers' rights closed", name);
 	return rc;
+}
+
+/* npmu__unit_mirror_rec -- read, or replace with a newer generation, a region's mirror record. */
+int npmu__unit_mirror_rec(struct npmu__unit *unit, const char *name, bool set, uint64_t key,
+			  const uint8_t *rec, size_t rec_len, struct npmu__cursor *reply)
+{
+	struct npmu__region_meta *r = npmu__meta_find(&unit->pool->meta, name);
+	if (!r)
+		return NPMU_E_NOENT;
+	if (set) {
+		struct npmu__mirror want, have;
+		if (!r->mirror_len)
+			return NPMU_E_INVAL; /* a plain region does not become a mirror */
+		if (npmu__mirror_decode(rec, rec_len, &want) != 0 || want.size != r->size)
+			return NPMU_E_INVAL;
+		if (npmu__mirror_decode(r->mirror, r->mirror_len, &have) == 0 &&
+		    want.generation <= have.generation)
+			return NPMU_E_EXIST; /* a newer record is already here */
+		if (key) { /* on behalf of a writer: its right must still be alive */
+			bool live = false;
+			for (uint32_t k = 0; k < r->nrights; k++)
+				live |= r->rights[k].key == key &&
+					r->rights[k].access == NPMU_ACCESS_READ_WRITE;
+			if (!live)
+				return NPMU_E_FENCED;
+		}
+		uint16_t old_len = r->mirror_len;
+		uint8_t old[NPMU_MIRROR_REC_MAX];
+		memcpy(old, r->mirror, old_len);
+		memcpy(r->mirror, rec, rec_len);
+		r->mirror_len = (uint16_t)rec_len;
+		int rc = npmu__pool_commit(unit->pool);
+		if (rc != 0) {
+			memcpy(r->mirror, old, old_len);
+			r->mirror_len = old_len;
+			return rc;
+		}
+		LOG_INFO("region %s: mirror record generation %llu", name,
+			 (unsigned long long)want.generation);
+	}
+	npmu__put_u16(reply, r->mirror_len);
+	npmu__put_bytes(reply, r->mirror, r->mirror_len);
+	return 0;
 }
 
 /* npmu__unit_persist -- flush region bytes [off, off+len) for a holder of a read-write key. */

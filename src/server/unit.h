@@ -39,8 +39,9 @@ void npmu__unit_delete(struct npmu__unit **unit_ptr);
  * The operations a PMM programs a unit with. Each validates its arguments, changes the pool's
  * metadata with one crash-consistent commit, and changes nothing when it fails.
  */
+/* (rec: the mirror record of a mirrored region's copy, rec_len 0 for a plain region) */
 int npmu__unit_create(struct npmu__unit *unit, const char *name, const char *owner, uint64_t size,
-		      struct npmu_region_info *info);
+		      const uint8_t *rec, size_t rec_len, struct npmu_region_info *info);
 int npmu__unit_remove(struct npmu__unit *unit, const char *name);
 int npmu__unit_resize(struct npmu__unit *unit, const char *name, uint64_t size,
 		      struct npmu_region_info *info);
@@ -54,11 +55,21 @@ int npmu__unit_grant(struct npmu__unit *unit, const char *name, uint32_t access,
 /* npmu__unit_revoke -- close a right: deregister (the key is dead at once) and forget it. */
 int npmu__unit_revoke(struct npmu__unit *unit, uint64_t region_id, uint64_t key);
 /*
- * npmu__unit_fence -- fence a checkpoint stream's writers: close every read-write right to the
- * region (their keys die at once) and raise the epoch word of its stream header (an aligned
- * 8-byte store, persisted). *epoch gets the new epoch. NPMU_E_INVAL if the region is no stream.
+ * npmu__unit_fence -- fence a region's writers: close every read-write right to it (their keys
+ * die at once) and, when raise is set, raise the epoch word of its stream header (an aligned
+ * 8-byte store, persisted) into *epoch (else 0). NPMU_E_INVAL if raise and it is no stream.
  */
-int npmu__unit_fence(struct npmu__unit *unit, const char *name, uint64_t *epoch);
+int npmu__unit_fence(struct npmu__unit *unit, const char *name, bool raise, uint64_t *epoch);
+
+/*
+ * npmu__unit_mirror_rec -- append a region's mirror record (u16 length + bytes) to reply;
+ * with set, first replace it by rec, which must be valid, of the region's size and of a higher
+ * generation (NPMU_E_EXIST otherwise), and, when key is not 0, be asked for by the holder of a
+ * live read-write right (NPMU_E_FENCED otherwise).
+ */
+struct npmu__cursor;
+int npmu__unit_mirror_rec(struct npmu__unit *unit, const char *name, bool set, uint64_t key,
+			  const uint8_t *rec, size_t rec_len, struct npmu__cursor *reply);
 
 /* npmu__key_draw -- one access key candidate from the CSPRNG (new_key rejects 0 and keys in use). */
 uint64_t npmu__key_draw(void);

@@ -2,11 +2,14 @@
 #include "pmm.h"
 #include "unit.h"
 
-static int local_create(void *u, const char *name, const char *owner, const char *where,
-			uint64_t size, struct npmu_region_info *info)
+static int local_create(void *u, const struct npmu__request *req, const char *owner,
+			struct npmu_region_info *info)
 {
-	(void)where; /* one unit: this one */
-	return npmu__unit_create(u, name, owner, size, info);
+	/* one unit, this one: a mirror needs a manager of two (pmmd); a manager programming this
+	 * unit creates one copy and hands over its mirror record */
+	if (req->copies != 1)
+		return NPMU_E_NOUNIT;
+	return npmu__unit_create(u, req->name, owner, req->size, req->rec, req->rec_len, info);
 }
 
 static int local_remove(void *u, const char *name)
@@ -46,9 +49,15 @@ static int local_revoke_all(void *u, const char *name)
 	return npmu__unit_revoke_all(u, name);
 }
 
-static int local_fence(void *u, const char *name, uint64_t *epoch)
+static int local_fence(void *u, const char *name, bool raise, uint64_t *epoch)
 {
-	return npmu__unit_fence(u, name, epoch);
+	return npmu__unit_fence(u, name, raise, epoch);
+}
+
+static int local_mirror_rec(void *u, const struct npmu__request *req, struct npmu__cursor *reply)
+{
+	return npmu__unit_mirror_rec(u, req->name, req->op == 1, req->key, req->rec, req->rec_len,
+				     reply);
 }
 
 static int local_units(void *u, struct npmu__cursor *reply)
@@ -76,4 +85,6 @@ const struct npmu__unit_ops npmu__local_unit_ops = {
 	.units = local_units,
 	.revoke_all = local_revoke_all,
 	.fence = local_fence,
+	.mirror_rec = local_mirror_rec,
+	.mirror = NULL,
 };

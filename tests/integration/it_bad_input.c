@@ -150,8 +150,9 @@ static void requests__clear_errors(void **state)
 	good_client_works();
 	body[0] = 64;
 	memset(body + 1, 'n', 64);
-	memset(body + 65, 0, 10); /* size, empty owner and unit */
-	assert_int_equal(raw_call(NPMU_MSG_CREATE, body, 75, 0), NPMU_E_NAME);
+	memset(body + 65, 0, 17); /* size, empty owner and unit, copies, empty unit2, no record */
+	body[75] = 1;             /* copies */
+	assert_int_equal(raw_call(NPMU_MSG_CREATE, body, 82, 0), NPMU_E_NAME);
 	body[0] = 3;
 	memcpy(body + 1, "a b", 3);
 	assert_int_equal(raw_call(NPMU_MSG_STAT, body, 4, 0), NPMU_E_NAME);

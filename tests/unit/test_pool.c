@@ -57,10 +57,10 @@ static void create__reopen_keeps_regions(void **state)
 	assert_int_equal(npmu__pool_create(path, 8 << 20, &(struct npmu__pool *){NULL}), NPMU_E_EXIST);
 	assert_int_equal(npmu__unit_new(p, NULL, &u), 0);
 	struct npmu_region_info info;
-	assert_int_equal(npmu__unit_create(u, "a", "", 10000, &info), 0);
-	assert_int_equal(npmu__unit_create(u, "b", "", 4096, &info), 0);
-	assert_int_equal(npmu__unit_create(u, "a", "", 4096, &info), NPMU_E_EXIST);
-	assert_int_equal(npmu__unit_create(u, "huge", "", 9 << 20, &info), NPMU_E_NOSPC);
+	assert_int_equal(npmu__unit_create(u, "a", "", 10000, NULL, 0, &info), 0);
+	assert_int_equal(npmu__unit_create(u, "b", "", 4096, NULL, 0, &info), 0);
+	assert_int_equal(npmu__unit_create(u, "a", "", 4096, NULL, 0, &info), NPMU_E_EXIST);
+	assert_int_equal(npmu__unit_create(u, "huge", "", 9 << 20, NULL, 0, &info), NPMU_E_NOSPC);
 	assert_int_equal(npmu__unit_resize(u, "a", 20000, &info), 0);
 	assert_int_equal(info.extents, 2); /* "b" sits right behind "a" */
 	assert_int_equal(npmu__unit_resize(u, "a", 100, &info), NPMU_E_SHRINK);
@@ -79,7 +79,7 @@ static void create__reopen_keeps_regions(void **state)
 	for (int i = 0; i < 20000; i++)
 		assert_int_equal(d[i], 0x5a);
 	/* a region created in the freed pages reads zero */
-	assert_int_equal(npmu__unit_create(u, "c", "", 4096, &info), 0);
+	assert_int_equal(npmu__unit_create(u, "c", "", 4096, NULL, 0, &info), 0);
 	const uint8_t *z = u->entries[1].win->addr;
 	for (int i = 0; i < 4096; i++)
 		assert_int_equal(z[i], 0);
@@ -107,7 +107,7 @@ static void open__recovers_and_rejects(void **state)
 	struct npmu_region_info info;
 	assert_int_equal(npmu__pool_create(path, 4 << 20, &p), 0);
 	assert_int_equal(npmu__unit_new(p, NULL, &u), 0);
-	assert_int_equal(npmu__unit_create(u, "a", "", 4096, &info), 0);
+	assert_int_equal(npmu__unit_create(u, "a", "", 4096, NULL, 0, &info), 0);
 	uint64_t gen = p->sb.generation;
 	npmu__unit_delete(&u);
 	npmu__pool_close(&p);
@@ -161,7 +161,7 @@ static bool run_op_and_crash(enum op op, int k)
 		struct npmu_region_info info;
 		if (npmu__pool_open(path, &p) != 0 || npmu__unit_new(p, NULL, &u) != 0)
 			_exit(3);
-		int rc = op == OP_CREATE ? npmu__unit_create(u, "new", "", 3 * 4096 + 1, &info)
+		int rc = op == OP_CREATE ? npmu__unit_create(u, "new", "", 3 * 4096 + 1, NULL, 0, &info)
 			 : op == OP_GROW ? npmu__unit_resize(u, "base", 64 * 4096, &info)
 					 : npmu__unit_remove(u, "victim");
 		_exit(rc == 0 ? 0 : 4);
@@ -189,8 +189,8 @@ static void crash__every_commit_step(void **state)
 			struct npmu_region_info info;
 			assert_int_equal(npmu__pool_create(path, 4 << 20, &p), 0);
 			assert_int_equal(npmu__unit_new(p, NULL, &u), 0);
-			assert_int_equal(npmu__unit_create(u, "base", "", 8 * 4096, &info), 0);
-			assert_int_equal(npmu__unit_create(u, "victim", "", 4096, &info), 0);
+			assert_int_equal(npmu__unit_create(u, "base", "", 8 * 4096, NULL, 0, &info), 0);
+			assert_int_equal(npmu__unit_create(u, "victim", "", 4096, NULL, 0, &info), 0);
 			memset(u->entries[0].win->addr, 0xc3, 8 * 4096);
 			npmu__window_persist(u->entries[0].win, 0, 8 * 4096);
 			uint64_t gen = p->sb.generation;

@@ -42,9 +42,12 @@ static void sb__roundtrip_and_damage(void **state)
 		bad[i] ^= 0x40;
 		assert_int_not_equal(npmu__sb_decode(bad, &out), 0);
 	}
-	sb.version = 2;
+	sb.version = NPMU_POOL_VERSION + 1;
 	npmu__sb_encode(&sb, raw);
 	assert_int_equal(npmu__sb_decode(raw, &out), NPMU_E_VERSION);
+	sb.version = 1; /* pools of the first format are still read */
+	npmu__sb_encode(&sb, raw);
+	assert_int_equal(npmu__sb_decode(raw, &out), 0);
 }
 
 /* add_region -- append a region with the given extents to meta. */
@@ -74,6 +77,11 @@ static void meta__roundtrip(void **state)
 	add_region(&m, "b", 4096, (struct npmu__extent[]){{102, 1}}, 1);
 	m.regions[1].nrights = 1;
 	m.regions[1].rights[0] = (struct npmu__right){0xabcdef, NPMU_ACCESS_READ};
+	struct npmu__mirror mr = {.generation = 4, .size = 4096, .ncopies = 2,
+				  .copy = {{"10.0.0.1:7411", 0, 0}, {"10.0.0.2:7411", 1, 0}}};
+	int rl = npmu__mirror_encode(&mr, m.regions[1].mirror, NPMU_MIRROR_REC_MAX);
+	assert_true(rl > 0);
+	m.regions[1].mirror_len = (uint16_t)rl;
 	uint8_t buf[4096];
 	int64_t len = npmu__meta_encode(&m, buf, sizeof(buf));
 	assert_int_equal(len, (int64_t)npmu__meta_encoded_len(&m));
@@ -84,6 +92,9 @@ static void meta__roundtrip(void **state)
 	assert_int_equal(out.nregions, 2);
 	assert_int_equal(npmu__meta_find(&out, "a")->nextents, 2);
 	assert_int_equal(npmu__meta_find(&out, "b")->rights[0].key, 0xabcdef);
+	assert_int_equal(npmu__meta_find(&out, "b")->mirror_len, rl);
+	assert_memory_equal(npmu__meta_find(&out, "b")->mirror, m.regions[1].mirror, (size_t)rl);
+	assert_int_equal(npmu__meta_find(&out, "a")->mirror_len, 0);
 	assert_true(npmu__alloc_used(&a, 200));
 	assert_int_equal(a.nfree, sb.npages - sb.data_start - 4);
 	assert_int_equal(npmu__meta_encode(&m, buf, 40), NPMU_E_NOSPC);

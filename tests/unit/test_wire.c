@@ -29,7 +29,7 @@ static void hdr__roundtrip(void **state)
 {
 	(void)state;
 	uint8_t buf[NPMU_WIRE_MAX];
-	struct npmu__request req = {.name = "ckpt.0", .size = 1 << 20};
+	struct npmu__request req = {.name = "ckpt.0", .size = 1 << 20, .copies = 1};
 	size_t len = make_request(buf, NPMU_MSG_CREATE, &req);
 	struct npmu__msg_hdr h;
 	assert_int_equal(npmu__msg_decode_hdr(buf, len, &h), 0);
@@ -85,7 +85,8 @@ static void req__every_type_roundtrips(void **state)
 	struct npmu__request in = {.name = "A-z_0.9", .size = 77, .access = NPMU_ACCESS_READ,
 				   .region_id = 5, .key = 0xdeadbeefcafef00dull, .offset = 4095,
 				   .len = 3, .start = 40, .id = "alice@lab", .nonce = {1, 2, 3}, .ttl_ms = 500,
-				   .mac = {9, 8, 7}};
+				   .mac = {9, 8, 7}, .copies = 2, .unit2 = "10.0.0.2:7411", .op = 1,
+				   .copy = 1, .key1 = 77, .value = 4096, .rec_len = 3, .rec = {5, 6, 7}};
 	for (uint16_t t = 1; t <= NPMU_MSG_TYPE_MAX; t++) {
 		uint8_t body[512];
 		int n = npmu__req_encode(t, &in, body, sizeof(body));
@@ -104,6 +105,25 @@ static void req__every_type_roundtrips(void **state)
 			assert_int_equal(out.access, NPMU_ACCESS_READ);
 		if (t == NPMU_MSG_LIST)
 			assert_int_equal(out.start, 40);
+		if (t == NPMU_MSG_CREATE) {
+			assert_int_equal(out.copies, 2);
+			assert_string_equal(out.unit2, "10.0.0.2:7411");
+			assert_int_equal(out.rec_len, 3);
+			assert_memory_equal(out.rec, in.rec, 3);
+		}
+		if (t == NPMU_MSG_MIRROR_REC) {
+			assert_int_equal(out.op, 1);
+			assert_int_equal(out.key, in.key);
+			assert_memory_equal(out.rec, in.rec, 3);
+		}
+		if (t == NPMU_MSG_MIRROR) {
+			assert_int_equal(out.op, 1);
+			assert_int_equal(out.copy, 1);
+			assert_int_equal(out.key1, 77);
+			assert_int_equal(out.value, 4096);
+		}
+		if (t == NPMU_MSG_FENCE)
+			assert_int_equal(out.op, 1);
 		if (t == NPMU_MSG_AUTH1) {
 			assert_string_equal(out.id, "alice@lab");
 			assert_memory_equal(out.nonce, in.nonce, NPMU_NONCE_LEN);
@@ -128,8 +148,10 @@ static void req__bad_names_and_access(void **state)
 	for (int i = 0; names[i]; i++) {
 		body[0] = (uint8_t)strlen(names[i]);
 		memcpy(body + 1, names[i], body[0]);
-		memset(body + 1 + body[0], 0, 10); /* size, empty owner and unit */
-		assert_int_equal(npmu__req_decode(NPMU_MSG_CREATE, body, 1u + body[0] + 10, &out),
+		/* size, empty owner and unit, copies 1, empty unit2, no record */
+		memset(body + 1 + body[0], 0, 17);
+		body[1 + body[0] + 10] = 1;
+		assert_int_equal(npmu__req_decode(NPMU_MSG_CREATE, body, 1u + body[0] + 17, &out),
 				 body[0] ? NPMU_E_NAME : NPMU_E_NAME);
 	}
 	body[0] = 64; /* one byte over the limit */
@@ -149,7 +171,8 @@ static void info__roundtrip_and_malformed(void **state)
 	(void)state;
 	uint8_t buf[256];
 	struct npmu__cursor c;
-	struct npmu_region_info in = {.name = "r1", .id = 9, .size = 12345, .extents = 3, .rights = 2};
+	struct npmu_region_info in = {.name = "r1", .id = 9, .size = 12345, .extents = 3, .rights = 2,
+				      .copies = 2};
 	struct npmu__access_info ai = {.key = 77, .base = 0, .access = NPMU_ACCESS_READ_WRITE};
 	npmu__cursor_init(&c, buf, sizeof(buf));
 	npmu__info_put(&c, &in);

@@ -1,0 +1,623 @@
+/* mirrors.c -- pmmd's mirrored regions: two copies on units of distinct fault domains, the mirror
+ * record kept on both, writers' rights on both, and the copy states of degraded mode and resync. */
+#include <stdio.h>
+#include <string.h>
+
+#include "client.h"
+#include "codec.h"
+#include "log.h"
+#include "units.h"
+
+/* What the manager knows of a mirrored region after asking its units. */
+struct mview {
+	char name[NPMU_NAME_MAX + 1];
+	struct npmu__mirror m;   /* the record in force */
+	int unit[NPMU_MIRROR_COPIES]; /* unit index of copy i (-1: a unit this manager lacks) */
+	bool up[NPMU_MIRROR_COPIES];  /* copy i's unit answered with the region */
+	bool repaired;           /* a copy's record was older or bad, and the newer was written back */
+};
+
+/* rec_call -- MIRROR_REC to unit i: get (rec NULL), or set rec (checking key unless 0). */
+static int rec_call(struct npmu__units *us, int i, const char *name, const uint8_t *rec,
+		    size_t rec_len, uint64_t key, uint8_t *out, size_t *out_len)
+{
+	struct npmu__request req = {.op = rec ? 1 : 0, .key = key, .rec_len = (uint16_t)rec_len};
+	snprintf(req.name, sizeof(req.name), "%s", name);
+	if (rec)
+		memcpy(req.rec, rec, rec_len);
+	const uint8_t *body;
+	size_t blen;
+	int rc = npmu__units_call(us, (uint32_t)i, NPMU_MSG_MIRROR_REC, &req, &body, &blen);
+	if (rc != 0)
+		return rc;
+	struct npmu__cursor c;
+	npmu__cursor_init(&c, (void *)body, blen);
+	uint16_t n = npmu__get_u16(&c);
+	const uint8_t *p = npmu__cursor_take(&c, n);
+	if (!c.ok || c.pos != blen || n > NPMU_MIRROR_REC_MAX)
+		return NPMU_E_PROTO;
+	if (out) {
+		memcpy(out, p, n);
+		*out_len = n;
+	}
+	return 0;
+}
+
+/* load -- read the record from every unit holding the region, take the newest valid one, and
+ * write it back where a unit had an older or bad one (reported, never silent). */
+static int load(struct npmu__units *us, const char *name, struct mview *v)
+{
+	memset(v, 0, sizeof(*v));
+	snprintf(v->name, sizeof(v->name), "%s", name);
+	int at[NPMU_PMMD_UNITS_MAX];
+	int n = npmu__units_find_all(us, name, at, NPMU_PMMD_UNITS_MAX);
+	if (n == 0)
+		return NPMU_E_NOENT;
+	uint8_t buf[NPMU_PMMD_UNITS_MAX][NPMU_MIRROR_REC_MAX];
+	const uint8_t *recs[NPMU_PMMD_UNITS_MAX];
+	size_t lens[NPMU_PMMD_UNITS_MAX];
+	for (int k = 0; k < n; k++) {
+		recs[k] = buf[k];
+		lens[k] = 0;
+		if (rec_call(us, at[k], name, NULL, 0, 0, buf[k], &lens[k]) != 0)
+			lens[k] = 0;
+	}
+	/* The record names both units: ask one the directory missed (down at the last refresh). */
+	struct npmu__mirror m;
+	struct npmu__mirror_pick pick;
+	int rc = npmu__mirror_choose(recs, lens, n, &m, &pick);
+	if (rc == 0 && n < NPMU_MIRROR_COPIES) {
+		for (uint32_t c = 0; c < m.ncopies; c++) {
+			int u = npmu__units_index(us, m.copy[c].unit);
+			bool have = false;
+			for (int k = 0; k < n; k++)
+				have |= at[k] == u;
+			if (u >= 0 && !have && n < NPMU_PMMD_UNITS_MAX) {
+				at[n] = u;
+				recs[n] = buf[n];
+				lens[n] = 0;
+				if (rec_call(us, u, name, NULL, 0, 0, buf[n], &lens[n]) != 0)
+					lens[n] = 0;
+				else
+					npmu__units_dir_add(us, name, (uint32_t)u);
+				n++;
+			}
+		}
+		rc = npmu__mirror_choose(recs, lens, n, &m, &pick);
+	}
+	if (rc != 0) {
+		LOG_ERR("region %s: %s", name,
+			pick.conflict ? "the copies' mirror records differ at the same generation"
+				      : "no copy has a valid mirror record");
+		return NPMU_E_CORRUPT;
+	}
+	v->m = m;
+	for (uint32_t c = 0; c < m.ncopies; c++) {
+		v->unit[c] = npmu__units_index(us, m.copy[c].unit);
+		for (int k = 0; k < n; k++)
+			if (at[k] == v->unit[c] && lens[k] > 0)
+				v->up[c] = true;
+	}
+	if (pick.disagree) {
+		for (int k = 0; k < n; k++) {
+			if (k == pick.winner || (lens[k] == lens[pick.winner] &&
+						 memcmp(recs[k], recs[pick.winner], lens[k]) == 0))
+				continue;
+			struct npmu__mirror old;
+			int drc = lens[k] ? npmu__mirror_decode(recs[k], lens[k], &old) : NPMU_E_CORRUPT;
+			if (lens[k] == 0)
+				continue; /* that unit did not answer */
+			LOG_WARN("region %s: the mirror record on %s is %s (generation %llu is in force): "
+				 "writing the newer back", name, us->u[at[k]].addr,
+				 drc != 0 ? "not valid" : "older",
+				 (unsigned long long)m.generation);
+			if (rec_call(us, at[k], name, recs[pick.winner], lens[pick.winner], 0, NULL,
+				     NULL) == 0)
+				v->repaired = true;
+		}
+	}
+	return 0;
+}
+
+/* store -- write a changed record (generation raised here) on every copy that answers, checking
+ * the writer's key on copy i where keys[i] is not 0. Succeeds when some copy that next keeps in
+ * sync stored it; *stored_mask says where it landed. */
+static int store(struct npmu__units *us, struct mview *v, struct npmu__mirror *next,
+		 const uint64_t keys[NPMU_MIRROR_COPIES], uint32_t *stored_mask)
+{
+	if (npmu__mirror_in_sync(next) == 0)
+		return NPMU_E_UNREACHABLE; /* M4: no change may leave no copy in sync */
+	next->generation = v->m.generation + 1;
+	uint8_t rec[NPMU_MIRROR_REC_MAX];
+	int len = npmu__mirror_encode(next, rec, sizeof(rec));
+	if (len < 0)
+		return NPMU_E_INTERNAL;
+	uint32_t mask = 0;
+	int first_err = 0;
+	bool in_sync_stored = false;
+	for (uint32_t c = 0; c < next->ncopies; c++) {
+		if (v->unit[c] < 0 || !v->up[c])
+			continue;
+		int rc = rec_call(us, v->unit[c], v->name, rec, (size_t)len, keys ? keys[c] : 0, NULL,
+				  NULL);
+		if (rc == 0) {
+			mask |= 1u << c;
+			in_sync_stored |= next->copy[c].state == NPMU__COPY_IN_SYNC;
+		} else {
+			if (!first_err)
+				first_err = rc;
+			if (rc == NPMU_E_UNREACHABLE)
+				v->up[c] = false;
+		}
+	}
+	if (stored_mask)
+		*stored_mask = mask;
+	if (!in_sync_stored)
+		return first_err ? first_err : NPMU_E_UNREACHABLE;
+	v->m = *next;
+	return 0;
+}
+
+/* put_view -- the MIRROR reply's common part: record, reachable copies, flags. */
+static void put_view(const struct mview *v, struct npmu__cursor *reply)
+{
+	uint8_t rec[NPMU_MIRROR_REC_MAX];
+	int len = npmu__mirror_encode(&v->m, rec, sizeof(rec));
+	npmu__put_u16(reply, (uint16_t)(len > 0 ? len : 0));
+	npmu__put_bytes(reply, rec, len > 0 ? (size_t)len : 0);
+	uint32_t reach = 0;
+	for (uint32_t c = 0; c < v->m.ncopies; c++)
+		reach |= v->up[c] ? 1u << c : 0;
+	npmu__put_u32(reply, reach);
+	npmu__put_u32(reply, v->repaired ? 1 : 0);
+}
+
+/* recheck_down -- ask the units of copies that did not answer now, even one left alone for
+ * not answering lately: a copy must not be given up on an old impression. */
+static void recheck_down(struct npmu__units *us, struct mview *v)
+{
+	for (uint32_t c = 0; c < v->m.ncopies; c++) {
+		if (v->up[c] || v->unit[c] < 0)
+			continue;
+		uint8_t rec[NPMU_MIRROR_REC_MAX];
+		size_t len = 0;
+		us->u[v->unit[c]].retry_ms = 0;
+		v->up[c] = rec_call(us, v->unit[c], v->name, NULL, 0, 0, rec, &len) == 0 && len > 0;
+	}
+}
+
+/* mark_unreachable_stale -- copies in sync that did not answer are recorded stale on the others
+ * (a writer may be given rights, or fenced, only where the manager reaches). */
+static int mark_unreachable_stale(struct npmu__units *us, struct mview *v)
+{
+	struct npmu__mirror next = v->m;
+	bool change = false;
+	for (uint32_t c = 0; c < next.ncopies; c++)
+		if (!v->up[c] && next.copy[c].state != NPMU__COPY_STALE) {
+			next.copy[c].state = NPMU__COPY_STALE;
+			next.copy[c].resync_done = 0;
+			change = true;
+			LOG_WARN("region %s: copy on %s unreachable: recorded stale", v->name,
+				 next.copy[c].unit);
+		}
+	return change ? store(us, v, &next, NULL, NULL) : 0;
+}
+
+/* pick_unit -- the unit with the most room for size that is not `other` and, where both declare
+ * one, not in other's fault domain; `where` names one instead. -1: none. */
+static int pick_unit(struct npmu__units *us, const char *where, int other, uint64_t size)
+{
+	int best = -1;
+	for (uint32_t i = 0; i < us->n; i++) {
+		if ((int)i == other || (where[0] && strcmp(us->u[i].addr, where) != 0))
+			continue;
+		if (other >= 0 && us->u[i].domain[0] &&
+		    strcmp(us->u[i].domain, us->u[other].domain) == 0)
+			continue;
+		if (npmu__units_greet(us, i) == 0 && us->u[i].free >= size &&
+		    (best < 0 || us->u[i].free > us->u[best].free))
+			best = (int)i;
+	}
+	return best;
+}
+
+/* create_copy -- create one copy, carrying the mirror record, on unit i. */
+static int create_copy(struct npmu__units *us, int i, const struct npmu__request *creq,
+		       const char *owner, const uint8_t *rec, int rec_len,
+		       struct npmu_region_info *info)
+{
+	struct npmu__request req = {.size = creq->size, .copies = 1, .rec_len = (uint16_t)rec_len};
+	snprintf(req.name, sizeof(req.name), "%s", creq->name);
+	snprintf(req.owner, sizeof(req.owner), "%s", owner);
+	memcpy(req.rec, rec, (size_t)rec_len);
+	const uint8_t *body;
+	size_t blen;
+	int rc = npmu__units_call(us, (uint32_t)i, NPMU_MSG_CREATE, &req, &body, &blen);
+	if (rc == 0)
+		rc = npmu__units_info_reply(body, blen, info);
+	if (rc == 0)
+		rc = npmu__units_dir_add(us, creq->name, (uint32_t)i);
+	return rc;
+}
+
+/* drop_copy -- delete one copy (undoing a half-made mirror, or deleting the region). */
+static int drop_copy(struct npmu__units *us, int i, const char *name)
+{
+	struct npmu__request req = {0};
+	snprintf(req.name, sizeof(req.name), "%s", name);
+	const uint8_t *body;
+	size_t blen;
+	int rc = npmu__units_call(us, (uint32_t)i, NPMU_MSG_DELETE, &req, &body, &blen);
+	if (rc == 0 || rc == NPMU_E_NOENT)
+		npmu__units_dir_drop(us, name, (uint32_t)i);
+	return rc;
+}
+
+/* npmu__mirror_create -- place a mirrored region on two units of distinct fault domains. */
+int npmu__mirror_create(struct npmu__units *us, const struct npmu__request *req, const char *owner,
+			struct npmu_region_info *info)
+{
+	int ua = req->unit[0] ? npmu__units_index(us, req->unit) : -1;
+	int ub = req->unit2[0] ? npmu__units_index(us, req->unit2) : -1;
+	if (ua >= 0 && ub >= 0 &&
+	    (ua == ub || (us->u[ua].domain[0] && !strcmp(us->u[ua].domain, us->u[ub].domain)))) {
+		LOG_INFO("region %s: not mirrored on %s and %s: one unit, or one fault domain",
+			 req->name, req->unit, req->unit2);
+		return NPMU_E_INVAL; /* the copies must not share a unit, nor a fault domain */
+	}
+	int a = pick_unit(us, req->unit, -1, req->size);
+	int b = a < 0 ? -1 : pick_unit(us, req->unit2, a, req->size);
+	if (a < 0 || b < 0) {
+		const char *where = a < 0 ? req->unit : req->unit2;
+		if (where[0] && npmu__units_index(us, where) < 0)
+			return NPMU_E_NOUNIT;
+		LOG_INFO("region %s: no %s unit with %llu bytes free%s", req->name,
+			 a < 0 ? "first" : "second", (unsigned long long)req->size,
+			 a < 0 ? "" : " in another fault domain");
+		return a < 0 || where[0] || us->n > 1 ? NPMU_E_NOSPC : NPMU_E_NOUNIT;
+	}
+	struct npmu__mirror m = {.generation = 1, .size = req->size, .ncopies = NPMU_MIRROR_COPIES};
+	snprintf(m.copy[0].unit, sizeof(m.copy[0].unit), "%s", us->u[a].addr);
+	snprintf(m.copy[1].unit, sizeof(m.copy[1].unit), "%s", us->u[b].addr);
+	uint8_t rec[NPMU_MIRROR_REC_MAX];
+	int len = npmu__mirror_encode(&m, rec, sizeof(rec));
+	if (len < 0)
+		return NPMU_E_INTERNAL;
+	int rc = create_copy(us, a, req, owner, rec, len, info);
+	if (rc != 0)
+		return rc;
+	struct npmu_region_info second;
+	if ((rc = create_copy(us, b, req, owner, rec, len, &second)) != 0) {
+		LOG_WARN("region %s: mirror on %s not created (%s): removing the primary copy",
+			 req->name, us->u[b].addr, npmu_strerror(rc));
+		drop_copy(us, a, req->name);
+		return rc;
+	}
+	LOG_INFO("region %s: mirrored on %s and %s", req->name, us->u[a].addr, us->u[b].addr);
+	return 0;
+}
+
+/* fence_copy -- FENCE on unit i (raise: a stream's epoch); *epoch gets what the unit says. */
+static int fence_copy(struct npmu__units *us, int i, const char *name, bool raise,
+		      uint64_t *epoch)
+{
+	struct npmu__request req = {.op = raise};
+	snprintf(req.name, sizeof(req.name), "%s", name);
+	const uint8_t *body;
+	size_t blen;
+	int rc = npmu__units_call(us, (uint32_t)i, NPMU_MSG_FENCE, &req, &body, &blen);
+	if (rc != 0)
+		return rc;
+	struct npmu__cursor c;
+	npmu__cursor_init(&c, (void *)body, blen);
+	*epoch = npmu__get_u64(&c);
+	return c.ok && c.pos == blen ? 0 : NPMU_E_PROTO;
+}
+
+/* fence_all -- close earlier writers on every copy that answers, then record the others stale. */
+static int fence_all(struct npmu__units *us, struct mview *v, bool raise, uint64_t *epoch)
+{
+	*epoch = 0;
+	int rc = 0;
+	recheck_down(us, v);
+	for (uint32_t c = 0; c < v->m.ncopies; c++) {
+		if (!v->up[c])
+			continue;
+		uint64_t e = 0;
+		int frc = fence_copy(us, v->unit[c], v->name, raise, &e);
+		if (frc == NPMU_E_UNREACHABLE)
+			v->up[c] = false;
+		else if (frc != 0 && !rc)
+			rc = frc;
+		if (e > *epoch)
+			*epoch = e;
+	}
+	if (rc != 0)
+		return rc;
+	return mark_unreachable_stale(us, v);
+}
+
+/* npmu__mirror_fence -- fence a mirrored region's writers on every copy. */
+int npmu__mirror_fence(struct npmu__units *us, const char *name, bool raise, uint64_t *epoch)
+{
+	struct mview v;
+	int rc = load(us, name, &v);
+	return rc != 0 ? rc : fence_all(us, &v, raise, epoch);
+}
+
+/* grant_copy -- OPEN on copy c's unit; fills the copy's region id and access info. */
+static int grant_copy(struct npmu__units *us, struct mview *v, uint32_t c, uint32_t access,
+		      struct npmu_region_info *info, struct npmu__access_info *ai)
+{
+	struct npmu__request req = {.access = access};
+	snprintf(req.name, sizeof(req.name), "%s", v->name);
+	const uint8_t *body;
+	size_t blen;
+	int rc = npmu__units_call(us, (uint32_t)v->unit[c], NPMU_MSG_OPEN, &req, &body, &blen);
+	if (rc != 0)
+		return rc;
+	struct npmu__cursor cur;
+	npmu__cursor_init(&cur, (void *)body, blen);
+	npmu__info_get(&cur, info);
+	npmu__access_get(&cur, ai);
+	npmu__str_get(&cur, ai->unit, sizeof(ai->unit));
+	if (!cur.ok || cur.pos != blen)
+		return NPMU_E_PROTO;
+	snprintf(ai->unit, sizeof(ai->unit), "%s", v->m.copy[c].unit);
+	return 0;
+}
+
+/* key_live -- whether key is a live read-write right to the region on copy c. */
+static bool key_live(struct npmu__units *us, struct mview *v, uint32_t c, uint64_t key)
+{
+	if (!key || !v->up[c])
+		return false;
+	struct npmu__request req = {0};
+	snprintf(req.name, sizeof(req.name), "%s", v->name);
+	const uint8_t *body;
+	size_t blen;
+	struct npmu_region_info info;
+	if (npmu__units_call(us, (uint32_t)v->unit[c], NPMU_MSG_STAT, &req, &body, &blen) != 0 ||
+	    npmu__units_info_reply(body, blen, &info) != 0)
+		return false;
+	struct npmu__request p = {.region_id = info.id, .key = key};
+	return npmu__units_call(us, (uint32_t)v->unit[c], NPMU_MSG_PERSIST, &p, &body, &blen) == 0;
+}
+
+/* open_mirror -- rights on every copy that answers (read: those in sync; read-write: all, after
+ * closing earlier writers). Reply: see NPMU_MSG_OPEN in wire.h. */
+static int open_mirror(struct npmu__units *us, struct mview *v, uint32_t access,
+		       struct npmu__cursor *reply)
+{
+	bool rw = access == NPMU_ACCESS_READ_WRITE;
+	if (rw) {
+		uint64_t epoch;
+		int rc = fence_all(us, v, false, &epoch);
+		if (rc != 0)
+			return rc;
+	}
+	struct npmu_region_info info[NPMU_MIRROR_COPIES] = {{{0}}};
+	struct npmu__access_info ai[NPMU_MIRROR_COPIES] = {{0}};
+	bool granted[NPMU_MIRROR_COPIES] = {false};
+	int first = -1, in_sync = 0, rc = 0;
+	for (uint32_t c = 0; c < v->m.ncopies; c++) {
+		bool usable = v->m.copy[c].state == NPMU__COPY_IN_SYNC;
+		if (!v->up[c] || (!rw && !usable))
+			continue;
+		int grc = grant_copy(us, v, c, access, &info[c], &ai[c]);
+		if (grc != 0) {
+			rc = rc ? rc : grc;
+			continue;
+		}
+		granted[c] = true;
+		in_sync += usable;
+		if (first < 0 || (usable && v->m.copy[first].state != NPMU__COPY_IN_SYNC))
+			first = (int)c;
+	}
+	if (in_sync == 0) {
+		for (uint32_t c = 0; c < v->m.ncopies; c++)
+			if (granted[c]) { /* of no use: give the right back */
+				struct npmu__request req = {.region_id = info[c].id, .key = ai[c].key};
+				const uint8_t *body;
+				size_t blen;
+				npmu__units_call(us, (uint32_t)v->unit[c], NPMU_MSG_CLOSE, &req, &body,
+						 &blen);
+			}
+		LOG_WARN("region %s: no copy in sync can be reached", v->name);
+		return rc && rc != NPMU_E_UNREACHABLE ? rc : NPMU_E_UNREACHABLE;
+	}
+	info[first].copies = NPMU_MIRROR_COPIES;
+	npmu__info_put(reply, &info[first]);
+	npmu__access_put(reply, &ai[first]);
+	npmu__str_put(reply, ai[first].unit);
+	uint8_t rec[NPMU_MIRROR_REC_MAX];
+	int len = npmu__mirror_encode(&v->m, rec, sizeof(rec));
+	if (len < 0)
+		return NPMU_E_INTERNAL;
+	npmu__put_u16(reply, (uint16_t)len);
+	npmu__put_bytes(reply, rec, (size_t)len);
+	for (uint32_t c = 0; c < v->m.ncopies; c++) {
+		struct npmu__access_info none = {.access = access};
+		npmu__put_u32(reply, granted[c]);
+		npmu__put_u64(reply, granted[c] ? info[c].id : 0);
+		npmu__access_put(reply, granted[c] ? &ai[c] : &none);
+		npmu__str_put(reply, v->m.copy[c].unit);
+	}
+	return 0;
+}
+
+/* writer_ok -- whether the requester holds a live read-write right on some copy other than
+ * `except` that is in sync (the proof a writer gives before changing copy states). */
+static bool writer_ok(struct npmu__units *us, struct mview *v, const uint64_t keys[2], int except)
+{
+	for (uint32_t c = 0; c < v->m.ncopies; c++)
+		if ((int)c != except && v->m.copy[c].state == NPMU__COPY_IN_SYNC &&
+		    key_live(us, v, c, keys[c]))
+			return true;
+	return false;
+}
+
+/* mirror_op -- a writer's or reader's MIRROR request (enum npmu__mirror_op). */
+static int mirror_op(struct npmu__units *us, struct mview *v, const struct npmu__request *req,
+		     struct npmu__cursor *reply)
+{
+	const uint64_t keys[2] = {req->key, req->key1};
+	uint32_t c = req->copy;
+	struct npmu__mirror next = v->m;
+	int rc = 0;
+	switch (req->op) {
+	case NPMU__MIRROR_GET: break;
+	case NPMU__MIRROR_DEGRADE: {
+		if (next.copy[c].state == NPMU__COPY_STALE)
+			break; /* already */
+		uint64_t proof[2] = {keys[0], keys[1]};
+		proof[c] = 0; /* the copy that missed the write is written unchecked, if reached */
+		next.copy[c].state = NPMU__COPY_STALE;
+		next.copy[c].resync_done = 0;
+		if (npmu__mirror_in_sync(&next) == 0) {
+			LOG_WARN("region %s: copy on %s missed a write and no other copy is in sync",
+				 v->name, next.copy[c].unit);
+			return NPMU_E_UNREACHABLE; /* M4: the write cannot count */
+		}
+		if (!writer_ok(us, v, keys, (int)c))
+			return NPMU_E_FENCED; /* not the live writer: its write counts for nothing */
+		rc = store(us, v, &next, proof, NULL);
+		if (rc == 0)
+			LOG_WARN("region %s: copy on %s missed a write: recorded stale (degraded)",
+				 v->name, next.copy[c].unit);
+		break;
+	}
+	case NPMU__MIRROR_ATTACH: {
+		if (!v->up[c])
+			return NPMU_E_UNREACHABLE;
+		if (!writer_ok(us, v, keys, (int)c))
+			return NPMU_E_FENCED;
+		uint64_t epoch;
+		if ((rc = fence_copy(us, v->unit[c], v->name, false, &epoch)) != 0)
+			return rc;
+		struct npmu_region_info info;
+		struct npmu__access_info ai;
+		if ((rc = grant_copy(us, v, c, NPMU_ACCESS_READ_WRITE, &info, &ai)) != 0)
+			return rc;
+		put_view(v, reply);
+		npmu__put_u64(reply, info.id);
+		npmu__access_put(reply, &ai);
+		npmu__str_put(reply, ai.unit);
+		return 0;
+	}
+	case NPMU__MIRROR_RESYNC:
+		if (next.copy[c].state == NPMU__COPY_IN_SYNC || req->value > next.size)
+			return NPMU_E_INVAL;
+		next.copy[c].state = NPMU__COPY_RESYNCING;
+		next.copy[c].resync_done = req->value;
+		if (!v->up[c])
+			return NPMU_E_UNREACHABLE;
+		if (!writer_ok(us, v, keys, (int)c))
+			return NPMU_E_FENCED;
+		rc = store(us, v, &next, keys, NULL);
+		break;
+	case NPMU__MIRROR_SYNCED: {
+		if (next.copy[c].state != NPMU__COPY_RESYNCING)
+			return NPMU_E_INVAL;
+		next.copy[c].state = NPMU__COPY_IN_SYNC;
+		next.copy[c].resync_done = 0;
+		if (!writer_ok(us, v, keys, (int)c))
+			return NPMU_E_FENCED;
+		uint32_t mask = 0;
+		rc = store(us, v, &next, keys, &mask);
+		if (rc == 0)
+			LOG_INFO("region %s: copy on %s resynced: in sync again%s", v->name,
+				 next.copy[c].unit, mask & (1u << c) ? "" : " (its own record later)");
+		break;
+	}
+	default: return NPMU_E_PROTO;
+	}
+	if (rc == 0)
+		put_view(v, reply);
+	return rc;
+}
+
+/* every_copy -- DELETE or REVOKE on both copies; a mirrored region is deleted only whole. */
+static int every_copy(struct npmu__units *us, struct mview *v, uint16_t type,
+		      struct npmu__cursor *reply)
+{
+	for (uint32_t c = 0; c < v->m.ncopies; c++)
+		if (!v->up[c] && type == NPMU_MSG_DELETE) {
+			LOG_WARN("region %s: not deleted: copy on %s unreachable", v->name,
+				 v->m.copy[c].unit);
+			return NPMU_E_UNREACHABLE;
+		}
+	uint32_t revoked = 0;
+	int rc = 0;
+	for (uint32_t c = 0; c < v->m.ncopies; c++) {
+		if (!v->up[c])
+			continue;
+		int crc;
+		if (type == NPMU_MSG_DELETE) {
+			crc = drop_copy(us, v->unit[c], v->name);
+		} else {
+			struct npmu__request req = {0};
+			snprintf(req.name, sizeof(req.name), "%s", v->name);
+			const uint8_t *body;
+			size_t blen;
+			crc = npmu__units_call(us, (uint32_t)v->unit[c], NPMU_MSG_REVOKE, &req, &body,
+					       &blen);
+			struct npmu__cursor cur;
+			npmu__cursor_init(&cur, (void *)body, crc == 0 ? blen : 0);
+			uint32_t n = npmu__get_u32(&cur);
+			if (crc == 0)
+				revoked += cur.ok ? n : 0;
+		}
+		if (crc != 0 && !rc)
+			rc = crc;
+	}
+	if (type == NPMU_MSG_REVOKE && rc == 0)
+		npmu__put_u32(reply, revoked);
+	return rc;
+}
+
+/* resize_mirror -- grow both copies, then record the new size (both must answer). */
+static int resize_mirror(struct npmu__units *us, struct mview *v, uint64_t size,
+			 struct npmu__cursor *reply)
+{
+	for (uint32_t c = 0; c < v->m.ncopies; c++)
+		if (!v->up[c])
+			return NPMU_E_UNREACHABLE;
+	struct npmu_region_info info = {0};
+	for (uint32_t c = 0; c < v->m.ncopies; c++) {
+		struct npmu__request req = {.size = size};
+		snprintf(req.name, sizeof(req.name), "%s", v->name);
+		const uint8_t *body;
+		size_t blen;
+		int rc = npmu__units_call(us, (uint32_t)v->unit[c], NPMU_MSG_RESIZE, &req, &body, &blen);
+		if (rc == 0)
+			rc = npmu__units_info_reply(body, blen, c == 0 ? &info : &(struct npmu_region_info){0});
+		if (rc != 0)
+			return rc;
+	}
+	struct npmu__mirror next = v->m;
+	next.size = info.size;
+	int rc = store(us, v, &next, NULL, NULL);
+	if (rc == 0)
+		npmu__info_put(reply, &info);
+	return rc;
+}
+
+/* npmu__mirror_handle -- OPEN, DELETE, RESIZE, REVOKE and MIRROR on a mirrored region. */
+int npmu__mirror_handle(void *vus, uint16_t type, const struct npmu__request *req,
+			struct npmu__cursor *reply)
+{
+	struct npmu__units *us = vus;
+	struct mview v;
+	int rc = load(us, req->name, &v);
+	if (rc != 0)
+		return rc;
+	switch (type) {
+	case NPMU_MSG_OPEN: return open_mirror(us, &v, req->access, reply);
+	case NPMU_MSG_DELETE:
+	case NPMU_MSG_REVOKE: return every_copy(us, &v, type, reply);
+	case NPMU_MSG_RESIZE: return resize_mirror(us, &v, req->size, reply);
+	case NPMU_MSG_MIRROR: return mirror_op(us, &v, req, reply);
+	default: return NPMU_E_PROTO;
+	}
+}

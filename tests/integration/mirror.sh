@@ -1,0 +1,172 @@
+#!/usr/bin/env bash
+# mirror.sh -- mirrored regions across hosts: two units in separate network namespaces (and fault
+# domains), pmmd and clients in others, on a bridge (addresses in 198.18.3.0/24 only). Shows:
+# writes land on both copies (each read directly); reads fail over within a bounded time when
+# the selected unit is cut off; writes go on degraded while a unit is cut off or killed, and the
+# copy is resynced while they go on; both copies end byte-identical; a checkpoint stream's
+# backup takes over when the primary process and its stream's primary unit die together.
+# Needs root and iproute2; exits 77 (skipped) without them.
+set -euo pipefail
+build=$(cd "$1" && pwd)
+[ "$(id -u)" = 0 ] && command -v ip >/dev/null && ip netns list >/dev/null 2>&1 || { echo "skipped: needs root and ip netns"; exit 77; }
+tag=$$
+br=npmb$tag
+dir=$(mktemp -d /tmp/npmu-mirror-XXXXXX)
+hosts=(u1 u2 pm cli pri bak)
+pids=()
+cleanup() {
+  for h in "${hosts[@]}"; do
+    ip netns pids "nm$h$tag" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
+  done
+  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  for h in "${hosts[@]}"; do ip netns del "nm$h$tag" 2>/dev/null || true; done
+  ip link del "$br" 2>/dev/null || true
+  rm -rf "$dir"
+}
+trap cleanup EXIT
+fails=0
+fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+
+ip link add "$br" type bridge
+ip addr add 198.18.3.254/24 dev "$br"
+ip link set "$br" up
+n=1
+for h in "${hosts[@]}"; do
+  ns=nm$h$tag
+  ip netns add "$ns"
+  ip link add "m$h$tag" type veth peer name eth0 netns "$ns"
+  ip link set "m$h$tag" master "$br" up
+  ip netns exec "$ns" ip addr add "198.18.3.$n/24" dev eth0
+  ip netns exec "$ns" ip link set eth0 up
+  ip netns exec "$ns" ip link set lo up
+  eval "ip_$h=198.18.3.$n"
+  n=$((n + 1))
+done
+exec_on() { local h=$1; shift; exec ip netns exec "nm$h$tag" "$@"; }
+on() { local h=$1; shift; (exec_on "$h" "$@"); }
+exec_on_bg() { local h=$1; shift; ip netns exec "nm$h$tag" "$@" & }
+wait_file() { for _ in $(seq 1000); do [ -s "$1" ] && return 0; sleep 0.01; done; echo "FAIL: $1 never written"; exit 1; }
+link() { on "$1" ip link set eth0 "$2"; } # link HOST up|down
+# wait_for SECONDS PATTERN -- until `npmu region stat` of $region matches
+wait_for() {
+  local t=$1 pat=$2 out=""
+  for _ in $(seq $((t * 10))); do
+    out=$(on cli "$npmu" region stat "$region" 2>&1 || true)
+    grep -qE -- "$pat" <<<"$out" && return 0
+    sleep 0.1
+  done
+  echo "FAIL: no /$pat/ in $t s:"; echo "$out"; tail -n 3 "$dir"/*.out "$dir/pm.log" 2>/dev/null; fails=$((fails + 1)); return 1
+}
+
+npmu="$build/npmu"; demo="$build/npmu-demo"; mio="$build/tests/mirror_io"
+[ -x "$mio" ] || mio="$build/mirror_io"
+"$npmu" keygen "$dir/cluster.key" >/dev/null
+"$npmu" keygen "$dir/app.key" >/dev/null
+printf 'principal app\nkey-file %s\n' "$dir/app.key" > "$dir/app.cred"; chmod 600 "$dir/app.cred"
+printf 'principal app file %s\nallow app create,write *\n' "$dir/app.key" > "$dir/pmmd.cred"
+chmod 600 "$dir/pmmd.cred"
+
+start_unit() { # start_unit HOST
+  local ip=ip_$1
+  rm -f "$dir/$1.addr"
+  exec_on_bg "$1" "$build/npmud" --pool "$dir/$1.pool" --size 96M --listen "${!ip}:7411" \
+    --addr-file "$dir/$1.addr" --no-manager --cluster-key "$dir/cluster.key" 2>>"$dir/$1.log"
+  pids+=($!); eval "pid_$1=$!"
+  wait_file "$dir/$1.addr"
+}
+start_unit u1
+start_unit u2
+exec_on_bg pm "$build/pmmd" --cluster-key "$dir/cluster.key" --unit "$ip_u1:7411@rackA" \
+  --unit "$ip_u2:7411@rackB" --unit-timeout 500 --credentials "$dir/pmmd.cred" \
+  --listen "$ip_pm:7410" --addr-file "$dir/pm.addr" 2>"$dir/pm.log"
+pids+=($!)
+wait_file "$dir/pm.addr"
+export NPMU_SERVER=$ip_pm:7410 NPMU_CREDENTIALS=$dir/app.cred NPMU_IO_TIMEOUT_MS=500
+
+# -- placement: two units, two fault domains; never one unit twice --------------------------
+region=mirrored
+on cli "$npmu" region create "$region" 32M --mirror > "$dir/create.out" || fail "create: $(cat "$dir/create.out")"
+on cli "$npmu" region stat "$region" > "$dir/stat0" || true
+grep -qE "primary +$ip_u1:7411 +in sync" "$dir/stat0" && grep -qE "mirror +$ip_u2:7411 +in sync" "$dir/stat0" \
+  || fail "placement: $(cat "$dir/stat0")"
+if on cli "$npmu" region create twice 1M --mirror --unit "$ip_u1:7411" --mirror-unit "$ip_u1:7411" 2>/dev/null; then
+  fail "a mirror on one unit twice was accepted"
+fi
+
+# -- writes land on both copies, each read directly --------------------------------------------
+head -c $((32 << 20)) /dev/urandom > "$dir/data"
+on cli "$npmu" put "$region" "$dir/data" > /dev/null || fail "put"
+for copy in primary mirror; do
+  want=$ip_u1; [ $copy = mirror ] && want=$ip_u2
+  on cli "$npmu" get --copy $copy "$region" "$dir/$copy.bin" > "$dir/get.$copy" || fail "get --copy $copy"
+  grep -q "copy on $want:7411" "$dir/get.$copy" || fail "$copy read not served by its unit: $(cat "$dir/get.$copy")"
+  cmp -s "$dir/data" "$dir/$copy.bin" || fail "the $copy copy differs from what was written"
+done
+
+# -- reads fail over when the selected unit is cut off mid-read --------------------------------
+exec_on_bg cli "$mio" reader "$region" "$dir/data" > "$dir/reader.out" 2>&1
+reader=$!; pids+=($reader)
+sleep 1
+link u1 down
+sleep 3
+link u1 up
+sleep 1
+kill -TERM "$reader"
+wait "$reader" || fail "reader: $(cat "$dir/reader.out")"
+read -r _ reads _ wrong _ from_p _ from_m _ longest _ < "$dir/reader.out" || true
+[ "${wrong:-1}" = 0 ] && [ "${from_p:-0}" -gt 0 ] && [ "${from_m:-0}" -gt 0 ] \
+  || fail "fail-over reads: $(cat "$dir/reader.out")"
+awk -v l="${longest:-99}" 'BEGIN { exit !(l < 3.0) }' || fail "a read took ${longest}s (bound 3 s)"
+echo "fail-over reads: $(cat "$dir/reader.out")"
+
+# -- writes go on degraded, the copy is resynced while they go on -------------------------------
+exec_on_bg cli "$mio" writer "$region" "$dir/image" > "$dir/writer.out" 2>&1
+writer=$!; pids+=($writer)
+sleep 1
+link u2 down                                  # cut the mirror's unit off
+wait_for 10 "mirror +$ip_u2:7411 +stale"
+sleep 1
+link u2 up                                    # back: resynced by the writer, writes going on
+wait_for 30 "mirror +$ip_u2:7411 +in sync"
+kill -9 "$pid_u2"; wait "$pid_u2" 2>/dev/null || true   # killed outright this time
+wait_for 10 "mirror +$ip_u2:7411 +stale"
+start_unit u2
+wait_for 30 "mirror +$ip_u2:7411 +in sync"
+sleep 0.5
+kill -TERM "$writer"
+wait "$writer" || fail "writer: $(cat "$dir/writer.out")"
+grep -q "seen-stale 1 seen-resync 1 final in-sync in-sync" "$dir/writer.out" \
+  || fail "degraded writes and resync: $(cat "$dir/writer.out")"
+echo "degraded writes: $(cat "$dir/writer.out")"
+for copy in primary mirror; do
+  on cli "$npmu" get --copy $copy "$region" "$dir/$copy.bin" > /dev/null || fail "get --copy $copy"
+  cmp -s "$dir/image" "$dir/$copy.bin" || fail "after resync the $copy copy differs from what was written"
+done
+
+# -- both units down: a clear error, nothing reported written ----------------------------------
+link u1 down; link u2 down
+if on cli "$npmu" put "$region" "$dir/data" > "$dir/both.out" 2>&1; then fail "a write with both units down succeeded"; fi
+grep -qiE "unreachable|cannot be reached|no answer" "$dir/both.out" || fail "both down: $(cat "$dir/both.out")"
+link u1 up; link u2 up
+
+# -- a mirrored checkpoint stream: the primary and its stream's primary unit die together ------
+export NPMU_LEASE_MS=1500 # above pmmd's --unit-timeout: a lost unit delays pmmd that long
+on pri "$demo" create ckpt.m --mirror || fail "create the mirrored stream"
+exec_on_bg pri "$demo" primary ckpt.m 300000 "$dir/acks" > "$dir/primary.out" 2>&1
+primary=$!; pids+=($primary)
+wait_file "$dir/acks"
+exec_on_bg bak "$demo" backup ckpt.m 300000 20 "$dir/acks" "$dir/cut" > "$dir/backup.out" 2>&1
+backup=$!; pids+=($backup)
+sleep 0.7
+date +%s.%N > "$dir/cut"
+kill -9 "$primary" "$pid_u1"
+wait "$primary" 2>/dev/null || true
+if wait "$backup" && grep -q EQUAL "$dir/backup.out" && grep -q " 0 committed update(s) lost" "$dir/backup.out"; then :; else
+  fail "takeover from the mirror: $(cat "$dir/backup.out")"; fi
+region=ckpt.m
+wait_for 5 "primary +$ip_u1:7411 +stale"
+sed 's/^/  /' "$dir/backup.out"
+
+if [ "$fails" -ne 0 ]; then echo "$fails check(s) failed"; exit 1; fi
+echo "all mirror checks passed"
