@@ -292,14 +292,70 @@ static double takeover_ms(struct npmu_conn *conn, const char *self, const char *
 	return ms;
 }
 
+/* mirrored -- a mirrored region's writes and reads next to a single region's, both through the
+ * same pmmd with two units (each copy on its own unit), in alternating blocks. */
+static void mirrored(const char *pmmd)
+{
+	struct npmu_conn_cfg cfg = {.server = pmmd};
+	struct npmu_conn *conn;
+	struct target single = {0}, mirror = {0};
+	struct npmu_region_opts one = {0}, two = {.mirror = 1};
+	int rc = npmu_conn_new(&cfg, &conn);
+	if (rc == 0)
+		rc = npmu_region_create_ex(conn, "bench.single", RAW_SIZE, &one, NULL);
+	if (rc == 0)
+		rc = npmu_region_create_ex(conn, "bench.mirror", RAW_SIZE, &two, NULL);
+	if (rc == 0)
+		rc = npmu_region_open(conn, "bench.single", NPMU_ACCESS_READ_WRITE, &single.region);
+	if (rc == 0)
+		rc = npmu_region_open(conn, "bench.mirror", NPMU_ACCESS_READ_WRITE, &mirror.region);
+	if (rc != 0)
+		bail("mirrored regions", rc);
+	printf("\n%-28s %12s %12s %8s\n", "mirrored region (2 units)", "single", "mirrored",
+	       "ratio");
+	const size_t lsz[] = {64, 4096};
+	for (int w = 1; w >= 0; w--)
+		for (int i = 0; i < 2; i++) {
+			double s50, s99, m50, m99;
+			latency(&single, w, lsz[i], 5000, &s50, &s99);
+			latency(&mirror, w, lsz[i], 5000, &m50, &m99);
+			printf("%-5s %5zu B latency p50 (us) %12.1f %12.1f %7.2fx\n",
+			       w ? "write" : "read", lsz[i], s50, m50, m50 / s50);
+			printf("%-5s %5zu B latency p99 (us) %12.1f %12.1f %7.2fx\n",
+			       w ? "write" : "read", lsz[i], s99, m99, m99 / s99);
+		}
+	const size_t bsz[] = {1u << 20, 64u << 20};
+	for (int w = 1; w >= 0; w--)
+		for (int i = 0; i < 2; i++) {
+			double b[2][3];
+			bandwidth(&single, &mirror, w, bsz[i], i ? 5 : 17, b);
+			printf("%-5s %3zu MiB bandwidth (MiB/s) %11.0f %12.0f %7.0f%%"
+			       "   (spread: single %.0f-%.0f, mirrored %.0f-%.0f)\n",
+			       w ? "write" : "read", bsz[i] >> 20, b[0][0], b[1][0],
+			       100.0 * b[1][0] / b[0][0], b[0][1], b[0][2], b[1][1], b[1][2]);
+		}
+	printf("(5000 operations per latency row; a mirrored write goes to both units at once and\n"
+	       " completes when both have it; a read goes to one copy. Both units and the client share\n"
+	       " this machine's cores and loopback: the units sleep on their completion queue between\n"
+	       " operations (--spin-us 0; with 2 cores, two spinning units and the client would\n"
+	       " measure the scheduler), and the mirrored write bandwidth is bounded by one machine\n"
+	       " doing the copying of both units; across hosts each unit copies its own)\n");
+	npmu_region_close(&single.region);
+	npmu_region_close(&mirror.region);
+	npmu_region_delete(conn, "bench.single");
+	npmu_region_delete(conn, "bench.mirror");
+	npmu_conn_delete(&conn);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 3 && !strcmp(argv[1], "--raw-target"))
 		return raw_target(argv[2]);
 	if (argc == 5 && !strcmp(argv[1], "--primary"))
 		return primary_proc(argv[2], argv[3], strtoull(argv[4], NULL, 10));
-	if (argc != 4) {
-		fprintf(stderr, "usage: npmu_bench RAW_HOST:PORT RAW_PID NPMU_HOST:PORT  (run by bench/run.sh)\n");
+	if (argc != 4 && argc != 5) {
+		fprintf(stderr, "usage: npmu_bench RAW_HOST:PORT RAW_PID NPMU_HOST:PORT [PMMD_HOST:PORT]"
+				"  (run by bench/run.sh)\n");
 		return 2;
 	}
 	struct target raw = {.busy_pid = atoi(argv[2])}, np = {0};
@@ -349,6 +405,8 @@ int main(int argc, char **argv)
 	kill(raw.busy_pid, SIGSTOP); /* the rest measures npmu alone */
 	npmu_region_close(&np.region);
 	npmu_region_delete(conn, "bench");
+	if (argc == 5)
+		mirrored(argv[4]);
 
 	printf("\n%-34s %10s %10s %14s %8s   %s\n", "checkpoint commit (append update)", "p50 us",
 	       "p99 us", "write+fdatasync", "ratio", "target");
