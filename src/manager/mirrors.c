@@ -14,6 +14,7 @@ struct mview {
 	struct npmu__mirror m;   /* the record in force */
 	int unit[NPMU_MIRROR_COPIES]; /* unit index of copy i (-1: a unit this manager lacks) */
 	bool up[NPMU_MIRROR_COPIES];  /* copy i's unit answered with the region */
+	bool missing[NPMU_MIRROR_COPIES]; /* copy i's unit answered without it (a replaced unit) */
 	bool repaired;           /* a copy's record was older or bad, and the newer was written back */
 };
 
@@ -43,6 +44,9 @@ static int rec_call(struct npmu__units *us, int i, const char *name, const uint8
 	return 0;
 }
 
+static int store(struct npmu__units *us, struct mview *v, struct npmu__mirror *next,
+		 const uint64_t keys[NPMU_MIRROR_COPIES], uint32_t *stored_mask);
+
 /* load -- read the record from every unit holding the region, take the newest valid one, and
  * write it back where a unit had an older or bad one (reported, never silent). */
 static int load(struct npmu__units *us, const char *name, struct mview *v)
@@ -56,10 +60,11 @@ static int load(struct npmu__units *us, const char *name, struct mview *v)
 	uint8_t buf[NPMU_PMMD_UNITS_MAX][NPMU_MIRROR_REC_MAX];
 	const uint8_t *recs[NPMU_PMMD_UNITS_MAX];
 	size_t lens[NPMU_PMMD_UNITS_MAX];
+	int rcs[NPMU_PMMD_UNITS_MAX];
 	for (int k = 0; k < n; k++) {
 		recs[k] = buf[k];
 		lens[k] = 0;
-		if (rec_call(us, at[k], name, NULL, 0, 0, buf[k], &lens[k]) != 0)
+		if ((rcs[k] = rec_call(us, at[k], name, NULL, 0, 0, buf[k], &lens[k])) != 0)
 			lens[k] = 0;
 	}
 	/* The record names both units: ask one the directory missed (down at the last refresh). */
@@ -76,7 +81,7 @@ static int load(struct npmu__units *us, const char *name, struct mview *v)
 				at[n] = u;
 				recs[n] = buf[n];
 				lens[n] = 0;
-				if (rec_call(us, u, name, NULL, 0, 0, buf[n], &lens[n]) != 0)
+				if ((rcs[n] = rec_call(us, u, name, NULL, 0, 0, buf[n], &lens[n])) != 0)
 					lens[n] = 0;
 				else
 					npmu__units_dir_add(us, name, (uint32_t)u);
@@ -94,9 +99,20 @@ static int load(struct npmu__units *us, const char *name, struct mview *v)
 	v->m = m;
 	for (uint32_t c = 0; c < m.ncopies; c++) {
 		v->unit[c] = npmu__units_index(us, m.copy[c].unit);
-		for (int k = 0; k < n; k++)
-			if (at[k] == v->unit[c] && lens[k] > 0)
-				v->up[c] = true;
+		bool asked = false;
+		for (int k = 0; k < n; k++) {
+			if (at[k] != v->unit[c])
+				continue;
+			asked = true;
+			v->up[c] |= lens[k] > 0;
+			v->missing[c] |= rcs[k] == NPMU_E_NOENT;
+		}
+		if (!asked && v->unit[c] >= 0) { /* not in the directory: a unit that lost it? */
+			uint8_t rec[NPMU_MIRROR_REC_MAX];
+			size_t len = 0;
+			int rc2 = rec_call(us, v->unit[c], name, NULL, 0, 0, rec, &len);
+			v->missing[c] = rc2 == NPMU_E_NOENT;
+		}
 	}
 	if (pick.disagree) {
 		for (int k = 0; k < n; k++) {
@@ -116,6 +132,18 @@ static int load(struct npmu__units *us, const char *name, struct mview *v)
 				v->repaired = true;
 		}
 	}
+	struct npmu__mirror lost = v->m;
+	bool any_lost = false;
+	for (uint32_t c = 0; c < lost.ncopies; c++)
+		if (v->missing[c] && lost.copy[c].state != NPMU__COPY_STALE) {
+			LOG_WARN("region %s: unit %s answers without its copy (replaced?): recorded "
+				 "stale", name, lost.copy[c].unit);
+			lost.copy[c].state = NPMU__COPY_STALE;
+			lost.copy[c].resync_done = 0;
+			any_lost = true;
+		}
+	if (any_lost && store(us, v, &lost, NULL, NULL) != 0)
+		LOG_WARN("region %s: could not record the lost copy stale", name);
 	return 0;
 }
 
@@ -367,6 +395,50 @@ static int grant_copy(struct npmu__units *us, struct mview *v, uint32_t c, uint3
 	return 0;
 }
 
+/*
+ * replace_copy -- copy c's unit answers but has no such region (the unit was replaced, its pool
+ * new): record the copy stale on the others, then create it there again, empty, carrying that
+ * record, so that the writer can attach and resync it.
+ */
+static int replace_copy(struct npmu__units *us, struct mview *v, uint32_t c)
+{
+	int src = -1;
+	for (uint32_t k = 0; k < v->m.ncopies; k++)
+		if (k != c && v->up[k] && v->m.copy[k].state == NPMU__COPY_IN_SYNC)
+			src = (int)k;
+	if (src < 0 || v->unit[c] < 0)
+		return NPMU_E_UNREACHABLE;
+	struct npmu__request req = {0};
+	snprintf(req.name, sizeof(req.name), "%s", v->name);
+	const uint8_t *body;
+	size_t blen;
+	struct npmu_region_info info;
+	int rc = npmu__units_call(us, (uint32_t)v->unit[src], NPMU_MSG_STAT, &req, &body, &blen);
+	if (rc == 0)
+		rc = npmu__units_info_reply(body, blen, &info);
+	if (rc != 0)
+		return rc;
+	struct npmu__mirror next = v->m;
+	next.copy[c].state = NPMU__COPY_STALE;
+	next.copy[c].resync_done = 0;
+	if (v->m.copy[c].state != NPMU__COPY_STALE && (rc = store(us, v, &next, NULL, NULL)) != 0)
+		return rc;
+	uint8_t rec[NPMU_MIRROR_REC_MAX];
+	int len = npmu__mirror_encode(&v->m, rec, sizeof(rec));
+	struct npmu__request creq = {.size = v->m.size, .copies = 1};
+	snprintf(creq.name, sizeof(creq.name), "%s", v->name);
+	struct npmu_region_info made;
+	if (len < 0)
+		return NPMU_E_INTERNAL;
+	if ((rc = create_copy(us, v->unit[c], &creq, info.owner, rec, len, &made)) != 0)
+		return rc;
+	LOG_WARN("region %s: unit %s had lost its copy (replaced?): created again, stale, for a "
+		 "resync", v->name, v->m.copy[c].unit);
+	v->up[c] = true;
+	v->missing[c] = false;
+	return 0;
+}
+
 /* key_live -- whether key is a live read-write right to the region on copy c. */
 static bool key_live(struct npmu__units *us, struct mview *v, uint32_t c, uint64_t key)
 {
@@ -488,10 +560,12 @@ static int mirror_op(struct npmu__units *us, struct mview *v, const struct npmu_
 		break;
 	}
 	case NPMU__MIRROR_ATTACH: {
-		if (!v->up[c])
-			return NPMU_E_UNREACHABLE;
 		if (!writer_ok(us, v, keys, (int)c))
 			return NPMU_E_FENCED;
+		if (v->missing[c] && (rc = replace_copy(us, v, c)) != 0)
+			return rc;
+		if (!v->up[c])
+			return NPMU_E_UNREACHABLE;
 		uint64_t epoch;
 		if ((rc = fence_copy(us, v->unit[c], v->name, false, &epoch)) != 0)
 			return rc;

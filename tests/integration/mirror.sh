@@ -3,8 +3,9 @@
 # domains), pmmd and clients in others, on a bridge (addresses in 198.18.3.0/24 only). Shows:
 # writes land on both copies (each read directly); reads fail over within a bounded time when
 # the selected unit is cut off; writes go on degraded while a unit is cut off or killed, and the
-# copy is resynced while they go on; both copies end byte-identical; a checkpoint stream's
-# backup takes over when the primary process and its stream's primary unit die together.
+# copy is resynced while they go on; both copies end byte-identical; a replaced unit gets its
+# copy back; a checkpoint stream's backup takes over when the primary process and its stream's
+# primary unit die together; a restarted manager finds the mirror from the surviving unit.
 # Needs root and iproute2; exits 77 (skipped) without them.
 set -euo pipefail
 build=$(cd "$1" && pwd)
@@ -77,11 +78,14 @@ start_unit() { # start_unit HOST
 }
 start_unit u1
 start_unit u2
-exec_on_bg pm "$build/pmmd" --cluster-key "$dir/cluster.key" --unit "$ip_u1:7411@rackA" \
-  --unit "$ip_u2:7411@rackB" --unit-timeout 500 --credentials "$dir/pmmd.cred" \
-  --listen "$ip_pm:7410" --addr-file "$dir/pm.addr" 2>"$dir/pm.log"
-pids+=($!)
-wait_file "$dir/pm.addr"
+start_pmmd() {
+  exec_on_bg pm "$build/pmmd" --cluster-key "$dir/cluster.key" --unit "$ip_u1:7411@rackA" \
+    --unit "$ip_u2:7411@rackB" --unit-timeout 500 --credentials "$dir/pmmd.cred" \
+    --listen "$ip_pm:7410" --addr-file "$dir/pm.addr" 2>>"$dir/pm.log"
+  pids+=($!); pmmd=$!
+  wait_file "$dir/pm.addr"
+}
+start_pmmd
 export NPMU_SERVER=$ip_pm:7410 NPMU_CREDENTIALS=$dir/app.cred NPMU_IO_TIMEOUT_MS=500
 
 # -- placement: two units, two fault domains; never one unit twice --------------------------
@@ -144,6 +148,19 @@ for copy in primary mirror; do
   cmp -s "$dir/image" "$dir/$copy.bin" || fail "after resync the $copy copy differs from what was written"
 done
 
+grep -q "mirror record on $ip_u2:7411 is older" "$dir/pm.log" \
+  || fail "the returning unit's older mirror record was not reported and written back"
+
+# -- a unit replaced (its pool lost): the copy is made again and resynced ------------------------
+kill -9 "$pid_u2"; wait "$pid_u2" 2>/dev/null || true
+rm -f "$dir/u2.pool"
+start_unit u2
+wait_for 10 "mirror +$ip_u2:7411 +stale"
+on cli "$npmu" region resync "$region" > "$dir/resync.out" || fail "resync onto a new unit: $(cat "$dir/resync.out")"
+wait_for 5 "mirror +$ip_u2:7411 +in sync"
+on cli "$npmu" get --copy mirror "$region" "$dir/mirror.bin" > /dev/null || fail "get --copy mirror"
+cmp -s "$dir/image" "$dir/mirror.bin" || fail "the rebuilt copy on a replaced unit differs"
+
 # -- both units down: a clear error, nothing reported written ----------------------------------
 link u1 down; link u2 down
 if on cli "$npmu" put "$region" "$dir/data" > "$dir/both.out" 2>&1; then fail "a write with both units down succeeded"; fi
@@ -167,6 +184,12 @@ if wait "$backup" && grep -q EQUAL "$dir/backup.out" && grep -q " 0 committed up
 region=ckpt.m
 wait_for 5 "primary +$ip_u1:7411 +stale"
 sed 's/^/  /' "$dir/backup.out"
+# a restarted manager finds the mirror again from the surviving unit alone
+kill -9 "$pmmd"; wait "$pmmd" 2>/dev/null || true
+rm -f "$dir/pm.addr"
+start_pmmd
+wait_for 10 "mirror +$ip_u2:7411 +in sync"
+wait_for 1 "primary +$ip_u1:7411 +stale.*unreachable"
 
 if [ "$fails" -ne 0 ]; then echo "$fails check(s) failed"; exit 1; fi
 echo "all mirror checks passed"
