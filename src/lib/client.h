@@ -71,6 +71,7 @@ struct npmu_region {
 	struct npmu__copy copy[NPMU_MIRROR_COPIES];
 	enum npmu_copy read_from;
 	int last_read;           /* the copy the last read came from */
+	uint64_t suspect_ms[NPMU_MIRROR_COPIES]; /* a copy that failed a read is tried last until */
 	pthread_t bg;            /* the resync thread of a writer's handle */
 	int bg_state;            /* 0: none, 1: running, 2: finished (to join) */
 	bool bg_stop;

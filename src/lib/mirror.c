@@ -380,7 +380,7 @@ static int read_order(struct npmu_region *r, int *order, const uint64_t *suspect
 /* npmu__mirror_read -- read from the copy asked for, falling back to the other one. */
 int npmu__mirror_read(struct npmu_region *r, uint64_t off, void *buf, size_t len)
 {
-	static __thread uint64_t suspect[NPMU_MIRROR_COPIES]; /* per reading thread */
+	uint64_t *suspect = r->suspect_ms;
 	pthread_mutex_lock(&r->mlock);
 	if (!writer(r) && npmu__now_ms() - r->m_at_ms > ATTR_TTL_MS)
 		(void)mirror_call(r, NPMU__MIRROR_GET, 0, 0, NULL, NULL, NULL); /* stale cache */

@@ -326,7 +326,10 @@ int npmu__transfer(struct npmu__xfer_target *t, int nt, int write, const struct 
 					fi_close(&x[k].slots[s].mr->fid);
 			npmu__fabric_close(&conn->fab);
 			conn->broken = 1;
-			int ks = key_status(&t[k], timeout_ms);
+			/* a refused access (tcp tears the connection down on a dead key) is told
+			 * from a lost unit by asking; a unit that stopped answering is not asked */
+			int ks = t[k].rc == NPMU_E_TIMEDOUT ? NPMU_E_UNREACHABLE
+							    : key_status(&t[k], timeout_ms);
 			if (ks == NPMU_E_KEY || (ks == NPMU_E_ACCESS && write))
 				t[k].rc = ks;
 			else if (ks == NPMU_E_UNREACHABLE && t[k].rc == NPMU_E_FABRIC)

@@ -1,6 +1,7 @@
 /* mirrors.c -- pmmd's mirrored regions: two copies on units of distinct fault domains, the mirror
  * record kept on both, writers' rights on both, and the copy states of degraded mode and resync. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "client.h"
@@ -17,6 +18,45 @@ struct mview {
 	bool missing[NPMU_MIRROR_COPIES]; /* copy i's unit answered without it (a replaced unit) */
 	bool repaired;           /* a copy's record was older or bad, and the newer was written back */
 };
+
+/* seen_of -- the newest generation seen of region name (a new slot when none; NULL when out of
+ * memory). */
+static struct npmu__gen_seen *seen_of(struct npmu__units *us, const char *name)
+{
+	for (uint32_t i = 0; i < us->nseen; i++)
+		if (strcmp(us->seen[i].name, name) == 0)
+			return &us->seen[i];
+	if (us->nseen == us->capseen) {
+		uint32_t cap = us->capseen ? 2 * us->capseen : 64;
+		void *p = realloc(us->seen, cap * sizeof(*us->seen));
+		if (!p)
+			return NULL;
+		us->seen = p;
+		us->capseen = cap;
+	}
+	struct npmu__gen_seen *g = &us->seen[us->nseen++];
+	snprintf(g->name, sizeof(g->name), "%s", name);
+	g->generation = 0;
+	return g;
+}
+
+/* saw -- note generation gen of region name. */
+static void saw(struct npmu__units *us, const char *name, uint64_t gen)
+{
+	struct npmu__gen_seen *g = seen_of(us, name);
+	if (g && gen > g->generation)
+		g->generation = gen;
+}
+
+/* forget -- a deleted region's generation. */
+static void forget(struct npmu__units *us, const char *name)
+{
+	for (uint32_t i = 0; i < us->nseen; i++)
+		if (strcmp(us->seen[i].name, name) == 0) {
+			us->seen[i] = us->seen[--us->nseen];
+			return;
+		}
+}
 
 /* rec_call -- MIRROR_REC to unit i: get (rec NULL), or set rec (checking key unless 0). */
 static int rec_call(struct npmu__units *us, int i, const char *name, const uint8_t *rec,
@@ -96,6 +136,16 @@ static int load(struct npmu__units *us, const char *name, struct mview *v)
 				      : "no copy has a valid mirror record");
 		return NPMU_E_CORRUPT;
 	}
+	struct npmu__gen_seen *g = seen_of(us, name);
+	if (g && m.generation < g->generation) {
+		LOG_WARN("region %s: the units that answer hold mirror record generation %llu, but "
+			 "generation %llu was in force: the copy holding it is away, and the others may "
+			 "be stale: refusing until it is back", name, (unsigned long long)m.generation,
+			 (unsigned long long)g->generation);
+		return NPMU_E_UNREACHABLE;
+	}
+	if (g)
+		g->generation = m.generation;
 	v->m = m;
 	for (uint32_t c = 0; c < m.ncopies; c++) {
 		v->unit[c] = npmu__units_index(us, m.copy[c].unit);
@@ -183,6 +233,7 @@ static int store(struct npmu__units *us, struct mview *v, struct npmu__mirror *n
 	if (!in_sync_stored)
 		return first_err ? first_err : NPMU_E_UNREACHABLE;
 	v->m = *next;
+	saw(us, v->name, next->generation);
 	return 0;
 }
 
@@ -233,7 +284,8 @@ static int mark_unreachable_stale(struct npmu__units *us, struct mview *v)
 
 /* pick_unit -- the unit with the most room for size that is not `other` and, where both declare
  * one, not in other's fault domain; `where` names one instead. -1: none. */
-static int pick_unit(struct npmu__units *us, const char *where, int other, uint64_t size)
+static int pick_unit(struct npmu__units *us, const char *where, int other, uint64_t size,
+		     bool *away)
 {
 	int best = -1;
 	for (uint32_t i = 0; i < us->n; i++) {
@@ -242,8 +294,10 @@ static int pick_unit(struct npmu__units *us, const char *where, int other, uint6
 		if (other >= 0 && us->u[i].domain[0] &&
 		    strcmp(us->u[i].domain, us->u[other].domain) == 0)
 			continue;
-		if (npmu__units_greet(us, i) == 0 && us->u[i].free >= size &&
-		    (best < 0 || us->u[i].free > us->u[best].free))
+		us->u[i].retry_ms = 0; /* placement is rare: ask even a unit left alone lately */
+		if (npmu__units_greet(us, i) != 0)
+			*away = true;
+		else if (us->u[i].free >= size && (best < 0 || us->u[i].free > us->u[best].free))
 			best = (int)i;
 	}
 	return best;
@@ -293,12 +347,15 @@ int npmu__mirror_create(struct npmu__units *us, const struct npmu__request *req,
 			 req->name, req->unit, req->unit2);
 		return NPMU_E_INVAL; /* the copies must not share a unit, nor a fault domain */
 	}
-	int a = pick_unit(us, req->unit, -1, req->size);
-	int b = a < 0 ? -1 : pick_unit(us, req->unit2, a, req->size);
+	bool away = false;
+	int a = pick_unit(us, req->unit, -1, req->size, &away);
+	int b = a < 0 ? -1 : pick_unit(us, req->unit2, a, req->size, &away);
 	if (a < 0 || b < 0) {
 		const char *where = a < 0 ? req->unit : req->unit2;
 		if (where[0] && npmu__units_index(us, where) < 0)
 			return NPMU_E_NOUNIT;
+		if (away)
+			return NPMU_E_UNREACHABLE; /* a unit that could have taken it does not answer */
 		LOG_INFO("region %s: no %s unit with %llu bytes free%s", req->name,
 			 a < 0 ? "first" : "second", (unsigned long long)req->size,
 			 a < 0 ? "" : " in another fault domain");
@@ -647,6 +704,8 @@ static int every_copy(struct npmu__units *us, struct mview *v, uint16_t type,
 	}
 	if (type == NPMU_MSG_REVOKE && rc == 0)
 		npmu__put_u32(reply, revoked);
+	if (type == NPMU_MSG_DELETE && rc == 0)
+		forget(us, v->name);
 	return rc;
 }
 

@@ -194,6 +194,7 @@ void npmu__units_fini(struct npmu__units *us)
 			npmu_conn_delete(&us->u[i].conn);
 	free(us->dir);
 	free(us->cache);
+	free(us->seen);
 	sodium_memzero(us, sizeof(*us));
 }
 

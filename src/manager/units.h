@@ -46,6 +46,14 @@ struct npmu__units {
 	struct npmu__dir_entry *dir;
 	uint32_t ncache;               /* LIST: the regions of every unit, gathered at start 0 */
 	struct npmu_region_info *cache;
+	/* the newest mirror record generation seen per mirrored region since pmmd started: a
+	 * unit coming back alone with an older record is not trusted (its peer, which holds the
+	 * newer one, is away) */
+	uint32_t nseen, capseen;
+	struct npmu__gen_seen {
+		char name[NPMU_NAME_MAX + 1];
+		uint64_t generation;
+	} *seen;
 };
 
 /* npmu__units_add -- declare a unit (not yet connected), "HOST:PORT" or "HOST:PORT@DOMAIN". */

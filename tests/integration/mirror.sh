@@ -86,7 +86,7 @@ start_pmmd() {
   wait_file "$dir/pm.addr"
 }
 start_pmmd
-export NPMU_SERVER=$ip_pm:7410 NPMU_CREDENTIALS=$dir/app.cred NPMU_IO_TIMEOUT_MS=500
+export NPMU_SERVER=$ip_pm:7410 NPMU_CREDENTIALS=$dir/app.cred
 
 # -- placement: two units, two fault domains; never one unit twice --------------------------
 region=mirrored
@@ -166,6 +166,18 @@ link u1 down; link u2 down
 if on cli "$npmu" put "$region" "$dir/data" > "$dir/both.out" 2>&1; then fail "a write with both units down succeeded"; fi
 grep -qiE "unreachable|cannot be reached|no answer" "$dir/both.out" || fail "both down: $(cat "$dir/both.out")"
 link u1 up; link u2 up
+
+# -- the copy holding the latest writes away, the other back alone: refused, never read stale ----
+head -c $((32 << 20)) /dev/urandom > "$dir/data2"
+link u1 down
+on cli "$npmu" put "$region" "$dir/data2" > /dev/null 2>&1 || fail "a degraded write (primary cut off)"
+link u2 down; link u1 up
+if on cli "$npmu" get "$region" "$dir/stale.bin" > "$dir/stale.out" 2>&1; then
+  fail "a read was served by the copy that missed the latest writes"
+fi
+link u2 up
+on cli "$npmu" get "$region" "$dir/latest.bin" > /dev/null || fail "get after the mirror's unit came back"
+cmp -s "$dir/data2" "$dir/latest.bin" || fail "the latest writes were not what was read"
 
 # -- a mirrored checkpoint stream: the primary and its stream's primary unit die together ------
 export NPMU_LEASE_MS=1500 # above pmmd's --unit-timeout: a lost unit delays pmmd that long
