@@ -83,6 +83,7 @@ struct npmu__xfer_target {
 	struct npmu_conn *data;
 	const struct npmu__access_info *ai;
 	uint64_t region_id;
+	bool quick;  /* a copy of a mirrored region: after a timeout, fail over, do not probe */
 	int rc; /* out */
 };
 

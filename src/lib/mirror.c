@@ -90,8 +90,10 @@ static int mirror_call(struct npmu_region *r, uint32_t op, uint32_t copy, uint64
 /* target -- the transfer target of copy c. */
 static struct npmu__xfer_target target(struct npmu_region *r, int c)
 {
-	return (struct npmu__xfer_target){
-		.data = r->copy[c].data, .ai = &r->copy[c].ai, .region_id = r->copy[c].region_id};
+	return (struct npmu__xfer_target){.data = r->copy[c].data,
+					  .ai = &r->copy[c].ai,
+					  .region_id = r->copy[c].region_id,
+					  .quick = true};
 }
 
 /* ping -- ask copy c's unit whether the key still holds (PERSIST of nothing); 0, NPMU_E_ACCESS

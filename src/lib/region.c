@@ -327,9 +327,11 @@ int npmu__transfer(struct npmu__xfer_target *t, int nt, int write, const struct 
 			npmu__fabric_close(&conn->fab);
 			conn->broken = 1;
 			/* a refused access (tcp tears the connection down on a dead key) is told
-			 * from a lost unit by asking; a unit that stopped answering is not asked */
-			int ks = t[k].rc == NPMU_E_TIMEDOUT ? NPMU_E_UNREACHABLE
-							    : key_status(&t[k], timeout_ms);
+			 * from a lost unit by asking; a mirror's copy that stopped answering is
+			 * not asked: the other copy serves at once */
+			int ks = t[k].quick && t[k].rc == NPMU_E_TIMEDOUT
+					 ? NPMU_E_UNREACHABLE
+					 : key_status(&t[k], timeout_ms);
 			if (ks == NPMU_E_KEY || (ks == NPMU_E_ACCESS && write))
 				t[k].rc = ks;
 			else if (ks == NPMU_E_UNREACHABLE && t[k].rc == NPMU_E_FABRIC)
