@@ -40,6 +40,7 @@ extern "C" {
 #define NPMU_E_NOUNIT (-1023)      /* the manager has no unit of that address */
 #define NPMU_E_FENCED (-1024)      /* fenced: another process took over the stream */
 #define NPMU_E_LEASE (-1025)       /* the stream is held by a live writer */
+#define NPMU_E_LOST (-1026)        /* too many units lost or corrupt to restore this version */
 
 /* npmu_strerror -- a static sentence for any code returned by this library. */
 NPMU_API const char *npmu_strerror(int err);
@@ -367,6 +368,84 @@ NPMU_API int npmu_ckpt_stat(struct npmu_ckpt *ck, struct npmu_ckpt_info *info);
 
 /* npmu_ckpt_close -- release the lease (primary), close the rights, free; NULLs *ck_ptr. */
 NPMU_API int npmu_ckpt_close(struct npmu_ckpt **ck_ptr);
+
+/* ---- Striped checkpoint sets (seed 004) --------------------------------------------------- */
+
+/* Progress of a long operation: done of total bytes. */
+typedef void (*npmu_progress_fn)(uint64_t done, uint64_t total, void *arg);
+
+/* The shape of a new set; zero fields take defaults. A set's shape is fixed by its first put. */
+struct npmu_stripe_cfg {
+	uint32_t k;        /* data sub-segments per group, 1..32; 0: 4 */
+	uint32_t m;        /* parity sub-segments per group, 1..16 (1: XOR parity); 0: 2 */
+	uint32_t n;        /* units (one member region on each), k+m..64; 0: k+m */
+	uint64_t seg_size; /* sub-segment bytes, a multiple of 4 KiB; 0: 1 MiB */
+	uint32_t keep;     /* versions kept, 2..8; 0: 2 */
+	uint64_t capacity; /* the largest checkpoint it will hold; 0: the first one's size */
+	int mirror;        /* 1: the mirrored layout instead: k = 1, m = n - 1 full copies */
+};
+
+/* What a restore or a rebuild found. */
+struct npmu_stripe_report {
+	uint64_t version;       /* the version restored (or rebuilt) */
+	uint64_t newest;        /* the newest committed version found */
+	uint64_t older_ok;      /* NPMU_E_LOST: the newest older version still recoverable (0: none) */
+	uint32_t lost;          /* members that could not be read (unreachable or missing) */
+	uint32_t bad;           /* sub-segments that failed their checksum (treated as lost) */
+	uint32_t repaired;      /* sub-segments reconstructed (get) or written back (rebuild) */
+	char which[512];        /* the members lost or failing, "s2 (host:port) unreachable, ..." */
+};
+
+/*
+ * npmu_stripe_put -- write a checkpoint of len bytes as the next version of set NAME, creating
+ * the set (n member regions NAME.s0.., on n distinct units) on first use: cut into sub-segments,
+ * k data + m parity per group (ISA-L, in this process), each member's share written, made
+ * persistent, and only then the version's manifest (its commit record) written on every member.
+ * *version (may be NULL) gets the version number.
+ */
+NPMU_API int npmu_stripe_put(struct npmu_conn *conn, const char *name, const void *data,
+			     uint64_t len, const struct npmu_stripe_cfg *cfg,
+			     npmu_progress_fn progress, void *arg, uint64_t *version);
+
+/*
+ * npmu_stripe_get -- restore version `version` (0: the newest committed) of set NAME into a
+ * buffer the caller frees with free(): any k sub-segments of each group are enough; one that
+ * fails its checksum counts as lost. NPMU_E_LOST when too many are lost: rep names them and
+ * gives the newest older version that can still be restored.
+ */
+NPMU_API int npmu_stripe_get(struct npmu_conn *conn, const char *name, uint64_t version,
+			     void **data, uint64_t *len, npmu_progress_fn progress, void *arg,
+			     struct npmu_stripe_report *rep);
+
+/*
+ * npmu_stripe_rebuild -- regenerate every lost or corrupt sub-segment of every kept version from
+ * the others and write it back (a member region lost with its unit is created again on its unit,
+ * or on another unit the set does not use); rep counts what was written.
+ */
+NPMU_API int npmu_stripe_rebuild(struct npmu_conn *conn, const char *name,
+				 npmu_progress_fn progress, void *arg, struct npmu_stripe_report *rep);
+
+/* What `npmu stripe stat` shows: the layout, the versions, and each member's health. */
+struct npmu_stripe_info {
+	uint32_t k, m, n, keep;
+	uint64_t seg_size, capacity;
+	uint64_t newest_data_off; /* where the newest version's sub-segments start in each member */
+	uint32_t nversions;
+	struct {
+		uint64_t version, length;
+		uint32_t members; /* members holding its manifest */
+	} versions[8];          /* newest first */
+	struct {
+		char region[NPMU_NAME_MAX + 1];
+		char unit[128];
+		int state;      /* 0: ok, 1: unreachable or missing, 2: corrupt header */
+		uint32_t manifests; /* kept versions whose manifest it holds */
+	} member[64];
+};
+
+/* npmu_stripe_stat -- describe set NAME (without reading its data). */
+NPMU_API int npmu_stripe_stat(struct npmu_conn *conn, const char *name,
+			      struct npmu_stripe_info *info);
 
 /* npmu_parse_size -- parse "4096", "64K", "1.5M", "4G", "1T" (binary units) into bytes. */
 NPMU_API int npmu_parse_size(const char *text, uint64_t *bytes);

@@ -34,6 +34,13 @@ static const char usage_main[] =
 	"  unit ls                   the manager's units, their state and capacity\n"
 	"  ckpt stat STREAM          a checkpoint stream: mode, epoch, sequence, latest update, unread\n"
 	"  ckpt dump STREAM FILE     the stream's latest state into FILE ('-' for standard output)\n"
+	"  stripe put NAME FILE [--k 4] [--m 2] [--n N] [--seg 1M] [--keep 2] [--capacity SIZE]\n"
+	"                            FILE as the next version of striped set NAME: k data and m\n"
+	"                            parity sub-segments per group over n units (--mirror: copies)\n"
+	"  stripe get NAME FILE [--version V]\n"
+	"                            restore a version (default: the newest) from any k of each group\n"
+	"  stripe stat NAME          layout, versions, and each member's health\n"
+	"  stripe rebuild NAME       regenerate lost or corrupt sub-segments (after a unit is replaced)\n"
 	"  keygen FILE               write a new random key to FILE (mode 0600)\n"
 	"\n"
 	"Options:\n"
@@ -592,6 +599,211 @@ static int cmd_unit(int argc, char **argv)
 	return 0;
 }
 
+static const char usage_stripe[] =
+	"Usage: npmu stripe put NAME FILE [--k K] [--m M] [--n N] [--seg SIZE] [--keep V]\n"
+	"                       [--capacity SIZE] [--mirror]\n"
+	"       npmu stripe get NAME FILE [--version V]\n"
+	"       npmu stripe stat NAME | rebuild NAME\n"
+	"A striped set is n member regions NAME.s0.. on n distinct units. Each version of the\n"
+	"checkpoint is cut into sub-segments of --seg bytes (default 1M), grouped k at a time\n"
+	"(default 4) with m parity sub-segments (default 2; 1: XOR parity), parity rotating over\n"
+	"the units; any k of each group restore it. --mirror keeps n full copies instead. The\n"
+	"set's shape and capacity (default: the first checkpoint's size) are fixed by its first\n"
+	"put; the last --keep versions (default 2) stay restorable.\n";
+
+/* stripe_progress -- the progress bar of stripe put/get/rebuild. */
+static void stripe_progress(uint64_t done, uint64_t total, void *arg)
+{
+	const char *what = ((const char **)arg)[0];
+	double start = *(const double *)((const char **)arg)[1];
+	progress(what, done, total, start, done == total);
+}
+
+/* print_report -- what a restore or a rebuild found. */
+static void print_report(const char *verb, const char *name, const struct npmu_stripe_report *r,
+			 int rc)
+{
+	if (json) {
+		printf("{\"set\":\"%s\",\"%s\":%s,\"version\":%llu,\"newest\":%llu,"
+		       "\"older_ok\":%llu,\"lost\":%u,\"bad\":%u,\"repaired\":%u,\"which\":\"%s\"}\n",
+		       name, verb, rc == 0 ? "true" : "false", (unsigned long long)r->version,
+		       (unsigned long long)r->newest, (unsigned long long)r->older_ok, r->lost, r->bad,
+		       r->repaired, r->which);
+		return;
+	}
+	if (r->lost || r->bad || r->which[0])
+		fprintf(rc ? stderr : stdout, "%s: %u member(s) lost, %u sub-segment(s) failed their "
+			"checksum%s%s\n", name, r->lost, r->bad, r->which[0] ? ": " : "", r->which);
+	if (rc == NPMU_E_LOST && r->older_ok)
+		fprintf(stderr, "npmu: version %llu of %s can still be restored: npmu stripe get "
+			"--version %llu %s FILE\n", (unsigned long long)r->older_ok, name,
+			(unsigned long long)r->older_ok, name);
+}
+
+/* cmd_stripe -- stripe put|get|stat|rebuild. */
+static int cmd_stripe(int argc, char **argv)
+{
+	static const struct option o[] = {
+		{"k", required_argument, NULL, 'k'},     {"m", required_argument, NULL, 'm'},
+		{"n", required_argument, NULL, 'n'},     {"seg", required_argument, NULL, 's'},
+		{"keep", required_argument, NULL, 'K'},  {"capacity", required_argument, NULL, 'c'},
+		{"mirror", no_argument, NULL, 'M'},      {"version", required_argument, NULL, 'v'},
+		{"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0}};
+	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		fputs(usage_stripe, argc < 2 ? stderr : stdout);
+		return argc < 2 ? 2 : 0;
+	}
+	const char *verb = argv[1];
+	struct npmu_stripe_cfg sc = {0};
+	uint64_t version = 0;
+	int c;
+	optind = 0;
+	argc--;
+	argv++;
+	while ((c = getopt_long(argc, argv, "k:m:n:s:K:c:Mv:h", o, NULL)) != -1) {
+		uint64_t v = 0;
+		if (c == 'h') {
+			fputs(usage_stripe, stdout);
+			return 0;
+		}
+		if (c == '?' || (c != 'M' && npmu_parse_size(optarg, &v) != 0)) {
+			fputs(usage_stripe, stderr);
+			return 2;
+		}
+		switch (c) {
+		case 'k': sc.k = (uint32_t)v; break;
+		case 'm': sc.m = (uint32_t)v; break;
+		case 'n': sc.n = (uint32_t)v; break;
+		case 's': sc.seg_size = v; break;
+		case 'K': sc.keep = (uint32_t)v; break;
+		case 'c': sc.capacity = v; break;
+		case 'M': sc.mirror = 1; break;
+		case 'v': version = v; break;
+		}
+	}
+	int args = argc - optind;
+	int want = !strcmp(verb, "put") || !strcmp(verb, "get") ? 2
+		   : !strcmp(verb, "stat") || !strcmp(verb, "rebuild") ? 1 : -1;
+	if (want < 0 || args != want) {
+		fprintf(stderr, "npmu: %s\n%s", want < 0 ? "unknown stripe command" : "wrong arguments",
+			usage_stripe);
+		return 2;
+	}
+	const char *name = argv[optind], *path = want == 2 ? argv[optind + 1] : NULL;
+	struct npmu_conn *conn = connect_or_die();
+	double start = now_s();
+	const char *parg[2] = {verb, (const char *)&start};
+	struct npmu_stripe_report rep;
+	int rc = 0;
+	if (!strcmp(verb, "put")) {
+		int fd = strcmp(path, "-") ? open(path, O_RDONLY) : STDIN_FILENO;
+		struct stat st;
+		if (fd < 0 || fstat(fd, &st) != 0) {
+			fprintf(stderr, "npmu: %s: %s\n", path, strerror(errno));
+			return 1;
+		}
+		uint64_t len = 0, cap = S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 1 << 20;
+		char *buf = malloc(cap ? cap : 1);
+		for (ssize_t n; buf && (n = read_full(fd, buf + len, cap - len)) > 0;) {
+			len += (uint64_t)n;
+			if (len == cap) {
+				char *p = realloc(buf, cap * 2);
+				if (!p)
+					break;
+				buf = p;
+				cap *= 2;
+			}
+		}
+		if (!buf)
+			die("put", NPMU_E_NOMEM);
+		uint64_t v = 0;
+		rc = npmu_stripe_put(conn, name, buf, len, &sc, stripe_progress, parg, &v);
+		free(buf);
+		if (rc == NPMU_E_NOUNIT)
+			fprintf(stderr, "npmu: the set needs more units than the manager has up "
+					"(npmu unit ls)\n");
+		if (rc != 0)
+			die(name, rc);
+		char a[32];
+		if (json)
+			printf("{\"set\":\"%s\",\"version\":%llu,\"bytes\":%llu,\"seconds\":%.3f}\n",
+			       name, (unsigned long long)v, (unsigned long long)len, now_s() - start);
+		else
+			printf("put %s into %s: version %llu, %s, committed on every unit, %.3f s\n", path,
+			       name, (unsigned long long)v, npmu_format_size(len, a, sizeof(a)),
+			       now_s() - start);
+	} else if (!strcmp(verb, "get")) {
+		void *data = NULL;
+		uint64_t len = 0;
+		rc = npmu_stripe_get(conn, name, version, &data, &len, stripe_progress, parg, &rep);
+		print_report("restored", name, &rep, rc);
+		if (rc != 0)
+			die(name, rc);
+		int fd = strcmp(path, "-") ? open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644)
+					   : STDOUT_FILENO;
+		if (fd < 0 || write_full(fd, data, len) != 0 || (fd != STDOUT_FILENO && close(fd))) {
+			fprintf(stderr, "npmu: %s: %s\n", path, strerror(errno));
+			return 1;
+		}
+		free(data);
+		char a[32];
+		if (!json && fd != STDOUT_FILENO)
+			printf("got version %llu of %s (%s%s) into %s, %.3f s\n",
+			       (unsigned long long)rep.version, name, npmu_format_size(len, a, sizeof(a)),
+			       rep.repaired ? ", rebuilt from parity" : "", path, now_s() - start);
+	} else if (!strcmp(verb, "rebuild")) {
+		rc = npmu_stripe_rebuild(conn, name, stripe_progress, parg, &rep);
+		print_report("rebuilt", name, &rep, rc);
+		if (rc != 0)
+			die(name, rc);
+		if (!json)
+			printf("%s: %u sub-segment(s) written back; every member healthy\n", name,
+			       rep.repaired);
+	} else {
+		struct npmu_stripe_info si;
+		if ((rc = npmu_stripe_stat(conn, name, &si)) != 0)
+			die(name, rc);
+		char a[32], b[32];
+		if (json) {
+			printf("{\"set\":\"%s\",\"k\":%u,\"m\":%u,\"n\":%u,\"seg_size\":%llu,"
+			       "\"keep\":%u,\"capacity\":%llu,\"data_offset\":%llu,\"versions\":[", name,
+			       si.k, si.m, si.n, (unsigned long long)si.seg_size, si.keep,
+			       (unsigned long long)si.capacity, (unsigned long long)si.newest_data_off);
+			for (uint32_t i = 0; i < si.nversions; i++)
+				printf("%s{\"version\":%llu,\"length\":%llu,\"members\":%u}", i ? "," : "",
+				       (unsigned long long)si.versions[i].version,
+				       (unsigned long long)si.versions[i].length, si.versions[i].members);
+			printf("],\"members\":[");
+			for (uint32_t i = 0; i < si.n; i++)
+				printf("%s{\"region\":\"%s\",\"unit\":\"%s\",\"state\":\"%s\","
+				       "\"manifests\":%u}", i ? "," : "", si.member[i].region,
+				       si.member[i].unit,
+				       si.member[i].state == 0 ? "ok" : si.member[i].state == 1 ? "lost"
+												 : "corrupt",
+				       si.member[i].manifests);
+			printf("]}\n");
+		} else {
+			printf("%s: %u+%u over %u units (%s), sub-segments of %s, capacity %s, %u "
+			       "version(s) kept\n", name, si.k, si.m, si.n,
+			       si.k == 1 ? "mirrored copies" : si.m == 1 ? "XOR parity" : "Reed-Solomon",
+			       npmu_format_size(si.seg_size, a, sizeof(a)),
+			       npmu_format_size(si.capacity, b, sizeof(b)), si.keep);
+			for (uint32_t i = 0; i < si.nversions; i++)
+				printf("  version %llu: %s, manifest on %u of %u members\n",
+				       (unsigned long long)si.versions[i].version,
+				       npmu_format_size(si.versions[i].length, a, sizeof(a)),
+				       si.versions[i].members, si.n);
+			for (uint32_t i = 0; i < si.n; i++)
+				printf("  %-24s %-24s %s\n", si.member[i].region, si.member[i].unit,
+				       si.member[i].state == 0 ? "ok"
+				       : si.member[i].state == 1 ? "LOST (unreachable or missing)"
+								 : "CORRUPT header");
+		}
+	}
+	npmu_conn_delete(&conn);
+	return 0;
+}
+
 /* cmd_ckpt -- ckpt stat STREAM | ckpt dump STREAM FILE, looking without leaving marks. */
 static int cmd_ckpt(int argc, char **argv)
 {
@@ -729,6 +941,8 @@ int main(int argc, char **argv)
 		return cmd_unit(ac, av);
 	if (!strcmp(av[0], "ckpt"))
 		return cmd_ckpt(ac, av);
+	if (!strcmp(av[0], "stripe"))
+		return cmd_stripe(ac, av);
 	fprintf(stderr, "npmu: unknown command '%s'\n", av[0]);
 	fprintf(stderr, usage_main, NPMU_DEFAULT_PORT);
 	return 2;

@@ -32,6 +32,7 @@ const char *npmu_strerror(int err)
 	case NPMU_E_BUSY: return "the pool is in use by another process";
 	case NPMU_E_FENCED: return "fenced: the lease lapsed and another process took over the stream";
 	case NPMU_E_LEASE: return "the stream is held by a live writer (its lease has not lapsed)";
+	case NPMU_E_LOST: return "too many units lost or corrupt to restore this version";
 	case NPMU_E_NOUNIT: return "no such unit (npmu unit ls lists them)";
 	case NPMU_E_AUTH: return "authentication failed, or a message was replayed, reordered or altered";
 	default: return "unknown error";

@@ -233,6 +233,8 @@ int npmu__units_info_reply(const uint8_t *body, size_t blen, struct npmu_region_
 	return c.ok && c.pos == blen ? 0 : NPMU_E_PROTO;
 }
 
+static int remote_stat(void *v, const char *name, struct npmu_region_info *info);
+
 /* remote_create -- place a region on the unit asked for, or the one with the most room. */
 static int remote_create(void *v, const struct npmu__request *creq, const char *owner,
 			 struct npmu_region_info *info)
@@ -240,8 +242,12 @@ static int remote_create(void *v, const struct npmu__request *creq, const char *
 	struct npmu__units *us = v;
 	const char *name = creq->name, *where = creq->unit;
 	uint64_t size = creq->size;
-	if (find(us, name) >= 0)
+	struct npmu_region_info have;
+	int src = remote_stat(us, name, &have); /* a unit restarted empty forgets what it had */
+	if (src == 0)
 		return NPMU_E_EXIST;
+	if (src != NPMU_E_NOENT) /* the unit holding that name is away: never a second one */
+		return src;
 	if (creq->copies == 2)
 		return npmu__mirror_create(us, creq, owner, info);
 	int best = -1;
@@ -288,7 +294,7 @@ static int remote_remove(void *v, const char *name)
 	size_t blen;
 	int unit;
 	int rc = by_name(us, NPMU_MSG_DELETE, name, &req, &body, &blen, &unit);
-	if (rc == 0)
+	if (rc == 0 || (rc == NPMU_E_NOENT && unit >= 0))
 		npmu__units_dir_drop(us, name, (uint32_t)unit);
 	return rc;
 }
@@ -317,7 +323,9 @@ static int remote_stat(void *v, const char *name, struct npmu_region_info *info)
 		rc = npmu__units_call(us, (uint32_t)at[k], NPMU_MSG_STAT, &req, &body, &blen);
 		if (rc == 0)
 			return npmu__units_info_reply(body, blen, info);
-		if (rc != NPMU_E_UNREACHABLE)
+		if (rc == NPMU_E_NOENT) /* that unit no longer has it (restarted empty) */
+			npmu__units_dir_drop(us, name, (uint32_t)at[k]);
+		else if (rc != NPMU_E_UNREACHABLE)
 			return rc;
 	}
 	return rc;

@@ -1,0 +1,711 @@
+/* stripe.c -- striped checkpoint sets: put (segment, encode with ISA-L, write, commit), get
+ * (restore from any k of each group), rebuild and stat. Format: src/common/stripe_format.h. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client.h"
+#include "csum.h"
+#include "log.h"
+#include "stripe_format.h"
+
+#define KEEP_DEFAULT 2
+
+/* One member region as a set handle holds it. */
+struct member {
+	struct npmu_region *r;     /* NULL: lost (unreachable or missing) */
+	struct npmu__stripe_member h;
+	int state;                 /* 0 ok, 1 lost, 2 corrupt header */
+	char region[NPMU_NAME_MAX + 1];
+};
+
+struct set {
+	struct npmu_conn *conn;
+	char name[NPMU_NAME_MAX + 1];
+	uint32_t n;
+	struct npmu__stripe_member shape; /* from the first good header */
+	struct member mem[NPMU_STRIPE_UNITS_MAX];
+	/* every valid manifest found, by member and slot */
+	struct npmu__stripe_manifest mf[NPMU_STRIPE_UNITS_MAX][NPMU_STRIPE_KEEP_MAX];
+	bool have[NPMU_STRIPE_UNITS_MAX][NPMU_STRIPE_KEEP_MAX];
+};
+
+/* member_name -- "NAME.sI". */
+static void member_name(const char *name, uint32_t i, char out[NPMU_NAME_MAX + 1])
+{
+	char tmp[NPMU_NAME_MAX + 16]; /* set names are at most NPMU_NAME_MAX - 4: it fits */
+	snprintf(tmp, sizeof(tmp), "%s.s%u", name, i);
+	memcpy(out, tmp, NPMU_NAME_MAX);
+	out[NPMU_NAME_MAX] = '\0';
+}
+
+/* set_close -- close every member and free the manifests. */
+static void set_close(struct set *s)
+{
+	for (uint32_t i = 0; i < NPMU_STRIPE_UNITS_MAX; i++) {
+		if (s->mem[i].r)
+			npmu_region_close(&s->mem[i].r);
+		for (uint32_t k = 0; k < NPMU_STRIPE_KEEP_MAX; k++)
+			if (s->have[i][k])
+				npmu__stripe_manifest_free(&s->mf[i][k]);
+	}
+	free(s);
+}
+
+/* open_member -- open member i and check its header. */
+static int open_member(struct set *s, uint32_t i, enum npmu_access access)
+{
+	struct member *mb = &s->mem[i];
+	member_name(s->name, i, mb->region);
+	mb->state = 1;
+	int rc = npmu_region_open(s->conn, mb->region, access, &mb->r);
+	if (rc != 0)
+		return rc;
+	uint8_t raw[64];
+	if ((rc = npmu_region_read(mb->r, 0, raw, sizeof(raw))) != 0) {
+		npmu_region_close(&mb->r);
+		return rc;
+	}
+	if (npmu__stripe_member_decode(raw, &mb->h) != 0 || mb->h.index != i ||
+	    npmu_region_size(mb->r) < npmu__stripe_member_size(&mb->h)) {
+		LOG_WARN("stripe %s: member %s has no valid header", s->name, mb->region);
+		mb->state = 2;
+		return NPMU_E_CORRUPT;
+	}
+	mb->state = 0;
+	return 0;
+}
+
+/* read_manifests -- every valid manifest slot of every open member. */
+static void read_manifests(struct set *s)
+{
+	for (uint32_t i = 0; i < s->n; i++) {
+		struct member *mb = &s->mem[i];
+		if (mb->state != 0)
+			continue;
+		uint8_t *buf = malloc(mb->h.marea);
+		for (uint32_t k = 0; buf && k < mb->h.keep; k++) {
+			if (npmu_region_read(mb->r, npmu__stripe_manifest_off(&mb->h, k), buf,
+					     mb->h.marea) != 0)
+				break;
+			s->have[i][k] = npmu__stripe_manifest_decode(buf, mb->h.marea,
+								     &s->mf[i][k]) == 0;
+			if (s->have[i][k] && s->mf[i][k].layout.n != s->n) {
+				npmu__stripe_manifest_free(&s->mf[i][k]);
+				s->have[i][k] = false;
+			}
+		}
+		free(buf);
+	}
+}
+
+/*
+ * set_open -- find set NAME's members: the first whose header reads tells n; every other is
+ * opened (a lost one is noted, not fatal). NPMU_E_NOENT when no member exists.
+ */
+static int set_open(struct npmu_conn *conn, const char *name, enum npmu_access access,
+		    struct set **out)
+{
+	if (!conn || !name)
+		return NPMU_E_INVAL;
+	size_t nl = strnlen(name, NPMU_NAME_MAX + 1);
+	if (!npmu__name_valid(name, nl) || nl > NPMU_NAME_MAX - 4)
+		return NPMU_E_NAME;
+	struct set *s = calloc(1, sizeof(*s));
+	if (!s)
+		return NPMU_E_NOMEM;
+	s->conn = conn;
+	memcpy(s->name, name, nl);
+	s->n = 0;
+	int last = NPMU_E_NOENT;
+	for (uint32_t i = 0; i < NPMU_STRIPE_UNITS_MAX && (s->n == 0 || i < s->n); i++) {
+		int rc = open_member(s, i, access);
+		if (rc == 0 && s->n == 0) {
+			s->n = s->mem[i].h.n;
+			s->shape = s->mem[i].h;
+		} else if (rc != 0 && rc != NPMU_E_NOENT) {
+			last = rc;
+		}
+	}
+	if (s->n == 0) {
+		set_close(s);
+		return last == NPMU_E_NOENT ? NPMU_E_NOENT : last;
+	}
+	for (uint32_t i = 0; i < s->n; i++) /* members must agree on the shape */
+		if (s->mem[i].state == 0 &&
+		    (s->mem[i].h.n != s->n || s->mem[i].h.keep != s->shape.keep ||
+		     s->mem[i].h.k != s->shape.k || s->mem[i].h.m != s->shape.m ||
+		     s->mem[i].h.seg_size != s->shape.seg_size || s->mem[i].h.dslot != s->shape.dslot)) {
+			LOG_WARN("stripe %s: member %s disagrees with the set's shape", name,
+				 s->mem[i].region);
+			npmu_region_close(&s->mem[i].r);
+			s->mem[i].state = 2;
+		}
+	read_manifests(s);
+	*out = s;
+	return 0;
+}
+
+/* newest -- the valid manifest of the highest version below `below` (0: any); NULL if none. */
+static const struct npmu__stripe_manifest *newest(const struct set *s, uint64_t below,
+						  uint32_t *holders)
+{
+	const struct npmu__stripe_manifest *best = NULL;
+	for (uint32_t i = 0; i < s->n; i++)
+		for (uint32_t k = 0; k < s->shape.keep; k++)
+			if (s->have[i][k] && (!below || s->mf[i][k].version < below) &&
+			    (!best || s->mf[i][k].version > best->version))
+				best = &s->mf[i][k];
+	if (holders) {
+		*holders = 0;
+		for (uint32_t i = 0; best && i < s->n; i++)
+			for (uint32_t k = 0; k < s->shape.keep; k++)
+				*holders += s->have[i][k] && s->mf[i][k].version == best->version;
+	}
+	return best;
+}
+
+/* exact -- the valid manifest of version v, or NULL. */
+static const struct npmu__stripe_manifest *exact(const struct set *s, uint64_t v)
+{
+	for (uint32_t i = 0; i < s->n; i++)
+		for (uint32_t k = 0; k < s->shape.keep; k++)
+			if (s->have[i][k] && s->mf[i][k].version == v)
+				return &s->mf[i][k];
+	return NULL;
+}
+
+/* pick_units -- n distinct units that answer, the ones with the most room first. */
+static int pick_units(struct npmu_conn *conn, uint32_t n, uint64_t size,
+		      char units[][NPMU_ADDR_STR_MAX + 1])
+{
+	struct npmu_unit_info *list;
+	size_t count;
+	int rc = npmu_unit_list(conn, &list, &count);
+	if (rc != 0)
+		return rc;
+	uint32_t got = 0;
+	bool *used = calloc(count + 1, sizeof(*used));
+	while (used && got < n) {
+		int best = -1;
+		for (size_t i = 0; i < count; i++)
+			if (!used[i] && list[i].up && list[i].free >= size &&
+			    (best < 0 || list[i].free > list[best].free))
+				best = (int)i;
+		if (best < 0)
+			break;
+		used[best] = true;
+		snprintf(units[got++], NPMU_ADDR_STR_MAX + 1, "%s", list[best].addr);
+	}
+	free(used);
+	if (got < n)
+		LOG_WARN("stripe: %u units with room asked for, %u available of %zu", n, got, count);
+	free(list);
+	return got < n ? NPMU_E_NOUNIT : 0;
+}
+
+/* set_create -- the member regions of a new set, one per unit, with their headers. */
+static int set_create(struct npmu_conn *conn, const char *name, const struct npmu__stripe_layout *l,
+		      uint32_t keep, uint64_t capacity, struct set **out)
+{
+	struct npmu__stripe_layout cap;
+	int rc = npmu__stripe_layout_init(l->k, l->m, l->n, l->seg_size, capacity, &cap);
+	if (rc != 0)
+		return rc;
+	struct npmu__stripe_member h = {.n = l->n, .keep = keep, .k = l->k, .m = l->m,
+					.seg_size = l->seg_size,
+					.marea = npmu__stripe_marea(l->n, l->k, l->m, cap.ngroups),
+					.dslot = (uint64_t)cap.ngroups * l->seg_size};
+	char (*units)[NPMU_ADDR_STR_MAX + 1] = calloc(l->n, NPMU_ADDR_STR_MAX + 1);
+	if (!units)
+		return NPMU_E_NOMEM;
+	if ((rc = pick_units(conn, l->n, npmu__stripe_member_size(&h), units)) != 0) {
+		free(units);
+		return rc;
+	}
+	uint32_t made = 0;
+	for (; made < l->n && rc == 0; made++) {
+		char rn[NPMU_NAME_MAX + 1];
+		member_name(name, made, rn);
+		h.index = made;
+		rc = npmu_region_create_on(conn, rn, npmu__stripe_member_size(&h), units[made], NULL);
+		struct npmu_region *r = NULL;
+		if (rc == 0)
+			rc = npmu_region_open(conn, rn, NPMU_ACCESS_READ_WRITE, &r);
+		uint8_t raw[64];
+		npmu__stripe_member_encode(&h, raw);
+		if (rc == 0)
+			rc = npmu_region_write(r, 0, raw, sizeof(raw));
+		if (rc == 0)
+			rc = npmu_region_persist(r, 0, sizeof(raw), NPMU_PERSISTENT);
+		if (r)
+			npmu_region_close(&r);
+		if (rc != 0)
+			break;
+	}
+	if (rc != 0) { /* undo: no half-made set stays behind */
+		for (uint32_t i = 0; i <= made && i < l->n; i++) {
+			char rn[NPMU_NAME_MAX + 1];
+			member_name(name, i, rn);
+			npmu_region_delete(conn, rn);
+		}
+		free(units);
+		return rc;
+	}
+	free(units);
+	return set_open(conn, name, NPMU_ACCESS_READ_WRITE, out);
+}
+
+/* encode_group -- point data[] at group g of the checkpoint (the tail copied and zero-padded into
+ * pad), compute parity into par[], and the k+m checksums into cs. */
+static void encode_group(const struct npmu__ec *ec, const struct npmu__stripe_layout *l,
+			 const uint8_t *src, uint32_t g, uint8_t **data, uint8_t *pad,
+			 uint8_t **par, uint64_t *cs)
+{
+	for (uint32_t j = 0; j < l->k; j++) {
+		uint64_t off = ((uint64_t)g * l->k + j) * l->seg_size;
+		if (off + l->seg_size <= l->length) {
+			data[j] = (uint8_t *)src + off;
+		} else {
+			data[j] = pad + (size_t)j * l->seg_size;
+			memset(data[j], 0, l->seg_size);
+			if (off < l->length)
+				memcpy(data[j], src + off, l->length - off);
+		}
+	}
+	npmu__ec_encode(ec, l->seg_size, data, par);
+	for (uint32_t j = 0; j < l->k + l->m; j++)
+		cs[j] = npmu__csum(j < l->k ? data[j] : par[j - l->k], l->seg_size);
+}
+
+/* npmu_stripe_put -- write the next version of a set (see npmu.h). */
+int npmu_stripe_put(struct npmu_conn *conn, const char *name, const void *data, uint64_t len,
+		    const struct npmu_stripe_cfg *cfg, npmu_progress_fn progress, void *arg,
+		    uint64_t *version)
+{
+	if (!conn || !name || (len && !data))
+		return NPMU_E_INVAL;
+	struct npmu_stripe_cfg c = cfg ? *cfg : (struct npmu_stripe_cfg){0};
+	if (c.mirror) {
+		c.n = c.n ? c.n : 2;
+		c.k = 1;
+		c.m = c.n - 1;
+	}
+	c.k = c.k ? c.k : 4;
+	c.m = c.m ? c.m : 2;
+	c.n = c.n ? c.n : c.k + c.m;
+	c.seg_size = c.seg_size ? c.seg_size : 1u << 20;
+	c.keep = c.keep ? c.keep : KEEP_DEFAULT;
+	if (c.keep < 2 || c.keep > NPMU_STRIPE_KEEP_MAX)
+		return NPMU_E_INVAL;
+	struct set *s = NULL;
+	int rc = set_open(conn, name, NPMU_ACCESS_READ_WRITE, &s);
+	struct npmu__stripe_layout l;
+	if (rc == NPMU_E_NOENT) {
+		if ((rc = npmu__stripe_layout_init(c.k, c.m, c.n, c.seg_size, len, &l)) != 0)
+			return rc;
+		rc = set_create(conn, name, &l, c.keep, c.capacity > len ? c.capacity : len, &s);
+	}
+	if (rc != 0)
+		return rc;
+	for (uint32_t i = 0; i < s->n && rc == 0; i++)
+		if (s->mem[i].state != 0) {
+			LOG_WARN("stripe %s: member %s is %s: rebuild the set before writing to it",
+				 name, s->mem[i].region, s->mem[i].state == 1 ? "lost" : "corrupt");
+			rc = NPMU_E_UNREACHABLE;
+		}
+	const struct npmu__stripe_member *h = &s->shape;
+	if (rc == 0)
+		rc = npmu__stripe_layout_init(h->k, h->m, h->n, h->seg_size, len, &l);
+	if (rc == 0 && (uint64_t)l.ngroups * h->seg_size > h->dslot)
+		rc = NPMU_E_TOOBIG; /* beyond the capacity the set was made with */
+	const struct npmu__stripe_manifest *last = rc == 0 ? newest(s, 0, NULL) : NULL;
+	struct npmu__stripe_manifest mf = {.layout = l, .version = last ? last->version + 1 : 1};
+	uint32_t slot = (uint32_t)(mf.version % h->keep);
+	struct npmu__ec ec;
+	uint8_t *pad = NULL, *parbuf = NULL;
+	if (rc == 0)
+		rc = npmu__ec_init(&ec, (int)l.k, (int)l.m);
+	if (rc == 0) {
+		mf.csums = malloc((size_t)l.ngroups * (l.k + l.m) * sizeof(uint64_t));
+		pad = malloc((size_t)l.k * l.seg_size);
+		parbuf = malloc((size_t)l.m * l.seg_size);
+		if (!mf.csums || !pad || !parbuf)
+			rc = NPMU_E_NOMEM;
+	}
+	/* S1: every sub-segment of this version, persistent everywhere, then the manifests */
+	for (uint32_t g = 0; rc == 0 && g < l.ngroups; g++) {
+		uint8_t *dp[NPMU_EC_K_MAX], *pp[NPMU_EC_M_MAX];
+		for (uint32_t j = 0; j < l.m; j++)
+			pp[j] = parbuf + (size_t)j * l.seg_size;
+		encode_group(&ec, &l, data, g, dp, pad, pp, mf.csums + (size_t)g * (l.k + l.m));
+		for (uint32_t j = 0; rc == 0 && j < l.k + l.m; j++) {
+			struct member *mb = &s->mem[npmu__stripe_member_of(&l, g, j)];
+			rc = npmu_region_write(mb->r,
+					       npmu__stripe_data_off(h, slot) + (uint64_t)g * l.seg_size,
+					       j < l.k ? dp[j] : pp[j - l.k], l.seg_size);
+		}
+		if (progress)
+			progress((uint64_t)(g + 1) * l.k * l.seg_size < len
+					 ? (uint64_t)(g + 1) * l.k * l.seg_size : len, len, arg);
+	}
+	for (uint32_t i = 0; rc == 0 && i < s->n; i++)
+		rc = npmu_region_persist(s->mem[i].r, npmu__stripe_data_off(h, slot),
+					 (uint64_t)l.ngroups * l.seg_size, NPMU_PERSISTENT);
+	mf.length_csum = npmu__csum(data, len);
+	for (uint32_t i = 0; i < s->n; i++) {
+		char unit[NPMU_ADDR_STR_MAX + 1] = "?";
+		if (s->mem[i].r && s->mem[i].r->ai.unit[0])
+			snprintf(unit, sizeof(unit), "%s", s->mem[i].r->ai.unit);
+		else if (s->mem[i].r)
+			snprintf(unit, sizeof(unit), "%s", conn->addr);
+		snprintf(mf.unit[i], sizeof(mf.unit[i]), "%s", unit);
+	}
+	uint8_t *mbuf = rc == 0 ? calloc(1, h->marea) : NULL;
+	if (rc == 0 && !mbuf)
+		rc = NPMU_E_NOMEM;
+	int64_t mlen = rc == 0 ? npmu__stripe_manifest_encode(&mf, mbuf, h->marea) : 0;
+	if (rc == 0 && mlen < 0)
+		rc = (int)mlen;
+	for (uint32_t i = 0; rc == 0 && i < s->n; i++) {
+		rc = npmu_region_write(s->mem[i].r, npmu__stripe_manifest_off(h, slot), mbuf, h->marea);
+		if (rc == 0)
+			rc = npmu_region_persist(s->mem[i].r, npmu__stripe_manifest_off(h, slot),
+						 h->marea, NPMU_PERSISTENT);
+	}
+	if (rc == 0 && version)
+		*version = mf.version;
+	if (rc == 0)
+		LOG_INFO("stripe %s: version %llu committed, %llu bytes in %u group(s) of %u+%u on %u "
+			 "units", name, (unsigned long long)mf.version, (unsigned long long)len,
+			 l.ngroups, l.k, l.m, l.n);
+	free(mbuf);
+	free(mf.csums);
+	free(pad);
+	free(parbuf);
+	set_close(s);
+	return rc;
+}
+
+/* note_lost -- add "sI (unit) why" to the report once. */
+static void note_lost(struct npmu_stripe_report *rep, uint64_t *noted, const struct set *s,
+		      const struct npmu__stripe_manifest *mf, uint32_t i, const char *why)
+{
+	if (!rep || (*noted & (1ull << i)))
+		return;
+	*noted |= 1ull << i;
+	size_t at = strlen(rep->which);
+	snprintf(rep->which + at, sizeof(rep->which) - at, "%s%s (%s) %s", at ? ", " : "",
+		 s->mem[i].region[0] ? s->mem[i].region : "?", mf->unit[i], why);
+}
+
+/*
+ * restore -- rebuild version mf into out (when not NULL), and with write_back put every
+ * reconstructed sub-segment back on its member. Counts in rep; NPMU_E_LOST when some group
+ * has fewer than k good sub-segments.
+ */
+static int restore(struct set *s, const struct npmu__stripe_manifest *mf, uint8_t *out,
+		   bool write_back, npmu_progress_fn progress, void *arg,
+		   struct npmu_stripe_report *rep)
+{
+	const struct npmu__stripe_layout *l = &mf->layout;
+	uint32_t w = l->k + l->m, slot = (uint32_t)(mf->version % s->shape.keep);
+	struct npmu__ec ec;
+	int rc = npmu__ec_init(&ec, (int)l->k, (int)l->m);
+	uint8_t *buf = rc == 0 ? malloc((size_t)w * l->seg_size) : NULL;
+	if (rc == 0 && !buf)
+		rc = NPMU_E_NOMEM;
+	uint64_t noted = 0;
+	uint32_t bad = 0, repaired = 0, lost_groups = 0;
+	for (uint32_t g = 0; rc == 0 && g < l->ngroups; g++) {
+		uint8_t *frag[NPMU_EC_K_MAX + NPMU_EC_M_MAX], present[NPMU_EC_K_MAX + NPMU_EC_M_MAX];
+		uint32_t good = 0;
+		for (uint32_t j = 0; j < w; j++) {
+			frag[j] = buf + (size_t)j * l->seg_size;
+			present[j] = 0;
+		}
+		/* the data first; the parity only when some data is missing, or to write back */
+		for (uint32_t j = 0; j < w; j++) {
+			if (j == l->k && good == l->k && !write_back)
+				break;
+			uint32_t u = npmu__stripe_member_of(l, g, j);
+			struct member *mb = &s->mem[u];
+			if (mb->state != 0) {
+				note_lost(rep, &noted, s, mf, u,
+					  mb->state == 1 ? "unreachable or missing" : "corrupt header");
+				continue;
+			}
+			uint64_t off = npmu__stripe_data_off(&mb->h, slot) + (uint64_t)g * l->seg_size;
+			if (npmu_region_read(mb->r, off, frag[j], l->seg_size) != 0) {
+				note_lost(rep, &noted, s, mf, u, "read failed");
+				continue;
+			}
+			if (npmu__csum(frag[j], l->seg_size) != mf->csums[(size_t)g * w + j]) {
+				bad++; /* S2: a sub-segment failing its checksum is lost, never used */
+				note_lost(rep, &noted, s, mf, u, "checksum failed");
+				continue;
+			}
+			present[j] = 1;
+			good++;
+		}
+		bool need = good < w && (write_back || good < l->k);
+		for (uint32_t j = 0; j < l->k && !need; j++)
+			need = !present[j];
+		if (need && npmu__ec_decode(&ec, l->seg_size, frag, present) != 0) {
+			lost_groups++;
+			continue;
+		}
+		for (uint32_t j = 0; need && j < w; j++) {
+			if (present[j] || (!write_back && j >= l->k))
+				continue;
+			repaired++;
+			struct member *mb = &s->mem[npmu__stripe_member_of(l, g, j)];
+			if (!write_back || mb->state != 0)
+				continue;
+			uint64_t off = npmu__stripe_data_off(&mb->h, slot) + (uint64_t)g * l->seg_size;
+			int wrc = npmu_region_write(mb->r, off, frag[j], l->seg_size);
+			if (wrc == 0)
+				wrc = npmu_region_persist(mb->r, off, l->seg_size, NPMU_PERSISTENT);
+			if (wrc != 0)
+				rc = wrc;
+		}
+		if (out)
+			for (uint32_t j = 0; j < l->k; j++) {
+				uint64_t off = ((uint64_t)g * l->k + j) * l->seg_size;
+				if (off < l->length)
+					memcpy(out + off, frag[j],
+					       l->length - off < l->seg_size ? l->length - off
+									  : l->seg_size);
+			}
+		if (progress)
+			progress((uint64_t)(g + 1), l->ngroups, arg);
+	}
+	free(buf);
+	if (rep) {
+		rep->bad += bad;
+		rep->repaired += repaired;
+	}
+	if (rc == 0 && lost_groups)
+		return NPMU_E_LOST;
+	if (rc == 0 && out && npmu__csum(out, l->length) != mf->length_csum)
+		return NPMU_E_CORRUPT; /* every piece checked out but not the whole: never hand it out */
+	return rc;
+}
+
+/* count_lost -- members not open. */
+static uint32_t count_lost(const struct set *s)
+{
+	uint32_t n = 0;
+	for (uint32_t i = 0; i < s->n; i++)
+		n += s->mem[i].state != 0;
+	return n;
+}
+
+/* npmu_stripe_get -- restore a version of a set (see npmu.h). */
+int npmu_stripe_get(struct npmu_conn *conn, const char *name, uint64_t version, void **data,
+		    uint64_t *len, npmu_progress_fn progress, void *arg,
+		    struct npmu_stripe_report *rep)
+{
+	if (!data || !len)
+		return NPMU_E_INVAL;
+	struct npmu_stripe_report dummy;
+	if (!rep)
+		rep = &dummy;
+	memset(rep, 0, sizeof(*rep));
+	struct set *s;
+	int rc = set_open(conn, name, NPMU_ACCESS_READ, &s);
+	if (rc != 0)
+		return rc;
+	rep->lost = count_lost(s);
+	const struct npmu__stripe_manifest *top = newest(s, 0, NULL);
+	const struct npmu__stripe_manifest *mf = version ? exact(s, version) : top;
+	rep->newest = top ? top->version : 0;
+	if (!mf) {
+		set_close(s);
+		return top ? NPMU_E_NOENT : NPMU_E_LOST; /* no such version; no manifest readable */
+	}
+	rep->version = mf->version;
+	uint8_t *out = malloc(mf->layout.length ? mf->layout.length : 1);
+	rc = out ? restore(s, mf, out, false, progress, arg, rep) : NPMU_E_NOMEM;
+	if (rc == NPMU_E_LOST || rc == NPMU_E_CORRUPT) {
+		/* offer the newest older version that can still be restored */
+		for (const struct npmu__stripe_manifest *o = newest(s, mf->version, NULL); o;
+		     o = newest(s, o->version, NULL)) {
+			struct npmu_stripe_report r2 = {0};
+			uint8_t *tmp = malloc(o->layout.length ? o->layout.length : 1);
+			int orc = tmp ? restore(s, o, tmp, false, NULL, NULL, &r2) : NPMU_E_NOMEM;
+			free(tmp);
+			if (orc == 0) {
+				rep->older_ok = o->version;
+				break;
+			}
+		}
+		LOG_WARN("stripe %s: version %llu cannot be restored: %s", name,
+			 (unsigned long long)mf->version, rep->which);
+		free(out);
+		set_close(s);
+		return rc;
+	}
+	uint64_t length = mf->layout.length; /* mf lives in s */
+	set_close(s);
+	if (rc != 0) {
+		free(out);
+		return rc;
+	}
+	*data = out;
+	*len = length;
+	return 0;
+}
+
+/* recreate_member -- member i was lost with its unit: create it again, on its unit if that one
+ * answers, else on a unit the set does not use, with its header. */
+static int recreate_member(struct set *s, uint32_t i, const struct npmu__stripe_manifest *mf)
+{
+	struct member *mb = &s->mem[i];
+	member_name(s->name, i, mb->region);
+	struct npmu__stripe_member h = s->shape;
+	h.index = i;
+	uint64_t size = npmu__stripe_member_size(&h);
+	(void)npmu_region_delete(s->conn, mb->region); /* a corrupt one goes */
+	int rc = npmu_region_create_on(s->conn, mb->region, size, mf->unit[i], NULL);
+	if (rc != 0) { /* its unit is gone: another one the set does not use */
+		struct npmu_unit_info *list;
+		size_t count;
+		if (npmu_unit_list(s->conn, &list, &count) == 0) {
+			for (size_t u = 0; u < count && rc != 0; u++) {
+				bool used = !list[u].up || list[u].free < size;
+				for (uint32_t k = 0; k < s->n && !used; k++)
+					used = strcmp(mf->unit[k], list[u].addr) == 0;
+				if (!used)
+					rc = npmu_region_create_on(s->conn, mb->region, size,
+								   list[u].addr, NULL);
+			}
+			free(list);
+		}
+	}
+	if (rc != 0)
+		return rc;
+	uint8_t raw[64];
+	npmu__stripe_member_encode(&h, raw);
+	if ((rc = npmu_region_open(s->conn, mb->region, NPMU_ACCESS_READ_WRITE, &mb->r)) == 0 &&
+	    (rc = npmu_region_write(mb->r, 0, raw, sizeof(raw))) == 0)
+		rc = npmu_region_persist(mb->r, 0, sizeof(raw), NPMU_PERSISTENT);
+	if (rc == 0) {
+		mb->h = h;
+		mb->state = 0;
+		LOG_INFO("stripe %s: member %s made again", s->name, mb->region);
+	}
+	return rc;
+}
+
+/* npmu_stripe_rebuild -- regenerate every lost or corrupt sub-segment (see npmu.h). */
+int npmu_stripe_rebuild(struct npmu_conn *conn, const char *name, npmu_progress_fn progress,
+			void *arg, struct npmu_stripe_report *rep)
+{
+	struct npmu_stripe_report dummy;
+	if (!rep)
+		rep = &dummy;
+	memset(rep, 0, sizeof(*rep));
+	struct set *s;
+	int rc = set_open(conn, name, NPMU_ACCESS_READ_WRITE, &s);
+	if (rc != 0)
+		return rc;
+	rep->lost = count_lost(s);
+	const struct npmu__stripe_manifest *top = newest(s, 0, NULL);
+	if (!top) {
+		set_close(s);
+		return NPMU_E_LOST;
+	}
+	rep->newest = rep->version = top->version;
+	/* members lost with their units come back empty, on their unit or another */
+	for (uint32_t i = 0; i < s->n && rc == 0; i++)
+		if (s->mem[i].state != 0) {
+			if (s->mem[i].r)
+				npmu_region_close(&s->mem[i].r);
+			rc = recreate_member(s, i, top);
+		}
+	/* every kept version, oldest first, so the newest's manifest is written last */
+	uint64_t versions[NPMU_STRIPE_KEEP_MAX];
+	uint32_t nv = 0;
+	for (const struct npmu__stripe_manifest *o = top; o && nv < s->shape.keep;
+	     o = newest(s, o->version, NULL))
+		versions[nv++] = o->version;
+	for (int v = (int)nv - 1; v >= 0 && rc == 0; v--) {
+		const struct npmu__stripe_manifest *mf = exact(s, versions[v]);
+		int vrc = restore(s, mf, NULL, true, progress, arg, rep);
+		if (vrc == NPMU_E_LOST && v > 0) {
+			LOG_WARN("stripe %s: version %llu cannot be rebuilt: %s", name,
+				 (unsigned long long)mf->version, rep->which);
+			continue; /* an older one lost: the newer ones still count */
+		}
+		if (vrc != 0) {
+			rc = vrc;
+			break;
+		}
+		/* its manifest on every member, unit list as the set now stands */
+		struct npmu__stripe_manifest copy = *mf;
+		for (uint32_t i = 0; i < s->n; i++)
+			if (s->mem[i].r && s->mem[i].r->ai.unit[0])
+				snprintf(copy.unit[i], sizeof(copy.unit[i]), "%s", s->mem[i].r->ai.unit);
+		uint8_t *mbuf = calloc(1, s->shape.marea);
+		int64_t mlen = mbuf ? npmu__stripe_manifest_encode(&copy, mbuf, s->shape.marea)
+				    : NPMU_E_NOMEM;
+		uint32_t slot = (uint32_t)(mf->version % s->shape.keep);
+		for (uint32_t i = 0; mlen > 0 && i < s->n && rc == 0; i++) {
+			struct member *mb = &s->mem[i];
+			rc = npmu_region_write(mb->r, npmu__stripe_manifest_off(&mb->h, slot), mbuf,
+					       s->shape.marea);
+			if (rc == 0)
+				rc = npmu_region_persist(mb->r, npmu__stripe_manifest_off(&mb->h, slot),
+							 s->shape.marea, NPMU_PERSISTENT);
+		}
+		if (mlen < 0 && rc == 0)
+			rc = (int)mlen;
+		free(mbuf);
+	}
+	set_close(s);
+	return rc;
+}
+
+/* npmu_stripe_stat -- layout, versions and members' health of a set. */
+int npmu_stripe_stat(struct npmu_conn *conn, const char *name, struct npmu_stripe_info *info)
+{
+	if (!info)
+		return NPMU_E_INVAL;
+	memset(info, 0, sizeof(*info));
+	struct set *s;
+	int rc = set_open(conn, name, NPMU_ACCESS_READ, &s);
+	if (rc != 0)
+		return rc;
+	info->k = s->shape.k;
+	info->m = s->shape.m;
+	info->n = s->n;
+	info->keep = s->shape.keep;
+	info->seg_size = s->shape.seg_size;
+	info->capacity = s->shape.dslot / s->shape.seg_size * s->shape.k * s->shape.seg_size;
+	const struct npmu__stripe_manifest *top = newest(s, 0, NULL);
+	if (top)
+		info->newest_data_off = npmu__stripe_data_off(&s->shape,
+							      (uint32_t)(top->version % s->shape.keep));
+	for (const struct npmu__stripe_manifest *o = top; o && info->nversions < 8;
+	     o = newest(s, o->version, NULL)) {
+		uint32_t holders = 0;
+		for (uint32_t i = 0; i < s->n; i++)
+			for (uint32_t k = 0; k < s->shape.keep; k++)
+				holders += s->have[i][k] && s->mf[i][k].version == o->version;
+		info->versions[info->nversions].version = o->version;
+		info->versions[info->nversions].length = o->layout.length;
+		info->versions[info->nversions].members = holders;
+		info->nversions++;
+	}
+	for (uint32_t i = 0; i < s->n; i++) {
+		member_name(name, i, info->member[i].region);
+		info->member[i].state = s->mem[i].state;
+		if (top)
+			snprintf(info->member[i].unit, sizeof(info->member[i].unit), "%s", top->unit[i]);
+		for (uint32_t k = 0; k < s->shape.keep; k++)
+			info->member[i].manifests += s->have[i][k];
+	}
+	set_close(s);
+	return 0;
+}
