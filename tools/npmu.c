@@ -670,6 +670,11 @@ static int cmd_stripe(int argc, char **argv)
 			fputs(usage_stripe, stderr);
 			return 2;
 		}
+		if (v == 0 && c != 'M') { /* 0 would mean "the default" to the library */
+			fprintf(stderr, "npmu: --%s 0: invalid argument\n", o[c == 'k' ? 0 : c == 'm' ? 1
+						: c == 'n' ? 2 : c == 's' ? 3 : c == 'K' ? 4 : c == 'c' ? 5 : 7].name);
+			return 1;
+		}
 		switch (c) {
 		case 'k': sc.k = (uint32_t)v; break;
 		case 'm': sc.m = (uint32_t)v; break;

@@ -315,6 +315,14 @@ int npmu_stripe_put(struct npmu_conn *conn, const char *name, const void *data, 
 			rc = NPMU_E_UNREACHABLE;
 		}
 	const struct npmu__stripe_member *h = &s->shape;
+	if (rc == 0 && cfg && ((cfg->k && cfg->k != h->k) || (cfg->m && cfg->m != h->m) ||
+			       (cfg->n && cfg->n != h->n) || (cfg->seg_size && cfg->seg_size != h->seg_size) ||
+			       (cfg->keep && cfg->keep != h->keep))) {
+		LOG_WARN("stripe %s: is %u+%u over %u units, sub-segments of %llu bytes, %u kept: its "
+			 "shape is fixed by its first put", name, h->k, h->m, h->n,
+			 (unsigned long long)h->seg_size, h->keep);
+		rc = NPMU_E_INVAL;
+	}
 	if (rc == 0)
 		rc = npmu__stripe_layout_init(h->k, h->m, h->n, h->seg_size, len, &l);
 	if (rc == 0 && (uint64_t)l.ngroups * h->seg_size > h->dslot)
