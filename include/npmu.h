@@ -257,6 +257,7 @@ struct npmu_unit_info {
 	uint64_t bytes;    /* data capacity */
 	uint64_t free;     /* unallocated bytes */
 	uint32_t regions;
+	char domain[NPMU_NAME_MAX + 1]; /* its fault domain ("": a domain of its own) */
 };
 
 /* npmu_unit_list -- the manager's units; *list (of *count) is freed by the caller with free(). */

@@ -579,18 +579,19 @@ static int cmd_unit(int argc, char **argv)
 	if (json)
 		printf("[");
 	else
-		printf("%-24s %-5s %12s %12s %8s\n", "UNIT", "STATE", "SIZE", "FREE", "REGIONS");
+		printf("%-24s %-5s %12s %12s %8s  %s\n", "UNIT", "STATE", "SIZE", "FREE", "REGIONS",
+		       "DOMAIN");
 	for (size_t i = 0; i < n; i++) {
 		if (json)
 			printf("%s{\"unit\":\"%s\",\"up\":%s,\"bytes\":%llu,\"free\":%llu,"
-			       "\"regions\":%u}", i ? "," : "", list[i].addr,
+			       "\"regions\":%u,\"domain\":\"%s\"}", i ? "," : "", list[i].addr,
 			       list[i].up ? "true" : "false", (unsigned long long)list[i].bytes,
-			       (unsigned long long)list[i].free, list[i].regions);
+			       (unsigned long long)list[i].free, list[i].regions, list[i].domain);
 		else
-			printf("%-24s %-5s %12s %12s %8u\n", list[i].addr, list[i].up ? "up" : "DOWN",
+			printf("%-24s %-5s %12s %12s %8u  %s\n", list[i].addr, list[i].up ? "up" : "DOWN",
 			       list[i].up ? npmu_format_size(list[i].bytes, a, sizeof(a)) : "-",
 			       list[i].up ? npmu_format_size(list[i].free, b, sizeof(b)) : "-",
-			       list[i].regions);
+			       list[i].regions, list[i].domain[0] ? list[i].domain : "-");
 	}
 	if (json)
 		printf("]\n");

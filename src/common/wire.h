@@ -65,7 +65,7 @@ enum npmu__msg_type {
 	NPMU_MSG_AUTH1 = 10,  /* body: id, nonce[32]; reply: u64 session, id, nonce[32], mac[32] */
 	NPMU_MSG_AUTH3 = 11,  /* on the session: body: mac[32]; reply: empty */
 	NPMU_MSG_UNITS = 12,  /* body: empty; reply: u32 count, count x (unit, u32 up, u64 bytes,
-			       * u64 free, u32 regions) */
+			       * u64 free, u32 regions, domain (may be empty)) */
 	NPMU_MSG_REVOKE = 13, /* body: name; reply: u32 rights revoked (every right to the region) */
 	NPMU_MSG_LEASE = 14,  /* body: name, u64 lease (0: acquire), u32 ttl_ms, u32 op (0: acquire
 			       * or renew, 1: release, 2: query); reply: u64 lease, u64 epoch;

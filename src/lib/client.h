@@ -84,11 +84,16 @@ struct npmu__xfer_target {
 	const struct npmu__access_info *ai;
 	uint64_t region_id;
 	bool quick;  /* a copy of a mirrored region: after a timeout, fail over, do not probe */
+	const struct npmu_iov *iov; /* this target's own pieces (NULL: the shared ones) */
+	int iovcnt;
 	int rc; /* out */
 };
 
+#define NPMU_XFER_MAX 64 /* targets of one npmu__transfer */
+
 /*
- * npmu__transfer -- move every piece of iov to (write) or from each target at once, chunked,
+ * npmu__transfer -- move every piece of iov (or of a target's own iov) to (write) or from each
+ * target at once, chunked,
  * with a window of transfers in flight per target, and wait for all; timeout_ms bounds a
  * target's wait for progress. Each target's outcome lands in its rc; returns the first error.
  */

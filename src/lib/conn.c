@@ -622,6 +622,7 @@ int npmu_unit_list(struct npmu_conn *conn, struct npmu_unit_info **list, size_t 
 			out[i].bytes = npmu__get_u64(&c);
 			out[i].free = npmu__get_u64(&c);
 			out[i].regions = npmu__get_u32(&c);
+			npmu__str_get(&c, out[i].domain, sizeof(out[i].domain));
 		}
 		if (!out || !c.ok || c.pos != blen) {
 			free(out);

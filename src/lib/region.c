@@ -287,9 +287,19 @@ static int key_status(struct npmu__xfer_target *t, int timeout_ms)
 int npmu__transfer(struct npmu__xfer_target *t, int nt, int write, const struct npmu_iov *iov,
 		   int iovcnt, int timeout_ms)
 {
-	struct xfer x[NPMU_MIRROR_COPIES];
-	if (nt < 1 || nt > NPMU_MIRROR_COPIES)
+	struct xfer x[NPMU_XFER_MAX];
+	if (nt < 1 || nt > NPMU_XFER_MAX)
 		return NPMU_E_INVAL;
+	for (int a = 0; a < nt; a++) /* one target per connection: each lock is taken once */
+		for (int b = a + 1; b < nt; b++)
+			if (t[a].data == t[b].data) {
+				int rc = 0;
+				for (int k = 0; k < nt; k++) {
+					int krc = npmu__transfer(&t[k], 1, write, iov, iovcnt, timeout_ms);
+					rc = rc ? rc : krc;
+				}
+				return rc;
+			}
 	for (int k = 0; k < nt; k++) {
 		memset(&x[k], 0, sizeof(x[k]));
 		x[k].t = &t[k];
@@ -313,7 +323,10 @@ int npmu__transfer(struct npmu__xfer_target *t, int nt, int write, const struct 
 		for (int k = 0; k < nt; k++) {
 			if (x[k].finished)
 				continue;
-			pump(&x[k], write, iov, iovcnt, timeout_ms);
+			if (t[k].iov)
+				pump(&x[k], write, t[k].iov, t[k].iovcnt, timeout_ms);
+			else
+				pump(&x[k], write, iov, iovcnt, timeout_ms);
 			busy |= !x[k].finished;
 		}
 	}

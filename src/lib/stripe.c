@@ -66,11 +66,13 @@ static int open_member(struct set *s, uint32_t i, enum npmu_access access)
 		npmu_region_close(&mb->r);
 		return rc;
 	}
-	if (npmu__stripe_member_decode(raw, &mb->h) != 0 || mb->h.index != i ||
+	int drc = npmu__stripe_member_decode(raw, &mb->h);
+	if (drc != 0 || mb->h.index != i ||
 	    npmu_region_size(mb->r) < npmu__stripe_member_size(&mb->h)) {
-		LOG_WARN("stripe %s: member %s has no valid header", s->name, mb->region);
+		LOG_WARN("stripe %s: member %s has %s", s->name, mb->region,
+			 drc == NPMU_E_VERSION ? "a header of a newer format" : "no valid header");
 		mb->state = 2;
-		return NPMU_E_CORRUPT;
+		return drc == NPMU_E_VERSION ? drc : NPMU_E_CORRUPT;
 	}
 	mb->state = 0;
 	return 0;
@@ -123,6 +125,9 @@ static int set_open(struct npmu_conn *conn, const char *name, enum npmu_access a
 		if (rc == 0 && s->n == 0) {
 			s->n = s->mem[i].h.n;
 			s->shape = s->mem[i].h;
+		} else if (rc == NPMU_E_VERSION) {
+			set_close(s); /* written by a newer npmu: never guess at it */
+			return rc;
 		} else if (rc != 0 && rc != NPMU_E_NOENT) {
 			last = rc;
 		}
@@ -175,7 +180,8 @@ static const struct npmu__stripe_manifest *exact(const struct set *s, uint64_t v
 	return NULL;
 }
 
-/* pick_units -- n distinct units that answer, the ones with the most room first. */
+/* pick_units -- n distinct units that answer: each time the one whose fault domain the set uses
+ * least so far (a unit without a domain is its own), then the one with the most room. */
 static int pick_units(struct npmu_conn *conn, uint32_t n, uint64_t size,
 		      char units[][NPMU_ADDR_STR_MAX + 1])
 {
@@ -188,10 +194,19 @@ static int pick_units(struct npmu_conn *conn, uint32_t n, uint64_t size,
 	bool *used = calloc(count + 1, sizeof(*used));
 	while (used && got < n) {
 		int best = -1;
-		for (size_t i = 0; i < count; i++)
-			if (!used[i] && list[i].up && list[i].free >= size &&
-			    (best < 0 || list[i].free > list[best].free))
+		uint32_t best_share = UINT32_MAX;
+		for (size_t i = 0; i < count; i++) {
+			if (used[i] || !list[i].up || list[i].free < size)
+				continue;
+			uint32_t share = 0; /* units of its domain already in the set */
+			for (size_t k = 0; k < count && list[i].domain[0]; k++)
+				share += used[k] && strcmp(list[k].domain, list[i].domain) == 0;
+			if (best < 0 || share < best_share ||
+			    (share == best_share && list[i].free > list[best].free)) {
 				best = (int)i;
+				best_share = share;
+			}
+		}
 		if (best < 0)
 			break;
 		used[best] = true;
@@ -347,12 +362,18 @@ int npmu_stripe_put(struct npmu_conn *conn, const char *name, const void *data, 
 		for (uint32_t j = 0; j < l.m; j++)
 			pp[j] = parbuf + (size_t)j * l.seg_size;
 		encode_group(&ec, &l, data, g, dp, pad, pp, mf.csums + (size_t)g * (l.k + l.m));
-		for (uint32_t j = 0; rc == 0 && j < l.k + l.m; j++) {
+		/* the group's k+m sub-segments go to their k+m units at once */
+		struct npmu__xfer_target t[NPMU_EC_K_MAX + NPMU_EC_M_MAX];
+		struct npmu_iov iov[NPMU_EC_K_MAX + NPMU_EC_M_MAX];
+		for (uint32_t j = 0; j < l.k + l.m; j++) {
 			struct member *mb = &s->mem[npmu__stripe_member_of(&l, g, j)];
-			rc = npmu_region_write(mb->r,
-					       npmu__stripe_data_off(h, slot) + (uint64_t)g * l.seg_size,
-					       j < l.k ? dp[j] : pp[j - l.k], l.seg_size);
+			iov[j] = (struct npmu_iov){npmu__stripe_data_off(h, slot) + (uint64_t)g * l.seg_size,
+						   j < l.k ? dp[j] : pp[j - l.k], l.seg_size};
+			t[j] = (struct npmu__xfer_target){.data = mb->r->data, .ai = &mb->r->ai,
+							  .region_id = mb->r->info.id, .iov = &iov[j],
+							  .iovcnt = 1};
 		}
+		rc = npmu__transfer(t, (int)(l.k + l.m), 1, NULL, 0, conn->timeout_ms);
 		if (progress)
 			progress((uint64_t)(g + 1) * l.k * l.seg_size < len
 					 ? (uint64_t)(g + 1) * l.k * l.seg_size : len, len, arg);
@@ -432,29 +453,49 @@ static int restore(struct set *s, const struct npmu__stripe_manifest *mf, uint8_
 			frag[j] = buf + (size_t)j * l->seg_size;
 			present[j] = 0;
 		}
-		/* the data first; the parity only when some data is missing, or to write back */
-		for (uint32_t j = 0; j < w; j++) {
-			if (j == l->k && good == l->k && !write_back)
+		/* the data first (from its k units at once); the parity only when some data is
+		 * missing, or to write back */
+		for (uint32_t pass = 0; pass < 2; pass++) {
+			uint32_t from = pass ? l->k : 0, to = pass ? w : l->k;
+			if (pass == 1 && good == l->k && !write_back)
 				break;
-			uint32_t u = npmu__stripe_member_of(l, g, j);
-			struct member *mb = &s->mem[u];
-			if (mb->state != 0) {
-				note_lost(rep, &noted, s, mf, u,
-					  mb->state == 1 ? "unreachable or missing" : "corrupt header");
-				continue;
+			struct npmu__xfer_target t[NPMU_EC_K_MAX + NPMU_EC_M_MAX];
+			struct npmu_iov iov[NPMU_EC_K_MAX + NPMU_EC_M_MAX];
+			uint32_t which[NPMU_EC_K_MAX + NPMU_EC_M_MAX];
+			int nt = 0;
+			for (uint32_t j = from; j < to; j++) {
+				uint32_t u = npmu__stripe_member_of(l, g, j);
+				struct member *mb = &s->mem[u];
+				if (mb->state != 0) {
+					note_lost(rep, &noted, s, mf, u,
+						  mb->state == 1 ? "unreachable or missing"
+								 : "corrupt header");
+					continue;
+				}
+				iov[nt] = (struct npmu_iov){npmu__stripe_data_off(&mb->h, slot) +
+								    (uint64_t)g * l->seg_size,
+							    frag[j], l->seg_size};
+				t[nt] = (struct npmu__xfer_target){.data = mb->r->data, .ai = &mb->r->ai,
+								   .region_id = mb->r->info.id,
+								   .iov = &iov[nt], .iovcnt = 1};
+				which[nt++] = j;
 			}
-			uint64_t off = npmu__stripe_data_off(&mb->h, slot) + (uint64_t)g * l->seg_size;
-			if (npmu_region_read(mb->r, off, frag[j], l->seg_size) != 0) {
-				note_lost(rep, &noted, s, mf, u, "read failed");
-				continue;
+			if (nt > 0)
+				npmu__transfer(t, nt, 0, NULL, 0, s->conn->timeout_ms);
+			for (int q = 0; q < nt; q++) {
+				uint32_t j = which[q], u = npmu__stripe_member_of(l, g, j);
+				if (t[q].rc != 0) {
+					note_lost(rep, &noted, s, mf, u, "read failed");
+					continue;
+				}
+				if (npmu__csum(frag[j], l->seg_size) != mf->csums[(size_t)g * w + j]) {
+					bad++; /* S2: failing its checksum, it is lost, never used */
+					note_lost(rep, &noted, s, mf, u, "checksum failed");
+					continue;
+				}
+				present[j] = 1;
+				good++;
 			}
-			if (npmu__csum(frag[j], l->seg_size) != mf->csums[(size_t)g * w + j]) {
-				bad++; /* S2: a sub-segment failing its checksum is lost, never used */
-				note_lost(rep, &noted, s, mf, u, "checksum failed");
-				continue;
-			}
-			present[j] = 1;
-			good++;
 		}
 		bool need = good < w && (write_back || good < l->k);
 		for (uint32_t j = 0; j < l->k && !need; j++)

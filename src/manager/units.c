@@ -442,6 +442,7 @@ static int remote_units(void *v, struct npmu__cursor *reply)
 		npmu__put_u64(reply, us->u[i].up ? us->u[i].bytes : 0);
 		npmu__put_u64(reply, us->u[i].up ? us->u[i].free : 0);
 		npmu__put_u32(reply, regions);
+		npmu__str_put(reply, us->u[i].domain);
 	}
 	return 0;
 }

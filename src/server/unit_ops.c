@@ -71,6 +71,7 @@ static int local_units(void *u, struct npmu__cursor *reply)
 	npmu__put_u64(reply, (unit->pool->sb.npages - unit->pool->sb.data_start) * NPMU_PAGE_SIZE);
 	npmu__put_u64(reply, unit->pool->alloc.nfree * NPMU_PAGE_SIZE);
 	npmu__put_u32(reply, unit->pool->meta.nregions);
+	npmu__str_put(reply, ""); /* no fault domain: it is its own */
 	return 0;
 }
 
