@@ -33,7 +33,8 @@ start_unit() { # start_unit N [LISTEN]
 kill_unit() { local p=pid_$1; kill -9 "${!p}"; wait "${!p}" 2>/dev/null || true; }
 "$npmu" keygen "$dir/cluster.key" >/dev/null
 units=()
-for i in 1 2 3 4 5 6; do start_unit $i; units+=(--unit "$(cat "$dir/u$i.addr")"); done
+rack=(- A A B B C C) # fault domains: units 1-2 in rack A, 3-4 in B, 5-6 in C
+for i in 1 2 3 4 5 6; do start_unit $i; units+=(--unit "$(cat "$dir/u$i.addr")@rack${rack[$i]}"); done
 "$pmmd" --cluster-key "$dir/cluster.key" "${units[@]}" --unit-timeout 500 --listen 127.0.0.1:0 \
   --addr-file "$dir/pmmd.addr" 2>"$dir/pmmd.log" &
 pids+=($!)
@@ -107,6 +108,13 @@ expect 0 "got version 1" "$npmu" stripe get xor "$dir/out3"
 cmp -s "$dir/small" "$dir/out3" || fail "XOR-parity restore differs"
 expect 0 "got version 1" "$npmu" stripe get copies "$dir/out4"
 cmp -s "$dir/small" "$dir/out4" || fail "mirrored-layout restore differs"
+
+# placement across fault domains: three members land in three racks
+expect 0 "version 1" "$npmu" stripe put racks "$dir/small" --k 2 --m 1
+racks_used=$("$npmu" --json stripe stat racks | grep -o '"unit":"[^"]*"' | cut -d'"' -f4 | while read -r a; do
+  for i in 1 2 3 4 5 6; do if [ "$(cat "$dir/u$i.addr")" = "$a" ]; then echo "${rack[$i]}"; fi; done; done | sort -u | wc -l)
+[ "$racks_used" = 3 ] || fail "a 2+1 set is not spread over three fault domains ($racks_used)"
+expect 0 "rackA.*rackA.*rackB" "$npmu" unit ls
 
 if [ "$fails" -ne 0 ]; then echo "$fails check(s) failed"; exit 1; fi
 echo "all stripe checks passed"
