@@ -570,8 +570,13 @@ int npmu_stripe_get(struct npmu_conn *conn, const char *name, uint64_t version, 
 	const struct npmu__stripe_manifest *mf = version ? exact(s, version) : top;
 	rep->newest = top ? top->version : 0;
 	if (!mf) {
+		if (!top) {
+			snprintf(rep->which, sizeof(rep->which), "no member holds a valid manifest");
+			LOG_WARN("stripe %s: no member holds a valid manifest", name);
+		}
+		rc = top ? NPMU_E_NOENT : rep->lost == s->n ? NPMU_E_LOST : NPMU_E_CORRUPT;
 		set_close(s);
-		return top ? NPMU_E_NOENT : NPMU_E_LOST; /* no such version; no manifest readable */
+		return rc;
 	}
 	rep->version = mf->version;
 	uint8_t *out = malloc(mf->layout.length ? mf->layout.length : 1);

@@ -115,6 +115,14 @@ racks_used=$("$npmu" --json stripe stat racks | grep -o '"unit":"[^"]*"' | cut -
   for i in 1 2 3 4 5 6; do if [ "$(cat "$dir/u$i.addr")" = "$a" ]; then echo "${rack[$i]}"; fi; done; done | sort -u | wc -l)
 [ "$racks_used" = 3 ] || fail "a 2+1 set is not spread over three fault domains ($racks_used)"
 expect 0 "rackA.*rackA.*rackB" "$npmu" unit ls
+# corrupt manifests: one good copy is enough; none good is a clear error, never a guess
+head -c 4096 /dev/urandom > "$dir/junk4k"
+"$npmu" put --offset 8192 racks.s0 "$dir/junk4k" > /dev/null
+"$npmu" put --offset 8192 racks.s1 "$dir/junk4k" > /dev/null
+expect 0 "got version 1" "$npmu" stripe get racks "$dir/out5"
+cmp -s "$dir/small" "$dir/out5" || fail "restore with two manifests corrupt differs"
+"$npmu" put --offset 8192 racks.s2 "$dir/junk4k" > /dev/null
+expect 1 "no member holds a valid manifest.*corrupt" "$npmu" stripe get racks "$dir/out5"
 
 if [ "$fails" -ne 0 ]; then echo "$fails check(s) failed"; exit 1; fi
 echo "all stripe checks passed"
