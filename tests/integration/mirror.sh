@@ -9,46 +9,23 @@
 # Needs root and iproute2; exits 77 (skipped) without them.
 set -euo pipefail
 build=$(cd "$1" && pwd)
-[ "$(id -u)" = 0 ] && command -v ip >/dev/null && ip netns list >/dev/null 2>&1 || { echo "skipped: needs root and ip netns"; exit 77; }
-tag=$$
-br=npmb$tag
+source "$(dirname "$0")/netns.sh"
+netns_usable || { echo "skipped: needs root and ip netns"; exit 77; }
 dir=$(mktemp -d /tmp/npmu-mirror-XXXXXX)
 hosts=(u1 u2 pm cli pri bak)
 pids=()
 cleanup() {
-  for h in "${hosts[@]}"; do
-    ip netns pids "nm$h$tag" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
-  done
+  netns_down
   for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
-  for h in "${hosts[@]}"; do ip netns del "nm$h$tag" 2>/dev/null || true; done
-  ip link del "$br" 2>/dev/null || true
   rm -rf "$dir"
 }
 trap cleanup EXIT
 fails=0
 fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
 
-ip link add "$br" type bridge
-ip addr add 198.18.3.254/24 dev "$br"
-ip link set "$br" up
-n=1
-for h in "${hosts[@]}"; do
-  ns=nm$h$tag
-  ip netns add "$ns"
-  ip link add "m$h$tag" type veth peer name eth0 netns "$ns"
-  ip link set "m$h$tag" master "$br" up
-  ip netns exec "$ns" ip addr add "198.18.3.$n/24" dev eth0
-  ip netns exec "$ns" ip link set eth0 up
-  ip netns exec "$ns" ip link set lo up
-  eval "ip_$h=198.18.3.$n"
-  n=$((n + 1))
-done
-exec_on() { local h=$1; shift; exec ip netns exec "nm$h$tag" "$@"; }
-on() { local h=$1; shift; (exec_on "$h" "$@"); }
-exec_on_bg() { local h=$1; shift; ip netns exec "nm$h$tag" "$@" & }
+netns_up nm 198.18.3 "${hosts[@]}"
 wait_file() { for _ in $(seq 1000); do [ -s "$1" ] && return 0; sleep 0.01; done; echo "FAIL: $1 never written"; exit 1; }
-link() { on "$1" ip link set eth0 "$2"; } # link HOST up|down
 # wait_for SECONDS PATTERN -- until `npmu region stat` of $region matches
 wait_for() {
   local t=$1 pat=$2 out=""
