@@ -208,7 +208,7 @@ int npmu__mirror_close(struct npmu_region *r)
 	int rc = 0;
 	for (int k = 0; k < NPMU_MIRROR_COPIES; k++) {
 		struct npmu__copy *cp = &r->copy[k];
-		if (!cp->granted)
+		if (!cp->granted || !cp->data) /* (a reply that did not parse leaves no connection) */
 			continue;
 		struct npmu__request req = {.region_id = cp->region_id, .key = cp->ai.key};
 		const uint8_t *body;
@@ -347,7 +347,7 @@ static int regrant(struct npmu_region *r)
 	npmu__mirror_close(n);
 	free(n);
 	for (int k = 0; k < NPMU_MIRROR_COPIES; k++) {
-		if (!old[k].granted)
+		if (!old[k].granted || !old[k].data)
 			continue;
 		struct npmu__request req = {.region_id = old[k].region_id, .key = old[k].ai.key};
 		const uint8_t *body;
