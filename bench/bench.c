@@ -1,5 +1,6 @@
 /* bench.c -- npmu region write/read next to raw libfabric fi_write/fi_read on the same provider. */
 #define _GNU_SOURCE
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -293,6 +294,38 @@ static double takeover_ms(struct npmu_conn *conn, const char *self, const char *
 	return ms;
 }
 
+/*
+ * side_by_side -- latency (p50, p99 of iters operations of 64 B and 4 KiB) and bandwidth (1 MiB
+ * and 64 MiB) of target b next to target a, with the ratio; targets: print the issue's targets.
+ */
+static void side_by_side(struct target *a, struct target *b, const char *an, const char *bn,
+			 int iters, bool targets)
+{
+	const size_t lsz[] = {64, 4096};
+	for (int w = 1; w >= 0; w--)
+		for (int i = 0; i < 2; i++) {
+			double a50, a99, b50, b99;
+			latency(a, w, lsz[i], iters, &a50, &a99);
+			latency(b, w, lsz[i], iters, &b50, &b99);
+			printf("%-5s %5zu B latency p50 (us) %12.1f %12.1f %7.2fx%s\n",
+			       w ? "write" : "read", lsz[i], a50, b50, b50 / a50,
+			       targets ? "   <= 1.3x" : "");
+			printf("%-5s %5zu B latency p99 (us) %12.1f %12.1f %7.2fx\n",
+			       w ? "write" : "read", lsz[i], a99, b99, b99 / a99);
+		}
+	const size_t bsz[] = {1u << 20, 64u << 20};
+	for (int w = 1; w >= 0; w--)
+		for (int i = 0; i < 2; i++) {
+			double v[2][3];
+			bandwidth(a, b, w, bsz[i], i ? 5 : 17, v);
+			printf("%-5s %3zu MiB bandwidth (MiB/s) %11.0f %12.0f %7.0f%%%s"
+			       "   (spread: %s %.0f-%.0f, %s %.0f-%.0f)\n",
+			       w ? "write" : "read", bsz[i] >> 20, v[0][0], v[1][0],
+			       100.0 * v[1][0] / v[0][0], targets ? "   >= 85%" : "", an, v[0][1],
+			       v[0][2], bn, v[1][1], v[1][2]);
+		}
+}
+
 /* mirrored -- a mirrored region's writes and reads next to a single region's, both through the
  * same pmmd with two units (each copy on its own unit), in alternating blocks. */
 static void mirrored(const char *pmmd)
@@ -314,27 +347,7 @@ static void mirrored(const char *pmmd)
 		bail("mirrored regions", rc);
 	printf("\n%-28s %12s %12s %8s\n", "mirrored region (2 units)", "single", "mirrored",
 	       "ratio");
-	const size_t lsz[] = {64, 4096};
-	for (int w = 1; w >= 0; w--)
-		for (int i = 0; i < 2; i++) {
-			double s50, s99, m50, m99;
-			latency(&single, w, lsz[i], 5000, &s50, &s99);
-			latency(&mirror, w, lsz[i], 5000, &m50, &m99);
-			printf("%-5s %5zu B latency p50 (us) %12.1f %12.1f %7.2fx\n",
-			       w ? "write" : "read", lsz[i], s50, m50, m50 / s50);
-			printf("%-5s %5zu B latency p99 (us) %12.1f %12.1f %7.2fx\n",
-			       w ? "write" : "read", lsz[i], s99, m99, m99 / s99);
-		}
-	const size_t bsz[] = {1u << 20, 64u << 20};
-	for (int w = 1; w >= 0; w--)
-		for (int i = 0; i < 2; i++) {
-			double b[2][3];
-			bandwidth(&single, &mirror, w, bsz[i], i ? 5 : 17, b);
-			printf("%-5s %3zu MiB bandwidth (MiB/s) %11.0f %12.0f %7.0f%%"
-			       "   (spread: single %.0f-%.0f, mirrored %.0f-%.0f)\n",
-			       w ? "write" : "read", bsz[i] >> 20, b[0][0], b[1][0],
-			       100.0 * b[1][0] / b[0][0], b[0][1], b[0][2], b[1][1], b[1][2]);
-		}
+	side_by_side(&single, &mirror, "single", "mirrored", 5000, false);
 	printf("(5000 operations per latency row; a mirrored write goes to both units at once and\n"
 	       " completes when both have it; a read goes to one copy. Both units and the client share\n"
 	       " this machine's cores and loopback: the units sleep on their completion queue between\n"
@@ -504,27 +517,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	printf("%-28s %12s %12s %8s   %s\n", "measure", "raw fi_*", "npmu", "ratio", "target");
-	const size_t lsz[] = {64, 4096};
-	for (int w = 1; w >= 0; w--)
-		for (int i = 0; i < 2; i++) {
-			double r50, r99, n50, n99;
-			latency(&raw, w, lsz[i], 10000, &r50, &r99);
-			latency(&np, w, lsz[i], 10000, &n50, &n99);
-			printf("%-5s %5zu B latency p50 (us) %12.1f %12.1f %7.2fx   <= 1.3x\n",
-			       w ? "write" : "read", lsz[i], r50, n50, n50 / r50);
-			printf("%-5s %5zu B latency p99 (us) %12.1f %12.1f %7.2fx\n", w ? "write" : "read",
-			       lsz[i], r99, n99, n99 / r99);
-		}
-	const size_t bsz[] = {1u << 20, 64u << 20};
-	for (int w = 1; w >= 0; w--)
-		for (int i = 0; i < 2; i++) {
-			double b[2][3];
-			bandwidth(&raw, &np, w, bsz[i], i ? 5 : 17, b);
-			printf("%-5s %3zu MiB bandwidth (MiB/s) %11.0f %12.0f %7.0f%%   >= 85%%"
-			       "   (spread: raw %.0f-%.0f, npmu %.0f-%.0f)\n",
-			       w ? "write" : "read", bsz[i] >> 20, b[0][0], b[1][0],
-			       100.0 * b[1][0] / b[0][0], b[0][1], b[0][2], b[1][1], b[1][2]);
-		}
+	side_by_side(&raw, &np, "raw", "npmu", 10000, true);
 	printf("(latency: 10000 operations each after 100 warm-up, p50 and p99; bandwidth: median\n"
 	       " of 51 (1 MiB) or 15 (64 MiB) transfers, raw and npmu in alternating blocks, spread =\n"
 	       " lowest-highest; provider tcp on loopback; the raw target busy-polls and is paused\n"
