@@ -315,6 +315,9 @@ NPMU_API int npmu_ckpt_create(struct npmu_conn *conn, const char *name,
  * fences any earlier writer: NPMU_E_LEASE while that one's lease is alive), open it read-write
  * and load its latest state. The lease is renewed in the background; once it is lost every
  * write fails with NPMU_E_FENCED and the stream is never changed again through this handle.
+ * A commit whose unit stops answering is retried (the same bytes) while the lease may hold, so
+ * a primary cut off the network learns NPMU_E_FENCED; a unit silent for a whole lease while
+ * the manager still answers gives NPMU_E_TIMEDOUT or NPMU_E_UNREACHABLE.
  */
 NPMU_API int npmu_ckpt_open_primary(struct npmu_conn *conn, const char *name,
 				    const struct npmu_ckpt_opts *opts, struct npmu_ckpt **ck_ptr);

@@ -132,19 +132,40 @@ static void stop_renewer(struct npmu_ckpt *ck)
 	ck->renewing = false;
 }
 
-/* put -- write and, at the stream's durability, persist a range of the stream. */
+/* unit_silent -- an error that says the unit did not answer, not that it refused. */
+static bool unit_silent(int rc)
+{
+	return rc == NPMU_E_TIMEDOUT || rc == NPMU_E_UNREACHABLE || rc == NPMU_E_FABRIC;
+}
+
+/*
+ * put -- write and, at the stream's durability, persist a range of the stream. While the unit
+ * does not answer the same bytes are written again until they land or the lease is lost: as
+ * long as this writer's lease may hold nobody else writes the stream, so a retry changes
+ * nothing but the outcome, and the caller learns "committed" or "fenced" -- or, when the unit
+ * stays silent for a whole lease while the manager still renews it, the unit's error.
+ */
 static int put(struct npmu_ckpt *ck, uint64_t off, const void *buf, size_t len)
 {
-	if (atomic_load(&ck->fenced))
-		return NPMU_E_FENCED;
-	int rc = npmu_region_write(ck->data, off, buf, len);
-	if (rc == 0 && ck->durability == NPMU_PERSISTENT)
-		rc = npmu_region_persist(ck->data, off, len, NPMU_PERSISTENT);
-	if (rc == NPMU_E_KEY || (rc != 0 && atomic_load(&ck->fenced))) {
-		atomic_store(&ck->fenced, true);
-		return NPMU_E_FENCED;
+	uint64_t give_up = 0; /* a unit that stays silent a whole lease (manager still answering) */
+	for (;;) {
+		if (atomic_load(&ck->fenced))
+			return NPMU_E_FENCED;
+		int rc = npmu_region_write(ck->data, off, buf, len);
+		if (rc == 0 && ck->durability == NPMU_PERSISTENT)
+			rc = npmu_region_persist(ck->data, off, len, NPMU_PERSISTENT);
+		if (rc == NPMU_E_KEY || (rc != 0 && atomic_load(&ck->fenced))) {
+			atomic_store(&ck->fenced, true);
+			return NPMU_E_FENCED;
+		}
+		if (rc == 0 || !unit_silent(rc) || !ck->renewing)
+			return rc;
+		if (!give_up)
+			give_up = now_ms() + (uint64_t)ck->lease_ms * 4 / 3;
+		else if (now_ms() > give_up)
+			return rc;
+		usleep(10 * 1000); /* the renewer decides within one lease */
 	}
-	return rc;
 }
 
 /* read_hdr -- the header page (with the records), checked; updates ck->hdr. */
@@ -165,20 +186,23 @@ static int read_hdr(struct npmu_ckpt *ck, uint8_t page[NPMU_CKPT_HDR])
 	return 0;
 }
 
-/* load_slot -- read slot i's data into the state if it matches the record; 0 or NPMU_E_CORRUPT. */
+/* load_slot -- read slot i's data into a fresh state buffer and, if it matches the record, make
+ * it the state (no copy; the old state stays whole until then); 0 or NPMU_E_CORRUPT. */
 static int load_slot(struct npmu_ckpt *ck, uint32_t i, const struct npmu__ckpt_rec *r)
 {
 	if (r->length > ck->hdr.state_size || r->epoch > ck->hdr.epoch)
 		return NPMU_E_CORRUPT;
-	uint8_t *tmp = malloc(r->length ? r->length : 1);
+	uint8_t *tmp = calloc(1, ck->hdr.state_size); /* untouched pages cost nothing */
 	if (!tmp)
 		return NPMU_E_NOMEM;
 	int rc = npmu_region_read(ck->data, npmu__ckpt_slot_off(&ck->hdr, i), tmp, r->length);
 	if (rc == 0 && npmu__csum(tmp, r->length) != r->data_csum)
 		rc = NPMU_E_CORRUPT;
 	if (rc == 0) {
-		memcpy(ck->state, tmp, r->length);
+		free(ck->state);
+		ck->state = tmp;
 		ck->state_len = r->length;
+		return 0;
 	}
 	free(tmp);
 	return rc;

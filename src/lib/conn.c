@@ -10,6 +10,7 @@
 #include "codec.h"
 #include "errors.h"
 #include "log.h"
+#include "spin.h"
 
 /* Completion contexts of the control path. */
 static int ctx_send, ctx_recv;
@@ -27,9 +28,14 @@ static int wait_rpc(struct npmu_conn *conn, uint64_t req_id, size_t *len)
 {
 	uint64_t deadline = npmu__now_ms() + (uint64_t)conn->timeout_ms;
 	int sent = 0, replied = 0;
+	struct npmu__spin spin = {0};
 	while (!sent || !replied) {
 		struct fi_cq_msg_entry e;
 		ssize_t n = fi_cq_read(conn->fab->cq, &e, 1);
+		if (n == 1)
+			npmu__spin_progress(&spin);
+		else
+			npmu__spin_idle(&spin);
 		if (n == 1 && e.op_context == &ctx_send) {
 			sent = 1;
 		} else if (n == 1 && e.op_context == &ctx_recv) {

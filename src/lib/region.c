@@ -6,6 +6,7 @@
 #include "codec.h"
 #include "errors.h"
 #include "log.h"
+#include "spin.h"
 
 #define RMA_WINDOW 16                 /* transfers kept in flight */
 #define RMA_CHUNK (4u << 20)          /* largest single transfer posted */
@@ -318,17 +319,27 @@ int npmu__transfer(struct npmu__xfer_target *t, int nt, int write, const struct 
 		x[k].chunk = max < RMA_CHUNK ? max : RMA_CHUNK;
 		x[k].deadline = npmu__now_ms() + (uint64_t)timeout_ms;
 	}
+	struct npmu__spin spin = {0};
 	for (bool busy = true; busy;) {
 		busy = false;
+		bool moved = false;
 		for (int k = 0; k < nt; k++) {
 			if (x[k].finished)
 				continue;
+			int inflight = x[k].inflight, piece = x[k].piece;
+			size_t done = x[k].done;
 			if (t[k].iov)
 				pump(&x[k], write, t[k].iov, t[k].iovcnt, timeout_ms);
 			else
 				pump(&x[k], write, iov, iovcnt, timeout_ms);
+			moved |= x[k].inflight != inflight || x[k].piece != piece ||
+				 x[k].done != done || x[k].finished;
 			busy |= !x[k].finished;
 		}
+		if (moved)
+			npmu__spin_progress(&spin);
+		else
+			npmu__spin_idle(&spin);
 	}
 	int first = 0;
 	for (int k = nt - 1; k >= 0; k--) {

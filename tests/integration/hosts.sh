@@ -22,6 +22,8 @@ fails=0
 fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
 
 netns_up np 198.18.2 "${hosts[@]}"
+# wait_exit PID SECONDS -- bounded wait for a background process to end
+wait_exit() { for _ in $(seq $(($2 * 20))); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.05; done; return 1; }
 wait_file() { for _ in $(seq 1000); do [ -s "$1" ] && return 0; sleep 0.01; done; echo "FAIL: $1 never written"; exit 1; }
 
 npmu="$build/npmu"; demo="$build/npmu-demo"
@@ -56,16 +58,20 @@ sleep 0.5
 # cut the primary's host off the network, mid-run
 date +%s.%N > "$dir/cut"
 on pri ip link set eth0 down
+wait_exit "$backup_pid" 120 || fail "backup still running after 120 s"
 wait "$backup_pid" && grep -q EQUAL "$dir/backup.out" || fail "backup on another host: $(cat "$dir/backup.out")"
 grep -q " 0 committed update(s) lost" "$dir/backup.out" || fail "commits lost: $(cat "$dir/backup.out")"
 # the link comes back: the old primary must not change the stream any more
 on pri ip link set eth0 up
-for _ in $(seq 600); do kill -0 "$primary_pid" 2>/dev/null || break; sleep 0.05; done
-if kill -0 "$primary_pid" 2>/dev/null; then fail "the cut-off primary still runs"; kill -9 "$primary_pid"; fi
+wait_exit "$primary_pid" 30 || { fail "the cut-off primary still runs"; kill -9 "$primary_pid"; }
 wait "$primary_pid" 2>/dev/null || true
 grep -q "fenced" "$dir/primary.out" || fail "old primary not told it was fenced: $(tail -3 "$dir/primary.out")"
 on bak "$npmu" --json ckpt stat ckpt.kv > "$dir/stat.json"
 grep -q '"seq":100000' "$dir/stat.json" || fail "stream changed after takeover: $(cat "$dir/stat.json")"
 sed 's/^/  /' "$dir/backup.out"
-if [ "$fails" -ne 0 ]; then echo "$fails check(s) failed"; exit 1; fi
+if [ "$fails" -ne 0 ]; then
+  for f in u1 u2 pm; do echo "--- $f.log"; tail -20 "$dir/$f.log"; done
+  echo "--- primary.out"; tail -5 "$dir/primary.out"
+  echo "$fails check(s) failed"; exit 1
+fi
 echo "all multi-host checks passed"

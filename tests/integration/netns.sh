@@ -1,7 +1,7 @@
 # netns.sh -- sourced by the multi-host tests: hosts as network namespaces, each with one veth
 # link into a bridge, addresses in 198.18.0.0/15 only. After `netns_up P SUBNET HOST...`:
 # namespace $P$HOST$$ per host, its address in $ip_HOST (SUBNET.1, .2, ... in order), and
-#   on HOST CMD...       run CMD on HOST and wait for it
+#   on HOST CMD...       run CMD on HOST and wait for it (at most NETNS_ON_TIMEOUT s, default 120)
 #   exec_on_bg HOST CMD  start CMD on HOST in the background ($! is its pid)
 #   link HOST up|down    set HOST's link up or down
 # netns_down kills whatever still runs in the namespaces and removes them and the bridge.
@@ -40,9 +40,7 @@ netns_down() {
   ip link del "$netns_br" 2>/dev/null || true
 }
 
-# exec_on -- replace this (sub)shell with the command on host h, so `on h cmd &` gives cmd's pid
-exec_on() { local h=$1; shift; exec ip netns exec "$netns_prefix$h$$" "$@"; }
-on() { local h=$1; shift; (exec_on "$h" "$@"); }
+on() { local h=$1; shift; timeout "${NETNS_ON_TIMEOUT:-120}" ip netns exec "$netns_prefix$h$$" "$@"; }
 exec_on_bg() { local h=$1; shift; ip netns exec "$netns_prefix$h$$" "$@" & }
 link() { on "$1" ip link set eth0 "$2"; }
 

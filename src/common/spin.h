@@ -1,0 +1,46 @@
+/* spin.h -- polite busy-waiting: poll freely for a few microseconds, then yield the CPU each turn. */
+#ifndef NPMU_SPIN_H
+#define NPMU_SPIN_H
+
+#include <sched.h>
+#include <stdint.h>
+#include <time.h>
+
+/*
+ * Completion queues on providers such as tcp are progressed by polling, so waiting for a reply
+ * or an RMA completion is a loop. Spinning keeps latency low when cores are free; when more
+ * threads poll than there are cores (many clients, tests beside each other), a spinning waiter
+ * would hold a core the peer it waits for needs. After NPMU_SPIN_FREE_NS without progress each
+ * idle turn calls sched_yield(), which returns at once when nothing else wants the core.
+ */
+#define NPMU_SPIN_FREE_NS 20000u
+
+struct npmu__spin {
+	uint64_t idle_since; /* ns; 0 while progress is being made */
+};
+
+/* npmu__spin_ns -- monotonic nanoseconds. */
+static inline uint64_t npmu__spin_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* npmu__spin_progress -- the last turn made progress: spin freely again. */
+static inline void npmu__spin_progress(struct npmu__spin *s)
+{
+	s->idle_since = 0;
+}
+
+/* npmu__spin_idle -- the last turn found nothing: yield once the free spin is used up. */
+static inline void npmu__spin_idle(struct npmu__spin *s)
+{
+	uint64_t now = npmu__spin_ns();
+	if (!s->idle_since)
+		s->idle_since = now;
+	else if (now - s->idle_since > NPMU_SPIN_FREE_NS)
+		sched_yield();
+}
+
+#endif
