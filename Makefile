@@ -27,7 +27,8 @@ test-asan: deps
 	@cmake --build $(BUILD)-asan -j $(JOBS)
 	@cd $(BUILD)-asan && ctest --output-on-failure -j 2 --timeout 600
 
-bench: deps
+bench:
+	@scripts/install-deps.sh bench
 	@cmake -S . -B $(BUILD)-release -DCMAKE_BUILD_TYPE=Release -DNPMU_TESTS=OFF >/dev/null
 	@cmake --build $(BUILD)-release -j $(JOBS)
 	@bench/run.sh $(BUILD)-release

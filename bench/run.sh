@@ -1,21 +1,29 @@
 #!/usr/bin/env bash
-# run.sh -- start a raw libfabric target, an npmud, and six units under a pmmd on loopback, run
-# the benchmark, stop them all.
+# run.sh -- `make bench`: start a raw libfabric target, an npmud, six units under a pmmd and a
+# redis-server on loopback; run npmu_bench; draw the plots; stop everything it started.
+# Writes bench/out/{report.txt,bench.json,*.dat,*.png}. Usage: bench/run.sh BUILD [--quick]
 set -euo pipefail
 build=${1:-build-release}
-dir=$(mktemp -d /tmp/npmu-bench-XXXXXX)
+shift || true
+here=$(cd "$(dirname "$0")" && pwd)
+out=${NPMU_BENCH_OUT:-$here/out}
+mkdir -p "$out"
+dir=$(mktemp -d /tmp/npmu-bench-XXXXXX)   # on the disk the file and Redis baselines measure
 pids=()
 cleanup() {
-  for p in "${pids[@]}"; do kill -CONT "$p" 2>/dev/null; kill -TERM "$p" 2>/dev/null; done
+  for p in "${pids[@]}"; do kill -CONT "$p" 2>/dev/null || true; kill -TERM "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
   rm -rf "$dir"
 }
 trap cleanup EXIT
-wait_file() { for _ in $(seq 500); do [ -s "$1" ] && return 0; sleep 0.01; done; echo "bench: $1 not written"; exit 1; }
+wait_file() { for _ in $(seq 1000); do [ -s "$1" ] && return 0; sleep 0.01; done; echo "bench: $1 not written"; exit 1; }
+[ -x "$build/bench/npmu_bench" ] || { echo "bench: $build/bench/npmu_bench missing (needs hiredis: run make bench)"; exit 1; }
 
 "$build/bench/npmu_bench" --raw-target "$dir/raw.addr" & raw_pid=$!; pids+=($raw_pid)
-"$build/npmud" --pool "$dir/bench.pool" --size 4G --listen 127.0.0.1:0 --addr-file "$dir/npmu.addr" 2>"$dir/npmud.log" & pids+=($!)
-# two units and a manager for the mirrored-region figures
+"$build/npmud" --pool "$dir/bench.pool" --size 4G --listen 127.0.0.1:0 --addr-file "$dir/npmu.addr" \
+  2>"$dir/npmud.log" & unit_pid=$!; pids+=($unit_pid)
+# six units under a manager: mirrored regions and striped sets. They sleep on their completion
+# queue (--spin-us 0): with 2 cores, spinning units would measure the scheduler.
 "$build/npmu" keygen "$dir/cluster.key" > /dev/null
 for u in a b c d e f; do
   "$build/npmud" --pool "$dir/$u.pool" --size 640M --listen 127.0.0.1:0 --addr-file "$dir/$u.addr" \
@@ -24,8 +32,39 @@ for u in a b c d e f; do
 done
 "$build/pmmd" --cluster-key "$dir/cluster.key" $(for u in a b c d e f; do echo --unit "$(cat "$dir/$u.addr")"; done) \
   --listen 127.0.0.1:0 --addr-file "$dir/pmmd.addr" 2>"$dir/pmmd.log" & pids+=($!)
-wait_file "$dir/raw.addr"
-wait_file "$dir/npmu.addr"
-wait_file "$dir/pmmd.addr"
-echo "npmu bench on $(nproc) cores, $(uname -r), libfabric $(fi_info --version | awk '/libfabric:/ {print $2}')"
-NPMU_BENCH_DIR="$dir" "$build/bench/npmu_bench" "$(cat "$dir/raw.addr")" "$raw_pid" "$(cat "$dir/npmu.addr")" "$(cat "$dir/pmmd.addr")"
+
+# Redis with an append-only file in the same directory, on a free loopback port
+redis=()
+if command -v redis-server > /dev/null; then
+  for _ in 1 2 3 4 5; do
+    port=$((20000 + RANDOM % 40000))
+    redis-server --bind 127.0.0.1 --port "$port" --dir "$dir" --appendonly yes --appendfsync always \
+      --save '' --auto-aof-rewrite-percentage 0 --protected-mode yes --logfile "$dir/redis.log" & rpid=$!
+    for _ in $(seq 200); do
+      redis-cli -p "$port" ping > /dev/null 2>&1 && break
+      kill -0 "$rpid" 2>/dev/null || break
+      sleep 0.02
+    done
+    if redis-cli -p "$port" ping > /dev/null 2>&1; then pids+=($rpid); redis=(--redis "127.0.0.1:$port"); break; fi
+    kill "$rpid" 2>/dev/null || true; wait "$rpid" 2>/dev/null || true
+  done
+fi
+[ ${#redis[@]} -gt 0 ] || echo "bench: no redis-server could be started: the Redis baselines are left out"
+wait_file "$dir/raw.addr"; wait_file "$dir/npmu.addr"; wait_file "$dir/pmmd.addr"
+
+fi_ver=$(fi_info --version 2>/dev/null | awk '/libfabric:/ {print $2}')
+export NPMU_BENCH_COMMIT=$(git -C "$here/.." rev-parse --short HEAD 2>/dev/null || echo unknown)
+{
+  echo "npmu bench: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')),"\
+       "$(free -g | awk '/Mem:/ {print $2}') GiB, Linux $(uname -r), libfabric ${fi_ver:-?} tcp on loopback,"\
+       "commit $NPMU_BENCH_COMMIT, $(date -u +%Y-%m-%d)"
+  "$build/bench/npmu_bench" --raw "$(cat "$dir/raw.addr")" --raw-pid "$raw_pid" \
+    --unit "$(cat "$dir/npmu.addr")" --unit-pid "$unit_pid" --pmmd "$(cat "$dir/pmmd.addr")" \
+    "${redis[@]}" --dir "$dir" --out "$out" "$@"
+} | tee "$out/report.txt"
+if command -v gnuplot > /dev/null; then
+  gnuplot -e "out='$out'" "$here/plots.gp" && echo "plots: $out/latency.png $out/bandwidth.png $out/scaling.png"
+else
+  echo "bench: gnuplot missing: no plots (make bench installs it)"
+fi
+echo "report: $out/report.txt, figures: $out/bench.json"

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# install-deps.sh -- install the Debian packages npmu needs to build, test and benchmark, when missing.
+# install-deps.sh -- install the Debian packages npmu needs to build and test, when missing;
+# `install-deps.sh bench` adds what `make bench` needs (its baselines and plots).
 set -euo pipefail
 
 packages=(
@@ -11,6 +12,12 @@ packages=(
   libcmocka-dev                 # unit tests
   iproute2 procps               # tests: network namespaces, process checks
 )
+if [ "${1:-}" = bench ]; then
+  packages+=(
+    redis-server redis-tools libhiredis-dev  # the Redis baseline (started by the benchmark)
+    gnuplot-nox                               # the plots
+  )
+fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -1,0 +1,283 @@
+/* ckpt.c -- checkpoint streams: commit latency next to a local file and Redis, a backup's
+ * catch-up rate, takeover after SIGKILL of the primary, and a cold backup's restore bandwidth. */
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/wait.h>
+
+#include "bench.h"
+
+#define BLOCKS 3
+
+/* connect_unit -- a connection to the bench's unit. */
+static struct npmu_conn *connect_unit(const char *server)
+{
+	struct npmu_conn_cfg cfg = {.server = server};
+	struct npmu_conn *conn;
+	int rc = npmu_conn_new(&cfg, &conn);
+	if (rc != 0)
+		bail("connect", rc);
+	return conn;
+}
+
+/* drop_stream -- delete a stream's region and its cursor. */
+static void drop_stream(struct npmu_conn *conn, const char *name)
+{
+	char cname[96];
+	npmu_region_delete(conn, name);
+	snprintf(cname, sizeof(cname), "%s.cursor", name);
+	npmu_region_delete(conn, cname);
+}
+
+/* commits -- blocks of per commits of len bytes (append updates or overwrite commits) at a
+ * durability, microseconds appended to lat. The stream is written through once first (placed),
+ * so the unit's pages are warm as in a stream that has run a while. */
+static void commits(struct npmu_conn *conn, bool append, size_t len, enum npmu_durability d,
+		    int per, struct samples *lat)
+{
+	static int seq;
+	char name[64];
+	snprintf(name, sizeof(name), "bench.commit.%d", seq++);
+	uint64_t log = 64 * (uint64_t)len < (4u << 20) ? 4u << 20 : 64 * (uint64_t)len;
+	struct npmu_ckpt_cfg cfg = {.mode = append ? NPMU_CKPT_APPEND : NPMU_CKPT_OVERWRITE,
+				    .state_size = append ? 2u << 20 : len,
+				    .log_size = append ? log : 0};
+	struct npmu_ckpt_opts warm = {.durability = NPMU_PLACED}, opts = {.durability = d};
+	struct npmu_ckpt *ck;
+	char *buf = malloc(len);
+	if (!buf)
+		bail("commit", NPMU_E_NOMEM);
+	memset(buf, 7, len);
+	int rc = npmu_ckpt_create(conn, name, &cfg);
+	for (int pass = 0; rc == 0 && pass < 2; pass++) {
+		int n = pass ? BLOCKS * per : append ? (int)(log / (len + 64)) + 10 : 10;
+		if ((rc = npmu_ckpt_open_primary(conn, name, pass ? &opts : &warm, &ck)) != 0)
+			break;
+		for (int i = 0; rc == 0 && i < n; i++) {
+			uint64_t s = now_ns();
+			rc = append ? npmu_ckpt_update(ck, (uint64_t)(i % 2) * (len < (1u << 20) ? len : 0),
+						       buf, (uint32_t)len)
+				    : npmu_ckpt_commit(ck, buf, len);
+			if (pass)
+				samples_add(lat, (double)(now_ns() - s) / 1000.0);
+		}
+		npmu_ckpt_close(&ck);
+	}
+	if (rc != 0)
+		bail("commit", rc);
+	free(buf);
+	drop_stream(conn, name);
+}
+
+/* bench_commit -- commit latency by size and kind, next to write + fdatasync and Redis SET. */
+void bench_commit(const struct bench_env *env)
+{
+	const size_t sizes[] = {64, 4096, 1u << 20};
+	const int counts[] = {3000, 2000, 150};
+	struct npmu_conn *conn = connect_unit(env->unit);
+	int q = env->quick ? 10 : 1;
+	report_section("checkpoint commit latency, p50", NULL);
+	for (int i = 0; i < 3; i++) {
+		size_t len = sizes[i];
+		int n = counts[i] / q, per = n / BLOCKS;
+		struct samples file = {0}, always = {0}, everysec = {0};
+		bool have_redis = true;
+		for (int b = 0; b < BLOCKS; b++) {
+			file_fdatasync(env->dir, len, per, &file);
+			have_redis = have_redis && redis_set(env->redis, "always", len, per, &always) &&
+				     redis_set(env->redis, "everysec", len, per, &everysec);
+		}
+		struct stat3 f50 = stat_pct(&file, 50, BLOCKS), a50 = stat_pct(&always, 50, BLOCKS),
+			     e50 = stat_pct(&everysec, 50, BLOCKS);
+		const char *lab = len == 64 ? "64 B" : len == 4096 ? "4 KiB" : "1 MiB";
+		for (int k = 0; k < 4; k++) {
+			bool append = k < 2;
+			enum npmu_durability d = k % 2 ? NPMU_PERSISTENT : NPMU_PLACED;
+			struct samples c = {0};
+			commits(conn, append, len, d, per, &c);
+			char name[80];
+			snprintf(name, sizeof(name), "%s %s, %s", lab, append ? "append update" : "overwrite",
+				 d == NPMU_PLACED ? "placed" : "persistent");
+			report_figure(name, "us", stat_pct(&c, 50, BLOCKS));
+			report_baseline("write+fdatasync", f50, GOAL_AT_MOST, 0.1);
+			if (have_redis) {
+				report_baseline("redis always", a50, GOAL_BELOW, 1.0);
+				report_baseline("redis everysec", e50, GOAL_NONE, 0);
+			}
+			samples_free(&c);
+		}
+		samples_free(&file);
+		samples_free(&always);
+		samples_free(&everysec);
+	}
+	report_note("%d blocks per row of %d, %d and %d commits (64 B, 4 KiB, 1 MiB); median = p50 "
+		    "over all, spread = lowest and highest block's p50; each stream is written through once before "
+		    "(warm pages at the unit, as in a stream that has run a while). placed: in the unit's memory "
+		    "(survives the writer); persistent: flushed to the unit's persistence domain (here "
+		    "msync of a pool file on this machine's disk). Baselines with the same bytes: "
+		    "pwrite + fdatasync to a file on the same disk; Redis SET with an append-only file "
+		    "on the same disk, appendfsync always and everysec, over loopback. Targets: "
+		    "<= 0.10x of write+fdatasync (10x lower), < 1x of Redis always", BLOCKS,
+		    counts[0] / q / BLOCKS, counts[1] / q / BLOCKS, counts[2] / q / BLOCKS);
+	npmu_conn_delete(&conn);
+}
+
+/* bench_catchup -- a backup that fell behind: how fast it applies n 4 KiB updates. */
+void bench_catchup(const struct bench_env *env)
+{
+	struct npmu_conn *conn = connect_unit(env->unit);
+	const int n = env->quick ? 2000 : 16384;
+	const size_t len = 4096;
+	struct samples mib = {0}, ups = {0};
+	char *buf = malloc(len);
+	if (!buf)
+		bail("catch-up", NPMU_E_NOMEM);
+	memset(buf, 5, len);
+	for (int rep = 0; rep < BLOCKS; rep++) {
+		char name[64];
+		snprintf(name, sizeof(name), "bench.catchup.%d", rep);
+		struct npmu_ckpt_cfg cfg = {.mode = NPMU_CKPT_APPEND, .state_size = 16u << 20,
+					    .log_size = 96u << 20};
+		struct npmu_ckpt_opts opts = {.durability = NPMU_PLACED};
+		struct npmu_ckpt *p, *b;
+		int rc = npmu_ckpt_create(conn, name, &cfg);
+		if (rc == 0)
+			rc = npmu_ckpt_open_backup(conn, name, NULL, &b);
+		if (rc == 0)
+			rc = npmu_ckpt_follow(b) < 0 ? NPMU_E_INTERNAL : 0;
+		if (rc == 0)
+			rc = npmu_ckpt_open_primary(conn, name, &opts, &p);
+		for (int i = 0; rc == 0 && i < n; i++)
+			rc = npmu_ckpt_update(p, (uint64_t)(i * 7919 % 4096) * len, buf, (uint32_t)len);
+		if (rc != 0)
+			bail("catch-up stream", rc);
+		uint64_t t = now_ns();
+		int got = 0;
+		while (got < n) {
+			int r = npmu_ckpt_follow(b);
+			if (r <= 0)
+				bail("follow", r ? r : NPMU_E_INTERNAL);
+			got += r;
+		}
+		double secs = (double)(now_ns() - t) / 1e9;
+		samples_add(&mib, (double)n * len / (1 << 20) / secs);
+		samples_add(&ups, n / secs);
+		npmu_ckpt_close(&p);
+		npmu_ckpt_close(&b);
+		drop_stream(conn, name);
+	}
+	report_section("backup catch-up", NULL);
+	report_figure("4 KiB updates applied", "MiB/s", stat_of(&mib));
+	report_baseline("raw fi_read 64 MiB", ref_raw_read_bw_64m, GOAL_NONE, 0);
+	report_figure("4 KiB updates applied", "updates/s", stat_of(&ups));
+	report_note("a backup %d updates (%d MiB) behind reads and applies them all; %d runs",
+		    n, (int)((uint64_t)n * len >> 20), BLOCKS);
+	samples_free(&mib);
+	samples_free(&ups);
+	free(buf);
+	npmu_conn_delete(&conn);
+}
+
+/* takeover_primary_main -- (child) commit a state of size bytes into an overwrite stream, say
+ * so on stdout, then wait to be killed. */
+int takeover_primary_main(const char *server, const char *name, uint64_t size)
+{
+	struct npmu_conn *conn = connect_unit(server);
+	struct npmu_ckpt *ck;
+	struct npmu_ckpt_opts opts = {.durability = NPMU_PLACED, .lease_ms = 300};
+	char *state = malloc(size);
+	if (!state)
+		return 1;
+	memset(state, 3, size);
+	if (npmu_ckpt_open_primary(conn, name, &opts, &ck) != 0 ||
+	    npmu_ckpt_commit(ck, state, size) != 0)
+		return 1;
+	printf("committed\n");
+	fflush(stdout);
+	for (;;)
+		pause();
+}
+
+/* takeover_once -- SIGKILL a primary holding size bytes of state; ms until a backup that had
+ * read nothing holds the lease and the whole state; restore: MiB/s of a second, cold backup
+ * loading that state while the primary still runs. */
+static double takeover_once(const struct bench_env *env, struct npmu_conn *conn, uint64_t size,
+			    double *restore)
+{
+	static int seq;
+	char name[64], sz[32], line[64];
+	snprintf(name, sizeof(name), "bench.takeover.%d", seq++);
+	snprintf(sz, sizeof(sz), "%llu", (unsigned long long)size);
+	struct npmu_ckpt_cfg cfg = {.mode = NPMU_CKPT_OVERWRITE, .state_size = size};
+	int rc = npmu_ckpt_create(conn, name, &cfg);
+	if (rc != 0)
+		bail("create takeover stream", rc);
+	int pfd[2];
+	if (pipe(pfd) != 0)
+		bail("pipe", NPMU_E_INTERNAL);
+	pid_t pid = fork();
+	if (pid == 0) {
+		dup2(pfd[1], STDOUT_FILENO);
+		close(pfd[0]);
+		execl(env->self, env->self, "--primary", env->unit, name, sz, (char *)NULL);
+		_exit(127);
+	}
+	close(pfd[1]);
+	if (read(pfd[0], line, sizeof(line)) <= 0) /* "committed" once the state is in */
+		bail("start the primary", NPMU_E_INTERNAL);
+	struct npmu_ckpt *cold, *b;
+	uint64_t t = now_ns();
+	if ((rc = npmu_ckpt_open_backup(conn, name, NULL, &cold)) != 0 || npmu_ckpt_follow(cold) < 0)
+		bail("restore", rc ? rc : NPMU_E_INTERNAL);
+	*restore = (double)size / (1 << 20) / ((double)(now_ns() - t) / 1e9);
+	npmu_ckpt_close(&cold);
+	if ((rc = npmu_ckpt_open_backup(conn, name, NULL, &b)) != 0)
+		bail("open backup", rc);
+	uint64_t t0 = now_ns();
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	close(pfd[0]);
+	if ((rc = npmu_ckpt_takeover(b, 10000)) != 0)
+		bail("takeover", rc);
+	uint64_t len;
+	npmu_ckpt_state(b, &len, NULL);
+	double ms = (double)(now_ns() - t0) / 1e6;
+	if (len != size)
+		bail("state after takeover", NPMU_E_CORRUPT);
+	npmu_ckpt_close(&b);
+	drop_stream(conn, name);
+	return ms;
+}
+
+/* bench_takeover -- takeover time after SIGKILL and a cold backup's restore bandwidth, for
+ * 64 MiB and 1 GiB of state. */
+void bench_takeover(const struct bench_env *env)
+{
+	struct npmu_conn *conn = connect_unit(env->unit);
+	const uint64_t sizes[] = {64u << 20, 1u << 30};
+	struct samples ms[2] = {0}, bw[2] = {0};
+	int reps = env->quick ? 1 : BLOCKS;
+	for (int i = 0; i < 2; i++)
+		for (int r = 0; r < reps; r++) {
+			double restore;
+			samples_add(&ms[i], takeover_once(env, conn, sizes[i], &restore));
+			samples_add(&bw[i], restore);
+		}
+	report_section("takeover after SIGKILL of the primary, and restore", NULL);
+	report_figure("takeover, 64 MiB of state", "ms", stat_of(&ms[0]));
+	report_figure("takeover, 1 GiB of state", "ms", stat_of(&ms[1]));
+	report_figure("restore 64 MiB, cold backup", "MiB/s", stat_of(&bw[0]));
+	report_baseline("raw fi_read 64 MiB", ref_raw_read_bw_64m, GOAL_NONE, 0);
+	report_figure("restore 1 GiB, cold backup", "MiB/s", stat_of(&bw[1]));
+	report_baseline("raw fi_read 64 MiB", ref_raw_read_bw_64m, GOAL_NONE, 0);
+	report_note("%d runs each; takeover: from SIGKILL of the primary to a backup that had read "
+		    "nothing holding the lease and the whole state (the 300 ms lease lapsing, fencing, "
+		    "reading the state); restore: a cold backup opening the stream and loading the "
+		    "latest checkpoint, checksum checked", reps);
+	for (int i = 0; i < 2; i++) {
+		samples_free(&ms[i]);
+		samples_free(&bw[i]);
+	}
+	npmu_conn_delete(&conn);
+}

@@ -1,0 +1,88 @@
+/* main.c -- npmu_bench: every figure of `make bench` in one run, each next to its baseline;
+ * a table on the terminal, and the JSON and plot data in the output directory. */
+#include <getopt.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bench.h"
+
+static const char usage[] =
+	"usage: npmu_bench --raw HOST:PORT --raw-pid PID --unit HOST:PORT --unit-pid PID\n"
+	"                  --pmmd HOST:PORT [--redis HOST:PORT] --dir DIR --out DIR [--quick]\n"
+	"  (started by bench/run.sh, which starts what it names on loopback)\n"
+	"  --raw, --raw-pid    a raw libfabric target (npmu_bench --raw-target FILE) and its pid\n"
+	"  --unit, --unit-pid  an npmud with its embedded manager, and its pid (CPU use)\n"
+	"  --pmmd              a pmmd over six units (mirrored regions, striped sets)\n"
+	"  --redis             a redis-server with appendonly yes (the Redis baselines)\n"
+	"  --dir               scratch directory on the disk to measure (file baselines)\n"
+	"  --out               where bench.json, report.md and the plot data go\n"
+	"  --quick             fewer repetitions: a smoke run, not figures to report\n";
+
+int main(int argc, char **argv)
+{
+	if (argc == 3 && !strcmp(argv[1], "--raw-target"))
+		return raw_target_main(argv[2]);
+	if (argc == 5 && !strcmp(argv[1], "--primary"))
+		return takeover_primary_main(argv[2], argv[3], strtoull(argv[4], NULL, 10));
+	if (argc > 1 && !strcmp(argv[1], "--client"))
+		return scale_client_main(argc, argv);
+	struct bench_env env = {0};
+	static const struct option opts[] = {
+		{"raw", required_argument, NULL, 'r'},   {"raw-pid", required_argument, NULL, 'R'},
+		{"unit", required_argument, NULL, 'u'},  {"unit-pid", required_argument, NULL, 'U'},
+		{"pmmd", required_argument, NULL, 'p'},  {"redis", required_argument, NULL, 'e'},
+		{"dir", required_argument, NULL, 'd'},   {"out", required_argument, NULL, 'o'},
+		{"quick", no_argument, NULL, 'q'},       {"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0}};
+	int c;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'r': env.raw = optarg; break;
+		case 'R': env.raw_pid = atoi(optarg); break;
+		case 'u': env.unit = optarg; break;
+		case 'U': env.unit_pid = atoi(optarg); break;
+		case 'p': env.pmmd = optarg; break;
+		case 'e': env.redis = optarg; break;
+		case 'd': env.dir = optarg; break;
+		case 'o': env.out = optarg; break;
+		case 'q': env.quick = true; break;
+		case 'h': fputs(usage, stdout); return 0;
+		default: fputs(usage, stderr); return 2;
+		}
+	}
+	if (optind != argc || !env.raw || env.raw_pid <= 0 || !env.unit || env.unit_pid <= 0 ||
+	    !env.pmmd || !env.dir || !env.out) {
+		fputs(usage, stderr);
+		return 2;
+	}
+	static char self[4096];
+	ssize_t sl = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (sl <= 0)
+		bail("/proc/self/exe", NPMU_E_INTERNAL);
+	self[sl] = '\0';
+	env.self = self;
+	if (!env.redis)
+		fprintf(stderr, "npmu_bench: no --redis: the Redis baselines are left out\n");
+
+	bench_memcpy(&env);
+	bench_transport(&env);
+	bench_commit(&env);
+	bench_catchup(&env);
+	bench_takeover(&env);
+	bench_scale(&env);
+	bench_mirrored(&env);
+	bench_striped(&env, env.quick ? 64u << 20 : 256u << 20);
+	kill(env.raw_pid, SIGCONT);
+	report_targets();
+
+	char path[512];
+	snprintf(path, sizeof(path), "%s/bench.json", env.out);
+	if (report_json(path, &env) != 0)
+		bail(path, NPMU_E_IO);
+	snprintf(path, sizeof(path), "%s/report.md", env.out);
+	if (report_markdown(path) != 0)
+		bail(path, NPMU_E_IO);
+	return 0;
+}
