@@ -1,4 +1,4 @@
-/* spin.h -- polite busy-waiting: poll freely for 200 us, then yield the CPU on each idle turn. */
+/* spin.h -- polite busy-waiting: poll freely for a while, then yield the CPU on each idle turn. */
 #ifndef NPMU_SPIN_H
 #define NPMU_SPIN_H
 
@@ -10,15 +10,16 @@
  * Completion queues on providers such as tcp are progressed by polling, so waiting for a reply
  * or an RMA completion is a loop. Spinning keeps latency low when cores are free; when more
  * threads poll than there are cores (many clients, tests beside each other), a spinning waiter
- * would hold a core the peer it waits for needs. After NPMU_SPIN_FREE_NS without progress each
- * idle turn calls sched_yield(), which returns at once when nothing else wants the core. The
- * free spin outlasts a 1 MiB transfer on loopback (about 150 us): a transfer's bytes move inside
- * fi_cq_read() without a completion to show for it, and yielding on every turn of such a wait
- * costs a third of the bandwidth (measured: bench/).
+ * would hold a core the peer it waits for needs. After free_ns without progress each idle turn
+ * calls sched_yield(), which returns at once when nothing else wants the core. A transfer's
+ * bytes move inside fi_cq_read() without a completion to show for it, and yielding on every
+ * turn of such a wait costs a third of the bandwidth (measured: bench/), so a waiter for a
+ * transfer spins freely for about as long as its bytes take (npmu__spin_for_bytes).
  */
-#define NPMU_SPIN_FREE_NS 200000u
+#define NPMU_SPIN_FREE_NS 20000u /* a reply: a round trip and a little work */
 
 struct npmu__spin {
+	uint64_t free_ns;    /* spin this long without progress before yielding */
 	uint64_t idle_since; /* ns; 0 while progress is being made */
 };
 
@@ -28,6 +29,12 @@ static inline uint64_t npmu__spin_ns(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* npmu__spin_for_bytes -- free spin for a wait that moves about `bytes` (at 4 GB/s). */
+static inline uint64_t npmu__spin_for_bytes(uint64_t bytes)
+{
+	return NPMU_SPIN_FREE_NS + bytes / 4;
 }
 
 /* npmu__spin_progress -- the last turn made progress: spin freely again. */
@@ -42,7 +49,7 @@ static inline void npmu__spin_idle(struct npmu__spin *s)
 	uint64_t now = npmu__spin_ns();
 	if (!s->idle_since)
 		s->idle_since = now;
-	else if (now - s->idle_since > NPMU_SPIN_FREE_NS)
+	else if (now - s->idle_since > s->free_ns)
 		sched_yield();
 }
 

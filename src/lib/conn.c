@@ -28,7 +28,7 @@ static int wait_rpc(struct npmu_conn *conn, uint64_t req_id, size_t *len)
 {
 	uint64_t deadline = npmu__now_ms() + (uint64_t)conn->timeout_ms;
 	int sent = 0, replied = 0;
-	struct npmu__spin spin = {0};
+	struct npmu__spin spin = {.free_ns = NPMU_SPIN_FREE_NS};
 	while (!sent || !replied) {
 		struct fi_cq_msg_entry e;
 		ssize_t n = fi_cq_read(conn->fab->cq, &e, 1);

@@ -319,7 +319,14 @@ int npmu__transfer(struct npmu__xfer_target *t, int nt, int write, const struct 
 		x[k].chunk = max < RMA_CHUNK ? max : RMA_CHUNK;
 		x[k].deadline = npmu__now_ms() + (uint64_t)timeout_ms;
 	}
-	struct npmu__spin spin = {0};
+	/* the bytes between two completions: one chunk per target in flight at most */
+	uint64_t chunk_bytes = 0;
+	for (int k = 0; k < nt; k++)
+		chunk_bytes += x[k].chunk;
+	uint64_t total = 0;
+	for (int i = 0; i < iovcnt; i++)
+		total += iov[i].len;
+	struct npmu__spin spin = {.free_ns = npmu__spin_for_bytes(total < chunk_bytes ? total : chunk_bytes)};
 	for (bool busy = true; busy;) {
 		busy = false;
 		bool moved = false;

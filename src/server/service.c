@@ -11,7 +11,6 @@
 #include "codec.h"
 #include "log.h"
 #include "sessions.h"
-#include "spin.h"
 
 #define RX_BUFS 64         /* receives kept posted */
 #define TX_BUFS 64         /* replies in flight */
@@ -445,11 +444,8 @@ int npmu__service_run(struct npmu__service *svc, int stop_fd, unsigned spin_us)
 			last = now_ns();
 			continue;
 		}
-		if (spin_ns && now_ns() - last < spin_ns) {
-			if (now_ns() - last > NPMU_SPIN_FREE_NS)
-				sched_yield(); /* hand the core over when others want it */
+		if (spin_ns && now_ns() - last < spin_ns)
 			continue;
-		}
 		int lease_ms = svc->pmm ? npmu__pmm_tick(svc->pmm) : -1;
 		struct pollfd pfd[2] = {{.fd = stop_fd, .events = POLLIN},
 					{.fd = svc->fab->wait_fd, .events = POLLIN}};
