@@ -4,8 +4,9 @@
 BUILD ?= build
 BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= $(shell nproc)
+TSAN_TESTS ?= integration_(ckpt|pmmd|mirror|hosts|crash)|unit_
 
-.PHONY: all deps build demo test test-asan bench install clean
+.PHONY: all deps build demo test test-asan test-tsan fuzz bench install clean
 
 all: build
 
@@ -26,6 +27,20 @@ test-asan: deps
 	@cmake -S . -B $(BUILD)-asan -DCMAKE_BUILD_TYPE=Debug -DNPMU_SANITIZE=ON >/dev/null
 	@cmake --build $(BUILD)-asan -j $(JOBS)
 	@cd $(BUILD)-asan && ctest --output-on-failure -j 2 --timeout 600
+
+# the threaded parts under ThreadSanitizer: the library's lease renewer and resync threads,
+# pmmd's unit prober, exercised by the stream, mirror and manager tests
+test-tsan: deps
+	@cmake -S . -B $(BUILD)-tsan -DCMAKE_BUILD_TYPE=Debug -DNPMU_TSAN=ON >/dev/null
+	@cmake --build $(BUILD)-tsan -j $(JOBS)
+	@cd $(BUILD)-tsan && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -j 2 --timeout 600 \
+	  -R '$(TSAN_TESTS)'
+
+# each fuzz target for FUZZ_SECONDS under libFuzzer with ASan and UBSan (clang)
+FUZZ_SECONDS ?= 60
+fuzz:
+	@scripts/install-deps.sh fuzz
+	@scripts/fuzz.sh $(BUILD)-fuzz $(FUZZ_SECONDS)
 
 bench:
 	@scripts/install-deps.sh bench

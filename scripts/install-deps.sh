@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # install-deps.sh -- install the Debian packages npmu needs to build and test, when missing;
-# `install-deps.sh bench` adds what `make bench` needs (its baselines and plots).
+# `install-deps.sh bench` adds what `make bench` needs (its baselines and plots),
+# `install-deps.sh fuzz` what `make fuzz` needs (clang with libFuzzer).
 set -euo pipefail
 
 packages=(
@@ -12,6 +13,9 @@ packages=(
   libcmocka-dev                 # unit tests
   iproute2 procps               # tests: network namespaces, process checks
 )
+if [ "${1:-}" = fuzz ]; then
+  packages+=(clang libclang-rt-14-dev)        # libFuzzer and the sanitizers' runtimes
+fi
 if [ "${1:-}" = bench ]; then
   packages+=(
     redis-server redis-tools libhiredis-dev  # the Redis baseline (started by the benchmark)

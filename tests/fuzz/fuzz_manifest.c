@@ -1,0 +1,35 @@
+/* fuzz_manifest.c -- the metadata other units hand back: a striped set's member header and
+ * manifest, and a mirrored region's record (alone, and chosen among three copies). */
+#include <string.h>
+
+#include "fuzz.h"
+#include "mirror_format.h"
+#include "stripe_format.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	uint8_t mh[64] = {0};
+	memcpy(mh, data, size < sizeof(mh) ? size : sizeof(mh));
+	struct npmu__stripe_member m;
+	if (npmu__stripe_member_decode(mh, &m) == 0) {
+		(void)npmu__stripe_member_size(&m);
+		(void)npmu__stripe_manifest_off(&m, m.keep ? m.keep - 1 : 0);
+		(void)npmu__stripe_data_off(&m, m.keep ? m.keep - 1 : 0);
+	}
+	struct npmu__stripe_manifest mf;
+	if (npmu__stripe_manifest_decode(data, size, &mf) == 0) {
+		size_t len = npmu__stripe_manifest_len(&mf);
+		if (len > size)
+			__builtin_trap(); /* a manifest decoded from size bytes fits in them */
+		npmu__stripe_manifest_free(&mf);
+	}
+	struct npmu__mirror mr;
+	(void)npmu__mirror_decode(data, size, &mr);
+	size_t third = size / 3;
+	const uint8_t *recs[3] = {data, data + third, data + 2 * third};
+	size_t lens[3] = {third, third, size - 2 * third};
+	struct npmu__mirror_pick pick;
+	if (npmu__mirror_choose(recs, lens, 3, &mr, &pick) == 0 && pick.valid == 0)
+		__builtin_trap(); /* a winner comes from a valid record */
+	return 0;
+}
