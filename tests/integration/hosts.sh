@@ -45,6 +45,8 @@ exec_on_bg pm "$build/pmmd" --cluster-key "$dir/cluster.key" --unit "$ip_u1:7411
 pids+=($!)
 wait_file "$dir/pm.addr"
 export NPMU_SERVER=$ip_pm:7410 NPMU_CREDENTIALS=$dir/app.cred
+# a lease a loaded 2-core machine can renew in time (renewed every third of it)
+export NPMU_LEASE_MS=${NPMU_LEASE_MS:-1000}
 
 on pri "$npmu" unit ls > "$dir/units.txt" || fail "unit ls from another host"
 grep -c " up " "$dir/units.txt" | grep -q 2 || fail "both units up: $(cat "$dir/units.txt")"

@@ -212,7 +212,8 @@ static void images__overwrite_commits(void **state)
 	struct pair p;
 	pair_open(&p, "img.over", "img.over.scratch", &cfg);
 	struct npmu_ckpt *ck;
-	assert_int_equal(npmu_ckpt_open_primary(conn, "img.over", NULL, &ck), 0);
+	struct npmu_ckpt_opts opts = {.lease_ms = 60000}; /* checking images takes a while */
+	assert_int_equal(npmu_ckpt_open_primary(conn, "img.over", &opts, &ck), 0);
 	uint8_t old[4096] = {0}, new[4096];
 	uint64_t old_len = 0;
 	unsigned long before = checked;
@@ -241,7 +242,8 @@ static void images__append_updates(void **state)
 	struct pair p;
 	pair_open(&p, "img.app", "img.app.scratch", &cfg);
 	struct npmu_ckpt *ck;
-	assert_int_equal(npmu_ckpt_open_primary(conn, "img.app", NULL, &ck), 0);
+	struct npmu_ckpt_opts opts = {.lease_ms = 60000}; /* checking images takes a while */
+	assert_int_equal(npmu_ckpt_open_primary(conn, "img.app", &opts, &ck), 0);
 	uint8_t *old = calloc(1, S), *new = calloc(1, S), *upd = malloc(U);
 	assert_true(old && new && upd);
 	unsigned long before = checked;

@@ -27,10 +27,10 @@ fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
 netns_up nm 198.18.3 "${hosts[@]}"
 wait_file() { for _ in $(seq 1000); do [ -s "$1" ] && return 0; sleep 0.01; done; echo "FAIL: $1 never written"; exit 1; }
 # wait_for SECONDS PATTERN -- until `npmu region stat` of $region matches
-wait_for() {
-  local t=$1 pat=$2 out=""
-  for _ in $(seq $((t * 10))); do
-    out=$(on cli "$npmu" region stat "$region" 2>&1 || true)
+wait_for() { # wait_for SECONDS PATTERN: until `region stat` shows PATTERN (wall-clock bound)
+  local t=$1 pat=$2 out="" end=$((SECONDS + $1))
+  while [ "$SECONDS" -lt "$end" ]; do
+    out=$(NETNS_ON_TIMEOUT=10 on cli "$npmu" region stat "$region" 2>&1 || true)
     grep -qE -- "$pat" <<<"$out" && return 0
     sleep 0.1
   done
@@ -66,6 +66,7 @@ start_pmmd
 export NPMU_SERVER=$ip_pm:7410 NPMU_CREDENTIALS=$dir/app.cred
 
 # -- placement: two units, two fault domains; never one unit twice --------------------------
+echo "[${SECONDS}s] placement: two units, two fault domains; never one unit twice"
 region=mirrored
 on cli "$npmu" region create "$region" 32M --mirror > "$dir/create.out" || fail "create: $(cat "$dir/create.out")"
 on cli "$npmu" region stat "$region" > "$dir/stat0" || true
@@ -76,6 +77,7 @@ if on cli "$npmu" region create twice 1M --mirror --unit "$ip_u1:7411" --mirror-
 fi
 
 # -- writes land on both copies, each read directly --------------------------------------------
+echo "[${SECONDS}s] writes land on both copies, each read directly"
 head -c $((32 << 20)) /dev/urandom > "$dir/data"
 on cli "$npmu" put "$region" "$dir/data" > /dev/null || fail "put"
 for copy in primary mirror; do
@@ -86,6 +88,7 @@ for copy in primary mirror; do
 done
 
 # -- reads fail over when the selected unit is cut off mid-read --------------------------------
+echo "[${SECONDS}s] reads fail over when the selected unit is cut off mid-read"
 exec_on_bg cli "$mio" reader "$region" "$dir/data" > "$dir/reader.out" 2>&1
 reader=$!; pids+=($reader)
 sleep 1
@@ -102,6 +105,7 @@ awk -v l="${longest:-99}" 'BEGIN { exit !(l < 3.0) }' || fail "a read took ${lon
 echo "fail-over reads: $(cat "$dir/reader.out")"
 
 # -- writes go on degraded, the copy is resynced while they go on -------------------------------
+echo "[${SECONDS}s] writes go on degraded, the copy is resynced while they go on"
 exec_on_bg cli "$mio" writer "$region" "$dir/image" > "$dir/writer.out" 2>&1
 writer=$!; pids+=($writer)
 sleep 1
@@ -129,6 +133,7 @@ grep -q "mirror record on $ip_u2:7411 is older" "$dir/pm.log" \
   || fail "the returning unit's older mirror record was not reported and written back"
 
 # -- a unit replaced (its pool lost): the copy is made again and resynced ------------------------
+echo "[${SECONDS}s] a unit replaced (its pool lost): the copy is made again and resynced"
 kill -9 "$pid_u2"; wait "$pid_u2" 2>/dev/null || true
 rm -f "$dir/u2.pool"
 start_unit u2
@@ -139,12 +144,14 @@ on cli "$npmu" get --copy mirror "$region" "$dir/mirror.bin" > /dev/null || fail
 cmp -s "$dir/image" "$dir/mirror.bin" || fail "the rebuilt copy on a replaced unit differs"
 
 # -- both units down: a clear error, nothing reported written ----------------------------------
+echo "[${SECONDS}s] both units down: a clear error, nothing reported written"
 link u1 down; link u2 down
 if on cli "$npmu" put "$region" "$dir/data" > "$dir/both.out" 2>&1; then fail "a write with both units down succeeded"; fi
 grep -qiE "unreachable|cannot be reached|no answer" "$dir/both.out" || fail "both down: $(cat "$dir/both.out")"
 link u1 up; link u2 up
 
 # -- the copy holding the latest writes away, the other back alone: refused, never read stale ----
+echo "[${SECONDS}s] the copy holding the latest writes away, the other back alone: refused, never read stale"
 head -c $((32 << 20)) /dev/urandom > "$dir/data2"
 link u1 down
 on cli "$npmu" put "$region" "$dir/data2" > /dev/null 2>&1 || fail "a degraded write (primary cut off)"
@@ -157,17 +164,20 @@ on cli "$npmu" get "$region" "$dir/latest.bin" > /dev/null || fail "get after th
 cmp -s "$dir/data2" "$dir/latest.bin" || fail "the latest writes were not what was read"
 
 # -- a mirrored checkpoint stream: the primary and its stream's primary unit die together ------
+echo "[${SECONDS}s] a mirrored checkpoint stream: the primary and its stream's primary unit die together"
 export NPMU_LEASE_MS=1500 # above pmmd's --unit-timeout: a lost unit delays pmmd that long
 on pri "$demo" create ckpt.m --mirror || fail "create the mirrored stream"
-exec_on_bg pri "$demo" primary ckpt.m 300000 "$dir/acks" > "$dir/primary.out" 2>&1
+exec_on_bg pri "$demo" primary ckpt.m 100000 "$dir/acks" > "$dir/primary.out" 2>&1
 primary=$!; pids+=($primary)
 wait_file "$dir/acks"
-exec_on_bg bak "$demo" backup ckpt.m 300000 20 "$dir/acks" "$dir/cut" > "$dir/backup.out" 2>&1
+exec_on_bg bak "$demo" backup ckpt.m 100000 20 "$dir/acks" "$dir/cut" > "$dir/backup.out" 2>&1
 backup=$!; pids+=($backup)
 sleep 0.7
 date +%s.%N > "$dir/cut"
 kill -9 "$primary" "$pid_u1"
 wait "$primary" 2>/dev/null || true
+for _ in $(seq 2400); do kill -0 "$backup" 2>/dev/null || break; sleep 0.05; done
+kill -0 "$backup" 2>/dev/null && { fail "the backup still runs after 120 s: $(tail -3 "$dir/backup.out")"; kill -9 "$backup"; }
 if wait "$backup" && grep -q EQUAL "$dir/backup.out" && grep -q " 0 committed update(s) lost" "$dir/backup.out"; then :; else
   fail "takeover from the mirror: $(cat "$dir/backup.out")"; fi
 region=ckpt.m

@@ -99,18 +99,18 @@ expect 0 '"up":true.*"up":true' as alice "$npmu" --json unit ls
 # a checkpoint stream through pmmd: leases and fencing programmed on the stream's unit
 demo="$build/npmu-demo"
 as alice "$demo" create ckpt.kv
-as alice "$demo" primary ckpt.kv 300000 "$dir/acks" > "$dir/primary.out" 2>&1 &
+as alice "$demo" primary ckpt.kv 100000 "$dir/acks" > "$dir/primary.out" 2>&1 &
 primary_pid=$!; pids+=($primary_pid)
 for _ in $(seq 500); do [ -s "$dir/acks" ] && break; sleep 0.01; done
 expect 0 "lease +held by alice, [0-9]+ ms left" as alice "$npmu" ckpt stat ckpt.kv
-as alice "$demo" backup ckpt.kv 300000 20 "$dir/acks" "$dir/none" > "$dir/backup.out" 2>&1 &
+as alice "$demo" backup ckpt.kv 100000 20 "$dir/acks" "$dir/none" > "$dir/backup.out" 2>&1 &
 backup_pid=$!; pids+=($backup_pid)
 sleep 0.5
 kill -9 "$primary_pid"
 wait "$primary_pid" 2>/dev/null || true
 if wait "$backup_pid" && grep -q "EQUAL" "$dir/backup.out" && grep -q " 0 committed update(s) lost" "$dir/backup.out"; then :; else
   echo "FAIL: takeover through pmmd:"; cat "$dir/backup.out"; fails=$((fails + 1)); fi
-expect 0 '"mode":"append","epoch":2,"seq":300000.*"lease":"none"|"lease":"lapsed"' as alice "$npmu" --json ckpt stat ckpt.kv
+expect 0 '"mode":"append","epoch":2,"seq":100000.*"lease":"none"|"lease":"lapsed"' as alice "$npmu" --json ckpt stat ckpt.kv
 
 if [ "$fails" -ne 0 ]; then echo "$fails check(s) failed"; exit 1; fi
 echo "all manager checks passed"
