@@ -6,7 +6,7 @@ BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= $(shell nproc)
 TSAN_TESTS ?= integration_(ckpt|pmmd|mirror|hosts|crash)|unit_
 
-.PHONY: all deps build demo test test-asan test-tsan fuzz bench install clean
+.PHONY: all deps build demo test test-asan test-tsan fuzz fault soak bench install clean
 
 all: build
 
@@ -35,6 +35,16 @@ test-tsan: deps
 	@cmake --build $(BUILD)-tsan -j $(JOBS)
 	@cd $(BUILD)-tsan && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -j 2 --timeout 600 \
 	  -R '$(TSAN_TESTS)'
+
+# fault injection across namespaces (a seeded schedule, FAULT_SEED to replay) and crash images
+FAULT_RUNS ?= 12
+fault: build
+	@tests/fault/fault.sh $(BUILD) --runs $(FAULT_RUNS) $(if $(FAULT_SEED),--seed $(FAULT_SEED))
+
+# the fault schedule for SOAK_MINUTES (default 10), then the counts
+SOAK_MINUTES ?= 10
+soak: build
+	@tests/fault/fault.sh $(BUILD) --seconds $$(( $(SOAK_MINUTES) * 60 )) $(if $(FAULT_SEED),--seed $(FAULT_SEED))
 
 # each fuzz target for FUZZ_SECONDS under libFuzzer with ASan and UBSan (clang)
 FUZZ_SECONDS ?= 60

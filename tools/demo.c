@@ -2,6 +2,7 @@
  * backup that follows it, takes over when the primary is killed, and finishes the work. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -139,9 +140,10 @@ static uint64_t last_ack(const char *path)
 	return last;
 }
 
-/* backup -- follow every period_ms; on takeover, finish the steps and compare with a clean run. */
-static int backup(const char *stream, uint64_t steps, int period_ms, const char *ack_path,
-		  const char *kill_path)
+/* backup -- follow every period_ms; on takeover, finish the steps (or, with more, that many
+ * steps past the takeover) and compare with a clean run. */
+static int backup(const char *stream, uint64_t steps, bool more, int period_ms,
+		  const char *ack_path, const char *kill_path)
 {
 	struct npmu_conn *c = connect_or_die();
 	struct npmu_ckpt *ck;
@@ -179,6 +181,8 @@ static int backup(const char *stream, uint64_t steps, int period_ms, const char 
 	if (killed > 0)
 		printf("backup: takeover %.0f ms after the primary was killed (lease lapse, fencing, "
 		       "catch-up)\n", (taken - killed) * 1e3);
+	if (more)
+		steps += at;
 	for (uint64_t s = at + 1; s <= steps; s++) {
 		uint32_t k = step(store, s);
 		if ((rc = npmu_ckpt_update(ck, (uint64_t)k * ENTRY, &store[2 * k], ENTRY)) != 0)
@@ -200,6 +204,7 @@ static int backup(const char *stream, uint64_t steps, int period_ms, const char 
 
 int main(int argc, char **argv)
 {
+	setvbuf(stdout, NULL, _IOLBF, 0); /* progress lines reach logs as they happen */
 	if (argc >= 3 && !strcmp(argv[1], "create")) {
 		struct npmu_conn *c = connect_or_die();
 		struct npmu_ckpt_cfg cfg = {.mode = NPMU_CKPT_APPEND, .state_size = KEYS * ENTRY,
@@ -213,10 +218,12 @@ int main(int argc, char **argv)
 	if (argc == 5 && !strcmp(argv[1], "primary"))
 		return primary(argv[2], strtoull(argv[3], NULL, 10), argv[4]);
 	if (argc == 7 && !strcmp(argv[1], "backup"))
-		return backup(argv[2], strtoull(argv[3], NULL, 10), atoi(argv[4]), argv[5], argv[6]);
+		return backup(argv[2], strtoull(argv[3] + (argv[3][0] == '+'), NULL, 10),
+			      argv[3][0] == '+', atoi(argv[4]), argv[5], argv[6]);
 	fprintf(stderr, "Usage: npmu-demo create STREAM [--mirror]\n"
 			"       npmu-demo primary STREAM STEPS ACK_FILE\n"
-			"       npmu-demo backup STREAM STEPS PERIOD_MS ACK_FILE KILL_TIME_FILE\n"
+			"       npmu-demo backup STREAM STEPS|+STEPS PERIOD_MS ACK_FILE KILL_TIME_FILE\n"
+			"         (+STEPS: that many steps past the takeover)\n"
 			"(run by scripts/demo.sh; the server is $NPMU_SERVER)\n");
 	return 2;
 }
