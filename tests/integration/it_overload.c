@@ -1,0 +1,300 @@
+/*
+ * it_overload.c -- a unit under overload keeps serving a legitimate client while its memory and
+ * file descriptors stay bounded: 48 client processes at once (each connecting, opening rights
+ * until refused, and dying without closing: the region's rights are bounded and a clear
+ * NPMU_E_LIMIT answers the rest), a flood of one-sided reads of 1 MiB from 8
+ * processes, oversized and junk messages, and huge writes from slow clients that stop for a
+ * while in the middle. A legitimate client writes, persists and reads back all along; every one
+ * of its operations must succeed. Afterwards npmud's RSS and open descriptors are back near
+ * where they were (anonymous memory within 32 MiB, descriptors within 8).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "client.h"
+#include "codec.h"
+#include "harness.h"
+
+#define SHARED_SIZE (64u << 20)
+
+static struct unit_proc unit;
+
+static int setup(void **state)
+{
+	(void)state;
+	return unit_start(&unit, "256M");
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	unit_stop(&unit, false);
+	unit_cleanup(&unit);
+	return 0;
+}
+
+/* rss_kib / fd_count -- npmud's resident anonymous memory (its heap and stacks: the pool's
+ * mapped file pages are not counted) and open descriptors, from /proc. */
+static long rss_kib(pid_t pid)
+{
+	char path[64], line[256];
+	long kib = -1;
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	FILE *f = fopen(path, "r");
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "RssAnon: %ld kB", &kib) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return kib;
+}
+
+static int fd_count(pid_t pid)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	DIR *d = opendir(path);
+	int n = 0;
+	while (d && readdir(d))
+		n++;
+	if (d)
+		closedir(d);
+	return n - 2;
+}
+
+/* The legitimate client: writes, persists and reads back, in its own thread, all along. */
+static atomic_bool stop;
+static atomic_long good_ops, good_failures;
+static atomic_long worst_ms;
+
+static void *legit_main(void *arg)
+{
+	struct npmu_region *r = arg;
+	uint8_t w[4096], back[4096];
+	for (uint64_t i = 1; !atomic_load(&stop); i++) {
+		fill_pattern(w, sizeof(w), i, 0);
+		uint64_t t = npmu__now_ms();
+		int rc = npmu_region_write(r, (i % 16) * 4096, w, sizeof(w));
+		if (rc == 0)
+			rc = npmu_region_persist(r, (i % 16) * 4096, sizeof(w), NPMU_PERSISTENT);
+		if (rc == 0)
+			rc = npmu_region_read(r, (i % 16) * 4096, back, sizeof(back));
+		long ms = (long)(npmu__now_ms() - t);
+		if (ms > atomic_load(&worst_ms))
+			atomic_store(&worst_ms, ms);
+		if (rc != 0 || memcmp(w, back, sizeof(w)) != 0)
+			atomic_fetch_add(&good_failures, 1);
+		atomic_fetch_add(&good_ops, 1);
+		usleep(2000);
+	}
+	return NULL;
+}
+
+/* opener -- (child) connect, open "shared" read-only until refused (the rights are bounded),
+ * and die without closing anything. */
+static void opener(void)
+{
+	struct npmu_conn_cfg cfg = {.server = unit.addr};
+	struct npmu_conn *c;
+	if (npmu_conn_new(&cfg, &c) != 0)
+		_exit(2);
+	struct npmu_region *r;
+	for (int i = 0; i < 8; i++) {
+		int rc = npmu_region_open(c, "shared", NPMU_ACCESS_READ, &r);
+		if (rc == NPMU_E_LIMIT)
+			_exit(0); /* refused with a clear error: what a flood should get */
+		if (rc != 0)
+			_exit(3);
+	}
+	_exit(0);
+}
+
+/* reader -- (child) one-sided reads of 1 MiB over the shared region as fast as it can, for ms. */
+static void reader(int ms)
+{
+	struct npmu_conn_cfg cfg = {.server = unit.addr};
+	struct npmu_conn *c;
+	struct npmu_region *r;
+	char *buf = malloc(1 << 20);
+	if (!buf || npmu_conn_new(&cfg, &c) != 0 ||
+	    npmu_region_open(c, "reads", NPMU_ACCESS_READ, &r) != 0)
+		_exit(2);
+	uint64_t end = npmu__now_ms() + (uint64_t)ms;
+	for (uint64_t off = 0; npmu__now_ms() < end; off = (off + (1 << 20)) % SHARED_SIZE)
+		if (npmu_region_read(r, off, buf, 1 << 20) != 0)
+			_exit(3);
+	npmu_region_close(&r);
+	npmu_conn_delete(&c);
+	_exit(0);
+}
+
+/* slow_writer -- (child) a whole-region write of 64 MiB, stopped (SIGSTOP by the parent) for a
+ * while in the middle. */
+static void slow_writer(const char *name)
+{
+	struct npmu_conn_cfg cfg = {.server = unit.addr};
+	struct npmu_conn *c;
+	struct npmu_region *r;
+	char *buf = malloc(SHARED_SIZE);
+	if (!buf || npmu_conn_new(&cfg, &c) != 0 ||
+	    npmu_region_open(c, name, NPMU_ACCESS_READ_WRITE, &r) != 0)
+		_exit(2);
+	memset(buf, 0x77, SHARED_SIZE);
+	for (int i = 0; i < 4; i++)
+		(void)npmu_region_write(r, 0, buf, SHARED_SIZE); /* may time out after a stop: fine */
+	_exit(0);
+}
+
+/* junk -- (child) 2000 messages of junk and oversized ones (up to 4x the largest) from its own
+ * endpoint. */
+static void junk(void)
+{
+	struct npmu__fabric *f;
+	fi_addr_t srv;
+	char host[64], port[16];
+	npmu__split_hostport(unit.addr, host, sizeof(host), port, sizeof(port), 0);
+	if (npmu__fabric_open("tcp", host, port, false, &f) != 0 ||
+	    fi_av_insert(f->av, f->info->dest_addr, 1, &srv, 0, NULL) != 1)
+		_exit(2);
+	static uint8_t msg[4 * NPMU_WIRE_MAX];
+	static int ctx;
+	for (int i = 0; i < 2000; i++) {
+		size_t len = 1 + ((size_t)i * 7919) % sizeof(msg);
+		memset(msg, i, len);
+		ssize_t rc;
+		while ((rc = fi_send(f->ep, msg, len, NULL, srv, &ctx)) == -FI_EAGAIN) {
+			struct fi_cq_msg_entry e;
+			fi_cq_read(f->cq, &e, 0);
+		}
+		if (rc != 0) { /* the provider dropped the connection after a message too big */
+			npmu__fabric_close(&f);
+			if (npmu__fabric_open("tcp", host, port, false, &f) != 0 ||
+			    fi_av_insert(f->av, f->info->dest_addr, 1, &srv, 0, NULL) != 1)
+				_exit(2);
+			continue;
+		}
+		for (int k = 0; k < 100000; k++) {
+			struct fi_cq_msg_entry e;
+			ssize_t n = fi_cq_read(f->cq, &e, 1);
+			if (n == 1)
+				break;
+			if (n == -FI_EAVAIL) {
+				struct fi_cq_err_entry err = {0};
+				fi_cq_readerr(f->cq, &err, 0);
+				break;
+			}
+		}
+	}
+	_exit(0);
+}
+
+/* spawn -- fork a child running fn(arg). */
+static pid_t spawn(void (*fn)(void))
+{
+	pid_t p = fork();
+	assert_true(p >= 0);
+	if (p == 0)
+		fn();
+	return p;
+}
+
+static int reader_ms = 4000;
+static void reader4s(void) { reader(reader_ms); }
+static void slow_a(void) { slow_writer("slow.a"); }
+static void slow_b(void) { slow_writer("slow.b"); }
+
+/* overload__legit_client_served_and_bounded */
+static void overload__legit_client_served_and_bounded(void **state)
+{
+	(void)state;
+	struct npmu_conn *c = unit_connect(&unit);
+	assert_int_equal(npmu_region_create(c, "legit", 65536, NULL), 0);
+	assert_int_equal(npmu_region_create(c, "shared", 4096, NULL), 0);
+	assert_int_equal(npmu_region_create(c, "reads", SHARED_SIZE, NULL), 0);
+	assert_int_equal(npmu_region_create(c, "slow.a", SHARED_SIZE, NULL), 0);
+	assert_int_equal(npmu_region_create(c, "slow.b", SHARED_SIZE, NULL), 0);
+	struct npmu_region *legit;
+	assert_int_equal(npmu_region_open(c, "legit", NPMU_ACCESS_READ_WRITE, &legit), 0);
+	pthread_t th;
+	assert_int_equal(pthread_create(&th, NULL, legit_main, legit), 0);
+	sleep(1);
+	long rss0 = rss_kib(unit.pid);
+	int fds0 = fd_count(unit.pid);
+	assert_true(rss0 > 0 && fds0 > 0);
+
+	pid_t kids[128];
+	int nk = 0;
+	for (int i = 0; i < 48; i++) /* a crowd that opens rights and dies holding them */
+		kids[nk++] = spawn(opener);
+	for (int i = 0; i < 8; i++) /* a flood of one-sided reads */
+		kids[nk++] = spawn(reader4s);
+	for (int i = 0; i < 2; i++) /* junk and oversized messages */
+		kids[nk++] = spawn(junk);
+	pid_t sa = spawn(slow_a), sb = spawn(slow_b);
+	usleep(300000);
+	kill(sa, SIGSTOP); /* slow clients: stopped in the middle of 64 MiB writes */
+	kill(sb, SIGSTOP);
+	long peak = 0;
+	for (int i = 0; i < 40; i++) {
+		usleep(100000);
+		long r = rss_kib(unit.pid);
+		peak = r > peak ? r : peak;
+	}
+	kill(sa, SIGCONT);
+	kill(sb, SIGCONT);
+	kids[nk++] = sa;
+	kids[nk++] = sb;
+	int refused = 0;
+	for (int i = 0; i < nk; i++) {
+		int st;
+		assert_int_equal(waitpid(kids[i], &st, 0), kids[i]);
+		if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+			printf("overload: child %d ended with status %#x\n", i, st);
+			refused++;
+		}
+	}
+	assert_int_equal(refused, 0); /* every hostile client got answers, not hangs or crashes */
+	/* the crowd's rights: bounded by the per-region limit, and freed by a revoke */
+	struct npmu_region_info info;
+	assert_int_equal(npmu_region_stat(c, "shared", &info), 0);
+	assert_true(info.rights <= 64);
+	sleep(2); /* the dead clients' connections are closed by the provider */
+	atomic_store(&stop, true);
+	pthread_join(th, NULL);
+	long rss1 = rss_kib(unit.pid);
+	int fds1 = fd_count(unit.pid);
+	printf("overload: legit ops %ld (failed %ld, slowest %ld ms); npmud anonymous RSS %ld -> peak %ld -> "
+	       "%ld KiB, fds %d -> %d; shared region rights %u\n",
+	       atomic_load(&good_ops), atomic_load(&good_failures), atomic_load(&worst_ms), rss0,
+	       peak, rss1, fds0, fds1, info.rights);
+	assert_int_equal(atomic_load(&good_failures), 0);
+	assert_true(atomic_load(&good_ops) > 100);
+	assert_true(atomic_load(&worst_ms) < 5000);
+	assert_int_equal(kill(unit.pid, 0), 0);
+	/* bounded: buffers are preallocated; nothing grows with the number of clients */
+	assert_true(peak - rss0 < 32768 && rss1 - rss0 < 32768);
+	assert_true(fds1 <= fds0 + 8);
+	npmu_region_close(&legit);
+	npmu_conn_delete(&c);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(overload__legit_client_served_and_bounded),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
