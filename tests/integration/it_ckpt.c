@@ -294,7 +294,9 @@ static void kills(const char *name, enum npmu_ckpt_mode mode, int rounds)
 	       (unsigned long long)worst);
 	assert_int_equal(lost, 0);
 	assert_int_equal(torn, 0);
-	assert_true(worst < 1500);
+	/* NPMU_TEST_TIME_SCALE stretches time bounds in slow builds (ThreadSanitizer: 10) */
+	const char *scale = getenv("NPMU_TEST_TIME_SCALE");
+	assert_true(worst < 1500 * (uint64_t)(scale && atoi(scale) > 0 ? atoi(scale) : 1));
 	npmu_conn_delete(&c);
 }
 
