@@ -42,13 +42,7 @@ RANDOM=$seed
 dir=$(mktemp -d /tmp/npmu-fault-XXXXXX)
 hosts=(u1 u2 pm pri bak)
 pids=()
-cleanup() {
-  netns_down
-  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$dir"
-}
-trap cleanup EXIT
+trap netns_teardown EXIT
 netns_up nf 198.18.5 "${hosts[@]}"
 npmu="$build/npmu"; demo="$build/npmu-demo"
 wait_file() { for _ in $(seq 1000); do [ -s "$1" ] && return 0; sleep 0.01; done; echo "fault: $1 never written"; exit 1; }

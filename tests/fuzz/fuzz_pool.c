@@ -13,16 +13,24 @@
 #include "pool.h"
 #include "unit.h"
 
+static char dir[] = "/tmp/npmu-fuzz-pool-XXXXXX";
 static char path[64];
 static uint8_t *head; /* the template's head: superblocks and metadata areas */
 static size_t head_len;
 
+/* remove_template -- at exit: the pool file and its directory. */
+static void remove_template(void)
+{
+	unlink(path);
+	rmdir(dir);
+}
+
 /* make_template -- a 4 MiB pool with three regions (one grown into two extents, one removed). */
 static int make_template(void)
 {
-	char dir[] = "/tmp/npmu-fuzz-pool-XXXXXX";
 	if (!mkdtemp(dir))
 		return -1;
+	atexit(remove_template);
 	snprintf(path, sizeof(path), "%s/p.pool", dir);
 	struct npmu__pool *p;
 	struct npmu__unit *u;

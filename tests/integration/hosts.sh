@@ -11,13 +11,7 @@ netns_usable || { echo "skipped: needs root and ip netns"; exit 77; }
 dir=$(mktemp -d /tmp/npmu-hosts-XXXXXX)
 hosts=(u1 u2 pm pri bak)
 pids=()
-cleanup() {
-  netns_down
-  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$dir"
-}
-trap cleanup EXIT
+trap netns_teardown EXIT
 fails=0
 fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
 

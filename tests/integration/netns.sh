@@ -4,7 +4,9 @@
 #   on HOST CMD...       run CMD on HOST and wait for it (at most NETNS_ON_TIMEOUT s, default 120)
 #   exec_on_bg HOST CMD  start CMD on HOST in the background ($! is its pid)
 #   link HOST up|down    set HOST's link up or down
-# netns_down kills whatever still runs in the namespaces and removes them and the bridge.
+# netns_down kills whatever still runs in the namespaces and removes them and the bridge;
+# netns_teardown, the EXIT trap of a test keeping its processes in $pids and files in $dir,
+# also kills those and removes $dir.
 
 netns_hosts=()
 netns_br=""
@@ -36,7 +38,10 @@ netns_down() {
   for h in "${netns_hosts[@]}"; do # everything still running on a host, whoever started it
     ip netns pids "$netns_prefix$h$$" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
   done
-  for h in "${netns_hosts[@]}"; do ip netns del "$netns_prefix$h$$" 2>/dev/null || true; done
+  for h in "${netns_hosts[@]}"; do
+    ip netns del "$netns_prefix$h$$" 2>/dev/null || true
+    ip link del "${netns_prefix}v$h$$" 2>/dev/null || true # gone with the namespace, unless busy
+  done
   ip link del "$netns_br" 2>/dev/null || true
 }
 
@@ -46,3 +51,12 @@ link() { on "$1" ip link set eth0 "$2"; }
 
 # netns_usable -- root and iproute2 with namespaces
 netns_usable() { [ "$(id -u)" = 0 ] && command -v ip >/dev/null && ip netns list >/dev/null 2>&1; }
+
+# netns_teardown -- the namespaces down, every process of $pids killed, $dir removed
+netns_teardown() {
+  netns_down
+  local p
+  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$dir"
+}
