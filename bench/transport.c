@@ -109,17 +109,18 @@ static void lat_block(struct target *t, int write, size_t len, bool persist, int
 	free(buf);
 }
 
-/* bw_block -- n samples of MiB/s, each over enough operations of len to move >= 8 MiB. */
-static void bw_block(struct target *t, int write, char *buf, size_t len, int n,
+/* bw_block -- n samples of MiB/s, each over enough operations of len to move >= 8 MiB
+ * (persist: npmu writes each made persistent before the next). */
+static void bw_block(struct target *t, int write, char *buf, size_t len, bool persist, int n,
 		     struct samples *bw)
 {
 	switch_to(t);
 	int k = len >= (8u << 20) ? 1 : (int)((8u << 20) / len);
-	op(t, write, buf, len, false); /* warm-up after the switch */
+	op(t, write, buf, len, persist); /* warm-up after the switch */
 	for (int i = 0; i < n; i++) {
 		uint64_t s = now_ns();
 		for (int j = 0; j < k; j++)
-			if (op(t, write, buf, len, false) != 0)
+			if (op(t, write, buf, len, persist) != 0)
 				bail("bandwidth", NPMU_E_FABRIC);
 		double secs = (double)(now_ns() - s) / 1e9;
 		samples_add(bw, (double)len * k / (1 << 20) / secs);
@@ -259,26 +260,35 @@ static void bandwidths(const struct bench_env *env, struct target *raw, struct t
 	double row[7][4];
 	for (int w = 1; w >= 0; w--)
 		for (int i = 0; i < nsz; i++) {
-			struct samples r = {0}, n = {0};
+			bool table = sizes[i] == (1u << 20) || sizes[i] == RAW_SIZE;
+			struct samples r = {0}, n = {0}, p = {0};
 			for (int b = 0; b < BLOCKS; b++) {
-				bw_block(raw, w, buf, sizes[i], per, &r);
-				bw_block(np, w, buf, sizes[i], per, &n);
+				bw_block(raw, w, buf, sizes[i], false, per, &r);
+				bw_block(np, w, buf, sizes[i], false, per, &n);
+				if (w && table)
+					bw_block(np, w, buf, sizes[i], true, per, &p);
 			}
 			struct stat3 rs = stat_of(&r), ns = stat_of(&n);
 			row[i][w ? 0 : 2] = rs.med;
 			row[i][w ? 1 : 3] = ns.med;
 			if (!w && sizes[i] == RAW_SIZE)
 				ref_raw_read_bw_64m = rs;
-			if (sizes[i] == (1u << 20) || sizes[i] == RAW_SIZE) {
+			if (table) {
 				size_name(sizes[i], sn, sizeof(sn));
 				snprintf(name, sizeof(name), "%s %s", w ? "write" : "read", sn);
 				report_figure(name, "MiB/s", ns);
 				report_baseline(w ? "raw fi_write" : "raw fi_read", rs, GOAL_AT_LEAST, 0.85);
 				if (sizes[i] == RAW_SIZE)
 					report_baseline("memcpy, one core", memcpy_bw, GOAL_NONE, 0);
+				if (w) {
+					snprintf(name, sizeof(name), "write + persist %s", sn);
+					report_figure(name, "MiB/s", stat_of(&p));
+					report_baseline("raw fi_write", rs, GOAL_NONE, 0);
+				}
 			}
 			samples_free(&r);
 			samples_free(&n);
+			samples_free(&p);
 		}
 	for (int i = 0; i < nsz; i++)
 		fprintf(dat, "%zu %.1f %.1f %.1f %.1f\n", sizes[i], row[i][0], row[i][1], row[i][2],
@@ -286,8 +296,10 @@ static void bandwidths(const struct bench_env *env, struct target *raw, struct t
 	fclose(dat);
 	free(buf);
 	report_note("%d blocks of %d samples per size, raw and npmu alternating; a sample moves at "
-		    "least 8 MiB in transfers of the size; median and lowest-highest sample; plot: "
-		    "bandwidth.png for 4 KiB-64 MiB", BLOCKS, per);
+		    "least 8 MiB in transfers of the size; median and lowest-highest sample; write + "
+		    "persist: each transfer flushed to the unit's persistence domain (msync of the pool "
+		    "file on this machine's disk) before the next; plot: bandwidth.png for 4 KiB-64 MiB",
+		    BLOCKS, per);
 }
 
 /* bench_transport -- raw libfabric and an npmu region side by side. */
@@ -325,6 +337,6 @@ void region_bandwidth(struct npmu_region *r, int write, size_t len, int n, struc
 	if (!buf)
 		bail("bandwidth", NPMU_E_NOMEM);
 	memset(buf, 1, len);
-	bw_block(&t, write, buf, len, n, bw);
+	bw_block(&t, write, buf, len, false, n, bw);
 	free(buf);
 }
