@@ -589,6 +589,13 @@ static int become_primary(struct npmu_ckpt *ck)
 		if ((rc = new_base(ck)) != 0) /* a new stream: readers start from an empty base */
 			return rc;
 		ck->loaded = true;
+	} else if (ck->hdr.mode == NPMU_CKPT_APPEND && ck->data->mirrored) {
+		/* The old writer's last put may have reached one copy only (it died in between):
+		 * the update chain we adopted from one copy can be broken on the other, and every
+		 * update we append would be out of reach there. A new base, written to every copy,
+		 * makes them agree again before anything new is committed. */
+		if ((rc = new_base(ck)) != 0)
+			return rc;
 	}
 	return atomic_load(&ck->fenced) ? NPMU_E_FENCED : 0;
 }
