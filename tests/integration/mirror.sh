@@ -90,7 +90,7 @@ link u1 down
 sleep 3
 link u1 up
 sleep 1
-kill -TERM "$reader"
+kill -TERM "$reader" 2>/dev/null || true
 wait "$reader" || fail "reader: $(cat "$dir/reader.out")"
 read -r _ reads _ wrong _ from_p _ from_m _ longest _ < "$dir/reader.out" || true
 [ "${wrong:-1}" = 0 ] && [ "${from_p:-0}" -gt 0 ] && [ "${from_m:-0}" -gt 0 ] \
