@@ -326,7 +326,8 @@ int npmu__transfer(struct npmu__xfer_target *t, int nt, int write, const struct 
 	uint64_t total = 0;
 	for (int i = 0; i < iovcnt; i++)
 		total += iov[i].len;
-	struct npmu__spin spin = {.free_ns = npmu__spin_for_bytes(total < chunk_bytes ? total : chunk_bytes)};
+	struct npmu__spin spin = {
+		.free_ns = npmu__spin_for_bytes(total < chunk_bytes ? total : chunk_bytes)};
 	for (bool busy = true; busy;) {
 		busy = false;
 		bool moved = false;
