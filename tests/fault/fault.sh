@@ -151,6 +151,10 @@ one_run() {
   stat=$(NETNS_ON_TIMEOUT=30 on bak "$npmu" --json ckpt stat "$s" 2>&1 || true)
   grep -q "\"seq\":${steps:-x}," <<<"$stat" || violation "$kind" "run $i: stream changed after the backup finished: $stat"
   if [ "$kind" = kill-unit ]; then start_unit "u$unit"; fi
+  # the stream is not needed any more: a long soak must not fill the units
+  both_units_up || true
+  NETNS_ON_TIMEOUT=30 on bak "$npmu" region rm "$s" > /dev/null 2>&1 || true
+  NETNS_ON_TIMEOUT=30 on bak "$npmu" region rm "$s.cursor" > /dev/null 2>&1 || true
   printf '  run %3d %-13s fault at %ss: %s\n' "$i" "$kind" "$delay" \
     "$(grep -o 'took over at step [0-9]*' "$dir/backup.out" || echo 'no takeover')"
 }
