@@ -11,7 +11,7 @@ secs=${2:?usage: fuzz.sh BUILD_DIR SECONDS [TARGET...]}
 shift 2
 src=$(cd "$(dirname "$0")/.." && pwd)
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(wire handshake ckpt manifest pool credentials)
+[ ${#targets[@]} -gt 0 ] || targets=(wire handshake ckpt manifest pool credentials replies)
 CC=clang cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNPMU_FUZZ=ON >/dev/null
 cmake --build "$build" -j "$(nproc)" --target $(printf 'fuzz_%s ' "${targets[@]}") >/dev/null
 run() { # run TARGET: one libFuzzer session, its log in BUILD/fuzz-TARGET.log

@@ -78,3 +78,9 @@ int npmu__from_fi(int rc)
 	default: return NPMU_E_FABRIC;
 	}
 }
+
+/* npmu__is_error -- whether code is one of the NPMU_E_* codes (NPMU_E_LOST is the last). */
+bool npmu__is_error(int code)
+{
+	return code <= NPMU_E_INVAL && code >= NPMU_E_LOST;
+}

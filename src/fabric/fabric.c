@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,6 +70,35 @@ void npmu__fabric_close(struct npmu__fabric **fab_ptr)
 		fi_freeinfo(fab->info);
 	free(fab);
 	*fab_ptr = NULL;
+}
+
+/* Endpoints given up with transfers in flight (npmu__fabric_abandon), oldest first. */
+static struct {
+	pthread_mutex_t lock;
+	struct npmu__fabric *fab[NPMU_ABANDONED_MAX];
+	unsigned n, total;
+} abandoned = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+/* npmu__fabric_abandon -- keep an endpoint with transfers in flight, unclosed (see fabric.h). */
+void npmu__fabric_abandon(struct npmu__fabric **fab_ptr)
+{
+	struct npmu__fabric *fab = *fab_ptr, *oldest = NULL;
+	if (!fab)
+		return;
+	*fab_ptr = NULL;
+	pthread_mutex_lock(&abandoned.lock);
+	if (abandoned.n == NPMU_ABANDONED_MAX) {
+		oldest = abandoned.fab[0];
+		memmove(abandoned.fab, abandoned.fab + 1, (NPMU_ABANDONED_MAX - 1) * sizeof(fab));
+		abandoned.n--;
+	}
+	abandoned.fab[abandoned.n++] = fab;
+	unsigned total = ++abandoned.total;
+	pthread_mutex_unlock(&abandoned.lock);
+	LOG_INFO("fabric: an endpoint with transfers in flight was given up (%u so far); "
+		 "it is kept open, unused, until the process exits", total);
+	if (oldest)
+		npmu__fabric_close(&oldest);
 }
 
 /* fail -- log a libfabric failure once and translate it. */

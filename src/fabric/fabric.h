@@ -46,6 +46,18 @@ int npmu__fabric_open(const char *provider, const char *node, const char *servic
 /* npmu__fabric_close -- close everything; NULLs *fab_ptr. */
 void npmu__fabric_close(struct npmu__fabric **fab_ptr);
 
+/*
+ * npmu__fabric_abandon -- give up an endpoint whose transfers are still in flight (their peer
+ * stopped answering). It is not closed: libfabric 1.17's tcp;ofi_rxm crashes closing an
+ * endpoint in that state (a cancelled transfer reaches rxm without its context), and closing
+ * it would let nothing in flight land anyway. It is never progressed again either, so its
+ * transfers never touch the caller's buffers after this; it is kept until the process exits
+ * (logged; at most NPMU_ABANDONED_MAX, beyond which the oldest is closed after all). NULLs
+ * *fab_ptr.
+ */
+#define NPMU_ABANDONED_MAX 64
+void npmu__fabric_abandon(struct npmu__fabric **fab_ptr);
+
 /* npmu__fabric_addr_str -- "host:port" of a socket-style fabric address, for printing. */
 int npmu__fabric_addr_str(const struct npmu__fabric *fab, const void *addr, char *buf, size_t len);
 

@@ -67,12 +67,10 @@ static int lease_call(struct npmu_ckpt *ck, uint64_t id, bool release, uint64_t 
 	pthread_mutex_lock(&ck->lease_conn->lock);
 	int rc = npmu__rpc(ck->lease_conn, NPMU_MSG_LEASE, &req, &body, &blen);
 	if (rc == 0 && !release) {
-		struct npmu__cursor c;
-		npmu__cursor_init(&c, (void *)body, blen);
-		*new_id = npmu__get_u64(&c);
-		*epoch = npmu__get_u64(&c);
-		if (!c.ok)
-			rc = NPMU_E_PROTO;
+		struct npmu__lease_reply lr;
+		rc = npmu__reply_lease(body, blen, false, &lr);
+		*new_id = lr.lease;
+		*epoch = lr.epoch;
 	}
 	pthread_mutex_unlock(&ck->lease_conn->lock);
 	return rc;
@@ -740,15 +738,12 @@ int npmu_ckpt_stat(struct npmu_ckpt *ck, struct npmu_ckpt_info *info)
 	pthread_mutex_lock(&ck->conn->lock);
 	rc = npmu__rpc(ck->conn, NPMU_MSG_LEASE, &req, &body, &blen);
 	if (rc == 0) {
-		struct npmu__cursor c;
-		npmu__cursor_init(&c, (void *)body, blen);
-		(void)npmu__get_u64(&c);
-		(void)npmu__get_u64(&c);
-		info->lease_state = (int)npmu__get_u32(&c);
-		info->lease_left_ms = npmu__get_u32(&c);
-		npmu__str_get(&c, info->lease_holder, sizeof(info->lease_holder));
-		if (!c.ok)
-			rc = NPMU_E_PROTO;
+		struct npmu__lease_reply lr;
+		if ((rc = npmu__reply_lease(body, blen, true, &lr)) == 0) {
+			info->lease_state = (int)lr.state;
+			info->lease_left_ms = lr.left_ms;
+			snprintf(info->lease_holder, sizeof(info->lease_holder), "%s", lr.holder);
+		}
 	}
 	pthread_mutex_unlock(&ck->conn->lock);
 	return rc;

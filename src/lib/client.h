@@ -3,10 +3,12 @@
 #define NPMU_CLIENT_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include "fabric.h"
 #include "mirror_format.h"
 #include "npmu.h"
+#include "replies.h"
 #include "session.h"
 #include "wire.h"
 
@@ -66,6 +68,7 @@ struct npmu_region {
 	/* mirrored regions only */
 	bool mirrored;
 	pthread_mutex_t mlock;
+	atomic_uint mwaiting;    /* writes, reads and probes waiting for mlock (resync yields) */
 	struct npmu__mirror m;   /* the attribute cache: copy states as last learnt */
 	uint64_t m_at_ms;        /* when m was learnt */
 	struct npmu__copy copy[NPMU_MIRROR_COPIES];
@@ -102,7 +105,7 @@ int npmu__transfer(struct npmu__xfer_target *t, int nt, int write, const struct 
 
 /* npmu__mirror_open -- finish opening a mirrored region from the OPEN reply's mirror part. */
 struct npmu__cursor;
-int npmu__mirror_open(struct npmu_region *r, struct npmu__cursor *c);
+int npmu__mirror_open(struct npmu_region *r, const struct npmu__open_reply *o);
 /* npmu__mirror_start -- measure the copies and, for a writer, start resyncing stale ones. */
 int npmu__mirror_start(struct npmu_region *r);
 /* npmu__mirror_close -- stop the resync thread and give back every copy's right. */

@@ -119,30 +119,12 @@ static int exchange(struct npmu_conn *conn, uint16_t type, const struct npmu__re
 		LOG_DEBUG("no answer from %s:%s: %s", conn->host, conn->port, npmu_strerror(rc));
 		return rc;
 	}
-	struct npmu__msg_hdr reply;
-	rc = npmu__msg_decode_hdr(conn->rx, len, &reply);
-	if (rc != 0)
-		return rc;
-	if (reply.type != (type | NPMU_MSG_REPLY))
-		return NPMU_E_PROTO;
-	if (seal && reply.session != 0) {
-		int n = reply.session != conn->ch.session
-				? NPMU_E_AUTH
-				: npmu__unseal(&conn->ch, false, reply.req_id, conn->rx,
-					       NPMU_WIRE_HDR_LEN, conn->rx + NPMU_WIRE_HDR_LEN,
-					       reply.body_len);
-		if (n < 0) {
-			conn->broken = 1; /* a reply we cannot trust: start over */
-			return NPMU_E_AUTH;
-		}
-		reply.body_len = (uint32_t)n;
-	} else if (seal && reply.status == 0) {
-		conn->broken = 1; /* success must come sealed */
-		return NPMU_E_AUTH;
-	}
-	*body = reply.body;
-	*body_len = reply.body_len;
-	return reply.status;
+	int status;
+	rc = npmu__reply_accept(seal ? &conn->ch : NULL, type, hdr.req_id, conn->rx, len, body,
+				body_len, &status);
+	if (rc == NPMU_E_AUTH)
+		conn->broken = 1; /* a reply we cannot trust: start over */
+	return rc != 0 ? rc : status;
 }
 
 /* authenticate -- the initiator side of the handshake (session.h); opens the sealed channel. */
@@ -157,20 +139,15 @@ static int authenticate(struct npmu_conn *conn)
 	int rc = exchange(conn, NPMU_MSG_AUTH1, &req, 0, &body, &blen);
 	if (rc != 0)
 		return rc;
-	struct npmu__cursor c;
-	npmu__cursor_init(&c, (void *)body, blen);
-	t.session = npmu__get_u64(&c);
-	uint8_t n = npmu__get_u8(&c);
-	const uint8_t *id_r = npmu__cursor_take(&c, n);
-	npmu__get_bytes(&c, t.nonce_r, NPMU_NONCE_LEN);
-	uint8_t mac[NPMU_MAC_LEN];
-	npmu__get_bytes(&c, mac, NPMU_MAC_LEN);
-	if (!c.ok || c.pos != blen || !npmu__id_valid((const char *)id_r, n) || t.session == 0)
+	struct npmu__auth1_reply a;
+	if (npmu__reply_auth1(body, blen, &a) != 0)
 		return NPMU_E_PROTO;
-	memcpy(t.id_r, id_r, n);
+	t.session = a.session;
+	memcpy(t.id_r, a.id_r, sizeof(t.id_r));
+	memcpy(t.nonce_r, a.nonce_r, NPMU_NONCE_LEN);
 	snprintf(t.id_i, sizeof(t.id_i), "%s", conn->principal);
 	memcpy(t.nonce_i, req.nonce, NPMU_NONCE_LEN);
-	if (!npmu__auth_check(conn->key, false, &t, mac)) {
+	if (!npmu__auth_check(conn->key, false, &t, a.mac)) {
 		LOG_WARN("authentication with %s:%s failed: it does not hold the key this client has for "
 			 "%s (wrong key file, or not the manager expected)",
 			 conn->host, conn->port, conn->principal);
@@ -203,12 +180,9 @@ static int open_endpoint(struct npmu_conn *conn)
 	size_t blen;
 	rc = exchange(conn, NPMU_MSG_HELLO, &req, 0, &body, &blen);
 	if (rc == 0) {
-		struct npmu__cursor c;
-		npmu__cursor_init(&c, (void *)body, blen);
-		conn->unit_flags = npmu__get_u32(&c);
-		(void)npmu__get_u64(&c);
-		if (!c.ok)
-			rc = NPMU_E_PROTO;
+		struct npmu__hello_reply h;
+		rc = npmu__reply_hello(body, blen, &h);
+		conn->unit_flags = rc == 0 ? h.flags : 0;
 	}
 	if (rc == 0 && (conn->unit_flags & NPMU_UNIT_AUTH) && conn->have_creds)
 		rc = authenticate(conn);
@@ -441,12 +415,8 @@ static int info_call(struct npmu_conn *conn, uint16_t type, struct npmu__request
 	int rc = npmu__rpc(conn, type, req, &body, &blen);
 	if (rc == 0) {
 		struct npmu_region_info tmp;
-		struct npmu__cursor c;
-		npmu__cursor_init(&c, (void *)body, blen);
-		npmu__info_get(&c, &tmp);
-		if (!c.ok || c.pos != blen)
-			rc = NPMU_E_PROTO;
-		else if (info)
+		rc = npmu__reply_info(body, blen, &tmp);
+		if (rc == 0 && info)
 			*info = tmp;
 	}
 	pthread_mutex_unlock(&conn->lock);
@@ -528,11 +498,7 @@ static int name_call(struct npmu_conn *conn, uint16_t type, const char *name, ui
 	pthread_mutex_lock(&conn->lock);
 	rc = npmu__rpc(conn, type, &req, &body, &blen);
 	if (rc == 0 && count) {
-		struct npmu__cursor c;
-		npmu__cursor_init(&c, (void *)body, blen);
-		*count = npmu__get_u32(&c);
-		if (!c.ok || c.pos != blen)
-			rc = NPMU_E_PROTO;
+		rc = npmu__reply_u32(body, blen, count);
 	}
 	pthread_mutex_unlock(&conn->lock);
 	return rc;
@@ -569,30 +535,22 @@ int npmu_region_list(struct npmu_conn *conn, struct npmu_region_info **list, siz
 		rc = npmu__rpc(conn, NPMU_MSG_LIST, &req, &body, &blen);
 		if (rc != 0)
 			break;
-		struct npmu__cursor c;
-		npmu__cursor_init(&c, (void *)body, blen);
-		uint32_t total = npmu__get_u32(&c);
-		uint32_t next = npmu__get_u32(&c);
-		uint32_t got = npmu__get_u32(&c);
-		if (!c.ok || got > NPMU_WIRE_MAX / 16 || next <= start || next > total + 0) {
-			rc = (c.ok && next == start && got == 0) ? 0 : NPMU_E_PROTO;
+		struct npmu__list_page page;
+		if ((rc = npmu__reply_list(body, blen, start, &page)) != 0)
 			break;
-		}
-		void *p = realloc(out, (n + got + 1) * sizeof(*out));
+		void *p = realloc(out, (n + page.count + 1) * sizeof(*out));
 		if (!p) {
+			free(page.infos);
 			rc = NPMU_E_NOMEM;
 			break;
 		}
 		out = p;
-		for (uint32_t i = 0; i < got; i++)
-			npmu__info_get(&c, &out[n + i]);
-		if (!c.ok || c.pos != blen) {
-			rc = NPMU_E_PROTO;
-			break;
-		}
-		n += got;
-		start = next;
-		if (next >= total)
+		if (page.count)
+			memcpy(out + n, page.infos, page.count * sizeof(*out));
+		free(page.infos);
+		n += page.count;
+		start = page.next;
+		if (page.last)
 			break;
 	}
 	pthread_mutex_unlock(&conn->lock);
@@ -616,25 +574,9 @@ int npmu_unit_list(struct npmu_conn *conn, struct npmu_unit_info **list, size_t 
 	pthread_mutex_lock(&conn->lock);
 	int rc = npmu__rpc(conn, NPMU_MSG_UNITS, &req, &body, &blen);
 	struct npmu_unit_info *out = NULL;
-	uint32_t n = 0;
-	if (rc == 0) {
-		struct npmu__cursor c;
-		npmu__cursor_init(&c, (void *)body, blen);
-		n = npmu__get_u32(&c);
-		out = c.ok && n <= 1024 ? calloc(n + 1, sizeof(*out)) : NULL;
-		for (uint32_t i = 0; out && i < n; i++) {
-			npmu__str_get(&c, out[i].addr, sizeof(out[i].addr));
-			out[i].up = npmu__get_u32(&c) != 0;
-			out[i].bytes = npmu__get_u64(&c);
-			out[i].free = npmu__get_u64(&c);
-			out[i].regions = npmu__get_u32(&c);
-			npmu__str_get(&c, out[i].domain, sizeof(out[i].domain));
-		}
-		if (!out || !c.ok || c.pos != blen) {
-			free(out);
-			rc = out ? NPMU_E_PROTO : NPMU_E_NOMEM;
-		}
-	}
+	size_t n = 0;
+	if (rc == 0)
+		rc = npmu__reply_units(body, blen, &out, &n);
 	pthread_mutex_unlock(&conn->lock);
 	if (rc == 0) {
 		*list = out;

@@ -17,6 +17,17 @@
 #define PROBE_MS 250            /* the resync thread asks a lost unit again after this long, */
 #define PROBE_MAX_MS 2000       /* doubling up to this while it stays away */
 #define SUSPECT_MS 2000         /* a copy that failed a read is tried last for this long */
+#define HANDOVER_MS 50          /* resync waits at most this long for waiting writes per step */
+
+/* lock_fg -- take mlock for a write, a read or a look at the copies; counted as waiting, so
+ * that the resync thread hands the lock over between its steps (a mutex alone would give it
+ * straight back to the resync loop, and a write could wait for the whole resync). */
+static void lock_fg(struct npmu_region *r)
+{
+	atomic_fetch_add(&r->mwaiting, 1);
+	pthread_mutex_lock(&r->mlock);
+	atomic_fetch_sub(&r->mwaiting, 1);
+}
 
 /* transport_err -- whether rc says the copy could not be reached (rather than refused). */
 static bool transport_err(int rc)
@@ -31,17 +42,12 @@ static bool writer(const struct npmu_region *r)
 }
 
 /* take_record -- adopt a record from the manager if it is at least as new as the cached one. */
-static int take_record(struct npmu_region *r, const uint8_t *rec, size_t len)
+static void take_record(struct npmu_region *r, const struct npmu__mirror *m)
 {
-	struct npmu__mirror m;
-	int rc = npmu__mirror_decode(rec, len, &m);
-	if (rc != 0)
-		return NPMU_E_PROTO;
-	if (m.generation >= r->m.generation) {
-		r->m = m;
+	if (m->generation >= r->m.generation) {
+		r->m = *m;
 		r->m_at_ms = npmu__now_ms();
 	}
-	return 0;
 }
 
 /*
@@ -62,24 +68,19 @@ static int mirror_call(struct npmu_region *r, uint32_t op, uint32_t copy, uint64
 	pthread_mutex_lock(&r->conn->lock);
 	int rc = npmu__rpc(r->conn, NPMU_MSG_MIRROR, &req, &body, &blen);
 	if (rc == 0) {
-		struct npmu__cursor c;
-		npmu__cursor_init(&c, (void *)body, blen);
-		uint16_t len = npmu__get_u16(&c);
-		const uint8_t *rec = npmu__cursor_take(&c, len);
-		uint32_t rmask = npmu__get_u32(&c);
-		(void)npmu__get_u32(&c); /* flags: the manager logs a repair */
-		if (attach) {
-			memset(attach, 0, sizeof(*attach));
-			attach->region_id = npmu__get_u64(&c);
-			npmu__access_get(&c, &attach->ai);
-			npmu__str_get(&c, attach_unit, NPMU_ADDR_STR_MAX + 1);
+		struct npmu__mirror_reply mr;
+		rc = npmu__reply_mirror(body, blen, attach != NULL, &mr);
+		if (rc == 0) {
+			take_record(r, &mr.m);
+			if (reach)
+				*reach = mr.reach;
+			if (attach) {
+				memset(attach, 0, sizeof(*attach));
+				attach->region_id = mr.attach.region_id;
+				attach->ai = mr.attach.ai;
+				snprintf(attach_unit, NPMU_ADDR_STR_MAX + 1, "%s", mr.attach.ai.unit);
+			}
 		}
-		if (!c.ok || c.pos != blen || !rec)
-			rc = NPMU_E_PROTO;
-		else
-			rc = take_record(r, rec, len);
-		if (reach)
-			*reach = rmask;
 	}
 	pthread_mutex_unlock(&r->conn->lock);
 	if (rc != 0)
@@ -118,30 +119,22 @@ static int ping(struct npmu__copy *cp, int timeout_ms)
 
 /* npmu__mirror_open -- the mirror part of an OPEN reply: the record, then each copy's right.
  * conn->lock held (the copies' unit connections are made here). */
-int npmu__mirror_open(struct npmu_region *r, struct npmu__cursor *c)
+int npmu__mirror_open(struct npmu_region *r, const struct npmu__open_reply *o)
 {
 	pthread_mutex_init(&r->mlock, NULL);
+	atomic_init(&r->mwaiting, 0);
 	pthread_cond_init(&r->bg_cond, NULL);
 	r->last_read = -1;
-	uint16_t len = npmu__get_u16(c);
-	const uint8_t *rec = npmu__cursor_take(c, len);
-	char unit[NPMU_MIRROR_COPIES][NPMU_ADDR_STR_MAX + 1];
+	r->m = o->m;
+	r->m_at_ms = npmu__now_ms();
 	for (int k = 0; k < NPMU_MIRROR_COPIES; k++) {
 		struct npmu__copy *cp = &r->copy[k];
-		cp->granted = npmu__get_u32(c) != 0;
-		cp->region_id = npmu__get_u64(c);
-		npmu__access_get(c, &cp->ai);
-		npmu__str_get(c, unit[k], sizeof(unit[k]));
-	}
-	if (!c->ok || c->pos != c->len || !rec || take_record(r, rec, len) != 0)
-		return NPMU_E_PROTO;
-	for (int k = 0; k < NPMU_MIRROR_COPIES; k++) {
-		struct npmu__copy *cp = &r->copy[k];
-		if (cp->granted && strcmp(unit[k], r->m.copy[k].unit) != 0)
-			return NPMU_E_PROTO;
-		if (cp->granted && npmu__conn_unit(r->conn, unit[k], &cp->data) != 0) {
+		cp->granted = o->copy[k].granted;
+		cp->region_id = o->copy[k].region_id;
+		cp->ai = o->copy[k].ai;
+		if (cp->granted && npmu__conn_unit(r->conn, cp->ai.unit, &cp->data) != 0) {
 			LOG_WARN("region %s: copy on %s granted but not reachable", r->info.name,
-				 unit[k]);
+				 cp->ai.unit);
 			cp->granted = false;
 		}
 	}
@@ -283,7 +276,7 @@ static int targets(struct npmu_region *r, int *copies)
 /* npmu__mirror_write -- write to both copies at once; degrade the one that cannot take it. */
 int npmu__mirror_write(struct npmu_region *r, const struct npmu_iov *iov, int iovcnt)
 {
-	pthread_mutex_lock(&r->mlock);
+	lock_fg(r);
 	int copies[NPMU_MIRROR_COPIES], rcs[NPMU_MIRROR_COPIES];
 	int n = targets(r, copies);
 	struct npmu__xfer_target t[NPMU_MIRROR_COPIES];
@@ -303,7 +296,7 @@ int npmu__mirror_write(struct npmu_region *r, const struct npmu_iov *iov, int io
 /* npmu__mirror_persist -- flush the range on every copy writes go to. */
 int npmu__mirror_persist(struct npmu_region *r, uint64_t off, uint64_t len)
 {
-	pthread_mutex_lock(&r->mlock);
+	lock_fg(r);
 	int copies[NPMU_MIRROR_COPIES], rcs[NPMU_MIRROR_COPIES];
 	int n = targets(r, copies);
 	/* a flush takes time by its size: allow about 4 ms per MiB beyond the I/O timeout */
@@ -383,7 +376,7 @@ static int read_order(struct npmu_region *r, int *order, const uint64_t *suspect
 int npmu__mirror_read(struct npmu_region *r, uint64_t off, void *buf, size_t len)
 {
 	uint64_t *suspect = r->suspect_ms;
-	pthread_mutex_lock(&r->mlock);
+	lock_fg(r);
 	if (!writer(r) && npmu__now_ms() - r->m_at_ms > ATTR_TTL_MS)
 		(void)mirror_call(r, NPMU__MIRROR_GET, 0, 0, NULL, NULL, NULL); /* stale cache */
 	struct npmu_iov iov = {off, buf, len};
@@ -424,9 +417,10 @@ static int source_copy(struct npmu_region *r, int c)
 
 /*
  * resync_copy -- bring copy c up to date from an in-sync copy (invariant M3): get a right on it
- * if needed, record it RESYNCING (from then on every write goes to it too), copy it chunk by
- * chunk with mlock held per chunk (so writes fall between chunks, never inside one), then have
- * the manager record it IN_SYNC. mlock held on entry and exit; released while probing.
+ * (always a new one: earlier rights are closed), record it RESYNCING (from then on every write
+ * goes to it too), copy it chunk by chunk with mlock held per chunk (so writes fall between
+ * chunks, never inside one, and a write waiting goes before the next chunk), then have the
+ * manager record it IN_SYNC. mlock held on entry and exit; released while probing.
  */
 static int resync_copy(struct npmu_region *r, int c,
 		       void (*progress)(uint64_t, uint64_t, void *), void *arg)
@@ -447,22 +441,24 @@ static int resync_copy(struct npmu_region *r, int c,
 		return NPMU_E_UNREACHABLE;
 	if (transport_err(prc))
 		return NPMU_E_UNREACHABLE;
-	if (prc != 0) { /* no right there (replaced, restarted without it, or never granted) */
-		char unit[NPMU_ADDR_STR_MAX + 1];
-		int rc = mirror_call(r, NPMU__MIRROR_ATTACH, (uint32_t)c, 0, NULL, &cp, unit);
-		if (rc != 0)
-			return rc;
-		pthread_mutex_lock(&r->conn->lock);
-		rc = npmu__conn_unit(r->conn, unit, &cp.data);
-		pthread_mutex_unlock(&r->conn->lock);
-		if (rc != 0)
-			return NPMU_E_UNREACHABLE;
-		cp.granted = true;
-		cp.rtt_us = UINT64_MAX;
-		r->copy[c] = cp;
-		start = 0; /* writes skipped it while it had no right here */
-	}
-	int rc = mirror_call(r, NPMU__MIRROR_RESYNC, (uint32_t)c, start, NULL, NULL, NULL);
+	/* A new right every time, even when ours still holds: ATTACH closes the copy's earlier
+	 * rights at its unit, so that a write still in flight on a connection given up when the
+	 * copy went stale is refused rather than landing after the resync over newer bytes. */
+	char unit[NPMU_ADDR_STR_MAX + 1];
+	int rc = mirror_call(r, NPMU__MIRROR_ATTACH, (uint32_t)c, 0, NULL, &cp, unit);
+	if (rc != 0)
+		return rc;
+	pthread_mutex_lock(&r->conn->lock);
+	rc = npmu__conn_unit(r->conn, unit, &cp.data);
+	pthread_mutex_unlock(&r->conn->lock);
+	if (rc != 0)
+		return NPMU_E_UNREACHABLE;
+	cp.granted = true;
+	cp.rtt_us = UINT64_MAX;
+	r->copy[c] = cp;
+	if (prc != 0)
+		start = 0; /* it had no right here: writes skipped it (replaced, restarted) */
+	rc = mirror_call(r, NPMU__MIRROR_RESYNC, (uint32_t)c, start, NULL, NULL, NULL);
 	if (rc != 0)
 		return rc;
 	LOG_INFO("region %s: resyncing copy on %s from %llu bytes", r->info.name, r->m.copy[c].unit,
@@ -490,9 +486,12 @@ static int resync_copy(struct npmu_region *r, int c,
 			reported = npmu__now_ms();
 			rc = mirror_call(r, NPMU__MIRROR_RESYNC, (uint32_t)c, pos, NULL, NULL, NULL);
 		}
-		/* let writers in between chunks */
+		/* let writers in between chunks: those waiting for mlock go first (bounded) */
 		pthread_mutex_unlock(&r->mlock);
-		sched_yield();
+		uint64_t until = npmu__now_ms() + HANDOVER_MS;
+		do
+			sched_yield();
+		while (atomic_load(&r->mwaiting) > 0 && npmu__now_ms() < until);
 		pthread_mutex_lock(&r->mlock);
 		if (rc == 0 && (r->bg_stop || r->m.copy[c].state != NPMU__COPY_RESYNCING ||
 				source_copy(r, c) != src))
@@ -616,7 +615,7 @@ int npmu_region_mirror(struct npmu_region *r, struct npmu_mirror_info *info)
 		return NPMU_E_INVAL;
 	if (!r->mirrored)
 		return NPMU_E_INVAL;
-	pthread_mutex_lock(&r->mlock);
+	lock_fg(r);
 	fill_info(&r->m, (r->copy[0].granted ? 1u : 0) | (r->copy[1].granted ? 2u : 0), info);
 	info->reads_from = r->last_read;
 	pthread_mutex_unlock(&r->mlock);
@@ -638,17 +637,11 @@ int npmu_region_mirror_stat(struct npmu_conn *conn, const char *name, struct npm
 	pthread_mutex_lock(&conn->lock);
 	int rc = npmu__rpc(conn, NPMU_MSG_MIRROR, &req, &body, &blen);
 	if (rc == 0) {
-		struct npmu__cursor c;
-		npmu__cursor_init(&c, (void *)body, blen);
-		uint16_t len = npmu__get_u16(&c);
-		const uint8_t *rec = npmu__cursor_take(&c, len);
-		uint32_t reach = npmu__get_u32(&c), flags = npmu__get_u32(&c);
-		struct npmu__mirror m;
-		if (!c.ok || c.pos != blen || !rec || npmu__mirror_decode(rec, len, &m) != 0) {
-			rc = NPMU_E_PROTO;
-		} else {
-			fill_info(&m, reach, info);
-			info->repaired = (flags & 1) != 0;
+		struct npmu__mirror_reply mr;
+		rc = npmu__reply_mirror(body, blen, false, &mr);
+		if (rc == 0) {
+			fill_info(&mr.m, mr.reach, info);
+			info->repaired = (mr.flags & 1) != 0;
 		}
 	}
 	pthread_mutex_unlock(&conn->lock);

@@ -10,6 +10,7 @@
 
 #define RMA_WINDOW 16                 /* transfers kept in flight */
 #define RMA_CHUNK (4u << 20)          /* largest single transfer posted */
+#define DRAIN_MS 200                  /* a failed transfer's remainder is awaited this long */
 
 /* npmu_region_open -- open a right to region NAME; the unit registers it under a fresh key. */
 int npmu_region_open(struct npmu_conn *conn, const char *name, enum npmu_access access,
@@ -51,18 +52,17 @@ int npmu__region_open_leased(struct npmu_conn *conn, const char *name, enum npmu
 	pthread_mutex_lock(&conn->lock);
 	int rc = npmu__rpc(conn, NPMU_MSG_OPEN, &req, &body, &blen);
 	if (rc == 0) {
-		struct npmu__cursor c;
-		npmu__cursor_init(&c, (void *)body, blen);
-		npmu__info_get(&c, &r->info);
-		npmu__access_get(&c, &r->ai);
-		npmu__str_get(&c, r->ai.unit, sizeof(r->ai.unit));
-		r->mirrored = r->info.copies > 1;
-		if (!c.ok || (!r->mirrored && c.pos != blen) || r->ai.access != (uint32_t)access)
-			rc = NPMU_E_PROTO;
+		struct npmu__open_reply o;
+		rc = npmu__reply_open(body, blen, (uint32_t)access, &o);
 		r->conn = conn;
 		r->lease = lease;
+		if (rc == 0) {
+			r->info = o.info;
+			r->ai = o.ai;
+			r->mirrored = o.mirrored;
+		}
 		if (rc == 0 && r->mirrored)
-			rc = npmu__mirror_open(r, &c); /* takes the other units' connections too */
+			rc = npmu__mirror_open(r, &o); /* takes the other units' connections too */
 	}
 	if (rc == 0 && !r->mirrored)
 		rc = npmu__conn_unit(conn, r->ai.unit, &r->data);
@@ -70,7 +70,7 @@ int npmu__region_open_leased(struct npmu_conn *conn, const char *name, enum npmu
 	if (rc == 0 && r->mirrored)
 		rc = npmu__mirror_start(r);
 	if (rc != 0) {
-		if (r->mirrored)
+		if (r->mirrored) /* (set only once the reply decoded and mirror_open ran) */
 			npmu__mirror_close(r);
 		free(r);
 		return rc;
@@ -353,10 +353,21 @@ int npmu__transfer(struct npmu__xfer_target *t, int nt, int write, const struct 
 	for (int k = nt - 1; k >= 0; k--) {
 		struct npmu_conn *conn = t[k].data;
 		if (t[k].rc != 0 && conn->fab) {
-			for (int s = 0; s < RMA_WINDOW; s++)
-				if (x[k].slots[s].mr)
-					fi_close(&x[k].slots[s].mr->fid);
-			npmu__fabric_close(&conn->fab);
+			/* the rest of a failed transfer ends with it when the peer answers (a torn
+			 * connection cancels it); a silent peer's is left in flight: its endpoint is
+			 * given up, not closed (fabric.h) */
+			uint64_t until = npmu__now_ms() + DRAIN_MS;
+			while (x[k].inflight > 0 && t[k].rc != NPMU_E_TIMEDOUT &&
+			       npmu__now_ms() < until)
+				(void)reap(&x[k]);
+			if (x[k].inflight > 0) {
+				npmu__fabric_abandon(&conn->fab); /* with its registrations */
+			} else {
+				for (int s = 0; s < RMA_WINDOW; s++)
+					if (x[k].slots[s].mr)
+						fi_close(&x[k].slots[s].mr->fid);
+				npmu__fabric_close(&conn->fab);
+			}
 			conn->broken = 1;
 			/* a refused access (tcp tears the connection down on a dead key) is told
 			 * from a lost unit by asking; a mirror's copy that stopped answering is

@@ -71,14 +71,12 @@ static int rec_call(struct npmu__units *us, int i, const char *name, const uint8
 	int rc = npmu__units_call(us, (uint32_t)i, NPMU_MSG_MIRROR_REC, &req, &body, &blen);
 	if (rc != 0)
 		return rc;
-	struct npmu__cursor c;
-	npmu__cursor_init(&c, (void *)body, blen);
-	uint16_t n = npmu__get_u16(&c);
-	const uint8_t *p = npmu__cursor_take(&c, n);
-	if (!c.ok || c.pos != blen || n > NPMU_MIRROR_REC_MAX)
+	uint8_t rec_buf[NPMU_MIRROR_REC_MAX];
+	size_t n;
+	if (npmu__reply_mirror_rec(body, blen, rec_buf, &n) != 0)
 		return NPMU_E_PROTO;
 	if (out) {
-		memcpy(out, p, n);
+		memcpy(out, rec_buf, n);
 		*out_len = n;
 	}
 	return 0;
@@ -316,7 +314,7 @@ static int create_copy(struct npmu__units *us, int i, const struct npmu__request
 	size_t blen;
 	int rc = npmu__units_call(us, (uint32_t)i, NPMU_MSG_CREATE, &req, &body, &blen);
 	if (rc == 0)
-		rc = npmu__units_info_reply(body, blen, info);
+		rc = npmu__reply_info(body, blen, info);
 	if (rc == 0)
 		rc = npmu__units_dir_add(us, creq->name, (uint32_t)i);
 	return rc;
@@ -393,10 +391,7 @@ static int fence_copy(struct npmu__units *us, int i, const char *name, bool rais
 	int rc = npmu__units_call(us, (uint32_t)i, NPMU_MSG_FENCE, &req, &body, &blen);
 	if (rc != 0)
 		return rc;
-	struct npmu__cursor c;
-	npmu__cursor_init(&c, (void *)body, blen);
-	*epoch = npmu__get_u64(&c);
-	return c.ok && c.pos == blen ? 0 : NPMU_E_PROTO;
+	return npmu__reply_u64(body, blen, epoch);
 }
 
 /* fence_all -- close earlier writers on every copy that answers, then record the others stale. */
@@ -441,12 +436,7 @@ static int grant_copy(struct npmu__units *us, struct mview *v, uint32_t c, uint3
 	int rc = npmu__units_call(us, (uint32_t)v->unit[c], NPMU_MSG_OPEN, &req, &body, &blen);
 	if (rc != 0)
 		return rc;
-	struct npmu__cursor cur;
-	npmu__cursor_init(&cur, (void *)body, blen);
-	npmu__info_get(&cur, info);
-	npmu__access_get(&cur, ai);
-	npmu__str_get(&cur, ai->unit, sizeof(ai->unit));
-	if (!cur.ok || cur.pos != blen)
+	if (npmu__reply_grant(body, blen, access, info, ai) != 0)
 		return NPMU_E_PROTO;
 	snprintf(ai->unit, sizeof(ai->unit), "%s", v->m.copy[c].unit);
 	return 0;
@@ -472,7 +462,7 @@ static int replace_copy(struct npmu__units *us, struct mview *v, uint32_t c)
 	struct npmu_region_info info;
 	int rc = npmu__units_call(us, (uint32_t)v->unit[src], NPMU_MSG_STAT, &req, &body, &blen);
 	if (rc == 0)
-		rc = npmu__units_info_reply(body, blen, &info);
+		rc = npmu__reply_info(body, blen, &info);
 	if (rc != 0)
 		return rc;
 	struct npmu__mirror next = v->m;
@@ -507,7 +497,7 @@ static bool key_live(struct npmu__units *us, struct mview *v, uint32_t c, uint64
 	size_t blen;
 	struct npmu_region_info info;
 	if (npmu__units_call(us, (uint32_t)v->unit[c], NPMU_MSG_STAT, &req, &body, &blen) != 0 ||
-	    npmu__units_info_reply(body, blen, &info) != 0)
+	    npmu__reply_info(body, blen, &info) != 0)
 		return false;
 	struct npmu__request p = {.region_id = info.id, .key = key};
 	return npmu__units_call(us, (uint32_t)v->unit[c], NPMU_MSG_PERSIST, &p, &body, &blen) == 0;
@@ -693,11 +683,9 @@ static int every_copy(struct npmu__units *us, struct mview *v, uint16_t type,
 			size_t blen;
 			crc = npmu__units_call(us, (uint32_t)v->unit[c], NPMU_MSG_REVOKE, &req, &body,
 					       &blen);
-			struct npmu__cursor cur;
-			npmu__cursor_init(&cur, (void *)body, crc == 0 ? blen : 0);
-			uint32_t n = npmu__get_u32(&cur);
-			if (crc == 0)
-				revoked += cur.ok ? n : 0;
+			uint32_t n;
+			if (crc == 0 && npmu__reply_u32(body, blen, &n) == 0)
+				revoked += n;
 		}
 		if (crc != 0 && !rc)
 			rc = crc;
@@ -724,7 +712,7 @@ static int resize_mirror(struct npmu__units *us, struct mview *v, uint64_t size,
 		size_t blen;
 		int rc = npmu__units_call(us, (uint32_t)v->unit[c], NPMU_MSG_RESIZE, &req, &body, &blen);
 		if (rc == 0)
-			rc = npmu__units_info_reply(body, blen, c == 0 ? &info : &(struct npmu_region_info){0});
+			rc = npmu__reply_info(body, blen, c == 0 ? &info : &(struct npmu_region_info){0});
 		if (rc != 0)
 			return rc;
 	}

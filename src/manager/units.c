@@ -104,13 +104,12 @@ int npmu__units_greet(struct npmu__units *us, uint32_t i)
 	int rc = npmu__units_call(us, i, NPMU_MSG_HELLO, &req, &body, &blen);
 	if (rc != 0)
 		return rc;
-	struct npmu__cursor c;
-	npmu__cursor_init(&c, (void *)body, blen);
-	uint32_t flags = npmu__get_u32(&c);
-	npmu__cursor_take(&c, 8);
-	us->u[i].bytes = npmu__get_u64(&c);
-	us->u[i].free = npmu__get_u64(&c);
-	return c.ok && (flags & NPMU_UNIT_DATA) ? 0 : NPMU_E_PROTO;
+	struct npmu__hello_reply h;
+	if (npmu__reply_hello(body, blen, &h) != 0 || !(h.flags & NPMU_UNIT_DATA))
+		return NPMU_E_PROTO;
+	us->u[i].bytes = h.bytes;
+	us->u[i].free = h.free;
+	return 0;
 }
 
 /* list_unit -- every region of unit i, appended to *out (grown). */
@@ -125,23 +124,22 @@ static int list_unit(struct npmu__units *us, uint32_t i, struct npmu_region_info
 		int rc = npmu__units_call(us, i, NPMU_MSG_LIST, &req, &body, &blen);
 		if (rc != 0)
 			return rc;
-		struct npmu__cursor c;
-		npmu__cursor_init(&c, (void *)body, blen);
-		uint32_t total = npmu__get_u32(&c), next = npmu__get_u32(&c), got = npmu__get_u32(&c);
-		if (!c.ok || got > NPMU_WIRE_MAX / 16 || (next <= start && total > start))
-			return NPMU_E_PROTO;
-		void *p = realloc(*out, (*n + got + 1) * sizeof(**out));
-		if (!p)
+		struct npmu__list_page page;
+		if ((rc = npmu__reply_list(body, blen, start, &page)) != 0)
+			return rc;
+		void *p = realloc(*out, (*n + page.count + 1) * sizeof(**out));
+		if (!p) {
+			free(page.infos);
 			return NPMU_E_NOMEM;
+		}
 		*out = p;
-		for (uint32_t k = 0; k < got; k++)
-			npmu__info_get(&c, &(*out)[*n + k]);
-		if (!c.ok)
-			return NPMU_E_PROTO;
-		*n += got;
-		if (next >= total)
+		if (page.count)
+			memcpy(*out + *n, page.infos, page.count * sizeof(**out));
+		free(page.infos);
+		*n += page.count;
+		if (page.last)
 			return 0;
-		start = next;
+		start = page.next;
 	}
 }
 
@@ -224,15 +222,6 @@ static int find(struct npmu__units *us, const char *name)
 	return -1;
 }
 
-/* npmu__units_info_reply -- decode a reply that is one region_info. */
-int npmu__units_info_reply(const uint8_t *body, size_t blen, struct npmu_region_info *info)
-{
-	struct npmu__cursor c;
-	npmu__cursor_init(&c, (void *)body, blen);
-	npmu__info_get(&c, info);
-	return c.ok && c.pos == blen ? 0 : NPMU_E_PROTO;
-}
-
 static int remote_stat(void *v, const char *name, struct npmu_region_info *info);
 
 /* remote_create -- place a region on the unit asked for, or the one with the most room. */
@@ -270,7 +259,7 @@ static int remote_create(void *v, const struct npmu__request *creq, const char *
 	const uint8_t *body;
 	size_t blen;
 	int rc = npmu__units_call(us, (uint32_t)best, NPMU_MSG_CREATE, &req, &body, &blen);
-	if (rc == 0 && (rc = npmu__units_info_reply(body, blen, info)) == 0)
+	if (rc == 0 && (rc = npmu__reply_info(body, blen, info)) == 0)
 		rc = npmu__units_dir_add(us, name, (uint32_t)best);
 	return rc;
 }
@@ -306,7 +295,7 @@ static int remote_resize(void *v, const char *name, uint64_t size, struct npmu_r
 	size_t blen;
 	int unit;
 	int rc = by_name(v, NPMU_MSG_RESIZE, name, &req, &body, &blen, &unit);
-	return rc == 0 ? npmu__units_info_reply(body, blen, info) : rc;
+	return rc == 0 ? npmu__reply_info(body, blen, info) : rc;
 }
 
 static int remote_stat(void *v, const char *name, struct npmu_region_info *info)
@@ -322,7 +311,7 @@ static int remote_stat(void *v, const char *name, struct npmu_region_info *info)
 		size_t blen;
 		rc = npmu__units_call(us, (uint32_t)at[k], NPMU_MSG_STAT, &req, &body, &blen);
 		if (rc == 0)
-			return npmu__units_info_reply(body, blen, info);
+			return npmu__reply_info(body, blen, info);
 		if (rc == NPMU_E_NOENT) /* that unit no longer has it (restarted empty) */
 			npmu__units_dir_drop(us, name, (uint32_t)at[k]);
 		else if (rc != NPMU_E_UNREACHABLE)
@@ -343,12 +332,7 @@ static int remote_grant(void *v, const char *name, uint32_t access, struct npmu_
 	int rc = by_name(us, NPMU_MSG_OPEN, name, &req, &body, &blen, &unit);
 	if (rc != 0)
 		return rc;
-	struct npmu__cursor c;
-	npmu__cursor_init(&c, (void *)body, blen);
-	npmu__info_get(&c, info);
-	npmu__access_get(&c, ai);
-	npmu__str_get(&c, ai->unit, sizeof(ai->unit));
-	if (!c.ok || c.pos != blen)
+	if (npmu__reply_grant(body, blen, req.access, info, ai) != 0)
 		return NPMU_E_PROTO;
 	if (!ai->unit[0])
 		snprintf(ai->unit, sizeof(ai->unit), "%s", us->u[unit].addr);
@@ -372,10 +356,7 @@ static int remote_fence(void *v, const char *name, bool raise, uint64_t *epoch)
 	rc = by_name(v, NPMU_MSG_FENCE, name, &req, &body, &blen, &unit);
 	if (rc != 0)
 		return rc;
-	struct npmu__cursor c;
-	npmu__cursor_init(&c, (void *)body, blen);
-	*epoch = npmu__get_u64(&c);
-	return c.ok && c.pos == blen ? 0 : NPMU_E_PROTO;
+	return npmu__reply_u64(body, blen, epoch);
 }
 
 static int remote_revoke(void *v, uint64_t region_id, uint64_t key)
@@ -396,10 +377,9 @@ static int remote_revoke_all(void *v, const char *name)
 	int rc = by_name(v, NPMU_MSG_REVOKE, name, &req, &body, &blen, &unit);
 	if (rc != 0)
 		return rc;
-	struct npmu__cursor c;
-	npmu__cursor_init(&c, (void *)body, blen);
-	uint32_t n = npmu__get_u32(&c);
-	return c.ok ? (int)n : NPMU_E_PROTO;
+	uint32_t n;
+	rc = npmu__reply_u32(body, blen, &n);
+	return rc == 0 ? (n > INT32_MAX ? NPMU_E_PROTO : (int)n) : rc;
 }
 
 /* remote_list -- the regions of every unit, gathered when a listing starts, served by pages. */

@@ -78,8 +78,6 @@ int npmu__units_find_all(struct npmu__units *us, const char *name, int *out, int
 int npmu__units_dir_add(struct npmu__units *us, const char *name, uint32_t unit);
 void npmu__units_dir_drop(struct npmu__units *us, const char *name, uint32_t unit);
 
-/* npmu__units_info_reply -- decode a reply that is one region_info. */
-int npmu__units_info_reply(const uint8_t *body, size_t blen, struct npmu_region_info *info);
 
 /* npmu__mirror_create -- place a mirrored region on two units of distinct fault domains. */
 int npmu__mirror_create(struct npmu__units *us, const struct npmu__request *req, const char *owner,

@@ -72,7 +72,7 @@ static void wire(void)
 	}
 	uint8_t hb[NPMU_WIRE_MAX];
 	struct npmu__msg_hdr h = {.type = NPMU_MSG_OPEN, .body_len = 16, .req_id = 42, .session = 0};
-	if (npmu__msg_encode_hdr(hb, sizeof(hb), &h) == 0)
+	if (npmu__msg_encode_hdr(hb, sizeof(hb), &h) == NPMU_WIRE_HDR_LEN)
 		put("wire", "header", hb, NPMU_WIRE_HDR_LEN + 16);
 	struct npmu__cursor c;
 	npmu__cursor_init(&c, hb + 2, sizeof(hb) - 2);
@@ -154,6 +154,149 @@ static void manifest(void)
 	put("manifest", "mirror-x3", rb, 3 * (size_t)n);
 }
 
+/* reply -- one replies seed: kind byte, then the body in c (from byte 1 of buf). */
+static void reply(const char *name, uint8_t kind, uint8_t *buf, const struct npmu__cursor *c)
+{
+	buf[0] = kind;
+	if (c->ok)
+		put("replies", name, buf, c->pos + 1);
+}
+
+/* replies -- a valid body of every reply the client decodes, a handshake answer, a sealed reply
+ * (made by the target from the seed), and a plain reply message. */
+static void replies(void)
+{
+	uint8_t b[NPMU_WIRE_MAX];
+	struct npmu__cursor c;
+	struct npmu_region_info info = {.id = 7, .size = 1 << 20, .extents = 2, .rights = 3, .copies = 1};
+	strcpy(info.name, "ckpt.kv");
+	strcpy(info.owner, "alice");
+	struct npmu__access_info ai = {.key = 99, .base = 0, .access = NPMU_ACCESS_READ_WRITE};
+	struct npmu__mirror m = {.generation = 3, .size = 1 << 20, .ncopies = 2};
+	strcpy(m.copy[0].unit, "198.18.0.1:7411");
+	strcpy(m.copy[1].unit, "198.18.0.2:7411");
+	uint8_t rec[NPMU_MIRROR_REC_WIRE];
+	int rl = npmu__mirror_encode(&m, rec, sizeof(rec));
+	if (rl < 0)
+		exit(1);
+
+	npmu__cursor_init(&c, b + 1, sizeof(b) - 1);
+	npmu__put_u32(&c, 0xd);
+	npmu__put_u64(&c, 0x0102030405060708ull);
+	npmu__put_u64(&c, 64 << 20);
+	npmu__put_u64(&c, 60 << 20);
+	reply("hello", 0, b, &c);
+
+	npmu__cursor_init(&c, b + 1, sizeof(b) - 1);
+	npmu__put_u64(&c, 77);
+	npmu__str_put(&c, "pmm");
+	for (int i = 0; i < 64; i++)
+		npmu__put_u8(&c, (uint8_t)i);
+	reply("auth1", 1, b, &c);
+
+	npmu__cursor_init(&c, b + 1, sizeof(b) - 1);
+	npmu__info_put(&c, &info);
+	reply("info", 2, b, &c);
+
+	npmu__cursor_init(&c, b + 1, sizeof(b) - 1);
+	npmu__put_u64(&c, 5);
+	reply("u64", 3, b, &c);
+
+	npmu__cursor_init(&c, b + 1, sizeof(b) - 1);
+	npmu__put_u8(&c, 0); /* start */
+	npmu__put_u32(&c, 3);
+	npmu__put_u32(&c, 2);
+	npmu__put_u32(&c, 2);
+	npmu__info_put(&c, &info);
+	npmu__info_put(&c, &info);
+	reply("list", 4, b, &c);
+
+	npmu__cursor_init(&c, b + 1, sizeof(b) - 1);
+	npmu__put_u32(&c, 2);
+	for (int i = 0; i < 2; i++) {
+		npmu__str_put(&c, m.copy[i].unit);
+		npmu__put_u32(&c, 1);
+		npmu__put_u64(&c, 64 << 20);
+		npmu__put_u64(&c, 32 << 20);
+		npmu__put_u32(&c, 4);
+		npmu__str_put(&c, i ? "rack-b" : "rack-a");
+	}
+	reply("units", 5, b, &c);
+
+	npmu__cursor_init(&c, b + 1, sizeof(b) - 1);
+	npmu__info_put(&c, &info);
+	npmu__access_put(&c, &ai);
+	npmu__str_put(&c, "");
+	reply("open", 7, b, &c);
+
+	struct npmu_region_info minfo = info;
+	minfo.copies = 2;
+	npmu__cursor_init(&c, b + 1, sizeof(b) - 1);
+	npmu__info_put(&c, &minfo);
+	npmu__access_put(&c, &ai);
+	npmu__str_put(&c, m.copy[0].unit);
+	npmu__put_u16(&c, (uint16_t)rl);
+	npmu__put_bytes(&c, rec, (size_t)rl);
+	for (int i = 0; i < 2; i++) {
+		npmu__put_u32(&c, 1);
+		npmu__put_u64(&c, 10 + (uint64_t)i);
+		npmu__access_put(&c, &ai);
+		npmu__str_put(&c, m.copy[i].unit);
+	}
+	reply("open-mirrored", 7, b, &c);
+
+	npmu__cursor_init(&c, b + 1, sizeof(b) - 1);
+	npmu__put_u16(&c, (uint16_t)rl);
+	npmu__put_bytes(&c, rec, (size_t)rl);
+	npmu__put_u32(&c, 3);
+	npmu__put_u32(&c, 0);
+	reply("mirror", 8, b, &c);
+	npmu__put_u64(&c, 11);
+	npmu__access_put(&c, &ai);
+	npmu__str_put(&c, m.copy[1].unit);
+	reply("mirror-attach", 9, b, &c);
+
+	npmu__cursor_init(&c, b + 1, sizeof(b) - 1);
+	npmu__put_u16(&c, (uint16_t)rl);
+	npmu__put_bytes(&c, rec, (size_t)rl);
+	reply("mirror-rec", 10, b, &c);
+
+	npmu__cursor_init(&c, b + 1, sizeof(b) - 1);
+	npmu__put_u64(&c, 0);
+	npmu__put_u64(&c, 4);
+	npmu__put_u32(&c, 1);
+	npmu__put_u32(&c, 250);
+	npmu__str_put(&c, "alice");
+	reply("lease-query", 11, b, &c);
+
+	npmu__cursor_init(&c, b + 1, sizeof(b) - 1); /* idn, flip (none), session, nonce_r, id */
+	npmu__put_u8(&c, 2);
+	npmu__put_u16(&c, 0);
+	npmu__put_u64(&c, 77);
+	for (int i = 0; i < 32; i++)
+		npmu__put_u8(&c, (uint8_t)(i * 3));
+	npmu__put_bytes(&c, "pmm", 3);
+	reply("handshake", 0x40, b, &c);
+
+	npmu__cursor_init(&c, b + 1, sizeof(b) - 1); /* type, flip (none), seq, body */
+	npmu__put_u8(&c, NPMU_MSG_OPEN - 1);
+	npmu__put_u16(&c, 0);
+	npmu__put_u64(&c, 9);
+	npmu__info_put(&c, &info);
+	reply("sealed", 0x80, b, &c);
+
+	struct npmu__msg_hdr h = {.type = NPMU_MSG_STAT | NPMU_MSG_REPLY, .req_id = 1};
+	npmu__cursor_init(&c, b + 1, sizeof(b) - 1);
+	npmu__info_put(&c, &info);
+	size_t body = c.pos;
+	memmove(b + 1 + NPMU_WIRE_HDR_LEN, b + 1, body);
+	h.body_len = (uint32_t)body;
+	if (npmu__msg_encode_hdr(b + 1, sizeof(b) - 1, &h) != NPMU_WIRE_HDR_LEN)
+		exit(1);
+	c.pos = NPMU_WIRE_HDR_LEN + body;
+	reply("plain-reply", 0xc0 + NPMU_MSG_STAT - 1, b, &c);
+}
+
 /* scripts -- the handshake's and the pool's inputs are scripts of operations. */
 static void scripts(void)
 {
@@ -196,6 +339,7 @@ int main(int argc, char **argv)
 	wire();
 	ckpt();
 	manifest();
+	replies();
 	scripts();
 	return 0;
 }

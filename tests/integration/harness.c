@@ -1,4 +1,4 @@
-/* harness.c -- start, stop and inspect real npmud processes for the integration tests. */
+/* harness.c -- start, stop and inspect real npmud and pmmd processes for the integration tests. */
 #define _GNU_SOURCE
 #include "harness.h"
 
@@ -116,6 +116,15 @@ static int spawn(struct unit_proc *u, const char *size, const char *listen)
 		const char *argv[32] = {NPMUD_PATH, "--pool", u->pool, "--listen", listen,
 					"--addr-file", addr_file, "-v"};
 		int n = 8;
+		if (u->pmmd) { /* pmmd has no pool */
+			argv[0] = PMMD_PATH;
+			argv[1] = "-v";
+			n = 2;
+			argv[n++] = "--listen";
+			argv[n++] = listen;
+			argv[n++] = "--addr-file";
+			argv[n++] = addr_file;
+		}
 		if (size) {
 			argv[n++] = "--size";
 			argv[n++] = size;
@@ -123,7 +132,7 @@ static int spawn(struct unit_proc *u, const char *size, const char *listen)
 		for (int i = 0; extra && extra[i] && n < 31; i++)
 			argv[n++] = extra[i];
 		argv[n] = NULL;
-		execv(NPMUD_PATH, (char *const *)argv);
+		execv(argv[0], (char *const *)argv);
 		_exit(127);
 	}
 	u->pid = pid;
@@ -140,7 +149,8 @@ static int spawn(struct unit_proc *u, const char *size, const char *listen)
 		if (waitpid(pid, &status, WNOHANG) == pid) {
 			u->pid = 0;
 			registry_set(u->dir, 0);
-			fprintf(stderr, "harness: npmud exited at start (see %s)\n", u->log);
+			fprintf(stderr, "harness: %s exited at start (see %s)\n",
+				u->pmmd ? "pmmd" : "npmud", u->log);
 			return -1;
 		}
 		sleep_ms(10);
@@ -167,6 +177,19 @@ int unit_start_args(struct unit_proc *u, const char *dir, const char *size,
 	snprintf(u->pool, sizeof(u->pool), "%s/unit.pool", u->dir);
 	snprintf(u->log, sizeof(u->log), "%s/npmud.log", u->dir);
 	return spawn(u, size, "127.0.0.1:0");
+}
+
+/* pmmd_start -- start pmmd with args in a new temporary directory. */
+int pmmd_start(struct unit_proc *p, const char *const *args)
+{
+	memset(p, 0, sizeof(*p));
+	p->extra = args;
+	p->pmmd = true;
+	snprintf(p->dir, sizeof(p->dir), "/tmp/npmu-it-XXXXXX");
+	if (!mkdtemp(p->dir))
+		return -1;
+	snprintf(p->log, sizeof(p->log), "%s/npmud.log", p->dir); /* (scanned for sanitizers) */
+	return spawn(p, NULL, "127.0.0.1:0");
 }
 
 /* unit_restart -- start npmud again on the same pool and port. */

@@ -1,4 +1,4 @@
-/* harness.h -- integration-test helpers: start and stop real npmud processes on loopback. */
+/* harness.h -- integration-test helpers: start and stop real npmud and pmmd on loopback. */
 #ifndef NPMU_HARNESS_H
 #define NPMU_HARNESS_H
 
@@ -15,6 +15,7 @@ struct unit_proc {
 	char addr[128];    /* host:port it serves on */
 	char log[128];
 	const char *const *extra; /* more npmud arguments, NULL-terminated */
+	bool pmmd;         /* a manager (pmmd), not a unit: no pool */
 };
 
 /* unit_start -- start npmud on a new pool in a new temporary directory; port chosen by the OS. */
@@ -24,6 +25,11 @@ int unit_start(struct unit_proc *u, const char *size);
  * not NULL it is used instead of a new temporary directory. */
 int unit_start_args(struct unit_proc *u, const char *dir, const char *size,
 		    const char *const *extra);
+
+/* pmmd_start -- start pmmd on loopback (port chosen by the OS) with the given arguments
+ * (NULL-terminated: --cluster-key, --unit ...) in a new temporary directory; stopped and cleaned
+ * up like a unit (unit_stop, unit_cleanup). */
+int pmmd_start(struct unit_proc *p, const char *const *args);
 
 /* unit_restart -- start npmud again on the same pool and port. */
 int unit_restart(struct unit_proc *u);
