@@ -72,33 +72,35 @@ void npmu__fabric_close(struct npmu__fabric **fab_ptr)
 	*fab_ptr = NULL;
 }
 
-/* Endpoints given up with transfers in flight (npmu__fabric_abandon), oldest first. */
+/* Endpoints given up with transfers in flight (npmu__fabric_abandon), kept reachable. */
 static struct {
 	pthread_mutex_t lock;
-	struct npmu__fabric *fab[NPMU_ABANDONED_MAX];
-	unsigned n, total;
+	struct npmu__fabric **fab;
+	size_t n, cap;
 } abandoned = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 /* npmu__fabric_abandon -- keep an endpoint with transfers in flight, unclosed (see fabric.h). */
 void npmu__fabric_abandon(struct npmu__fabric **fab_ptr)
 {
-	struct npmu__fabric *fab = *fab_ptr, *oldest = NULL;
+	struct npmu__fabric *fab = *fab_ptr;
 	if (!fab)
 		return;
 	*fab_ptr = NULL;
 	pthread_mutex_lock(&abandoned.lock);
-	if (abandoned.n == NPMU_ABANDONED_MAX) {
-		oldest = abandoned.fab[0];
-		memmove(abandoned.fab, abandoned.fab + 1, (NPMU_ABANDONED_MAX - 1) * sizeof(fab));
-		abandoned.n--;
+	if (abandoned.n == abandoned.cap) {
+		size_t cap = abandoned.cap ? 2 * abandoned.cap : 8;
+		void *p = realloc(abandoned.fab, cap * sizeof(*abandoned.fab));
+		if (p) {
+			abandoned.fab = p;
+			abandoned.cap = cap;
+		}
 	}
-	abandoned.fab[abandoned.n++] = fab;
-	unsigned total = ++abandoned.total;
+	if (abandoned.n < abandoned.cap)
+		abandoned.fab[abandoned.n] = fab;
+	size_t total = ++abandoned.n;
 	pthread_mutex_unlock(&abandoned.lock);
-	LOG_INFO("fabric: an endpoint with transfers in flight was given up (%u so far); "
-		 "it is kept open, unused, until the process exits", total);
-	if (oldest)
-		npmu__fabric_close(&oldest);
+	LOG_WARN("fabric: an endpoint whose peer stopped answering mid-transfer is kept open, "
+		 "unused, until the process exits (%zu so far)", total);
 }
 
 /* fail -- log a libfabric failure once and translate it. */

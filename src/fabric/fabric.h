@@ -49,13 +49,12 @@ void npmu__fabric_close(struct npmu__fabric **fab_ptr);
 /*
  * npmu__fabric_abandon -- give up an endpoint whose transfers are still in flight (their peer
  * stopped answering). It is not closed: libfabric 1.17's tcp;ofi_rxm crashes closing an
- * endpoint in that state (a cancelled transfer reaches rxm without its context), and closing
- * it would let nothing in flight land anyway. It is never progressed again either, so its
- * transfers never touch the caller's buffers after this; it is kept until the process exits
- * (logged; at most NPMU_ABANDONED_MAX, beyond which the oldest is closed after all). NULLs
- * *fab_ptr.
+ * endpoint in that state, then or at any later time (a cancelled transfer reaches rxm without
+ * its context). It is never progressed again either, so its transfers never touch the
+ * caller's buffers after this. It stays open, unused, until the process exits (each one is
+ * logged with the count so far; each holds the provider's buffers, tens of MiB on tcp).
+ * NULLs *fab_ptr.
  */
-#define NPMU_ABANDONED_MAX 64
 void npmu__fabric_abandon(struct npmu__fabric **fab_ptr);
 
 /* npmu__fabric_addr_str -- "host:port" of a socket-style fabric address, for printing. */
