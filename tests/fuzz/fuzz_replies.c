@@ -169,7 +169,7 @@ static void handshake(const uint8_t *b, size_t n)
 	memcpy(id_r, id, idlen);
 	struct npmu__transcript t;
 	transcript(&t, session, id_r, nonce_r);
-	uint8_t msg[128];
+	uint8_t msg[8 + 1 + NPMU_ID_MAX + NPMU_NONCE_LEN + NPMU_MAC_LEN];
 	struct npmu__cursor c;
 	npmu__cursor_init(&c, msg, sizeof(msg));
 	npmu__put_u64(&c, session);
