@@ -43,11 +43,13 @@ test-tsan: deps
 # fault injection across namespaces (a seeded schedule, FAULT_SEED to replay) and crash images
 FAULT_RUNS ?= 12
 fault: build
+	@scripts/install-deps.sh fault
 	@tests/fault/fault.sh $(BUILD) --runs $(FAULT_RUNS) $(if $(FAULT_SEED),--seed $(FAULT_SEED))
 
 # the fault schedule for SOAK_MINUTES (default 10), then the counts
 SOAK_MINUTES ?= 10
 soak: build
+	@scripts/install-deps.sh fault
 	@tests/fault/fault.sh $(BUILD) --seconds $$(( $(SOAK_MINUTES) * 60 )) $(if $(FAULT_SEED),--seed $(FAULT_SEED))
 
 # each fuzz target for FUZZ_SECONDS under libFuzzer with ASan and UBSan (clang)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # install-deps.sh -- install the Debian packages npmu needs to build and test, when missing;
 # `install-deps.sh bench` adds what `make bench` needs (its baselines and plots),
-# `install-deps.sh fuzz` what `make fuzz` needs (clang with libFuzzer).
+# `install-deps.sh fuzz` what `make fuzz` needs (clang with libFuzzer), `install-deps.sh fault`
+# what `make fault` needs (nftables: packet loss where the kernel has no tc netem).
 set -euo pipefail
 
 packages=(
@@ -15,6 +16,9 @@ packages=(
 )
 if [ "${1:-}" = fuzz ]; then
   packages+=(clang libclang-rt-14-dev)        # libFuzzer and the sanitizers' runtimes
+fi
+if [ "${1:-}" = fault ]; then
+  packages+=(nftables)                        # random packet loss on a link (nft numgen)
 fi
 if [ "${1:-}" = bench ]; then
   packages+=(

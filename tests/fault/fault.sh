@@ -14,7 +14,9 @@
 #   kill-unit      SIGKILL of a unit under the running primary, then of the primary
 #   cut-unit       a unit's link down for a while under the running primary, then SIGKILL
 #                  of the primary
-#   netem          delay and loss on the primary's link (tc netem), where the kernel has it
+#   netem          delay and loss on the primary's link for a while, then SIGKILL of the
+#                  primary: tc netem where the kernel has it; otherwise loss by nftables'
+#                  random drop (both directions) and delay by a tbf rate limit (queueing)
 # The checker compares what the primary was told was committed with what the backup recovered:
 # an acknowledged commit missing is a violation (lost); a recovered state that is not exactly a
 # failure-free run's is a violation (torn); an old primary that goes on committing after the
@@ -72,10 +74,32 @@ export NPMU_SERVER=$ip_pm:7410 NPMU_CREDENTIALS=$dir/app.cred NPMU_LEASE_MS=1500
 kinds=(kill-primary stop-primary cut-primary kill-unit cut-unit netem)
 declare -A n_runs n_faults n_takeovers n_viol
 for k in "${kinds[@]}"; do n_runs[$k]=0; n_faults[$k]=0; n_takeovers[$k]=0; n_viol[$k]=0; done
-netem_ok=0
+# how the netem kind degrades a link: tc netem, else nftables loss + tbf delay, else not at all
+netem_ok=0; netem_how=none
 if on pri tc qdisc add dev eth0 root netem delay 1ms 2>/dev/null; then
-  on pri tc qdisc del dev eth0 root 2>/dev/null || true; netem_ok=1
+  on pri tc qdisc del dev eth0 root 2>/dev/null || true; netem_ok=1; netem_how=netem
+elif command -v nft >/dev/null && on pri nft add table inet npmu_fault 2>/dev/null &&
+     on pri tc qdisc add dev eth0 root tbf rate 100mbit burst 64kb latency 50ms 2>/dev/null; then
+  on pri nft delete table inet npmu_fault; on pri tc qdisc del dev eth0 root
+  netem_ok=1; netem_how=nft+tbf
 fi
+# degrade_link HOST LOSS% -- make HOST's link lossy and slow (undo with restore_link HOST)
+degrade_link() {
+  if [ "$netem_how" = netem ]; then
+    on "$1" tc qdisc add dev eth0 root netem delay $((1 + RANDOM % 20))ms loss "$2"%
+  else
+    on "$1" nft add table inet npmu_fault
+    on "$1" nft add chain inet npmu_fault out '{ type filter hook output priority 0; }'
+    on "$1" nft add chain inet npmu_fault in '{ type filter hook input priority 0; }'
+    on "$1" nft add rule inet npmu_fault out numgen random mod 100 '<' "$2" drop
+    on "$1" nft add rule inet npmu_fault in numgen random mod 100 '<' "$2" drop
+    on "$1" tc qdisc add dev eth0 root tbf rate $((2 + RANDOM % 20))mbit burst 32kb latency 200ms
+  fi
+}
+restore_link() {
+  on "$1" tc qdisc del dev eth0 root 2>/dev/null || true
+  [ "$netem_how" = netem ] || on "$1" nft delete table inet npmu_fault 2>/dev/null || true
+}
 violation() { # violation KIND WHAT: count it and keep the run's logs
   echo "  VIOLATION ($1): $2"; n_viol[$1]=$((n_viol[$1] + 1))
   mkdir -p "$logs"; echo "seed $seed run $i: VIOLATION ($1): $2" >> "$logs/violations.txt"
@@ -123,9 +147,9 @@ one_run() {
       sleep 0.$((1 + RANDOM % 5))
       date +%s.%N > "$dir/cut"; kill -9 "$primary" ;;
     netem)
-      on pri tc qdisc add dev eth0 root netem delay $((1 + RANDOM % 20))ms loss $((RANDOM % 5))%
-      sleep 1
-      date +%s.%N > "$dir/cut"; kill -9 "$primary"; on pri tc qdisc del dev eth0 root || true ;;
+      degrade_link pri $((1 + RANDOM % 5))
+      sleep 1.$((RANDOM % 10))
+      date +%s.%N > "$dir/cut"; kill -9 "$primary"; restore_link pri ;;
   esac
   n_faults[$kind]=$((n_faults[$kind] + 1))
   if ! wait_exit "$backup" 120; then
@@ -160,6 +184,7 @@ one_run() {
 }
 
 echo "fault: seed $seed (replay: tests/fault/fault.sh $build --seed $seed ${seconds:+--seconds $seconds})"
+echo "fault: the netem kind degrades links with: $netem_how"
 start=$SECONDS; i=0
 while :; do
   if [ "$runs" -gt 0 ]; then [ "$i" -lt "$runs" ] || break; else [ $((SECONDS - start)) -lt "$seconds" ] || break; fi
@@ -182,7 +207,7 @@ printf '\n%-14s %6s %7s %10s %8s %11s\n' kind runs faults takeovers images viola
 total=0
 for k in "${kinds[@]}"; do
   if [ "$k" = netem ] && [ "$netem_ok" = 0 ]; then
-    printf '%-14s %6s %7s %10s %8s %11s  (tc netem unavailable on this kernel: %d draw(s) skipped)\n' \
+    printf '%-14s %6s %7s %10s %8s %11s  (no tc netem and no nft here: %d draw(s) skipped)\n' \
       "$k" 0 0 0 - 0 "${n_runs[$k]}"; continue
   fi
   printf '%-14s %6d %7d %10d %8s %11d\n' "$k" "${n_runs[$k]}" "${n_faults[$k]}" "${n_takeovers[$k]}" - "${n_viol[$k]}"
