@@ -4,7 +4,7 @@
 BUILD ?= build
 BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= $(shell nproc)
-TSAN_TESTS ?= integration_(ckpt|crash_images|pmmd|hosts|resync)|unit_|fuzz_replay_
+TSAN_TESTS ?= integration_(ckpt|crash_images|pmmd|hosts|resync|mirror_takeover)|unit_|fuzz_replay_
 
 .PHONY: all deps build demo test test-asan test-tsan fuzz fault soak bench install clean
 

@@ -288,6 +288,8 @@ struct npmu_ckpt_opts {
 					  * pmmd's --unit-timeout: a unit that stops answering
 					  * delays pmmd's other requests by up to that long */
 	int observe;                     /* backup: only look (no consumed marks, no takeover) */
+	enum npmu_copy read_from;        /* a mirrored stream's copy to read (falling back to the
+					  * other); 0: NPMU_COPY_NEAREST, the faster at open */
 };
 
 /* What a stream says of itself (npmu_ckpt_stat). */

@@ -22,6 +22,7 @@ struct npmu_ckpt {
 	char name[NPMU_NAME_MAX + 1];
 	bool primary;
 	bool observe;               /* read only, no marks */
+	enum npmu_copy read_from;   /* a mirrored stream's copy to read */
 	struct npmu_region *data;   /* read-write for the primary, read-only for a backup */
 	struct npmu_region *cursor; /* NAME.cursor: read-write for a backup, read-only for the primary */
 	struct npmu__ckpt_hdr hdr;
@@ -533,13 +534,15 @@ static int ckpt_new(struct npmu_conn *conn, const char *name, const struct npmu_
 	ck->lease_ms = opts && opts->lease_ms > 0 ? opts->lease_ms
 		       : env && atoi(env) >= 30 ? atoi(env) : 300;
 	ck->observe = !primary && opts && opts->observe;
+	ck->read_from = opts ? opts->read_from : NPMU_COPY_NEAREST;
 	pthread_mutex_init(&ck->lk, NULL);
 	pthread_cond_init(&ck->cv, NULL);
 	char cname[NPMU_NAME_MAX + 1];
 	int rc = cursor_name(name, cname);
 	if (rc == 0)
-		rc = npmu_region_open(conn, name, primary ? NPMU_ACCESS_READ_WRITE : NPMU_ACCESS_READ,
-				      &ck->data);
+		rc = npmu_region_open_copy(conn, name,
+					   primary ? NPMU_ACCESS_READ_WRITE : NPMU_ACCESS_READ,
+					   ck->read_from, &ck->data);
 	uint8_t page[NPMU_CKPT_HDR];
 	if (rc == 0)
 		rc = read_hdr(ck, page); /* a region that is no stream is told as such first */
@@ -578,6 +581,7 @@ static int become_primary(struct npmu_ckpt *ck)
 					      ck->lease_id, &ck->data);
 		if (rc != 0)
 			return rc;
+		ck->data->read_from = ck->read_from;
 	}
 	rc = npmu_ckpt_follow(ck); /* everything not yet read, under the new epoch */
 	if (rc < 0)

@@ -1,6 +1,7 @@
 /* harness.c -- start, stop and inspect real npmud and pmmd processes for the integration tests. */
 #define _GNU_SOURCE
 #include "harness.h"
+#include "session.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -190,6 +191,29 @@ int pmmd_start(struct unit_proc *p, const char *const *args)
 		return -1;
 	snprintf(p->log, sizeof(p->log), "%s/npmud.log", p->dir); /* (scanned for sanitizers) */
 	return spawn(p, NULL, "127.0.0.1:0");
+}
+
+/* mirror_cluster_start -- two units and their pmmd sharing a new cluster key. */
+int mirror_cluster_start(struct unit_proc units[2], struct unit_proc *pm)
+{
+	/* kept for the life of the test: a unit restarted later is given them again */
+	static char dir[64], key[96], unit_arg[2][160];
+	static const char *unit_args[] = {"--no-manager", "--cluster-key", key, NULL};
+	static const char *pmmd_args[] = {"--cluster-key", key, "--unit", unit_arg[0], "--unit",
+					  unit_arg[1], "--unit-timeout", "500", NULL};
+	snprintf(dir, sizeof(dir), "/tmp/npmu-it-XXXXXX");
+	if (!mkdtemp(dir))
+		return -1;
+	registry_set(dir, 0); /* removed at exit */
+	snprintf(key, sizeof(key), "%s/cluster.key", dir);
+	if (npmu__key_write(key) != 0)
+		return -1;
+	for (int i = 0; i < 2; i++) {
+		if (unit_start_args(&units[i], NULL, "64M", unit_args) != 0)
+			return -1;
+		snprintf(unit_arg[i], sizeof(unit_arg[i]), "%s@rack%c", units[i].addr, 'A' + i);
+	}
+	return pmmd_start(pm, pmmd_args);
 }
 
 /* unit_restart -- start npmud again on the same pool and port. */

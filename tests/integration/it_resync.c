@@ -19,19 +19,13 @@
 #include <unistd.h>
 
 #include "harness.h"
-#include "session.h"
 
 #define REGION_SIZE (32u << 20) /* 32 steps of resync (its step is 1 MiB) */
 #define CHUNK (64u << 10)       /* the writer's write */
 #define NCHUNKS (REGION_SIZE / CHUNK)
 #define HANG_GUARD_S 240        /* only a test that hangs waits this long */
 
-static struct unit_proc u1, u2, pm;
-static char dir[64], key[96];
-static const char *unit_args[] = {"--no-manager", "--cluster-key", key, NULL};
-static char unit1_arg[160], unit2_arg[160];
-static const char *pmmd_args[] = {"--cluster-key", key, "--unit", unit1_arg, "--unit", unit2_arg,
-				  "--unit-timeout", "500", NULL};
+static struct unit_proc units[2], pm;
 
 /* now_s -- monotonic seconds. */
 static double now_s(void)
@@ -44,28 +38,15 @@ static double now_s(void)
 static int setup(void **state)
 {
 	(void)state;
-	snprintf(dir, sizeof(dir), "/tmp/npmu-it-resync-XXXXXX");
-	if (!mkdtemp(dir))
-		return -1;
-	snprintf(key, sizeof(key), "%s/cluster.key", dir);
-	if (npmu__key_write(key) != 0)
-		return -1;
-	if (unit_start_args(&u1, NULL, "64M", unit_args) != 0 ||
-	    unit_start_args(&u2, NULL, "64M", unit_args) != 0)
-		return -1;
-	snprintf(unit1_arg, sizeof(unit1_arg), "%s@rackA", u1.addr);
-	snprintf(unit2_arg, sizeof(unit2_arg), "%s@rackB", u2.addr);
-	return pmmd_start(&pm, pmmd_args);
+	return mirror_cluster_start(units, &pm);
 }
 
 static int teardown(void **state)
 {
 	(void)state;
 	unit_cleanup(&pm);
-	unit_cleanup(&u1);
-	unit_cleanup(&u2);
-	unlink(key);
-	rmdir(dir);
+	unit_cleanup(&units[0]);
+	unit_cleanup(&units[1]);
 	return 0;
 }
 
@@ -198,7 +179,7 @@ static void resync__writes_go_on_between_steps(void **state)
 	for (int round = 0; round < 4 && s.steps < 8; round++) {
 		memset(&s, 0, sizeof(s));
 		s.w = &w;
-		assert_int_equal(unit_stop(&u2, true), -9); /* SIGKILL: copy 1's unit is gone */
+		assert_int_equal(unit_stop(&units[1], true), -9); /* SIGKILL: copy 1's unit is gone */
 		double t0 = now_s();
 		unsigned long before = atomic_load(&w.writes);
 		while ((copy_state(w.r, 1) != NPMU_COPY_STALE || atomic_load(&w.writes) < before + 8) &&
@@ -206,7 +187,7 @@ static void resync__writes_go_on_between_steps(void **state)
 			usleep(10000);
 		assert_int_equal(copy_state(w.r, 1), NPMU_COPY_STALE); /* degraded, writes going on */
 		assert_int_equal(atomic_load(&w.failed), 0);
-		assert_int_equal(unit_restart(&u2), 0);
+		assert_int_equal(unit_restart(&units[1]), 0);
 		int rc;
 		t0 = now_s();
 		while ((rc = npmu_region_resync(w.r, on_step, &s)) == NPMU_E_UNREACHABLE &&
