@@ -110,10 +110,24 @@ static int fail(const char *what, int rc)
 	return npmu__from_fi(rc);
 }
 
+/*
+ * provider_defaults -- settings of the providers npmu runs on, before libfabric first reads its
+ * environment (a value the user set wins). ofi_rxm posts FI_OFI_RXM_MSG_RX_SIZE receive buffers
+ * on each connection (its default: about 87 MiB of RSS per endpoint on tcp, measured); npmu
+ * sends one control message at a time per connection and moves data one-sided, so a few
+ * suffice (32: about 36 MiB per endpoint, the rest being other provider pools).
+ */
+static void provider_defaults(void)
+{
+	setenv("FI_OFI_RXM_MSG_RX_SIZE", "32", 0);
+}
+
 /* npmu__fabric_open -- open provider `provider` and an enabled RDM endpoint. */
 int npmu__fabric_open(const char *provider, const char *node, const char *service, bool listen,
 		      struct npmu__fabric **fab_ptr)
 {
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, provider_defaults);
 	struct fi_info *hints = fi_allocinfo();
 	struct npmu__fabric *fab = calloc(1, sizeof(*fab));
 	int rc;
