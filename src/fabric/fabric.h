@@ -52,7 +52,7 @@ void npmu__fabric_close(struct npmu__fabric **fab_ptr);
  * endpoint in that state, then or at any later time (a cancelled transfer reaches rxm without
  * its context). It is never progressed again either, so its transfers never touch the
  * caller's buffers after this. It stays open, unused, until the process exits (each one is
- * logged with the count so far; each holds the provider's buffers, tens of MiB on tcp).
+ * logged with the count so far; each holds the provider's buffers, about 36 MiB on tcp).
  * NULLs *fab_ptr.
  */
 void npmu__fabric_abandon(struct npmu__fabric **fab_ptr);
