@@ -41,6 +41,7 @@ extern "C" {
 #define NPMU_E_FENCED (-1024)      /* fenced: another process took over the stream */
 #define NPMU_E_LEASE (-1025)       /* the stream is held by a live writer */
 #define NPMU_E_LOST (-1026)        /* too many units lost or corrupt to restore this version */
+#define NPMU_E_MANAGER (-1027)     /* the manager (pmmd, or a unit's embedded one) does not answer */
 
 /* npmu_strerror -- a static sentence for any code returned by this library. */
 NPMU_API const char *npmu_strerror(int err);
@@ -290,6 +291,9 @@ struct npmu_ckpt_opts {
 	int observe;                     /* backup: only look (no consumed marks, no takeover) */
 	enum npmu_copy read_from;        /* a mirrored stream's copy to read (falling back to the
 					  * other); 0: NPMU_COPY_NEAREST, the faster at open */
+	int unit_wait_ms;                /* primary: how long a commit goes on retrying while its
+					  * unit does not answer (restarting, cut off) before it
+					  * fails; 0: $NPMU_UNIT_WAIT_MS, else 30000 */
 };
 
 /* What a stream says of itself (npmu_ckpt_stat). */
@@ -315,11 +319,14 @@ NPMU_API int npmu_ckpt_create(struct npmu_conn *conn, const char *name,
 /*
  * npmu_ckpt_open_primary -- become the stream's writer: take its lease at the manager (which
  * fences any earlier writer: NPMU_E_LEASE while that one's lease is alive), open it read-write
- * and load its latest state. The lease is renewed in the background; once it is lost every
- * write fails with NPMU_E_FENCED and the stream is never changed again through this handle.
- * A commit whose unit stops answering is retried (the same bytes) while the lease may hold, so
- * a primary cut off the network learns NPMU_E_FENCED; a unit silent for a whole lease while
- * the manager still answers gives NPMU_E_TIMEDOUT or NPMU_E_UNREACHABLE.
+ * and load its latest state. The lease is renewed in the background; once it is lost (the
+ * manager says another writer took it, or the unit refuses this writer's key) every write fails
+ * with NPMU_E_FENCED and the stream is never changed again through this handle. A manager that
+ * does not answer for a while (restarting, cut off) takes nothing away: renewals go on with
+ * bounded back-off, and so do commits. A commit whose unit stops answering is retried (the same
+ * bytes) for up to opts->unit_wait_ms, so a primary cut off the network learns NPMU_E_FENCED
+ * once it is back if a backup took over meanwhile, or goes on; a unit silent for longer gives
+ * NPMU_E_TIMEDOUT or NPMU_E_UNREACHABLE.
  */
 NPMU_API int npmu_ckpt_open_primary(struct npmu_conn *conn, const char *name,
 				    const struct npmu_ckpt_opts *opts, struct npmu_ckpt **ck_ptr);
@@ -345,6 +352,8 @@ NPMU_API int npmu_ckpt_follow(struct npmu_ckpt *ck);
 /*
  * npmu_ckpt_takeover -- (backup) wait up to wait_ms for the primary's lease to lapse, take it
  * (the manager fences the old primary), read every unread update, and become the primary.
+ * NPMU_E_LEASE while the primary's lease holds; NPMU_E_MANAGER while the manager does not
+ * answer (within wait_ms it is asked again with bounded back-off): call it again later.
  */
 NPMU_API int npmu_ckpt_takeover(struct npmu_ckpt *ck, int wait_ms);
 

@@ -94,10 +94,14 @@ static struct npmu_conn *connect_or_die(void)
 		const char *server = cfg.server		  ? cfg.server
 				     : getenv("NPMU_SERVER") ? getenv("NPMU_SERVER")
 							     : "127.0.0.1:7411";
-		if (rc == NPMU_E_TIMEDOUT)
-			fprintf(stderr, "npmu: no answer from %s in %d s: is npmud running and "
-					"listening there? (--server or NPMU_SERVER)\n",
-				server, cfg.timeout_ms / 1000);
+		if (rc == NPMU_E_MANAGER) {
+			if (json)
+				printf("{\"error\":\"%s\",\"code\":%d,\"context\":\"nothing answers "
+				       "at %s\"}\n", npmu_strerror(rc), rc, server);
+			fprintf(stderr, "npmu: nothing answers at %s: is npmud (or pmmd) running and "
+					"listening there? (--server or NPMU_SERVER)\n", server);
+			exit(1);
+		}
 		snprintf(what, sizeof(what), "cannot reach %s", server);
 		die(what, rc);
 	}

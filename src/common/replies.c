@@ -261,6 +261,37 @@ int npmu__reply_mirror_rec(const uint8_t *body, size_t len, uint8_t rec[NPMU_MIR
 	return done(&c);
 }
 
+/* npmu__reply_rights -- decode a unit's list of a region's rights. */
+int npmu__reply_rights(const uint8_t *body, size_t len, struct npmu__rights_reply *out)
+{
+	struct npmu__cursor c;
+	npmu__cursor_init(&c, (void *)body, len);
+	out->region_id = npmu__get_u64(&c);
+	out->count = npmu__get_u32(&c);
+	if (!c.ok || out->count > NPMU_RIGHTS_REPLY_MAX)
+		return NPMU_E_PROTO;
+	for (uint32_t i = 0; i < out->count; i++) {
+		out->r[i].key = npmu__get_u64(&c);
+		out->r[i].access = npmu__get_u32(&c);
+		out->r[i].holder = npmu__get_u64(&c);
+		if (c.ok && out->r[i].access != NPMU_ACCESS_READ &&
+		    out->r[i].access != NPMU_ACCESS_READ_WRITE)
+			return NPMU_E_PROTO;
+	}
+	return done(&c);
+}
+
+/* npmu__reply_holder -- decode a HOLDER reply: the manager's holder TTL. */
+int npmu__reply_holder(const uint8_t *body, size_t len, uint32_t *ttl_ms)
+{
+	struct npmu__cursor c;
+	npmu__cursor_init(&c, (void *)body, len);
+	*ttl_ms = npmu__get_u32(&c);
+	if (c.ok && *ttl_ms < 100)
+		return NPMU_E_PROTO;
+	return done(&c);
+}
+
 /* npmu__reply_lease -- decode a LEASE reply (acquire or renew; or a query). */
 int npmu__reply_lease(const uint8_t *body, size_t len, bool query, struct npmu__lease_reply *out)
 {

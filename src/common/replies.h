@@ -113,6 +113,22 @@ int npmu__reply_mirror(const uint8_t *body, size_t len, bool attach,
 int npmu__reply_mirror_rec(const uint8_t *body, size_t len, uint8_t rec[NPMU_MIRROR_REC_MAX],
 			   size_t *rec_len);
 
+/* RIGHTS (a unit to its manager): u64 region_id, u32 count (<= NPMU_RIGHTS_REPLY_MAX), count x
+ * (u64 key, u32 access (read or read-write), u64 holder). */
+struct npmu__rights_reply {
+	uint64_t region_id;
+	uint32_t count;
+	struct {
+		uint64_t key;
+		uint32_t access;
+		uint64_t holder;
+	} r[NPMU_RIGHTS_REPLY_MAX];
+};
+int npmu__reply_rights(const uint8_t *body, size_t len, struct npmu__rights_reply *out);
+
+/* HOLDER: u32 ttl_ms (at least 100 ms: a client renews every third of it). */
+int npmu__reply_holder(const uint8_t *body, size_t len, uint32_t *ttl_ms);
+
 /* LEASE: u64 lease, u64 epoch; a query's goes on with u32 state (0..2), u32 ms left, holder. */
 struct npmu__lease_reply {
 	uint64_t lease, epoch;

@@ -15,8 +15,13 @@
  * bytes move inside fi_cq_read() without a completion to show for it, and yielding on every
  * turn of such a wait costs a third of the bandwidth (measured: bench/), so a waiter for a
  * transfer spins freely for about as long as its bytes take (npmu__spin_for_bytes).
+ * A wait that goes on (a peer that does not answer, a long flush) must not hold a core either:
+ * after NPMU_SPIN_NAP_AFTER_NS without progress each idle turn sleeps 100 us, and after
+ * NPMU_SPIN_SLEEP_AFTER_NS 1 ms, so a process waiting on a silent peer costs next to no CPU.
  */
 #define NPMU_SPIN_FREE_NS 20000u /* a reply: a round trip and a little work */
+#define NPMU_SPIN_NAP_AFTER_NS 1000000u   /* 1 ms idle: sleep 100 us per turn */
+#define NPMU_SPIN_SLEEP_AFTER_NS 10000000u /* 10 ms idle: sleep 1 ms per turn */
 
 struct npmu__spin {
 	uint64_t free_ns;    /* spin this long without progress before yielding */
@@ -43,14 +48,25 @@ static inline void npmu__spin_progress(struct npmu__spin *s)
 	s->idle_since = 0;
 }
 
-/* npmu__spin_idle -- the last turn found nothing: yield once the free spin is used up. */
+/* npmu__spin_idle -- the last turn found nothing: yield once the free spin is used up, then
+ * nap, then sleep. */
 static inline void npmu__spin_idle(struct npmu__spin *s)
 {
 	uint64_t now = npmu__spin_ns();
-	if (!s->idle_since)
+	if (!s->idle_since) {
 		s->idle_since = now;
-	else if (now - s->idle_since > s->free_ns)
+		return;
+	}
+	uint64_t idle = now - s->idle_since;
+	if (idle > s->free_ns + NPMU_SPIN_SLEEP_AFTER_NS) {
+		struct timespec ts = {0, 1000000};
+		nanosleep(&ts, NULL);
+	} else if (idle > s->free_ns + NPMU_SPIN_NAP_AFTER_NS) {
+		struct timespec ts = {0, 100000};
+		nanosleep(&ts, NULL);
+	} else if (idle > s->free_ns) {
 		sched_yield();
+	}
 }
 
 #endif

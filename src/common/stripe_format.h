@@ -45,6 +45,7 @@
 
 #define NPMU_STRIPE_FORMAT 1
 #define NPMU_STRIPE_UNITS_MAX 64
+_Static_assert(NPMU_STRIPE_UNITS_MAX == NPMU_SET_MEMBERS_MAX, "a set's lease fences them all");
 #define NPMU_STRIPE_KEEP_MAX 8
 #define NPMU_STRIPE_HDR 4096u
 #define NPMU_STRIPE_SEG_MIN 4096u

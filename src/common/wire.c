@@ -27,7 +27,7 @@ const char *npmu__msg_type_name(uint16_t type)
 	static const char *const names[] = {"?",      "HELLO", "CREATE", "OPEN",    "CLOSE",
 					    "DELETE", "RESIZE", "STAT", "LIST",  "PERSIST",
 					    "AUTH1",  "AUTH3",  "UNITS", "REVOKE", "LEASE",
-					    "FENCE",  "MIRROR_REC", "MIRROR"};
+					    "FENCE",  "MIRROR_REC", "MIRROR", "HOLDER", "RIGHTS"};
 	type &= (uint16_t)~NPMU_MSG_REPLY;
 	return type <= NPMU_MSG_TYPE_MAX ? names[type] : "?";
 }
@@ -175,6 +175,7 @@ int npmu__req_encode(uint16_t type, const struct npmu__request *req, void *buf, 
 		npmu__put_u64(&c, req->key);
 		npmu__put_u64(&c, req->key1);
 		npmu__put_u64(&c, req->value);
+		npmu__put_u64(&c, req->holder);
 		break;
 	case NPMU_MSG_RESIZE:
 		put_name(&c, req->name);
@@ -184,13 +185,16 @@ int npmu__req_encode(uint16_t type, const struct npmu__request *req, void *buf, 
 		put_name(&c, req->name);
 		npmu__put_u32(&c, req->access);
 		npmu__put_u64(&c, req->lease);
+		npmu__put_u64(&c, req->holder);
 		break;
+	case NPMU_MSG_HOLDER: npmu__put_u64(&c, req->holder); break;
 	case NPMU_MSG_CLOSE:
 		npmu__put_u64(&c, req->region_id);
 		npmu__put_u64(&c, req->key);
 		break;
 	case NPMU_MSG_DELETE:
 	case NPMU_MSG_REVOKE:
+	case NPMU_MSG_RIGHTS:
 	case NPMU_MSG_STAT: put_name(&c, req->name); break;
 	case NPMU_MSG_LIST: npmu__put_u32(&c, req->start); break;
 	case NPMU_MSG_PERSIST:
@@ -210,6 +214,8 @@ int npmu__req_encode(uint16_t type, const struct npmu__request *req, void *buf, 
 		npmu__put_u64(&c, req->lease);
 		npmu__put_u32(&c, req->ttl_ms);
 		npmu__put_u32(&c, req->release);
+		npmu__put_u64(&c, req->key);
+		npmu__put_u32(&c, req->members);
 		break;
 	default: return NPMU_E_INVAL;
 	}
@@ -260,6 +266,7 @@ int npmu__req_decode(uint16_t type, const void *body, size_t len, struct npmu__r
 		req->key = npmu__get_u64(&c);
 		req->key1 = npmu__get_u64(&c);
 		req->value = npmu__get_u64(&c);
+		req->holder = npmu__get_u64(&c);
 		if (c.ok && (req->op > NPMU__MIRROR_OP_MAX || req->copy > 1))
 			return NPMU_E_PROTO;
 		break;
@@ -271,7 +278,13 @@ int npmu__req_decode(uint16_t type, const void *body, size_t len, struct npmu__r
 		rc = get_name(&c, req->name);
 		req->access = npmu__get_u32(&c);
 		req->lease = npmu__get_u64(&c);
+		req->holder = npmu__get_u64(&c);
 		if (c.ok && req->access != NPMU_ACCESS_READ && req->access != NPMU_ACCESS_READ_WRITE)
+			return NPMU_E_PROTO;
+		break;
+	case NPMU_MSG_HOLDER:
+		req->holder = npmu__get_u64(&c);
+		if (c.ok && req->holder == 0)
 			return NPMU_E_PROTO;
 		break;
 	case NPMU_MSG_CLOSE:
@@ -280,6 +293,7 @@ int npmu__req_decode(uint16_t type, const void *body, size_t len, struct npmu__r
 		break;
 	case NPMU_MSG_DELETE:
 	case NPMU_MSG_REVOKE:
+	case NPMU_MSG_RIGHTS:
 	case NPMU_MSG_STAT: rc = get_name(&c, req->name); break;
 	case NPMU_MSG_LIST: req->start = npmu__get_u32(&c); break;
 	case NPMU_MSG_PERSIST:
@@ -304,8 +318,13 @@ int npmu__req_decode(uint16_t type, const void *body, size_t len, struct npmu__r
 		req->lease = npmu__get_u64(&c);
 		req->ttl_ms = npmu__get_u32(&c);
 		req->release = npmu__get_u32(&c);
-		if (c.ok && (req->ttl_ms < 10 || req->ttl_ms > 600000 || req->release > 2))
+		req->key = npmu__get_u64(&c);
+		req->members = npmu__get_u32(&c);
+		if (c.ok && (req->ttl_ms < 10 || req->ttl_ms > 600000 ||
+			     req->release > NPMU__LEASE_QUERY || req->members > NPMU_SET_MEMBERS_MAX))
 			return NPMU_E_PROTO;
+		if (c.ok && req->members && strlen(req->name) + 4 > NPMU_NAME_MAX)
+			return NPMU_E_NAME; /* a set's name leaves room for its members' ".s63" */
 		break;
 	default: return NPMU_E_PROTO;
 	}

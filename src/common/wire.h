@@ -33,7 +33,7 @@
  */
 
 #define NPMU_WIRE_MAGIC 0x574d504eu
-#define NPMU_WIRE_VERSION 2
+#define NPMU_WIRE_VERSION 3
 #define NPMU_WIRE_HDR_LEN 36
 #define NPMU_WIRE_MAX 4096
 #define NPMU_WIRE_ADDR_MAX 256
@@ -46,9 +46,11 @@ enum npmu__msg_type {
 			       * rec (a mirror record, see mirror_format.h) are honoured only
 			       * from a manager; unit and unit2 ("host:port", may be empty) ask a
 			       * manager of several units for the units of copy 0 and copy 1 */
-	NPMU_MSG_OPEN = 3,    /* body: name, u32 access, u64 lease (0, or the stream lease the
-			       * writer holds: while a stream's lease is live, only its holder
-			       * opens it read-write); reply: region_info, access_info, unit
+	NPMU_MSG_OPEN = 3,    /* body: name, u32 access, u64 lease (0, or the lease the writer
+			       * holds: while a stream's lease is held, only its holder opens it
+			       * read-write; a set's members are opened with the set's lease),
+			       * u64 holder (the client the right is for: see NPMU_MSG_HOLDER;
+			       * 0: none); reply: region_info, access_info, unit
 			       * (the address of the unit to use for data; empty: this one); a
 			       * mirrored region's reply goes on with u16 rec_len, rec, then for
 			       * each copy: u32 granted, u64 region_id, access_info, unit. On a
@@ -67,10 +69,15 @@ enum npmu__msg_type {
 	NPMU_MSG_UNITS = 12,  /* body: empty; reply: u32 count, count x (unit, u32 up, u64 bytes,
 			       * u64 free, u32 regions, domain (may be empty)) */
 	NPMU_MSG_REVOKE = 13, /* body: name; reply: u32 rights revoked (every right to the region) */
-	NPMU_MSG_LEASE = 14,  /* body: name, u64 lease (0: acquire), u32 ttl_ms, u32 op (0: acquire
-			       * or renew, 1: release, 2: query); reply: u64 lease, u64 epoch;
-			       * query reply: u64 0, u64 epoch, u32 state (0 free, 1 held, 2 lapsed),
-			       * u32 ms left, holder (the principal, "" without authentication) */
+	NPMU_MSG_LEASE = 14,  /* body: name (a stream; or a striped set's name), u64 lease (0:
+			       * acquire), u32 ttl_ms, u32 op (enum npmu__lease_op), u64 key (a
+			       * renewal: the writer's live read-write key of the region, or of
+			       * a set's member 0, its proof to a manager that does not know the
+			       * lease: src/manager/leases.h L4; else 0), u32 members (0: a
+			       * stream; n: the striped set NAME of n members NAME.s0..); reply:
+			       * u64 lease, u64 epoch; query reply: u64 0, u64 epoch, u32 state
+			       * (0 free, 1 held, 2 lapsed), u32 ms left, holder (the principal,
+			       * "" without authentication) */
 	NPMU_MSG_FENCE = 15,  /* manager to unit: body: name, u32 epoch (1: a stream's fence, which
 			       * raises its epoch; 0: close the read-write rights only); reply:
 			       * u64 epoch (0 when not raised) */
@@ -81,12 +88,29 @@ enum npmu__msg_type {
 	NPMU_MSG_MIRROR = 17, /* client to manager, on a mirrored region: body: name, u32 op (enum
 			       * npmu__mirror_op), u32 copy, u64 key0, u64 key1 (the requester's
 			       * read-write keys on copies 0 and 1, 0 where it has none), u64
-			       * value (RESYNC progress: bytes done); reply: u16 rec_len, rec,
+			       * value (RESYNC progress: bytes done), u64 holder (ATTACH: the
+			       * client the new right is for); reply: u16 rec_len, rec,
 			       * u32 reachable (bit i: copy i answered), u32 flags (1: the units'
 			       * records disagreed and the newer was written back), and for
 			       * ATTACH: u64 region_id, access_info, unit */
-	NPMU_MSG_TYPE_MAX = 17,
+	NPMU_MSG_HOLDER = 18, /* client to manager: body: u64 holder (not 0); reply: u32 ttl_ms.
+			       * The connection's rights are kept for it while it renews this
+			       * every third of ttl_ms (src/manager/holders.h) */
+	NPMU_MSG_RIGHTS = 19, /* manager to unit: body: name; reply: u64 region_id, u32 count (<=
+			       * NPMU_RIGHTS_REPLY_MAX), count x (u64 key, u32 access, u64 holder) */
+	NPMU_MSG_TYPE_MAX = 19,
 };
+
+/* What a LEASE request asks (its op field). */
+enum npmu__lease_op {
+	NPMU__LEASE_TAKE = 0,    /* lease 0: acquire (fencing earlier writers); else renew */
+	NPMU__LEASE_RELEASE = 1, /* give it up */
+	NPMU__LEASE_QUERY = 2,   /* its state, for a reader */
+};
+
+#define NPMU_HOLDER_TTL_MS 3000u /* a holder is dead after this long without renewal */
+#define NPMU_RIGHTS_REPLY_MAX 64 /* = NPMU_RIGHTS_MAX (pool_format.h) */
+#define NPMU_SET_MEMBERS_MAX 64  /* = NPMU_STRIPE_UNITS_MAX (stripe_format.h) */
 
 /* What a writer asks of the manager about a mirrored region (NPMU_MSG_MIRROR). */
 enum npmu__mirror_op {
@@ -155,7 +179,9 @@ struct npmu__request {
 	char unit[NPMU_ADDR_STR_MAX + 1];
 	uint64_t lease;
 	uint32_t ttl_ms;
-	uint32_t release;
+	uint32_t release;                    /* LEASE: enum npmu__lease_op */
+	uint64_t holder;                     /* OPEN, MIRROR, HOLDER */
+	uint32_t members;                    /* LEASE */
 	uint32_t copies;                     /* CREATE */
 	char unit2[NPMU_ADDR_STR_MAX + 1];   /* CREATE: where copy 1 goes */
 	uint32_t op;                         /* MIRROR_REC, MIRROR; FENCE: raise the epoch */
@@ -164,6 +190,10 @@ struct npmu__request {
 	uint64_t value;                      /* MIRROR */
 	uint16_t rec_len;                    /* CREATE, MIRROR_REC */
 	uint8_t rec[NPMU_MIRROR_REC_WIRE];
+	/* not on the wire: the requester's fabric address, set by the service that received it
+	 * (a holder's address: src/manager/holders.h); peer_len 0 when longer than peer */
+	uint8_t peer[32];
+	uint8_t peer_len;
 };
 
 /* npmu__name_valid -- whether name is 1..NPMU_NAME_MAX characters of [A-Za-z0-9._-]. */

@@ -2,11 +2,17 @@
 #include "fabric.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "errors.h"
 #include "log.h"
@@ -103,10 +109,34 @@ void npmu__fabric_abandon(struct npmu__fabric **fab_ptr)
 		 "unused, until the process exits (%zu so far)", total);
 }
 
-/* fail -- log a libfabric failure once and translate it. */
+/* fail -- log a libfabric failure and translate it; the same failure again within 10 s (a
+ * client retrying while its link is down) is counted, not logged again. */
 static int fail(const char *what, int rc)
 {
-	LOG_ERR("fabric: %s: %s", what, fi_strerror(-rc));
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	static const char *last_what;
+	static int last_rc;
+	static uint64_t last_ns, repeats;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	uint64_t now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	pthread_mutex_lock(&lock);
+	bool again = what == last_what && rc == last_rc && now - last_ns < 10000000000ull;
+	uint64_t n = repeats;
+	if (again) {
+		repeats++;
+	} else {
+		last_what = what;
+		last_rc = rc;
+		last_ns = now;
+		repeats = 0;
+	}
+	pthread_mutex_unlock(&lock);
+	if (!again && n)
+		LOG_ERR("fabric: %s: %s (%llu repeats of the failure before not logged)", what,
+			fi_strerror(-rc), (unsigned long long)n);
+	else if (!again)
+		LOG_ERR("fabric: %s: %s", what, fi_strerror(-rc));
 	return npmu__from_fi(rc);
 }
 
@@ -233,6 +263,52 @@ int npmu__fabric_addr_str(const struct npmu__fabric *fab, const void *addr, char
 		return 0;
 	}
 	}
+}
+
+/* npmu__fabric_tcp -- whether fab's addresses are TCP ports (tcp or sockets provider). */
+bool npmu__fabric_tcp(const struct npmu__fabric *fab)
+{
+	const char *prov = fab->info->fabric_attr->prov_name; /* "tcp;ofi_rxm" */
+	return prov && (strncmp(prov, "tcp", 3) == 0 || strncmp(prov, "sockets", 7) == 0) &&
+	       (fab->info->addr_format == FI_SOCKADDR_IN || fab->info->addr_format == FI_SOCKADDR_IN6);
+}
+
+/* npmu__addr_refused -- whether a socket address refuses TCP connections (100 ms at most). */
+bool npmu__addr_refused(const void *addr, size_t addr_len)
+{
+	const struct sockaddr *sa = addr;
+	socklen_t len;
+	if (addr_len >= sizeof(struct sockaddr_in) && sa->sa_family == AF_INET)
+		len = sizeof(struct sockaddr_in);
+	else if (addr_len >= sizeof(struct sockaddr_in6) && sa->sa_family == AF_INET6)
+		len = sizeof(struct sockaddr_in6);
+	else
+		return false;
+	int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return false;
+	bool refused = false;
+	if (connect(fd, sa, len) != 0) {
+		if (errno == ECONNREFUSED) {
+			refused = true;
+		} else if (errno == EINPROGRESS) {
+			struct pollfd p = {.fd = fd, .events = POLLOUT};
+			int err = 0;
+			socklen_t el = sizeof(err);
+			if (poll(&p, 1, 100) == 1 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) == 0)
+				refused = err == ECONNREFUSED;
+		}
+	}
+	close(fd);
+	return refused;
+}
+
+/* npmu__fabric_refused -- whether a peer of fab refuses TCP connections: nothing listens. */
+bool npmu__fabric_refused(const struct npmu__fabric *fab, const void *addr)
+{
+	return addr && npmu__fabric_tcp(fab) && npmu__addr_refused(addr, fab->info->dest_addrlen ?
+									fab->info->dest_addrlen
+									: sizeof(struct sockaddr_in6));
 }
 
 /* npmu__fabric_is_loopback -- whether our own address is 127.0.0.0/8 or ::1. */

@@ -67,6 +67,20 @@ int npmu__fabric_addr_str(const struct npmu__fabric *fab, const void *addr, char
 int npmu__fabric_mr_reg(struct npmu__fabric *fab, void *buf, size_t len, uint64_t access,
 			uint64_t requested, struct fid_mr **mr, uint64_t *key);
 
+/*
+ * npmu__fabric_refused -- whether the peer at addr (an address of fab's format) refuses TCP
+ * connections: nothing listens there. Only for socket-address providers (tcp); false when it
+ * cannot tell, or when something answers. Waits at most 100 ms.
+ */
+bool npmu__fabric_refused(const struct npmu__fabric *fab, const void *addr);
+
+/* npmu__fabric_tcp -- whether fab's addresses are TCP ports (tcp or sockets provider). */
+bool npmu__fabric_tcp(const struct npmu__fabric *fab);
+
+/* npmu__addr_refused -- whether the socket address addr (addr_len bytes; AF_INET or AF_INET6)
+ * refuses TCP connections; false when it cannot tell or something answers. 100 ms at most. */
+bool npmu__addr_refused(const void *addr, size_t addr_len);
+
 /* npmu__fabric_is_loopback -- whether our own address is a loopback one (127/8 or ::1). */
 bool npmu__fabric_is_loopback(const struct npmu__fabric *fab);
 

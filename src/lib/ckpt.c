@@ -28,6 +28,7 @@ struct npmu_ckpt {
 	struct npmu__ckpt_hdr hdr;
 	enum npmu_durability durability;
 	int lease_ms;
+	int unit_wait_ms;           /* a commit retries a silent unit this long */
 	/* lease, renewed by a thread while primary */
 	pthread_t renewer;
 	bool renewing;
@@ -51,13 +52,27 @@ static uint64_t now_ms(void)
 	return npmu__now_ms();
 }
 
-/* lease_call -- acquire (id 0), renew or release the stream's lease at the manager. */
+/* renew_period -- how often the lease is renewed: a third of it, at least every second (a
+ * manager restarted meanwhile takes renewals for its grace: src/manager/leases.h L4). */
+static int renew_period(const struct npmu_ckpt *ck)
+{
+	return ck->lease_ms / 3 < 1000 ? ck->lease_ms / 3 : 1000;
+}
+
+/*
+ * lease_call -- acquire (id 0), renew or release the stream's lease at the manager, on a
+ * connection of its own; a renewal shows this writer's key (its proof to a manager that
+ * restarted) and waits at most one renewal period; an acquire may wait for the manager to
+ * fence the old writer at its units.
+ */
 static int lease_call(struct npmu_ckpt *ck, uint64_t id, bool release, uint64_t *new_id,
 		      uint64_t *epoch)
 {
 	struct npmu__request req = {.lease = id, .ttl_ms = (uint32_t)ck->lease_ms,
-				    .release = release};
+				    .release = release ? NPMU__LEASE_RELEASE : NPMU__LEASE_TAKE};
 	snprintf(req.name, sizeof(req.name), "%s", ck->name);
+	if (id && ck->data && ck->data->ai.access == NPMU_ACCESS_READ_WRITE)
+		req.key = ck->data->ai.key;
 	const uint8_t *body;
 	size_t blen;
 	if (!ck->lease_conn) {
@@ -66,7 +81,11 @@ static int lease_call(struct npmu_ckpt *ck, uint64_t id, bool release, uint64_t 
 			return rc;
 	}
 	pthread_mutex_lock(&ck->lease_conn->lock);
+	int saved = ck->lease_conn->timeout_ms;
+	if (id)
+		ck->lease_conn->timeout_ms = renew_period(ck);
 	int rc = npmu__rpc(ck->lease_conn, NPMU_MSG_LEASE, &req, &body, &blen);
+	ck->lease_conn->timeout_ms = saved;
 	if (rc == 0 && !release) {
 		struct npmu__lease_reply lr;
 		rc = npmu__reply_lease(body, blen, false, &lr);
@@ -77,16 +96,23 @@ static int lease_call(struct npmu_ckpt *ck, uint64_t id, bool release, uint64_t 
 	return rc;
 }
 
-/* renew_main -- renew the lease every third of its length; on loss, mark the handle fenced. */
+/*
+ * renew_main -- renew the lease every period until told it is lost (NPMU_E_FENCED: another
+ * writer took it), then mark the handle fenced. A manager that does not answer is asked again
+ * every period (each attempt waits at most one period, sleeping, never spinning): as long as
+ * nobody took the lease over, a late renewal keeps it (src/manager/leases.h L2), and a writer
+ * that was taken over is fenced at the units anyway, so silence is no reason to stop writing.
+ */
 static void *renew_main(void *arg)
 {
 	struct npmu_ckpt *ck = arg;
-	uint64_t last_ok = now_ms();
+	int period = renew_period(ck);
+	bool silent = false;
 	pthread_mutex_lock(&ck->lk);
 	while (!ck->stop) {
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
-		uint64_t ns = (uint64_t)ts.tv_nsec + (uint64_t)ck->lease_ms / 3 * 1000000;
+		uint64_t ns = (uint64_t)ts.tv_nsec + (uint64_t)period * 1000000;
 		ts.tv_sec += (time_t)(ns / 1000000000);
 		ts.tv_nsec = (long)(ns % 1000000000);
 		pthread_cond_timedwait(&ck->cv, &ck->lk, &ts);
@@ -96,14 +122,18 @@ static void *renew_main(void *arg)
 		uint64_t id, epoch;
 		int rc = lease_call(ck, ck->lease_id, false, &id, &epoch);
 		pthread_mutex_lock(&ck->lk);
-		if (rc == 0)
-			last_ok = now_ms();
-		if (rc == NPMU_E_FENCED || now_ms() - last_ok >= (uint64_t)ck->lease_ms) {
+		if (rc == NPMU_E_FENCED) {
 			if (!atomic_exchange(&ck->fenced, true))
-				LOG_WARN("stream %s: lease lost (%s): this writer is fenced", ck->name,
-					 npmu_strerror(rc ? rc : NPMU_E_TIMEDOUT));
+				LOG_WARN("stream %s: lease lost (another writer took it over): this writer "
+					 "is fenced", ck->name);
 			break;
 		}
+		if (rc != 0 && !silent)
+			LOG_WARN("stream %s: lease renewal: %s; still writing, renewing every %d ms",
+				 ck->name, npmu_strerror(rc), period);
+		else if (rc == 0 && silent)
+			LOG_INFO("stream %s: lease renewed again", ck->name);
+		silent = rc != 0;
 	}
 	pthread_mutex_unlock(&ck->lk);
 	return NULL;
@@ -134,19 +164,21 @@ static void stop_renewer(struct npmu_ckpt *ck)
 /* unit_silent -- an error that says the unit did not answer, not that it refused. */
 static bool unit_silent(int rc)
 {
-	return rc == NPMU_E_TIMEDOUT || rc == NPMU_E_UNREACHABLE || rc == NPMU_E_FABRIC;
+	return rc == NPMU_E_TIMEDOUT || rc == NPMU_E_UNREACHABLE || rc == NPMU_E_FABRIC ||
+	       rc == NPMU_E_MANAGER;
 }
 
 /*
  * put -- write and, at the stream's durability, persist a range of the stream. While the unit
- * does not answer the same bytes are written again until they land or the lease is lost: as
- * long as this writer's lease may hold nobody else writes the stream, so a retry changes
- * nothing but the outcome, and the caller learns "committed" or "fenced" -- or, when the unit
- * stays silent for a whole lease while the manager still renews it, the unit's error.
+ * does not answer the same bytes are written again until they land, the writer is fenced, or
+ * unit_wait_ms pass: nobody else writes the stream unless it took the lease over, which fences
+ * this writer's key at the unit, so a retry changes nothing but the outcome, and the caller
+ * learns "committed" or "fenced" -- or, when the unit stays silent that long, its error.
  */
 static int put(struct npmu_ckpt *ck, uint64_t off, const void *buf, size_t len)
 {
-	uint64_t give_up = 0; /* a unit that stays silent a whole lease (manager still answering) */
+	uint64_t give_up = 0;
+	useconds_t nap = 10 * 1000;
 	for (;;) {
 		if (atomic_load(&ck->fenced))
 			return NPMU_E_FENCED;
@@ -160,10 +192,11 @@ static int put(struct npmu_ckpt *ck, uint64_t off, const void *buf, size_t len)
 		if (rc == 0 || !unit_silent(rc) || !ck->renewing)
 			return rc;
 		if (!give_up)
-			give_up = now_ms() + (uint64_t)ck->lease_ms * 4 / 3;
+			give_up = now_ms() + (uint64_t)ck->unit_wait_ms;
 		else if (now_ms() > give_up)
 			return rc;
-		usleep(10 * 1000); /* the renewer decides within one lease */
+		usleep(nap);
+		nap = nap * 2 > 200 * 1000 ? 200 * 1000 : nap * 2;
 	}
 }
 
@@ -533,6 +566,9 @@ static int ckpt_new(struct npmu_conn *conn, const char *name, const struct npmu_
 	const char *env = getenv("NPMU_LEASE_MS");
 	ck->lease_ms = opts && opts->lease_ms > 0 ? opts->lease_ms
 		       : env && atoi(env) >= 30 ? atoi(env) : 300;
+	const char *wait = getenv("NPMU_UNIT_WAIT_MS");
+	ck->unit_wait_ms = opts && opts->unit_wait_ms > 0 ? opts->unit_wait_ms
+			   : wait && atoi(wait) > 0 ? atoi(wait) : 30000;
 	ck->observe = !primary && opts && opts->observe;
 	ck->read_from = opts ? opts->read_from : NPMU_COPY_NEAREST;
 	pthread_mutex_init(&ck->lk, NULL);
@@ -633,14 +669,21 @@ int npmu_ckpt_takeover(struct npmu_ckpt *ck, int wait_ms)
 	if (!ck || ck->primary || ck->observe)
 		return NPMU_E_INVAL;
 	uint64_t deadline = now_ms() + (uint64_t)(wait_ms > 0 ? wait_ms : 0);
+	unsigned backoff_ms = 10;
 	for (;;) {
 		int rc = lease_call(ck, 0, false, &ck->lease_id, &ck->epoch);
 		if (rc == 0)
 			return become_primary(ck);
-		if (rc != NPMU_E_LEASE || now_ms() >= deadline)
+		if ((rc != NPMU_E_LEASE && rc != NPMU_E_MANAGER) || now_ms() >= deadline)
 			return rc;
 		(void)npmu_ckpt_follow(ck); /* keep up while waiting */
-		usleep(10 * 1000);
+		if (rc == NPMU_E_MANAGER) { /* ask again, less often while it stays silent */
+			usleep(backoff_ms * 1000);
+			backoff_ms = backoff_ms * 2 > 500 ? 500 : backoff_ms * 2;
+		} else {
+			usleep(10 * 1000);
+			backoff_ms = 10;
+		}
 	}
 }
 

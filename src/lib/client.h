@@ -22,6 +22,13 @@
 
 struct npmu_conn {
 	pthread_mutex_t lock;
+	bool manager;                   /* to a manager (its silence is NPMU_E_MANAGER), not a unit */
+	uint64_t holder;                /* this connection's holder id (src/manager/holders.h) */
+	/* keeps the holder alive while regions are open through this connection */
+	pthread_t ka;
+	bool ka_running, ka_stop;
+	pthread_mutex_t ka_lock;
+	pthread_cond_t ka_cond;
 	struct npmu__fabric *fab;
 	fi_addr_t server;
 	char addr[NPMU_ADDR_STR_MAX + 1]; /* "host:port" as given */
@@ -31,6 +38,7 @@ struct npmu_conn {
 	int timeout_ms;
 	int io_timeout_ms;              /* a mirrored region's copy without progress this long is lost */
 	int broken;
+	bool answered;                  /* the last exchange got a reply (its status may be an error) */
 	uint64_t next_req;
 	uint32_t unit_flags;
 	bool have_creds;                /* a principal and key to authenticate with */
@@ -128,6 +136,10 @@ int npmu__region_open_leased(struct npmu_conn *conn, const char *name, enum npmu
 /* npmu__conn_clone -- a second connection to the same manager with the same credentials (for
  * work that must not wait behind the first one's traffic, such as lease renewal). */
 int npmu__conn_clone(struct npmu_conn *conn, struct npmu_conn **out);
+
+/* npmu__conn_hold -- (a region was opened) keep renewing this connection's holder at the manager
+ * from a thread of its own, from now until the connection is deleted. conn->lock not held. */
+void npmu__conn_hold(struct npmu_conn *conn);
 
 /* npmu__conn_unit -- the data connection to unit `addr` ("" for conn itself); conn->lock held. */
 int npmu__conn_unit(struct npmu_conn *conn, const char *addr, struct npmu_conn **out);

@@ -12,6 +12,9 @@
 #include "log.h"
 #include "spin.h"
 
+#define REFUSED_CHECK_MS 20 /* a send held back this long: is anything listening? */
+#define REPLY_CHECK_MS 250  /* a reply awaited this long: likewise */
+
 /* Completion contexts of the control path. */
 static int ctx_send, ctx_recv;
 
@@ -26,10 +29,21 @@ uint64_t npmu__now_ms(void)
 /* wait_rpc -- progress the CQ until the send and the matching reply complete, or time runs out. */
 static int wait_rpc(struct npmu_conn *conn, uint64_t req_id, size_t *len)
 {
-	uint64_t deadline = npmu__now_ms() + (uint64_t)conn->timeout_ms;
+	uint64_t start = npmu__now_ms(), deadline = start + (uint64_t)conn->timeout_ms;
 	int sent = 0, replied = 0;
+	bool checked = false;
 	struct npmu__spin spin = {.free_ns = NPMU_SPIN_FREE_NS};
 	while (!sent || !replied) {
+		/* a send the provider cannot deliver (it retries a refused connection forever), or
+		 * a reply that does not come (the peer's process may be gone): is it listening? */
+		if (!checked && npmu__now_ms() - start >= (sent ? REPLY_CHECK_MS : REFUSED_CHECK_MS)) {
+			checked = true;
+			if (npmu__fabric_refused(conn->fab, conn->fab->info->dest_addr)) {
+				LOG_DEBUG("%s:%s refuses connections: nothing listens there",
+					  conn->host, conn->port);
+				return NPMU_E_UNREACHABLE;
+			}
+		}
 		struct fi_cq_msg_entry e;
 		ssize_t n = fi_cq_read(conn->fab->cq, &e, 1);
 		if (n == 1)
@@ -56,6 +70,7 @@ static int wait_rpc(struct npmu_conn *conn, uint64_t req_id, size_t *len)
 				return npmu__from_fi(err.err);
 			}
 		} else if (n != 1 && npmu__now_ms() > deadline) {
+			LOG_DEBUG("no reply (request %s)", sent ? "sent" : "not sent");
 			return NPMU_E_TIMEDOUT;
 		}
 	}
@@ -71,6 +86,7 @@ static int wait_rpc(struct npmu_conn *conn, uint64_t req_id, size_t *len)
 static int exchange(struct npmu_conn *conn, uint16_t type, const struct npmu__request *req,
 		    uint64_t session, const uint8_t **body, size_t *body_len)
 {
+	conn->answered = false;
 	bool seal = conn->sealed && type != NPMU_MSG_HELLO && type != NPMU_MSG_AUTH1 &&
 		    type != NPMU_MSG_AUTH3;
 	struct npmu__msg_hdr hdr = {
@@ -95,21 +111,40 @@ static int exchange(struct npmu_conn *conn, uint16_t type, const struct npmu__re
 		conn->ch.tx_seq++;
 	}
 
+	/* progress first: a connection the peer closed meanwhile (it restarted) is noticed now,
+	 * before the request goes into it and is lost */
+	struct fi_cq_msg_entry stale;
+	(void)fi_cq_read(conn->fab->cq, &stale, 0);
 	ssize_t frc = fi_recv(conn->fab->ep, conn->rx, sizeof(conn->rx), NULL, FI_ADDR_UNSPEC,
 			      &ctx_recv);
 	if (frc != 0) {
 		conn->broken = 1;
 		return npmu__from_fi((int)frc);
 	}
-	uint64_t deadline = npmu__now_ms() + (uint64_t)conn->timeout_ms;
+	/* The provider holds the send back (EAGAIN) while it connects; a peer that refuses the
+	 * connection is retried by it forever, so after REFUSED_CHECK_MS a refusal is looked for. */
+	uint64_t start = npmu__now_ms(), deadline = start + (uint64_t)conn->timeout_ms;
+	bool checked = false;
+	struct npmu__spin spin = {.free_ns = NPMU_SPIN_FREE_NS};
 	while ((frc = fi_send(conn->fab->ep, conn->tx, (size_t)hlen + hdr.body_len, NULL,
 			      conn->server, &ctx_send)) == -FI_EAGAIN) {
 		struct fi_cq_msg_entry e;
 		(void)fi_cq_read(conn->fab->cq, &e, 0);
-		if (npmu__now_ms() > deadline) {
+		uint64_t now = npmu__now_ms();
+		if (!checked && now - start >= REFUSED_CHECK_MS) {
+			checked = true;
+			if (npmu__fabric_refused(conn->fab, conn->fab->info->dest_addr)) {
+				LOG_DEBUG("%s:%s refuses connections: nothing listens there", conn->host,
+					  conn->port);
+				frc = -FI_ECONNREFUSED;
+				break;
+			}
+		}
+		if (now > deadline) {
 			frc = -FI_ETIMEDOUT;
 			break;
 		}
+		npmu__spin_idle(&spin);
 	}
 	size_t len = 0;
 	int rc = frc == 0 ? wait_rpc(conn, hdr.req_id, &len) : npmu__from_fi((int)frc);
@@ -122,6 +157,7 @@ static int exchange(struct npmu_conn *conn, uint16_t type, const struct npmu__re
 	int status;
 	rc = npmu__reply_accept(seal ? &conn->ch : NULL, type, hdr.req_id, conn->rx, len, body,
 				body_len, &status);
+	conn->answered = rc == 0;
 	if (rc == NPMU_E_AUTH)
 		conn->broken = 1; /* a reply we cannot trust: start over */
 	return rc != 0 ? rc : status;
@@ -179,6 +215,8 @@ static int open_endpoint(struct npmu_conn *conn)
 	const uint8_t *body;
 	size_t blen;
 	rc = exchange(conn, NPMU_MSG_HELLO, &req, 0, &body, &blen);
+	if (rc != 0 && conn->answered)
+		conn->answered = false; /* (a refused greeting: the endpoint is of no use) */
 	if (rc == 0) {
 		struct npmu__hello_reply h;
 		rc = npmu__reply_hello(body, blen, &h);
@@ -201,14 +239,25 @@ int npmu__conn_ready(struct npmu_conn *conn)
 	return open_endpoint(conn);
 }
 
-/* npmu__rpc -- one request on a ready (reopened if need be) endpoint, sealed when authenticated. */
+/* silent -- an error that says the far end did not answer (rather than refused). */
+static bool silent(int rc)
+{
+	return rc == NPMU_E_UNREACHABLE || rc == NPMU_E_TIMEDOUT;
+}
+
+/* npmu__rpc -- one request on a ready (reopened if need be) endpoint, sealed when authenticated.
+ * A manager request that gets no answer is NPMU_E_MANAGER (PERSIST and CLOSE are the unit's). */
 int npmu__rpc(struct npmu_conn *conn, uint16_t type, const struct npmu__request *req,
 	      const uint8_t **body, size_t *body_len)
 {
+	bool to_manager = conn->manager && type != NPMU_MSG_PERSIST && type != NPMU_MSG_CLOSE;
 	int rc = npmu__conn_ready(conn);
 	if (rc != 0)
-		return rc;
+		return to_manager && silent(rc) ? NPMU_E_MANAGER : rc;
 	rc = exchange(conn, type, req, 0, body, body_len);
+	if (to_manager && silent(rc) && !conn->answered) /* (a manager's answer may be that a unit
+							   * cannot be reached) */
+		return NPMU_E_MANAGER;
 	if (rc == NPMU_E_AUTH && !conn->sealed && (conn->unit_flags & NPMU_UNIT_AUTH))
 		LOG_WARN("%s:%s requires authentication: set NPMU_CREDENTIALS to a credentials file",
 			 conn->host, conn->port);
@@ -256,9 +305,10 @@ static int load_credentials(struct npmu_conn *conn, const char *path)
 	return 0;
 }
 
-/* conn_open -- a connection with credentials already in memory (principal NULL: none). */
-static int conn_open(const struct npmu_conn_cfg *cfg, const char *creds_path, const char *principal,
-		     const uint8_t *key, struct npmu_conn **conn_ptr)
+/* conn_open -- a connection (to a manager, or to a unit for data) with credentials already in
+ * memory (principal NULL: none). */
+static int conn_open(const struct npmu_conn_cfg *cfg, bool manager, const char *creds_path,
+		     const char *principal, const uint8_t *key, struct npmu_conn **conn_ptr)
 {
 	if (!conn_ptr)
 		return NPMU_E_INVAL;
@@ -266,6 +316,8 @@ static int conn_open(const struct npmu_conn_cfg *cfg, const char *creds_path, co
 		return NPMU_E_INTERNAL;
 	npmu__log_env();
 	const char *server = cfg && cfg->server ? cfg->server : getenv("NPMU_SERVER");
+	if (server && !*server)
+		server = NULL; /* NPMU_SERVER="" is unset, not an address */
 	const char *provider = cfg && cfg->provider ? cfg->provider : getenv("NPMU_PROVIDER");
 	if (!server)
 		server = "127.0.0.1";
@@ -298,15 +350,25 @@ static int conn_open(const struct npmu_conn_cfg *cfg, const char *creds_path, co
 	conn->io_timeout_ms = cfg && cfg->io_timeout_ms > 0 ? cfg->io_timeout_ms
 			      : io && atoi(io) > 0 ? atoi(io) : 1000;
 	randombytes_buf(&conn->next_req, sizeof(conn->next_req));
+	conn->manager = manager;
+	do
+		randombytes_buf(&conn->holder, sizeof(conn->holder));
+	while (conn->holder == 0);
 	pthread_mutex_init(&conn->lock, NULL);
+	pthread_mutex_init(&conn->ka_lock, NULL);
+	pthread_cond_init(&conn->ka_cond, NULL);
 	conn->broken = 1;
 	rc = open_endpoint(conn);
 	if (rc != 0) {
 		npmu__fabric_close(&conn->fab);
 		pthread_mutex_destroy(&conn->lock);
+		pthread_mutex_destroy(&conn->ka_lock);
+		pthread_cond_destroy(&conn->ka_cond);
 		sodium_memzero(conn, sizeof(*conn));
 		free(conn);
-		return rc;
+		if (manager && silent(rc))
+			LOG_DEBUG("no manager answers at %s", server);
+		return manager && silent(rc) ? NPMU_E_MANAGER : rc;
 	}
 	*conn_ptr = conn;
 	return 0;
@@ -325,7 +387,7 @@ int npmu__conn_clone(struct npmu_conn *conn, struct npmu_conn **out)
 	memcpy(principal, conn->principal, sizeof(principal));
 	memcpy(key, conn->key, sizeof(key));
 	pthread_mutex_unlock(&conn->lock);
-	int rc = conn_open(&cfg, NULL, creds ? principal : NULL, key, out);
+	int rc = conn_open(&cfg, conn->manager, NULL, creds ? principal : NULL, key, out);
 	sodium_memzero(key, sizeof(key));
 	return rc;
 }
@@ -334,14 +396,14 @@ int npmu__conn_clone(struct npmu_conn *conn, struct npmu_conn **out)
 int npmu_conn_new(const struct npmu_conn_cfg *cfg, struct npmu_conn **conn_ptr)
 {
 	const char *creds = cfg && cfg->credentials ? cfg->credentials : getenv("NPMU_CREDENTIALS");
-	return conn_open(cfg, creds, NULL, NULL, conn_ptr);
+	return conn_open(cfg, true, creds, NULL, NULL, conn_ptr);
 }
 
 /* npmu__conn_new_keyed -- connect and authenticate as principal with key (a manager to a unit). */
 int npmu__conn_new_keyed(const struct npmu_conn_cfg *cfg, const char *principal,
 			 const uint8_t key[NPMU_KEY_LEN], struct npmu_conn **conn_ptr)
 {
-	int rc = conn_open(cfg, NULL, principal, key, conn_ptr);
+	int rc = conn_open(cfg, false, NULL, principal, key, conn_ptr);
 	if (rc == 0 && !(*conn_ptr)->sealed) {
 		npmu_conn_delete(conn_ptr); /* it does not take authenticated programming */
 		return NPMU_E_AUTH;
@@ -368,12 +430,67 @@ int npmu__conn_unit(struct npmu_conn *conn, const char *addr, struct npmu_conn *
 				    .timeout_ms = conn->timeout_ms, .credentials = "",
 				    .io_timeout_ms = conn->io_timeout_ms};
 	struct npmu_conn *u;
-	int rc = npmu_conn_new(&cfg, &u);
+	int rc = conn_open(&cfg, false, NULL, NULL, NULL, &u);
 	if (rc != 0)
 		return rc;
 	conn->units[conn->nunits++] = u;
 	*out = u;
 	return 0;
+}
+
+/* keepalive_main -- renew the holder every third of its TTL; a renewal that cannot get the
+ * connection within that time (a long transfer on it) is skipped, not queued. */
+static void *keepalive_main(void *arg)
+{
+	struct npmu_conn *conn = arg;
+	uint32_t ttl = NPMU_HOLDER_TTL_MS;
+	bool told = false;
+	pthread_mutex_lock(&conn->ka_lock);
+	while (!conn->ka_stop) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		uint64_t ns = (uint64_t)ts.tv_nsec + (uint64_t)(ttl / 3) * 1000000;
+		ts.tv_sec += (time_t)(ns / 1000000000);
+		ts.tv_nsec = (long)(ns % 1000000000);
+		pthread_cond_timedwait(&conn->ka_cond, &conn->ka_lock, &ts);
+		if (conn->ka_stop)
+			break;
+		pthread_mutex_unlock(&conn->ka_lock);
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ns = (uint64_t)ts.tv_nsec + (uint64_t)(ttl / 3) * 1000000;
+		ts.tv_sec += (time_t)(ns / 1000000000);
+		ts.tv_nsec = (long)(ns % 1000000000);
+		if (pthread_mutex_timedlock(&conn->lock, &ts) == 0) {
+			struct npmu__request req = {.holder = conn->holder};
+			const uint8_t *body;
+			size_t blen;
+			int saved = conn->timeout_ms; /* a renewal never waits longer than its period */
+			conn->timeout_ms = (int)(ttl / 3);
+			int rc = npmu__rpc(conn, NPMU_MSG_HOLDER, &req, &body, &blen);
+			conn->timeout_ms = saved;
+			uint32_t t;
+			if (rc == 0 && npmu__reply_holder(body, blen, &t) == 0)
+				ttl = t;
+			pthread_mutex_unlock(&conn->lock);
+			if (rc != 0 && !told)
+				LOG_INFO("holder renewal at %s: %s (retrying)", conn->addr,
+					 npmu_strerror(rc));
+			told = rc != 0;
+		}
+		pthread_mutex_lock(&conn->ka_lock);
+	}
+	pthread_mutex_unlock(&conn->ka_lock);
+	return NULL;
+}
+
+/* npmu__conn_hold -- start the holder's renewals (once per connection). */
+void npmu__conn_hold(struct npmu_conn *conn)
+{
+	pthread_mutex_lock(&conn->ka_lock);
+	if (!conn->ka_running && !conn->ka_stop && conn->manager &&
+	    pthread_create(&conn->ka, NULL, keepalive_main, conn) == 0)
+		conn->ka_running = true;
+	pthread_mutex_unlock(&conn->ka_lock);
 }
 
 /* npmu_conn_delete -- close a connection and its data connections; NULLs *conn_ptr. */
@@ -382,10 +499,19 @@ int npmu_conn_delete(struct npmu_conn **conn_ptr)
 	if (!conn_ptr || !*conn_ptr)
 		return NPMU_E_INVAL;
 	struct npmu_conn *conn = *conn_ptr;
+	pthread_mutex_lock(&conn->ka_lock);
+	conn->ka_stop = true;
+	pthread_cond_signal(&conn->ka_cond);
+	bool running = conn->ka_running;
+	pthread_mutex_unlock(&conn->ka_lock);
+	if (running)
+		pthread_join(conn->ka, NULL);
 	for (uint32_t i = 0; i < conn->nunits; i++)
 		npmu_conn_delete(&conn->units[i]);
 	npmu__fabric_close(&conn->fab);
 	pthread_mutex_destroy(&conn->lock);
+	pthread_mutex_destroy(&conn->ka_lock);
+	pthread_cond_destroy(&conn->ka_cond);
 	sodium_memzero(conn, sizeof(*conn));
 	free(conn);
 	*conn_ptr = NULL;

@@ -57,7 +57,8 @@ static void take_record(struct npmu_region *r, const struct npmu__mirror *m)
 static int mirror_call(struct npmu_region *r, uint32_t op, uint32_t copy, uint64_t value,
 		       uint32_t *reach, struct npmu__copy *attach, char *attach_unit)
 {
-	struct npmu__request req = {.op = op, .copy = copy, .value = value};
+	struct npmu__request req = {.op = op, .copy = copy, .value = value,
+				    .holder = r->conn->holder};
 	snprintf(req.name, sizeof(req.name), "%s", r->info.name);
 	if (writer(r)) {
 		req.key = r->copy[0].granted ? r->copy[0].ai.key : 0;

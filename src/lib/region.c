@@ -45,7 +45,7 @@ int npmu__region_open_leased(struct npmu_conn *conn, const char *name, enum npmu
 	struct npmu_region *r = calloc(1, sizeof(*r));
 	if (!r)
 		return NPMU_E_NOMEM;
-	struct npmu__request req = {.access = access, .lease = lease};
+	struct npmu__request req = {.access = access, .lease = lease, .holder = conn->holder};
 	memcpy(req.name, name, n);
 	const uint8_t *body;
 	size_t blen;
@@ -67,6 +67,8 @@ int npmu__region_open_leased(struct npmu_conn *conn, const char *name, enum npmu
 	if (rc == 0 && !r->mirrored)
 		rc = npmu__conn_unit(conn, r->ai.unit, &r->data);
 	pthread_mutex_unlock(&conn->lock);
+	if (rc == 0)
+		npmu__conn_hold(conn); /* the right lives while this connection's holder does */
 	if (rc == 0 && r->mirrored)
 		rc = npmu__mirror_start(r);
 	if (rc != 0) {
@@ -315,6 +317,10 @@ int npmu__transfer(struct npmu__xfer_target *t, int nt, int write, const struct 
 			x[k].finished = true;
 			continue;
 		}
+		/* progress first: a connection the unit closed meanwhile (it restarted) is noticed
+		 * before transfers go into it */
+		struct fi_cq_msg_entry stale;
+		(void)fi_cq_read(t[k].data->fab->cq, &stale, 0);
 		size_t max = t[k].data->fab->max_rma;
 		x[k].chunk = max < RMA_CHUNK ? max : RMA_CHUNK;
 		x[k].deadline = npmu__now_ms() + (uint64_t)timeout_ms;

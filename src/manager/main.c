@@ -18,6 +18,7 @@
 #include "units.h"
 
 #define PMMD_DEFAULT_PORT 7410
+#define PROBE_MS 250 /* units that are away are asked again this often (when idle) */
 
 static const char usage[] =
 	"Usage: pmmd --cluster-key FILE --unit HOST:PORT [--unit ...] [options]\n"
@@ -35,6 +36,9 @@ static const char usage[] =
 	"                         domain; a unit without one is a domain of its own)\n"
 	"  -f, --config FILE      more units, one `unit HOST:PORT [DOMAIN]` per line\n"
 	"  -t, --unit-timeout MS  how long a unit may take to answer (default 1000)\n"
+	"  -g, --lease-grace MS   after a start, how long writers' leases from before it may be\n"
+	"                         renewed before any lease is granted anew (default %u; keep it\n"
+	"                         above clients' renewal period, a third of their lease)\n"
 	"  -c, --credentials FILE principals, keys and rights of clients (required unless\n"
 	"                         listening on loopback, or --insecure)\n"
 	"  -l, --listen HOST:PORT address for clients (default 127.0.0.1:%d)\n"
@@ -84,12 +88,14 @@ int main(int argc, char **argv)
 		{"addr-file", required_argument, NULL, 'A'},   {"insecure", no_argument, NULL, 'I'},
 		{"verbose", no_argument, NULL, 'v'},           {"help", no_argument, NULL, 'h'},
 		{"unit-timeout", required_argument, NULL, 't'},
+		{"lease-grace", required_argument, NULL, 'g'},
 		{NULL, 0, NULL, 0}};
 	const char *key_path = NULL, *cred_path = NULL, *listen = "127.0.0.1", *addr_file = NULL;
 	const char *provider = getenv("NPMU_PROVIDER");
 	int insecure = 0, verbose = 0, c, unit_timeout = 1000;
+	long grace = NPMU_LEASE_GRACE_MS;
 	npmu__log_init("pmmd", NPMU_LOG_INFO);
-	while ((c = getopt_long(argc, argv, "k:u:f:c:l:P:t:vh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "k:u:f:c:l:P:t:g:vh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'k': key_path = optarg; break;
 		case 'u':
@@ -110,14 +116,23 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case 'g': {
+			char *end;
+			grace = strtol(optarg, &end, 10);
+			if (*end || end == optarg || grace < 0 || grace > 600000) {
+				fprintf(stderr, "pmmd: --lease-grace %s: expected 0..600000 ms\n", optarg);
+				return 2;
+			}
+			break;
+		}
 		case 'c': cred_path = optarg; break;
 		case 'l': listen = optarg; break;
 		case 'P': provider = optarg; break;
 		case 'A': addr_file = optarg; break;
 		case 'I': insecure = 1; break;
 		case 'v': verbose = 1; break;
-		case 'h': printf(usage, PMMD_DEFAULT_PORT); return 0;
-		default: fprintf(stderr, usage, PMMD_DEFAULT_PORT); return 2;
+		case 'h': printf(usage, NPMU_LEASE_GRACE_MS, PMMD_DEFAULT_PORT); return 0;
+		default: fprintf(stderr, usage, NPMU_LEASE_GRACE_MS, PMMD_DEFAULT_PORT); return 2;
 		}
 	}
 	npmu__log_init("pmmd", verbose ? NPMU_LOG_DEBUG : NPMU_LOG_INFO);
@@ -125,7 +140,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "pmmd: %s\n\n", !key_path ? "--cluster-key is required"
 					       : units.n == 0 ? "at least one --unit is required"
 							      : "unexpected argument");
-		fprintf(stderr, usage, PMMD_DEFAULT_PORT);
+		fprintf(stderr, usage, NPMU_LEASE_GRACE_MS, PMMD_DEFAULT_PORT);
 		return 2;
 	}
 	if (!provider)
@@ -157,11 +172,15 @@ int main(int argc, char **argv)
 	units.timeout_ms = unit_timeout;
 	struct npmu__fabric *fab = NULL;
 	struct npmu__service *svc = NULL;
-	struct npmu__pmm pmm = {&npmu__remote_unit_ops, &units, cred_path ? &creds : NULL};
+	static struct npmu__pmm pmm;
+	npmu__pmm_init(&pmm, &npmu__remote_unit_ops, &units, cred_path ? &creds : NULL,
+		       (uint32_t)grace);
+	units.holders = &pmm.holders;
 	if ((rc = npmu__fabric_open(provider, host, port, true, &fab)) != 0) {
 		fprintf(stderr, "pmmd: cannot listen on %s: %s\n", listen, npmu_strerror(rc));
 		goto out;
 	}
+	pmm.holders.probe = npmu__fabric_tcp(fab); /* a gone client's port refuses (holders.h) */
 	if (!cred_path && !insecure && !npmu__fabric_is_loopback(fab)) {
 		fprintf(stderr, "pmmd: refusing to serve %s without --credentials; give --credentials "
 				"FILE, or --insecure\n", listen);
@@ -186,13 +205,16 @@ int main(int argc, char **argv)
 			goto out;
 		}
 	}
+	/* from here on only the unit thread touches the units */
+	if ((rc = npmu__service_defer(svc, npmu__units_probe, &units, PROBE_MS)) != 0)
+		goto out;
 	rc = npmu__service_run(svc, stop_fd, 200);
 	LOG_INFO("stopping");
 out:
 	npmu__service_delete(&svc);
 	npmu__fabric_close(&fab);
 	npmu__units_fini(&units);
-	free(pmm.leases);
+	npmu__pmm_fini(&pmm);
 	npmu__sessions_fini(&sessions);
 	npmu__credentials_free(&creds);
 	return rc == 0 ? 0 : 1;

@@ -425,21 +425,14 @@ int npmu__mirror_fence(struct npmu__units *us, const char *name, bool raise, uin
 	return rc != 0 ? rc : fence_all(us, &v, raise, epoch);
 }
 
-/* grant_copy -- OPEN on copy c's unit; fills the copy's region id and access info. */
+/* grant_copy -- OPEN on copy c's unit for holder; fills the copy's region id and access info. */
 static int grant_copy(struct npmu__units *us, struct mview *v, uint32_t c, uint32_t access,
-		      struct npmu_region_info *info, struct npmu__access_info *ai)
+		      uint64_t holder, struct npmu_region_info *info, struct npmu__access_info *ai)
 {
-	struct npmu__request req = {.access = access};
-	snprintf(req.name, sizeof(req.name), "%s", v->name);
-	const uint8_t *body;
-	size_t blen;
-	int rc = npmu__units_call(us, (uint32_t)v->unit[c], NPMU_MSG_OPEN, &req, &body, &blen);
-	if (rc != 0)
-		return rc;
-	if (npmu__reply_grant(body, blen, access, info, ai) != 0)
-		return NPMU_E_PROTO;
-	snprintf(ai->unit, sizeof(ai->unit), "%s", v->m.copy[c].unit);
-	return 0;
+	int rc = npmu__units_grant(us, (uint32_t)v->unit[c], v->name, access, holder, info, ai);
+	if (rc == 0)
+		snprintf(ai->unit, sizeof(ai->unit), "%s", v->m.copy[c].unit);
+	return rc;
 }
 
 /*
@@ -489,23 +482,12 @@ static int replace_copy(struct npmu__units *us, struct mview *v, uint32_t c)
 /* key_live -- whether key is a live read-write right to the region on copy c. */
 static bool key_live(struct npmu__units *us, struct mview *v, uint32_t c, uint64_t key)
 {
-	if (!key || !v->up[c])
-		return false;
-	struct npmu__request req = {0};
-	snprintf(req.name, sizeof(req.name), "%s", v->name);
-	const uint8_t *body;
-	size_t blen;
-	struct npmu_region_info info;
-	if (npmu__units_call(us, (uint32_t)v->unit[c], NPMU_MSG_STAT, &req, &body, &blen) != 0 ||
-	    npmu__reply_info(body, blen, &info) != 0)
-		return false;
-	struct npmu__request p = {.region_id = info.id, .key = key};
-	return npmu__units_call(us, (uint32_t)v->unit[c], NPMU_MSG_PERSIST, &p, &body, &blen) == 0;
+	return key && v->up[c] && npmu__units_key_live(us, (uint32_t)v->unit[c], v->name, key);
 }
 
 /* open_mirror -- rights on every copy that answers (read: those in sync; read-write: all, after
  * closing earlier writers). Reply: see NPMU_MSG_OPEN in wire.h. */
-static int open_mirror(struct npmu__units *us, struct mview *v, uint32_t access,
+static int open_mirror(struct npmu__units *us, struct mview *v, uint32_t access, uint64_t holder,
 		       struct npmu__cursor *reply)
 {
 	bool rw = access == NPMU_ACCESS_READ_WRITE;
@@ -523,7 +505,7 @@ static int open_mirror(struct npmu__units *us, struct mview *v, uint32_t access,
 		bool usable = v->m.copy[c].state == NPMU__COPY_IN_SYNC;
 		if (!v->up[c] || (!rw && !usable))
 			continue;
-		int grc = grant_copy(us, v, c, access, &info[c], &ai[c]);
+		int grc = grant_copy(us, v, c, access, holder, &info[c], &ai[c]);
 		if (grc != 0) {
 			rc = rc ? rc : grc;
 			continue;
@@ -618,7 +600,7 @@ static int mirror_op(struct npmu__units *us, struct mview *v, const struct npmu_
 			return rc;
 		struct npmu_region_info info;
 		struct npmu__access_info ai;
-		if ((rc = grant_copy(us, v, c, NPMU_ACCESS_READ_WRITE, &info, &ai)) != 0)
+		if ((rc = grant_copy(us, v, c, NPMU_ACCESS_READ_WRITE, req->holder, &info, &ai)) != 0)
 			return rc;
 		put_view(v, reply);
 		npmu__put_u64(reply, info.id);
@@ -734,7 +716,7 @@ int npmu__mirror_handle(void *vus, uint16_t type, const struct npmu__request *re
 	if (rc != 0)
 		return rc;
 	switch (type) {
-	case NPMU_MSG_OPEN: return open_mirror(us, &v, req->access, reply);
+	case NPMU_MSG_OPEN: return open_mirror(us, &v, req->access, req->holder, reply);
 	case NPMU_MSG_DELETE:
 	case NPMU_MSG_REVOKE: return every_copy(us, &v, type, reply);
 	case NPMU_MSG_RESIZE: return resize_mirror(us, &v, req->size, reply);

@@ -1,16 +1,37 @@
-/* pmm.c -- the manager's request handling: names to regions, principals' rights, rights to keys. */
+/* pmm.c -- the manager's request handling: names to regions, principals' rights, rights to keys,
+ * holders, and leases (their states: leases.h). */
 #include "pmm.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <sodium.h>
 
 #include "log.h"
 
 #include "credentials.h"
+
+/* npmu__pmm_init -- a manager over unit through ops. */
+void npmu__pmm_init(struct npmu__pmm *pmm, const struct npmu__unit_ops *ops, void *unit,
+		    const struct npmu__credentials *creds, uint32_t lease_grace_ms)
+{
+	memset(pmm, 0, sizeof(*pmm));
+	pmm->ops = ops;
+	pmm->unit = unit;
+	pmm->creds = creds;
+	pthread_mutex_init(&pmm->lock, NULL);
+	npmu__leases_init(&pmm->leases, lease_grace_ms);
+	npmu__holders_init(&pmm->holders, NPMU_HOLDER_TTL_MS);
+}
+
+/* npmu__pmm_fini -- free the tables. */
+void npmu__pmm_fini(struct npmu__pmm *pmm)
+{
+	npmu__leases_fini(&pmm->leases);
+	npmu__holders_fini(&pmm->holders);
+	pthread_mutex_destroy(&pmm->lock);
+}
 
 /* rights_of -- what `who` may do to the region described by info (everything without creds). */
 static uint32_t rights_of(const struct npmu__pmm *pmm, const char *who,
@@ -48,102 +69,178 @@ static int list(struct npmu__pmm *pmm, const char *who, uint32_t start, struct n
 	return 0;
 }
 
-/* now_ns -- monotonic nanoseconds. */
-static uint64_t now_ns(void)
+/* holder_renew -- holder req->holder (if any) of who, at req->peer, is alive. */
+static int holder_renew(struct npmu__pmm *pmm, const char *who, const struct npmu__request *req)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	if (!req->holder)
+		return 0;
+	int rc = npmu__holders_renew(&pmm->holders, req->holder, who, req->peer, req->peer_len);
+	if (rc == NPMU_E_LIMIT)
+		LOG_WARN("holders: %s has too many live connections (at most %u); its new ones' rights "
+			 "are not protected", who && who[0] ? who : "an unauthenticated client",
+			 NPMU_HOLDERS_PER_ID);
+	return rc;
 }
 
-/* lease_of -- the lease slot of a stream (a free one if it has none); NULL when full. */
-static struct npmu__lease *lease_of(struct npmu__pmm *pmm, const char *name)
+/* member_name -- NAME.sI, the region of member i of striped set NAME (a set's name leaves room
+ * for it: checked when the request is decoded). */
+static void member_name(const char *name, uint32_t i, char out[NPMU_NAME_MAX + 1])
 {
-	if (!pmm->leases && !(pmm->leases = calloc(NPMU_LEASES_MAX, sizeof(*pmm->leases))))
-		return NULL;
-	struct npmu__lease *free_slot = NULL;
-	for (int i = 0; i < NPMU_LEASES_MAX; i++) {
-		struct npmu__lease *l = &pmm->leases[i];
-		if (l->id && strcmp(l->name, name) == 0)
-			return l;
-		if (!free_slot && (!l->id || l->fenced))
-			free_slot = l;
+	char tmp[NPMU_NAME_MAX + 16];
+	int n = snprintf(tmp, sizeof(tmp), "%s.s%u", name, i);
+	size_t len = n < 0 ? 0 : (size_t)n > NPMU_NAME_MAX ? NPMU_NAME_MAX : (size_t)n;
+	memcpy(out, tmp, len);
+	out[len] = '\0';
+}
+
+/* lease_put -- the LEASE reply of acquire and renew: u64 id, u64 epoch. */
+static void lease_put(struct npmu__cursor *reply, const struct npmu__lease *l)
+{
+	npmu__put_u64(reply, l->id);
+	npmu__put_u64(reply, l->epoch);
+}
+
+/*
+ * lease_fast -- renew or release a lease by its holder (pmm->lock held): 0 with the reply,
+ * NPMU_E_FENCED when the id is not the lease's, NPMU__PMM_DEFER when the manager does not know
+ * the lease (after its start: proved with a key by lease_adopt).
+ */
+static int lease_fast(struct npmu__pmm *pmm, const char *who, const struct npmu__request *req,
+		      struct npmu__cursor *reply)
+{
+	struct npmu__lease *l = npmu__leases_find(&pmm->leases, req->name);
+	if (req->lease == 0)
+		return NPMU__PMM_DEFER; /* an acquire fences at the units */
+	if (!l || l->id != req->lease) {
+		if (req->release == NPMU__LEASE_TAKE && !l && req->key &&
+		    npmu__leases_in_grace(&pmm->leases))
+			return NPMU__PMM_DEFER; /* a lease from before our start (L4) */
+		return NPMU_E_FENCED;
 	}
-	if (free_slot)
-		memset(free_slot, 0, sizeof(*free_slot));
-	return free_slot;
-}
-
-/* npmu__pmm_tick -- fence lapsed leases; milliseconds until the next may lapse. */
-int npmu__pmm_tick(struct npmu__pmm *pmm)
-{
-	if (!pmm->leases)
-		return -1;
-	uint64_t now = now_ns(), next = UINT64_MAX;
-	for (int i = 0; i < NPMU_LEASES_MAX; i++) {
-		struct npmu__lease *l = &pmm->leases[i];
-		if (!l->id || l->fenced)
-			continue;
-		if (l->expiry_ns <= now) {
-			uint64_t epoch;
-			int rc = pmm->ops->fence(pmm->unit, l->name, true, &epoch);
-			LOG_WARN("stream %s: lease lapsed; writer fenced%s%s", l->name,
-				 rc ? ": " : "", rc ? npmu_strerror(rc) : "");
-			l->fenced = true;
-		} else if (l->expiry_ns < next) {
-			next = l->expiry_ns;
-		}
-	}
-	return next == UINT64_MAX ? -1 : (int)((next - now) / 1000000 + 1);
-}
-
-/* lease_live -- whether a stream has a live lease held under an id other than `mine`. */
-static bool lease_live(struct npmu__pmm *pmm, const char *name, uint64_t mine)
-{
-	if (!pmm->leases)
-		return false;
-	uint64_t now = now_ns();
-	for (int i = 0; i < NPMU_LEASES_MAX; i++) {
-		const struct npmu__lease *l = &pmm->leases[i];
-		if (l->id && !l->fenced && l->expiry_ns > now && strcmp(l->name, name) == 0)
-			return l->id != mine;
-	}
-	return false;
-}
-
-/* lease -- acquire (fencing any earlier writer), renew or release a stream's lease. */
-static int lease(struct npmu__pmm *pmm, const char *who, const struct npmu__request *req,
-		 struct npmu__cursor *reply)
-{
-	uint64_t now = now_ns();
-	struct npmu__lease *l = lease_of(pmm, req->name);
-	if (!l)
-		return NPMU_E_LIMIT;
-	if (req->release == 2) { /* query: never the lease id, which is the holder's to renew with */
-		bool held = l->id && !l->fenced && l->expiry_ns > now;
-		npmu__put_u64(reply, 0);
-		npmu__put_u64(reply, l->epoch);
-		npmu__put_u32(reply, !l->id ? 0 : held ? 1 : 2);
-		npmu__put_u32(reply, held ? (uint32_t)((l->expiry_ns - now) / 1000000) : 0);
-		npmu__str_put(reply, l->id ? l->holder : "");
+	if (strcmp(l->holder, who ? who : "") != 0 || l->taking)
+		return NPMU_E_FENCED;
+	if (req->release == NPMU__LEASE_RELEASE) {
+		memset(l, 0, sizeof(*l));
 		return 0;
 	}
-	bool mine = l->id && l->id == req->lease;
-	if (req->release) {
-		if (mine)
-			memset(l, 0, sizeof(*l));
-		return mine ? 0 : NPMU_E_FENCED;
+	l->expiry_ms = npmu__leases_now() + req->ttl_ms; /* HELD, or LAPSED back to HELD (L2) */
+	lease_put(reply, l);
+	return 0;
+}
+
+/* lease_adopt -- (L4) a renewal of a lease unknown here, during the grace after a start: taken
+ * over when req->key is a live read-write right of the region (a set: of its member 0). */
+static int lease_adopt(struct npmu__pmm *pmm, const char *who, const struct npmu__request *req,
+		       struct npmu__cursor *reply)
+{
+	char anchor[NPMU_NAME_MAX + 1];
+	if (req->members)
+		member_name(req->name, 0, anchor);
+	else
+		snprintf(anchor, sizeof(anchor), "%s", req->name);
+	bool proved = pmm->ops->key_live && pmm->ops->key_live(pmm->unit, anchor, req->key);
+	pthread_mutex_lock(&pmm->lock);
+	int rc = NPMU_E_FENCED;
+	struct npmu__lease *l = npmu__leases_find(&pmm->leases, req->name);
+	if (!l && proved && (l = npmu__leases_slot(&pmm->leases, req->name)) != NULL) {
+		snprintf(l->name, sizeof(l->name), "%s", req->name);
+		snprintf(l->holder, sizeof(l->holder), "%s", who ? who : "");
+		l->id = req->lease;
+		l->members = req->members;
+		l->expiry_ms = npmu__leases_now() + req->ttl_ms;
+		lease_put(reply, l);
+		rc = 0;
+	} else if (l && l->id == req->lease) {
+		rc = lease_fast(pmm, who, req, reply); /* adopted meanwhile */
 	}
-	if (req->lease) { /* renew */
-		if (!mine || l->fenced || l->expiry_ns <= now)
-			return NPMU_E_FENCED;
-	} else { /* acquire */
-		if (l->id && !l->fenced && l->expiry_ns > now)
-			return NPMU_E_LEASE;
-		uint64_t epoch;
-		int rc = pmm->ops->fence(pmm->unit, req->name, true, &epoch);
-		if (rc != 0)
+	pthread_mutex_unlock(&pmm->lock);
+	if (rc == 0)
+		LOG_INFO("%s %s: lease from before this manager's start renewed by %s", req->members
+			 ? "set" : "stream", req->name, who && who[0] ? who : "its writer");
+	else
+		LOG_WARN("%s %s: renewal of an unknown lease refused (%s)", req->members ? "set"
+			 : "stream", req->name, proved ? "taken meanwhile" : "no live write key shown");
+	return rc;
+}
+
+/* fence_writers -- close every earlier writer's rights: a stream's (raising its epoch into
+ * *epoch), or each member's of a striped set of `members`. */
+static int fence_writers(struct npmu__pmm *pmm, const char *name, uint32_t members,
+			 uint64_t *epoch)
+{
+	*epoch = 0;
+	if (!members)
+		return pmm->ops->fence(pmm->unit, name, true, epoch);
+	for (uint32_t i = 0; i < members; i++) {
+		char mn[NPMU_NAME_MAX + 1];
+		uint64_t e;
+		member_name(name, i, mn);
+		int rc = pmm->ops->fence(pmm->unit, mn, false, &e);
+		if (rc != 0 && rc != NPMU_E_NOENT) { /* a member lost with its unit has no writer */
+			LOG_WARN("set %s: member %s cannot be fenced: %s", name, mn, npmu_strerror(rc));
 			return rc;
+		}
+	}
+	return 0;
+}
+
+/* lease_acquire -- (L1) take a free or lapsed lease: TAKING, fence, then HELD by who. */
+static int lease_acquire(struct npmu__pmm *pmm, const char *who, const struct npmu__request *req,
+			 struct npmu__cursor *reply)
+{
+	/* L4: a writer from before our start may still renew, unless it has no key left */
+	uint32_t grace = npmu__leases_grace_left(&pmm->leases);
+	if (grace) {
+		char anchor[NPMU_NAME_MAX + 1];
+		if (req->members)
+			member_name(req->name, 0, anchor);
+		else
+			snprintf(anchor, sizeof(anchor), "%s", req->name);
+		pthread_mutex_lock(&pmm->lock);
+		bool known = npmu__leases_find(&pmm->leases, req->name) != NULL;
+		pthread_mutex_unlock(&pmm->lock);
+		if (known || (pmm->ops->writers && pmm->ops->writers(pmm->unit, anchor) == 0))
+			grace = 0;
+	}
+	pthread_mutex_lock(&pmm->lock);
+	struct npmu__lease *l = grace ? NULL : npmu__leases_slot(&pmm->leases, req->name);
+	enum npmu__lease_state st = npmu__lease_state(l);
+	int rc = 0;
+	if (grace)
+		rc = NPMU_E_LEASE; /* L4: the writer from before the start may still renew */
+	else if (!l)
+		rc = NPMU_E_LIMIT;
+	else if (st == LEASE_HELD || st == LEASE_TAKING)
+		rc = NPMU_E_LEASE;
+	uint64_t old_id = l ? l->id : 0;
+	if (rc == 0) {
+		l->taking = true;
+		if (!l->id) { /* a fresh entry: reserved under a placeholder id nobody holds */
+			snprintf(l->name, sizeof(l->name), "%s", req->name);
+			randombytes_buf(&l->id, sizeof(l->id));
+			l->id |= 1;
+		}
+	}
+	pthread_mutex_unlock(&pmm->lock);
+	if (rc != 0) {
+		if (grace)
+			LOG_INFO("%s %s: has a writer from before this manager's start: no new writer "
+				 "for %u ms, unless it stops renewing", req->members ? "set" : "stream",
+				 req->name, grace);
+		return rc;
+	}
+	uint64_t epoch;
+	rc = fence_writers(pmm, req->name, req->members, &epoch);
+	pthread_mutex_lock(&pmm->lock);
+	if (rc != 0) {
+		l->taking = false;
+		if (!old_id)
+			memset(l, 0, sizeof(*l));
+	} else {
+		if (old_id)
+			LOG_WARN("%s %s: lease lapsed and taken by %s; the writer before was fenced",
+				 req->members ? "set" : "stream", req->name,
+				 who && who[0] ? who : "another writer");
 		memset(l, 0, sizeof(*l));
 		snprintf(l->name, sizeof(l->name), "%s", req->name);
 		snprintf(l->holder, sizeof(l->holder), "%s", who ? who : "");
@@ -151,11 +248,186 @@ static int lease(struct npmu__pmm *pmm, const char *who, const struct npmu__requ
 			randombytes_buf(&l->id, sizeof(l->id));
 		while (l->id == 0);
 		l->epoch = epoch;
+		l->members = req->members;
+		l->expiry_ms = npmu__leases_now() + req->ttl_ms;
+		lease_put(reply, l);
 	}
-	l->expiry_ns = now + (uint64_t)req->ttl_ms * 1000000;
-	npmu__put_u64(reply, l->id);
-	npmu__put_u64(reply, l->epoch);
+	pthread_mutex_unlock(&pmm->lock);
+	return rc;
+}
+
+/* lease_query -- the lease's state for a reader: never its id, which is the holder's to renew
+ * with. Reply: u64 0, u64 epoch, u32 state (0 none, 1 held, 2 lapsed), u32 ms left, holder. */
+static int lease_query(struct npmu__pmm *pmm, const struct npmu__request *req,
+		       struct npmu__cursor *reply)
+{
+	pthread_mutex_lock(&pmm->lock);
+	struct npmu__lease *l = npmu__leases_find(&pmm->leases, req->name);
+	enum npmu__lease_state st = npmu__lease_state(l);
+	uint64_t now = npmu__leases_now();
+	bool held = st == LEASE_HELD || st == LEASE_TAKING;
+	npmu__put_u64(reply, 0);
+	npmu__put_u64(reply, l ? l->epoch : 0);
+	npmu__put_u32(reply, st == LEASE_FREE ? 0 : held ? 1 : 2);
+	npmu__put_u32(reply, held && l->expiry_ms > now ? (uint32_t)(l->expiry_ms - now) : 0);
+	npmu__str_put(reply, l ? l->holder : "");
+	pthread_mutex_unlock(&pmm->lock);
 	return 0;
+}
+
+/* lease -- acquire, renew, release or query a lease (the rights are checked by the caller). */
+static int lease(struct npmu__pmm *pmm, const char *who, const struct npmu__request *req,
+		 struct npmu__cursor *reply)
+{
+	if (req->release == NPMU__LEASE_QUERY)
+		return lease_query(pmm, req, reply);
+	pthread_mutex_lock(&pmm->lock);
+	int rc = lease_fast(pmm, who, req, reply);
+	pthread_mutex_unlock(&pmm->lock);
+	if (rc != NPMU__PMM_DEFER)
+		return rc;
+	return req->lease ? lease_adopt(pmm, who, req, reply) : lease_acquire(pmm, who, req, reply);
+}
+
+/* lease_current -- whether some lease's id is `shown` and not being passed on (lock held). */
+static bool lease_current(struct npmu__pmm *pmm, uint64_t shown)
+{
+	for (int i = 0; pmm->leases.l && i < NPMU_LEASES_MAX; i++)
+		if (pmm->leases.l[i].id == shown && !pmm->leases.l[i].taking)
+			return true;
+	return false;
+}
+
+/*
+ * writer_admit -- (OPEN read-write) whether a writer showing lease `shown` (0: none) may write
+ * region name: NPMU_E_LEASE while another writer holds its lease (HELD or TAKING); a LAPSED
+ * lease is taken from its holder first (fenced, L1); NPMU_E_FENCED when the lease shown is not
+ * current (a set member is opened with its set's lease).
+ */
+static int writer_admit(struct npmu__pmm *pmm, const char *name, uint64_t shown)
+{
+	pthread_mutex_lock(&pmm->lock);
+	struct npmu__lease *l = npmu__leases_find(&pmm->leases, name);
+	enum npmu__lease_state st = npmu__lease_state(l);
+	int rc = 0;
+	if (!l)
+		rc = !shown || lease_current(pmm, shown) || npmu__leases_in_grace(&pmm->leases)
+			     ? 0 : NPMU_E_FENCED;
+	else if (l->id == shown)
+		rc = l->taking ? NPMU_E_FENCED : 0;
+	else if (st == LEASE_HELD || st == LEASE_TAKING)
+		rc = NPMU_E_LEASE; /* one writer per epoch: only the lease holder writes */
+	else
+		l->taking = true; /* LAPSED: its holder goes first */
+	uint32_t members = l ? l->members : 0;
+	bool take = l && l->taking && st == LEASE_LAPSED;
+	pthread_mutex_unlock(&pmm->lock);
+	if (!take || rc != 0)
+		return rc;
+	uint64_t epoch;
+	rc = fence_writers(pmm, name, members, &epoch);
+	pthread_mutex_lock(&pmm->lock);
+	if (rc == 0)
+		memset(l, 0, sizeof(*l)); /* FREE: the new writer holds no lease */
+	else
+		l->taking = false;
+	pthread_mutex_unlock(&pmm->lock);
+	if (rc == 0)
+		LOG_WARN("stream %s: lease lapsed; its writer fenced for a writer without a lease", name);
+	return rc;
+}
+
+/* npmu__pmm_handle_fast -- renewals (holders' and leases') at once; the rest is deferred. */
+int npmu__pmm_handle_fast(struct npmu__pmm *pmm, const char *who, uint16_t type,
+			  const struct npmu__request *req, struct npmu__cursor *reply)
+{
+	if (pmm->creds && !who)
+		return NPMU_E_AUTH;
+	int rc = NPMU__PMM_DEFER;
+	if (type == NPMU_MSG_HOLDER) {
+		rc = holder_renew(pmm, who, req);
+		if (rc == 0)
+			npmu__put_u32(reply, pmm->holders.ttl_ms);
+	} else if (type == NPMU_MSG_LEASE && req->release != NPMU__LEASE_QUERY) {
+		pthread_mutex_lock(&pmm->lock);
+		rc = lease_fast(pmm, who, req, reply);
+		pthread_mutex_unlock(&pmm->lock);
+	}
+	return rc;
+}
+
+/* npmu__pmm_stalled -- nothing was answered for ms: leases may not lapse for it. */
+void npmu__pmm_stalled(struct npmu__pmm *pmm, uint64_t ms)
+{
+	pthread_mutex_lock(&pmm->lock);
+	npmu__leases_stalled(&pmm->leases, ms);
+	pthread_mutex_unlock(&pmm->lock);
+}
+
+/* open_region -- OPEN: check the rights and the lease, then open a right for req->holder. */
+static int open_region(struct npmu__pmm *pmm, const char *who, const struct npmu__request *req,
+		       uint32_t rights, struct npmu_region_info *info, struct npmu__cursor *reply)
+{
+	if (!(rights & (req->access == NPMU_ACCESS_READ_WRITE ? NPMU_RIGHT_WRITE : NPMU_RIGHT_READ)))
+		return NPMU_E_ACCESS;
+	int rc;
+	if (req->access == NPMU_ACCESS_READ_WRITE && !pmm->programmed &&
+	    (rc = writer_admit(pmm, req->name, req->lease)) != 0)
+		return rc;
+	if (!pmm->programmed) {
+		holder_renew(pmm, who, req);
+	}
+	if (info->copies > 1 && pmm->ops->mirror)
+		return pmm->ops->mirror(pmm->unit, NPMU_MSG_OPEN, req, reply);
+	struct npmu__access_info ai;
+	/* a unit programmed by a remote manager records the holder; that manager reclaims */
+	rc = pmm->ops->grant(pmm->unit, req->name, req->access, req->holder,
+			     pmm->programmed ? NULL : &pmm->holders, info, &ai);
+	if (rc == 0) {
+		npmu__info_put(reply, info);
+		npmu__access_put(reply, &ai);
+		npmu__str_put(reply, ai.unit);
+	}
+	return rc;
+}
+
+/* programming -- what only a manager programming this unit may ask: FENCE, MIRROR_REC, RIGHTS. */
+static int programming(struct npmu__pmm *pmm, const char *who, uint16_t type,
+		       const struct npmu__request *req, struct npmu__cursor *reply)
+{
+	if (pmm->creds || who)
+		return NPMU_E_ACCESS;
+	switch (type) {
+	case NPMU_MSG_MIRROR_REC:
+		if (!pmm->ops->mirror_rec)
+			return NPMU_E_ACCESS;
+		return pmm->ops->mirror_rec(pmm->unit, req, reply);
+	case NPMU_MSG_FENCE: {
+		uint64_t epoch;
+		int rc = pmm->ops->fence(pmm->unit, req->name, req->op == 1, &epoch);
+		if (rc == 0)
+			npmu__put_u64(reply, epoch);
+		return rc;
+	}
+	case NPMU_MSG_RIGHTS: {
+		struct npmu__right_info r[NPMU_RIGHTS_REPLY_MAX];
+		uint64_t id;
+		if (!pmm->ops->rights)
+			return NPMU_E_ACCESS;
+		int n = pmm->ops->rights(pmm->unit, req->name, &id, r, NPMU_RIGHTS_REPLY_MAX);
+		if (n < 0)
+			return n;
+		npmu__put_u64(reply, id);
+		npmu__put_u32(reply, (uint32_t)n);
+		for (int i = 0; i < n; i++) {
+			npmu__put_u64(reply, r[i].key);
+			npmu__put_u32(reply, r[i].access);
+			npmu__put_u64(reply, r[i].holder);
+		}
+		return 0;
+	}
+	default: return NPMU_E_PROTO;
+	}
 }
 
 /* npmu__pmm_handle -- serve one manager request for principal who. */
@@ -163,7 +435,6 @@ int npmu__pmm_handle(struct npmu__pmm *pmm, const char *who, uint16_t type,
 		     const struct npmu__request *req, struct npmu__cursor *reply)
 {
 	struct npmu_region_info info;
-	struct npmu__access_info ai;
 	int rc;
 	if (pmm->creds && !who)
 		return NPMU_E_AUTH;
@@ -186,12 +457,21 @@ int npmu__pmm_handle(struct npmu__pmm *pmm, const char *who, uint16_t type,
 	}
 	case NPMU_MSG_LIST: return list(pmm, who, req->start, reply);
 	case NPMU_MSG_UNITS: return pmm->ops->units(pmm->unit, reply);
+	case NPMU_MSG_HOLDER: return npmu__pmm_handle_fast(pmm, who, type, req, reply);
 	case NPMU_MSG_CLOSE: /* the key is the proof: whoever holds it may give it back */
 		return pmm->ops->revoke(pmm->unit, req->region_id, req->key);
+	case NPMU_MSG_FENCE:
+	case NPMU_MSG_MIRROR_REC:
+	case NPMU_MSG_RIGHTS: return programming(pmm, who, type, req, reply);
 	default: break;
 	}
-	/* The rest name an existing region: look at its owner first. */
-	if ((rc = pmm->ops->stat(pmm->unit, req->name, &info)) != 0)
+	/* The rest name an existing region (a lease on a set: its member 0): its owner first. */
+	char named[NPMU_NAME_MAX + 1];
+	if (type == NPMU_MSG_LEASE && req->members)
+		member_name(req->name, 0, named);
+	else
+		snprintf(named, sizeof(named), "%s", req->name);
+	if ((rc = pmm->ops->stat(pmm->unit, named, &info)) != 0)
 		return rc;
 	uint32_t rights = rights_of(pmm, who, &info);
 	bool mirrored = info.copies > 1 && pmm->ops->mirror;
@@ -201,23 +481,9 @@ int npmu__pmm_handle(struct npmu__pmm *pmm, const char *who, uint16_t type,
 			return NPMU_E_ACCESS;
 		npmu__info_put(reply, &info);
 		return 0;
-	case NPMU_MSG_OPEN:
-		if (!(rights & (req->access == NPMU_ACCESS_READ_WRITE ? NPMU_RIGHT_WRITE
-								      : NPMU_RIGHT_READ)))
-			return NPMU_E_ACCESS;
-		if (req->access == NPMU_ACCESS_READ_WRITE && lease_live(pmm, req->name, req->lease))
-			return NPMU_E_LEASE; /* one writer per epoch: only the lease holder writes */
-		if (mirrored)
-			return pmm->ops->mirror(pmm->unit, type, req, reply);
-		rc = pmm->ops->grant(pmm->unit, req->name, req->access, &info, &ai);
-		if (rc == 0) {
-			npmu__info_put(reply, &info);
-			npmu__access_put(reply, &ai);
-			npmu__str_put(reply, ai.unit);
-		}
-		return rc;
+	case NPMU_MSG_OPEN: return open_region(pmm, who, req, rights, &info, reply);
 	case NPMU_MSG_LEASE:
-		if (!(rights & (req->release == 2 ? NPMU_RIGHT_READ : NPMU_RIGHT_WRITE)))
+		if (!(rights & (req->release == NPMU__LEASE_QUERY ? NPMU_RIGHT_READ : NPMU_RIGHT_WRITE)))
 			return NPMU_E_ACCESS;
 		return lease(pmm, who, req, reply);
 	case NPMU_MSG_MIRROR:
@@ -225,21 +491,10 @@ int npmu__pmm_handle(struct npmu__pmm *pmm, const char *who, uint16_t type,
 			return NPMU_E_INVAL; /* not a mirrored region */
 		if (!(rights & (req->op == NPMU__MIRROR_GET ? NPMU_RIGHT_READ : NPMU_RIGHT_WRITE)))
 			return NPMU_E_ACCESS;
+		if (req->holder) {
+			holder_renew(pmm, who, req);
+		}
 		return pmm->ops->mirror(pmm->unit, type, req, reply);
-	case NPMU_MSG_MIRROR_REC:
-		/* only a manager programming this unit reads or writes a mirror record */
-		if (pmm->creds || who || !pmm->ops->mirror_rec)
-			return NPMU_E_ACCESS;
-		return pmm->ops->mirror_rec(pmm->unit, req, reply);
-	case NPMU_MSG_FENCE: {
-		if (pmm->creds || who) /* only a manager programming this unit fences directly */
-			return NPMU_E_ACCESS;
-		uint64_t epoch;
-		rc = pmm->ops->fence(pmm->unit, req->name, req->op == 1, &epoch);
-		if (rc == 0)
-			npmu__put_u64(reply, epoch);
-		return rc;
-	}
 	case NPMU_MSG_RESIZE:
 	case NPMU_MSG_DELETE:
 	case NPMU_MSG_REVOKE:

@@ -20,7 +20,6 @@
 #define CONNECT_MS 200
 #define RETRY_MS 1000
 #define RETRY_MAX_MS 8000
-#define SLOW_MS 100   /* an attempt slower than this got no answer (a refusal is quick) */
 
 /* npmu__units_add -- declare a unit (not yet connected), "HOST:PORT" or "HOST:PORT@DOMAIN". */
 int npmu__units_add(struct npmu__units *us, const char *spec)
@@ -54,14 +53,28 @@ int npmu__units_index(const struct npmu__units *us, const char *addr)
 	return -1;
 }
 
-/* npmu__units_call -- one request to unit i; a transport failure marks the unit down. */
-int npmu__units_call(struct npmu__units *us, uint32_t i, uint16_t type,
-		     const struct npmu__request *req, const uint8_t **body, size_t *blen)
+/* backoff -- unit i did not answer at all: leave it alone for a while (doubling). */
+static void backoff(struct npmu__remote_unit *u)
+{
+	u->backoff_ms = u->backoff_ms ? u->backoff_ms * 2 : RETRY_MS;
+	if (u->backoff_ms > RETRY_MAX_MS)
+		u->backoff_ms = RETRY_MAX_MS;
+	u->retry_ms = npmu__now_ms() + u->backoff_ms;
+}
+
+/*
+ * units_call -- one request to unit i. A unit that refuses connections (its process is down)
+ * is asked again at the next request; one that does not answer at all (cut off) is left alone
+ * for a while (backoff). A connection that fails, or whose session the unit no longer knows
+ * (NPMU_E_AUTH: it restarted), is replaced and the request sent once more (again: this is that
+ * second try), so a restarted unit serves at once.
+ */
+static int units_call(struct npmu__units *us, uint32_t i, uint16_t type,
+		      const struct npmu__request *req, const uint8_t **body, size_t *blen, bool again)
 {
 	struct npmu__remote_unit *u = &us->u[i];
 	if (!u->conn && !u->up && npmu__now_ms() < u->retry_ms)
 		return NPMU_E_UNREACHABLE;
-	uint64_t t0 = npmu__now_ms();
 	if (!u->conn) {
 		struct npmu_conn_cfg cfg = {.server = u->addr, .provider = us->provider,
 					    .timeout_ms = us->timeout_ms < CONNECT_MS ? us->timeout_ms
@@ -69,14 +82,13 @@ int npmu__units_call(struct npmu__units *us, uint32_t i, uint16_t type,
 		int rc = npmu__conn_new_keyed(&cfg, NPMU_MANAGER_ID, us->key, &u->conn);
 		if (rc != 0) {
 			if (u->up || rc == NPMU_E_AUTH)
-				LOG_WARN("unit %s: %s", u->addr, npmu_strerror(rc));
+				LOG_WARN("unit %s: %s", u->addr, rc == NPMU_E_UNREACHABLE
+					 ? "down (refuses connections)" : npmu_strerror(rc));
 			u->up = false;
-			if (npmu__now_ms() - t0 >= SLOW_MS) { /* silent: do not wait on it again soon */
-				u->backoff_ms = u->backoff_ms ? u->backoff_ms * 2 : RETRY_MS;
-				if (u->backoff_ms > RETRY_MAX_MS)
-					u->backoff_ms = RETRY_MAX_MS;
-				u->retry_ms = npmu__now_ms() + u->backoff_ms;
-			}
+			if (rc == NPMU_E_TIMEDOUT)
+				backoff(u);
+			else
+				u->retry_ms = 0;
 			return rc == NPMU_E_AUTH ? rc : NPMU_E_UNREACHABLE;
 		}
 		if (!u->up)
@@ -86,13 +98,39 @@ int npmu__units_call(struct npmu__units *us, uint32_t i, uint16_t type,
 		u->conn->timeout_ms = us->timeout_ms; /* requests get the full time */
 	}
 	int rc = npmu__rpc(u->conn, type, req, body, blen);
-	if (rc == NPMU_E_UNREACHABLE || rc == NPMU_E_TIMEDOUT || rc == NPMU_E_FABRIC) {
+	bool lost = rc == NPMU_E_UNREACHABLE || rc == NPMU_E_TIMEDOUT || rc == NPMU_E_FABRIC;
+	if (lost || (rc == NPMU_E_AUTH && !again)) {
+		npmu_conn_delete(&u->conn); /* u->up stays: the retry logs the unit going down */
+		if (rc == NPMU_E_TIMEDOUT) { /* the next request tries a fresh connection (bounded) */
+			LOG_WARN("unit %s: %s", u->addr, npmu_strerror(rc));
+			u->up = false;
+			return NPMU_E_UNREACHABLE;
+		}
+		if (!again)
+			return units_call(us, i, type, req, body, blen, true);
 		LOG_WARN("unit %s: %s", u->addr, npmu_strerror(rc));
-		npmu_conn_delete(&u->conn);
-		u->up = false; /* a fresh connection is tried at once next time */
+		u->up = false;
 		return NPMU_E_UNREACHABLE;
 	}
 	return rc;
+}
+
+/* npmu__units_call -- one request to unit i (see units.h). */
+int npmu__units_call(struct npmu__units *us, uint32_t i, uint16_t type,
+		     const struct npmu__request *req, const uint8_t **body, size_t *blen)
+{
+	return units_call(us, i, type, req, body, blen, false);
+}
+
+/* npmu__units_probe -- ask each unit that is away whether it is back (the unit thread's idle
+ * work), so that a restarted unit serves again at once rather than at its next retry. */
+void npmu__units_probe(void *v)
+{
+	struct npmu__units *us = v;
+	for (uint32_t i = 0; i < us->n; i++)
+		if (!us->u[i].conn && npmu__now_ms() >= us->u[i].retry_ms && npmu__units_greet(us, i) == 0)
+			LOG_INFO("unit %s: back (%llu MiB free)", us->u[i].addr,
+				 (unsigned long long)(us->u[i].free >> 20));
 }
 
 /* npmu__units_greet -- learn a unit's capacity. */
@@ -320,23 +358,125 @@ static int remote_stat(void *v, const char *name, struct npmu_region_info *info)
 	return rc;
 }
 
+/* reclaim -- close the rights to region name on unit i of holders that are gone (holders.h:
+ * the dead ones, else the first found gone); returns how many were closed. */
+static int reclaim(struct npmu__units *us, uint32_t i, const char *name)
+{
+	struct npmu__request req = {0};
+	snprintf(req.name, sizeof(req.name), "%s", name);
+	const uint8_t *body;
+	size_t blen;
+	if (!us->holders || npmu__units_call(us, i, NPMU_MSG_RIGHTS, &req, &body, &blen) != 0)
+		return 0;
+	struct npmu__rights_reply rr;
+	if (npmu__reply_rights(body, blen, &rr) != 0)
+		return 0;
+	struct npmu__reclaim rec;
+	npmu__reclaim_init(&rec, us->holders);
+	bool victim[NPMU_RIGHTS_REPLY_MAX] = {false}, any = false;
+	for (uint32_t k = 0; k < rr.count; k++)
+		any |= victim[k] = !npmu__holders_keep_live(us->holders, rr.r[k].holder);
+	for (uint32_t k = 0; k < rr.count && !any; k++)
+		any |= victim[k] = !npmu__holders_keep_present(&rec, rr.r[k].holder);
+	int n = 0;
+	for (uint32_t k = 0; k < rr.count; k++) {
+		if (!victim[k])
+			continue;
+		struct npmu__request cr = {.region_id = rr.region_id, .key = rr.r[k].key};
+		if (npmu__units_call(us, i, NPMU_MSG_CLOSE, &cr, &body, &blen) == 0)
+			n++;
+	}
+	if (n)
+		LOG_INFO("region %s on %s: %d right(s) of clients gone reclaimed", name, us->u[i].addr, n);
+	return n;
+}
+
+/* npmu__units_grant -- OPEN on unit i for holder; when the region's rights are all taken, those
+ * of holders that are gone are closed first (holders.h). */
+int npmu__units_grant(struct npmu__units *us, uint32_t i, const char *name, uint32_t access,
+		      uint64_t holder, struct npmu_region_info *info, struct npmu__access_info *ai)
+{
+	struct npmu__request req = {.access = access, .holder = holder};
+	snprintf(req.name, sizeof(req.name), "%s", name);
+	const uint8_t *body;
+	size_t blen;
+	int rc = npmu__units_call(us, i, NPMU_MSG_OPEN, &req, &body, &blen);
+	if (rc == NPMU_E_LIMIT && reclaim(us, i, name) > 0)
+		rc = npmu__units_call(us, i, NPMU_MSG_OPEN, &req, &body, &blen);
+	if (rc == NPMU_E_LIMIT)
+		LOG_WARN("region %s on %s: all %d rights are held by live clients: close some, or "
+			 "revoke them all (npmu region revoke %s)", name, us->u[i].addr,
+			 NPMU_RIGHTS_REPLY_MAX, name);
+	if (rc != 0)
+		return rc;
+	if (npmu__reply_grant(body, blen, access, info, ai) != 0)
+		return NPMU_E_PROTO;
+	if (!ai->unit[0])
+		snprintf(ai->unit, sizeof(ai->unit), "%s", us->u[i].addr);
+	return 0;
+}
+
 /* remote_grant -- open a right on the region's unit; the client is sent there for data. */
-static int remote_grant(void *v, const char *name, uint32_t access, struct npmu_region_info *info,
+static int remote_grant(void *v, const char *name, uint32_t access, uint64_t holder,
+			struct npmu__holders *hs, struct npmu_region_info *info,
 			struct npmu__access_info *ai)
 {
 	struct npmu__units *us = v;
-	struct npmu__request req = {.access = access};
+	(void)hs; /* us->holders: the same table */
+	int unit = find(us, name);
+	if (unit < 0)
+		return NPMU_E_NOENT;
+	return npmu__units_grant(us, (uint32_t)unit, name, access, holder, info, ai);
+}
+
+/* npmu__units_key_live -- whether key is a live read-write right to name on unit i. */
+bool npmu__units_key_live(struct npmu__units *us, uint32_t i, const char *name, uint64_t key)
+{
+	struct npmu__request req = {0};
+	snprintf(req.name, sizeof(req.name), "%s", name);
 	const uint8_t *body;
 	size_t blen;
-	int unit;
-	int rc = by_name(us, NPMU_MSG_OPEN, name, &req, &body, &blen, &unit);
-	if (rc != 0)
-		return rc;
-	if (npmu__reply_grant(body, blen, req.access, info, ai) != 0)
-		return NPMU_E_PROTO;
-	if (!ai->unit[0])
-		snprintf(ai->unit, sizeof(ai->unit), "%s", us->u[unit].addr);
-	return 0;
+	struct npmu_region_info info;
+	if (!key || npmu__units_call(us, i, NPMU_MSG_STAT, &req, &body, &blen) != 0 ||
+	    npmu__reply_info(body, blen, &info) != 0)
+		return false;
+	struct npmu__request p = {.region_id = info.id, .key = key};
+	return npmu__units_call(us, i, NPMU_MSG_PERSIST, &p, &body, &blen) == 0;
+}
+
+/* remote_writers -- how many read-write rights to name are open, on every unit holding it. */
+static int remote_writers(void *v, const char *name)
+{
+	struct npmu__units *us = v;
+	int at[NPMU_MIRROR_COPIES], n = 0;
+	int units = npmu__units_find_all(us, name, at, NPMU_MIRROR_COPIES);
+	for (int k = 0; k < units; k++) {
+		struct npmu__request req = {0};
+		snprintf(req.name, sizeof(req.name), "%s", name);
+		const uint8_t *body;
+		size_t blen;
+		struct npmu__rights_reply rr;
+		int rc = npmu__units_call(us, (uint32_t)at[k], NPMU_MSG_RIGHTS, &req, &body, &blen);
+		if (rc == 0 && (rc = npmu__reply_rights(body, blen, &rr)) == 0) {
+			for (uint32_t i = 0; i < rr.count; i++)
+				n += rr.r[i].access == NPMU_ACCESS_READ_WRITE;
+		} else if (rc != NPMU_E_NOENT) {
+			return rc; /* a copy away may hold a writer: not known to have none */
+		}
+	}
+	return n;
+}
+
+/* remote_key_live -- whether key is a live read-write right to name on any unit holding it. */
+static bool remote_key_live(void *v, const char *name, uint64_t key)
+{
+	struct npmu__units *us = v;
+	int at[NPMU_MIRROR_COPIES];
+	int n = npmu__units_find_all(us, name, at, NPMU_MIRROR_COPIES);
+	for (int k = 0; k < n; k++)
+		if (npmu__units_key_live(us, (uint32_t)at[k], name, key))
+			return true;
+	return false;
 }
 
 /* remote_revoke -- keys are given back at their unit, which the client reaches directly. */
@@ -438,6 +578,9 @@ const struct npmu__unit_ops npmu__remote_unit_ops = {
 	.units = remote_units,
 	.revoke_all = remote_revoke_all,
 	.fence = remote_fence,
+	.key_live = remote_key_live,
+	.writers = remote_writers,
+	.rights = NULL,
 	.mirror_rec = NULL,
 	.mirror = npmu__mirror_handle,
 };

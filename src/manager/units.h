@@ -40,6 +40,7 @@ struct npmu__units {
 	uint32_t n;
 	struct npmu__remote_unit u[NPMU_PMMD_UNITS_MAX];
 	uint8_t key[NPMU_KEY_LEN]; /* the cluster key */
+	struct npmu__holders *holders; /* the manager's live clients, for reclaiming rights */
 	const char *provider;
 	int timeout_ms;                /* per request to a unit */
 	uint32_t ndir, capdir;
@@ -64,6 +65,9 @@ int npmu__units_add(struct npmu__units *us, const char *addr);
 int npmu__units_call(struct npmu__units *us, uint32_t i, uint16_t type,
 		     const struct npmu__request *req, const uint8_t **body, size_t *blen);
 
+/* npmu__units_probe -- (idle work) reconnect to the units that are away and answer again. */
+void npmu__units_probe(void *units);
+
 /* npmu__units_greet -- learn unit i's capacity (HELLO). */
 int npmu__units_greet(struct npmu__units *us, uint32_t i);
 
@@ -73,6 +77,14 @@ int npmu__units_index(const struct npmu__units *us, const char *addr);
 /* npmu__units_find_all -- the units holding a region name (refreshing the directory once on a
  * miss): up to max indexes into out; returns the count. */
 int npmu__units_find_all(struct npmu__units *us, const char *name, int *out, int max);
+
+/* npmu__units_grant -- OPEN on unit i for holder, reclaiming the rights of clients gone when
+ * the region's rights are all taken; ai->unit is set to the unit's address. */
+int npmu__units_grant(struct npmu__units *us, uint32_t i, const char *name, uint32_t access,
+		      uint64_t holder, struct npmu_region_info *info, struct npmu__access_info *ai);
+
+/* npmu__units_key_live -- whether key is a live read-write right to region name on unit i. */
+bool npmu__units_key_live(struct npmu__units *us, uint32_t i, const char *name, uint64_t key);
 
 /* npmu__units_dir_add / npmu__units_dir_drop -- record that unit i holds (or no longer holds) name. */
 int npmu__units_dir_add(struct npmu__units *us, const char *name, uint32_t unit);

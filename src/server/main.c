@@ -159,7 +159,7 @@ int main(int argc, char **argv)
 	struct npmu__fabric *fab = NULL;
 	struct npmu__unit *unit = NULL;
 	struct npmu__service *svc = NULL;
-	struct npmu__pmm pmm = {&npmu__local_unit_ops, NULL};
+	static struct npmu__pmm pmm;
 	if ((rc = npmu__fabric_open(provider, host, port, true, &fab)) != 0) {
 		fprintf(stderr, "npmud: cannot listen on %s with provider %s: %s\n", listen, provider,
 			npmu_strerror(rc));
@@ -176,8 +176,9 @@ int main(int argc, char **argv)
 		rc = NPMU_E_ACCESS;
 		goto out;
 	}
-	pmm.unit = unit;
-	pmm.creds = cred_path ? &creds : NULL;
+	npmu__pmm_init(&pmm, &npmu__local_unit_ops, unit, cred_path ? &creds : NULL,
+		       NPMU_LEASE_GRACE_MS);
+	pmm.holders.probe = npmu__fabric_tcp(fab); /* a gone client's port refuses (holders.h) */
 	npmu__sessions_init(&sessions, pmm.creds, key_path ? cluster_key : NULL, "npmud");
 	if ((rc = npmu__service_new(fab, unit, manager ? &pmm : NULL,
 				    cred_path || key_path ? &sessions : NULL, &svc)) != 0)
@@ -204,7 +205,8 @@ out:
 	npmu__unit_delete(&unit);
 	npmu__fabric_close(&fab);
 	npmu__pool_close(&pool);
-	free(pmm.leases);
+	if (pmm.ops)
+		npmu__pmm_fini(&pmm);
 	npmu__sessions_fini(&sessions);
 	npmu__credentials_free(&creds);
 	return rc == 0 ? 0 : 1;

@@ -90,7 +90,7 @@ size_t npmu__meta_encoded_len(const struct npmu__meta *meta)
 		const struct npmu__region_meta *r = &meta->regions[i];
 		n += 8 + 8 + 1 + strlen(r->name) + 1 + strlen(r->owner) + 4 + 4 +
 		     16 * (size_t)r->nextents +
-		     16 * (size_t)r->nrights + 2 + r->mirror_len;
+		     24 * (size_t)r->nrights + 2 + r->mirror_len;
 	}
 	return n;
 }
@@ -125,6 +125,7 @@ int64_t npmu__meta_encode(const struct npmu__meta *meta, void *buf, size_t bufle
 			npmu__put_u64(&c, r->rights[k].key);
 			npmu__put_u32(&c, r->rights[k].access);
 			npmu__put_u32(&c, 0);
+			npmu__put_u64(&c, r->rights[k].holder);
 		}
 		npmu__put_u16(&c, r->mirror_len);
 		npmu__put_bytes(&c, r->mirror, r->mirror_len);
@@ -171,6 +172,7 @@ static int decode_region(struct npmu__cursor *c, const struct npmu__superblock *
 		r->rights[k].key = npmu__get_u64(c);
 		r->rights[k].access = npmu__get_u32(c);
 		uint32_t zero = npmu__get_u32(c);
+		r->rights[k].holder = sb->version >= 3 ? npmu__get_u64(c) : 0;
 		if (!c->ok || zero != 0 ||
 		    (r->rights[k].access != NPMU_ACCESS_READ &&
 		     r->rights[k].access != NPMU_ACCESS_READ_WRITE))

@@ -30,10 +30,15 @@
  *   u64 magic "NPMUMETA", u64 generation, u64 next_region_id, u32 nregions, u32 reserved,
  *   then per region: u64 id, u64 size, u8 name_len, name, u8 owner_len, owner,
  *                    u32 nextents, u32 nrights,
- *                    nextents x (u64 start_page, u64 npages), nrights x (u64 key, u32 access, u32 0),
+ *                    nextents x (u64 start_page, u64 npages),
+ *                    nrights x (u64 key, u32 access, u32 0, u64 holder (version 3 on)),
  *                    u16 mirror_len, mirror[mirror_len] (version 2 on: the mirror record of a
  *                    mirrored region's copy, see mirror_format.h; 0 for a plain region)
- * Version 1 pools (no mirror field) are read, and written as version 2 from their next commit.
+ * A right's holder is the client (its connection's holder id, renewed at the manager) it was
+ * opened for; 0: unknown. A manager reclaims the rights of holders that stopped renewing when a
+ * region's rights are all taken (src/manager/holders.h).
+ * Version 1 and 2 pools (no mirror field; no holders) are read, and written as version 3 from
+ * their next commit.
  *
  * Crash consistency (the LMDB scheme). Invariants:
  *   1. The pool's state is the metadata named by the valid superblock of highest generation
@@ -49,7 +54,7 @@
 
 #define NPMU_POOL_MAGIC "NPMUPOOL"
 #define NPMU_META_MAGIC "NPMUMETA"
-#define NPMU_POOL_VERSION 2
+#define NPMU_POOL_VERSION 3
 #define NPMU_POOL_VERSION_MIN 1
 #define NPMU_PAGE_SIZE 4096u
 #define NPMU_SB_LEN 96
@@ -57,11 +62,13 @@
 #define NPMU_REGIONS_MAX 4096            /* regions per pool */
 #define NPMU_EXTENTS_MAX 1024            /* extents per region */
 #define NPMU_RIGHTS_MAX 64               /* open rights per region */
+_Static_assert(NPMU_RIGHTS_MAX == NPMU_RIGHTS_REPLY_MAX, "a RIGHTS reply lists them all");
 
 /* One open right: a registration of the region's window under its own key. */
 struct npmu__right {
 	uint64_t key;
 	uint32_t access; /* enum npmu_access */
+	uint64_t holder; /* the client it was opened for (0: unknown) */
 };
 
 /* One region as recorded in the metadata. */

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "codec.h"
+#include "deferred.h"
 #include "log.h"
 #include "sessions.h"
 
@@ -16,6 +17,7 @@
 #define TX_BUFS 64         /* replies in flight */
 #define PEERS_MAX 1024     /* return addresses kept in the address vector */
 #define SEND_WAIT_MS 1000  /* how long a reply may wait for transmit room */
+#define STALL_MS 20        /* a request served longer than this stalled the manager (leases) */
 
 /* What a completion's context points at. */
 enum op_kind { OP_RX, OP_TX };
@@ -45,6 +47,7 @@ struct npmu__service {
 	struct npmu__pmm *pmm;           /* the manager answering region requests, or NULL */
 	struct npmu__pmm programming;    /* this unit as programmed by an authenticated manager */
 	struct npmu__sessions *sessions; /* NULL: no authentication (loopback or --insecure) */
+	struct npmu__deferred *deferred; /* pmmd: the unit thread (NULL: everything served here) */
 	struct rx_buf *rx;
 	struct tx_buf *tx;
 	struct peer *peers;
@@ -56,6 +59,14 @@ struct npmu__service {
 	unsigned log_count;
 	uint64_t log_suppressed;
 };
+
+/* now_ns -- monotonic nanoseconds. */
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
 
 /* log_bad -- log one rejected input with its peer, at most 10 lines a second, counting the rest. */
 static void log_bad(struct npmu__service *svc, const char *peer, const char *what, int rc)
@@ -101,7 +112,8 @@ int npmu__service_new(struct npmu__fabric *fab, struct npmu__unit *unit, struct 
 		return NPMU_E_NOMEM;
 	svc->fab = fab;
 	svc->unit = unit;
-	svc->programming = (struct npmu__pmm){&npmu__local_unit_ops, unit, NULL};
+	npmu__pmm_init(&svc->programming, &npmu__local_unit_ops, unit, NULL, 0);
+	svc->programming.programmed = true;
 	svc->pmm = pmm;
 	svc->sessions = sessions;
 	svc->rx = calloc(RX_BUFS, sizeof(*svc->rx));
@@ -131,14 +143,25 @@ void npmu__service_delete(struct npmu__service **svc_ptr)
 	struct npmu__service *svc = *svc_ptr;
 	if (!svc)
 		return;
+	npmu__deferred_delete(&svc->deferred);
 	if (svc->rx)
 		for (int i = 0; i < RX_BUFS; i++)
 			fi_cancel(&svc->fab->ep->fid, &svc->rx[i]);
 	free(svc->rx);
 	free(svc->tx);
 	free(svc->peers);
+	npmu__pmm_fini(&svc->programming);
 	free(svc);
 	*svc_ptr = NULL;
+}
+
+/* npmu__service_defer -- serve the manager's requests that touch units on a thread of their own. */
+int npmu__service_defer(struct npmu__service *svc, void (*idle)(void *arg), void *idle_arg,
+			unsigned idle_ms)
+{
+	if (!svc->pmm || svc->deferred)
+		return NPMU_E_INVAL;
+	return npmu__deferred_new(svc->pmm, idle, idle_arg, idle_ms, &svc->deferred);
 }
 
 /* npmu__service_stats -- the counters so far. */
@@ -328,11 +351,59 @@ static int dispatch(struct npmu__service *svc, const struct npmu__msg_hdr *hdr,
 			return svc->unit ? NPMU_E_ACCESS : NPMU_E_PROTO; /* a unit without a manager */
 		if (svc->sessions && !sess)
 			return NPMU_E_AUTH; /* manager requests only on an authenticated session */
-		return npmu__pmm_handle(svc->pmm, who, hdr->type, req, reply);
+		if (!svc->deferred)
+			return npmu__pmm_handle(svc->pmm, who, hdr->type, req, reply);
+		int rc = npmu__pmm_handle_fast(svc->pmm, who, hdr->type, req, reply);
+		if (rc != NPMU__PMM_DEFER)
+			return rc;
+		struct npmu__job job = {.type = hdr->type, .req_id = hdr->req_id,
+					.session = sess ? sess->ch.session : 0, .to = to,
+					.has_who = who != NULL, .req = *req};
+		snprintf(job.who, sizeof(job.who), "%s", who ? who : "");
+		snprintf(job.peer, sizeof(job.peer), "%s", peer);
+		rc = npmu__deferred_submit(svc->deferred, &job);
+		return rc == 0 ? NPMU__PMM_DEFER : rc;
 	}
 }
 
-/* serve -- decode one request (opening it when sealed), run it, and answer it. */
+/* refused -- log a request answered with an error (a unit away is logged where noticed). */
+static void refused(struct npmu__service *svc, const char *peer, uint16_t type, const char *name,
+		    bool unopened, int rc)
+{
+	if (rc == NPMU_E_UNREACHABLE) {
+		svc->stats.rejected++;
+		return;
+	}
+	char what[128];
+	snprintf(what, sizeof(what), "%s%s%s%s", npmu__msg_type_name(type), name[0] ? " " : "",
+		 name, unopened ? " (sealed)" : "");
+	log_bad(svc, peer, what, rc);
+}
+
+/* answer -- send the reply to request (type, req_id) with status rc, its body_len bytes of
+ * body already at b->data + NPMU_WIRE_HDR_LEN; sealed on sess when there is one. */
+static void answer(struct npmu__service *svc, struct tx_buf *b, fi_addr_t to, uint16_t type,
+		   uint64_t req_id, struct npmu__session *sess, int rc, size_t body_len)
+{
+	size_t hlen = NPMU_WIRE_HDR_LEN;
+	struct npmu__msg_hdr out = {
+		.type = (uint16_t)(type | NPMU_MSG_REPLY),
+		.status = rc,
+		.body_len = rc == 0 ? (uint32_t)body_len : 0,
+		.req_id = req_id,
+		.session = sess ? sess->ch.session : 0,
+	};
+	size_t plain = out.body_len;
+	if (sess)
+		out.body_len += NPMU_TAG_LEN;
+	npmu__msg_encode_hdr(b->data, NPMU_WIRE_MAX, &out);
+	if (sess)
+		npmu__seal(&sess->ch, false, req_id, b->data, hlen, b->data + hlen, plain);
+	send_reply(svc, to, b, hlen + out.body_len);
+}
+
+/* serve -- decode one request (opening it when sealed), run it, and answer it (or leave it to
+ * the unit thread, which answers through flush_deferred). */
 static void serve(struct npmu__service *svc, uint8_t *msg, size_t len)
 {
 	struct npmu__msg_hdr hdr;
@@ -368,37 +439,53 @@ static void serve(struct npmu__service *svc, uint8_t *msg, size_t len)
 		to = sess->peer; /* replies go where the session was made, whatever the header says */
 	struct npmu__request req = {0};
 	struct npmu__cursor reply;
-	size_t hlen = NPMU_WIRE_HDR_LEN;
-	npmu__cursor_init(&reply, b->data + hlen, NPMU_WIRE_MAX - hlen - NPMU_TAG_LEN);
+	npmu__cursor_init(&reply, b->data + NPMU_WIRE_HDR_LEN,
+			  NPMU_WIRE_MAX - NPMU_WIRE_HDR_LEN - NPMU_TAG_LEN);
 	if (rc == 0)
 		rc = npmu__req_decode(hdr.type, hdr.body, blen, &req);
+	if (rc == 0 && hdr.addr_len <= sizeof(req.peer)) {
+		memcpy(req.peer, hdr.addr, hdr.addr_len);
+		req.peer_len = (uint8_t)hdr.addr_len;
+	}
 	if (rc == 0) {
 		svc->stats.requests++;
+		uint64_t t0 = now_ns();
 		rc = dispatch(svc, &hdr, &req, to, host, sess, peer, &reply);
+		uint64_t took_ms = (now_ns() - t0) / 1000000;
+		if (took_ms >= STALL_MS && svc->pmm)
+			npmu__pmm_stalled(svc->pmm, took_ms); /* nobody could renew meanwhile */
+		if (rc == NPMU__PMM_DEFER)
+			return; /* the unit thread answers */
 	}
-	if (rc == NPMU_E_UNREACHABLE) {
-		svc->stats.rejected++; /* a manager's unit is away: logged once where it is noticed */
-	} else if (rc != 0) {
-		char what[128];
-		snprintf(what, sizeof(what), "%s%s%s%s", npmu__msg_type_name(hdr.type),
-			 req.name[0] ? " " : "", req.name,
-			 hdr.session && !sess && hdr.type != NPMU_MSG_AUTH3 ? " (sealed)" : "");
-		log_bad(svc, peer, what, rc);
+	if (rc != 0)
+		refused(svc, peer, hdr.type, req.name,
+			hdr.session && !sess && hdr.type != NPMU_MSG_AUTH3, rc);
+	if (rc == 0 && !reply.ok)
+		rc = NPMU_E_INTERNAL;
+	answer(svc, b, to, hdr.type, hdr.req_id, sess, rc, rc == 0 ? reply.pos : 0);
+}
+
+/* flush_deferred -- send the replies of the jobs the unit thread served. */
+static void flush_deferred(struct npmu__service *svc)
+{
+	struct npmu__job *job;
+	while (svc->deferred && (job = npmu__deferred_take(svc->deferred)) != NULL) {
+		struct npmu__session *sess = job->session && svc->sessions
+						     ? npmu__sessions_find(svc->sessions, job->session)
+						     : NULL;
+		struct tx_buf *b = job->session && !sess ? NULL : tx_get(svc);
+		if (!b) {
+			LOG_INFO("reply to %s from %s dropped: %s", npmu__msg_type_name(job->type),
+				 job->peer, job->session && !sess ? "its session is gone" : "no room");
+			free(job);
+			continue;
+		}
+		if (job->status != 0)
+			refused(svc, job->peer, job->type, job->req.name, false, job->status);
+		memcpy(b->data + NPMU_WIRE_HDR_LEN, job->body, job->body_len);
+		answer(svc, b, job->to, job->type, job->req_id, sess, job->status, job->body_len);
+		free(job);
 	}
-	struct npmu__msg_hdr out = {
-		.type = (uint16_t)(hdr.type | NPMU_MSG_REPLY),
-		.status = rc == 0 && !reply.ok ? NPMU_E_INTERNAL : rc,
-		.body_len = rc == 0 && reply.ok ? (uint32_t)reply.pos : 0,
-		.req_id = hdr.req_id,
-		.session = sess ? sess->ch.session : 0,
-	};
-	size_t plain = out.body_len;
-	if (sess)
-		out.body_len += NPMU_TAG_LEN;
-	npmu__msg_encode_hdr(b->data, NPMU_WIRE_MAX, &out);
-	if (sess)
-		npmu__seal(&sess->ch, false, hdr.req_id, b->data, hlen, b->data + hlen, plain);
-	send_reply(svc, to, b, hlen + out.body_len);
 }
 
 /* handle_completion -- a received request or a finished reply. */
@@ -421,14 +508,6 @@ static void handle_completion(struct npmu__service *svc, const struct fi_cq_msg_
 	serve(svc, msg, len);
 }
 
-/* now_ns -- monotonic nanoseconds. */
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 /*
  * npmu__service_run -- serve until stop_fd is readable. After any activity the loop keeps
  * polling the CQ for spin_us microseconds (one-sided operations on providers such as tcp need
@@ -439,24 +518,26 @@ int npmu__service_run(struct npmu__service *svc, int stop_fd, unsigned spin_us)
 {
 	struct fid *cq_fid = &svc->fab->cq->fid;
 	uint64_t spin_ns = (uint64_t)spin_us * 1000, last = now_ns();
+	int dfd = svc->deferred ? npmu__deferred_fd(svc->deferred) : -1;
 	for (;;) {
+		flush_deferred(svc);
 		if (drain(svc) > 0) {
 			last = now_ns();
 			continue;
 		}
 		if (spin_ns && now_ns() - last < spin_ns)
 			continue;
-		int lease_ms = svc->pmm ? npmu__pmm_tick(svc->pmm) : -1;
-		struct pollfd pfd[2] = {{.fd = stop_fd, .events = POLLIN},
+		struct pollfd pfd[3] = {{.fd = stop_fd, .events = POLLIN},
+					{.fd = dfd, .events = POLLIN},
 					{.fd = svc->fab->wait_fd, .events = POLLIN}};
-		int timeout = lease_ms;
+		int timeout = -1;
 		if (svc->fab->wait_fd < 0)
 			timeout = 1; /* provider without a wait object: short naps */
 		else if (fi_trywait(svc->fab->fabric, &cq_fid, 1) != FI_SUCCESS) {
 			last = now_ns();
 			continue;
 		}
-		int n = poll(pfd, svc->fab->wait_fd < 0 ? 1 : 2, timeout);
+		int n = poll(pfd, svc->fab->wait_fd < 0 ? 2 : 3, timeout);
 		if (n < 0 && errno != EINTR) {
 			LOG_ERR("poll: %s", strerror(errno));
 			return NPMU_E_INTERNAL;

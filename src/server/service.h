@@ -26,6 +26,14 @@ struct npmu__sessions;
 int npmu__service_new(struct npmu__fabric *fab, struct npmu__unit *unit, struct npmu__pmm *pmm,
 		      struct npmu__sessions *sessions, struct npmu__service **svc_ptr);
 
+/*
+ * npmu__service_defer -- (pmmd) serve the manager's requests that touch units on a thread of
+ * their own (deferred.h), calling idle there when nothing came for idle_ms; renewals,
+ * handshakes and HELLO are still answered at once.
+ */
+int npmu__service_defer(struct npmu__service *svc, void (*idle)(void *arg), void *idle_arg,
+			unsigned idle_ms);
+
 /* npmu__service_delete -- free the service (the unit and fabric stay); NULLs *svc_ptr. */
 void npmu__service_delete(struct npmu__service **svc_ptr);
 

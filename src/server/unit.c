@@ -361,7 +361,7 @@ static uint64_t new_key(struct npmu__unit *unit)
 }
 
 /* npmu__unit_grant -- open a right: register the window under a new random key and record it. */
-int npmu__unit_grant(struct npmu__unit *unit, const char *name, uint32_t access,
+int npmu__unit_grant(struct npmu__unit *unit, const char *name, uint32_t access, uint64_t holder,
 		     struct npmu_region_info *info, struct npmu__access_info *ai)
 {
 	struct npmu__pool *pool = unit->pool;
@@ -381,6 +381,7 @@ int npmu__unit_grant(struct npmu__unit *unit, const char *name, uint32_t access,
 		return rc;
 	r->rights[r->nrights].key = e->mr[slot].key;
 	r->rights[r->nrights].access = access;
+	r->rights[r->nrights].holder = holder;
 	r->nrights++;
 	if ((rc = npmu__pool_commit(pool)) != 0) {
 		r->nrights--;
@@ -416,6 +417,46 @@ int npmu__unit_revoke(struct npmu__unit *unit, uint64_t region_id, uint64_t key)
 	e->mr[m] = e->mr[--e->nmr];
 	r->rights[k] = r->rights[--r->nrights];
 	return npmu__pool_commit(unit->pool);
+}
+
+/* npmu__unit_reclaim -- close the rights of dead holders (keys dead at once), one commit. */
+int npmu__unit_reclaim(struct npmu__unit *unit, const char *name,
+		       bool (*live)(void *arg, uint64_t holder), void *arg)
+{
+	struct npmu__region_meta *r = npmu__meta_find(&unit->pool->meta, name);
+	if (!r)
+		return NPMU_E_NOENT;
+	struct npmu__tpt_entry *e = entry_find(unit, r->id);
+	int n = 0;
+	for (uint32_t k = 0; k < r->nrights;) {
+		if (live(arg, r->rights[k].holder)) {
+			k++;
+			continue;
+		}
+		for (uint32_t m = 0; e && m < e->nmr; m++)
+			if (e->mr[m].key == r->rights[k].key) {
+				fi_close(&e->mr[m].mr->fid);
+				e->mr[m] = e->mr[--e->nmr];
+				break;
+			}
+		r->rights[k] = r->rights[--r->nrights];
+		n++;
+	}
+	if (n == 0)
+		return 0;
+	int rc = npmu__pool_commit(unit->pool);
+	LOG_INFO("region %s: %d right(s) of clients gone reclaimed", name, n);
+	return rc == 0 ? n : rc;
+}
+
+/* npmu__unit_key_live -- whether key is a live read-write right to region name. */
+bool npmu__unit_key_live(struct npmu__unit *unit, const char *name, uint64_t key)
+{
+	struct npmu__region_meta *r = npmu__meta_find(&unit->pool->meta, name);
+	for (uint32_t k = 0; r && key && k < r->nrights; k++)
+		if (r->rights[k].key == key && r->rights[k].access == NPMU_ACCESS_READ_WRITE)
+			return true;
+	return false;
 }
 
 /* npmu__unit_revoke_all -- close every right to a region (keys dead at once), then forget them. */

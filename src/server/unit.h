@@ -49,9 +49,18 @@ int npmu__unit_stat(struct npmu__unit *unit, const char *name, struct npmu_regio
 /* npmu__unit_list -- info of regions [start, start+max) in table order; returns the count copied. */
 int npmu__unit_list(struct npmu__unit *unit, uint32_t start, struct npmu_region_info *out,
 		    uint32_t max, uint32_t *total);
-/* npmu__unit_grant -- open a right: register the window under a new random key and record it. */
-int npmu__unit_grant(struct npmu__unit *unit, const char *name, uint32_t access,
+/* npmu__unit_grant -- open a right for holder: register the window under a new random key and
+ * record both. NPMU_E_LIMIT when the region has NPMU_RIGHTS_MAX rights. */
+int npmu__unit_grant(struct npmu__unit *unit, const char *name, uint32_t access, uint64_t holder,
 		     struct npmu_region_info *info, struct npmu__access_info *ai);
+
+/* npmu__unit_reclaim -- close every right to region name whose holder `live` says is dead;
+ * returns how many (one pool commit for all). */
+int npmu__unit_reclaim(struct npmu__unit *unit, const char *name,
+		       bool (*live)(void *arg, uint64_t holder), void *arg);
+
+/* npmu__unit_key_live -- whether key is a live read-write right to region name. */
+bool npmu__unit_key_live(struct npmu__unit *unit, const char *name, uint64_t key);
 /* npmu__unit_revoke -- close a right: deregister (the key is dead at once) and forget it. */
 int npmu__unit_revoke(struct npmu__unit *unit, uint64_t region_id, uint64_t key);
 /*

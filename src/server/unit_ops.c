@@ -2,6 +2,8 @@
 #include "pmm.h"
 #include "unit.h"
 
+#include "log.h"
+
 static int local_create(void *u, const struct npmu__request *req, const char *owner,
 			struct npmu_region_info *info)
 {
@@ -33,10 +35,58 @@ static int local_list(void *u, uint32_t start, struct npmu_region_info *out, uin
 	return npmu__unit_list(u, start, out, max, total);
 }
 
-static int local_grant(void *u, const char *name, uint32_t access, struct npmu_region_info *info,
+/* local_grant -- a right for holder; when the region's rights are all taken, those of dead
+ * holders go first (holders.h). */
+static int local_grant(void *u, const char *name, uint32_t access, uint64_t holder,
+		       struct npmu__holders *hs, struct npmu_region_info *info,
 		       struct npmu__access_info *ai)
 {
-	return npmu__unit_grant(u, name, access, info, ai);
+	int rc = npmu__unit_grant(u, name, access, holder, info, ai);
+	if (rc == NPMU_E_LIMIT && hs) {
+		struct npmu__reclaim rec;
+		npmu__reclaim_init(&rec, hs);
+		if (npmu__unit_reclaim(u, name, npmu__holders_keep_live, hs) > 0 ||
+		    npmu__unit_reclaim(u, name, npmu__holders_keep_present, &rec) > 0)
+			rc = npmu__unit_grant(u, name, access, holder, info, ai);
+	}
+	if (rc == NPMU_E_LIMIT)
+		LOG_WARN("region %s: all %d rights are held by live clients: close some, or revoke "
+			 "them all (npmu region revoke %s)", name, NPMU_RIGHTS_MAX, name);
+	return rc;
+}
+
+static bool local_key_live(void *u, const char *name, uint64_t key)
+{
+	return npmu__unit_key_live(u, name, key);
+}
+
+/* local_writers -- how many read-write rights to a region are open. */
+static int local_writers(void *u, const char *name)
+{
+	struct npmu__unit *unit = u;
+	struct npmu__region_meta *r = npmu__meta_find(&unit->pool->meta, name);
+	if (!r)
+		return NPMU_E_NOENT;
+	int n = 0;
+	for (uint32_t k = 0; k < r->nrights; k++)
+		n += r->rights[k].access == NPMU_ACCESS_READ_WRITE;
+	return n;
+}
+
+/* local_rights -- a region's rights, for a manager that reclaims them. */
+static int local_rights(void *u, const char *name, uint64_t *region_id,
+			struct npmu__right_info *out, uint32_t max)
+{
+	struct npmu__unit *unit = u;
+	struct npmu__region_meta *r = npmu__meta_find(&unit->pool->meta, name);
+	if (!r)
+		return NPMU_E_NOENT;
+	*region_id = r->id;
+	uint32_t n = 0;
+	for (; n < r->nrights && n < max; n++)
+		out[n] = (struct npmu__right_info){r->rights[n].key, r->rights[n].access,
+						   r->rights[n].holder};
+	return (int)n;
 }
 
 static int local_revoke(void *u, uint64_t region_id, uint64_t key)
@@ -86,6 +136,9 @@ const struct npmu__unit_ops npmu__local_unit_ops = {
 	.units = local_units,
 	.revoke_all = local_revoke_all,
 	.fence = local_fence,
+	.key_live = local_key_live,
+	.writers = local_writers,
+	.rights = local_rights,
 	.mirror_rec = local_mirror_rec,
 	.mirror = NULL,
 };

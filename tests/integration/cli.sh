@@ -61,7 +61,7 @@ expect 1 "can only grow" "$npmu" region grow r 1M
 expect 1 "outside the region" "$npmu" get --offset 3M r "$dir/out.bin"
 expect 0 '"deleted":"r"' "$npmu" --json region rm r
 expect 1 "no such region" "$npmu" region rm r
-expect 1 "no answer from 127.0.0.1:1" "$npmu" --server 127.0.0.1:1 region ls
+expect 1 "nothing answers at 127.0.0.1:1" "$npmu" --server 127.0.0.1:1 region ls
 # checkpoint streams: stat and dump only look
 "$build/npmu-demo" create kv
 expect 0 "kv \(append mode\)" "$npmu" ckpt stat kv

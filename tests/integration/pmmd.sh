@@ -7,7 +7,7 @@ build=$1
 npmud="$build/npmud"; pmmd="$build/pmmd"; npmu="$build/npmu"
 dir=$(mktemp -d /tmp/npmu-pmmd-XXXXXX)
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$dir"; }
+cleanup() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; [ -n "${KEEP:-}" ] || rm -rf "$dir"; }
 trap cleanup EXIT
 fails=0
 expect() { # expect STATUS PATTERN CMD...

@@ -10,7 +10,7 @@ size=${NPMU_STRIPE_SIZE:-1G}
 npmud="$build/npmud"; pmmd="$build/pmmd"; npmu="$build/npmu"
 dir=$(mktemp -d /tmp/npmu-stripe-XXXXXX)
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$dir"; }
+cleanup() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; [ -n "${KEEP:-}" ] || rm -rf "$dir"; }
 trap cleanup EXIT
 fails=0
 fail() { echo "FAIL: $*"; fails=$((fails + 1)); }

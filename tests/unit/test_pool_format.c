@@ -7,6 +7,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "codec.h"
 #include "pool_format.h"
 
 /* geometry__bounds: tiny pools are refused; metadata areas scale and are capped. */
@@ -76,7 +77,7 @@ static void meta__roundtrip(void **state)
 	add_region(&m, "a", 10000, (struct npmu__extent[]){{100, 2}, {200, 1}}, 2);
 	add_region(&m, "b", 4096, (struct npmu__extent[]){{102, 1}}, 1);
 	m.regions[1].nrights = 1;
-	m.regions[1].rights[0] = (struct npmu__right){0xabcdef, NPMU_ACCESS_READ};
+	m.regions[1].rights[0] = (struct npmu__right){0xabcdef, NPMU_ACCESS_READ, 0x1234567890ull};
 	struct npmu__mirror mr = {.generation = 4, .size = 4096, .ncopies = 2,
 				  .copy = {{"10.0.0.1:7411", 0, 0}, {"10.0.0.2:7411", 1, 0}}};
 	int rl = npmu__mirror_encode(&mr, m.regions[1].mirror, NPMU_MIRROR_REC_MAX);
@@ -92,6 +93,7 @@ static void meta__roundtrip(void **state)
 	assert_int_equal(out.nregions, 2);
 	assert_int_equal(npmu__meta_find(&out, "a")->nextents, 2);
 	assert_int_equal(npmu__meta_find(&out, "b")->rights[0].key, 0xabcdef);
+	assert_int_equal(npmu__meta_find(&out, "b")->rights[0].holder, 0x1234567890ull);
 	assert_int_equal(npmu__meta_find(&out, "b")->mirror_len, rl);
 	assert_memory_equal(npmu__meta_find(&out, "b")->mirror, m.regions[1].mirror, (size_t)rl);
 	assert_int_equal(npmu__meta_find(&out, "a")->mirror_len, 0);
@@ -100,6 +102,53 @@ static void meta__roundtrip(void **state)
 	assert_int_equal(npmu__meta_encode(&m, buf, 40), NPMU_E_NOSPC);
 	npmu__meta_free(&out);
 	npmu__meta_free(&m);
+	npmu__alloc_fini(&a);
+}
+
+/* meta__reads_version_2: a region table written before rights had holders (version 2: a right
+ * is u64 key, u32 access, u32 0) decodes, each right's holder unknown (0). */
+static void meta__reads_version_2(void **state)
+{
+	(void)state;
+	struct npmu__superblock sb;
+	npmu__pool_geometry(64 << 20, &sb);
+	sb.generation = 5;
+	sb.version = 2;
+	uint8_t buf[512];
+	struct npmu__cursor c;
+	npmu__cursor_init(&c, buf, sizeof(buf));
+	npmu__put_bytes(&c, NPMU_META_MAGIC, 8);
+	npmu__put_u64(&c, 5); /* generation */
+	npmu__put_u64(&c, 2); /* next region id */
+	npmu__put_u32(&c, 1); /* regions */
+	npmu__put_u32(&c, 0);
+	npmu__put_u64(&c, 1); /* id */
+	npmu__put_u64(&c, 4096);
+	npmu__put_u8(&c, 1);
+	npmu__put_bytes(&c, "r", 1);
+	npmu__put_u8(&c, 0); /* no owner */
+	npmu__put_u32(&c, 1); /* extents */
+	npmu__put_u32(&c, 2); /* rights */
+	npmu__put_u64(&c, 100);
+	npmu__put_u64(&c, 1);
+	for (int k = 0; k < 2; k++) {
+		npmu__put_u64(&c, 0x100 + (uint64_t)k);
+		npmu__put_u32(&c, NPMU_ACCESS_READ_WRITE);
+		npmu__put_u32(&c, 0);
+	}
+	npmu__put_u16(&c, 0); /* not mirrored */
+	assert_true(c.ok);
+	struct npmu__alloc a;
+	npmu__alloc_init(&a, sb.npages, sb.data_start);
+	struct npmu__meta out;
+	assert_int_equal(npmu__meta_decode(buf, c.pos, &sb, &out, &a), 0);
+	struct npmu__region_meta *r = npmu__meta_find(&out, "r");
+	assert_non_null(r);
+	assert_int_equal(r->nrights, 2);
+	assert_int_equal(r->rights[1].key, 0x101);
+	assert_int_equal(r->rights[0].holder, 0);
+	assert_int_equal(r->rights[1].holder, 0);
+	npmu__meta_free(&out);
 	npmu__alloc_fini(&a);
 }
 
@@ -150,6 +199,7 @@ int main(void)
 		cmocka_unit_test(geometry__bounds),
 		cmocka_unit_test(sb__roundtrip_and_damage),
 		cmocka_unit_test(meta__roundtrip),
+		cmocka_unit_test(meta__reads_version_2),
 		cmocka_unit_test(meta__rejects_inconsistent),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -86,7 +86,8 @@ static void req__every_type_roundtrips(void **state)
 				   .region_id = 5, .key = 0xdeadbeefcafef00dull, .offset = 4095,
 				   .len = 3, .start = 40, .id = "alice@lab", .nonce = {1, 2, 3}, .ttl_ms = 500,
 				   .mac = {9, 8, 7}, .copies = 2, .unit2 = "10.0.0.2:7411", .op = 1,
-				   .copy = 1, .key1 = 77, .value = 4096, .rec_len = 3, .rec = {5, 6, 7}};
+				   .copy = 1, .key1 = 77, .value = 4096, .rec_len = 3, .rec = {5, 6, 7},
+				   .holder = 0x1122334455667788ull, .members = 6, .lease = 42};
 	for (uint16_t t = 1; t <= NPMU_MSG_TYPE_MAX; t++) {
 		uint8_t body[512];
 		int n = npmu__req_encode(t, &in, body, sizeof(body));
@@ -101,8 +102,21 @@ static void req__every_type_roundtrips(void **state)
 			assert_int_equal(out.offset, 4095);
 			assert_int_equal(out.len, 3);
 		}
-		if (t == NPMU_MSG_OPEN)
+		if (t == NPMU_MSG_OPEN) {
 			assert_int_equal(out.access, NPMU_ACCESS_READ);
+			assert_int_equal(out.lease, 42);
+			assert_int_equal(out.holder, in.holder);
+		}
+		if (t == NPMU_MSG_HOLDER)
+			assert_int_equal(out.holder, in.holder);
+		if (t == NPMU_MSG_RIGHTS)
+			assert_string_equal(out.name, in.name);
+		if (t == NPMU_MSG_LEASE) {
+			assert_int_equal(out.lease, 42);
+			assert_int_equal(out.ttl_ms, 500);
+			assert_int_equal(out.key, in.key);
+			assert_int_equal(out.members, 6);
+		}
 		if (t == NPMU_MSG_LIST)
 			assert_int_equal(out.start, 40);
 		if (t == NPMU_MSG_CREATE) {
@@ -121,6 +135,7 @@ static void req__every_type_roundtrips(void **state)
 			assert_int_equal(out.copy, 1);
 			assert_int_equal(out.key1, 77);
 			assert_int_equal(out.value, 4096);
+			assert_int_equal(out.holder, in.holder);
 		}
 		if (t == NPMU_MSG_FENCE)
 			assert_int_equal(out.op, 1);
@@ -136,6 +151,23 @@ static void req__every_type_roundtrips(void **state)
 		assert_int_equal(npmu__req_decode(t, body, (size_t)n + 1, &out), NPMU_E_PROTO);
 	}
 	assert_int_equal(npmu__req_decode(0, "", 0, &in), NPMU_E_PROTO);
+	/* a holder renewal names a holder; a set's lease leaves room for its members' names */
+	uint8_t body[512];
+	in.holder = 0;
+	int n = npmu__req_encode(NPMU_MSG_HOLDER, &in, body, sizeof(body));
+	assert_int_equal(npmu__req_decode(NPMU_MSG_HOLDER, body, (size_t)n, &in), NPMU_E_PROTO);
+	struct npmu__request set = {.ttl_ms = 500, .members = 6};
+	memset(set.name, 'a', NPMU_NAME_MAX - 4);
+	n = npmu__req_encode(NPMU_MSG_LEASE, &set, body, sizeof(body));
+	struct npmu__request out;
+	assert_int_equal(npmu__req_decode(NPMU_MSG_LEASE, body, (size_t)n, &out), 0);
+	set.name[NPMU_NAME_MAX - 4] = 'a';
+	n = npmu__req_encode(NPMU_MSG_LEASE, &set, body, sizeof(body));
+	assert_int_equal(npmu__req_decode(NPMU_MSG_LEASE, body, (size_t)n, &out), NPMU_E_NAME);
+	set.members = NPMU_SET_MEMBERS_MAX + 1;
+	set.name[NPMU_NAME_MAX - 4] = '\0';
+	n = npmu__req_encode(NPMU_MSG_LEASE, &set, body, sizeof(body));
+	assert_int_equal(npmu__req_decode(NPMU_MSG_LEASE, body, (size_t)n, &out), NPMU_E_PROTO);
 }
 
 /* req__bad_names_and_access: invalid names and unknown access values are refused. */

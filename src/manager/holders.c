@@ -1,0 +1,190 @@
+/* holders.c -- live clients by holder id: renewals, liveness, and the bound on the table. */
+#include "holders.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "fabric.h"
+#include "npmu.h"
+
+/* now_ms -- monotonic milliseconds. */
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* npmu__holders_init -- an empty table; unknown holders count as live for one TTL from now. */
+void npmu__holders_init(struct npmu__holders *hs, uint32_t ttl_ms)
+{
+	memset(hs, 0, sizeof(*hs));
+	pthread_mutex_init(&hs->lock, NULL);
+	hs->ttl_ms = ttl_ms;
+	hs->started_ms = now_ms();
+}
+
+/* npmu__holders_fini -- free the table. */
+void npmu__holders_fini(struct npmu__holders *hs)
+{
+	free(hs->h);
+	pthread_mutex_destroy(&hs->lock);
+	memset(hs, 0, sizeof(*hs));
+}
+
+/* find -- the entry of id, or NULL. */
+static struct npmu__holder *find(const struct npmu__holders *hs, uint64_t id)
+{
+	for (uint32_t i = 0; i < hs->n; i++)
+		if (hs->h[i].id == id)
+			return &hs->h[i];
+	return NULL;
+}
+
+/* sweep -- drop entries dead for a whole TTL more (their rights are reclaimable either way:
+ * an unknown holder past the grace counts as dead). */
+static void sweep(struct npmu__holders *hs, uint64_t now)
+{
+	for (uint32_t i = 0; i < hs->n;)
+		if (hs->h[i].expiry_ms + hs->ttl_ms < now)
+			hs->h[i] = hs->h[--hs->n];
+		else
+			i++;
+}
+
+/* set_addr -- where holder h's requests come from. */
+static void set_addr(struct npmu__holder *h, const uint8_t *addr, size_t len)
+{
+	h->addr_len = addr && len <= NPMU_HOLDER_ADDR_MAX ? (uint8_t)len : 0;
+	if (h->addr_len)
+		memcpy(h->addr, addr, len);
+}
+
+/* renew -- npmu__holders_renew with the lock held. */
+static int renew(struct npmu__holders *hs, uint64_t id, const char *who, const uint8_t *addr,
+		 size_t addr_len)
+{
+	if (id == 0)
+		return NPMU_E_INVAL;
+	if (!who)
+		who = "";
+	uint64_t now = now_ms();
+	struct npmu__holder *h = find(hs, id);
+	if (h) {
+		if (strcmp(h->who, who) != 0)
+			return NPMU_E_ACCESS; /* not its holder: keeps nobody's rights alive */
+		h->expiry_ms = now + hs->ttl_ms;
+		if (addr_len)
+			set_addr(h, addr, addr_len);
+		return 0;
+	}
+	if (hs->n == hs->cap)
+		sweep(hs, now);
+	uint32_t mine = 0;
+	for (uint32_t i = 0; i < hs->n; i++)
+		mine += hs->h[i].expiry_ms > now && strcmp(hs->h[i].who, who) == 0;
+	if (mine >= NPMU_HOLDERS_PER_ID)
+		return NPMU_E_LIMIT;
+	if (hs->n == hs->cap) {
+		uint32_t cap = hs->cap ? 2 * hs->cap : 64;
+		if (cap > NPMU_HOLDERS_MAX)
+			cap = NPMU_HOLDERS_MAX;
+		if (cap == hs->cap)
+			return NPMU_E_LIMIT;
+		void *p = realloc(hs->h, cap * sizeof(*hs->h));
+		if (!p)
+			return NPMU_E_NOMEM;
+		hs->h = p;
+		hs->cap = cap;
+	}
+	h = &hs->h[hs->n++];
+	h->id = id;
+	h->expiry_ms = now + hs->ttl_ms;
+	snprintf(h->who, sizeof(h->who), "%s", who);
+	set_addr(h, addr, addr_len);
+	return 0;
+}
+
+/* npmu__holders_renew -- holder id of principal who is alive now. */
+int npmu__holders_renew(struct npmu__holders *hs, uint64_t id, const char *who,
+			const uint8_t *addr, size_t addr_len)
+{
+	pthread_mutex_lock(&hs->lock);
+	int rc = renew(hs, id, who, addr, addr_len);
+	pthread_mutex_unlock(&hs->lock);
+	return rc;
+}
+
+/* live -- npmu__holders_live with the lock held. */
+static bool live(const struct npmu__holders *hs, uint64_t id)
+{
+	if (id == 0)
+		return false;
+	uint64_t now = now_ms();
+	const struct npmu__holder *h = find(hs, id);
+	if (h)
+		return h->expiry_ms > now;
+	return now < hs->started_ms + hs->ttl_ms; /* unknown: live during the grace after a start */
+}
+
+/* npmu__holders_live -- whether the rights of holder id must be kept. */
+bool npmu__holders_live(struct npmu__holders *hs, uint64_t id)
+{
+	pthread_mutex_lock(&hs->lock);
+	bool l = live(hs, id);
+	pthread_mutex_unlock(&hs->lock);
+	return l;
+}
+
+/* npmu__holders_gone -- whether holder id's address refuses connections (its process is gone). */
+bool npmu__holders_gone(struct npmu__holders *hs, uint64_t id)
+{
+	uint8_t addr[NPMU_HOLDER_ADDR_MAX];
+	size_t len = 0;
+	pthread_mutex_lock(&hs->lock);
+	const struct npmu__holder *h = hs->probe ? find(hs, id) : NULL;
+	if (h && h->addr_len) {
+		len = h->addr_len;
+		memcpy(addr, h->addr, len);
+	}
+	pthread_mutex_unlock(&hs->lock);
+	return len && npmu__addr_refused(addr, len); /* asked without the lock: up to 100 ms */
+}
+
+/* npmu__holders_count -- holders live now. */
+uint32_t npmu__holders_count(struct npmu__holders *hs)
+{
+	pthread_mutex_lock(&hs->lock);
+	uint64_t now = now_ms();
+	uint32_t n = 0;
+	for (uint32_t i = 0; i < hs->n; i++)
+		n += hs->h[i].expiry_ms > now;
+	pthread_mutex_unlock(&hs->lock);
+	return n;
+}
+
+/* npmu__reclaim_init -- a reclaim whose probing budget starts now. */
+void npmu__reclaim_init(struct npmu__reclaim *rc, struct npmu__holders *hs)
+{
+	rc->hs = hs;
+	rc->deadline_ms = now_ms() + NPMU_RECLAIM_PROBE_MS;
+	rc->found = false;
+}
+
+/* npmu__holders_keep_live -- keep a right unless its holder is dead. */
+bool npmu__holders_keep_live(void *hs, uint64_t holder)
+{
+	return npmu__holders_live(hs, holder);
+}
+
+/* npmu__holders_keep_present -- keep a right unless it is the first whose holder is gone. */
+bool npmu__holders_keep_present(void *arg, uint64_t holder)
+{
+	struct npmu__reclaim *rc = arg;
+	if (rc->found || now_ms() > rc->deadline_ms || !npmu__holders_gone(rc->hs, holder))
+		return true;
+	rc->found = true;
+	return false;
+}

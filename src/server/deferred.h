@@ -1,0 +1,62 @@
+/* deferred.h -- manager requests that touch units, served on a thread of their own (pmmd). */
+#ifndef NPMU_DEFERRED_H
+#define NPMU_DEFERRED_H
+
+#include <rdma/fabric.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pmm.h"
+#include "wire.h"
+
+/*
+ * pmmd answers renewals (of holders and leases), handshakes and HELLO on the thread that
+ * receives requests, at once; a request that has to ask units (which may take a unit timeout
+ * when one is away) is queued here and served in order by one unit thread, whose answer the
+ * receiving thread then seals and sends. So a lease is never renewed late because a unit is
+ * slow (leases.h), and the units are asked by one thread at a time, as before.
+ *
+ * A job's life: QUEUED (submitted by the receiving thread) -> SERVED (its reply body and status
+ * filled by the unit thread) -> taken back and sent by the receiving thread. At most
+ * NPMU_DEFERRED_MAX jobs wait; beyond that a request is refused at once (NPMU_E_LIMIT).
+ * When idle for `idle_ms`, the unit thread calls `idle` (pmmd: look at the units that are away).
+ */
+#define NPMU_DEFERRED_MAX 256
+
+struct npmu__job {
+	/* the request */
+	uint16_t type;
+	uint64_t req_id;
+	uint64_t session;              /* 0: the reply goes in the clear */
+	fi_addr_t to;
+	bool has_who;
+	char who[NPMU_ID_MAX + 1];
+	char peer[128];
+	struct npmu__request req;
+	/* the answer */
+	int status;
+	size_t body_len;
+	uint8_t body[NPMU_WIRE_MAX];
+	struct npmu__job *next;
+};
+
+struct npmu__deferred;
+
+/* npmu__deferred_new -- start the unit thread serving pmm; idle may be NULL. */
+int npmu__deferred_new(struct npmu__pmm *pmm, void (*idle)(void *arg), void *idle_arg,
+		       unsigned idle_ms, struct npmu__deferred **out);
+
+/* npmu__deferred_delete -- stop the thread (after its current job) and free every job. */
+void npmu__deferred_delete(struct npmu__deferred **d);
+
+/* npmu__deferred_fd -- readable while served jobs wait to be taken. */
+int npmu__deferred_fd(const struct npmu__deferred *d);
+
+/* npmu__deferred_submit -- queue a copy of job; NPMU_E_LIMIT when NPMU_DEFERRED_MAX wait. */
+int npmu__deferred_submit(struct npmu__deferred *d, const struct npmu__job *job);
+
+/* npmu__deferred_take -- a served job (the caller frees it with free()), or NULL. */
+struct npmu__job *npmu__deferred_take(struct npmu__deferred *d);
+
+#endif

@@ -1,0 +1,247 @@
+/* it_rights.c -- rights are tied to live clients: a crash loop of clients that die holding rights
+ * never locks a region, a checkpoint stream or a pmmd-managed region out; the rights of a client
+ * that is alive are never taken; a genuine limit is told as such. Real npmud and pmmd. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "session.h"
+#include "wire.h"
+
+#define CRASHES 100 /* more than a region's 64 rights, several times over */
+
+static struct unit_proc unit;
+
+static int setup(void **state)
+{
+	(void)state;
+	return unit_start(&unit, "64M");
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	unit_stop(&unit, false);
+	unit_cleanup(&unit);
+	return 0;
+}
+
+/* child_opens -- (a child) connect to server, open `n` rights to region name (read, or read-write
+ * for a stream's primary when stream), report on fd how many it got, and wait to be killed. */
+static void child_opens(const char *server, const char *name, int n, bool stream, int fd)
+{
+	struct npmu_conn_cfg cfg = {.server = server, .timeout_ms = 5000};
+	struct npmu_conn *c;
+	if (npmu_conn_new(&cfg, &c) != 0)
+		_exit(3);
+	int got = 0;
+	if (stream) {
+		struct npmu_ckpt *p;
+		struct npmu_ckpt_opts opts = {.durability = NPMU_PLACED, .lease_ms = 100};
+		int rc, tries = 0;
+		while ((rc = npmu_ckpt_open_primary(c, name, &opts, &p)) == NPMU_E_LEASE &&
+		       tries++ < 500)
+			usleep(10 * 1000); /* the killed one's lease lapses first */
+		if (rc == 0) {
+			uint8_t rec[16] = {1};
+			got = npmu_ckpt_update(p, 0, rec, sizeof(rec)) == 0; /* it really wrote */
+		}
+	} else {
+		for (int i = 0; i < n; i++) {
+			struct npmu_region *r;
+			int rc = npmu_region_open(c, name, NPMU_ACCESS_READ, &r);
+			if (rc != 0) {
+				fprintf(stderr, "child: open %d of %s: %s\n", i, name, npmu_strerror(rc));
+				break;
+			}
+			got++;
+		}
+	}
+	if (write(fd, &got, sizeof(got)) != sizeof(got))
+		_exit(4);
+	for (;;)
+		pause();
+}
+
+/* crash_round -- fork a child that opens n rights of name, wait for its report, SIGKILL it;
+ * returns how many rights it had opened (-1: it died before reporting). */
+static int crash_round(const char *server, const char *name, int n, bool stream)
+{
+	int pfd[2];
+	assert_int_equal(pipe(pfd), 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(pfd[0]);
+		child_opens(server, name, n, stream, pfd[1]);
+	}
+	close(pfd[1]);
+	int got = -1;
+	if (read(pfd[0], &got, sizeof(got)) != sizeof(got))
+		got = -1;
+	close(pfd[0]);
+	kill(pid, SIGKILL);
+	int status;
+	waitpid(pid, &status, 0);
+	assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL); /* killed holding them */
+	return got;
+}
+
+/* crash_loop -- CRASHES clients each open rights to name and are killed holding them; every
+ * one must have got its rights (an effective round), and the region must open afterwards. */
+static void crash_loop(const char *server, const char *name, int per_child, bool stream)
+{
+	int effective = 0;
+	for (int i = 0; i < CRASHES; i++) {
+		int got = crash_round(server, name, per_child, stream);
+		if (got != (stream ? 1 : per_child))
+			fprintf(stderr, "round %d: the client got %d of its %d right(s)\n", i, got,
+				stream ? 1 : per_child);
+		effective += got == (stream ? 1 : per_child);
+	}
+	printf("# %s: %d clients killed holding %s, %d effective rounds\n", name, CRASHES,
+	       stream ? "a stream's lease and rights" : "rights", effective);
+	assert_int_equal(effective, CRASHES);
+	struct npmu_conn_cfg cfg = {.server = server, .timeout_ms = 5000};
+	struct npmu_conn *c;
+	assert_int_equal(npmu_conn_new(&cfg, &c), 0);
+	struct npmu_region *r;
+	assert_int_equal(npmu_region_open(c, name, NPMU_ACCESS_READ, &r), 0);
+	struct npmu_region_info info;
+	assert_int_equal(npmu_region_stat(c, name, &info), 0);
+	assert_true(info.rights <= 64);
+	npmu_region_close(&r);
+	npmu_conn_delete(&c);
+}
+
+/* crash_loop__region: 150 clients killed each holding 3 rights to one region; all got them. */
+static void crash_loop__region(void **state)
+{
+	(void)state;
+	struct npmu_conn *c = unit_connect(&unit);
+	assert_non_null(c);
+	assert_int_equal(npmu_region_create(c, "crashy", 1 << 20, NULL), 0);
+	npmu_conn_delete(&c);
+	crash_loop(unit.addr, "crashy", 3, false);
+	assert_true(unit_log_count(&unit, "right(s) of clients gone reclaimed") > 0);
+}
+
+/* crash_loop__stream: 150 primaries killed after a commit each (a read-write right on the
+ * stream, which the next takeover fences, and one on its cursor, left behind): every one could
+ * open the stream, and a backup still can. */
+static void crash_loop__stream(void **state)
+{
+	(void)state;
+	struct npmu_conn *c = unit_connect(&unit);
+	assert_non_null(c);
+	struct npmu_ckpt_cfg cfg = {.mode = NPMU_CKPT_APPEND, .state_size = 4096};
+	assert_int_equal(npmu_ckpt_create(c, "crashy.stream", &cfg), 0);
+	crash_loop(unit.addr, "crashy.stream", 1, true);
+	struct npmu_ckpt *b;
+	assert_int_equal(npmu_ckpt_open_backup(c, "crashy.stream", NULL, &b), 0);
+	assert_int_equal(npmu_ckpt_takeover(b, 5000), 0);
+	uint64_t seq;
+	npmu_ckpt_state(b, NULL, &seq);
+	assert_int_equal(seq, CRASHES); /* each killed primary's one commit is there */
+	npmu_ckpt_close(&b);
+	npmu_conn_delete(&c);
+}
+
+/* live__never_taken: a live client holding all 64 rights keeps them: the next open is told the
+ * limit; a client stopped (SIGSTOP) past the holder TTL while another needs a right loses one. */
+static void live__never_taken(void **state)
+{
+	(void)state;
+	struct npmu_conn *c = unit_connect(&unit);
+	assert_non_null(c);
+	assert_int_equal(npmu_region_create(c, "full", 1 << 20, NULL), 0);
+	struct npmu_region *r[64];
+	for (int i = 0; i < 64; i++)
+		assert_int_equal(npmu_region_open(c, "full", NPMU_ACCESS_READ, &r[i]), 0);
+	struct npmu_conn *d = unit_connect(&unit);
+	assert_non_null(d);
+	struct npmu_region *x;
+	for (int i = 0; i < 2; i++) { /* across several holder renewals: still refused */
+		assert_int_equal(npmu_region_open(d, "full", NPMU_ACCESS_READ, &x), NPMU_E_LIMIT);
+		usleep(NPMU_HOLDER_TTL_MS * 1000);
+	}
+	uint8_t b[16];
+	for (int i = 0; i < 64; i++) /* and every one of them still reads */
+		assert_int_equal(npmu_region_read(r[i], 0, b, sizeof(b)), 0);
+	assert_true(unit_log_count(&unit, "all 64 rights are held by live clients") > 0);
+	for (int i = 0; i < 64; i++)
+		npmu_region_close(&r[i]);
+	npmu_conn_delete(&c);
+
+	/* a client that stops renewing (stopped, not dead: its port still takes connections) */
+	int pfd[2];
+	assert_int_equal(pipe(pfd), 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(pfd[0]);
+		child_opens(unit.addr, "full", 64, false, pfd[1]);
+	}
+	close(pfd[1]);
+	int got = 0;
+	assert_int_equal(read(pfd[0], &got, sizeof(got)), sizeof(got));
+	assert_int_equal(got, 64);
+	kill(pid, SIGSTOP);
+	assert_int_equal(npmu_region_open(d, "full", NPMU_ACCESS_READ, &x), NPMU_E_LIMIT);
+	usleep((NPMU_HOLDER_TTL_MS + 500) * 1000);
+	assert_int_equal(npmu_region_open(d, "full", NPMU_ACCESS_READ, &x), 0);
+	npmu_region_close(&x);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	close(pfd[0]);
+	npmu_conn_delete(&d);
+}
+
+/* crash_loop__pmmd: the same crash loop through pmmd managing a unit: the manager reclaims at the
+ * remote unit. */
+static void crash_loop__pmmd(void **state)
+{
+	(void)state;
+	static char dir[64], key[96], unit_arg[160];
+	static const char *unit_args[] = {"--no-manager", "--cluster-key", key, NULL};
+	static const char *pmmd_args[] = {"--cluster-key", key, "--unit", unit_arg, NULL};
+	snprintf(dir, sizeof(dir), "/tmp/npmu-it-XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	snprintf(key, sizeof(key), "%s/cluster.key", dir);
+	assert_int_equal(npmu__key_write(key), 0);
+	struct unit_proc u, pm;
+	assert_int_equal(unit_start_args(&u, NULL, "64M", unit_args), 0);
+	snprintf(unit_arg, sizeof(unit_arg), "%s", u.addr);
+	assert_int_equal(pmmd_start(&pm, pmmd_args), 0);
+	struct npmu_conn *c = unit_connect(&pm);
+	assert_non_null(c);
+	assert_int_equal(npmu_region_create(c, "crashy.remote", 1 << 20, NULL), 0);
+	npmu_conn_delete(&c);
+	crash_loop(pm.addr, "crashy.remote", 3, false);
+	unit_stop(&pm, false);
+	unit_stop(&u, false);
+	unit_cleanup(&pm);
+	unit_cleanup(&u);
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(crash_loop__region),
+		cmocka_unit_test(crash_loop__stream),
+		cmocka_unit_test(live__never_taken),
+		cmocka_unit_test(crash_loop__pmmd),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
