@@ -76,6 +76,21 @@ static void die(const char *what, int rc)
 	exit(1);
 }
 
+/* transient -- an error that passes: a unit or the manager away for a while. */
+static bool transient(int rc)
+{
+	return rc == NPMU_E_UNREACHABLE || rc == NPMU_E_TIMEDOUT || rc == NPMU_E_MANAGER ||
+	       rc == NPMU_E_FABRIC;
+}
+
+/* waiting -- say once that we wait out a transient error (what says which). */
+static void waiting(const char *what, int rc, bool *told)
+{
+	if (!*told)
+		printf("backup: %s: %s; trying again\n", what, npmu_strerror(rc));
+	*told = true;
+}
+
 static struct npmu_conn *connect_or_die(void)
 {
 	struct npmu_conn *c;
@@ -147,19 +162,29 @@ static int backup(const char *stream, uint64_t steps, bool more, int period_ms,
 {
 	struct npmu_conn *c = connect_or_die();
 	struct npmu_ckpt *ck;
-	int rc = npmu_ckpt_open_backup(c, stream, NULL, &ck);
-	if (rc != 0)
-		die("open backup", rc);
+	int rc;
+	bool told = false; /* a unit or the manager away is waited out, said once */
+	while ((rc = npmu_ckpt_open_backup(c, stream, NULL, &ck)) != 0) {
+		if (!transient(rc))
+			die("open backup", rc);
+		waiting("open", rc, &told);
+		usleep((useconds_t)period_ms * 1000);
+	}
 	uint64_t followed = 0;
 	for (;;) {
-		if ((rc = npmu_ckpt_follow(ck)) < 0)
+		if ((rc = npmu_ckpt_follow(ck)) < 0 && !transient(rc))
 			die("follow", rc);
-		followed += (uint64_t)rc;
+		if (rc < 0)
+			waiting("follow", rc, &told);
+		else
+			followed += (uint64_t)rc;
 		rc = npmu_ckpt_takeover(ck, 0); /* succeeds only once the primary's lease lapsed */
 		if (rc == 0)
 			break;
-		if (rc != NPMU_E_LEASE)
+		if (rc != NPMU_E_LEASE && !transient(rc))
 			die("takeover", rc);
+		if (rc != NPMU_E_LEASE)
+			waiting("takeover", rc, &told);
 		usleep((useconds_t)period_ms * 1000);
 	}
 	double taken = now_s();

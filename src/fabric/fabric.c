@@ -273,8 +273,9 @@ bool npmu__fabric_tcp(const struct npmu__fabric *fab)
 	       (fab->info->addr_format == FI_SOCKADDR_IN || fab->info->addr_format == FI_SOCKADDR_IN6);
 }
 
-/* npmu__addr_refused -- whether a socket address refuses TCP connections (100 ms at most). */
-bool npmu__addr_refused(const void *addr, size_t addr_len)
+/* probe -- whether a socket address refuses TCP connections (100 ms at most); with no_route,
+ * also when there is no route to it (a definitive answer too, for now). */
+static bool probe(const void *addr, size_t addr_len, bool no_route)
 {
 	const struct sockaddr *sa = addr;
 	socklen_t len;
@@ -287,28 +288,33 @@ bool npmu__addr_refused(const void *addr, size_t addr_len)
 	int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return false;
-	bool refused = false;
-	if (connect(fd, sa, len) != 0) {
-		if (errno == ECONNREFUSED) {
-			refused = true;
-		} else if (errno == EINPROGRESS) {
-			struct pollfd p = {.fd = fd, .events = POLLOUT};
-			int err = 0;
-			socklen_t el = sizeof(err);
-			if (poll(&p, 1, 100) == 1 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) == 0)
-				refused = err == ECONNREFUSED;
-		}
+	bool refused;
+	int err = connect(fd, sa, len) == 0 ? 0 : errno;
+	if (err == EINPROGRESS) {
+		struct pollfd p = {.fd = fd, .events = POLLOUT};
+		socklen_t el = sizeof(err);
+		if (poll(&p, 1, 100) != 1 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) != 0)
+			err = 0;
 	}
+	refused = err == ECONNREFUSED ||
+		  (no_route && (err == EHOSTUNREACH || err == ENETUNREACH || err == EACCES));
 	close(fd);
 	return refused;
 }
 
-/* npmu__fabric_refused -- whether a peer of fab refuses TCP connections: nothing listens. */
+/* npmu__addr_refused -- whether a socket address refuses TCP connections (100 ms at most). */
+bool npmu__addr_refused(const void *addr, size_t addr_len)
+{
+	return probe(addr, addr_len, false);
+}
+
+/* npmu__fabric_refused -- whether a peer of fab cannot be reached now: nothing listens there, or
+ * there is no route to it. */
 bool npmu__fabric_refused(const struct npmu__fabric *fab, const void *addr)
 {
-	return addr && npmu__fabric_tcp(fab) && npmu__addr_refused(addr, fab->info->dest_addrlen ?
-									fab->info->dest_addrlen
-									: sizeof(struct sockaddr_in6));
+	return addr && npmu__fabric_tcp(fab) &&
+	       probe(addr, fab->info->dest_addrlen ? fab->info->dest_addrlen
+						   : sizeof(struct sockaddr_in6), true);
 }
 
 /* npmu__fabric_is_loopback -- whether our own address is 127.0.0.0/8 or ::1. */

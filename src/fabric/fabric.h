@@ -68,9 +68,10 @@ int npmu__fabric_mr_reg(struct npmu__fabric *fab, void *buf, size_t len, uint64_
 			uint64_t requested, struct fid_mr **mr, uint64_t *key);
 
 /*
- * npmu__fabric_refused -- whether the peer at addr (an address of fab's format) refuses TCP
- * connections: nothing listens there. Only for socket-address providers (tcp); false when it
- * cannot tell, or when something answers. Waits at most 100 ms.
+ * npmu__fabric_refused -- whether the peer at addr (an address of fab's format) cannot be
+ * reached now: it refuses TCP connections (nothing listens there) or there is no route to it.
+ * Only for socket-address providers (tcp); false when it cannot tell, or when something
+ * answers. Waits at most 100 ms.
  */
 bool npmu__fabric_refused(const struct npmu__fabric *fab, const void *addr);
 

@@ -611,7 +611,8 @@ static int become_primary(struct npmu_ckpt *ck)
 	int rc = start_renewer(ck);
 	if (rc != 0)
 		return rc;
-	if (ck->data && ck->data->ai.access != NPMU_ACCESS_READ_WRITE) {
+	if (ck->data && (ck->data->ai.access != NPMU_ACCESS_READ_WRITE ||
+			 ck->data->lease != ck->lease_id)) { /* (a right of an earlier attempt is fenced) */
 		npmu_region_close(&ck->data);
 		rc = npmu__region_open_leased(ck->conn, ck->name, NPMU_ACCESS_READ_WRITE,
 					      ck->lease_id, &ck->data);
@@ -638,6 +639,21 @@ static int become_primary(struct npmu_ckpt *ck)
 	return atomic_load(&ck->fenced) ? NPMU_E_FENCED : 0;
 }
 
+/* take_over -- after the lease was granted: become the primary; on failure (a unit away, say)
+ * give the lease back, so that a later attempt takes it afresh. */
+static int take_over(struct npmu_ckpt *ck)
+{
+	int rc = become_primary(ck);
+	if (rc != 0 && rc != NPMU_E_FENCED) {
+		stop_renewer(ck);
+		uint64_t id, epoch;
+		(void)lease_call(ck, ck->lease_id, true, &id, &epoch);
+		ck->lease_id = 0;
+		ck->primary = false;
+	}
+	return rc;
+}
+
 /* npmu_ckpt_open_primary -- take the lease (fencing any earlier writer) and load the state. */
 int npmu_ckpt_open_primary(struct npmu_conn *conn, const char *name,
 			   const struct npmu_ckpt_opts *opts, struct npmu_ckpt **ck_ptr)
@@ -647,7 +663,7 @@ int npmu_ckpt_open_primary(struct npmu_conn *conn, const char *name,
 	if (rc != 0)
 		return rc;
 	if ((rc = lease_call(ck, 0, false, &ck->lease_id, &ck->epoch)) == 0)
-		rc = become_primary(ck);
+		rc = take_over(ck);
 	if (rc != 0) {
 		npmu_ckpt_close(&ck);
 		return rc;
@@ -673,7 +689,7 @@ int npmu_ckpt_takeover(struct npmu_ckpt *ck, int wait_ms)
 	for (;;) {
 		int rc = lease_call(ck, 0, false, &ck->lease_id, &ck->epoch);
 		if (rc == 0)
-			return become_primary(ck);
+			return take_over(ck);
 		if ((rc != NPMU_E_LEASE && rc != NPMU_E_MANAGER) || now_ms() >= deadline)
 			return rc;
 		(void)npmu_ckpt_follow(ck); /* keep up while waiting */

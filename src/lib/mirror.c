@@ -264,6 +264,21 @@ static int settle(struct npmu_region *r, const int *copies, const int *rcs, int 
 	return rc;
 }
 
+/* degrade_unheld -- (before a write or persist) a copy recorded in sync or resyncing that this
+ * handle holds no right on (its unit did not answer us at open: an asymmetric partition, or
+ * the manager could not grant it) would miss what follows: have the manager record it stale
+ * first (M1, M2), or nothing may be written. mlock held. */
+static int degrade_unheld(struct npmu_region *r)
+{
+	for (int c = 0; c < NPMU_MIRROR_COPIES; c++)
+		if (!r->copy[c].granted && r->m.copy[c].state != NPMU__COPY_STALE) {
+			int rc = degrade(r, c, NPMU_E_UNREACHABLE);
+			if (rc != 0)
+				return rc;
+		}
+	return 0;
+}
+
 /* targets -- the copies writes go to: granted, and in sync or resyncing. mlock held. */
 static int targets(struct npmu_region *r, int *copies)
 {
@@ -279,11 +294,13 @@ int npmu__mirror_write(struct npmu_region *r, const struct npmu_iov *iov, int io
 {
 	lock_fg(r);
 	int copies[NPMU_MIRROR_COPIES], rcs[NPMU_MIRROR_COPIES];
-	int n = targets(r, copies);
+	int rc = degrade_unheld(r);
+	int n = rc == 0 ? targets(r, copies) : 0;
 	struct npmu__xfer_target t[NPMU_MIRROR_COPIES];
 	for (int k = 0; k < n; k++)
 		t[k] = target(r, copies[k]);
-	int rc = NPMU_E_UNREACHABLE;
+	if (rc == 0)
+		rc = NPMU_E_UNREACHABLE;
 	if (n > 0) {
 		npmu__transfer(t, n, 1, iov, iovcnt, r->conn->io_timeout_ms);
 		for (int k = 0; k < n; k++)
@@ -299,7 +316,8 @@ int npmu__mirror_persist(struct npmu_region *r, uint64_t off, uint64_t len)
 {
 	lock_fg(r);
 	int copies[NPMU_MIRROR_COPIES], rcs[NPMU_MIRROR_COPIES];
-	int n = targets(r, copies);
+	int drc = degrade_unheld(r);
+	int n = drc == 0 ? targets(r, copies) : 0;
 	/* a flush takes time by its size: allow about 4 ms per MiB beyond the I/O timeout */
 	int timeout = r->conn->io_timeout_ms + (int)((len >> 20) * 4 > 600000 ? 600000 : (len >> 20) * 4);
 	for (int k = 0; k < n; k++) {
@@ -315,7 +333,7 @@ int npmu__mirror_persist(struct npmu_region *r, uint64_t off, uint64_t len)
 		cp->data->timeout_ms = saved;
 		pthread_mutex_unlock(&cp->data->lock);
 	}
-	int rc = n > 0 ? settle(r, copies, rcs, n) : NPMU_E_UNREACHABLE;
+	int rc = drc ? drc : n > 0 ? settle(r, copies, rcs, n) : NPMU_E_UNREACHABLE;
 	pthread_mutex_unlock(&r->mlock);
 	return rc;
 }
@@ -514,7 +532,9 @@ static int resync_all(struct npmu_region *r, void (*progress)(uint64_t, uint64_t
 		if (r->m.copy[c].state == NPMU__COPY_IN_SYNC && r->copy[c].granted)
 			continue;
 		if (r->m.copy[c].state == NPMU__COPY_IN_SYNC) {
-			/* in sync but no right here (its unit was away at open): attach to write it */
+			/* in sync but no right here (its unit was away at open), and no write of this
+			 * handle has been made since (the first would have recorded it stale:
+			 * degrade_unheld): it holds every write, so attaching is enough */
 			struct npmu__copy cp;
 			char unit[NPMU_ADDR_STR_MAX + 1];
 			int rc = mirror_call(r, NPMU__MIRROR_ATTACH, (uint32_t)c, 0, NULL, &cp, unit);

@@ -515,6 +515,21 @@ static int open_mirror(struct npmu__units *us, struct mview *v, uint32_t access,
 		if (first < 0 || (usable && v->m.copy[first].state != NPMU__COPY_IN_SYNC))
 			first = (int)c;
 	}
+	if (rw && in_sync > 0) {
+		/* a copy the writer gets no right on would miss its writes: recorded stale now (M2) */
+		struct npmu__mirror next = v->m;
+		bool change = false;
+		for (uint32_t c = 0; c < next.ncopies; c++)
+			if (!granted[c] && next.copy[c].state != NPMU__COPY_STALE) {
+				LOG_WARN("region %s: copy on %s could not be opened for the writer: "
+					 "recorded stale", v->name, next.copy[c].unit);
+				next.copy[c].state = NPMU__COPY_STALE;
+				next.copy[c].resync_done = 0;
+				change = true;
+			}
+		if (change && (rc = store(us, v, &next, NULL, NULL)) != 0)
+			in_sync = 0; /* not recorded: nothing may be written */
+	}
 	if (in_sync == 0) {
 		for (uint32_t c = 0; c < v->m.ncopies; c++)
 			if (granted[c]) { /* of no use: give the right back */

@@ -157,6 +157,56 @@ link u2 up
 on cli "$npmu" get "$region" "$dir/latest.bin" > /dev/null || fail "get after the mirror's unit came back"
 cmp -s "$dir/data2" "$dir/latest.bin" || fail "the latest writes were not what was read"
 
+# -- an asymmetric partition: the writer cannot reach the mirror's unit, pmmd can --------------
+echo "[${SECONDS}s] an asymmetric partition: the writer cannot reach the mirror's unit, pmmd can"
+region=asym
+on cli "$npmu" region create "$region" 8M --mirror > /dev/null || fail "create $region"
+head -c $((8 << 20)) /dev/urandom > "$dir/asym.old"
+head -c $((8 << 20)) /dev/urandom > "$dir/asym.new"
+on cli "$npmu" put "$region" "$dir/asym.old" > /dev/null || fail "put before the partition"
+on cli ip route add unreachable "$ip_u2/32"      # cli -> u2 only; pmmd still reaches both
+on cli "$npmu" put "$region" "$dir/asym.new" > "$dir/asym.put" 2>&1 || fail "degraded put: $(cat "$dir/asym.put")"
+# the copy the writer could not reach is recorded stale before the write counted
+wait_for 5 "mirror +$ip_u2:7411 +stale"
+# a reader that reaches it is never served its old bytes
+on pm "$npmu" get --copy mirror "$region" "$dir/asym.got" > "$dir/asym.get" 2>&1 || fail "get --copy mirror: $(cat "$dir/asym.get")"
+cmp -s "$dir/asym.new" "$dir/asym.got" || fail "a reader was served the copy that missed the write"
+grep -q "copy on $ip_u1:7411" "$dir/asym.get" || fail "not served by the copy in sync: $(cat "$dir/asym.get")"
+# a resync from where the mirror's unit is out of reach says so; from elsewhere it repairs it
+if on cli "$npmu" region resync "$region" > "$dir/asym.resync" 2>&1; then fail "resync across the partition succeeded"; fi
+on cli ip route del unreachable "$ip_u2/32"
+on pm "$npmu" region resync "$region" > "$dir/asym.resync" 2>&1 || fail "resync: $(cat "$dir/asym.resync")"
+wait_for 5 "mirror +$ip_u2:7411 +in sync"
+on pm "$npmu" get --copy mirror "$region" "$dir/asym.got" > "$dir/asym.get" 2>&1 || fail "get --copy mirror after resync"
+cmp -s "$dir/asym.new" "$dir/asym.got" && grep -q "copy on $ip_u2:7411" "$dir/asym.get" \
+  || fail "the resynced mirror copy: $(cat "$dir/asym.get")"
+
+# -- a mirrored stream whose primary cannot reach the mirror's unit; then the primary's unit dies:
+#    the backup never recovers from the copy that missed the commits; it waits for the other
+echo "[${SECONDS}s] a mirrored stream written across an asymmetric partition, then its primary unit lost"
+export NPMU_LEASE_MS=1500
+on pri "$demo" create ckpt.asym --mirror || fail "create ckpt.asym"
+on pri ip route add unreachable "$ip_u2/32"
+exec_on_bg pri "$demo" primary ckpt.asym 100000 "$dir/asym.acks" > "$dir/asym.primary" 2>&1
+primary=$!; pids+=($primary)
+wait_file "$dir/asym.acks"
+sleep 1.5
+kill -9 "$primary"; wait "$primary" 2>/dev/null || true
+acked=$(( $(stat -c %s "$dir/asym.acks") / 8 ))
+[ "$acked" -gt 100 ] || fail "the primary committed only $acked updates (round proved nothing)"
+kill -9 "$pid_u1"; wait "$pid_u1" 2>/dev/null || true   # the only copy in sync goes away
+on pri ip route del unreachable "$ip_u2/32"
+exec_on_bg bak "$demo" backup ckpt.asym +100 20 "$dir/asym.acks" /dev/null > "$dir/asym.backup" 2>&1
+backup=$!; pids+=($backup)
+sleep 4
+if ! kill -0 "$backup" 2>/dev/null; then fail "the backup ended with u1 down (it must wait): $(cat "$dir/asym.backup")"; fi
+grep -q "took over" "$dir/asym.backup" && fail "the backup took over from the stale copy: $(cat "$dir/asym.backup")"
+start_unit u1
+for _ in $(seq 1200); do kill -0 "$backup" 2>/dev/null || break; sleep 0.05; done
+wait "$backup" && grep -q " 0 committed update(s) lost" "$dir/asym.backup" && grep -q EQUAL "$dir/asym.backup" \
+  || fail "after the partition: $(cat "$dir/asym.backup")"
+echo "asymmetric partition: $acked commits acknowledged; $(grep -o 'took over at step [0-9]*' "$dir/asym.backup")"
+
 # -- a mirrored checkpoint stream: the primary and its stream's primary unit die together ------
 echo "[${SECONDS}s] a mirrored checkpoint stream: the primary and its stream's primary unit die together"
 export NPMU_LEASE_MS=1500 # above pmmd's --unit-timeout: a lost unit delays pmmd that long
