@@ -82,9 +82,9 @@ static bool throttled(struct npmu__sessions *ss, const uint8_t host[16])
 	return false;
 }
 
-/* slot -- a free slot, else an expired handshake, else the least recently used open session
- * idle for over a minute; NULL when all are in use. */
-static struct npmu__session *slot(struct npmu__sessions *ss)
+/* open_slot -- a free session slot, else the least recently used open session idle for over a
+ * minute; NULL when all are in use. */
+static struct npmu__session *open_slot(struct npmu__sessions *ss)
 {
 	uint64_t now = now_ns();
 	struct npmu__session *lru = NULL;
@@ -92,14 +92,79 @@ static struct npmu__session *slot(struct npmu__sessions *ss)
 		struct npmu__session *s = &ss->s[i];
 		if (s->state == SESSION_FREE)
 			return s;
-		if (s->state == SESSION_CHALLENGED &&
-		    now - s->last_ns > (uint64_t)NPMU_SESSION_PENDING_MS * 1000000)
-			return s;
-		if (s->state == SESSION_OPEN && now - s->last_ns > 60ull * 1000000000 &&
-		    (!lru || s->last_ns < lru->last_ns))
+		if (now - s->last_ns > 60ull * 1000000000 && (!lru || s->last_ns < lru->last_ns))
 			lru = s;
 	}
 	return lru;
+}
+
+/* abandon -- free an unfinished handshake; one evicted to make room counts against its host. */
+static void abandon(struct npmu__sessions *ss, struct npmu__session *p, bool evicted)
+{
+	uint8_t host[16];
+	memcpy(host, p->host, 16);
+	sodium_memzero(p, sizeof(*p));
+	ss->abandoned++;
+	if (evicted)
+		npmu__sessions_fail(ss, host);
+}
+
+/* expire -- free the handshakes left unfinished for NPMU_SESSION_PENDING_MS (a client that died
+ * mid-handshake; one that held room others needed was evicted and counted already). */
+static void expire(struct npmu__sessions *ss)
+{
+	uint64_t now = now_ns();
+	for (int i = 0; i < NPMU_PENDING_MAX; i++)
+		if (ss->pending[i].state == SESSION_CHALLENGED &&
+		    now - ss->pending[i].last_ns > (uint64_t)NPMU_SESSION_PENDING_MS * 1000000)
+			abandon(ss, &ss->pending[i], false);
+}
+
+/* pending_slot -- room for a handshake of host: a free slot; else, when host has its share,
+ * its own oldest; else the oldest of the host holding most (abandoned, counted). */
+static struct npmu__session *pending_slot(struct npmu__sessions *ss, const uint8_t host[16])
+{
+	expire(ss);
+	struct npmu__session *free_slot = NULL, *own_oldest = NULL;
+	int own = 0;
+	for (int i = 0; i < NPMU_PENDING_MAX; i++) {
+		struct npmu__session *p = &ss->pending[i];
+		if (p->state == SESSION_FREE) {
+			if (!free_slot)
+				free_slot = p;
+			continue;
+		}
+		if (memcmp(p->host, host, 16) == 0) {
+			own++;
+			if (!own_oldest || p->last_ns < own_oldest->last_ns)
+				own_oldest = p;
+		}
+	}
+	if (own >= NPMU_PENDING_PER_HOST) {
+		abandon(ss, own_oldest, true);
+		return own_oldest;
+	}
+	if (free_slot)
+		return free_slot;
+	/* full: the host holding the most handshakes gives its oldest */
+	struct npmu__session *victim = NULL;
+	int most = 0;
+	for (int i = 0; i < NPMU_PENDING_MAX; i++) {
+		int n = 0;
+		struct npmu__session *oldest = NULL;
+		for (int k = 0; k < NPMU_PENDING_MAX; k++)
+			if (memcmp(ss->pending[k].host, ss->pending[i].host, 16) == 0) {
+				n++;
+				if (!oldest || ss->pending[k].last_ns < oldest->last_ns)
+					oldest = &ss->pending[k];
+			}
+		if (n > most) {
+			most = n;
+			victim = oldest;
+		}
+	}
+	abandon(ss, victim, true);
+	return victim;
 }
 
 /* npmu__sessions_auth1 -- answer AUTH1 with a challenge. */
@@ -108,9 +173,9 @@ int npmu__sessions_auth1(struct npmu__sessions *ss, const struct npmu__request *
 {
 	if (throttled(ss, host))
 		return NPMU_E_AUTH;
-	struct npmu__session *s = slot(ss);
-	if (!s)
-		return NPMU_E_LIMIT;
+	struct npmu__session *s = pending_slot(ss, host);
+	if (throttled(ss, host)) /* its own abandoned handshake may have tipped it over */
+		return NPMU_E_AUTH;
 	sodium_memzero(s, sizeof(*s));
 	const struct npmu__principal *p = ss->creds ? npmu__credentials_find(ss->creds, req->id) : NULL;
 	s->manager = ss->cluster_key && strcmp(req->id, NPMU_MANAGER_ID) == 0;
@@ -137,15 +202,17 @@ int npmu__sessions_auth1(struct npmu__sessions *ss, const struct npmu__request *
 	return 0;
 }
 
-/* find_state -- the session with id in state st, or NULL. */
+/* find_state -- the entry with id in state st (in its table), or NULL. */
 static struct npmu__session *find_state(struct npmu__sessions *ss, uint64_t id,
 					 enum npmu__session_state st)
 {
+	struct npmu__session *t = st == SESSION_CHALLENGED ? ss->pending : ss->s;
+	int n = st == SESSION_CHALLENGED ? NPMU_PENDING_MAX : NPMU_SESSIONS_MAX;
 	if (id == 0)
 		return NULL;
-	for (int i = 0; i < NPMU_SESSIONS_MAX; i++)
-		if (ss->s[i].state == st && ss->s[i].t.session == id)
-			return &ss->s[i];
+	for (int i = 0; i < n; i++)
+		if (t[i].state == st && t[i].t.session == id)
+			return &t[i];
 	return NULL;
 }
 
@@ -155,16 +222,22 @@ int npmu__sessions_auth3(struct npmu__sessions *ss, uint64_t session, const uint
 {
 	if (throttled(ss, host))
 		return NPMU_E_AUTH;
-	struct npmu__session *s = find_state(ss, session, SESSION_CHALLENGED);
-	if (!s || memcmp(s->host, host, 16) != 0) {
+	struct npmu__session *p = find_state(ss, session, SESSION_CHALLENGED);
+	if (!p || memcmp(p->host, host, 16) != 0) {
 		npmu__sessions_fail(ss, host);
 		return NPMU_E_AUTH;
 	}
-	if (!npmu__auth_check(s->key, true, &s->t, req->mac)) {
+	if (!npmu__auth_check(p->key, true, &p->t, req->mac)) {
 		npmu__sessions_fail(ss, host);
-		sodium_memzero(s, sizeof(*s));
+		sodium_memzero(p, sizeof(*p));
 		return NPMU_E_AUTH;
 	}
+	struct npmu__session *s = open_slot(ss);
+	if (!s) { /* every session in use: the handshake stays, the client may retry */
+		return NPMU_E_LIMIT;
+	}
+	*s = *p;
+	sodium_memzero(p, sizeof(*p));
 	npmu__channel_init(&s->ch, s->key, false, &s->t);
 	s->state = SESSION_OPEN;
 	failures_of(ss, host)->count = 0; /* a success forgives earlier failures */

@@ -9,8 +9,10 @@
 #include "session.h"
 #include "wire.h"
 
-#define NPMU_SESSIONS_MAX 256        /* sessions (pending or open) at once */
-#define NPMU_SESSION_PENDING_MS 10000 /* a handshake must finish within this */
+#define NPMU_SESSIONS_MAX 256        /* open sessions at once */
+#define NPMU_PENDING_MAX 64          /* unfinished handshakes at once (a table of their own) */
+#define NPMU_PENDING_PER_HOST 8      /* unfinished handshakes of one host at once */
+#define NPMU_SESSION_PENDING_MS 2000 /* a handshake must finish within this */
 
 /*
  * Session states:
@@ -19,6 +21,14 @@
  *   OPEN        proof checked; sealed requests accepted in sequence, replies sealed
  * A failed proof, an unknown session or a bad sealed message never moves a session forward;
  * a failed proof frees the slot.
+ *
+ * Handshakes cannot starve sessions: an unfinished one (CHALLENGED) lives in a small table of
+ * its own, never in the sessions' table, so unauthenticated peers cannot take what
+ * authenticated ones need. In that table a host holds at most NPMU_PENDING_PER_HOST (its own
+ * oldest makes room for its next); when the table is full, the oldest handshake of the host
+ * holding most makes room (a flooding host pays, not the others); one so evicted counts as a
+ * failed authentication of its host, so a host that floods is refused for a growing time
+ * (npmu__sessions_fail). One left unfinished for NPMU_SESSION_PENDING_MS is freed uncounted.
  */
 enum npmu__session_state { SESSION_FREE, SESSION_CHALLENGED, SESSION_OPEN };
 
@@ -49,9 +59,11 @@ struct npmu__sessions {
 	const uint8_t *cluster_key;     /* NULL: no manager may program this unit remotely */
 	char id[NPMU_ID_MAX + 1];       /* our identity in handshakes */
 	uint8_t decoy[NPMU_KEY_LEN];    /* answers for unknown principals, so they cannot be probed */
-	struct npmu__session s[NPMU_SESSIONS_MAX];
+	struct npmu__session s[NPMU_SESSIONS_MAX];        /* OPEN (or FREE) */
+	struct npmu__session pending[NPMU_PENDING_MAX];   /* CHALLENGED (or FREE) */
 	struct npmu__auth_failures f[64];
 	uint64_t failures;              /* counter for logs and tests */
+	uint64_t abandoned;             /* handshakes evicted or expired unfinished */
 };
 
 /* npmu__sessions_init -- an empty table answering as `id` for the principals of creds. */
@@ -66,13 +78,14 @@ void npmu__host_of(const uint8_t *addr, size_t len, uint8_t host[16]);
 
 /*
  * npmu__sessions_auth1 -- answer a handshake's first message from `peer` at `host`: allocate a
- * CHALLENGED session and write its id, our id, our nonce and MAC into reply. NPMU_E_AUTH while
- * the host is being slowed down; NPMU_E_LIMIT when the table is full.
+ * CHALLENGED handshake and write its id, our id, our nonce and MAC into reply. NPMU_E_AUTH
+ * while the host is being slowed down.
  */
 int npmu__sessions_auth1(struct npmu__sessions *ss, const struct npmu__request *req,
 			 fi_addr_t peer, const uint8_t host[16], struct npmu__cursor *reply);
 
-/* npmu__sessions_auth3 -- check the proof of a CHALLENGED session; opens it or frees it. */
+/* npmu__sessions_auth3 -- check the proof of a CHALLENGED handshake: opens a session (in the
+ * sessions' table; NPMU_E_LIMIT when it is full of sessions in use) or frees it. */
 int npmu__sessions_auth3(struct npmu__sessions *ss, uint64_t session, const uint8_t host[16],
 			 const struct npmu__request *req, const char **who);
 

@@ -2,14 +2,16 @@
 # hosts.sh -- npmu across hosts: two units, pmmd, a primary and a backup, each in its own network
 # namespace on a bridge (addresses in 198.18.0.0/15 only). The primary is cut off the network
 # (its link set down) mid-run: its lease lapses, the backup takes over on another host and
-# finishes, and when the link comes back the old primary's writes are refused (fenced).
+# finishes, and when the link comes back the old primary's writes are refused (fenced). Before
+# that, a host floods pmmd with handshakes it never finishes: clients on other hosts are
+# served all along, and the flooding host is slowed down.
 # Needs root and iproute2; exits 77 (skipped) without them.
 set -euo pipefail
 build=$(cd "$1" && pwd)
 source "$(dirname "$0")/netns.sh"
 netns_usable || { echo "skipped: needs root and ip netns"; exit 77; }
 dir=$(mktemp -d /tmp/npmu-hosts-XXXXXX)
-hosts=(u1 u2 pm pri bak)
+hosts=(u1 u2 pm pri bak fl)
 pids=()
 trap netns_teardown EXIT
 fails=0
@@ -44,6 +46,25 @@ export NPMU_LEASE_MS=${NPMU_LEASE_MS:-1000}
 
 on pri "$npmu" unit ls > "$dir/units.txt" || fail "unit ls from another host"
 grep -c " up " "$dir/units.txt" | grep -q 2 || fail "both units up: $(cat "$dir/units.txt")"
+
+# a flood of unfinished handshakes from one host: others are served all along
+flood=$build/tests/flood; [ -x "$flood" ] || flood=$build/flood
+exec_on_bg fl "$flood" "$ip_pm:7410" 6 > "$dir/flood.out" 2>&1
+flood_pid=$!; pids+=($flood_pid)
+sleep 1
+served=0
+for _ in $(seq 10); do
+  NETNS_ON_TIMEOUT=10 on bak "$npmu" region ls > "$dir/ls.out" 2>&1 && served=$((served + 1))
+  sleep 0.3
+done
+wait_exit "$flood_pid" 30 || fail "the flood did not end"
+wait "$flood_pid" || true
+echo "$(cat "$dir/flood.out"); region ls from another host: $served of 10 served"
+[ "$served" = 10 ] || fail "a client was locked out by the flood: $served of 10 ($(cat "$dir/ls.out"))"
+read -r _ opened _ _ throttled _ < <(tr -d '(),' < "$dir/flood.out") || true
+[ "${opened:-0}" -gt 8 ] || fail "the flood opened no handshakes (it proved nothing): $(cat "$dir/flood.out")"
+[ "${throttled:-0}" -gt 0 ] || fail "the flooding host was never slowed down: $(cat "$dir/flood.out")"
+grep -q "rejected AUTH1 from $ip_fl" "$dir/pm.log" || fail "refusals of the flood not logged with its address"
 on pri "$demo" create ckpt.kv || fail "create the stream"
 exec_on_bg pri "$demo" primary ckpt.kv 2000000 "$dir/acks" > "$dir/primary.out" 2>&1
 primary_pid=$!; pids+=($primary_pid)
