@@ -423,10 +423,12 @@ NPMU_API int npmu_stripe_put(struct npmu_conn *conn, const char *name, const voi
 			     npmu_progress_fn progress, void *arg, uint64_t *version);
 
 /*
- * npmu_stripe_get -- restore version `version` (0: the newest committed) of set NAME into a
- * buffer the caller frees with free(): any k sub-segments of each group are enough; one that
- * fails its checksum counts as lost. NPMU_E_LOST when too many are lost: rep names them and
- * gives the newest older version that can still be restored.
+ * npmu_stripe_get -- restore version `version` (0: the newest that can be restored) of set NAME
+ * into a buffer the caller frees with free(): any k sub-segments of each group are enough; one
+ * that fails its checksum counts as lost. Asked for the newest, a newest version that cannot be
+ * restored is skipped for the newest older one that can: rep->version is the one restored and
+ * rep->newest the newest committed (rep->which says why it was skipped). NPMU_E_LOST when too
+ * many are lost: rep names them and gives the newest older version that can still be restored.
  */
 NPMU_API int npmu_stripe_get(struct npmu_conn *conn, const char *name, uint64_t version,
 			     void **data, uint64_t *len, npmu_progress_fn progress, void *arg,

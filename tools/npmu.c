@@ -757,6 +757,9 @@ static int cmd_stripe(int argc, char **argv)
 		}
 		free(data);
 		char a[32];
+		if (!json && fd != STDOUT_FILENO && rep.version < rep.newest && !version)
+			printf("the newest version, %llu, cannot be restored (%s): restored the newest "
+			       "that can be\n", (unsigned long long)rep.newest, rep.which);
 		if (!json && fd != STDOUT_FILENO)
 			printf("got version %llu of %s (%s%s) into %s, %.3f s\n",
 			       (unsigned long long)rep.version, name, npmu_format_size(len, a, sizeof(a)),

@@ -11,6 +11,7 @@
 #include "client.h"
 #include "codec.h"
 #include "csum.h"
+#include "lease.h"
 #include "log.h"
 
 #define LOG_READ_CHUNK (4u << 20) /* bytes of log read at once; the largest update record */
@@ -18,7 +19,6 @@
 
 struct npmu_ckpt {
 	struct npmu_conn *conn;
-	struct npmu_conn *lease_conn; /* its own connection: renewals never wait behind writes */
 	char name[NPMU_NAME_MAX + 1];
 	bool primary;
 	bool observe;               /* read only, no marks */
@@ -29,14 +29,7 @@ struct npmu_ckpt {
 	enum npmu_durability durability;
 	int lease_ms;
 	int unit_wait_ms;           /* a commit retries a silent unit this long */
-	/* lease, renewed by a thread while primary */
-	pthread_t renewer;
-	bool renewing;
-	pthread_mutex_t lk;
-	pthread_cond_t cv;
-	bool stop;
-	uint64_t lease_id, epoch;
-	atomic_bool fenced;
+	struct npmu__lease_holder lease; /* held, and renewed, while primary */
 	/* the state as of seq */
 	uint8_t *state;
 	uint64_t state_len, seq;
@@ -50,115 +43,6 @@ struct npmu_ckpt {
 static uint64_t now_ms(void)
 {
 	return npmu__now_ms();
-}
-
-/* renew_period -- how often the lease is renewed: a third of it, at least every second (a
- * manager restarted meanwhile takes renewals for its grace: src/manager/leases.h L4). */
-static int renew_period(const struct npmu_ckpt *ck)
-{
-	return ck->lease_ms / 3 < 1000 ? ck->lease_ms / 3 : 1000;
-}
-
-/*
- * lease_call -- acquire (id 0), renew or release the stream's lease at the manager, on a
- * connection of its own; a renewal shows this writer's key (its proof to a manager that
- * restarted) and waits at most one renewal period; an acquire may wait for the manager to
- * fence the old writer at its units.
- */
-static int lease_call(struct npmu_ckpt *ck, uint64_t id, bool release, uint64_t *new_id,
-		      uint64_t *epoch)
-{
-	struct npmu__request req = {.lease = id, .ttl_ms = (uint32_t)ck->lease_ms,
-				    .release = release ? NPMU__LEASE_RELEASE : NPMU__LEASE_TAKE};
-	snprintf(req.name, sizeof(req.name), "%s", ck->name);
-	if (id && ck->data && ck->data->ai.access == NPMU_ACCESS_READ_WRITE)
-		req.key = ck->data->ai.key;
-	const uint8_t *body;
-	size_t blen;
-	if (!ck->lease_conn) {
-		int rc = npmu__conn_clone(ck->conn, &ck->lease_conn);
-		if (rc != 0)
-			return rc;
-	}
-	pthread_mutex_lock(&ck->lease_conn->lock);
-	int saved = ck->lease_conn->timeout_ms;
-	if (id)
-		ck->lease_conn->timeout_ms = renew_period(ck);
-	int rc = npmu__rpc(ck->lease_conn, NPMU_MSG_LEASE, &req, &body, &blen);
-	ck->lease_conn->timeout_ms = saved;
-	if (rc == 0 && !release) {
-		struct npmu__lease_reply lr;
-		rc = npmu__reply_lease(body, blen, false, &lr);
-		*new_id = lr.lease;
-		*epoch = lr.epoch;
-	}
-	pthread_mutex_unlock(&ck->lease_conn->lock);
-	return rc;
-}
-
-/*
- * renew_main -- renew the lease every period until told it is lost (NPMU_E_FENCED: another
- * writer took it), then mark the handle fenced. A manager that does not answer is asked again
- * every period (each attempt waits at most one period, sleeping, never spinning): as long as
- * nobody took the lease over, a late renewal keeps it (src/manager/leases.h L2), and a writer
- * that was taken over is fenced at the units anyway, so silence is no reason to stop writing.
- */
-static void *renew_main(void *arg)
-{
-	struct npmu_ckpt *ck = arg;
-	int period = renew_period(ck);
-	bool silent = false;
-	pthread_mutex_lock(&ck->lk);
-	while (!ck->stop) {
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		uint64_t ns = (uint64_t)ts.tv_nsec + (uint64_t)period * 1000000;
-		ts.tv_sec += (time_t)(ns / 1000000000);
-		ts.tv_nsec = (long)(ns % 1000000000);
-		pthread_cond_timedwait(&ck->cv, &ck->lk, &ts);
-		if (ck->stop)
-			break;
-		pthread_mutex_unlock(&ck->lk);
-		uint64_t id, epoch;
-		int rc = lease_call(ck, ck->lease_id, false, &id, &epoch);
-		pthread_mutex_lock(&ck->lk);
-		if (rc == NPMU_E_FENCED) {
-			if (!atomic_exchange(&ck->fenced, true))
-				LOG_WARN("stream %s: lease lost (another writer took it over): this writer "
-					 "is fenced", ck->name);
-			break;
-		}
-		if (rc != 0 && !silent)
-			LOG_WARN("stream %s: lease renewal: %s; still writing, renewing every %d ms",
-				 ck->name, npmu_strerror(rc), period);
-		else if (rc == 0 && silent)
-			LOG_INFO("stream %s: lease renewed again", ck->name);
-		silent = rc != 0;
-	}
-	pthread_mutex_unlock(&ck->lk);
-	return NULL;
-}
-
-/* start_renewer / stop_renewer -- the background lease renewal of a primary. */
-static int start_renewer(struct npmu_ckpt *ck)
-{
-	ck->stop = false;
-	if (pthread_create(&ck->renewer, NULL, renew_main, ck) != 0)
-		return NPMU_E_NOMEM;
-	ck->renewing = true;
-	return 0;
-}
-
-static void stop_renewer(struct npmu_ckpt *ck)
-{
-	if (!ck->renewing)
-		return;
-	pthread_mutex_lock(&ck->lk);
-	ck->stop = true;
-	pthread_cond_signal(&ck->cv);
-	pthread_mutex_unlock(&ck->lk);
-	pthread_join(ck->renewer, NULL);
-	ck->renewing = false;
 }
 
 /* unit_silent -- an error that says the unit did not answer, not that it refused. */
@@ -180,16 +64,16 @@ static int put(struct npmu_ckpt *ck, uint64_t off, const void *buf, size_t len)
 	uint64_t give_up = 0;
 	useconds_t nap = 10 * 1000;
 	for (;;) {
-		if (atomic_load(&ck->fenced))
+		if (atomic_load(&ck->lease.fenced))
 			return NPMU_E_FENCED;
 		int rc = npmu_region_write(ck->data, off, buf, len);
 		if (rc == 0 && ck->durability == NPMU_PERSISTENT)
 			rc = npmu_region_persist(ck->data, off, len, NPMU_PERSISTENT);
-		if (rc == NPMU_E_KEY || (rc != 0 && atomic_load(&ck->fenced))) {
-			atomic_store(&ck->fenced, true);
+		if (rc == NPMU_E_KEY || (rc != 0 && atomic_load(&ck->lease.fenced))) {
+			atomic_store(&ck->lease.fenced, true);
 			return NPMU_E_FENCED;
 		}
-		if (rc == 0 || !unit_silent(rc) || !ck->renewing)
+		if (rc == 0 || !unit_silent(rc) || !ck->lease.renewing)
 			return rc;
 		if (!give_up)
 			give_up = now_ms() + (uint64_t)ck->unit_wait_ms;
@@ -411,7 +295,7 @@ static int new_base(struct npmu_ckpt *ck)
 	int rc = put(ck, npmu__ckpt_slot_off(&ck->hdr, slot), ck->state, ck->state_len);
 	if (rc != 0)
 		return rc;
-	struct npmu__ckpt_rec r = {.seq = no, .epoch = ck->epoch, .length = ck->state_len,
+	struct npmu__ckpt_rec r = {.seq = no, .epoch = ck->lease.epoch, .length = ck->state_len,
 				   .data_csum = npmu__csum(ck->state, ck->state_len),
 				   .upto = ck->seq, .lpos = ck->tail};
 	uint8_t b[NPMU_CKPT_REC];
@@ -432,7 +316,7 @@ int npmu_ckpt_commit(struct npmu_ckpt *ck, const void *state, uint64_t len)
 		return NPMU_E_ACCESS;
 	if (len > ck->hdr.state_size)
 		return NPMU_E_TOOBIG;
-	if (atomic_load(&ck->fenced))
+	if (atomic_load(&ck->lease.fenced))
 		return NPMU_E_FENCED;
 	memcpy(ck->state, state, len);
 	ck->state_len = len;
@@ -443,7 +327,7 @@ int npmu_ckpt_commit(struct npmu_ckpt *ck, const void *state, uint64_t len)
 	int rc = put(ck, npmu__ckpt_slot_off(&ck->hdr, slot), state, len);
 	if (rc != 0)
 		return rc;
-	struct npmu__ckpt_rec r = {.seq = seq, .epoch = ck->epoch, .length = len,
+	struct npmu__ckpt_rec r = {.seq = seq, .epoch = ck->lease.epoch, .length = len,
 				   .data_csum = npmu__csum(state, len)};
 	uint8_t b[NPMU_CKPT_REC];
 	npmu__ckpt_rec_encode(&r, b);
@@ -464,7 +348,7 @@ int npmu_ckpt_update(struct npmu_ckpt *ck, uint64_t offset, const void *data, ui
 	if (offset > ck->hdr.state_size || len > ck->hdr.state_size - offset ||
 	    need > L - NPMU_CKPT_UPD_HDR || need > LOG_READ_CHUNK)
 		return NPMU_E_TOOBIG;
-	if (atomic_load(&ck->fenced))
+	if (atomic_load(&ck->lease.fenced))
 		return NPMU_E_FENCED;
 	for (;;) {
 		uint64_t phys = ck->tail % L, gap = L - phys < need ? L - phys : 0;
@@ -485,7 +369,7 @@ int npmu_ckpt_update(struct npmu_ckpt *ck, uint64_t offset, const void *data, ui
 				return rc;
 		}
 		uint64_t lpos = ck->tail + gap;
-		struct npmu__ckpt_upd u = {.len = len, .seq = ck->seq + 1, .epoch = ck->epoch,
+		struct npmu__ckpt_upd u = {.len = len, .seq = ck->seq + 1, .epoch = ck->lease.epoch,
 					   .offset = offset, .lpos = lpos};
 		npmu__ckpt_upd_encode(&u, data, ck->io);
 		int rc = put(ck, npmu__ckpt_log_off(&ck->hdr) + lpos % L, ck->io, need);
@@ -571,8 +455,7 @@ static int ckpt_new(struct npmu_conn *conn, const char *name, const struct npmu_
 			   : wait && atoi(wait) > 0 ? atoi(wait) : 30000;
 	ck->observe = !primary && opts && opts->observe;
 	ck->read_from = opts ? opts->read_from : NPMU_COPY_NEAREST;
-	pthread_mutex_init(&ck->lk, NULL);
-	pthread_cond_init(&ck->cv, NULL);
+	npmu__lease_init(&ck->lease, name, 0, ck->lease_ms);
 	char cname[NPMU_NAME_MAX + 1];
 	int rc = cursor_name(name, cname);
 	if (rc == 0)
@@ -607,19 +490,17 @@ static int ckpt_new(struct npmu_conn *conn, const char *name, const struct npmu_
  * read-write right, full state. */
 static int become_primary(struct npmu_ckpt *ck)
 {
-	atomic_store(&ck->fenced, false);
-	int rc = start_renewer(ck);
-	if (rc != 0)
-		return rc;
+	int rc;
 	if (ck->data && (ck->data->ai.access != NPMU_ACCESS_READ_WRITE ||
-			 ck->data->lease != ck->lease_id)) { /* (a right of an earlier attempt is fenced) */
+			 ck->data->lease != ck->lease.id)) { /* (a right of an earlier attempt is fenced) */
 		npmu_region_close(&ck->data);
 		rc = npmu__region_open_leased(ck->conn, ck->name, NPMU_ACCESS_READ_WRITE,
-					      ck->lease_id, &ck->data);
+					      ck->lease.id, &ck->data);
 		if (rc != 0)
 			return rc;
 		ck->data->read_from = ck->read_from;
 	}
+	atomic_store(&ck->lease.proof, ck->data->ai.key); /* for a manager that restarted */
 	rc = npmu_ckpt_follow(ck); /* everything not yet read, under the new epoch */
 	if (rc < 0)
 		return rc;
@@ -636,7 +517,7 @@ static int become_primary(struct npmu_ckpt *ck)
 		if ((rc = new_base(ck)) != 0)
 			return rc;
 	}
-	return atomic_load(&ck->fenced) ? NPMU_E_FENCED : 0;
+	return atomic_load(&ck->lease.fenced) ? NPMU_E_FENCED : 0;
 }
 
 /* take_over -- after the lease was granted: become the primary; on failure (a unit away, say)
@@ -645,10 +526,7 @@ static int take_over(struct npmu_ckpt *ck)
 {
 	int rc = become_primary(ck);
 	if (rc != 0 && rc != NPMU_E_FENCED) {
-		stop_renewer(ck);
-		uint64_t id, epoch;
-		(void)lease_call(ck, ck->lease_id, true, &id, &epoch);
-		ck->lease_id = 0;
+		npmu__lease_release(&ck->lease);
 		ck->primary = false;
 	}
 	return rc;
@@ -662,7 +540,7 @@ int npmu_ckpt_open_primary(struct npmu_conn *conn, const char *name,
 	int rc = ckpt_new(conn, name, opts, false, &ck);
 	if (rc != 0)
 		return rc;
-	if ((rc = lease_call(ck, 0, false, &ck->lease_id, &ck->epoch)) == 0)
+	if ((rc = npmu__lease_take(&ck->lease, conn, 0)) == 0)
 		rc = take_over(ck);
 	if (rc != 0) {
 		npmu_ckpt_close(&ck);
@@ -687,7 +565,7 @@ int npmu_ckpt_takeover(struct npmu_ckpt *ck, int wait_ms)
 	uint64_t deadline = now_ms() + (uint64_t)(wait_ms > 0 ? wait_ms : 0);
 	unsigned backoff_ms = 10;
 	for (;;) {
-		int rc = lease_call(ck, 0, false, &ck->lease_id, &ck->epoch);
+		int rc = npmu__lease_take(&ck->lease, ck->conn, 0);
 		if (rc == 0)
 			return take_over(ck);
 		if ((rc != NPMU_E_LEASE && rc != NPMU_E_MANAGER) || now_ms() >= deadline)
@@ -818,19 +696,13 @@ int npmu_ckpt_close(struct npmu_ckpt **ck_ptr)
 	if (!ck_ptr || !*ck_ptr)
 		return NPMU_E_INVAL;
 	struct npmu_ckpt *ck = *ck_ptr;
-	stop_renewer(ck);
-	if (ck->primary && !atomic_load(&ck->fenced)) {
-		uint64_t id, epoch;
-		(void)lease_call(ck, ck->lease_id, true, &id, &epoch);
-	}
+	if (ck->primary)
+		npmu__lease_release(&ck->lease);
 	if (ck->data)
 		npmu_region_close(&ck->data);
 	if (ck->cursor)
 		npmu_region_close(&ck->cursor);
-	if (ck->lease_conn)
-		npmu_conn_delete(&ck->lease_conn);
-	pthread_mutex_destroy(&ck->lk);
-	pthread_cond_destroy(&ck->cv);
+	npmu__lease_fini(&ck->lease);
 	free(ck->state);
 	free(ck->io);
 	free(ck);

@@ -6,10 +6,23 @@
 
 #include "client.h"
 #include "csum.h"
+#include "lease.h"
 #include "log.h"
 #include "stripe_format.h"
 
 #define KEEP_DEFAULT 2
+#define SET_LEASE_MS 2000     /* a writer's lease on a set (renewed while it writes) */
+#define SET_WAIT_MS 60000     /* how long a writer waits for another to finish: $NPMU_SET_WAIT_MS */
+
+/*
+ * Writers: one at a time per set. A put or a rebuild takes the set's lease at the manager
+ * (src/lib/lease.h; a lease named after the set, covering its n members), which fences every
+ * earlier writer's keys on every member before it is granted, and opens the members read-write
+ * showing it. So two puts never write the same version's slot at once, a manifest is never
+ * committed over data another writer is changing, and a writer that stalled past its lease
+ * (stopped, cut off) and was taken over finds its keys dead (NPMU_E_FENCED) and changes
+ * nothing. A second writer waits for the first (up to SET_WAIT_MS), then fails clearly.
+ */
 
 /* One member region as a set handle holds it. */
 struct member {
@@ -52,13 +65,13 @@ static void set_close(struct set *s)
 	free(s);
 }
 
-/* open_member -- open member i and check its header. */
-static int open_member(struct set *s, uint32_t i, enum npmu_access access)
+/* open_member -- open member i (a writer shows the set's lease) and check its header. */
+static int open_member(struct set *s, uint32_t i, enum npmu_access access, uint64_t lease)
 {
 	struct member *mb = &s->mem[i];
 	member_name(s->name, i, mb->region);
 	mb->state = 1;
-	int rc = npmu_region_open(s->conn, mb->region, access, &mb->r);
+	int rc = npmu__region_open_leased(s->conn, mb->region, access, lease, &mb->r);
 	if (rc != 0)
 		return rc;
 	uint8_t raw[64];
@@ -106,7 +119,7 @@ static void read_manifests(struct set *s)
  * opened (a lost one is noted, not fatal). NPMU_E_NOENT when no member exists.
  */
 static int set_open(struct npmu_conn *conn, const char *name, enum npmu_access access,
-		    struct set **out)
+		    uint64_t lease, struct set **out)
 {
 	if (!conn || !name)
 		return NPMU_E_INVAL;
@@ -121,7 +134,7 @@ static int set_open(struct npmu_conn *conn, const char *name, enum npmu_access a
 	s->n = 0;
 	int last = NPMU_E_NOENT;
 	for (uint32_t i = 0; i < NPMU_STRIPE_UNITS_MAX && (s->n == 0 || i < s->n); i++) {
-		int rc = open_member(s, i, access);
+		int rc = open_member(s, i, access, lease);
 		if (rc == 0 && s->n == 0) {
 			s->n = s->mem[i].h.n;
 			s->shape = s->mem[i].h;
@@ -221,7 +234,7 @@ static int pick_units(struct npmu_conn *conn, uint32_t n, uint64_t size,
 
 /* set_create -- the member regions of a new set, one per unit, with their headers. */
 static int set_create(struct npmu_conn *conn, const char *name, const struct npmu__stripe_layout *l,
-		      uint32_t keep, uint64_t capacity, struct set **out)
+		      uint32_t keep, uint64_t capacity, uint64_t lease, struct set **out)
 {
 	struct npmu__stripe_layout cap;
 	int rc = npmu__stripe_layout_init(l->k, l->m, l->n, l->seg_size, capacity, &cap);
@@ -238,15 +251,17 @@ static int set_create(struct npmu_conn *conn, const char *name, const struct npm
 		free(units);
 		return rc;
 	}
-	uint32_t made = 0;
-	for (; made < l->n && rc == 0; made++) {
+	uint32_t made = 0; /* members created by this call: the only ones an undo may delete */
+	for (uint32_t i = 0; i < l->n && rc == 0; i++) {
 		char rn[NPMU_NAME_MAX + 1];
-		member_name(name, made, rn);
-		h.index = made;
-		rc = npmu_region_create_on(conn, rn, npmu__stripe_member_size(&h), units[made], NULL);
+		member_name(name, i, rn);
+		h.index = i;
+		rc = npmu_region_create_on(conn, rn, npmu__stripe_member_size(&h), units[i], NULL);
+		if (rc == 0)
+			made = i + 1;
 		struct npmu_region *r = NULL;
 		if (rc == 0)
-			rc = npmu_region_open(conn, rn, NPMU_ACCESS_READ_WRITE, &r);
+			rc = npmu__region_open_leased(conn, rn, NPMU_ACCESS_READ_WRITE, lease, &r);
 		uint8_t raw[64];
 		npmu__stripe_member_encode(&h, raw);
 		if (rc == 0)
@@ -259,7 +274,7 @@ static int set_create(struct npmu_conn *conn, const char *name, const struct npm
 			break;
 	}
 	if (rc != 0) { /* undo: no half-made set stays behind */
-		for (uint32_t i = 0; i <= made && i < l->n; i++) {
+		for (uint32_t i = 0; i < made; i++) {
 			char rn[NPMU_NAME_MAX + 1];
 			member_name(name, i, rn);
 			npmu_region_delete(conn, rn);
@@ -268,7 +283,36 @@ static int set_create(struct npmu_conn *conn, const char *name, const struct npm
 		return rc;
 	}
 	free(units);
-	return set_open(conn, name, NPMU_ACCESS_READ_WRITE, out);
+	return set_open(conn, name, NPMU_ACCESS_READ_WRITE, lease, out);
+}
+
+/* set_members -- how many members set NAME has (from member 0's header), 0 when it has none. */
+static int set_members(struct npmu_conn *conn, const char *name, uint32_t *n)
+{
+	struct set *s;
+	*n = 0;
+	int rc = set_open(conn, name, NPMU_ACCESS_READ, 0, &s);
+	if (rc == NPMU_E_NOENT)
+		return 0;
+	if (rc != 0)
+		return rc;
+	*n = s->n;
+	set_close(s);
+	return 0;
+}
+
+/* take_set -- (a writer) take set NAME's lease, as a set of n members, waiting for another
+ * writer to finish; then lh holds it (renewed) until npmu__lease_release. */
+static int take_set(struct npmu_conn *conn, const char *name, uint32_t n,
+		    struct npmu__lease_holder *lh)
+{
+	const char *env = getenv("NPMU_SET_WAIT_MS");
+	int wait = env && atoi(env) >= 0 ? atoi(env) : SET_WAIT_MS;
+	npmu__lease_init(lh, name, n, SET_LEASE_MS);
+	int rc = npmu__lease_take(lh, conn, wait);
+	if (rc == NPMU_E_LEASE)
+		LOG_WARN("stripe %s: another process is writing this set (waited %d ms)", name, wait);
+	return rc;
 }
 
 /* encode_group -- point data[] at group g of the checkpoint (the tail copied and zero-padded into
@@ -313,16 +357,32 @@ int npmu_stripe_put(struct npmu_conn *conn, const char *name, const void *data, 
 	c.keep = c.keep ? c.keep : KEEP_DEFAULT;
 	if (c.keep < 2 || c.keep > NPMU_STRIPE_KEEP_MAX)
 		return NPMU_E_INVAL;
-	struct set *s = NULL;
-	int rc = set_open(conn, name, NPMU_ACCESS_READ_WRITE, &s);
-	struct npmu__stripe_layout l;
-	if (rc == NPMU_E_NOENT) {
-		if ((rc = npmu__stripe_layout_init(c.k, c.m, c.n, c.seg_size, len, &l)) != 0)
-			return rc;
-		rc = set_create(conn, name, &l, c.keep, c.capacity > len ? c.capacity : len, &s);
-	}
+	/* one writer at a time: the set's lease first (a new set's: as of c.n members) */
+	uint32_t members;
+	int rc = set_members(conn, name, &members);
 	if (rc != 0)
 		return rc;
+	struct npmu__lease_holder lh;
+	if ((rc = take_set(conn, name, members ? members : c.n, &lh)) != 0) {
+		npmu__lease_fini(&lh);
+		return rc;
+	}
+	struct set *s = NULL;
+	rc = set_open(conn, name, NPMU_ACCESS_READ_WRITE, lh.id, &s);
+	struct npmu__stripe_layout l;
+	if (rc == NPMU_E_NOENT && (rc = npmu__stripe_layout_init(c.k, c.m, c.n, c.seg_size, len, &l)) == 0)
+		rc = set_create(conn, name, &l, c.keep, c.capacity > len ? c.capacity : len, lh.id, &s);
+	if (rc == 0 && s->n != lh.members) /* made anew meanwhile, of another shape */
+		rc = NPMU_E_LEASE;
+	if (rc != 0) {
+		if (s)
+			set_close(s);
+		npmu__lease_release(&lh);
+		npmu__lease_fini(&lh);
+		return rc == NPMU_E_KEY ? NPMU_E_FENCED : rc;
+	}
+	if (s->mem[0].r)
+		atomic_store(&lh.proof, s->mem[0].r->ai.key); /* for a manager that restarted */
 	for (uint32_t i = 0; i < s->n && rc == 0; i++)
 		if (s->mem[i].state != 0) {
 			LOG_WARN("stripe %s: member %s is %s: rebuild the set before writing to it",
@@ -374,6 +434,8 @@ int npmu_stripe_put(struct npmu_conn *conn, const char *name, const void *data, 
 							  .iovcnt = 1};
 		}
 		rc = npmu__transfer(t, (int)(l.k + l.m), 1, NULL, 0, conn->timeout_ms);
+		if (rc == 0 && atomic_load(&lh.fenced))
+			rc = NPMU_E_FENCED; /* taken over: stop (the members' keys are dead anyway) */
 		if (progress)
 			progress((uint64_t)(g + 1) * l.k * l.seg_size < len
 					 ? (uint64_t)(g + 1) * l.k * l.seg_size : len, len, arg);
@@ -402,6 +464,11 @@ int npmu_stripe_put(struct npmu_conn *conn, const char *name, const void *data, 
 			rc = npmu_region_persist(s->mem[i].r, npmu__stripe_manifest_off(h, slot),
 						 h->marea, NPMU_PERSISTENT);
 	}
+	if (rc == NPMU_E_KEY || (rc != 0 && atomic_load(&lh.fenced))) {
+		LOG_WARN("stripe %s: another writer took the set over: version %llu not committed",
+			 name, (unsigned long long)mf.version);
+		rc = NPMU_E_FENCED;
+	}
 	if (rc == 0 && version)
 		*version = mf.version;
 	if (rc == 0)
@@ -413,6 +480,8 @@ int npmu_stripe_put(struct npmu_conn *conn, const char *name, const void *data, 
 	free(pad);
 	free(parbuf);
 	set_close(s);
+	npmu__lease_release(&lh);
+	npmu__lease_fini(&lh);
 	return rc;
 }
 
@@ -562,7 +631,7 @@ int npmu_stripe_get(struct npmu_conn *conn, const char *name, uint64_t version, 
 		rep = &dummy;
 	memset(rep, 0, sizeof(*rep));
 	struct set *s;
-	int rc = set_open(conn, name, NPMU_ACCESS_READ, &s);
+	int rc = set_open(conn, name, NPMU_ACCESS_READ, 0, &s);
 	if (rc != 0)
 		return rc;
 	rep->lost = count_lost(s);
@@ -582,17 +651,34 @@ int npmu_stripe_get(struct npmu_conn *conn, const char *name, uint64_t version, 
 	uint8_t *out = malloc(mf->layout.length ? mf->layout.length : 1);
 	rc = out ? restore(s, mf, out, false, progress, arg, rep) : NPMU_E_NOMEM;
 	if (rc == NPMU_E_LOST || rc == NPMU_E_CORRUPT) {
-		/* offer the newest older version that can still be restored */
+		/* the newest older version that can still be restored: offered, or, when the newest
+		 * was asked for, restored (and said) */
 		for (const struct npmu__stripe_manifest *o = newest(s, mf->version, NULL); o;
 		     o = newest(s, o->version, NULL)) {
 			struct npmu_stripe_report r2 = {0};
 			uint8_t *tmp = malloc(o->layout.length ? o->layout.length : 1);
 			int orc = tmp ? restore(s, o, tmp, false, NULL, NULL, &r2) : NPMU_E_NOMEM;
-			free(tmp);
 			if (orc == 0) {
 				rep->older_ok = o->version;
+				if (version == 0) {
+					LOG_WARN("stripe %s: the newest version, %llu, cannot be restored "
+						 "(%s): restored version %llu", name,
+						 (unsigned long long)mf->version, rep->which,
+						 (unsigned long long)o->version);
+					rep->version = o->version;
+					rep->bad = r2.bad;
+					rep->repaired = r2.repaired;
+					uint64_t length = o->layout.length;
+					free(out);
+					set_close(s);
+					*data = tmp;
+					*len = length;
+					return 0;
+				}
+				free(tmp);
 				break;
 			}
+			free(tmp);
 		}
 		LOG_WARN("stripe %s: version %llu cannot be restored: %s", name,
 			 (unsigned long long)mf->version, rep->which);
@@ -613,7 +699,8 @@ int npmu_stripe_get(struct npmu_conn *conn, const char *name, uint64_t version, 
 
 /* recreate_member -- member i was lost with its unit: create it again, on its unit if that one
  * answers, else on a unit the set does not use, with its header. */
-static int recreate_member(struct set *s, uint32_t i, const struct npmu__stripe_manifest *mf)
+static int recreate_member(struct set *s, uint32_t i, const struct npmu__stripe_manifest *mf,
+			   uint64_t lease)
 {
 	struct member *mb = &s->mem[i];
 	member_name(s->name, i, mb->region);
@@ -641,7 +728,8 @@ static int recreate_member(struct set *s, uint32_t i, const struct npmu__stripe_
 		return rc;
 	uint8_t raw[64];
 	npmu__stripe_member_encode(&h, raw);
-	if ((rc = npmu_region_open(s->conn, mb->region, NPMU_ACCESS_READ_WRITE, &mb->r)) == 0 &&
+	if ((rc = npmu__region_open_leased(s->conn, mb->region, NPMU_ACCESS_READ_WRITE, lease,
+					   &mb->r)) == 0 &&
 	    (rc = npmu_region_write(mb->r, 0, raw, sizeof(raw))) == 0)
 		rc = npmu_region_persist(mb->r, 0, sizeof(raw), NPMU_PERSISTENT);
 	if (rc == 0) {
@@ -652,6 +740,9 @@ static int recreate_member(struct set *s, uint32_t i, const struct npmu__stripe_
 	return rc;
 }
 
+static int rebuild(struct set *s, uint64_t lease, npmu_progress_fn progress, void *arg,
+		   struct npmu_stripe_report *rep);
+
 /* npmu_stripe_rebuild -- regenerate every lost or corrupt sub-segment (see npmu.h). */
 int npmu_stripe_rebuild(struct npmu_conn *conn, const char *name, npmu_progress_fn progress,
 			void *arg, struct npmu_stripe_report *rep)
@@ -660,23 +751,49 @@ int npmu_stripe_rebuild(struct npmu_conn *conn, const char *name, npmu_progress_
 	if (!rep)
 		rep = &dummy;
 	memset(rep, 0, sizeof(*rep));
-	struct set *s;
-	int rc = set_open(conn, name, NPMU_ACCESS_READ_WRITE, &s);
+	uint32_t members;
+	int rc = set_members(conn, name, &members);
+	if (rc == 0 && members == 0)
+		rc = NPMU_E_NOENT;
 	if (rc != 0)
 		return rc;
+	struct npmu__lease_holder lh; /* one writer at a time (see the top) */
+	if ((rc = take_set(conn, name, members, &lh)) != 0) {
+		npmu__lease_fini(&lh);
+		return rc;
+	}
+	struct set *s;
+	if ((rc = set_open(conn, name, NPMU_ACCESS_READ_WRITE, lh.id, &s)) != 0) {
+		npmu__lease_release(&lh);
+		npmu__lease_fini(&lh);
+		return rc;
+	}
+	rc = rebuild(s, lh.id, progress, arg, rep);
+	if (rc == NPMU_E_KEY || (rc != 0 && atomic_load(&lh.fenced)))
+		rc = NPMU_E_FENCED;
+	set_close(s);
+	npmu__lease_release(&lh);
+	npmu__lease_fini(&lh);
+	return rc;
+}
+
+/* rebuild -- regenerate and write back, in set s opened read-write under the lease. */
+static int rebuild(struct set *s, uint64_t lease, npmu_progress_fn progress, void *arg,
+		   struct npmu_stripe_report *rep)
+{
+	const char *name = s->name;
+	int rc = 0;
 	rep->lost = count_lost(s);
 	const struct npmu__stripe_manifest *top = newest(s, 0, NULL);
-	if (!top) {
-		set_close(s);
+	if (!top)
 		return NPMU_E_LOST;
-	}
 	rep->newest = rep->version = top->version;
 	/* members lost with their units come back empty, on their unit or another */
 	for (uint32_t i = 0; i < s->n && rc == 0; i++)
 		if (s->mem[i].state != 0) {
 			if (s->mem[i].r)
 				npmu_region_close(&s->mem[i].r);
-			rc = recreate_member(s, i, top);
+			rc = recreate_member(s, i, top, lease);
 		}
 	/* every kept version, oldest first, so the newest's manifest is written last */
 	uint64_t versions[NPMU_STRIPE_KEEP_MAX];
@@ -717,7 +834,6 @@ int npmu_stripe_rebuild(struct npmu_conn *conn, const char *name, npmu_progress_
 			rc = (int)mlen;
 		free(mbuf);
 	}
-	set_close(s);
 	return rc;
 }
 
@@ -728,7 +844,7 @@ int npmu_stripe_stat(struct npmu_conn *conn, const char *name, struct npmu_strip
 		return NPMU_E_INVAL;
 	memset(info, 0, sizeof(*info));
 	struct set *s;
-	int rc = set_open(conn, name, NPMU_ACCESS_READ, &s);
+	int rc = set_open(conn, name, NPMU_ACCESS_READ, 0, &s);
 	if (rc != 0)
 		return rc;
 	info->k = s->shape.k;

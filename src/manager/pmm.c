@@ -199,7 +199,8 @@ static int lease_acquire(struct npmu__pmm *pmm, const char *who, const struct np
 		pthread_mutex_lock(&pmm->lock);
 		bool known = npmu__leases_find(&pmm->leases, req->name) != NULL;
 		pthread_mutex_unlock(&pmm->lock);
-		if (known || (pmm->ops->writers && pmm->ops->writers(pmm->unit, anchor) == 0))
+		int writers = pmm->ops->writers ? pmm->ops->writers(pmm->unit, anchor) : -1;
+		if (known || writers == 0 || writers == NPMU_E_NOENT)
 			grace = 0;
 	}
 	pthread_mutex_lock(&pmm->lock);
@@ -471,7 +472,17 @@ int npmu__pmm_handle(struct npmu__pmm *pmm, const char *who, uint16_t type,
 		member_name(req->name, 0, named);
 	else
 		snprintf(named, sizeof(named), "%s", req->name);
-	if ((rc = pmm->ops->stat(pmm->unit, named, &info)) != 0)
+	rc = pmm->ops->stat(pmm->unit, named, &info);
+	if (rc == NPMU_E_NOENT && type == NPMU_MSG_LEASE && req->members &&
+	    req->release == NPMU__LEASE_TAKE) {
+		/* a set being made: its first writer takes the lease before creating members */
+		struct npmu_region_info want = {0};
+		snprintf(want.name, sizeof(want.name), "%s", named);
+		if (pmm->creds && !(rights_of(pmm, who, &want) & NPMU_RIGHT_CREATE))
+			return NPMU_E_ACCESS;
+		return lease(pmm, who, req, reply);
+	}
+	if (rc != 0)
 		return rc;
 	uint32_t rights = rights_of(pmm, who, &info);
 	bool mirrored = info.copies > 1 && pmm->ops->mirror;
