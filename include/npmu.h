@@ -42,6 +42,7 @@ extern "C" {
 #define NPMU_E_LEASE (-1025)       /* the stream is held by a live writer */
 #define NPMU_E_LOST (-1026)        /* too many units lost or corrupt to restore this version */
 #define NPMU_E_MANAGER (-1027)     /* the manager (pmmd, or a unit's embedded one) does not answer */
+#define NPMU_E_CONFIG (-1028)      /* a credentials or key file is missing, exposed or malformed */
 
 /* npmu_strerror -- a static sentence for any code returned by this library. */
 NPMU_API const char *npmu_strerror(int err);

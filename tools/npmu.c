@@ -91,9 +91,10 @@ static struct npmu_conn *connect_or_die(void)
 	int rc = npmu_conn_new(&cfg, &conn);
 	if (rc != 0) {
 		char what[300];
-		const char *server = cfg.server		  ? cfg.server
-				     : getenv("NPMU_SERVER") ? getenv("NPMU_SERVER")
-							     : "127.0.0.1:7411";
+		const char *env = getenv("NPMU_SERVER");
+		const char *server = cfg.server ? cfg.server : env && *env ? env : "127.0.0.1:7411";
+		if (rc == NPMU_E_CONFIG)
+			die("credentials ($NPMU_CREDENTIALS)", rc); /* the library said which line */
 		if (rc == NPMU_E_MANAGER) {
 			if (json)
 				printf("{\"error\":\"%s\",\"code\":%d,\"context\":\"nothing answers "
@@ -929,7 +930,7 @@ int main(int argc, char **argv)
 	int c;
 	while ((c = getopt_long(argc, argv, "+s:P:jh", o, NULL)) != -1) {
 		switch (c) {
-		case 's': cfg.server = optarg; break;
+		case 's': cfg.server = *optarg ? optarg : NULL; break; /* "": the default */
 		case 'P': cfg.provider = optarg; break;
 		case 'j': json = true; break;
 		case 'h': printf(usage_main, NPMU_DEFAULT_PORT); return 0;

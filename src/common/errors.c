@@ -33,6 +33,9 @@ const char *npmu_strerror(int err)
 	case NPMU_E_FENCED: return "fenced: the lease lapsed and another process took over the stream";
 	case NPMU_E_LEASE: return "the stream is held by a live writer (its lease has not lapsed)";
 	case NPMU_E_LOST: return "too many units lost or corrupt to restore this version";
+	case NPMU_E_CONFIG:
+		return "a credentials or key file is missing, unreadable, readable by others or "
+		       "malformed (logged with its name and line)";
 	case NPMU_E_MANAGER:
 		return "the manager does not answer (nothing listening at that address, or it is "
 		       "down or cut off; pmmd, or npmud's embedded manager)";
@@ -82,8 +85,8 @@ int npmu__from_fi(int rc)
 	}
 }
 
-/* npmu__is_error -- whether code is one of the NPMU_E_* codes (NPMU_E_MANAGER is the last). */
+/* npmu__is_error -- whether code is one of the NPMU_E_* codes (NPMU_E_CONFIG is the last). */
 bool npmu__is_error(int code)
 {
-	return code <= NPMU_E_INVAL && code >= NPMU_E_MANAGER;
+	return code <= NPMU_E_INVAL && code >= NPMU_E_CONFIG;
 }

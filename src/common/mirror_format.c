@@ -26,6 +26,7 @@ int npmu__mirror_encode(const struct npmu__mirror *m, uint8_t *buf, size_t bufle
 		npmu__str_put(&c, m->copy[i].unit);
 		npmu__put_u8(&c, m->copy[i].state);
 		npmu__put_u64(&c, m->copy[i].resync_done);
+		npmu__put_bytes(&c, m->copy[i].unit_id, sizeof(m->copy[i].unit_id));
 	}
 	if (!c.ok)
 		return NPMU_E_INVAL;
@@ -51,7 +52,7 @@ int npmu__mirror_decode(const uint8_t *buf, size_t len, struct npmu__mirror *m)
 	csum = le64toh(csum);
 	if (magic != NPMU_MIRROR_MAGIC || csum != npmu__csum(buf, len - 8))
 		return NPMU_E_CORRUPT;
-	if (version != NPMU_MIRROR_VERSION)
+	if (version != NPMU_MIRROR_VERSION && version != 1)
 		return version > NPMU_MIRROR_VERSION ? NPMU_E_VERSION : NPMU_E_CORRUPT;
 	if (n != NPMU_MIRROR_COPIES || zero != 0)
 		return NPMU_E_CORRUPT;
@@ -62,6 +63,8 @@ int npmu__mirror_decode(const uint8_t *buf, size_t len, struct npmu__mirror *m)
 		npmu__str_get(&c, m->copy[i].unit, sizeof(m->copy[i].unit));
 		m->copy[i].state = npmu__get_u8(&c);
 		m->copy[i].resync_done = npmu__get_u64(&c);
+		if (version >= 2)
+			npmu__get_bytes(&c, m->copy[i].unit_id, sizeof(m->copy[i].unit_id));
 		if (!c.ok || !m->copy[i].unit[0] || m->copy[i].state > NPMU__COPY_RESYNCING ||
 		    m->copy[i].resync_done > m->size)
 			return NPMU_E_CORRUPT;

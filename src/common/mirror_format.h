@@ -19,8 +19,11 @@
  *   u64 generation     raised by one with every change; the newer valid record wins
  *   u64 size           the region's size on every copy
  *   ncopies x { unit (u8 length + "host:port" as the manager reaches it), u8 state,
- *               u64 resync_done (bytes of the copy brought up to date, while resyncing) }
+ *               u64 resync_done (bytes of the copy brought up to date, while resyncing),
+ *               u8 unit_id[8] (version 2 on: the first bytes of that unit's pool uuid when
+ *               the copy was made there; zero: unknown) }
  *   u64 csum           CRC-64 of every byte before it
+ * Version 1 records (no unit ids) are read.
  *
  * Copy states and their invariants:
  *   M1. An IN_SYNC copy holds every write that was reported complete. Reads may go to it.
@@ -32,12 +35,18 @@
  *   M4. At least one copy is IN_SYNC. A change that would leave none is refused.
  * Two records of the same generation that differ are a conflict: reported, never resolved
  * silently (NPMU_E_CORRUPT until an operator repairs it).
+ *
+ * A copy's unit that answers without the region is told apart by its unit id: another pool
+ * (the unit was replaced) gets the copy made again, stale, to be resynced; the same pool means
+ * the region was deleted there while the other copy's unit was away, and that other copy, now
+ * an orphan, is deleted too (src/manager/mirrors.c).
  */
 
 #define NPMU_MIRROR_MAGIC 0x524d504eu /* "NPMR" */
-#define NPMU_MIRROR_VERSION 1
+#define NPMU_MIRROR_VERSION 2
 #define NPMU_MIRROR_COPIES 2
-#define NPMU_MIRROR_REC_MAX 320 /* the largest encoded record */
+#define NPMU_MIRROR_REC_MAX 336 /* the largest encoded record */
+_Static_assert(NPMU_MIRROR_REC_MAX == NPMU_MIRROR_REC_WIRE, "a record fits its wire field");
 
 enum npmu__copy_state {
 	NPMU__COPY_IN_SYNC = 0,
@@ -53,6 +62,7 @@ struct npmu__mirror {
 		char unit[NPMU_ADDR_STR_MAX + 1];
 		uint8_t state;
 		uint64_t resync_done;
+		uint8_t unit_id[8];   /* of the pool it was made in (zero: unknown) */
 	} copy[NPMU_MIRROR_COPIES];
 };
 

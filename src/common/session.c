@@ -190,6 +190,18 @@ int npmu__key_write(const char *path)
 	return rc;
 }
 
+/* npmu__key_problem -- npmu__key_read's codes in words. */
+const char *npmu__key_problem(int rc)
+{
+	switch (rc) {
+	case NPMU_E_NOENT: return "no such file";
+	case NPMU_E_ACCESS: return "readable by group or others (chmod 600 it)";
+	case NPMU_E_INVAL: return "not a key (64 hex digits, as `npmu keygen` writes)";
+	case NPMU_E_IO: return "cannot be read";
+	default: return npmu_strerror(rc);
+	}
+}
+
 /* npmu__key_read -- read a key file; refuses files readable by group or others. */
 int npmu__key_read(const char *path, uint8_t key[NPMU_KEY_LEN])
 {

@@ -93,8 +93,13 @@ int npmu__key_write(const char *path);
  */
 int npmu__key_parse(const char *text, uint8_t key[NPMU_KEY_LEN]);
 
-/* npmu__key_read -- read a key file; refuses files readable by group or others. */
+/* npmu__key_read -- read a key file; refuses files readable by group or others. Returns 0,
+ * NPMU_E_NOENT (no such file), NPMU_E_ACCESS (readable by others), NPMU_E_INVAL (not a key) or
+ * NPMU_E_IO (cannot be read): npmu__key_problem says which in words. */
 int npmu__key_read(const char *path, uint8_t key[NPMU_KEY_LEN]);
+
+/* npmu__key_problem -- what npmu__key_read's code means, for a message naming the file. */
+const char *npmu__key_problem(int rc);
 
 /* npmu__id_valid -- an identity is 1..NPMU_ID_MAX characters of [A-Za-z0-9._@-]. */
 bool npmu__id_valid(const char *id, size_t len);

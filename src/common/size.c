@@ -4,43 +4,73 @@
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
-/* npmu_parse_size -- parse a byte count with an optional binary suffix (K, M, G, T, optional "iB"/"B"). */
+/*
+ * npmu_parse_size -- parse a byte count, in exactly the forms the documentation gives: decimal
+ * digits (no leading zeros: "010" is refused, not read as 10 or 8), an optional fraction
+ * (".5"), and an optional binary unit K, M, G or T (either case), optionally followed by "iB"
+ * or "B"; or a plain "B". Spaces around it are allowed. Hex, exponents, signs and fractions of
+ * a byte are refused.
+ */
 int npmu_parse_size(const char *text, uint64_t *bytes)
 {
 	if (!text || !bytes)
 		return NPMU_E_INVAL;
-	while (isspace((unsigned char)*text))
-		text++;
-	if (!isdigit((unsigned char)*text) && *text != '.')
+	const char *p = text;
+	while (isspace((unsigned char)*p))
+		p++;
+	if (!isdigit((unsigned char)*p) || (p[0] == '0' && isdigit((unsigned char)p[1])))
 		return NPMU_E_INVAL;
-	errno = 0;
-	char *end;
-	double v = strtod(text, &end);
-	if (errno || end == text || !(v >= 0))
-		return NPMU_E_INVAL;
-	double mult = 1;
-	switch (toupper((unsigned char)*end)) {
-	case 'K': mult = 1024.0; end++; break;
-	case 'M': mult = 1024.0 * 1024; end++; break;
-	case 'G': mult = 1024.0 * 1024 * 1024; end++; break;
-	case 'T': mult = 1024.0 * 1024 * 1024 * 1024; end++; break;
+	uint64_t whole = 0, frac = 0, scale = 1;
+	for (; isdigit((unsigned char)*p); p++) {
+		if (whole > (UINT64_MAX - 9) / 10)
+			return NPMU_E_INVAL;
+		whole = whole * 10 + (uint64_t)(*p - '0');
+	}
+	if (*p == '.') {
+		p++;
+		if (!isdigit((unsigned char)*p))
+			return NPMU_E_INVAL;
+		for (; isdigit((unsigned char)*p); p++) {
+			if (scale > UINT64_MAX / 100)
+				return NPMU_E_INVAL; /* more digits than any size needs */
+			frac = frac * 10 + (uint64_t)(*p - '0');
+			scale *= 10;
+		}
+	}
+	unsigned shift = 0;
+	switch (*p) {
+	case 'K': case 'k': shift = 10; p++; break;
+	case 'M': case 'm': shift = 20; p++; break;
+	case 'G': case 'g': shift = 30; p++; break;
+	case 'T': case 't': shift = 40; p++; break;
 	default: break;
 	}
-	if (mult > 1 && (*end == 'i' || *end == 'I'))
-		end++;
-	if (*end == 'B' || *end == 'b')
-		end++;
-	while (isspace((unsigned char)*end))
-		end++;
-	if (*end != '\0')
+	if (shift && (*p == 'i' || *p == 'I')) {
+		p++;
+		if (*p != 'B' && *p != 'b')
+			return NPMU_E_INVAL; /* "Ki" alone is not a unit */
+	}
+	if (*p == 'B' || *p == 'b')
+		p++;
+	while (isspace((unsigned char)*p))
+		p++;
+	if (*p != '\0')
 		return NPMU_E_INVAL;
-	double r = v * mult;
-	if (r >= 18446744073709551615.0 || r != floor(r))
+	uint64_t mult = 1ull << shift;
+	if (whole > UINT64_MAX >> shift)
 		return NPMU_E_INVAL;
-	*bytes = (uint64_t)r;
+	/* the fraction in bytes: frac/scale of mult, which must come out whole */
+	unsigned __int128 fb = (unsigned __int128)frac * mult;
+	if (fb % scale != 0)
+		return NPMU_E_INVAL; /* not a whole number of bytes */
+	unsigned __int128 total = (unsigned __int128)whole * mult + fb / scale;
+	if (total > UINT64_MAX)
+		return NPMU_E_INVAL;
+	*bytes = (uint64_t)total;
 	return 0;
 }
 

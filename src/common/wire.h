@@ -160,7 +160,7 @@ struct npmu__msg_hdr {
 	const uint8_t *body; /* points into the decoded buffer */
 };
 
-#define NPMU_MIRROR_REC_WIRE 320 /* = NPMU_MIRROR_REC_MAX (mirror_format.h) */
+#define NPMU_MIRROR_REC_WIRE 336 /* = NPMU_MIRROR_REC_MAX (mirror_format.h) */
 
 /* A decoded request body: the union of every request's fields. */
 struct npmu__request {

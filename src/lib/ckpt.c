@@ -419,19 +419,28 @@ int npmu_ckpt_create(struct npmu_conn *conn, const char *name, const struct npmu
 	struct npmu_region_opts ro = {.mirror = cfg->mirror};
 	if ((rc = npmu_region_create_ex(conn, name, npmu__ckpt_region_size(&h), &ro, NULL)) != 0)
 		return rc;
-	if ((rc = npmu_region_create_ex(conn, cname, 4096, &ro, NULL)) != 0) {
+	struct npmu_region *r;
+	if ((rc = npmu_region_open(conn, name, NPMU_ACCESS_READ_WRITE, &r)) != 0) {
 		npmu_region_delete(conn, name);
 		return rc;
 	}
-	struct npmu_region *r;
-	if ((rc = npmu_region_open(conn, name, NPMU_ACCESS_READ_WRITE, &r)) != 0)
-		return rc;
 	uint8_t b[56];
 	npmu__ckpt_hdr_encode(&h, b);
 	rc = npmu_region_write(r, 0, b, sizeof(b));
 	if (rc == 0)
 		rc = npmu_region_persist(r, 0, sizeof(b), NPMU_PERSISTENT);
+	/* the cursor beside the stream, on the same unit (a mirrored stream's: the same two), so
+	 * that the stream lives and dies with one unit (or pair), not two */
+	char unit[NPMU_ADDR_STR_MAX + 1], unit2[NPMU_ADDR_STR_MAX + 1];
+	snprintf(unit, sizeof(unit), "%s", r->mirrored ? r->m.copy[0].unit : r->ai.unit);
+	snprintf(unit2, sizeof(unit2), "%s", r->mirrored ? r->m.copy[1].unit : "");
 	npmu_region_close(&r);
+	ro.unit = unit[0] ? unit : NULL;
+	ro.mirror_unit = unit2[0] ? unit2 : NULL;
+	if (rc == 0)
+		rc = npmu_region_create_ex(conn, cname, 4096, &ro, NULL);
+	if (rc != 0)
+		npmu_region_delete(conn, name);
 	return rc;
 }
 

@@ -265,42 +265,57 @@ int npmu__rpc(struct npmu_conn *conn, uint16_t type, const struct npmu__request 
 }
 
 /* load_credentials -- read a client credentials file: "principal NAME" and "key HEX" or
- * "key-file PATH"; the file must not be readable by others. */
+ * "key-file PATH"; the file (and a key file) must not be readable by others. Every problem is
+ * logged naming the file (and line) and answered NPMU_E_CONFIG. */
 static int load_credentials(struct npmu_conn *conn, const char *path)
 {
 	uint8_t key[NPMU_KEY_LEN];
-	int rc = npmu__key_read(path, key); /* checks the mode; fails to parse: that is expected */
+	int rc = npmu__key_read(path, key); /* checks the mode; not parsing as a bare key is normal */
+	sodium_memzero(key, sizeof(key));
 	if (rc == NPMU_E_NOENT || rc == NPMU_E_ACCESS || rc == NPMU_E_IO) {
-		LOG_ERR("credentials %s: %s", path, rc == NPMU_E_ACCESS ? "readable by others (chmod 600)"
-									 : npmu_strerror(rc));
-		return rc == NPMU_E_ACCESS ? NPMU_E_ACCESS : NPMU_E_INVAL;
+		LOG_ERR("credentials %s: %s", path, npmu__key_problem(rc));
+		return NPMU_E_CONFIG;
 	}
 	FILE *f = fopen(path, "r");
-	if (!f)
-		return NPMU_E_INVAL;
+	if (!f) {
+		LOG_ERR("credentials %s: %s", path, npmu__key_problem(NPMU_E_IO));
+		return NPMU_E_CONFIG;
+	}
 	char line[512], word[32], value[400];
 	bool have_key = false;
+	int lineno = 0;
 	rc = 0;
 	while (rc == 0 && fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "%31s %399s", word, value) != 2 || word[0] == '#')
+		lineno++;
+		int n = sscanf(line, "%31s %399s", word, value);
+		if (n <= 0 || word[0] == '#')
 			continue;
-		if (!strcmp(word, "principal") && npmu__id_valid(value, strlen(value)))
+		if (n == 2 && !strcmp(word, "principal") && npmu__id_valid(value, strlen(value))) {
 			snprintf(conn->principal, sizeof(conn->principal), "%s", value);
-		else if (!strcmp(word, "key"))
-			rc = npmu__key_parse(value, conn->key), have_key = rc == 0;
-		else if (!strcmp(word, "key-file"))
-			rc = npmu__key_read(value, conn->key), have_key = rc == 0;
-		else
+		} else if (n == 2 && !strcmp(word, "key")) {
+			if ((rc = npmu__key_parse(value, conn->key)) != 0)
+				LOG_ERR("credentials %s line %d: %s", path, lineno,
+					npmu__key_problem(NPMU_E_INVAL));
+			have_key = rc == 0;
+		} else if (n == 2 && !strcmp(word, "key-file")) {
+			if ((rc = npmu__key_read(value, conn->key)) != 0)
+				LOG_ERR("credentials %s line %d: key file %s: %s", path, lineno, value,
+					npmu__key_problem(rc));
+			have_key = rc == 0;
+		} else {
+			LOG_ERR("credentials %s line %d: expected 'principal NAME' (1-63 of "
+				"A-Z a-z 0-9 . _ @ -), 'key HEX' or 'key-file PATH'", path, lineno);
 			rc = NPMU_E_INVAL;
+		}
 	}
 	fclose(f);
 	sodium_memzero(line, sizeof(line));
 	sodium_memzero(value, sizeof(value));
-	if (rc != 0 || !have_key || !conn->principal[0]) {
-		LOG_ERR("credentials %s: expected 'principal NAME' and 'key HEX' or 'key-file PATH'",
-			path);
-		return NPMU_E_INVAL;
-	}
+	if (rc == 0 && (!have_key || !conn->principal[0]))
+		LOG_ERR("credentials %s: no %s: expected 'principal NAME' and 'key HEX' or 'key-file "
+			"PATH'", path, !conn->principal[0] ? "principal" : "key");
+	if (rc != 0 || !have_key || !conn->principal[0])
+		return NPMU_E_CONFIG;
 	conn->have_creds = true;
 	return 0;
 }

@@ -78,8 +78,11 @@ static int parse_line(char *line, struct npmu__credentials *cr, char *err, size_
 		snprintf(p.name, sizeof(p.name), "%s", words[1]);
 		int rc = n == 3 ? npmu__key_parse(words[2], p.key) : npmu__key_read(words[3], p.key);
 		if (rc != 0) {
-			snprintf(err, errlen, "key of '%s': %s", words[1],
-				 n == 3 ? "not 64 hex digits" : npmu_strerror(rc));
+			if (n == 3)
+				snprintf(err, errlen, "key of '%s': not 64 hex digits", words[1]);
+			else
+				snprintf(err, errlen, "key of '%s': key file %s: %s", words[1], words[3],
+					 npmu__key_problem(rc));
 			return rc;
 		}
 		void *a = add(cr->principals, cr->nprincipals, sizeof(p));

@@ -149,8 +149,7 @@ int main(int argc, char **argv)
 		return 1;
 	int rc = npmu__key_read(key_path, units.key);
 	if (rc != 0) {
-		fprintf(stderr, "pmmd: cluster key %s: %s\n", key_path,
-			rc == NPMU_E_ACCESS ? "readable by others (chmod 600)" : npmu_strerror(rc));
+		fprintf(stderr, "pmmd: cluster key %s: %s\n", key_path, npmu__key_problem(rc));
 		return 2;
 	}
 	struct npmu__credentials creds = {0};

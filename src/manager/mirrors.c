@@ -84,6 +84,32 @@ static int rec_call(struct npmu__units *us, int i, const char *name, const uint8
 
 static int store(struct npmu__units *us, struct mview *v, struct npmu__mirror *next,
 		 const uint64_t keys[NPMU_MIRROR_COPIES], uint32_t *stored_mask);
+static int drop_copy(struct npmu__units *us, int i, const char *name);
+
+/* deleted_there -- copy c's unit answers without the region: is it the very pool the copy was
+ * made in (the region was deleted there), rather than a new one (the unit was replaced)? */
+static bool deleted_there(struct npmu__units *us, const struct mview *v, uint32_t c)
+{
+	static const uint8_t unknown[8];
+	int u = v->unit[c];
+	if (u < 0 || memcmp(v->m.copy[c].unit_id, unknown, 8) == 0 || npmu__units_greet(us, (uint32_t)u) != 0)
+		return false;
+	return memcmp(v->m.copy[c].unit_id, us->u[u].unit_id, 8) == 0;
+}
+
+/* drop_orphans -- the region was deleted on copy c's unit while the others were away: delete
+ * the others too, as the delete asked. */
+static void drop_orphans(struct npmu__units *us, const struct mview *v, uint32_t c)
+{
+	for (uint32_t k = 0; k < v->m.ncopies; k++) {
+		if (k == c || v->unit[k] < 0 || !v->up[k])
+			continue;
+		int rc = drop_copy(us, v->unit[k], v->name);
+		LOG_WARN("region %s: deleted while its copy on %s was away: that copy deleted too%s%s",
+			 v->name, v->m.copy[k].unit, rc ? ": " : "", rc ? npmu_strerror(rc) : "");
+	}
+	forget(us, v->name);
+}
 
 /* load -- read the record from every unit holding the region, take the newest valid one, and
  * write it back where a unit had an older or bad one (reported, never silent). */
@@ -180,6 +206,11 @@ static int load(struct npmu__units *us, const char *name, struct mview *v)
 				v->repaired = true;
 		}
 	}
+	for (uint32_t c = 0; c < v->m.ncopies; c++)
+		if (v->missing[c] && deleted_there(us, v, c)) {
+			drop_orphans(us, v, c);
+			return NPMU_E_NOENT;
+		}
 	struct npmu__mirror lost = v->m;
 	bool any_lost = false;
 	for (uint32_t c = 0; c < lost.ncopies; c++)
@@ -362,6 +393,8 @@ int npmu__mirror_create(struct npmu__units *us, const struct npmu__request *req,
 	struct npmu__mirror m = {.generation = 1, .size = req->size, .ncopies = NPMU_MIRROR_COPIES};
 	snprintf(m.copy[0].unit, sizeof(m.copy[0].unit), "%s", us->u[a].addr);
 	snprintf(m.copy[1].unit, sizeof(m.copy[1].unit), "%s", us->u[b].addr);
+	memcpy(m.copy[0].unit_id, us->u[a].unit_id, sizeof(m.copy[0].unit_id));
+	memcpy(m.copy[1].unit_id, us->u[b].unit_id, sizeof(m.copy[1].unit_id));
 	uint8_t rec[NPMU_MIRROR_REC_MAX];
 	int len = npmu__mirror_encode(&m, rec, sizeof(rec));
 	if (len < 0)
@@ -461,7 +494,8 @@ static int replace_copy(struct npmu__units *us, struct mview *v, uint32_t c)
 	struct npmu__mirror next = v->m;
 	next.copy[c].state = NPMU__COPY_STALE;
 	next.copy[c].resync_done = 0;
-	if (v->m.copy[c].state != NPMU__COPY_STALE && (rc = store(us, v, &next, NULL, NULL)) != 0)
+	memcpy(next.copy[c].unit_id, us->u[v->unit[c]].unit_id, sizeof(next.copy[c].unit_id));
+	if ((rc = store(us, v, &next, NULL, NULL)) != 0) /* (its new unit id too) */
 		return rc;
 	uint8_t rec[NPMU_MIRROR_REC_MAX];
 	int len = npmu__mirror_encode(&v->m, rec, sizeof(rec));
@@ -655,15 +689,24 @@ static int mirror_op(struct npmu__units *us, struct mview *v, const struct npmu_
 	return rc;
 }
 
-/* every_copy -- DELETE or REVOKE on both copies; a mirrored region is deleted only whole. */
+/* every_copy -- DELETE or REVOKE on every copy that answers. A copy whose unit is away when its
+ * region is deleted is deleted when that unit is back (deleted_there sees the region gone from
+ * the pool the other copy was made in). */
 static int every_copy(struct npmu__units *us, struct mview *v, uint16_t type,
 		      struct npmu__cursor *reply)
 {
+	recheck_down(us, v);
+	uint32_t reached = 0;
+	for (uint32_t c = 0; c < v->m.ncopies; c++)
+		reached += v->up[c];
+	if (reached == 0)
+		return NPMU_E_UNREACHABLE;
 	for (uint32_t c = 0; c < v->m.ncopies; c++)
 		if (!v->up[c] && type == NPMU_MSG_DELETE) {
-			LOG_WARN("region %s: not deleted: copy on %s unreachable", v->name,
-				 v->m.copy[c].unit);
-			return NPMU_E_UNREACHABLE;
+			LOG_WARN("region %s: copy on %s unreachable: deleted when its unit is back",
+				 v->name, v->m.copy[c].unit);
+			if (v->unit[c] >= 0) /* the name is free meanwhile */
+				npmu__units_dir_drop(us, v->name, (uint32_t)v->unit[c]);
 		}
 	uint32_t revoked = 0;
 	int rc = 0;
@@ -738,4 +781,21 @@ int npmu__mirror_handle(void *vus, uint16_t type, const struct npmu__request *re
 	case NPMU_MSG_MIRROR: return mirror_op(us, &v, req, reply);
 	default: return NPMU_E_PROTO;
 	}
+}
+
+/* npmu__mirrors_unit_back -- unit i answers again: tidy each of its mirrored regions. */
+void npmu__mirrors_unit_back(struct npmu__units *us, uint32_t i)
+{
+	struct npmu_region_info *list = NULL;
+	uint32_t n = 0;
+	if (npmu__units_list(us, i, &list, &n) != 0) {
+		free(list);
+		return;
+	}
+	for (uint32_t k = 0; k < n; k++) {
+		struct mview v;
+		if (list[k].copies > 1)
+			(void)load(us, list[k].name, &v); /* drops a copy deleted elsewhere meanwhile */
+	}
+	free(list);
 }

@@ -128,9 +128,12 @@ void npmu__units_probe(void *v)
 {
 	struct npmu__units *us = v;
 	for (uint32_t i = 0; i < us->n; i++)
-		if (!us->u[i].conn && npmu__now_ms() >= us->u[i].retry_ms && npmu__units_greet(us, i) == 0)
+		if (!us->u[i].conn && npmu__now_ms() >= us->u[i].retry_ms &&
+		    npmu__units_greet(us, i) == 0) {
 			LOG_INFO("unit %s: back (%llu MiB free)", us->u[i].addr,
 				 (unsigned long long)(us->u[i].free >> 20));
+			npmu__mirrors_unit_back(us, i);
+		}
 }
 
 /* npmu__units_greet -- learn a unit's capacity. */
@@ -147,11 +150,12 @@ int npmu__units_greet(struct npmu__units *us, uint32_t i)
 		return NPMU_E_PROTO;
 	us->u[i].bytes = h.bytes;
 	us->u[i].free = h.free;
+	memcpy(us->u[i].unit_id, h.unit_id, sizeof(h.unit_id));
 	return 0;
 }
 
-/* list_unit -- every region of unit i, appended to *out (grown). */
-static int list_unit(struct npmu__units *us, uint32_t i, struct npmu_region_info **out,
+/* npmu__units_list -- every region of unit i, appended to *out (grown). */
+int npmu__units_list(struct npmu__units *us, uint32_t i, struct npmu_region_info **out,
 		     uint32_t *n)
 {
 	uint32_t start = 0;
@@ -205,7 +209,7 @@ void npmu__units_refresh(struct npmu__units *us)
 	for (uint32_t i = 0; i < us->n; i++) {
 		struct npmu_region_info *list = NULL;
 		uint32_t n = 0;
-		if (npmu__units_greet(us, i) == 0 && list_unit(us, i, &list, &n) == 0)
+		if (npmu__units_greet(us, i) == 0 && npmu__units_list(us, i, &list, &n) == 0)
 			for (uint32_t k = 0; k < n; k++)
 				npmu__units_dir_add(us, list[k].name, i);
 		free(list);
@@ -532,7 +536,7 @@ static int remote_list(void *v, uint32_t start, struct npmu_region_info *out, ui
 		us->cache = NULL;
 		us->ncache = 0;
 		for (uint32_t i = 0; i < us->n; i++)
-			(void)list_unit(us, i, &us->cache, &us->ncache); /* a down unit lists nothing */
+			(void)npmu__units_list(us, i, &us->cache, &us->ncache); /* a down unit lists nothing */
 		for (uint32_t i = 0; i < us->ncache; i++) /* a mirrored region once, not per copy */
 			for (uint32_t k = i + 1; k < us->ncache;)
 				if (strcmp(us->cache[i].name, us->cache[k].name) == 0)

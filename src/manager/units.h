@@ -23,6 +23,7 @@ struct npmu__remote_unit {
 	uint64_t retry_ms;                /* while down: no new attempt before this (monotonic) */
 	uint64_t backoff_ms;              /* the wait after the last attempt that got no answer */
 	uint64_t bytes, free;             /* capacity, as of the last greeting */
+	uint8_t unit_id[8];               /* its pool's id, as of the last greeting (zero: none) */
 };
 
 /* A directory entry: which unit holds a region. */
@@ -65,11 +66,16 @@ int npmu__units_add(struct npmu__units *us, const char *addr);
 int npmu__units_call(struct npmu__units *us, uint32_t i, uint16_t type,
 		     const struct npmu__request *req, const uint8_t **body, size_t *blen);
 
-/* npmu__units_probe -- (idle work) reconnect to the units that are away and answer again. */
+/* npmu__units_probe -- (idle work) reconnect to the units that are away and answer again (and
+ * tidy their mirrored regions: npmu__mirrors_unit_back). */
 void npmu__units_probe(void *units);
 
 /* npmu__units_greet -- learn unit i's capacity (HELLO). */
 int npmu__units_greet(struct npmu__units *us, uint32_t i);
+
+/* npmu__units_list -- every region of unit i, appended to *out (grown; the caller frees it). */
+int npmu__units_list(struct npmu__units *us, uint32_t i, struct npmu_region_info **out,
+		     uint32_t *n);
 
 /* npmu__units_index -- the unit of address addr, or -1. */
 int npmu__units_index(const struct npmu__units *us, const char *addr);
@@ -98,6 +104,10 @@ int npmu__mirror_create(struct npmu__units *us, const struct npmu__request *req,
 /* npmu__mirror_fence -- close the writers of a mirrored region on every copy (raise: and raise
  * its stream epoch); a copy that cannot be reached is recorded stale on the others. */
 int npmu__mirror_fence(struct npmu__units *us, const char *name, bool raise, uint64_t *epoch);
+
+/* npmu__mirrors_unit_back -- unit i answers again: look at each of its mirrored regions (a copy
+ * whose region was deleted meanwhile is deleted too; see mirror_format.h). */
+void npmu__mirrors_unit_back(struct npmu__units *us, uint32_t i);
 
 /* npmu__mirror_handle -- the unit_ops mirror entry: OPEN, DELETE, RESIZE, REVOKE, MIRROR. */
 int npmu__mirror_handle(void *v, uint16_t type, const struct npmu__request *req,

@@ -117,8 +117,7 @@ int main(int argc, char **argv)
 	if (key_path) {
 		int krc = npmu__key_read(key_path, cluster_key);
 		if (krc != 0) {
-			fprintf(stderr, "npmud: cluster key %s: %s\n", key_path,
-				krc == NPMU_E_ACCESS ? "readable by others (chmod 600)" : npmu_strerror(krc));
+			fprintf(stderr, "npmud: cluster key %s: %s\n", key_path, npmu__key_problem(krc));
 			return 2;
 		}
 	}

@@ -166,6 +166,16 @@ int npmu__pool_open(const char *path, struct npmu__pool **pool_ptr)
 				    sb[i].pool_size != (uint64_t)st.st_size))
 			src[i] = NPMU_E_CORRUPT;
 	}
+	for (int i = 0; i < 2; i++) { /* a copy that was written and is not valid is told, once */
+		bool blank = true;
+		for (int k = 0; k < NPMU_SB_LEN && blank; k++)
+			blank = raw[i][k] == 0;
+		if (src[i] != 0 && !blank && src[1 - i] == 0)
+			LOG_WARN("pool %s: superblock copy %d is %s: using copy %d (generation %llu); "
+				 "it is rewritten by the next change", path, i,
+				 src[i] == NPMU_E_VERSION ? "of another version" : "damaged", 1 - i,
+				 (unsigned long long)sb[1 - i].generation);
+	}
 	if (src[0] != 0 && src[1] != 0) {
 		rc = (src[0] == NPMU_E_VERSION || src[1] == NPMU_E_VERSION) ? NPMU_E_VERSION
 									     : NPMU_E_CORRUPT;

@@ -154,14 +154,14 @@ int npmu__unit_create(struct npmu__unit *unit, const char *name, const char *own
 		      const uint8_t *rec, size_t rec_len, struct npmu_region_info *info)
 {
 	struct npmu__pool *pool = unit->pool;
+	if (npmu__meta_find(&pool->meta, name))
+		return NPMU_E_EXIST; /* said first: a size too large for a name taken is beside it */
 	int rc = check_size(unit, size);
 	if (rc != 0)
 		return rc;
 	struct npmu__mirror m;
 	if (rec_len && (npmu__mirror_decode(rec, rec_len, &m) != 0 || m.size != size))
 		return NPMU_E_INVAL;
-	if (npmu__meta_find(&pool->meta, name))
-		return NPMU_E_EXIST;
 	if (pool->meta.nregions >= NPMU_REGIONS_MAX)
 		return NPMU_E_LIMIT;
 	struct npmu__extent ext[NPMU_EXTENTS_MAX];

@@ -73,5 +73,36 @@ expect 0 "Usage: npmu ckpt" "$npmu" ckpt --help
 grep -qE "rejected CREATE r from 127.0.0.1:[0-9]+: a region with that name already exists" "$dir/log" ||
   { echo "FAIL: the unit did not log the duplicate create"; fails=$((fails + 1)); }
 
+# clear errors: each names the thing at fault and the problem
+expect 1 "already exists" "$npmu" region create newr 1T            # not "the pool is full"
+for bad in 0x10M 1e3 010 +5 1Ki; do expect 2 "invalid size" "$npmu" region create s "$bad"; done
+expect 1 "credentials $dir/nope: no such file" env NPMU_CREDENTIALS="$dir/nope" "$npmu" region ls
+"$npmu" keygen "$dir/k" > /dev/null
+printf 'principal a\nkey-file %s\n' "$dir/k" > "$dir/c"; chmod 600 "$dir/c"
+chmod 644 "$dir/k"
+expect 1 "key file $dir/k: readable by group or others" env NPMU_CREDENTIALS="$dir/c" "$npmu" region ls
+printf 'principal a\nkey-file %s\n' "$dir/missing" > "$dir/c"
+expect 1 "key file $dir/missing: no such file" env NPMU_CREDENTIALS="$dir/c" "$npmu" region ls
+echo garbage > "$dir/g"; chmod 600 "$dir/g"
+printf 'principal a\nkey-file %s\n' "$dir/g" > "$dir/c"
+expect 1 "key file $dir/g: not a key" env NPMU_CREDENTIALS="$dir/c" "$npmu" region ls
+printf 'principal a\nkey 12\n' > "$dir/c"
+expect 1 "credentials $dir/c line 2: not a key" env NPMU_CREDENTIALS="$dir/c" "$npmu" region ls
+chmod 644 "$dir/c"
+expect 1 "credentials $dir/c: readable by group or others" env NPMU_CREDENTIALS="$dir/c" "$npmu" region ls
+expect 2 "cluster key $dir/missing: no such file" "$npmud" --pool "$dir/k.pool" --size 8M --cluster-key "$dir/missing"
+# NPMU_SERVER="" is unset: the default address is used (nothing listens there in this test)
+expect 1 "nothing answers at 127.0.0.1:7411" env NPMU_SERVER= "$npmu" region ls
+# a damaged newest superblock: the unit starts from the copy before, and says so
+kill "$pid"; wait "$pid" 2>/dev/null || true; pid=""
+gen0=$(od -An -tu8 -j48 -N8 "$dir/unit.pool" | tr -d ' '); gen1=$(od -An -tu8 -j$((4096 + 48)) -N8 "$dir/unit.pool" | tr -d ' ')
+newest=0; [ "$gen1" -gt "$gen0" ] && newest=1
+printf 'X' | dd of="$dir/unit.pool" bs=1 seek=$((newest * 4096 + 20)) conv=notrunc 2>/dev/null
+"$npmud" --pool "$dir/unit.pool" --listen 127.0.0.1:0 --addr-file "$dir/addr2" 2>"$dir/log2" &
+pid=$!
+for _ in $(seq 500); do [ -s "$dir/addr2" ] && break; sleep 0.01; done
+grep -q "superblock copy $newest is damaged: using copy $((1 - newest))" "$dir/log2" ||
+  { echo "FAIL: a damaged superblock was passed over silently: $(cat "$dir/log2")"; fails=$((fails + 1)); }
+
 if [ "$fails" -ne 0 ]; then echo "$fails check(s) failed"; exit 1; fi
 echo "all command-line checks passed"

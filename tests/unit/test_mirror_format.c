@@ -74,11 +74,45 @@ static void rec__rejects_nonsense(void **state)
 	/* a record of a newer format is reported as such */
 	m = sample(3);
 	len = npmu__mirror_encode(&m, buf, sizeof(buf));
-	buf[4] = 2;
+	buf[4] = NPMU_MIRROR_VERSION + 1;
 	assert_int_equal(npmu__mirror_decode(buf, (size_t)len, &out), NPMU_E_CORRUPT); /* csum */
 	uint64_t csum = htole64(npmu__csum(buf, (size_t)len - 8));
 	memcpy(buf + len - 8, &csum, 8);
 	assert_int_equal(npmu__mirror_decode(buf, (size_t)len, &out), NPMU_E_VERSION);
+}
+
+/* rec__unit_ids_and_version_1: each copy's unit id round-trips; a version-1 record (no unit
+ * ids) still decodes, its ids unknown (zero). */
+static void rec__unit_ids_and_version_1(void **state)
+{
+	(void)state;
+	uint8_t buf[NPMU_MIRROR_REC_MAX], v1[NPMU_MIRROR_REC_MAX];
+	struct npmu__mirror out, m = sample(4);
+	memcpy(m.copy[0].unit_id, "AAAAAAAA", 8);
+	memcpy(m.copy[1].unit_id, "BBBBBBBB", 8);
+	int len = npmu__mirror_encode(&m, buf, sizeof(buf));
+	assert_true(len > 0);
+	assert_int_equal(npmu__mirror_decode(buf, (size_t)len, &out), 0);
+	assert_memory_equal(out.copy[1].unit_id, "BBBBBBBB", 8);
+	/* the same record as version 1 wrote it: each copy without its 8 id bytes */
+	size_t n = 0, at = 24;
+	memcpy(v1, buf, at);
+	v1[4] = 1;
+	n = at;
+	for (int c = 0; c < 2; c++) {
+		size_t copy_len = 1 + buf[at] + 1 + 8;
+		memcpy(v1 + n, buf + at, copy_len);
+		n += copy_len;
+		at += copy_len + 8;
+	}
+	uint64_t csum = htole64(npmu__csum(v1, n));
+	memcpy(v1 + n, &csum, 8);
+	n += 8;
+	assert_int_equal(npmu__mirror_decode(v1, n, &out), 0);
+	assert_int_equal(out.generation, 4);
+	assert_string_equal(out.copy[1].unit, m.copy[1].unit);
+	for (int i = 0; i < 8; i++)
+		assert_int_equal(out.copy[1].unit_id[i], 0);
 }
 
 /* choose__newest_valid_wins: by generation and checksum; a conflict is never resolved silently. */
@@ -126,6 +160,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(rec__roundtrip_and_damage),
 		cmocka_unit_test(rec__rejects_nonsense),
+		cmocka_unit_test(rec__unit_ids_and_version_1),
 		cmocka_unit_test(choose__newest_valid_wins),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

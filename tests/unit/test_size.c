@@ -22,6 +22,14 @@ static void parse__suffixes(void **state)
 	assert_int_equal(v, 4ull << 30);
 	assert_int_equal(npmu_parse_size("1t", &v), 0);
 	assert_int_equal(v, 1ull << 40);
+	assert_int_equal(npmu_parse_size("0.5K", &v), 0);
+	assert_int_equal(v, 512);
+	assert_int_equal(npmu_parse_size(" 5mb ", &v), 0);
+	assert_int_equal(v, 5ull << 20);
+	assert_int_equal(npmu_parse_size("0", &v), 0);
+	assert_int_equal(v, 0);
+	assert_int_equal(npmu_parse_size("12B", &v), 0);
+	assert_int_equal(v, 12);
 }
 
 /* parse__rejects: junk, negatives, fractions of a byte and overflow are errors. */
@@ -29,7 +37,10 @@ static void parse__rejects(void **state)
 {
 	(void)state;
 	uint64_t v = 7;
-	const char *bad[] = {"", "abc", "-1", "1X", "0.5", "4G4", "99999999999T", "1 K B"};
+	/* and only the documented forms: no hex, exponents, signs, leading zeros or bare "Ki" */
+	const char *bad[] = {"", "abc", "-1", "1X", "0.5", "4G4", "99999999999T", "1 K B",
+			     "0x10M", "0x10", "1e3", "1E3K", "010", "00", "+5", "inf", "nan", "1Ki",
+			     ".5M", "5.M", "1.5.5M", "18446744073709551616", "16777216T"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		assert_int_equal(npmu_parse_size(bad[i], &v), NPMU_E_INVAL);
 	assert_int_equal(v, 7);
@@ -50,7 +61,7 @@ static void format__units(void **state)
 static void strerror__all_codes(void **state)
 {
 	(void)state;
-	for (int c = NPMU_E_LEASE; c <= NPMU_E_INVAL; c++)
+	for (int c = NPMU_E_CONFIG; c <= NPMU_E_INVAL; c++)
 		assert_string_not_equal(npmu_strerror(c), "unknown error");
 	assert_string_equal(npmu_strerror(-1), "unknown error");
 }
