@@ -106,7 +106,16 @@ static int primary(const char *stream, uint64_t steps, const char *ack_path)
 	struct npmu_conn *c = connect_or_die();
 	struct npmu_ckpt *ck;
 	struct npmu_ckpt_opts opts = {.durability = NPMU_PLACED};
-	int rc = npmu_ckpt_open_primary(c, stream, &opts, &ck);
+	int rc;
+	bool told = false;
+	double give_up = now_s() + 60; /* a primary restarted waits out its predecessor's lease */
+	while ((rc = npmu_ckpt_open_primary(c, stream, &opts, &ck)) != 0 &&
+	       (rc == NPMU_E_LEASE || transient(rc)) && now_s() < give_up) {
+		if (!told)
+			printf("primary: %s; waiting\n", npmu_strerror(rc));
+		told = true;
+		usleep(20 * 1000);
+	}
 	if (rc != 0)
 		die("open primary", rc);
 	uint64_t *store = calloc(KEYS, ENTRY), len, seq;

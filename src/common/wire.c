@@ -161,6 +161,7 @@ int npmu__req_encode(uint16_t type, const struct npmu__request *req, void *buf, 
 	case NPMU_MSG_FENCE:
 		put_name(&c, req->name);
 		npmu__put_u32(&c, req->op);
+		npmu__put_u64(&c, req->epoch);
 		break;
 	case NPMU_MSG_MIRROR_REC:
 		put_name(&c, req->name);
@@ -248,6 +249,7 @@ int npmu__req_decode(uint16_t type, const void *body, size_t len, struct npmu__r
 	case NPMU_MSG_FENCE:
 		rc = get_name(&c, req->name);
 		req->op = npmu__get_u32(&c);
+		req->epoch = npmu__get_u64(&c);
 		if (c.ok && req->op > 1)
 			return NPMU_E_PROTO;
 		break;

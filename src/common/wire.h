@@ -78,9 +78,10 @@ enum npmu__msg_type {
 			       * u64 lease, u64 epoch; query reply: u64 0, u64 epoch, u32 state
 			       * (0 free, 1 held, 2 lapsed), u32 ms left, holder (the principal,
 			       * "" without authentication) */
-	NPMU_MSG_FENCE = 15,  /* manager to unit: body: name, u32 epoch (1: a stream's fence, which
-			       * raises its epoch; 0: close the read-write rights only); reply:
-			       * u64 epoch (0 when not raised) */
+	NPMU_MSG_FENCE = 15,  /* manager to unit: body: name, u32 op (1: a stream's fence, which
+			       * raises its epoch; 0: close the read-write rights only), u64 epoch
+			       * (op 1: raise to this if it is more than one past the current);
+			       * reply: u64 epoch (0 when not raised) */
 	NPMU_MSG_MIRROR_REC = 16, /* manager to unit: body: name, u32 op (0 get, 1 set), u64 key (set:
 				   * 0, or a key that must be a live read-write right to the
 				   * region), u16 rec_len, rec; reply: u16 rec_len, rec (after a
@@ -182,6 +183,7 @@ struct npmu__request {
 	uint32_t release;                    /* LEASE: enum npmu__lease_op */
 	uint64_t holder;                     /* OPEN, MIRROR, HOLDER */
 	uint32_t members;                    /* LEASE */
+	uint64_t epoch;                      /* FENCE: the least epoch to raise to */
 	uint32_t copies;                     /* CREATE */
 	char unit2[NPMU_ADDR_STR_MAX + 1];   /* CREATE: where copy 1 goes */
 	uint32_t op;                         /* MIRROR_REC, MIRROR; FENCE: raise the epoch */

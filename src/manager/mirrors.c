@@ -305,10 +305,13 @@ static int mark_unreachable_stale(struct npmu__units *us, struct mview *v)
 			next.copy[c].state = NPMU__COPY_STALE;
 			next.copy[c].resync_done = 0;
 			change = true;
-			LOG_WARN("region %s: copy on %s unreachable: recorded stale", v->name,
-				 next.copy[c].unit);
 		}
-	return change ? store(us, v, &next, NULL, NULL) : 0;
+	int rc = change ? store(us, v, &next, NULL, NULL) : 0;
+	for (uint32_t c = 0; change && c < next.ncopies; c++)
+		if (!v->up[c])
+			LOG_WARN("region %s: copy on %s unreachable: %s", v->name, next.copy[c].unit,
+				 rc == 0 ? "recorded stale" : "could not be recorded stale");
+	return rc;
 }
 
 /* pick_unit -- the unit with the most room for size that is not `other` and, where both declare
@@ -417,7 +420,7 @@ int npmu__mirror_create(struct npmu__units *us, const struct npmu__request *req,
 static int fence_copy(struct npmu__units *us, int i, const char *name, bool raise,
 		      uint64_t *epoch)
 {
-	struct npmu__request req = {.op = raise};
+	struct npmu__request req = {.op = raise, .epoch = *epoch};
 	snprintf(req.name, sizeof(req.name), "%s", name);
 	const uint8_t *body;
 	size_t blen;
@@ -433,18 +436,30 @@ static int fence_all(struct npmu__units *us, struct mview *v, bool raise, uint64
 	*epoch = 0;
 	int rc = 0;
 	recheck_down(us, v);
-	for (uint32_t c = 0; c < v->m.ncopies; c++) {
-		if (!v->up[c])
-			continue;
-		uint64_t e = 0;
-		int frc = fence_copy(us, v->unit[c], v->name, raise, &e);
-		if (frc == NPMU_E_UNREACHABLE)
-			v->up[c] = false;
-		else if (frc != 0 && !rc)
-			rc = frc;
-		if (e > *epoch)
-			*epoch = e;
+	bool in_sync_up = false; /* (M4) else nothing may be changed, an epoch least of all */
+	for (uint32_t c = 0; c < v->m.ncopies; c++)
+		in_sync_up |= v->up[c] && v->m.copy[c].state == NPMU__COPY_IN_SYNC;
+	if (!in_sync_up) {
+		LOG_WARN("region %s: no copy in sync can be reached: writers not fenced", v->name);
+		return NPMU_E_UNREACHABLE;
 	}
+	/* every copy that answers to one epoch: the highest any of them reaches (a copy that
+	 * had been fenced alone before is ahead), so the copies never disagree on it */
+	uint64_t got[NPMU_MIRROR_COPIES] = {0};
+	for (int pass = 0; pass < 2 && rc == 0; pass++)
+		for (uint32_t c = 0; c < v->m.ncopies; c++) {
+			if (!v->up[c] || (pass == 1 && (!raise || got[c] == *epoch)))
+				continue;
+			uint64_t e = *epoch;
+			int frc = fence_copy(us, v->unit[c], v->name, raise, &e);
+			if (frc == NPMU_E_UNREACHABLE)
+				v->up[c] = false;
+			else if (frc != 0 && !rc)
+				rc = frc;
+			got[c] = e;
+			if (e > *epoch)
+				*epoch = e;
+		}
 	if (rc != 0)
 		return rc;
 	return mark_unreachable_stale(us, v);
@@ -644,7 +659,7 @@ static int mirror_op(struct npmu__units *us, struct mview *v, const struct npmu_
 			return rc;
 		if (!v->up[c])
 			return NPMU_E_UNREACHABLE;
-		uint64_t epoch;
+		uint64_t epoch = 0;
 		if ((rc = fence_copy(us, v->unit[c], v->name, false, &epoch)) != 0)
 			return rc;
 		struct npmu_region_info info;

@@ -173,7 +173,7 @@ static int fence_writers(struct npmu__pmm *pmm, const char *name, uint32_t membe
 		return pmm->ops->fence(pmm->unit, name, true, epoch);
 	for (uint32_t i = 0; i < members; i++) {
 		char mn[NPMU_NAME_MAX + 1];
-		uint64_t e;
+		uint64_t e = 0;
 		member_name(name, i, mn);
 		int rc = pmm->ops->fence(pmm->unit, mn, false, &e);
 		if (rc != 0 && rc != NPMU_E_NOENT) { /* a member lost with its unit has no writer */
@@ -404,7 +404,7 @@ static int programming(struct npmu__pmm *pmm, const char *who, uint16_t type,
 			return NPMU_E_ACCESS;
 		return pmm->ops->mirror_rec(pmm->unit, req, reply);
 	case NPMU_MSG_FENCE: {
-		uint64_t epoch;
+		uint64_t epoch = req->epoch;
 		int rc = pmm->ops->fence(pmm->unit, req->name, req->op == 1, &epoch);
 		if (rc == 0)
 			npmu__put_u64(reply, epoch);

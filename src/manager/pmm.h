@@ -41,7 +41,8 @@ struct npmu__unit_ops {
 	int (*revoke)(void *unit, uint64_t region_id, uint64_t key);
 	/* revoke_all -- close every right to region name; returns how many */
 	int (*revoke_all)(void *unit, const char *name);
-	/* fence -- close a region's write rights, and with raise a stream's epoch (into *epoch) */
+	/* fence -- close a region's write rights, and with raise raise a stream's epoch: to one more
+	 * than it was, or to *epoch if that is more; *epoch gets the epoch now */
 	int (*fence)(void *unit, const char *name, bool raise, uint64_t *epoch);
 	/* key_live -- whether key is a live read-write right to region name (on any copy) */
 	bool (*key_live)(void *unit, const char *name, uint64_t key);

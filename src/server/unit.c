@@ -500,10 +500,11 @@ int npmu__unit_fence(struct npmu__unit *unit, const char *name, bool raise, uint
 				r->rights[k] = r->rights[--r->nrights];
 		e->mr[m] = e->mr[--e->nmr];
 	}
+	uint64_t least = *epoch;
 	*epoch = 0;
 	if (raise) {
 		volatile uint64_t *word = (uint64_t *)(e->win->addr + NPMU_CKPT_EPOCH_OFF);
-		*epoch = h.epoch + 1;
+		*epoch = h.epoch + 1 > least ? h.epoch + 1 : least;
 		*word = htole64(*epoch);
 		npmu__window_persist(e->win, NPMU_CKPT_EPOCH_OFF, 8);
 	}

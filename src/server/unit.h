@@ -66,7 +66,9 @@ int npmu__unit_revoke(struct npmu__unit *unit, uint64_t region_id, uint64_t key)
 /*
  * npmu__unit_fence -- fence a region's writers: close every read-write right to it (their keys
  * die at once) and, when raise is set, raise the epoch word of its stream header (an aligned
- * 8-byte store, persisted) into *epoch (else 0). NPMU_E_INVAL if raise and it is no stream.
+ * 8-byte store, persisted) to one more than it was, or to *epoch if that is more (the copies of
+ * a mirrored stream are raised to one epoch); *epoch gets it (0 without raise). NPMU_E_INVAL if
+ * raise and it is no stream.
  */
 int npmu__unit_fence(struct npmu__unit *unit, const char *name, bool raise, uint64_t *epoch);
 
