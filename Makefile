@@ -4,7 +4,7 @@
 BUILD ?= build
 BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= $(shell nproc)
-TSAN_TESTS ?= integration_(ckpt|crash_images|pmmd|hosts|resync|mirror_takeover)|unit_|fuzz_replay_
+TSAN_TESTS ?= integration_(ckpt|crash_images|pmmd|hosts|resync|mirror_takeover|rights|manager_restart|unit_faults)|unit_|fuzz_replay_
 
 .PHONY: all deps build demo test test-asan test-tsan fuzz fault soak bench install clean
 
@@ -29,9 +29,10 @@ test-asan: deps
 	@cd $(BUILD)-asan && ctest --output-on-failure -j 2 --timeout 600
 
 # the threaded parts under ThreadSanitizer: the library's lease renewer (streams, takeovers,
-# fencing), pmmd's unit prober and sessions (the manager and multi-host tests), and a mirrored
-# region's resync thread beside a writing thread (it_resync; mirror.sh itself is left out: its
-# fail-over time bounds do not hold at TSan's speed).
+# fencing) and holder keepalive, pmmd's unit thread beside its receiving thread (the manager,
+# restart, rights and multi-host tests), and a mirrored region's resync thread beside a writing
+# thread (it_resync; mirror.sh itself is left out: its fail-over time bounds do not hold at
+# TSan's speed).
 test-tsan: deps
 	@cmake -S . -B $(BUILD)-tsan -DCMAKE_BUILD_TYPE=Debug -DNPMU_TSAN=ON >/dev/null
 	@cmake --build $(BUILD)-tsan -j $(JOBS)

@@ -39,6 +39,8 @@ struct npmu_conn {
 	int io_timeout_ms;              /* a mirrored region's copy without progress this long is lost */
 	int broken;
 	bool answered;                  /* the last exchange got a reply (its status may be an error) */
+	bool refused_plain;             /* ...a refusal in the clear of a sealed request: the far end
+					 * could not open it (it does not know our session) */
 	uint64_t next_req;
 	uint32_t unit_flags;
 	bool have_creds;                /* a principal and key to authenticate with */

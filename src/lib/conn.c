@@ -87,6 +87,7 @@ static int exchange(struct npmu_conn *conn, uint16_t type, const struct npmu__re
 		    uint64_t session, const uint8_t **body, size_t *body_len)
 {
 	conn->answered = false;
+	conn->refused_plain = false;
 	bool seal = conn->sealed && type != NPMU_MSG_HELLO && type != NPMU_MSG_AUTH1 &&
 		    type != NPMU_MSG_AUTH3;
 	struct npmu__msg_hdr hdr = {
@@ -158,6 +159,9 @@ static int exchange(struct npmu_conn *conn, uint16_t type, const struct npmu__re
 	rc = npmu__reply_accept(seal ? &conn->ch : NULL, type, hdr.req_id, conn->rx, len, body,
 				body_len, &status);
 	conn->answered = rc == 0;
+	struct npmu__msg_hdr rh;
+	conn->refused_plain = rc == 0 && seal && status != 0 &&
+			      npmu__msg_decode_hdr(conn->rx, len, &rh) == 0 && rh.session == 0;
 	if (rc == NPMU_E_AUTH)
 		conn->broken = 1; /* a reply we cannot trust: start over */
 	return rc != 0 ? rc : status;
@@ -254,7 +258,19 @@ int npmu__rpc(struct npmu_conn *conn, uint16_t type, const struct npmu__request 
 	int rc = npmu__conn_ready(conn);
 	if (rc != 0)
 		return to_manager && silent(rc) ? NPMU_E_MANAGER : rc;
+	bool sealed = conn->sealed;
 	rc = exchange(conn, type, req, 0, body, body_len);
+	if (rc == NPMU_E_AUTH && sealed && conn->refused_plain) {
+		/* refused before it was opened: the far end no longer knows our session (it
+		 * restarted), so it did nothing; authenticate afresh and ask once more */
+		LOG_INFO("%s:%s no longer knows our session (restarted?): authenticating again",
+			 conn->host, conn->port);
+		conn->broken = 1;
+		if ((rc = npmu__conn_ready(conn)) == 0)
+			rc = exchange(conn, type, req, 0, body, body_len);
+		else if (to_manager && silent(rc))
+			return NPMU_E_MANAGER;
+	}
 	if (to_manager && silent(rc) && !conn->answered) /* (a manager's answer may be that a unit
 							   * cannot be reached) */
 		return NPMU_E_MANAGER;

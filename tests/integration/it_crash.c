@@ -8,6 +8,7 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,15 +32,22 @@ struct truth {
 
 static struct truth truth[MAX_REGIONS];
 
+/* operations the unit acknowledged so far (a round in which it acknowledged none proved nothing) */
+static atomic_int acked;
+
 struct killer {
 	pid_t pid;
 	int delay_ms;
+	int acked_before;
 };
 
-/* killer_main -- SIGKILL the unit after a delay. */
+/* killer_main -- SIGKILL the unit a random delay after it acknowledged its first operation of
+ * the round (so the kill falls among its work, never before it). */
 static void *killer_main(void *arg)
 {
 	struct killer *k = arg;
+	for (int i = 0; i < 5000 && atomic_load(&acked) == k->acked_before; i++)
+		usleep(1000);
 	struct timespec ts = {k->delay_ms / 1000, (k->delay_ms % 1000) * 1000000L};
 	nanosleep(&ts, NULL);
 	kill(k->pid, SIGKILL);
@@ -60,6 +68,7 @@ static void workload(struct npmu_conn *conn, int *next)
 		truth[i].size_sent = size;
 		if (npmu_region_create(conn, name, size, NULL) != 0)
 			return;
+		atomic_fetch_add(&acked, 1);
 		truth[i].created = true;
 		truth[i].size = size;
 		struct npmu_region *r;
@@ -68,8 +77,10 @@ static void workload(struct npmu_conn *conn, int *next)
 		fill_pattern(buf, size, (uint64_t)i, 0);
 		bool ok = npmu_region_write(r, 0, buf, size) == 0 &&
 			  npmu_region_persist(r, 0, size, NPMU_PERSISTENT) == 0;
-		if (ok)
+		if (ok) {
 			truth[i].written = size;
+			atomic_fetch_add(&acked, 1);
+		}
 		if (npmu_region_close(&r) != 0 || !ok) /* the handle is freed either way */
 			return;
 		if (i % 3 == 2 && truth[i - 1].created && !truth[i - 1].delete_sent) {
@@ -127,24 +138,29 @@ static void crash__random_kills(void **state)
 	srand(seed);
 	struct unit_proc u;
 	assert_int_equal(unit_start(&u, "64M"), 0);
-	int next = 0;
+	int next = 0, effective = 0, rounds = 0;
 	for (int round = 0; round < ROUNDS && next < MAX_REGIONS; round++) {
 		struct npmu_conn_cfg cfg = {.server = u.addr, .timeout_ms = 2000};
 		struct npmu_conn *conn;
 		assert_int_equal(npmu_conn_new(&cfg, &conn), 0);
-		struct killer k = {u.pid, 5 + rand() % 60};
+		int before = atomic_load(&acked);
+		struct killer k = {u.pid, rand() % 60, before};
 		pthread_t t;
 		pthread_create(&t, NULL, killer_main, &k);
 		workload(conn, &next);
 		pthread_join(t, NULL);
 		npmu_conn_delete(&conn);
-		assert_int_equal(unit_stop(&u, true), -9);
+		assert_int_equal(unit_stop(&u, true), -9); /* killed by us, not ended by itself */
+		rounds++;
+		effective += atomic_load(&acked) > before;
 		assert_int_equal(unit_restart(&u), 0);
 		assert_int_equal(npmu_conn_new(&cfg, &conn), 0);
 		verify(conn);
 		npmu_conn_delete(&conn);
 	}
-	printf("# %d regions touched over %d kills\n", next, ROUNDS);
+	printf("# %d regions touched over %d kills, %d effective (the unit had acknowledged work in "
+	       "the round)\n", next, rounds, effective);
+	assert_int_equal(effective, rounds);
 	assert_int_equal(unit_log_count(&u, "cannot"), 0);
 	unit_stop(&u, false);
 	unit_cleanup(&u);
