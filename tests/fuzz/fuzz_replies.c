@@ -42,7 +42,7 @@ static void transcript(struct npmu__transcript *t, uint64_t session, const char 
 /* decoders -- one reply decoder on the body, with its properties. */
 static void decoders(uint8_t which, const uint8_t *b, size_t n)
 {
-	switch (which % 12) {
+	switch (which % 14) {
 	case 0: {
 		struct npmu__hello_reply h;
 		if (npmu__reply_hello(b, n, &h) == 0)
@@ -107,7 +107,7 @@ static void decoders(uint8_t which, const uint8_t *b, size_t n)
 	case 6:
 	case 7: {
 		struct npmu__open_reply o;
-		uint32_t access = which % 12 == 6 ? NPMU_ACCESS_READ : NPMU_ACCESS_READ_WRITE;
+		uint32_t access = which % 14 == 6 ? NPMU_ACCESS_READ : NPMU_ACCESS_READ_WRITE;
 		if (npmu__reply_open(b, n, access, &o) == 0) {
 			CHECK(o.ai.access == access && o.mirrored == (o.info.copies == 2));
 			for (int k = 0; o.mirrored && k < NPMU_MIRROR_COPIES; k++) {
@@ -125,7 +125,7 @@ static void decoders(uint8_t which, const uint8_t *b, size_t n)
 	case 8:
 	case 9: {
 		struct npmu__mirror_reply mr;
-		bool attach = which % 12 == 9;
+		bool attach = which % 14 == 9;
 		if (npmu__reply_mirror(b, n, attach, &mr) == 0) {
 			CHECK(mr.reach <= 3 && mr.m.ncopies == NPMU_MIRROR_COPIES);
 			CHECK(!attach || mr.attach.ai.unit[0]);
@@ -145,6 +145,22 @@ static void decoders(uint8_t which, const uint8_t *b, size_t n)
 			CHECK(lr.lease != 0 && n == 16);
 		if (npmu__reply_lease(b, n, true, &lr) == 0)
 			CHECK(lr.lease == 0 && lr.state <= 2 && terminated(lr.holder, sizeof(lr.holder)));
+		break;
+	}
+	case 12: {
+		struct npmu__rights_reply rr;
+		if (npmu__reply_rights(b, n, &rr) == 0) {
+			CHECK(rr.count <= NPMU_RIGHTS_REPLY_MAX && n == 12 + 20 * (size_t)rr.count);
+			for (uint32_t i = 0; i < rr.count; i++)
+				CHECK(rr.r[i].access == NPMU_ACCESS_READ ||
+				      rr.r[i].access == NPMU_ACCESS_READ_WRITE);
+		}
+		break;
+	}
+	case 13: {
+		uint32_t ttl;
+		if (npmu__reply_holder(b, n, &ttl) == 0)
+			CHECK(ttl >= 100 && n == 4);
 		break;
 	}
 	}

@@ -269,6 +269,20 @@ static void replies(void)
 	npmu__str_put(&c, "alice");
 	reply("lease-query", 11, b, &c);
 
+	npmu__cursor_init(&c, b + 1, sizeof(b) - 1);
+	npmu__put_u64(&c, 5);
+	npmu__put_u32(&c, 2);
+	for (int i = 0; i < 2; i++) {
+		npmu__put_u64(&c, 0x1000 + (uint64_t)i);
+		npmu__put_u32(&c, i ? NPMU_ACCESS_READ : NPMU_ACCESS_READ_WRITE);
+		npmu__put_u64(&c, 0xabc0 + (uint64_t)i);
+	}
+	reply("rights", 12, b, &c);
+
+	npmu__cursor_init(&c, b + 1, sizeof(b) - 1);
+	npmu__put_u32(&c, 3000);
+	reply("holder", 13, b, &c);
+
 	npmu__cursor_init(&c, b + 1, sizeof(b) - 1); /* idn, flip (none), session, nonce_r, id */
 	npmu__put_u8(&c, 2);
 	npmu__put_u16(&c, 0);
