@@ -91,10 +91,20 @@ static void waiting(const char *what, int rc, bool *told)
 	*told = true;
 }
 
+/* connect_or_die -- connect to the manager, waiting (up to a minute) while it does not answer:
+ * a process started while its manager restarts waits for it. */
 static struct npmu_conn *connect_or_die(void)
 {
 	struct npmu_conn *c;
-	int rc = npmu_conn_new(NULL, &c);
+	int rc;
+	bool told = false;
+	double give_up = now_s() + 60;
+	while ((rc = npmu_conn_new(NULL, &c)) != 0 && transient(rc) && now_s() < give_up) {
+		if (!told)
+			printf("npmu-demo: connect: %s; trying again\n", npmu_strerror(rc));
+		told = true;
+		usleep(200 * 1000);
+	}
 	if (rc != 0)
 		die("connect", rc);
 	return c;
