@@ -187,6 +187,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	npmu__sessions_init(&sessions, pmm.creds, NULL, "pmmd");
+	sessions.probe = npmu__fabric_tcp(fab); /* likewise (sessions.h) */
 	if ((rc = npmu__service_new(fab, NULL, &pmm, cred_path ? &sessions : NULL, &svc)) != 0)
 		goto out;
 	npmu__units_refresh(&units);

@@ -179,6 +179,7 @@ int main(int argc, char **argv)
 		       NPMU_LEASE_GRACE_MS);
 	pmm.holders.probe = npmu__fabric_tcp(fab); /* a gone client's port refuses (holders.h) */
 	npmu__sessions_init(&sessions, pmm.creds, key_path ? cluster_key : NULL, "npmud");
+	sessions.probe = npmu__fabric_tcp(fab); /* likewise (sessions.h) */
 	if ((rc = npmu__service_new(fab, unit, manager ? &pmm : NULL,
 				    cred_path || key_path ? &sessions : NULL, &svc)) != 0)
 		goto out;

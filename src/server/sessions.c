@@ -8,6 +8,7 @@
 #include <sodium.h>
 
 #include "codec.h"
+#include "fabric.h"
 #include "log.h"
 
 /* now_ns -- monotonic nanoseconds. */
@@ -82,8 +83,11 @@ static bool throttled(struct npmu__sessions *ss, const uint8_t host[16])
 	return false;
 }
 
+#define GONE_PROBES 8 /* peers asked, at most, for one slot */
+
 /* open_slot -- a free session slot, else the least recently used open session idle for over a
- * minute; NULL when all are in use. */
+ * minute, else the first of the longest-idle (idle NPMU_SESSION_IDLE_MS at least) whose peer is
+ * gone; NULL when all are in use. */
 static struct npmu__session *open_slot(struct npmu__sessions *ss)
 {
 	uint64_t now = now_ns();
@@ -95,7 +99,28 @@ static struct npmu__session *open_slot(struct npmu__sessions *ss)
 		if (now - s->last_ns > 60ull * 1000000000 && (!lru || s->last_ns < lru->last_ns))
 			lru = s;
 	}
-	return lru;
+	if (lru || !ss->probe)
+		return lru;
+	bool asked[NPMU_SESSIONS_MAX] = {false};
+	for (int k = 0; k < GONE_PROBES; k++) {
+		struct npmu__session *c = NULL;
+		for (int i = 0; i < NPMU_SESSIONS_MAX; i++) {
+			struct npmu__session *s = &ss->s[i];
+			if (!asked[i] && s->addr_len &&
+			    now - s->last_ns > (uint64_t)NPMU_SESSION_IDLE_MS * 1000000 &&
+			    (!c || s->last_ns < c->last_ns))
+				c = s;
+		}
+		if (!c)
+			break;
+		asked[c - ss->s] = true;
+		if (npmu__addr_refused(c->addr, c->addr_len)) {
+			LOG_INFO("session of %s: its client is gone: closed to make room", c->who);
+			sodium_memzero(c, sizeof(*c));
+			return c;
+		}
+	}
+	return NULL;
 }
 
 /* abandon -- free an unfinished handshake; one evicted to make room counts against its host. */
@@ -190,6 +215,8 @@ int npmu__sessions_auth1(struct npmu__sessions *ss, const struct npmu__request *
 	while (s->t.session == 0);
 	s->peer = peer;
 	memcpy(s->host, host, 16);
+	s->addr_len = req->peer_len <= sizeof(s->addr) ? req->peer_len : 0;
+	memcpy(s->addr, req->peer, s->addr_len);
 	s->last_ns = now_ns();
 	s->state = SESSION_CHALLENGED;
 	uint8_t mac[NPMU_MAC_LEN];

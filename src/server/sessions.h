@@ -29,7 +29,14 @@
  * holding most makes room (a flooding host pays, not the others); one so evicted counts as a
  * failed authentication of its host, so a host that floods is refused for a growing time
  * (npmu__sessions_fail). One left unfinished for NPMU_SESSION_PENDING_MS is freed uncounted.
+ *
+ * Open sessions of clients that died are never closed by them. When the sessions' table is
+ * full, a session idle for a minute makes room; failing that, one idle for NPMU_SESSION_IDLE_MS
+ * whose peer's address refuses connections (its process is gone; a tcp provider's endpoint
+ * listens where its requests come from) does. A live client with regions open talks to its
+ * manager every second (its holder's renewals), so only the dead are taken this way.
  */
+#define NPMU_SESSION_IDLE_MS 3000
 enum npmu__session_state { SESSION_FREE, SESSION_CHALLENGED, SESSION_OPEN };
 
 struct npmu__session {
@@ -38,6 +45,8 @@ struct npmu__session {
 	char who[NPMU_ID_MAX + 1];
 	fi_addr_t peer;
 	uint8_t host[16]; /* the peer's host part, for failure accounting */
+	uint8_t addr[32]; /* the peer's socket address (addr_len 0: not one) */
+	uint8_t addr_len;
 	struct npmu__transcript t;
 	struct npmu__channel ch;
 	uint8_t key[NPMU_KEY_LEN];
@@ -62,6 +71,7 @@ struct npmu__sessions {
 	struct npmu__session s[NPMU_SESSIONS_MAX];        /* OPEN (or FREE) */
 	struct npmu__session pending[NPMU_PENDING_MAX];   /* CHALLENGED (or FREE) */
 	struct npmu__auth_failures f[64];
+	bool probe;                     /* peers' addresses take TCP connections (tcp provider) */
 	uint64_t failures;              /* counter for logs and tests */
 	uint64_t abandoned;             /* handshakes evicted or expired unfinished */
 };
@@ -78,8 +88,8 @@ void npmu__host_of(const uint8_t *addr, size_t len, uint8_t host[16]);
 
 /*
  * npmu__sessions_auth1 -- answer a handshake's first message from `peer` at `host`: allocate a
- * CHALLENGED handshake and write its id, our id, our nonce and MAC into reply. NPMU_E_AUTH
- * while the host is being slowed down.
+ * CHALLENGED handshake and write its id, our id, our nonce and MAC into reply (req->peer is the
+ * peer's address). NPMU_E_AUTH while the host is being slowed down.
  */
 int npmu__sessions_auth1(struct npmu__sessions *ss, const struct npmu__request *req,
 			 fi_addr_t peer, const uint8_t host[16], struct npmu__cursor *reply);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -235,6 +236,67 @@ static void crash_loop__pmmd(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+/* crash_loop__sessions: with principals, 300 clients that authenticate and are killed leave no
+ * session behind that keeps the next one out (the table holds 256): the last one connects. */
+static void crash_loop__sessions(void **state)
+{
+	(void)state;
+	static char dir[64], key[96], srv[96], cli[96];
+	snprintf(dir, sizeof(dir), "/tmp/npmu-it-XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	snprintf(key, sizeof(key), "%s/app.key", dir);
+	snprintf(srv, sizeof(srv), "%s/npmud.cred", dir);
+	snprintf(cli, sizeof(cli), "%s/app.cred", dir);
+	assert_int_equal(npmu__key_write(key), 0);
+	FILE *f = fopen(srv, "w");
+	assert_non_null(f);
+	fprintf(f, "principal app file %s\nallow app create,write *\n", key);
+	fclose(f);
+	f = fopen(cli, "w");
+	assert_non_null(f);
+	fprintf(f, "principal app\nkey-file %s\n", key);
+	fclose(f);
+	chmod(srv, 0600);
+	chmod(cli, 0600);
+	static const char *args[] = {"--credentials", srv, NULL};
+	struct unit_proc u;
+	assert_int_equal(unit_start_args(&u, NULL, "16M", args), 0);
+	setenv("NPMU_CREDENTIALS", cli, 1);
+	int effective = 0, rounds = 300;
+	for (int i = 0; i < rounds; i++) {
+		int pfd[2];
+		assert_int_equal(pipe(pfd), 0);
+		pid_t pid = fork();
+		if (pid == 0) {
+			close(pfd[0]);
+			struct npmu_conn_cfg cfg = {.server = u.addr, .timeout_ms = 5000};
+			struct npmu_conn *c;
+			int ok = npmu_conn_new(&cfg, &c) == 0; /* authenticated: a session opened */
+			if (write(pfd[1], &ok, sizeof(ok)) != sizeof(ok))
+				_exit(4);
+			for (;;)
+				pause();
+		}
+		close(pfd[1]);
+		int ok = 0;
+		if (read(pfd[0], &ok, sizeof(ok)) != sizeof(ok))
+			ok = 0;
+		close(pfd[0]);
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		effective += ok;
+	}
+	printf("# %d clients authenticated and killed, %d of them served\n", rounds, effective);
+	assert_int_equal(effective, rounds);
+	assert_true(unit_log_count(&u, "its client is gone: closed to make room") > 0);
+	unsetenv("NPMU_CREDENTIALS");
+	unit_stop(&u, false);
+	unit_cleanup(&u);
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -242,6 +304,7 @@ int main(void)
 		cmocka_unit_test(crash_loop__stream),
 		cmocka_unit_test(live__never_taken),
 		cmocka_unit_test(crash_loop__pmmd),
+		cmocka_unit_test(crash_loop__sessions),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
