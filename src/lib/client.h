@@ -106,9 +106,9 @@ struct npmu__xfer_target {
 
 /*
  * npmu__transfer -- move every piece of iov (or of a target's own iov) to (write) or from each
- * target at once, chunked,
- * with a window of transfers in flight per target, and wait for all; timeout_ms bounds a
- * target's wait for progress. Each target's outcome lands in its rc; returns the first error.
+ * target at once, chunked, with a window of transfers in flight per target, and wait for all;
+ * timeout_ms bounds a target's wait for progress (0: each target connection's own timeout).
+ * Each target's outcome lands in its rc; returns the first error.
  */
 int npmu__transfer(struct npmu__xfer_target *t, int nt, int write, const struct npmu_iov *iov,
 		   int iovcnt, int timeout_ms);
@@ -146,8 +146,9 @@ void npmu__conn_hold(struct npmu_conn *conn);
 /* npmu__conn_unit -- the data connection to unit `addr` ("" for conn itself); conn->lock held. */
 int npmu__conn_unit(struct npmu_conn *conn, const char *addr, struct npmu_conn **out);
 
-/* npmu__conn_ready -- (re)open the endpoint if it is broken; conn->lock held. */
-int npmu__conn_ready(struct npmu_conn *conn);
+/* npmu__conn_ready -- (re)open the endpoint if it is broken, waiting at most timeout_ms for each
+ * answer; conn->lock held. */
+int npmu__conn_ready(struct npmu_conn *conn, int timeout_ms);
 
 /*
  * npmu__rpc -- send request `type` and wait for its reply; conn->lock held. On success the reply
@@ -155,6 +156,11 @@ int npmu__conn_ready(struct npmu_conn *conn);
  */
 int npmu__rpc(struct npmu_conn *conn, uint16_t type, const struct npmu__request *req,
 	      const uint8_t **body, size_t *body_len);
+
+/* npmu__rpc_within -- npmu__rpc waiting at most timeout_ms (conn->timeout_ms is left alone: it
+ * is read by others). */
+int npmu__rpc_within(struct npmu_conn *conn, uint16_t type, const struct npmu__request *req,
+		     const uint8_t **body, size_t *body_len, int timeout_ms);
 
 /* npmu__now_ms -- a monotonic clock in milliseconds. */
 uint64_t npmu__now_ms(void);

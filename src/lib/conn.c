@@ -27,9 +27,9 @@ uint64_t npmu__now_ms(void)
 }
 
 /* wait_rpc -- progress the CQ until the send and the matching reply complete, or time runs out. */
-static int wait_rpc(struct npmu_conn *conn, uint64_t req_id, size_t *len)
+static int wait_rpc(struct npmu_conn *conn, uint64_t req_id, size_t *len, int timeout_ms)
 {
-	uint64_t start = npmu__now_ms(), deadline = start + (uint64_t)conn->timeout_ms;
+	uint64_t start = npmu__now_ms(), deadline = start + (uint64_t)timeout_ms;
 	int sent = 0, replied = 0;
 	bool checked = false;
 	struct npmu__spin spin = {.free_ns = NPMU_SPIN_FREE_NS};
@@ -84,7 +84,7 @@ static int wait_rpc(struct npmu_conn *conn, uint64_t req_id, size_t *len)
  * *body (inside conn->rx) and the reply's status is returned.
  */
 static int exchange(struct npmu_conn *conn, uint16_t type, const struct npmu__request *req,
-		    uint64_t session, const uint8_t **body, size_t *body_len)
+		    uint64_t session, const uint8_t **body, size_t *body_len, int timeout_ms)
 {
 	conn->answered = false;
 	conn->refused_plain = false;
@@ -124,7 +124,7 @@ static int exchange(struct npmu_conn *conn, uint16_t type, const struct npmu__re
 	}
 	/* The provider holds the send back (EAGAIN) while it connects; a peer that refuses the
 	 * connection is retried by it forever, so after REFUSED_CHECK_MS a refusal is looked for. */
-	uint64_t start = npmu__now_ms(), deadline = start + (uint64_t)conn->timeout_ms;
+	uint64_t start = npmu__now_ms(), deadline = start + (uint64_t)timeout_ms;
 	bool checked = false;
 	struct npmu__spin spin = {.free_ns = NPMU_SPIN_FREE_NS};
 	while ((frc = fi_send(conn->fab->ep, conn->tx, (size_t)hlen + hdr.body_len, NULL,
@@ -148,7 +148,7 @@ static int exchange(struct npmu_conn *conn, uint16_t type, const struct npmu__re
 		npmu__spin_idle(&spin);
 	}
 	size_t len = 0;
-	int rc = frc == 0 ? wait_rpc(conn, hdr.req_id, &len) : npmu__from_fi((int)frc);
+	int rc = frc == 0 ? wait_rpc(conn, hdr.req_id, &len, timeout_ms) : npmu__from_fi((int)frc);
 	if (rc != 0) {
 		/* The posted receive and any half-done exchange go away with the endpoint. */
 		conn->broken = 1;
@@ -168,7 +168,7 @@ static int exchange(struct npmu_conn *conn, uint16_t type, const struct npmu__re
 }
 
 /* authenticate -- the initiator side of the handshake (session.h); opens the sealed channel. */
-static int authenticate(struct npmu_conn *conn)
+static int authenticate(struct npmu_conn *conn, int timeout_ms)
 {
 	struct npmu__request req = {0};
 	struct npmu__transcript t = {0};
@@ -176,7 +176,7 @@ static int authenticate(struct npmu_conn *conn)
 	randombytes_buf(req.nonce, NPMU_NONCE_LEN);
 	const uint8_t *body;
 	size_t blen;
-	int rc = exchange(conn, NPMU_MSG_AUTH1, &req, 0, &body, &blen);
+	int rc = exchange(conn, NPMU_MSG_AUTH1, &req, 0, &body, &blen, timeout_ms);
 	if (rc != 0)
 		return rc;
 	struct npmu__auth1_reply a;
@@ -194,15 +194,16 @@ static int authenticate(struct npmu_conn *conn)
 		return NPMU_E_AUTH;
 	}
 	npmu__auth_mac(conn->key, true, &t, req.mac);
-	if ((rc = exchange(conn, NPMU_MSG_AUTH3, &req, t.session, &body, &blen)) != 0)
+	if ((rc = exchange(conn, NPMU_MSG_AUTH3, &req, t.session, &body, &blen, timeout_ms)) != 0)
 		return rc;
 	npmu__channel_init(&conn->ch, conn->key, true, &t);
 	conn->sealed = true;
 	return 0;
 }
 
-/* open_endpoint -- a fresh endpoint with the server in its AV, greeted and authenticated. */
-static int open_endpoint(struct npmu_conn *conn)
+/* open_endpoint -- a fresh endpoint with the server in its AV, greeted and authenticated, each
+ * answer awaited at most timeout_ms. */
+static int open_endpoint(struct npmu_conn *conn, int timeout_ms)
 {
 	npmu__fabric_close(&conn->fab);
 	npmu__channel_wipe(&conn->ch);
@@ -218,7 +219,7 @@ static int open_endpoint(struct npmu_conn *conn)
 	struct npmu__request req = {0};
 	const uint8_t *body;
 	size_t blen;
-	rc = exchange(conn, NPMU_MSG_HELLO, &req, 0, &body, &blen);
+	rc = exchange(conn, NPMU_MSG_HELLO, &req, 0, &body, &blen, timeout_ms);
 	if (rc != 0 && conn->answered)
 		conn->answered = false; /* (a refused greeting: the endpoint is of no use) */
 	if (rc == 0) {
@@ -227,7 +228,7 @@ static int open_endpoint(struct npmu_conn *conn)
 		conn->unit_flags = rc == 0 ? h.flags : 0;
 	}
 	if (rc == 0 && (conn->unit_flags & NPMU_UNIT_AUTH) && conn->have_creds)
-		rc = authenticate(conn);
+		rc = authenticate(conn, timeout_ms);
 	if (rc != 0) {
 		npmu__fabric_close(&conn->fab);
 		conn->broken = 1;
@@ -235,12 +236,13 @@ static int open_endpoint(struct npmu_conn *conn)
 	return rc;
 }
 
-/* npmu__conn_ready -- (re)open the endpoint if it is broken. */
-int npmu__conn_ready(struct npmu_conn *conn)
+/* npmu__conn_ready -- (re)open the endpoint if it is broken, waiting at most timeout_ms for each
+ * answer. */
+int npmu__conn_ready(struct npmu_conn *conn, int timeout_ms)
 {
 	if (!conn->broken && conn->fab)
 		return 0;
-	return open_endpoint(conn);
+	return open_endpoint(conn, timeout_ms);
 }
 
 /* silent -- an error that says the far end did not answer (rather than refused). */
@@ -249,25 +251,25 @@ static bool silent(int rc)
 	return rc == NPMU_E_UNREACHABLE || rc == NPMU_E_TIMEDOUT;
 }
 
-/* npmu__rpc -- one request on a ready (reopened if need be) endpoint, sealed when authenticated.
- * A manager request that gets no answer is NPMU_E_MANAGER (PERSIST and CLOSE are the unit's). */
-int npmu__rpc(struct npmu_conn *conn, uint16_t type, const struct npmu__request *req,
-	      const uint8_t **body, size_t *body_len)
+/* npmu__rpc_within -- npmu__rpc waiting at most timeout_ms for the answer (the connection's own
+ * timeout is left alone: others read it). */
+int npmu__rpc_within(struct npmu_conn *conn, uint16_t type, const struct npmu__request *req,
+		     const uint8_t **body, size_t *body_len, int timeout_ms)
 {
 	bool to_manager = conn->manager && type != NPMU_MSG_PERSIST && type != NPMU_MSG_CLOSE;
-	int rc = npmu__conn_ready(conn);
+	int rc = npmu__conn_ready(conn, timeout_ms);
 	if (rc != 0)
 		return to_manager && silent(rc) ? NPMU_E_MANAGER : rc;
 	bool sealed = conn->sealed;
-	rc = exchange(conn, type, req, 0, body, body_len);
+	rc = exchange(conn, type, req, 0, body, body_len, timeout_ms);
 	if (rc == NPMU_E_AUTH && sealed && conn->refused_plain) {
 		/* refused before it was opened: the far end no longer knows our session (it
 		 * restarted), so it did nothing; authenticate afresh and ask once more */
 		LOG_INFO("%s:%s no longer knows our session (restarted?): authenticating again",
 			 conn->host, conn->port);
 		conn->broken = 1;
-		if ((rc = npmu__conn_ready(conn)) == 0)
-			rc = exchange(conn, type, req, 0, body, body_len);
+		if ((rc = npmu__conn_ready(conn, timeout_ms)) == 0)
+			rc = exchange(conn, type, req, 0, body, body_len, timeout_ms);
 		else if (to_manager && silent(rc))
 			return NPMU_E_MANAGER;
 	}
@@ -278,6 +280,15 @@ int npmu__rpc(struct npmu_conn *conn, uint16_t type, const struct npmu__request 
 		LOG_WARN("%s:%s requires authentication: set NPMU_CREDENTIALS to a credentials file",
 			 conn->host, conn->port);
 	return rc;
+}
+
+/* npmu__rpc -- one request on a ready (reopened if need be) endpoint, sealed when authenticated,
+ * under the connection's timeout. A manager request that gets no answer is NPMU_E_MANAGER
+ * (PERSIST and CLOSE are the unit's). */
+int npmu__rpc(struct npmu_conn *conn, uint16_t type, const struct npmu__request *req,
+	      const uint8_t **body, size_t *body_len)
+{
+	return npmu__rpc_within(conn, type, req, body, body_len, conn->timeout_ms);
 }
 
 /* load_credentials -- read a client credentials file: "principal NAME" and "key HEX" or
@@ -307,7 +318,9 @@ static int load_credentials(struct npmu_conn *conn, const char *path)
 		if (n <= 0 || word[0] == '#')
 			continue;
 		if (n == 2 && !strcmp(word, "principal") && npmu__id_valid(value, strlen(value))) {
-			snprintf(conn->principal, sizeof(conn->principal), "%s", value);
+			size_t vl = strlen(value); /* at most NPMU_ID_MAX: checked */
+			memcpy(conn->principal, value, vl);
+			conn->principal[vl] = '\0';
 		} else if (n == 2 && !strcmp(word, "key")) {
 			if ((rc = npmu__key_parse(value, conn->key)) != 0)
 				LOG_ERR("credentials %s line %d: %s", path, lineno,
@@ -389,7 +402,7 @@ static int conn_open(const struct npmu_conn_cfg *cfg, bool manager, const char *
 	pthread_mutex_init(&conn->ka_lock, NULL);
 	pthread_cond_init(&conn->ka_cond, NULL);
 	conn->broken = 1;
-	rc = open_endpoint(conn);
+	rc = open_endpoint(conn, conn->timeout_ms);
 	if (rc != 0) {
 		npmu__fabric_close(&conn->fab);
 		pthread_mutex_destroy(&conn->lock);
@@ -495,10 +508,9 @@ static void *keepalive_main(void *arg)
 			struct npmu__request req = {.holder = conn->holder};
 			const uint8_t *body;
 			size_t blen;
-			int saved = conn->timeout_ms; /* a renewal never waits longer than its period */
-			conn->timeout_ms = (int)(ttl / 3);
-			int rc = npmu__rpc(conn, NPMU_MSG_HOLDER, &req, &body, &blen);
-			conn->timeout_ms = saved;
+			/* a renewal never waits longer than its period */
+			int rc = npmu__rpc_within(conn, NPMU_MSG_HOLDER, &req, &body, &blen,
+						  (int)(ttl / 3));
 			uint32_t t;
 			if (rc == 0 && npmu__reply_holder(body, blen, &t) == 0)
 				ttl = t;

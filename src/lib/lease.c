@@ -43,11 +43,8 @@ static int call(struct npmu__lease_holder *lh, uint64_t id, uint32_t op, uint64_
 	const uint8_t *body;
 	size_t blen;
 	pthread_mutex_lock(&lh->conn->lock);
-	int saved = lh->conn->timeout_ms;
-	if (id)
-		lh->conn->timeout_ms = npmu__lease_period(lh);
-	int rc = npmu__rpc(lh->conn, NPMU_MSG_LEASE, &req, &body, &blen);
-	lh->conn->timeout_ms = saved;
+	int rc = npmu__rpc_within(lh->conn, NPMU_MSG_LEASE, &req, &body, &blen,
+				  id ? npmu__lease_period(lh) : lh->conn->timeout_ms);
 	if (rc == 0 && op == NPMU__LEASE_TAKE) {
 		struct npmu__lease_reply lr;
 		rc = npmu__reply_lease(body, blen, false, &lr);

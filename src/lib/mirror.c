@@ -106,13 +106,10 @@ static int ping(struct npmu__copy *cp, int timeout_ms)
 	const uint8_t *body;
 	size_t blen;
 	pthread_mutex_lock(&cp->data->lock);
-	int saved = cp->data->timeout_ms;
-	cp->data->timeout_ms = timeout_ms;
 	struct timespec a, b;
 	clock_gettime(CLOCK_MONOTONIC, &a);
-	int rc = npmu__rpc(cp->data, NPMU_MSG_PERSIST, &req, &body, &blen);
+	int rc = npmu__rpc_within(cp->data, NPMU_MSG_PERSIST, &req, &body, &blen, timeout_ms);
 	clock_gettime(CLOCK_MONOTONIC, &b);
-	cp->data->timeout_ms = saved;
 	pthread_mutex_unlock(&cp->data->lock);
 	cp->rtt_us = (uint64_t)(b.tv_sec - a.tv_sec) * 1000000 + (uint64_t)(b.tv_nsec - a.tv_nsec) / 1000;
 	return rc == NPMU_E_NOENT ? NPMU_E_KEY : rc;
@@ -208,10 +205,8 @@ int npmu__mirror_close(struct npmu_region *r)
 		const uint8_t *body;
 		size_t blen;
 		pthread_mutex_lock(&cp->data->lock);
-		int saved = cp->data->timeout_ms;
-		cp->data->timeout_ms = r->conn->io_timeout_ms;
-		int crc = npmu__rpc(cp->data, NPMU_MSG_CLOSE, &req, &body, &blen);
-		cp->data->timeout_ms = saved;
+		int crc = npmu__rpc_within(cp->data, NPMU_MSG_CLOSE, &req, &body, &blen,
+					   r->conn->io_timeout_ms);
 		pthread_mutex_unlock(&cp->data->lock);
 		if (crc != 0 && !transport_err(crc) && rc == 0)
 			rc = crc; /* a unit that is gone drops the right when it is replaced */
@@ -327,10 +322,7 @@ int npmu__mirror_persist(struct npmu_region *r, uint64_t off, uint64_t len)
 		const uint8_t *body;
 		size_t blen;
 		pthread_mutex_lock(&cp->data->lock);
-		int saved = cp->data->timeout_ms;
-		cp->data->timeout_ms = timeout;
-		rcs[k] = npmu__rpc(cp->data, NPMU_MSG_PERSIST, &req, &body, &blen);
-		cp->data->timeout_ms = saved;
+		rcs[k] = npmu__rpc_within(cp->data, NPMU_MSG_PERSIST, &req, &body, &blen, timeout);
 		pthread_mutex_unlock(&cp->data->lock);
 	}
 	int rc = drc ? drc : n > 0 ? settle(r, copies, rcs, n) : NPMU_E_UNREACHABLE;

@@ -272,10 +272,9 @@ static int key_status(struct npmu__xfer_target *t, int timeout_ms)
 	struct npmu__request req = {.region_id = t->region_id, .key = t->ai->key};
 	const uint8_t *body;
 	size_t blen;
-	int saved = t->data->timeout_ms; /* a short question: the transfer already failed */
-	t->data->timeout_ms = timeout_ms < 1000 ? timeout_ms : 1000;
-	int rc = npmu__rpc(t->data, NPMU_MSG_PERSIST, &req, &body, &blen);
-	t->data->timeout_ms = saved;
+	/* a short question: the transfer already failed */
+	int rc = npmu__rpc_within(t->data, NPMU_MSG_PERSIST, &req, &body, &blen,
+				  timeout_ms < 1000 ? timeout_ms : 1000);
 	if (rc == NPMU_E_KEY || rc == NPMU_E_NOENT)
 		return NPMU_E_KEY;
 	return rc == NPMU_E_ACCESS ? NPMU_E_ACCESS : rc == 0 ? 0 : NPMU_E_UNREACHABLE;
@@ -291,6 +290,7 @@ int npmu__transfer(struct npmu__xfer_target *t, int nt, int write, const struct 
 		   int iovcnt, int timeout_ms)
 {
 	struct xfer x[NPMU_XFER_MAX];
+	int tmo[NPMU_XFER_MAX]; /* each target's bound on waiting for progress */
 	if (nt < 1 || nt > NPMU_XFER_MAX)
 		return NPMU_E_INVAL;
 	for (int a = 0; a < nt; a++) /* one target per connection: each lock is taken once */
@@ -308,11 +308,9 @@ int npmu__transfer(struct npmu__xfer_target *t, int nt, int write, const struct 
 		x[k].t = &t[k];
 		t[k].rc = 0;
 		pthread_mutex_lock(&t[k].data->lock);
-		int saved = t[k].data->timeout_ms;
-		if (timeout_ms < saved)
-			t[k].data->timeout_ms = timeout_ms; /* a reconnect, too, is bounded */
-		t[k].rc = npmu__conn_ready(t[k].data);
-		t[k].data->timeout_ms = saved;
+		int own = t[k].data->timeout_ms;
+		tmo[k] = timeout_ms > 0 && timeout_ms < own ? timeout_ms : own;
+		t[k].rc = npmu__conn_ready(t[k].data, tmo[k]); /* a reconnect, too, is bounded */
 		if (t[k].rc != 0) {
 			x[k].finished = true;
 			continue;
@@ -323,7 +321,7 @@ int npmu__transfer(struct npmu__xfer_target *t, int nt, int write, const struct 
 		(void)fi_cq_read(t[k].data->fab->cq, &stale, 0);
 		size_t max = t[k].data->fab->max_rma;
 		x[k].chunk = max < RMA_CHUNK ? max : RMA_CHUNK;
-		x[k].deadline = npmu__now_ms() + (uint64_t)timeout_ms;
+		x[k].deadline = npmu__now_ms() + (uint64_t)tmo[k];
 	}
 	/* the bytes between two completions: one chunk per target in flight at most */
 	uint64_t chunk_bytes = 0;
@@ -343,9 +341,9 @@ int npmu__transfer(struct npmu__xfer_target *t, int nt, int write, const struct 
 			int inflight = x[k].inflight, piece = x[k].piece;
 			size_t done = x[k].done;
 			if (t[k].iov)
-				pump(&x[k], write, t[k].iov, t[k].iovcnt, timeout_ms);
+				pump(&x[k], write, t[k].iov, t[k].iovcnt, tmo[k]);
 			else
-				pump(&x[k], write, iov, iovcnt, timeout_ms);
+				pump(&x[k], write, iov, iovcnt, tmo[k]);
 			moved |= x[k].inflight != inflight || x[k].piece != piece ||
 				 x[k].done != done || x[k].finished;
 			busy |= !x[k].finished;
@@ -380,7 +378,7 @@ int npmu__transfer(struct npmu__xfer_target *t, int nt, int write, const struct 
 			 * not asked: the other copy serves at once */
 			int ks = t[k].quick && t[k].rc == NPMU_E_TIMEDOUT
 					 ? NPMU_E_UNREACHABLE
-					 : key_status(&t[k], timeout_ms);
+					 : key_status(&t[k], tmo[k]);
 			if (ks == NPMU_E_KEY || (ks == NPMU_E_ACCESS && write))
 				t[k].rc = ks;
 			else if (ks == NPMU_E_UNREACHABLE && t[k].rc == NPMU_E_FABRIC)
@@ -398,7 +396,7 @@ int npmu__transfer(struct npmu__xfer_target *t, int nt, int write, const struct 
 static int transfer(struct npmu_region *r, int write, const struct npmu_iov *iov, int iovcnt)
 {
 	struct npmu__xfer_target t = {.data = r->data, .ai = &r->ai, .region_id = r->info.id};
-	return npmu__transfer(&t, 1, write, iov, iovcnt, r->data->timeout_ms);
+	return npmu__transfer(&t, 1, write, iov, iovcnt, 0); /* (its timeout, read under its lock) */
 }
 
 /* npmu_region_write -- one-sided write; returns once the data is placed in the unit's memory. */

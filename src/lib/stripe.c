@@ -433,7 +433,7 @@ int npmu_stripe_put(struct npmu_conn *conn, const char *name, const void *data, 
 							  .region_id = mb->r->info.id, .iov = &iov[j],
 							  .iovcnt = 1};
 		}
-		rc = npmu__transfer(t, (int)(l.k + l.m), 1, NULL, 0, conn->timeout_ms);
+		rc = npmu__transfer(t, (int)(l.k + l.m), 1, NULL, 0, 0);
 		if (rc == 0 && atomic_load(&lh.fenced))
 			rc = NPMU_E_FENCED; /* taken over: stop (the members' keys are dead anyway) */
 		if (progress)
@@ -550,7 +550,7 @@ static int restore(struct set *s, const struct npmu__stripe_manifest *mf, uint8_
 				which[nt++] = j;
 			}
 			if (nt > 0)
-				npmu__transfer(t, nt, 0, NULL, 0, s->conn->timeout_ms);
+				npmu__transfer(t, nt, 0, NULL, 0, 0);
 			for (int q = 0; q < nt; q++) {
 				uint32_t j = which[q], u = npmu__stripe_member_of(l, g, j);
 				if (t[q].rc != 0) {
