@@ -116,7 +116,4 @@ int npmu__pmm_handle(struct npmu__pmm *pmm, const char *who, uint16_t type,
 /* npmu__pmm_stalled -- the service answered nothing for ms (leases.h L3). */
 void npmu__pmm_stalled(struct npmu__pmm *pmm, uint64_t ms);
 
-/* The unit_ops of a unit in the same process (struct npmu__unit). */
-extern const struct npmu__unit_ops npmu__local_unit_ops;
-
 #endif

@@ -1,5 +1,6 @@
 /* unit_ops.c -- the unit side of the manager-to-unit interface, for a manager in the same process. */
-#include "pmm.h"
+#include "unit_ops.h"
+
 #include "unit.h"
 
 #include "log.h"

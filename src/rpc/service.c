@@ -1,4 +1,5 @@
-/* service.c -- npmud's event loop: posted receives, request dispatch, replies, and idle sleep. */
+/* service.c -- the request loop: posted receives, sealed requests opened, dispatch to the owner's
+ * handlers (or its slow thread), replies, and idle sleep. */
 #include "service.h"
 
 #include <errno.h>
@@ -43,11 +44,9 @@ struct peer {
 
 struct npmu__service {
 	struct npmu__fabric *fab;
-	struct npmu__unit *unit;
-	struct npmu__pmm *pmm;           /* the manager answering region requests, or NULL */
-	struct npmu__pmm programming;    /* this unit as programmed by an authenticated manager */
+	struct npmu__service_ops ops;    /* the owner's handlers */
 	struct npmu__sessions *sessions; /* NULL: no authentication (loopback or --insecure) */
-	struct npmu__deferred *deferred; /* pmmd: the unit thread (NULL: everything served here) */
+	struct npmu__deferred *deferred; /* the slow thread (NULL: everything served here) */
 	struct rx_buf *rx;
 	struct tx_buf *tx;
 	struct peer *peers;
@@ -103,18 +102,15 @@ static int post_rx(struct npmu__service *svc, struct rx_buf *b)
 	return 0;
 }
 
-/* npmu__service_new -- a service for unit; posts its receive buffers. */
-int npmu__service_new(struct npmu__fabric *fab, struct npmu__unit *unit, struct npmu__pmm *pmm,
+/* npmu__service_new -- a service answering with ops; posts its receive buffers. */
+int npmu__service_new(struct npmu__fabric *fab, const struct npmu__service_ops *ops,
 		      struct npmu__sessions *sessions, struct npmu__service **svc_ptr)
 {
 	struct npmu__service *svc = calloc(1, sizeof(*svc));
 	if (!svc)
 		return NPMU_E_NOMEM;
 	svc->fab = fab;
-	svc->unit = unit;
-	npmu__pmm_init(&svc->programming, &npmu__local_unit_ops, unit, NULL, 0);
-	svc->programming.programmed = true;
-	svc->pmm = pmm;
+	svc->ops = *ops;
 	svc->sessions = sessions;
 	svc->rx = calloc(RX_BUFS, sizeof(*svc->rx));
 	svc->tx = calloc(TX_BUFS, sizeof(*svc->tx));
@@ -150,18 +146,8 @@ void npmu__service_delete(struct npmu__service **svc_ptr)
 	free(svc->rx);
 	free(svc->tx);
 	free(svc->peers);
-	npmu__pmm_fini(&svc->programming);
 	free(svc);
 	*svc_ptr = NULL;
-}
-
-/* npmu__service_defer -- serve the manager's requests that touch units on a thread of their own. */
-int npmu__service_defer(struct npmu__service *svc, void (*idle)(void *arg), void *idle_arg,
-			unsigned idle_ms)
-{
-	if (!svc->pmm || svc->deferred)
-		return NPMU_E_INVAL;
-	return npmu__deferred_new(svc->pmm, idle, idle_arg, idle_ms, &svc->deferred);
 }
 
 /* npmu__service_stats -- the counters so far. */
@@ -303,7 +289,7 @@ static int open_sealed(struct npmu__service *svc, uint8_t *msg, const struct npm
 	return 0;
 }
 
-/* dispatch -- run one decoded request for principal who (NULL: unauthenticated). */
+/* dispatch -- answer HELLO and the handshake; hand the rest to the owner (or its slow thread). */
 static int dispatch(struct npmu__service *svc, const struct npmu__msg_hdr *hdr,
 		    const struct npmu__request *req, fi_addr_t to, const uint8_t host[16],
 		    struct npmu__session *sess, const char *peer, struct npmu__cursor *reply)
@@ -311,17 +297,15 @@ static int dispatch(struct npmu__service *svc, const struct npmu__msg_hdr *hdr,
 	const char *who = sess ? sess->who : NULL;
 	switch (hdr->type) {
 	case NPMU_MSG_HELLO: {
-		const struct npmu__pool *pool = svc->unit ? svc->unit->pool : NULL;
-		npmu__put_u32(reply, (svc->fab->virt_addr ? NPMU_UNIT_VIRT_ADDR : 0) |
-					     (svc->sessions ? NPMU_UNIT_AUTH : 0) |
-					     (svc->pmm ? NPMU_UNIT_MANAGER : 0) |
-					     (pool ? NPMU_UNIT_DATA : 0));
+		uint32_t flags = 0;
 		uint8_t id[8] = {0};
-		if (pool)
-			memcpy(id, pool->sb.uuid, 8);
+		uint64_t capacity = 0, free_bytes = 0;
+		svc->ops.hello(svc->ops.arg, &flags, id, &capacity, &free_bytes);
+		npmu__put_u32(reply, flags | (svc->fab->virt_addr ? NPMU_UNIT_VIRT_ADDR : 0) |
+					     (svc->sessions ? NPMU_UNIT_AUTH : 0));
 		npmu__put_bytes(reply, id, 8); /* unit id */
-		npmu__put_u64(reply, pool ? (pool->sb.npages - pool->sb.data_start) * NPMU_PAGE_SIZE : 0);
-		npmu__put_u64(reply, pool ? pool->alloc.nfree * NPMU_PAGE_SIZE : 0);
+		npmu__put_u64(reply, capacity);
+		npmu__put_u64(reply, free_bytes);
 		return 0;
 	}
 	case NPMU_MSG_AUTH1:
@@ -336,33 +320,23 @@ static int dispatch(struct npmu__service *svc, const struct npmu__msg_hdr *hdr,
 			LOG_INFO("principal %s authenticated from %s", who, peer);
 		return rc;
 	}
-	case NPMU_MSG_PERSIST: /* outside a session too: the key is the proof */
-		if (!svc->unit)
-			return NPMU_E_PROTO;
-		return npmu__unit_persist(svc->unit, req->region_id, req->key, req->offset, req->len);
-	case NPMU_MSG_CLOSE: /* likewise: whoever holds the key may give it back */
-		if (!svc->unit)
-			return NPMU_E_PROTO;
-		return npmu__unit_revoke(svc->unit, req->region_id, req->key);
-	default:
-		if (sess && sess->manager && svc->unit) /* TPT programming by a manager */
-			return npmu__pmm_handle(&svc->programming, NULL, hdr->type, req, reply);
-		if (!svc->pmm)
-			return svc->unit ? NPMU_E_ACCESS : NPMU_E_PROTO; /* a unit without a manager */
-		if (svc->sessions && !sess)
-			return NPMU_E_AUTH; /* manager requests only on an authenticated session */
-		if (!svc->deferred)
-			return npmu__pmm_handle(svc->pmm, who, hdr->type, req, reply);
-		int rc = npmu__pmm_handle_fast(svc->pmm, who, hdr->type, req, reply);
-		if (rc != NPMU__PMM_DEFER)
+	default: {
+		struct npmu__caller c = {.who = who, .manager = sess && sess->manager,
+					 .secured = svc->sessions != NULL, .peer = peer};
+		int rc = svc->ops.handle(svc->ops.arg, &c, hdr->type, req, reply);
+		if (rc != NPMU__SERVE_LATER)
 			return rc;
+		if (!svc->deferred)
+			return NPMU_E_INTERNAL; /* (an owner without handle_later) */
 		struct npmu__job job = {.type = hdr->type, .req_id = hdr->req_id,
 					.session = sess ? sess->ch.session : 0, .to = to,
-					.has_who = who != NULL, .req = *req};
+					.has_who = who != NULL, .manager = c.manager,
+					.secured = c.secured, .req = *req};
 		snprintf(job.who, sizeof(job.who), "%s", who ? who : "");
 		snprintf(job.peer, sizeof(job.peer), "%s", peer);
 		rc = npmu__deferred_submit(svc->deferred, &job);
-		return rc == 0 ? NPMU__PMM_DEFER : rc;
+		return rc == 0 ? NPMU__SERVE_LATER : rc;
+	}
 	}
 }
 
@@ -403,7 +377,7 @@ static void answer(struct npmu__service *svc, struct tx_buf *b, fi_addr_t to, ui
 }
 
 /* serve -- decode one request (opening it when sealed), run it, and answer it (or leave it to
- * the unit thread, which answers through flush_deferred). */
+ * the slow thread, which answers through flush_deferred). */
 static void serve(struct npmu__service *svc, uint8_t *msg, size_t len)
 {
 	struct npmu__msg_hdr hdr;
@@ -452,10 +426,10 @@ static void serve(struct npmu__service *svc, uint8_t *msg, size_t len)
 		uint64_t t0 = now_ns();
 		rc = dispatch(svc, &hdr, &req, to, host, sess, peer, &reply);
 		uint64_t took_ms = (now_ns() - t0) / 1000000;
-		if (took_ms >= STALL_MS && svc->pmm)
-			npmu__pmm_stalled(svc->pmm, took_ms); /* nobody could renew meanwhile */
-		if (rc == NPMU__PMM_DEFER)
-			return; /* the unit thread answers */
+		if (took_ms >= STALL_MS && svc->ops.stalled)
+			svc->ops.stalled(svc->ops.arg, took_ms); /* nobody could renew meanwhile */
+		if (rc == NPMU__SERVE_LATER)
+			return; /* the slow thread answers */
 	}
 	if (rc != 0)
 		refused(svc, peer, hdr.type, req.name,
@@ -465,7 +439,7 @@ static void serve(struct npmu__service *svc, uint8_t *msg, size_t len)
 	answer(svc, b, to, hdr.type, hdr.req_id, sess, rc, rc == 0 ? reply.pos : 0);
 }
 
-/* flush_deferred -- send the replies of the jobs the unit thread served. */
+/* flush_deferred -- send the replies of the jobs the slow thread served. */
 static void flush_deferred(struct npmu__service *svc)
 {
 	struct npmu__job *job;
@@ -518,6 +492,10 @@ int npmu__service_run(struct npmu__service *svc, int stop_fd, unsigned spin_us)
 {
 	struct fid *cq_fid = &svc->fab->cq->fid;
 	uint64_t spin_ns = (uint64_t)spin_us * 1000, last = now_ns();
+	int rc = svc->ops.handle_later && !svc->deferred
+			 ? npmu__deferred_new(&svc->ops, &svc->deferred) : 0;
+	if (rc != 0)
+		return rc;
 	int dfd = svc->deferred ? npmu__deferred_fd(svc->deferred) : -1;
 	for (;;) {
 		flush_deferred(svc);

@@ -1,4 +1,4 @@
-/* deferred.h -- manager requests that touch units, served on a thread of their own (pmmd). */
+/* deferred.h -- requests served on a thread of their own (pmmd: those that ask units). */
 #ifndef NPMU_DEFERRED_H
 #define NPMU_DEFERRED_H
 
@@ -7,20 +7,20 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "pmm.h"
+#include "service.h"
 #include "wire.h"
 
 /*
  * pmmd answers renewals (of holders and leases), handshakes and HELLO on the thread that
  * receives requests, at once; a request that has to ask units (which may take a unit timeout
- * when one is away) is queued here and served in order by one unit thread, whose answer the
+ * when one is away) is queued here and served in order by one slow thread, whose answer the
  * receiving thread then seals and sends. So a lease is never renewed late because a unit is
  * slow (leases.h), and the units are asked by one thread at a time, as before.
  *
  * A job's life: QUEUED (submitted by the receiving thread) -> SERVED (its reply body and status
- * filled by the unit thread) -> taken back and sent by the receiving thread. At most
+ * filled by the slow thread) -> taken back and sent by the receiving thread. At most
  * NPMU_DEFERRED_MAX jobs wait; beyond that a request is refused at once (NPMU_E_LIMIT).
- * When idle for `idle_ms`, the unit thread calls `idle` (pmmd: look at the units that are away).
+ * When idle for `idle_ms`, the slow thread calls `idle` (pmmd: look at the units that are away).
  */
 #define NPMU_DEFERRED_MAX 256
 
@@ -32,6 +32,7 @@ struct npmu__job {
 	fi_addr_t to;
 	bool has_who;
 	char who[NPMU_ID_MAX + 1];
+	bool manager, secured;         /* as in struct npmu__caller */
 	char peer[128];
 	struct npmu__request req;
 	/* the answer */
@@ -43,9 +44,9 @@ struct npmu__job {
 
 struct npmu__deferred;
 
-/* npmu__deferred_new -- start the unit thread serving pmm; idle may be NULL. */
-int npmu__deferred_new(struct npmu__pmm *pmm, void (*idle)(void *arg), void *idle_arg,
-		       unsigned idle_ms, struct npmu__deferred **out);
+/* npmu__deferred_new -- start the thread serving jobs with ops->handle_later (and calling
+ * ops->idle, if set); ops must outlive it. */
+int npmu__deferred_new(const struct npmu__service_ops *ops, struct npmu__deferred **out);
 
 /* npmu__deferred_delete -- stop the thread (after its current job) and free every job. */
 void npmu__deferred_delete(struct npmu__deferred **d);

@@ -1,4 +1,5 @@
-/* deferred.c -- the unit thread of pmmd: a queue of jobs in, served jobs out through an eventfd. */
+/* deferred.c -- the slow thread of a service: a queue of jobs in, served jobs out through an
+ * eventfd. */
 #include "deferred.h"
 
 #include <errno.h>
@@ -13,9 +14,7 @@
 #include "log.h"
 
 struct npmu__deferred {
-	struct npmu__pmm *pmm;
-	void (*idle)(void *arg);
-	void *idle_arg;
+	const struct npmu__service_ops *ops;
 	unsigned idle_ms;
 	pthread_t thread;
 	pthread_mutex_t lock;
@@ -27,12 +26,14 @@ struct npmu__deferred {
 	int fd;                                  /* eventfd: served jobs to take */
 };
 
-/* serve -- one job: the manager's answer into the job. */
-static void serve(struct npmu__pmm *pmm, struct npmu__job *job)
+/* serve -- one job: the owner's answer into the job. */
+static void serve(const struct npmu__service_ops *ops, struct npmu__job *job)
 {
 	struct npmu__cursor reply;
 	npmu__cursor_init(&reply, job->body, NPMU_WIRE_MAX - NPMU_WIRE_HDR_LEN - NPMU_TAG_LEN);
-	int rc = npmu__pmm_handle(pmm, job->has_who ? job->who : NULL, job->type, &job->req, &reply);
+	struct npmu__caller c = {.who = job->has_who ? job->who : NULL, .manager = job->manager,
+				 .secured = job->secured, .peer = job->peer};
+	int rc = ops->handle_later(ops->arg, &c, job->type, &job->req, &reply);
 	job->status = rc == 0 && !reply.ok ? NPMU_E_INTERNAL : rc;
 	job->body_len = rc == 0 && reply.ok ? reply.pos : 0;
 }
@@ -48,8 +49,8 @@ static struct timespec deadline(unsigned ms)
 	return ts;
 }
 
-/* unit_main -- serve queued jobs in order; call idle when none came for idle_ms. */
-static void *unit_main(void *arg)
+/* slow_main -- serve queued jobs in order; call idle when none came for idle_ms. */
+static void *slow_main(void *arg)
 {
 	struct npmu__deferred *d = arg;
 	pthread_mutex_lock(&d->lock);
@@ -57,9 +58,9 @@ static void *unit_main(void *arg)
 		if (!d->queued) {
 			struct timespec ts = deadline(d->idle_ms);
 			int w = pthread_cond_timedwait(&d->cond, &d->lock, &ts);
-			if (w == ETIMEDOUT && !d->queued && !d->stop && d->idle) {
+			if (w == ETIMEDOUT && !d->queued && !d->stop && d->ops->idle) {
 				pthread_mutex_unlock(&d->lock);
-				d->idle(d->idle_arg);
+				d->ops->idle(d->ops->arg);
 				pthread_mutex_lock(&d->lock);
 			}
 			continue;
@@ -69,7 +70,7 @@ static void *unit_main(void *arg)
 		if (!d->queued)
 			d->queued_tail = &d->queued;
 		pthread_mutex_unlock(&d->lock);
-		serve(d->pmm, job);
+		serve(d->ops, job);
 		pthread_mutex_lock(&d->lock);
 		d->waiting--;
 		job->next = NULL;
@@ -83,23 +84,20 @@ static void *unit_main(void *arg)
 	return NULL;
 }
 
-/* npmu__deferred_new -- start the unit thread. */
-int npmu__deferred_new(struct npmu__pmm *pmm, void (*idle)(void *arg), void *idle_arg,
-		       unsigned idle_ms, struct npmu__deferred **out)
+/* npmu__deferred_new -- start the slow thread. */
+int npmu__deferred_new(const struct npmu__service_ops *ops, struct npmu__deferred **out)
 {
 	struct npmu__deferred *d = calloc(1, sizeof(*d));
 	if (!d)
 		return NPMU_E_NOMEM;
-	d->pmm = pmm;
-	d->idle = idle;
-	d->idle_arg = idle_arg;
-	d->idle_ms = idle_ms ? idle_ms : 1000;
+	d->ops = ops;
+	d->idle_ms = ops->idle_ms ? ops->idle_ms : 1000;
 	d->queued_tail = &d->queued;
 	d->served_tail = &d->served;
 	d->fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	pthread_mutex_init(&d->lock, NULL);
 	pthread_cond_init(&d->cond, NULL);
-	if (d->fd < 0 || pthread_create(&d->thread, NULL, unit_main, d) != 0) {
+	if (d->fd < 0 || pthread_create(&d->thread, NULL, slow_main, d) != 0) {
 		if (d->fd >= 0)
 			close(d->fd);
 		pthread_mutex_destroy(&d->lock);
@@ -147,7 +145,7 @@ int npmu__deferred_fd(const struct npmu__deferred *d)
 	return d->fd;
 }
 
-/* npmu__deferred_submit -- queue a copy of job for the unit thread. */
+/* npmu__deferred_submit -- queue a copy of job for the slow thread. */
 int npmu__deferred_submit(struct npmu__deferred *d, const struct npmu__job *job)
 {
 	pthread_mutex_lock(&d->lock);

@@ -15,8 +15,10 @@
 #include "pmm.h"
 #include "credentials.h"
 #include "daemon.h"
+#include "serve.h"
 #include "service.h"
 #include "sessions.h"
+#include "unit_ops.h"
 
 static const char usage[] =
 	"Usage: npmud --pool PATH [--size SIZE] [options]\n"
@@ -159,6 +161,8 @@ int main(int argc, char **argv)
 	struct npmu__unit *unit = NULL;
 	struct npmu__service *svc = NULL;
 	static struct npmu__pmm pmm;
+	static struct npmu__unit_service handlers;
+	struct npmu__service_ops ops;
 	if ((rc = npmu__fabric_open(provider, host, port, true, &fab)) != 0) {
 		fprintf(stderr, "npmud: cannot listen on %s with provider %s: %s\n", listen, provider,
 			npmu_strerror(rc));
@@ -180,8 +184,8 @@ int main(int argc, char **argv)
 	pmm.holders.probe = npmu__fabric_tcp(fab); /* a gone client's port refuses (holders.h) */
 	npmu__sessions_init(&sessions, pmm.creds, key_path ? cluster_key : NULL, "npmud");
 	sessions.probe = npmu__fabric_tcp(fab); /* likewise (sessions.h) */
-	if ((rc = npmu__service_new(fab, unit, manager ? &pmm : NULL,
-				    cred_path || key_path ? &sessions : NULL, &svc)) != 0)
+	npmu__unit_service_init(&handlers, unit, manager ? &pmm : NULL, &ops);
+	if ((rc = npmu__service_new(fab, &ops, cred_path || key_path ? &sessions : NULL, &svc)) != 0)
 		goto out;
 	char addr[128];
 	npmu__fabric_addr_str(fab, fab->name, addr, sizeof(addr));
@@ -202,6 +206,7 @@ int main(int argc, char **argv)
 		 (unsigned long long)stats.rejected);
 out:
 	npmu__service_delete(&svc);
+	npmu__unit_service_fini(&handlers);
 	npmu__unit_delete(&unit);
 	npmu__fabric_close(&fab);
 	npmu__pool_close(&pool);

@@ -13,6 +13,7 @@
 #include "credentials.h"
 #include "daemon.h"
 #include "log.h"
+#include "serve.h"
 #include "service.h"
 #include "sessions.h"
 #include "units.h"
@@ -172,6 +173,8 @@ int main(int argc, char **argv)
 	struct npmu__fabric *fab = NULL;
 	struct npmu__service *svc = NULL;
 	static struct npmu__pmm pmm;
+	static struct npmu__pmmd_service handlers;
+	struct npmu__service_ops ops;
 	npmu__pmm_init(&pmm, &npmu__remote_unit_ops, &units, cred_path ? &creds : NULL,
 		       (uint32_t)grace);
 	units.holders = &pmm.holders;
@@ -188,7 +191,8 @@ int main(int argc, char **argv)
 	}
 	npmu__sessions_init(&sessions, pmm.creds, NULL, "pmmd");
 	sessions.probe = npmu__fabric_tcp(fab); /* likewise (sessions.h) */
-	if ((rc = npmu__service_new(fab, NULL, &pmm, cred_path ? &sessions : NULL, &svc)) != 0)
+	npmu__pmmd_service_init(&handlers, &pmm, &units, PROBE_MS, &ops);
+	if ((rc = npmu__service_new(fab, &ops, cred_path ? &sessions : NULL, &svc)) != 0)
 		goto out;
 	npmu__units_refresh(&units);
 	uint32_t up = 0;
@@ -205,9 +209,7 @@ int main(int argc, char **argv)
 			goto out;
 		}
 	}
-	/* from here on only the unit thread touches the units */
-	if ((rc = npmu__service_defer(svc, npmu__units_probe, &units, PROBE_MS)) != 0)
-		goto out;
+	/* from here on only the slow thread touches the units */
 	rc = npmu__service_run(svc, stop_fd, 200);
 	LOG_INFO("stopping");
 out:
