@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <sys/types.h>
 
-#include "client.h"
+#include "internal.h"
 
 /* What the sections run against (bench/run.sh starts them all on loopback). */
 struct bench_env {

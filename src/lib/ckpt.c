@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "ckpt_format.h"
-#include "client.h"
+#include "internal.h"
 #include "codec.h"
 #include "csum.h"
 #include "lease.h"
@@ -685,8 +685,8 @@ int npmu_ckpt_stat(struct npmu_ckpt *ck, struct npmu_ckpt_info *info)
 	snprintf(req.name, sizeof(req.name), "%s", ck->name);
 	const uint8_t *body;
 	size_t blen;
-	pthread_mutex_lock(&ck->conn->lock);
-	rc = npmu__rpc(ck->conn, NPMU_MSG_LEASE, &req, &body, &blen);
+	pthread_mutex_lock(&ck->conn->rpc.lock);
+	rc = npmu__conn_call(ck->conn, NPMU_MSG_LEASE, &req, &body, &blen);
 	if (rc == 0) {
 		struct npmu__lease_reply lr;
 		if ((rc = npmu__reply_lease(body, blen, true, &lr)) == 0) {
@@ -695,7 +695,7 @@ int npmu_ckpt_stat(struct npmu_ckpt *ck, struct npmu_ckpt_info *info)
 			snprintf(info->lease_holder, sizeof(info->lease_holder), "%s", lr.holder);
 		}
 	}
-	pthread_mutex_unlock(&ck->conn->lock);
+	pthread_mutex_unlock(&ck->conn->rpc.lock);
 	return rc;
 }
 

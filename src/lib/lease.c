@@ -6,7 +6,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "client.h"
+#include "internal.h"
 #include "log.h"
 
 /* npmu__lease_period -- a third of the lease, at most a second (a manager restarted meanwhile
@@ -42,16 +42,16 @@ static int call(struct npmu__lease_holder *lh, uint64_t id, uint32_t op, uint64_
 		req.key = atomic_load(&lh->proof);
 	const uint8_t *body;
 	size_t blen;
-	pthread_mutex_lock(&lh->conn->lock);
-	int rc = npmu__rpc_within(lh->conn, NPMU_MSG_LEASE, &req, &body, &blen,
-				  id ? npmu__lease_period(lh) : lh->conn->timeout_ms);
+	pthread_mutex_lock(&lh->conn->rpc.lock);
+	int rc = npmu__rpc_call(&lh->conn->rpc, NPMU_MSG_LEASE, &req, &body, &blen,
+				  id ? npmu__lease_period(lh) : lh->conn->rpc.timeout_ms);
 	if (rc == 0 && op == NPMU__LEASE_TAKE) {
 		struct npmu__lease_reply lr;
 		rc = npmu__reply_lease(body, blen, false, &lr);
 		*new_id = lr.lease;
 		*epoch = lr.epoch;
 	}
-	pthread_mutex_unlock(&lh->conn->lock);
+	pthread_mutex_unlock(&lh->conn->rpc.lock);
 	return rc;
 }
 

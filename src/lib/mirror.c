@@ -7,7 +7,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "client.h"
+#include "internal.h"
 #include "codec.h"
 #include "log.h"
 
@@ -66,8 +66,8 @@ static int mirror_call(struct npmu_region *r, uint32_t op, uint32_t copy, uint64
 	}
 	const uint8_t *body;
 	size_t blen;
-	pthread_mutex_lock(&r->conn->lock);
-	int rc = npmu__rpc(r->conn, NPMU_MSG_MIRROR, &req, &body, &blen);
+	pthread_mutex_lock(&r->conn->rpc.lock);
+	int rc = npmu__conn_call(r->conn, NPMU_MSG_MIRROR, &req, &body, &blen);
 	if (rc == 0) {
 		struct npmu__mirror_reply mr;
 		rc = npmu__reply_mirror(body, blen, attach != NULL, &mr);
@@ -83,7 +83,7 @@ static int mirror_call(struct npmu_region *r, uint32_t op, uint32_t copy, uint64
 			}
 		}
 	}
-	pthread_mutex_unlock(&r->conn->lock);
+	pthread_mutex_unlock(&r->conn->rpc.lock);
 	if (rc != 0)
 		LOG_DEBUG("region %s: mirror request %u: %s", r->info.name, op, npmu_strerror(rc));
 	return rc;
@@ -105,18 +105,18 @@ static int ping(struct npmu__copy *cp, int timeout_ms)
 	struct npmu__request req = {.region_id = cp->region_id, .key = cp->ai.key};
 	const uint8_t *body;
 	size_t blen;
-	pthread_mutex_lock(&cp->data->lock);
+	pthread_mutex_lock(&cp->data->rpc.lock);
 	struct timespec a, b;
 	clock_gettime(CLOCK_MONOTONIC, &a);
-	int rc = npmu__rpc_within(cp->data, NPMU_MSG_PERSIST, &req, &body, &blen, timeout_ms);
+	int rc = npmu__rpc_call(&cp->data->rpc, NPMU_MSG_PERSIST, &req, &body, &blen, timeout_ms);
 	clock_gettime(CLOCK_MONOTONIC, &b);
-	pthread_mutex_unlock(&cp->data->lock);
+	pthread_mutex_unlock(&cp->data->rpc.lock);
 	cp->rtt_us = (uint64_t)(b.tv_sec - a.tv_sec) * 1000000 + (uint64_t)(b.tv_nsec - a.tv_nsec) / 1000;
 	return rc == NPMU_E_NOENT ? NPMU_E_KEY : rc;
 }
 
 /* npmu__mirror_open -- the mirror part of an OPEN reply: the record, then each copy's right.
- * conn->lock held (the copies' unit connections are made here). */
+ * conn->rpc.lock held (the copies' unit connections are made here). */
 int npmu__mirror_open(struct npmu_region *r, const struct npmu__open_reply *o)
 {
 	pthread_mutex_init(&r->mlock, NULL);
@@ -204,10 +204,10 @@ int npmu__mirror_close(struct npmu_region *r)
 		struct npmu__request req = {.region_id = cp->region_id, .key = cp->ai.key};
 		const uint8_t *body;
 		size_t blen;
-		pthread_mutex_lock(&cp->data->lock);
-		int crc = npmu__rpc_within(cp->data, NPMU_MSG_CLOSE, &req, &body, &blen,
+		pthread_mutex_lock(&cp->data->rpc.lock);
+		int crc = npmu__rpc_call(&cp->data->rpc, NPMU_MSG_CLOSE, &req, &body, &blen,
 					   r->conn->io_timeout_ms);
-		pthread_mutex_unlock(&cp->data->lock);
+		pthread_mutex_unlock(&cp->data->rpc.lock);
 		if (crc != 0 && !transport_err(crc) && rc == 0)
 			rc = crc; /* a unit that is gone drops the right when it is replaced */
 	}
@@ -321,9 +321,9 @@ int npmu__mirror_persist(struct npmu_region *r, uint64_t off, uint64_t len)
 			.region_id = cp->region_id, .key = cp->ai.key, .offset = off, .len = len};
 		const uint8_t *body;
 		size_t blen;
-		pthread_mutex_lock(&cp->data->lock);
-		rcs[k] = npmu__rpc_within(cp->data, NPMU_MSG_PERSIST, &req, &body, &blen, timeout);
-		pthread_mutex_unlock(&cp->data->lock);
+		pthread_mutex_lock(&cp->data->rpc.lock);
+		rcs[k] = npmu__rpc_call(&cp->data->rpc, NPMU_MSG_PERSIST, &req, &body, &blen, timeout);
+		pthread_mutex_unlock(&cp->data->rpc.lock);
 	}
 	int rc = drc ? drc : n > 0 ? settle(r, copies, rcs, n) : NPMU_E_UNREACHABLE;
 	pthread_mutex_unlock(&r->mlock);
@@ -356,9 +356,9 @@ static int regrant(struct npmu_region *r)
 		struct npmu__request req = {.region_id = old[k].region_id, .key = old[k].ai.key};
 		const uint8_t *body;
 		size_t blen;
-		pthread_mutex_lock(&old[k].data->lock);
-		(void)npmu__rpc(old[k].data, NPMU_MSG_CLOSE, &req, &body, &blen);
-		pthread_mutex_unlock(&old[k].data->lock);
+		pthread_mutex_lock(&old[k].data->rpc.lock);
+		(void)npmu__conn_call(old[k].data, NPMU_MSG_CLOSE, &req, &body, &blen);
+		pthread_mutex_unlock(&old[k].data->rpc.lock);
 	}
 	return 0;
 }
@@ -459,9 +459,9 @@ static int resync_copy(struct npmu_region *r, int c,
 	int rc = mirror_call(r, NPMU__MIRROR_ATTACH, (uint32_t)c, 0, NULL, &cp, unit);
 	if (rc != 0)
 		return rc;
-	pthread_mutex_lock(&r->conn->lock);
+	pthread_mutex_lock(&r->conn->rpc.lock);
 	rc = npmu__conn_unit(r->conn, unit, &cp.data);
-	pthread_mutex_unlock(&r->conn->lock);
+	pthread_mutex_unlock(&r->conn->rpc.lock);
 	if (rc != 0)
 		return NPMU_E_UNREACHABLE;
 	cp.granted = true;
@@ -531,9 +531,9 @@ static int resync_all(struct npmu_region *r, void (*progress)(uint64_t, uint64_t
 			char unit[NPMU_ADDR_STR_MAX + 1];
 			int rc = mirror_call(r, NPMU__MIRROR_ATTACH, (uint32_t)c, 0, NULL, &cp, unit);
 			if (rc == 0 && r->m.copy[c].state == NPMU__COPY_IN_SYNC) {
-				pthread_mutex_lock(&r->conn->lock);
+				pthread_mutex_lock(&r->conn->rpc.lock);
 				rc = npmu__conn_unit(r->conn, unit, &cp.data);
-				pthread_mutex_unlock(&r->conn->lock);
+				pthread_mutex_unlock(&r->conn->rpc.lock);
 				if (rc == 0) {
 					cp.granted = true;
 					r->copy[c] = cp;
@@ -647,8 +647,8 @@ int npmu_region_mirror_stat(struct npmu_conn *conn, const char *name, struct npm
 	memcpy(req.name, name, n);
 	const uint8_t *body;
 	size_t blen;
-	pthread_mutex_lock(&conn->lock);
-	int rc = npmu__rpc(conn, NPMU_MSG_MIRROR, &req, &body, &blen);
+	pthread_mutex_lock(&conn->rpc.lock);
+	int rc = npmu__conn_call(conn, NPMU_MSG_MIRROR, &req, &body, &blen);
 	if (rc == 0) {
 		struct npmu__mirror_reply mr;
 		rc = npmu__reply_mirror(body, blen, false, &mr);
@@ -657,6 +657,6 @@ int npmu_region_mirror_stat(struct npmu_conn *conn, const char *name, struct npm
 			info->repaired = (mr.flags & 1) != 0;
 		}
 	}
-	pthread_mutex_unlock(&conn->lock);
+	pthread_mutex_unlock(&conn->rpc.lock);
 	return rc;
 }

@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "client.h"
+#include "internal.h"
 #include "codec.h"
 #include "errors.h"
 #include "log.h"
@@ -49,8 +49,8 @@ int npmu__region_open_leased(struct npmu_conn *conn, const char *name, enum npmu
 	memcpy(req.name, name, n);
 	const uint8_t *body;
 	size_t blen;
-	pthread_mutex_lock(&conn->lock);
-	int rc = npmu__rpc(conn, NPMU_MSG_OPEN, &req, &body, &blen);
+	pthread_mutex_lock(&conn->rpc.lock);
+	int rc = npmu__conn_call(conn, NPMU_MSG_OPEN, &req, &body, &blen);
 	if (rc == 0) {
 		struct npmu__open_reply o;
 		rc = npmu__reply_open(body, blen, (uint32_t)access, &o);
@@ -66,7 +66,7 @@ int npmu__region_open_leased(struct npmu_conn *conn, const char *name, enum npmu
 	}
 	if (rc == 0 && !r->mirrored)
 		rc = npmu__conn_unit(conn, r->ai.unit, &r->data);
-	pthread_mutex_unlock(&conn->lock);
+	pthread_mutex_unlock(&conn->rpc.lock);
 	if (rc == 0)
 		npmu__conn_hold(conn); /* the right lives while this connection's holder does */
 	if (rc == 0 && r->mirrored)
@@ -96,9 +96,9 @@ int npmu_region_close(struct npmu_region **region_ptr)
 	struct npmu__request req = {.region_id = r->info.id, .key = r->ai.key};
 	const uint8_t *body;
 	size_t blen;
-	pthread_mutex_lock(&r->data->lock);
-	int rc = npmu__rpc(r->data, NPMU_MSG_CLOSE, &req, &body, &blen);
-	pthread_mutex_unlock(&r->data->lock);
+	pthread_mutex_lock(&r->data->rpc.lock);
+	int rc = npmu__conn_call(r->data, NPMU_MSG_CLOSE, &req, &body, &blen);
+	pthread_mutex_unlock(&r->data->rpc.lock);
 	free(r);
 	*region_ptr = NULL;
 	return rc;
@@ -164,7 +164,7 @@ static int reap(struct xfer *x)
 {
 	struct npmu_conn *conn = x->t->data;
 	struct fi_cq_msg_entry ev[RMA_WINDOW];
-	ssize_t n = fi_cq_read(conn->fab->cq, ev, RMA_WINDOW);
+	ssize_t n = fi_cq_read(conn->rpc.fab->cq, ev, RMA_WINDOW);
 	int err = 0;
 	struct rma_slot *done[RMA_WINDOW];
 	int ndone = 0;
@@ -173,7 +173,7 @@ static int reap(struct xfer *x)
 			done[ndone++] = ev[i].op_context;
 	} else if (n == -FI_EAVAIL) {
 		struct fi_cq_err_entry e = {0};
-		if (fi_cq_readerr(conn->fab->cq, &e, 0) == 1) {
+		if (fi_cq_readerr(conn->rpc.fab->cq, &e, 0) == 1) {
 			done[ndone++] = e.op_context;
 			err = npmu__from_fi(e.err);
 			LOG_DEBUG("transfer failed: %s", fi_strerror(e.err));
@@ -197,7 +197,7 @@ static int post_one(struct xfer *x, int write, uint64_t off, void *buf, size_t l
 		    struct rma_slot *s)
 {
 	struct npmu_conn *conn = x->t->data;
-	struct npmu__fabric *fab = conn->fab;
+	struct npmu__fabric *fab = conn->rpc.fab;
 	void *desc = NULL;
 	if (fab->local_mr && !s->mr) {
 		uint64_t key;
@@ -209,8 +209,8 @@ static int post_one(struct xfer *x, int write, uint64_t off, void *buf, size_t l
 	if (s->mr)
 		desc = fi_mr_desc(s->mr);
 	uint64_t addr = x->t->ai->base + off;
-	ssize_t rc = write ? fi_write(fab->ep, buf, len, desc, conn->server, addr, x->t->ai->key, s)
-			   : fi_read(fab->ep, buf, len, desc, conn->server, addr, x->t->ai->key, s);
+	ssize_t rc = write ? fi_write(fab->ep, buf, len, desc, conn->rpc.server, addr, x->t->ai->key, s)
+			   : fi_read(fab->ep, buf, len, desc, conn->rpc.server, addr, x->t->ai->key, s);
 	if (rc == 0) {
 		s->busy = 1;
 		x->inflight++;
@@ -273,7 +273,7 @@ static int key_status(struct npmu__xfer_target *t, int timeout_ms)
 	const uint8_t *body;
 	size_t blen;
 	/* a short question: the transfer already failed */
-	int rc = npmu__rpc_within(t->data, NPMU_MSG_PERSIST, &req, &body, &blen,
+	int rc = npmu__rpc_call(&t->data->rpc, NPMU_MSG_PERSIST, &req, &body, &blen,
 				  timeout_ms < 1000 ? timeout_ms : 1000);
 	if (rc == NPMU_E_KEY || rc == NPMU_E_NOENT)
 		return NPMU_E_KEY;
@@ -307,10 +307,10 @@ int npmu__transfer(struct npmu__xfer_target *t, int nt, int write, const struct 
 		memset(&x[k], 0, sizeof(x[k]));
 		x[k].t = &t[k];
 		t[k].rc = 0;
-		pthread_mutex_lock(&t[k].data->lock);
-		int own = t[k].data->timeout_ms;
+		pthread_mutex_lock(&t[k].data->rpc.lock);
+		int own = t[k].data->rpc.timeout_ms;
 		tmo[k] = timeout_ms > 0 && timeout_ms < own ? timeout_ms : own;
-		t[k].rc = npmu__conn_ready(t[k].data, tmo[k]); /* a reconnect, too, is bounded */
+		t[k].rc = npmu__rpc_ready(&t[k].data->rpc, tmo[k]); /* a reconnect, too, is bounded */
 		if (t[k].rc != 0) {
 			x[k].finished = true;
 			continue;
@@ -318,8 +318,8 @@ int npmu__transfer(struct npmu__xfer_target *t, int nt, int write, const struct 
 		/* progress first: a connection the unit closed meanwhile (it restarted) is noticed
 		 * before transfers go into it */
 		struct fi_cq_msg_entry stale;
-		(void)fi_cq_read(t[k].data->fab->cq, &stale, 0);
-		size_t max = t[k].data->fab->max_rma;
+		(void)fi_cq_read(t[k].data->rpc.fab->cq, &stale, 0);
+		size_t max = t[k].data->rpc.fab->max_rma;
 		x[k].chunk = max < RMA_CHUNK ? max : RMA_CHUNK;
 		x[k].deadline = npmu__now_ms() + (uint64_t)tmo[k];
 	}
@@ -356,7 +356,7 @@ int npmu__transfer(struct npmu__xfer_target *t, int nt, int write, const struct 
 	int first = 0;
 	for (int k = nt - 1; k >= 0; k--) {
 		struct npmu_conn *conn = t[k].data;
-		if (t[k].rc != 0 && conn->fab) {
+		if (t[k].rc != 0 && conn->rpc.fab) {
 			/* the rest of a failed transfer ends with it when the peer answers (a torn
 			 * connection cancels it); a silent peer's is left in flight: its endpoint is
 			 * given up, not closed (fabric.h) */
@@ -365,14 +365,14 @@ int npmu__transfer(struct npmu__xfer_target *t, int nt, int write, const struct 
 			       npmu__now_ms() < until)
 				(void)reap(&x[k]);
 			if (x[k].inflight > 0) {
-				npmu__fabric_abandon(&conn->fab); /* with its registrations */
+				npmu__fabric_abandon(&conn->rpc.fab); /* with its registrations */
 			} else {
 				for (int s = 0; s < RMA_WINDOW; s++)
 					if (x[k].slots[s].mr)
 						fi_close(&x[k].slots[s].mr->fid);
-				npmu__fabric_close(&conn->fab);
+				npmu__fabric_close(&conn->rpc.fab);
 			}
-			conn->broken = 1;
+			conn->rpc.broken = 1;
 			/* a refused access (tcp tears the connection down on a dead key) is told
 			 * from a lost unit by asking; a mirror's copy that stopped answering is
 			 * not asked: the other copy serves at once */
@@ -384,7 +384,7 @@ int npmu__transfer(struct npmu__xfer_target *t, int nt, int write, const struct 
 			else if (ks == NPMU_E_UNREACHABLE && t[k].rc == NPMU_E_FABRIC)
 				t[k].rc = NPMU_E_UNREACHABLE;
 		}
-		pthread_mutex_unlock(&conn->lock);
+		pthread_mutex_unlock(&conn->rpc.lock);
 	}
 	for (int k = 0; k < nt; k++)
 		if (!first)
@@ -456,8 +456,8 @@ int npmu_region_persist(struct npmu_region *region, uint64_t offset, uint64_t le
 		.region_id = region->info.id, .key = region->ai.key, .offset = offset, .len = len};
 	const uint8_t *body;
 	size_t blen;
-	pthread_mutex_lock(&region->data->lock);
-	rc = npmu__rpc(region->data, NPMU_MSG_PERSIST, &req, &body, &blen);
-	pthread_mutex_unlock(&region->data->lock);
+	pthread_mutex_lock(&region->data->rpc.lock);
+	rc = npmu__conn_call(region->data, NPMU_MSG_PERSIST, &req, &body, &blen);
+	pthread_mutex_unlock(&region->data->rpc.lock);
 	return rc;
 }

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "client.h"
+#include "internal.h"
 #include "csum.h"
 #include "lease.h"
 #include "log.h"
@@ -449,7 +449,7 @@ int npmu_stripe_put(struct npmu_conn *conn, const char *name, const void *data, 
 		if (s->mem[i].r && s->mem[i].r->ai.unit[0])
 			snprintf(unit, sizeof(unit), "%s", s->mem[i].r->ai.unit);
 		else if (s->mem[i].r)
-			snprintf(unit, sizeof(unit), "%s", conn->addr);
+			snprintf(unit, sizeof(unit), "%s", conn->rpc.addr);
 		snprintf(mf.unit[i], sizeof(mf.unit[i]), "%s", unit);
 	}
 	uint8_t *mbuf = rc == 0 ? calloc(1, h->marea) : NULL;

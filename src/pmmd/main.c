@@ -13,7 +13,7 @@
 #include "credentials.h"
 #include "daemon.h"
 #include "log.h"
-#include "serve.h"
+#include "pmmd_serve.h"
 #include "service.h"
 #include "sessions.h"
 #include "units.h"

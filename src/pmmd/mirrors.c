@@ -4,9 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "client.h"
 #include "codec.h"
 #include "log.h"
+#include "replies.h"
 #include "units.h"
 
 /* What the manager knows of a mirrored region after asking its units. */

@@ -6,9 +6,11 @@
 
 #include <sodium.h>
 
+#include "clock.h"
 #include "client.h"
 #include "codec.h"
 #include "log.h"
+#include "replies.h"
 #include "sessions.h"
 
 /*
@@ -62,6 +64,41 @@ static void backoff(struct npmu__remote_unit *u)
 	u->retry_ms = npmu__now_ms() + u->backoff_ms;
 }
 
+/* unit_connect -- a client of unit u, authenticated as the manager within timeout_ms (requests
+ * then wait us->timeout_ms). */
+static int unit_connect(struct npmu__units *us, struct npmu__remote_unit *u, int timeout_ms)
+{
+	struct npmu__rpc *c = calloc(1, sizeof(*c));
+	if (!c)
+		return NPMU_E_NOMEM;
+	int rc = npmu__rpc_init(c, us->provider, u->addr, us->timeout_ms, false);
+	if (rc != 0) {
+		free(c);
+		return rc;
+	}
+	npmu__rpc_set_key(c, NPMU_MANAGER_ID, us->key);
+	rc = npmu__rpc_ready(c, timeout_ms);
+	if (rc == 0 && !c->sealed)
+		rc = NPMU_E_AUTH; /* it does not take authenticated programming */
+	if (rc != 0) {
+		npmu__rpc_fini(c);
+		free(c);
+		return rc;
+	}
+	u->conn = c;
+	return 0;
+}
+
+/* unit_disconnect -- close unit u's client, if any. */
+static void unit_disconnect(struct npmu__remote_unit *u)
+{
+	if (u->conn) {
+		npmu__rpc_fini(u->conn);
+		free(u->conn);
+		u->conn = NULL;
+	}
+}
+
 /*
  * units_call -- one request to unit i. A unit that refuses connections (its process is down)
  * is asked again at the next request; one that does not answer at all (cut off) is left alone
@@ -76,10 +113,7 @@ static int units_call(struct npmu__units *us, uint32_t i, uint16_t type,
 	if (!u->conn && !u->up && npmu__now_ms() < u->retry_ms)
 		return NPMU_E_UNREACHABLE;
 	if (!u->conn) {
-		struct npmu_conn_cfg cfg = {.server = u->addr, .provider = us->provider,
-					    .timeout_ms = us->timeout_ms < CONNECT_MS ? us->timeout_ms
-										: CONNECT_MS};
-		int rc = npmu__conn_new_keyed(&cfg, NPMU_MANAGER_ID, us->key, &u->conn);
+		int rc = unit_connect(us, u, us->timeout_ms < CONNECT_MS ? us->timeout_ms : CONNECT_MS);
 		if (rc != 0) {
 			if (u->up || rc == NPMU_E_AUTH)
 				LOG_WARN("unit %s: %s", u->addr, rc == NPMU_E_UNREACHABLE
@@ -95,12 +129,11 @@ static int units_call(struct npmu__units *us, uint32_t i, uint16_t type,
 			LOG_INFO("unit %s: connected and authenticated", u->addr);
 		u->up = true;
 		u->backoff_ms = 0;
-		u->conn->timeout_ms = us->timeout_ms; /* requests get the full time */
 	}
-	int rc = npmu__rpc(u->conn, type, req, body, blen);
+	int rc = npmu__rpc_call(u->conn, type, req, body, blen, us->timeout_ms);
 	bool lost = rc == NPMU_E_UNREACHABLE || rc == NPMU_E_TIMEDOUT || rc == NPMU_E_FABRIC;
 	if (lost || (rc == NPMU_E_AUTH && !again)) {
-		npmu_conn_delete(&u->conn); /* u->up stays: the retry logs the unit going down */
+		unit_disconnect(u); /* u->up stays: the retry logs the unit going down */
 		if (rc == NPMU_E_TIMEDOUT) { /* the next request tries a fresh connection (bounded) */
 			LOG_WARN("unit %s: %s", u->addr, npmu_strerror(rc));
 			u->up = false;
@@ -231,7 +264,7 @@ void npmu__units_fini(struct npmu__units *us)
 {
 	for (uint32_t i = 0; i < us->n; i++)
 		if (us->u[i].conn)
-			npmu_conn_delete(&us->u[i].conn);
+			unit_disconnect(&us->u[i]);
 	free(us->dir);
 	free(us->cache);
 	free(us->seen);

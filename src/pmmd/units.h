@@ -12,13 +12,13 @@
 
 #define NPMU_PMMD_UNITS_MAX 64
 
-struct npmu_conn;
+struct npmu__rpc;
 
 /* One unit as pmmd knows it. */
 struct npmu__remote_unit {
 	char addr[NPMU_ADDR_STR_MAX + 1]; /* host:port */
 	char domain[NPMU_NAME_MAX + 1];   /* fault domain ("": its own) */
-	struct npmu_conn *conn;           /* authenticated as NPMU_MANAGER_ID, or NULL while down */
+	struct npmu__rpc *conn;           /* authenticated as NPMU_MANAGER_ID, or NULL while down */
 	bool up;
 	uint64_t retry_ms;                /* while down: no new attempt before this (monotonic) */
 	uint64_t backoff_ms;              /* the wait after the last attempt that got no answer */

@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "service.h"
+#include "handlers.h"
 #include "wire.h"
 
 /*

@@ -15,7 +15,7 @@
 #include "pmm.h"
 #include "credentials.h"
 #include "daemon.h"
-#include "serve.h"
+#include "unit_serve.h"
 #include "service.h"
 #include "sessions.h"
 #include "unit_ops.h"

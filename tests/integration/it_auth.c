@@ -14,7 +14,7 @@
 
 #include <sodium.h>
 
-#include "client.h"
+#include "internal.h"
 #include "codec.h"
 #include "harness.h"
 
@@ -290,12 +290,12 @@ static void handshake__attacks(void **state)
 	struct npmu_conn *alice;
 	assert_int_equal(as(0, &alice), 0);
 	assert_int_equal(npmu_region_create(alice, "ckpt.replay", 4096, NULL), 0);
-	struct npmu__cursor hc; /* alice->tx still holds that sealed CREATE */
-	npmu__cursor_init(&hc, alice->tx + 8, 4);
-	size_t cap_len = NPMU_WIRE_HDR_LEN + alice->fab->name_len + npmu__get_u32(&hc);
-	uint64_t cap_seq = alice->ch.tx_seq;
+	struct npmu__cursor hc; /* alice->rpc.tx still holds that sealed CREATE */
+	npmu__cursor_init(&hc, alice->rpc.tx + 8, 4);
+	size_t cap_len = NPMU_WIRE_HDR_LEN + alice->rpc.fab->name_len + npmu__get_u32(&hc);
+	uint64_t cap_seq = alice->rpc.ch.tx_seq;
 	uint8_t captured[NPMU_WIRE_MAX];
-	memcpy(captured, alice->tx, cap_len);
+	memcpy(captured, alice->rpc.tx, cap_len);
 	/* replayed exactly (its answer would go to alice): refused, logged, nothing created */
 	assert_int_equal(npmu_region_delete(alice, "ckpt.replay"), 0);
 	int before = unit_log_count(&unit, "rejected CREATE (sealed)");
@@ -304,14 +304,14 @@ static void handshake__attacks(void **state)
 		usleep(10 * 1000);
 	assert_int_equal(unit_log_count(&unit, "rejected CREATE (sealed)"), before + 1);
 	assert_int_equal(npmu_region_create(alice, "ckpt.replay", 4096, NULL), 0);
-	assert_int_equal(r.fab->name_len, alice->fab->name_len);
+	assert_int_equal(r.fab->name_len, alice->rpc.fab->name_len);
 	memcpy(captured + NPMU_WIRE_HDR_LEN, r.fab->name, r.fab->name_len); /* answer us, not alice */
 	assert_int_equal(npmu_region_delete(alice, "ckpt.replay"), 0);
 	assert_int_equal(raw_xchg(&r, captured, cap_len, cap_seq, &h), NPMU_E_AUTH); /* replayed */
 	struct npmu_region_info info;
 	assert_int_equal(npmu_region_stat(alice, "ckpt.replay", &info), NPMU_E_NOENT);
 	/* reordered: given the next sequence number (the header is authenticated too) */
-	uint64_t next = alice->ch.tx_seq + 1;
+	uint64_t next = alice->rpc.ch.tx_seq + 1;
 	for (int i = 0; i < 8; i++)
 		captured[16 + i] = (uint8_t)(next >> (8 * i));
 	assert_int_equal(raw_xchg(&r, captured, cap_len, next, &h), NPMU_E_AUTH);

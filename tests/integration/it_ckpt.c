@@ -15,7 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "client.h"
+#include "internal.h"
 #include "harness.h"
 
 #define STATE (64 << 10)

@@ -16,7 +16,7 @@
 #include <string.h>
 
 #include "ckpt_format.h"
-#include "client.h"
+#include "internal.h"
 #include "harness.h"
 
 #define STATE (64u << 10)

@@ -24,7 +24,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "client.h"
+#include "internal.h"
 #include "codec.h"
 #include "harness.h"
 

@@ -10,7 +10,7 @@
 
 #include <sodium.h>
 
-#include "client.h"
+#include "internal.h"
 #include "harness.h"
 
 /* revoke__close_and_delete: a copy of a closed right's key fails with NPMU_E_KEY on the next

@@ -14,7 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "client.h"
+#include "internal.h"
 #include "harness.h"
 
 static struct unit_proc units[2], pm;

@@ -1,4 +1,4 @@
-/* serve.h -- pmmd's handlers for the service loop: renewals at once on the receiving thread,
+/* pmmd_serve.h -- pmmd's handlers for the service loop: renewals at once on the receiving thread,
  * everything that asks units on the slow thread, which also looks at units that are away. */
 #ifndef NPMU_PMMD_SERVE_H
 #define NPMU_PMMD_SERVE_H

@@ -1,5 +1,5 @@
-/* serve.c -- npmud's handlers for the service loop (serve.h). */
-#include "serve.h"
+/* unit_serve.c -- npmud's handlers for the service loop (unit_serve.h). */
+#include "unit_serve.h"
 
 #include <string.h>
 

@@ -1,5 +1,5 @@
-/* serve.h -- npmud's handlers for the service loop: a unit's own requests, TPT programming by an
- * authenticated manager (pmmd), and region requests to the embedded manager. */
+/* unit_serve.h -- npmud's handlers for the service loop: a unit's own requests, TPT programming by
+ * an authenticated manager (pmmd), and region requests to the embedded manager. */
 #ifndef NPMU_UNIT_SERVE_H
 #define NPMU_UNIT_SERVE_H
 

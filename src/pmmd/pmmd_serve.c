@@ -1,5 +1,5 @@
-/* serve.c -- pmmd's handlers for the service loop (serve.h). */
-#include "serve.h"
+/* pmmd_serve.c -- pmmd's handlers for the service loop (pmmd_serve.h). */
+#include "pmmd_serve.h"
 
 /* hello -- a manager without data of its own. */
 static void hello(void *arg, uint32_t *flags, uint8_t id[8], uint64_t *capacity, uint64_t *free)

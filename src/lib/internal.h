@@ -1,10 +1,12 @@
-/* client.h -- internals of libnpmu shared by the connection and region code. */
-#ifndef NPMU_CLIENT_H
-#define NPMU_CLIENT_H
+/* internal.h -- internals of libnpmu shared by its connection, region, mirror, stream and set code. */
+#ifndef NPMU_INTERNAL_H
+#define NPMU_INTERNAL_H
 
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "client.h"
+#include "clock.h"
 #include "fabric.h"
 #include "mirror_format.h"
 #include "npmu.h"
@@ -13,45 +15,24 @@
 #include "wire.h"
 
 /*
- * A connection owns one endpoint and its CQ; every call on the connection or on a region opened
- * through it takes conn->lock, so a connection may be shared between threads. A transport error
- * marks the endpoint broken and the next call opens a fresh one (on tcp, an access with a dead
- * key tears the underlying connection down).
+ * A connection: the request/reply client of its manager (rpc, whose lock every call on the
+ * connection or on a region opened through it takes, so a connection may be shared between
+ * threads), the holder id its rights are recorded under, and the data connections to other
+ * units that pmmd sent it to.
  */
 #define NPMU_UNITS_MAX 64
 
 struct npmu_conn {
-	pthread_mutex_t lock;
-	bool manager;                   /* to a manager (its silence is NPMU_E_MANAGER), not a unit */
+	struct npmu__rpc rpc;
 	uint64_t holder;                /* this connection's holder id (src/manager/holders.h) */
 	/* keeps the holder alive while regions are open through this connection */
 	pthread_t ka;
 	bool ka_running, ka_stop;
 	pthread_mutex_t ka_lock;
 	pthread_cond_t ka_cond;
-	struct npmu__fabric *fab;
-	fi_addr_t server;
-	char addr[NPMU_ADDR_STR_MAX + 1]; /* "host:port" as given */
-	char host[256];
-	char port[16];
-	char provider[64];
-	int timeout_ms;
 	int io_timeout_ms;              /* a mirrored region's copy without progress this long is lost */
-	int broken;
-	bool answered;                  /* the last exchange got a reply (its status may be an error) */
-	bool refused_plain;             /* ...a refusal in the clear of a sealed request: the far end
-					 * could not open it (it does not know our session) */
-	uint64_t next_req;
-	uint32_t unit_flags;
-	bool have_creds;                /* a principal and key to authenticate with */
-	char principal[NPMU_ID_MAX + 1];
-	uint8_t key[NPMU_KEY_LEN];
-	bool sealed;                    /* an authenticated session is open on the endpoint */
-	struct npmu__channel ch;
 	struct npmu_conn *units[NPMU_UNITS_MAX]; /* data connections to other units (pmmd) */
 	uint32_t nunits;
-	uint8_t tx[NPMU_WIRE_MAX];
-	uint8_t rx[NPMU_WIRE_MAX];
 };
 
 /* One copy of a mirrored region, as a handle holds it. */
@@ -146,23 +127,13 @@ void npmu__conn_hold(struct npmu_conn *conn);
 /* npmu__conn_unit -- the data connection to unit `addr` ("" for conn itself); conn->lock held. */
 int npmu__conn_unit(struct npmu_conn *conn, const char *addr, struct npmu_conn **out);
 
-/* npmu__conn_ready -- (re)open the endpoint if it is broken, waiting at most timeout_ms for each
- * answer; conn->lock held. */
-int npmu__conn_ready(struct npmu_conn *conn, int timeout_ms);
-
-/*
- * npmu__rpc -- send request `type` and wait for its reply; conn->lock held. On success the reply
- * body is at *body (inside conn->rx) with *body_len bytes; returns the reply's status.
- */
-int npmu__rpc(struct npmu_conn *conn, uint16_t type, const struct npmu__request *req,
-	      const uint8_t **body, size_t *body_len);
-
-/* npmu__rpc_within -- npmu__rpc waiting at most timeout_ms (conn->timeout_ms is left alone: it
- * is read by others). */
-int npmu__rpc_within(struct npmu_conn *conn, uint16_t type, const struct npmu__request *req,
-		     const uint8_t **body, size_t *body_len, int timeout_ms);
-
-/* npmu__now_ms -- a monotonic clock in milliseconds. */
-uint64_t npmu__now_ms(void);
+/* npmu__conn_call -- send request `type` to conn's server and wait for its reply (at most the
+ * connection's timeout); conn->rpc.lock held. See npmu__rpc_call. */
+static inline int npmu__conn_call(struct npmu_conn *conn, uint16_t type,
+				  const struct npmu__request *req, const uint8_t **body,
+				  size_t *body_len)
+{
+	return npmu__rpc_call(&conn->rpc, type, req, body, body_len, conn->rpc.timeout_ms);
+}
 
 #endif
