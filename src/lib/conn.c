@@ -268,6 +268,24 @@ static int name_request(const char *name, struct npmu__request *req)
 	return 0;
 }
 
+/* npmu__open_call -- ask the manager for a right to region name (OPEN, showing lease) and
+ * decode its answer into *o; conn->rpc.lock held. */
+int npmu__open_call(struct npmu_conn *conn, const char *name, enum npmu_access access,
+		    uint64_t lease, struct npmu__open_reply *o)
+{
+	struct npmu__request req;
+	int rc = name_request(name, &req);
+	if (rc != 0)
+		return rc;
+	req.access = access;
+	req.lease = lease;
+	req.holder = conn->holder;
+	const uint8_t *body;
+	size_t blen;
+	rc = npmu__conn_call(conn, NPMU_MSG_OPEN, &req, &body, &blen);
+	return rc == 0 ? npmu__reply_open(body, blen, (uint32_t)access, o) : rc;
+}
+
 /* info_call -- a request whose reply is one region_info. */
 static int info_call(struct npmu_conn *conn, uint16_t type, struct npmu__request *req,
 		     struct npmu_region_info *info)

@@ -111,6 +111,11 @@ int npmu__mirror_persist(struct npmu_region *r, uint64_t off, uint64_t len);
 int npmu__conn_new_keyed(const struct npmu_conn_cfg *cfg, const char *principal,
 			 const uint8_t key[NPMU_KEY_LEN], struct npmu_conn **conn_ptr);
 
+/* npmu__open_call -- ask the manager for a right to region name (OPEN, showing lease: 0 for
+ * none) and decode its answer into *o; conn->rpc.lock held. */
+int npmu__open_call(struct npmu_conn *conn, const char *name, enum npmu_access access,
+		    uint64_t lease, struct npmu__open_reply *o);
+
 /* npmu__region_open_leased -- npmu_region_open showing the stream lease held (0: none): while
  * a stream's lease is live, only its holder may open the stream read-write. */
 int npmu__region_open_leased(struct npmu_conn *conn, const char *name, enum npmu_access access,

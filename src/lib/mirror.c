@@ -115,6 +115,68 @@ static int ping(struct npmu__copy *cp, int timeout_ms)
 	return rc == NPMU_E_NOENT ? NPMU_E_KEY : rc;
 }
 
+/* take_copies -- each copy's right in an OPEN reply into cp[], with its unit's connection (a
+ * copy granted on a unit that cannot be reached counts as not granted); conn->rpc.lock held. */
+static void take_copies(struct npmu_region *r, const struct npmu__open_reply *o,
+			struct npmu__copy *cp)
+{
+	for (int k = 0; k < NPMU_MIRROR_COPIES; k++) {
+		cp[k] = (struct npmu__copy){.granted = o->copy[k].granted,
+					    .region_id = o->copy[k].region_id, .ai = o->copy[k].ai};
+		if (cp[k].granted && npmu__conn_unit(r->conn, cp[k].ai.unit, &cp[k].data) != 0) {
+			LOG_WARN("region %s: copy on %s granted but not reachable", r->info.name,
+				 cp[k].ai.unit);
+			cp[k].granted = false;
+		}
+	}
+}
+
+/* serving_copy -- the first copy granted and in sync in m: the one data and ai name (-1: none). */
+static int serving_copy(const struct npmu__copy *cp, const struct npmu__mirror *m)
+{
+	for (int k = 0; k < NPMU_MIRROR_COPIES; k++)
+		if (cp[k].granted && m->copy[k].state == NPMU__COPY_IN_SYNC)
+			return k;
+	return -1;
+}
+
+/* give_back -- close each granted copy's right at its unit (a unit that is gone drops it when
+ * replaced); returns the first refusal that is not a transport error. */
+static int give_back(struct npmu_region *r, const struct npmu__copy *cp)
+{
+	int rc = 0;
+	for (int k = 0; k < NPMU_MIRROR_COPIES; k++) {
+		if (!cp[k].granted || !cp[k].data) /* (a reply that did not parse leaves no connection) */
+			continue;
+		struct npmu__request req = {.region_id = cp[k].region_id, .key = cp[k].ai.key};
+		const uint8_t *body;
+		size_t blen;
+		pthread_mutex_lock(&cp[k].data->rpc.lock);
+		int crc = npmu__rpc_call(&cp[k].data->rpc, NPMU_MSG_CLOSE, &req, &body, &blen,
+					 r->conn->io_timeout_ms);
+		pthread_mutex_unlock(&cp[k].data->rpc.lock);
+		if (crc != 0 && !transport_err(crc) && rc == 0)
+			rc = crc;
+	}
+	return rc;
+}
+
+/* measure -- each granted copy's round trip (a copy that does not answer goes last); returns how
+ * many copies in sync there are to serve. */
+static int measure(struct npmu_region *r, struct npmu__copy *cp, const struct npmu__mirror *m)
+{
+	int usable = 0;
+	for (int k = 0; k < NPMU_MIRROR_COPIES; k++) {
+		if (!cp[k].granted)
+			continue;
+		int rc = ping(&cp[k], r->conn->io_timeout_ms);
+		if (rc != 0 && rc != NPMU_E_ACCESS)
+			cp[k].rtt_us = UINT64_MAX;
+		usable += m->copy[k].state == NPMU__COPY_IN_SYNC;
+	}
+	return usable;
+}
+
 /* npmu__mirror_open -- the mirror part of an OPEN reply: the record, then each copy's right.
  * conn->rpc.lock held (the copies' unit connections are made here). */
 int npmu__mirror_open(struct npmu_region *r, const struct npmu__open_reply *o)
@@ -125,25 +187,14 @@ int npmu__mirror_open(struct npmu_region *r, const struct npmu__open_reply *o)
 	r->last_read = -1;
 	r->m = o->m;
 	r->m_at_ms = npmu__now_ms();
-	for (int k = 0; k < NPMU_MIRROR_COPIES; k++) {
-		struct npmu__copy *cp = &r->copy[k];
-		cp->granted = o->copy[k].granted;
-		cp->region_id = o->copy[k].region_id;
-		cp->ai = o->copy[k].ai;
-		if (cp->granted && npmu__conn_unit(r->conn, cp->ai.unit, &cp->data) != 0) {
-			LOG_WARN("region %s: copy on %s granted but not reachable", r->info.name,
-				 cp->ai.unit);
-			cp->granted = false;
-		}
-	}
-	for (int k = 0; k < NPMU_MIRROR_COPIES; k++) /* data and ai: a copy that answers */
-		if (r->copy[k].granted && r->m.copy[k].state == NPMU__COPY_IN_SYNC) {
-			r->data = r->copy[k].data;
-			r->ai = r->copy[k].ai;
-			r->info.id = r->copy[k].region_id;
-			return 0;
-		}
-	return NPMU_E_UNREACHABLE;
+	take_copies(r, o, r->copy);
+	int k = serving_copy(r->copy, &r->m); /* data and ai: a copy that answers */
+	if (k < 0)
+		return NPMU_E_UNREACHABLE;
+	r->data = r->copy[k].data;
+	r->ai = r->copy[k].ai;
+	r->info.id = r->copy[k].region_id;
+	return 0;
 }
 
 static void *bg_main(void *arg);
@@ -166,17 +217,7 @@ static void bg_start(struct npmu_region *r)
 /* npmu__mirror_start -- measure each copy's round trip; a writer starts resyncing stale ones. */
 int npmu__mirror_start(struct npmu_region *r)
 {
-	int usable = 0;
-	for (int k = 0; k < NPMU_MIRROR_COPIES; k++) {
-		struct npmu__copy *cp = &r->copy[k];
-		if (!cp->granted)
-			continue;
-		int rc = ping(cp, r->conn->io_timeout_ms);
-		if (rc != 0 && rc != NPMU_E_ACCESS)
-			cp->rtt_us = UINT64_MAX;
-		usable += r->m.copy[k].state == NPMU__COPY_IN_SYNC;
-	}
-	if (usable == 0)
+	if (measure(r, r->copy, &r->m) == 0)
 		return NPMU_E_UNREACHABLE;
 	pthread_mutex_lock(&r->mlock);
 	if (npmu__mirror_in_sync(&r->m) < NPMU_MIRROR_COPIES || !r->copy[0].granted ||
@@ -196,21 +237,7 @@ int npmu__mirror_close(struct npmu_region *r)
 	pthread_mutex_unlock(&r->mlock);
 	if (state != 0)
 		pthread_join(r->bg, NULL);
-	int rc = 0;
-	for (int k = 0; k < NPMU_MIRROR_COPIES; k++) {
-		struct npmu__copy *cp = &r->copy[k];
-		if (!cp->granted || !cp->data) /* (a reply that did not parse leaves no connection) */
-			continue;
-		struct npmu__request req = {.region_id = cp->region_id, .key = cp->ai.key};
-		const uint8_t *body;
-		size_t blen;
-		pthread_mutex_lock(&cp->data->rpc.lock);
-		int crc = npmu__rpc_call(&cp->data->rpc, NPMU_MSG_CLOSE, &req, &body, &blen,
-					   r->conn->io_timeout_ms);
-		pthread_mutex_unlock(&cp->data->rpc.lock);
-		if (crc != 0 && !transport_err(crc) && rc == 0)
-			rc = crc; /* a unit that is gone drops the right when it is replaced */
-	}
+	int rc = give_back(r, r->copy);
 	pthread_cond_destroy(&r->bg_cond);
 	pthread_mutex_destroy(&r->mlock);
 	return rc;
@@ -330,36 +357,36 @@ int npmu__mirror_persist(struct npmu_region *r, uint64_t off, uint64_t len)
 	return rc;
 }
 
-/* regrant -- (a reader) open the region again, to get rights on the copies in sync now; the
- * old rights are given back. mlock held. */
+/* regrant -- (a reader) ask for rights again, to get rights on the copies in sync now; the old
+ * rights are given back. mlock held. */
 static int regrant(struct npmu_region *r)
 {
-	struct npmu_region *n = NULL;
-	int rc = npmu__region_open_leased(r->conn, r->info.name, (enum npmu_access)r->ai.access,
-					  r->lease, &n);
-	if (rc != 0)
+	struct npmu__open_reply o;
+	struct npmu__copy fresh[NPMU_MIRROR_COPIES] = {0};
+	pthread_mutex_lock(&r->conn->rpc.lock);
+	int rc = npmu__open_call(r->conn, r->info.name, (enum npmu_access)r->ai.access, r->lease, &o);
+	if (rc == 0 && !o.mirrored)
+		rc = NPMU_E_KEY; /* not the mirrored region this handle was opened on */
+	if (rc == 0)
+		take_copies(r, &o, fresh);
+	pthread_mutex_unlock(&r->conn->rpc.lock);
+	int k = rc == 0 ? serving_copy(fresh, &o.m) : -1;
+	if (rc == 0 && (k < 0 || measure(r, fresh, &o.m) == 0))
+		rc = NPMU_E_UNREACHABLE;
+	if (rc != 0) {
+		give_back(r, fresh);
 		return rc;
+	}
 	struct npmu__copy old[NPMU_MIRROR_COPIES];
 	memcpy(old, r->copy, sizeof(old));
-	memcpy(r->copy, n->copy, sizeof(r->copy));
-	r->m = n->m;
-	r->m_at_ms = n->m_at_ms;
-	r->info = n->info;
-	r->ai = n->ai;
-	r->data = n->data;
-	memset(n->copy, 0, sizeof(n->copy)); /* its rights are r's now */
-	npmu__mirror_close(n);
-	free(n);
-	for (int k = 0; k < NPMU_MIRROR_COPIES; k++) {
-		if (!old[k].granted || !old[k].data)
-			continue;
-		struct npmu__request req = {.region_id = old[k].region_id, .key = old[k].ai.key};
-		const uint8_t *body;
-		size_t blen;
-		pthread_mutex_lock(&old[k].data->rpc.lock);
-		(void)npmu__conn_call(old[k].data, NPMU_MSG_CLOSE, &req, &body, &blen);
-		pthread_mutex_unlock(&old[k].data->rpc.lock);
-	}
+	memcpy(r->copy, fresh, sizeof(r->copy));
+	r->m = o.m;
+	r->m_at_ms = npmu__now_ms();
+	r->info = o.info;
+	r->info.id = fresh[k].region_id;
+	r->ai = fresh[k].ai;
+	r->data = fresh[k].data;
+	give_back(r, old);
 	return 0;
 }
 

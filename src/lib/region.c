@@ -1,4 +1,5 @@
-/* region.c -- open rights to regions and the one-sided data path: fi_write, fi_read, persist. */
+/* region.c -- the public region calls: open and close rights, write, read and persist (a
+ * mirrored region's through mirror.c, a plain one's here). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -7,10 +8,6 @@
 #include "errors.h"
 #include "log.h"
 #include "spin.h"
-
-#define RMA_WINDOW 16                 /* transfers kept in flight */
-#define RMA_CHUNK (4u << 20)          /* largest single transfer posted */
-#define DRAIN_MS 200                  /* a failed transfer's remainder is awaited this long */
 
 /* npmu_region_open -- open a right to region NAME; the unit registers it under a fresh key. */
 int npmu_region_open(struct npmu_conn *conn, const char *name, enum npmu_access access,
@@ -39,29 +36,19 @@ int npmu__region_open_leased(struct npmu_conn *conn, const char *name, enum npmu
 	if (!conn || !name || !region_ptr ||
 	    (access != NPMU_ACCESS_READ && access != NPMU_ACCESS_READ_WRITE))
 		return NPMU_E_INVAL;
-	size_t n = strnlen(name, NPMU_NAME_MAX + 1);
-	if (!npmu__name_valid(name, n))
-		return NPMU_E_NAME;
 	struct npmu_region *r = calloc(1, sizeof(*r));
 	if (!r)
 		return NPMU_E_NOMEM;
-	struct npmu__request req = {.access = access, .lease = lease, .holder = conn->holder};
-	memcpy(req.name, name, n);
-	const uint8_t *body;
-	size_t blen;
+	struct npmu__open_reply o;
 	pthread_mutex_lock(&conn->rpc.lock);
-	int rc = npmu__conn_call(conn, NPMU_MSG_OPEN, &req, &body, &blen);
+	int rc = npmu__open_call(conn, name, access, lease, &o);
 	if (rc == 0) {
-		struct npmu__open_reply o;
-		rc = npmu__reply_open(body, blen, (uint32_t)access, &o);
 		r->conn = conn;
 		r->lease = lease;
-		if (rc == 0) {
-			r->info = o.info;
-			r->ai = o.ai;
-			r->mirrored = o.mirrored;
-		}
-		if (rc == 0 && r->mirrored)
+		r->info = o.info;
+		r->ai = o.ai;
+		r->mirrored = o.mirrored;
+		if (r->mirrored)
 			rc = npmu__mirror_open(r, &o); /* takes the other units' connections too */
 	}
 	if (rc == 0 && !r->mirrored)
@@ -139,257 +126,6 @@ static int check_range(const struct npmu_region *r, uint64_t off, uint64_t len)
 	if (off > r->info.size || len > r->info.size - off)
 		return NPMU_E_RANGE;
 	return 0;
-}
-
-/* One transfer in flight. */
-struct rma_slot {
-	int busy;
-	struct fid_mr *mr;
-};
-
-/* One target's share of a transfer: its window of slots and where it has got to. */
-struct xfer {
-	struct npmu__xfer_target *t;
-	struct rma_slot slots[RMA_WINDOW];
-	int inflight;
-	int piece;        /* iov index being posted */
-	size_t done;      /* bytes of that piece posted */
-	size_t chunk;
-	uint64_t deadline;
-	bool finished;
-};
-
-/* reap -- collect finished transfers of x; returns the first error seen (0 if none). */
-static int reap(struct xfer *x)
-{
-	struct npmu_conn *conn = x->t->data;
-	struct fi_cq_msg_entry ev[RMA_WINDOW];
-	ssize_t n = fi_cq_read(conn->rpc.fab->cq, ev, RMA_WINDOW);
-	int err = 0;
-	struct rma_slot *done[RMA_WINDOW];
-	int ndone = 0;
-	if (n > 0) {
-		for (ssize_t i = 0; i < n; i++)
-			done[ndone++] = ev[i].op_context;
-	} else if (n == -FI_EAVAIL) {
-		struct fi_cq_err_entry e = {0};
-		if (fi_cq_readerr(conn->rpc.fab->cq, &e, 0) == 1) {
-			done[ndone++] = e.op_context;
-			err = npmu__from_fi(e.err);
-			LOG_DEBUG("transfer failed: %s", fi_strerror(e.err));
-		}
-	}
-	for (int i = 0; i < ndone; i++) {
-		struct rma_slot *s = done[i];
-		if (s < x->slots || s >= x->slots + RMA_WINDOW || !s->busy)
-			continue; /* not one of ours */
-		if (s->mr)
-			fi_close(&s->mr->fid);
-		s->mr = NULL;
-		s->busy = 0;
-		x->inflight--;
-	}
-	return err;
-}
-
-/* post_one -- post one transfer into slot s; -FI_EAGAIN (as 1) when the provider is full. */
-static int post_one(struct xfer *x, int write, uint64_t off, void *buf, size_t len,
-		    struct rma_slot *s)
-{
-	struct npmu_conn *conn = x->t->data;
-	struct npmu__fabric *fab = conn->rpc.fab;
-	void *desc = NULL;
-	if (fab->local_mr && !s->mr) {
-		uint64_t key;
-		int rc = npmu__fabric_mr_reg(fab, buf, len, write ? FI_WRITE : FI_READ, 0, &s->mr,
-					     &key);
-		if (rc != 0)
-			return rc;
-	}
-	if (s->mr)
-		desc = fi_mr_desc(s->mr);
-	uint64_t addr = x->t->ai->base + off;
-	ssize_t rc = write ? fi_write(fab->ep, buf, len, desc, conn->rpc.server, addr, x->t->ai->key, s)
-			   : fi_read(fab->ep, buf, len, desc, conn->rpc.server, addr, x->t->ai->key, s);
-	if (rc == 0) {
-		s->busy = 1;
-		x->inflight++;
-		return 0;
-	}
-	if (s->mr)
-		fi_close(&s->mr->fid);
-	s->mr = NULL;
-	return rc == -FI_EAGAIN ? 1 : npmu__from_fi((int)rc);
-}
-
-/* pump -- post what the window allows and reap once; sets x->finished when all is done or an
- * error (in x->t->rc) ends it. */
-static void pump(struct xfer *x, int write, const struct npmu_iov *iov, int iovcnt, int timeout_ms)
-{
-	int rc = 0;
-	while (rc == 0 && x->piece < iovcnt && x->inflight < RMA_WINDOW) {
-		const struct npmu_iov *v = &iov[x->piece];
-		if (x->done >= v->len) {
-			x->piece++;
-			x->done = 0;
-			continue;
-		}
-		size_t len = v->len - x->done < x->chunk ? v->len - x->done : x->chunk;
-		int s = 0;
-		while (s < RMA_WINDOW && x->slots[s].busy)
-			s++;
-		rc = post_one(x, write, v->offset + x->done, (char *)v->buf + x->done, len,
-			      &x->slots[s]);
-		if (rc == 1) { /* provider full: reap and come back */
-			rc = 0;
-			break;
-		}
-		if (rc == 0) {
-			x->done += len;
-			x->deadline = npmu__now_ms() + (uint64_t)timeout_ms;
-		}
-	}
-	if (rc == 0) {
-		int inflight = x->inflight;
-		rc = reap(x);
-		if (x->inflight < inflight)
-			x->deadline = npmu__now_ms() + (uint64_t)timeout_ms;
-		else if (rc == 0 && npmu__now_ms() > x->deadline)
-			rc = NPMU_E_TIMEDOUT;
-	}
-	if (rc != 0) {
-		x->t->rc = rc;
-		x->finished = true;
-	} else if (x->piece >= iovcnt && x->inflight == 0) {
-		x->finished = true;
-	}
-}
-
-/* key_status -- after a failed transfer, ask the unit whether the key is still valid:
- * NPMU_E_KEY (revoked), NPMU_E_ACCESS (valid but read-only) or 0 (valid for writing). */
-static int key_status(struct npmu__xfer_target *t, int timeout_ms)
-{
-	struct npmu__request req = {.region_id = t->region_id, .key = t->ai->key};
-	const uint8_t *body;
-	size_t blen;
-	/* a short question: the transfer already failed */
-	int rc = npmu__rpc_call(&t->data->rpc, NPMU_MSG_PERSIST, &req, &body, &blen,
-				  timeout_ms < 1000 ? timeout_ms : 1000);
-	if (rc == NPMU_E_KEY || rc == NPMU_E_NOENT)
-		return NPMU_E_KEY;
-	return rc == NPMU_E_ACCESS ? NPMU_E_ACCESS : rc == 0 ? 0 : NPMU_E_UNREACHABLE;
-}
-
-/*
- * npmu__transfer -- move every piece of iov to or from each target at once, chunked, with up
- * to RMA_WINDOW in flight per target, and wait for all. On a target's transport error its
- * endpoint is closed at once (no completion may land later in this frame) and its unit is
- * asked whether the key died, to report NPMU_E_KEY. Targets' locks are taken in order.
- */
-int npmu__transfer(struct npmu__xfer_target *t, int nt, int write, const struct npmu_iov *iov,
-		   int iovcnt, int timeout_ms)
-{
-	struct xfer x[NPMU_XFER_MAX];
-	int tmo[NPMU_XFER_MAX]; /* each target's bound on waiting for progress */
-	if (nt < 1 || nt > NPMU_XFER_MAX)
-		return NPMU_E_INVAL;
-	for (int a = 0; a < nt; a++) /* one target per connection: each lock is taken once */
-		for (int b = a + 1; b < nt; b++)
-			if (t[a].data == t[b].data) {
-				int rc = 0;
-				for (int k = 0; k < nt; k++) {
-					int krc = npmu__transfer(&t[k], 1, write, iov, iovcnt, timeout_ms);
-					rc = rc ? rc : krc;
-				}
-				return rc;
-			}
-	for (int k = 0; k < nt; k++) {
-		memset(&x[k], 0, sizeof(x[k]));
-		x[k].t = &t[k];
-		t[k].rc = 0;
-		pthread_mutex_lock(&t[k].data->rpc.lock);
-		int own = t[k].data->rpc.timeout_ms;
-		tmo[k] = timeout_ms > 0 && timeout_ms < own ? timeout_ms : own;
-		t[k].rc = npmu__rpc_ready(&t[k].data->rpc, tmo[k]); /* a reconnect, too, is bounded */
-		if (t[k].rc != 0) {
-			x[k].finished = true;
-			continue;
-		}
-		/* progress first: a connection the unit closed meanwhile (it restarted) is noticed
-		 * before transfers go into it */
-		struct fi_cq_msg_entry stale;
-		(void)fi_cq_read(t[k].data->rpc.fab->cq, &stale, 0);
-		size_t max = t[k].data->rpc.fab->max_rma;
-		x[k].chunk = max < RMA_CHUNK ? max : RMA_CHUNK;
-		x[k].deadline = npmu__now_ms() + (uint64_t)tmo[k];
-	}
-	/* the bytes between two completions: one chunk per target in flight at most */
-	uint64_t chunk_bytes = 0;
-	for (int k = 0; k < nt; k++)
-		chunk_bytes += x[k].chunk;
-	uint64_t total = 0;
-	for (int i = 0; i < iovcnt; i++)
-		total += iov[i].len;
-	struct npmu__spin spin = {
-		.free_ns = npmu__spin_for_bytes(total < chunk_bytes ? total : chunk_bytes)};
-	for (bool busy = true; busy;) {
-		busy = false;
-		bool moved = false;
-		for (int k = 0; k < nt; k++) {
-			if (x[k].finished)
-				continue;
-			int inflight = x[k].inflight, piece = x[k].piece;
-			size_t done = x[k].done;
-			if (t[k].iov)
-				pump(&x[k], write, t[k].iov, t[k].iovcnt, tmo[k]);
-			else
-				pump(&x[k], write, iov, iovcnt, tmo[k]);
-			moved |= x[k].inflight != inflight || x[k].piece != piece ||
-				 x[k].done != done || x[k].finished;
-			busy |= !x[k].finished;
-		}
-		if (moved)
-			npmu__spin_progress(&spin);
-		else
-			npmu__spin_idle(&spin);
-	}
-	int first = 0;
-	for (int k = nt - 1; k >= 0; k--) {
-		struct npmu_conn *conn = t[k].data;
-		if (t[k].rc != 0 && conn->rpc.fab) {
-			/* the rest of a failed transfer ends with it when the peer answers (a torn
-			 * connection cancels it); a silent peer's is left in flight: its endpoint is
-			 * given up, not closed (fabric.h) */
-			uint64_t until = npmu__now_ms() + DRAIN_MS;
-			while (x[k].inflight > 0 && t[k].rc != NPMU_E_TIMEDOUT &&
-			       npmu__now_ms() < until)
-				(void)reap(&x[k]);
-			if (x[k].inflight > 0) {
-				npmu__fabric_abandon(&conn->rpc.fab); /* with its registrations */
-			} else {
-				for (int s = 0; s < RMA_WINDOW; s++)
-					if (x[k].slots[s].mr)
-						fi_close(&x[k].slots[s].mr->fid);
-				npmu__fabric_close(&conn->rpc.fab);
-			}
-			conn->rpc.broken = 1;
-			/* a refused access (tcp tears the connection down on a dead key) is told
-			 * from a lost unit by asking; a mirror's copy that stopped answering is
-			 * not asked: the other copy serves at once */
-			int ks = t[k].quick && t[k].rc == NPMU_E_TIMEDOUT
-					 ? NPMU_E_UNREACHABLE
-					 : key_status(&t[k], tmo[k]);
-			if (ks == NPMU_E_KEY || (ks == NPMU_E_ACCESS && write))
-				t[k].rc = ks;
-			else if (ks == NPMU_E_UNREACHABLE && t[k].rc == NPMU_E_FABRIC)
-				t[k].rc = NPMU_E_UNREACHABLE;
-		}
-		pthread_mutex_unlock(&conn->rpc.lock);
-	}
-	for (int k = 0; k < nt; k++)
-		if (!first)
-			first = t[k].rc;
-	return first;
 }
 
 /* transfer -- a plain region's transfer: its one copy, under the connection's timeout. */

@@ -13,7 +13,9 @@
 #include "credentials.h"
 #include "daemon.h"
 #include "log.h"
+#include "mirrors.h"
 #include "pmmd_serve.h"
+#include "remote_ops.h"
 #include "service.h"
 #include "sessions.h"
 #include "units.h"
@@ -170,6 +172,7 @@ int main(int argc, char **argv)
 
 	units.provider = provider;
 	units.timeout_ms = unit_timeout;
+	units.unit_back = npmu__mirrors_unit_back;
 	struct npmu__fabric *fab = NULL;
 	struct npmu__service *svc = NULL;
 	static struct npmu__pmm pmm;

@@ -1,5 +1,7 @@
 /* mirrors.c -- pmmd's mirrored regions: two copies on units of distinct fault domains, the mirror
  * record kept on both, writers' rights on both, and the copy states of degraded mode and resync. */
+#include "mirrors.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,7 +9,6 @@
 #include "codec.h"
 #include "log.h"
 #include "replies.h"
-#include "units.h"
 
 /* What the manager knows of a mirrored region after asking its units. */
 struct mview {

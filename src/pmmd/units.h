@@ -44,6 +44,9 @@ struct npmu__units {
 	struct npmu__holders *holders; /* the manager's live clients, for reclaiming rights */
 	const char *provider;
 	int timeout_ms;                /* per request to a unit */
+	/* called when unit i answers again after being away (pmmd: mirrors.c tidies its mirrored
+	 * regions), or NULL */
+	void (*unit_back)(struct npmu__units *us, uint32_t i);
 	uint32_t ndir, capdir;
 	struct npmu__dir_entry *dir;
 	uint32_t ncache;               /* LIST: the regions of every unit, gathered at start 0 */
@@ -67,8 +70,8 @@ int npmu__units_call(struct npmu__units *us, uint32_t i, uint16_t type,
 		     const struct npmu__request *req, const uint8_t **body, size_t *blen);
 
 /* npmu__units_probe -- (idle work) reconnect to the units that are away and answer again (and
- * tidy their mirrored regions: npmu__mirrors_unit_back). */
-void npmu__units_probe(void *units);
+ * tell us->unit_back of each). */
+void npmu__units_probe(struct npmu__units *us);
 
 /* npmu__units_greet -- learn unit i's capacity (HELLO). */
 int npmu__units_greet(struct npmu__units *us, uint32_t i);
@@ -97,29 +100,10 @@ int npmu__units_dir_add(struct npmu__units *us, const char *name, uint32_t unit)
 void npmu__units_dir_drop(struct npmu__units *us, const char *name, uint32_t unit);
 
 
-/* npmu__mirror_create -- place a mirrored region on two units of distinct fault domains. */
-int npmu__mirror_create(struct npmu__units *us, const struct npmu__request *req, const char *owner,
-			struct npmu_region_info *info);
-
-/* npmu__mirror_fence -- close the writers of a mirrored region on every copy (raise: and raise
- * its stream epoch); a copy that cannot be reached is recorded stale on the others. */
-int npmu__mirror_fence(struct npmu__units *us, const char *name, bool raise, uint64_t *epoch);
-
-/* npmu__mirrors_unit_back -- unit i answers again: look at each of its mirrored regions (a copy
- * whose region was deleted meanwhile is deleted too; see mirror_format.h). */
-void npmu__mirrors_unit_back(struct npmu__units *us, uint32_t i);
-
-/* npmu__mirror_handle -- the unit_ops mirror entry: OPEN, DELETE, RESIZE, REVOKE, MIRROR. */
-int npmu__mirror_handle(void *v, uint16_t type, const struct npmu__request *req,
-			struct npmu__cursor *reply);
-
 /* npmu__units_refresh -- (re)connect to every unit that is down and rebuild the directory. */
 void npmu__units_refresh(struct npmu__units *us);
 
 /* npmu__units_fini -- close every connection, free the directory, wipe the key. */
 void npmu__units_fini(struct npmu__units *us);
-
-/* The unit_ops of a manager of several remote units (the `void *unit` is a struct npmu__units). */
-extern const struct npmu__unit_ops npmu__remote_unit_ops;
 
 #endif
