@@ -13,6 +13,7 @@ packages=(
   libsodium-dev                 # CSPRNG keys, authentication, encryption
   libcmocka-dev                 # unit tests
   iproute2 procps               # tests: network namespaces, process checks
+  python3                       # tests: scripts/check-layers.py
 )
 if [ "${1:-}" = fuzz ]; then
   packages+=(clang libclang-rt-14-dev)        # libFuzzer and the sanitizers' runtimes
