@@ -17,18 +17,25 @@
 #include "errors.h"
 #include "log.h"
 
-/*
- * Test hook for crash tests: NPMU_CRASH_AFTER=N kills the process with SIGKILL right after
- * its Nth metadata persist, so a test can stop npmud at every step of a commit.
- */
+#ifdef NPMU_TEST_HOOKS
+/* Test builds only (tests/CMakeLists.txt builds test_pool with it; npmud never has it). */
 static long crash_countdown = -1;
 
-/* persist_step -- persist a range of the head mapping, then honour the crash hook. */
+/* npmu__pool_crash_after -- SIGKILL this process right after its nth metadata persist. */
+void npmu__pool_crash_after(long n)
+{
+	crash_countdown = n;
+}
+#endif
+
+/* persist_step -- persist a range of the head mapping (then, in a test build, maybe crash). */
 static void persist_step(struct npmu__pool *pool, const void *p, size_t len)
 {
 	pool->persist(p, len);
+#ifdef NPMU_TEST_HOOKS
 	if (crash_countdown > 0 && --crash_countdown == 0)
 		raise(SIGKILL);
+#endif
 }
 
 /* map_head -- map pages [0, data_start) of the pool file with libpmem2. */
@@ -55,12 +62,9 @@ static int map_head(struct npmu__pool *pool, uint64_t data_start)
 	return 0;
 }
 
-/* pool_alloc -- a zeroed pool struct with the crash hook read from the environment. */
+/* pool_alloc -- a zeroed pool struct. */
 static struct npmu__pool *pool_alloc(void)
 {
-	const char *crash = getenv("NPMU_CRASH_AFTER");
-	if (crash)
-		crash_countdown = atol(crash);
 	struct npmu__pool *pool = calloc(1, sizeof(*pool));
 	if (pool)
 		pool->fd = -1;

@@ -43,4 +43,10 @@ int npmu__pool_zero(struct npmu__pool *pool, const struct npmu__extent *ext, uin
 /* npmu__pool_release -- give the extents of a region back to the allocator (after a commit). */
 void npmu__pool_release(struct npmu__pool *pool, const struct npmu__region_meta *r);
 
+#ifdef NPMU_TEST_HOOKS
+/* npmu__pool_crash_after -- (test builds only) SIGKILL this process right after its nth
+ * metadata persist from now, so a test can stop a unit at every step of a commit. */
+void npmu__pool_crash_after(long n);
+#endif
+
 #endif

@@ -147,15 +147,14 @@ static void open__recovers_and_rejects(void **state)
 
 enum op { OP_CREATE, OP_GROW, OP_DELETE };
 
-/* run_op_and_crash -- in a child, run op with NPMU_CRASH_AFTER=k; returns whether it was killed. */
+/* run_op_and_crash -- in a child, run op killed after its k-th metadata persist; returns whether
+ * it was killed. */
 static bool run_op_and_crash(enum op op, int k)
 {
 	pid_t pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
-		char v[16];
-		snprintf(v, sizeof(v), "%d", k);
-		setenv("NPMU_CRASH_AFTER", v, 1);
+		npmu__pool_crash_after(k);
 		struct npmu__pool *p;
 		struct npmu__unit *u;
 		struct npmu_region_info info;
