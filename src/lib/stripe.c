@@ -1,5 +1,5 @@
 /* stripe.c -- striped checkpoint sets: put (segment, encode with ISA-L, write, commit), get
- * (restore from any k of each group), rebuild and stat. Format: src/common/stripe_format.h. */
+ * (restore from any k of each group), rebuild and stat. Format: src/proto/stripe_format.h. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -39,7 +39,7 @@
  * A copy's unit that answers without the region is told apart by its unit id: another pool
  * (the unit was replaced) gets the copy made again, stale, to be resynced; the same pool means
  * the region was deleted there while the other copy's unit was away, and that other copy, now
- * an orphan, is deleted too (src/manager/mirrors.c).
+ * an orphan, is deleted too (src/pmmd/mirrors.c).
  */
 
 #define NPMU_MIRROR_MAGIC 0x524d504eu /* "NPMR" */
