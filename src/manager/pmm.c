@@ -9,6 +9,7 @@
 #include <sodium.h>
 
 #include "log.h"
+#include "replies.h"
 
 #include "credentials.h"
 
@@ -59,13 +60,9 @@ static int list(struct npmu__pmm *pmm, const char *who, uint32_t start, struct n
 		return n;
 	uint32_t visible = 0;
 	for (int i = 0; i < n; i++)
-		visible += rights_of(pmm, who, &page[i]) != 0;
-	npmu__put_u32(reply, total);
-	npmu__put_u32(reply, start + (uint32_t)n);
-	npmu__put_u32(reply, visible);
-	for (int i = 0; i < n; i++)
 		if (rights_of(pmm, who, &page[i]) != 0)
-			npmu__info_put(reply, &page[i]);
+			page[visible++] = page[i];
+	npmu__reply_list_put(reply, total, start + (uint32_t)n, page, visible);
 	return 0;
 }
 
@@ -96,8 +93,8 @@ static void member_name(const char *name, uint32_t i, char out[NPMU_NAME_MAX + 1
 /* lease_put -- the LEASE reply of acquire and renew: u64 id, u64 epoch. */
 static void lease_put(struct npmu__cursor *reply, const struct npmu__lease *l)
 {
-	npmu__put_u64(reply, l->id);
-	npmu__put_u64(reply, l->epoch);
+	struct npmu__lease_reply lr = {.lease = l->id, .epoch = l->epoch};
+	npmu__reply_lease_put(reply, &lr, false);
 }
 
 /*
@@ -267,11 +264,12 @@ static int lease_query(struct npmu__pmm *pmm, const struct npmu__request *req,
 	enum npmu__lease_state st = npmu__lease_state(l);
 	uint64_t now = npmu__leases_now();
 	bool held = st == LEASE_HELD || st == LEASE_TAKING;
-	npmu__put_u64(reply, 0);
-	npmu__put_u64(reply, l ? l->epoch : 0);
-	npmu__put_u32(reply, st == LEASE_FREE ? 0 : held ? 1 : 2);
-	npmu__put_u32(reply, held && l->expiry_ms > now ? (uint32_t)(l->expiry_ms - now) : 0);
-	npmu__str_put(reply, l ? l->holder : "");
+	struct npmu__lease_reply lr = {
+		.epoch = l ? l->epoch : 0,
+		.state = st == LEASE_FREE ? 0 : held ? 1 : 2,
+		.left_ms = held && l->expiry_ms > now ? (uint32_t)(l->expiry_ms - now) : 0};
+	snprintf(lr.holder, sizeof(lr.holder), "%s", l ? l->holder : "");
+	npmu__reply_lease_put(reply, &lr, true);
 	pthread_mutex_unlock(&pmm->lock);
 	return 0;
 }
@@ -348,7 +346,7 @@ int npmu__pmm_handle_fast(struct npmu__pmm *pmm, const char *who, uint16_t type,
 	if (type == NPMU_MSG_HOLDER) {
 		rc = holder_renew(pmm, who, req);
 		if (rc == 0)
-			npmu__put_u32(reply, pmm->holders.ttl_ms);
+			npmu__reply_holder_put(reply, pmm->holders.ttl_ms);
 	} else if (type == NPMU_MSG_LEASE && req->release != NPMU__LEASE_QUERY) {
 		pthread_mutex_lock(&pmm->lock);
 		rc = lease_fast(pmm, who, req, reply);
@@ -384,11 +382,8 @@ static int open_region(struct npmu__pmm *pmm, const char *who, const struct npmu
 	/* a unit programmed by a remote manager records the holder; that manager reclaims */
 	rc = pmm->ops->grant(pmm->unit, req->name, req->access, req->holder,
 			     pmm->programmed ? NULL : &pmm->holders, info, &ai);
-	if (rc == 0) {
-		npmu__info_put(reply, info);
-		npmu__access_put(reply, &ai);
-		npmu__str_put(reply, ai.unit);
-	}
+	if (rc == 0)
+		npmu__reply_grant_put(reply, info, &ai); /* (a plain region's OPEN reply) */
 	return rc;
 }
 
@@ -407,24 +402,24 @@ static int programming(struct npmu__pmm *pmm, const char *who, uint16_t type,
 		uint64_t epoch = req->epoch;
 		int rc = pmm->ops->fence(pmm->unit, req->name, req->op == 1, &epoch);
 		if (rc == 0)
-			npmu__put_u64(reply, epoch);
+			npmu__reply_u64_put(reply, epoch);
 		return rc;
 	}
 	case NPMU_MSG_RIGHTS: {
 		struct npmu__right_info r[NPMU_RIGHTS_REPLY_MAX];
-		uint64_t id;
+		struct npmu__rights_reply rr;
 		if (!pmm->ops->rights)
 			return NPMU_E_ACCESS;
-		int n = pmm->ops->rights(pmm->unit, req->name, &id, r, NPMU_RIGHTS_REPLY_MAX);
+		int n = pmm->ops->rights(pmm->unit, req->name, &rr.region_id, r, NPMU_RIGHTS_REPLY_MAX);
 		if (n < 0)
 			return n;
-		npmu__put_u64(reply, id);
-		npmu__put_u32(reply, (uint32_t)n);
+		rr.count = (uint32_t)n;
 		for (int i = 0; i < n; i++) {
-			npmu__put_u64(reply, r[i].key);
-			npmu__put_u32(reply, r[i].access);
-			npmu__put_u64(reply, r[i].holder);
+			rr.r[i].key = r[i].key;
+			rr.r[i].access = r[i].access;
+			rr.r[i].holder = r[i].holder;
 		}
+		npmu__reply_rights_put(reply, &rr);
 		return 0;
 	}
 	default: return NPMU_E_PROTO;
@@ -453,7 +448,7 @@ int npmu__pmm_handle(struct npmu__pmm *pmm, const char *who, uint16_t type,
 			cr.rec_len = 0;
 		rc = pmm->ops->create(pmm->unit, &cr, pmm->creds ? who : req->owner, &info);
 		if (rc == 0)
-			npmu__info_put(reply, &info);
+			npmu__reply_info_put(reply, &info);
 		return rc;
 	}
 	case NPMU_MSG_LIST: return list(pmm, who, req->start, reply);
@@ -490,7 +485,7 @@ int npmu__pmm_handle(struct npmu__pmm *pmm, const char *who, uint16_t type,
 	case NPMU_MSG_STAT:
 		if (!rights)
 			return NPMU_E_ACCESS;
-		npmu__info_put(reply, &info);
+		npmu__reply_info_put(reply, &info);
 		return 0;
 	case NPMU_MSG_OPEN: return open_region(pmm, who, req, rights, &info, reply);
 	case NPMU_MSG_LEASE:
@@ -518,12 +513,12 @@ int npmu__pmm_handle(struct npmu__pmm *pmm, const char *who, uint16_t type,
 		if (type == NPMU_MSG_REVOKE) {
 			rc = pmm->ops->revoke_all(pmm->unit, req->name);
 			if (rc >= 0)
-				npmu__put_u32(reply, (uint32_t)rc);
+				npmu__reply_u32_put(reply, (uint32_t)rc);
 			return rc < 0 ? rc : 0;
 		}
 		rc = pmm->ops->resize(pmm->unit, req->name, req->size, &info);
 		if (rc == 0)
-			npmu__info_put(reply, &info);
+			npmu__reply_info_put(reply, &info);
 		return rc;
 	default: return NPMU_E_PROTO;
 	}

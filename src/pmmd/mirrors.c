@@ -267,18 +267,14 @@ static int store(struct npmu__units *us, struct mview *v, struct npmu__mirror *n
 	return 0;
 }
 
-/* put_view -- the MIRROR reply's common part: record, reachable copies, flags. */
-static void put_view(const struct mview *v, struct npmu__cursor *reply)
+/* view_reply -- the MIRROR reply of v: record, reachable copies, flags (an ATTACH adds its
+ * grant). */
+static struct npmu__mirror_reply view_reply(const struct mview *v)
 {
-	uint8_t rec[NPMU_MIRROR_REC_MAX];
-	int len = npmu__mirror_encode(&v->m, rec, sizeof(rec));
-	npmu__put_u16(reply, (uint16_t)(len > 0 ? len : 0));
-	npmu__put_bytes(reply, rec, len > 0 ? (size_t)len : 0);
-	uint32_t reach = 0;
+	struct npmu__mirror_reply mr = {.m = v->m, .flags = v->repaired ? 1 : 0};
 	for (uint32_t c = 0; c < v->m.ncopies; c++)
-		reach |= v->up[c] ? 1u << c : 0;
-	npmu__put_u32(reply, reach);
-	npmu__put_u32(reply, v->repaired ? 1 : 0);
+		mr.reach |= v->up[c] ? 1u << c : 0;
+	return mr;
 }
 
 /* recheck_down -- ask the units of copies that did not answer now, even one left alone for
@@ -592,23 +588,16 @@ static int open_mirror(struct npmu__units *us, struct mview *v, uint32_t access,
 		LOG_WARN("region %s: no copy in sync can be reached", v->name);
 		return rc && rc != NPMU_E_UNREACHABLE ? rc : NPMU_E_UNREACHABLE;
 	}
-	info[first].copies = NPMU_MIRROR_COPIES;
-	npmu__info_put(reply, &info[first]);
-	npmu__access_put(reply, &ai[first]);
-	npmu__str_put(reply, ai[first].unit);
-	uint8_t rec[NPMU_MIRROR_REC_MAX];
-	int len = npmu__mirror_encode(&v->m, rec, sizeof(rec));
-	if (len < 0)
-		return NPMU_E_INTERNAL;
-	npmu__put_u16(reply, (uint16_t)len);
-	npmu__put_bytes(reply, rec, (size_t)len);
-	for (uint32_t c = 0; c < v->m.ncopies; c++) {
-		struct npmu__access_info none = {.access = access};
-		npmu__put_u32(reply, granted[c]);
-		npmu__put_u64(reply, granted[c] ? info[c].id : 0);
-		npmu__access_put(reply, granted[c] ? &ai[c] : &none);
-		npmu__str_put(reply, v->m.copy[c].unit);
+	struct npmu__open_reply o = {.info = info[first], .ai = ai[first], .mirrored = true,
+				     .m = v->m};
+	o.info.copies = NPMU_MIRROR_COPIES;
+	for (uint32_t c = 0; c < v->m.ncopies && c < NPMU_MIRROR_COPIES; c++) {
+		o.copy[c].granted = granted[c];
+		o.copy[c].region_id = granted[c] ? info[c].id : 0;
+		o.copy[c].ai = granted[c] ? ai[c] : (struct npmu__access_info){.access = access};
+		snprintf(o.copy[c].ai.unit, sizeof(o.copy[c].ai.unit), "%s", v->m.copy[c].unit);
 	}
+	npmu__reply_open_put(reply, &o);
 	return 0;
 }
 
@@ -667,10 +656,9 @@ static int mirror_op(struct npmu__units *us, struct mview *v, const struct npmu_
 		struct npmu__access_info ai;
 		if ((rc = grant_copy(us, v, c, NPMU_ACCESS_READ_WRITE, req->holder, &info, &ai)) != 0)
 			return rc;
-		put_view(v, reply);
-		npmu__put_u64(reply, info.id);
-		npmu__access_put(reply, &ai);
-		npmu__str_put(reply, ai.unit);
+		struct npmu__mirror_reply mr = view_reply(v);
+		mr.attach = (struct npmu__copy_grant){.granted = true, .region_id = info.id, .ai = ai};
+		npmu__reply_mirror_put(reply, &mr, true);
 		return 0;
 	}
 	case NPMU__MIRROR_RESYNC:
@@ -700,8 +688,10 @@ static int mirror_op(struct npmu__units *us, struct mview *v, const struct npmu_
 	}
 	default: return NPMU_E_PROTO;
 	}
-	if (rc == 0)
-		put_view(v, reply);
+	if (rc == 0) {
+		struct npmu__mirror_reply mr = view_reply(v);
+		npmu__reply_mirror_put(reply, &mr, false);
+	}
 	return rc;
 }
 
@@ -747,7 +737,7 @@ static int every_copy(struct npmu__units *us, struct mview *v, uint16_t type,
 			rc = crc;
 	}
 	if (type == NPMU_MSG_REVOKE && rc == 0)
-		npmu__put_u32(reply, revoked);
+		npmu__reply_u32_put(reply, revoked);
 	if (type == NPMU_MSG_DELETE && rc == 0)
 		forget(us, v->name);
 	return rc;
@@ -776,7 +766,7 @@ static int resize_mirror(struct npmu__units *us, struct mview *v, uint64_t size,
 	next.size = info.size;
 	int rc = store(us, v, &next, NULL, NULL);
 	if (rc == 0)
-		npmu__info_put(reply, &info);
+		npmu__reply_info_put(reply, &info);
 	return rc;
 }
 

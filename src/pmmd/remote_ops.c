@@ -241,18 +241,17 @@ static int remote_units(void *v, struct npmu__cursor *reply)
 {
 	struct npmu__units *us = v;
 	npmu__units_refresh(us);
-	npmu__put_u32(reply, us->n);
+	struct npmu_unit_info list[NPMU_PMMD_UNITS_MAX];
 	for (uint32_t i = 0; i < us->n; i++) {
-		uint32_t regions = 0;
+		struct npmu__remote_unit *u = &us->u[i];
+		list[i] = (struct npmu_unit_info){.up = u->up, .bytes = u->up ? u->bytes : 0,
+						  .free = u->up ? u->free : 0};
+		snprintf(list[i].addr, sizeof(list[i].addr), "%s", u->addr);
+		snprintf(list[i].domain, sizeof(list[i].domain), "%s", u->domain);
 		for (uint32_t k = 0; k < us->ndir; k++)
-			regions += us->dir[k].unit == i;
-		npmu__str_put(reply, us->u[i].addr);
-		npmu__put_u32(reply, us->u[i].up);
-		npmu__put_u64(reply, us->u[i].up ? us->u[i].bytes : 0);
-		npmu__put_u64(reply, us->u[i].up ? us->u[i].free : 0);
-		npmu__put_u32(reply, regions);
-		npmu__str_put(reply, us->u[i].domain);
+			list[i].regions += us->dir[k].unit == i;
 	}
+	npmu__reply_units_put(reply, list, us->n);
 	return 0;
 }
 

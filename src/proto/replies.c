@@ -57,6 +57,15 @@ int npmu__reply_hello(const uint8_t *body, size_t len, struct npmu__hello_reply 
 	return done(&c);
 }
 
+/* npmu__reply_hello_put -- encode a HELLO reply. */
+void npmu__reply_hello_put(struct npmu__cursor *c, const struct npmu__hello_reply *h)
+{
+	npmu__put_u32(c, h->flags);
+	npmu__put_bytes(c, h->unit_id, sizeof(h->unit_id));
+	npmu__put_u64(c, h->bytes);
+	npmu__put_u64(c, h->free);
+}
+
 /* npmu__reply_auth1 -- decode the responder's AUTH1 reply (session, identity, nonce, mac). */
 int npmu__reply_auth1(const uint8_t *body, size_t len, struct npmu__auth1_reply *out)
 {
@@ -74,6 +83,17 @@ int npmu__reply_auth1(const uint8_t *body, size_t len, struct npmu__auth1_reply 
 	return done(&c);
 }
 
+/* npmu__reply_auth1_put -- encode the responder's AUTH1 reply. */
+void npmu__reply_auth1_put(struct npmu__cursor *c, const struct npmu__auth1_reply *a)
+{
+	size_t n = strnlen(a->id_r, sizeof(a->id_r));
+	npmu__put_u64(c, a->session);
+	npmu__put_u8(c, (uint8_t)n);
+	npmu__put_bytes(c, a->id_r, n);
+	npmu__put_bytes(c, a->nonce_r, NPMU_NONCE_LEN);
+	npmu__put_bytes(c, a->mac, NPMU_MAC_LEN);
+}
+
 /* npmu__reply_info -- decode a reply that is one region_info. */
 int npmu__reply_info(const uint8_t *body, size_t len, struct npmu_region_info *info)
 {
@@ -81,6 +101,12 @@ int npmu__reply_info(const uint8_t *body, size_t len, struct npmu_region_info *i
 	npmu__cursor_init(&c, (void *)body, len);
 	npmu__info_get(&c, info);
 	return done(&c);
+}
+
+/* npmu__reply_info_put -- encode a reply that is one region_info. */
+void npmu__reply_info_put(struct npmu__cursor *c, const struct npmu_region_info *info)
+{
+	npmu__info_put(c, info);
 }
 
 /* npmu__reply_u32 -- decode a reply that is one u32. */
@@ -92,6 +118,12 @@ int npmu__reply_u32(const uint8_t *body, size_t len, uint32_t *v)
 	return done(&c);
 }
 
+/* npmu__reply_u32_put -- encode a reply that is one u32. */
+void npmu__reply_u32_put(struct npmu__cursor *c, uint32_t v)
+{
+	npmu__put_u32(c, v);
+}
+
 /* npmu__reply_u64 -- decode a reply that is one u64. */
 int npmu__reply_u64(const uint8_t *body, size_t len, uint64_t *v)
 {
@@ -99,6 +131,12 @@ int npmu__reply_u64(const uint8_t *body, size_t len, uint64_t *v)
 	npmu__cursor_init(&c, (void *)body, len);
 	*v = npmu__get_u64(&c);
 	return done(&c);
+}
+
+/* npmu__reply_u64_put -- encode a reply that is one u64. */
+void npmu__reply_u64_put(struct npmu__cursor *c, uint64_t v)
+{
+	npmu__put_u64(c, v);
 }
 
 /* npmu__reply_list -- decode one LIST page; out->infos is malloc'd. */
@@ -128,6 +166,17 @@ int npmu__reply_list(const uint8_t *body, size_t len, uint32_t start, struct npm
 		out->infos = NULL;
 	}
 	return rc;
+}
+
+/* npmu__reply_list_put -- encode one LIST page. */
+void npmu__reply_list_put(struct npmu__cursor *c, uint32_t total, uint32_t next,
+			  const struct npmu_region_info *infos, uint32_t count)
+{
+	npmu__put_u32(c, total);
+	npmu__put_u32(c, next);
+	npmu__put_u32(c, count);
+	for (uint32_t i = 0; i < count; i++)
+		npmu__info_put(c, &infos[i]);
 }
 
 /* npmu__reply_units -- decode a UNITS reply into a malloc'd list. */
@@ -163,6 +212,20 @@ int npmu__reply_units(const uint8_t *body, size_t len, struct npmu_unit_info **l
 	return 0;
 }
 
+/* npmu__reply_units_put -- encode a UNITS reply. */
+void npmu__reply_units_put(struct npmu__cursor *c, const struct npmu_unit_info *list, size_t count)
+{
+	npmu__put_u32(c, (uint32_t)count);
+	for (size_t i = 0; i < count; i++) {
+		npmu__str_put(c, list[i].addr);
+		npmu__put_u32(c, list[i].up ? 1 : 0);
+		npmu__put_u64(c, list[i].bytes);
+		npmu__put_u64(c, list[i].free);
+		npmu__put_u32(c, list[i].regions);
+		npmu__str_put(c, list[i].domain);
+	}
+}
+
 /* grant_get -- one copy's grant: u32 granted, u64 region_id, access_info, unit. */
 static void grant_get(struct npmu__cursor *c, struct npmu__copy_grant *g)
 {
@@ -182,6 +245,29 @@ static void record_get(struct npmu__cursor *c, struct npmu__mirror *m)
 	const uint8_t *rec = npmu__cursor_take(c, n);
 	if (!rec || npmu__mirror_decode(rec, n, m) != 0 || m->ncopies != NPMU_MIRROR_COPIES)
 		c->ok = false;
+}
+
+/* grant_put -- one copy's grant (grant_get's layout). */
+static void grant_put(struct npmu__cursor *c, const struct npmu__copy_grant *g)
+{
+	npmu__put_u32(c, g->granted ? 1 : 0);
+	npmu__put_u64(c, g->region_id);
+	npmu__access_put(c, &g->ai);
+	npmu__str_put(c, g->ai.unit);
+}
+
+/* record_put -- u16 rec_len, rec (record_get's layout); a record that does not encode leaves the
+ * cursor not ok. */
+static void record_put(struct npmu__cursor *c, const struct npmu__mirror *m)
+{
+	uint8_t rec[NPMU_MIRROR_REC_MAX];
+	int n = npmu__mirror_encode(m, rec, sizeof(rec));
+	if (n < 0) {
+		c->ok = false;
+		return;
+	}
+	npmu__put_u16(c, (uint16_t)n);
+	npmu__put_bytes(c, rec, (size_t)n);
 }
 
 /* npmu__reply_open -- decode an OPEN reply, with a mirrored region's record and grants. */
@@ -210,6 +296,19 @@ int npmu__reply_open(const uint8_t *body, size_t len, uint32_t access,
 	return done(&c);
 }
 
+/* npmu__reply_open_put -- encode an OPEN reply (with the mirror part when o->mirrored). */
+void npmu__reply_open_put(struct npmu__cursor *c, const struct npmu__open_reply *o)
+{
+	npmu__info_put(c, &o->info);
+	npmu__access_put(c, &o->ai);
+	npmu__str_put(c, o->ai.unit);
+	if (!o->mirrored)
+		return;
+	record_put(c, &o->m);
+	for (int k = 0; k < NPMU_MIRROR_COPIES; k++)
+		grant_put(c, &o->copy[k]);
+}
+
 /* npmu__reply_grant -- decode a unit's OPEN reply (no mirror part). */
 int npmu__reply_grant(const uint8_t *body, size_t len, uint32_t access,
 		      struct npmu_region_info *info, struct npmu__access_info *ai)
@@ -222,6 +321,15 @@ int npmu__reply_grant(const uint8_t *body, size_t len, uint32_t access,
 	if (ai->access != access)
 		c.ok = false;
 	return done(&c);
+}
+
+/* npmu__reply_grant_put -- encode a unit's OPEN reply. */
+void npmu__reply_grant_put(struct npmu__cursor *c, const struct npmu_region_info *info,
+			   const struct npmu__access_info *ai)
+{
+	npmu__info_put(c, info);
+	npmu__access_put(c, ai);
+	npmu__str_put(c, ai->unit);
 }
 
 /* npmu__reply_mirror -- decode a MIRROR reply (with an ATTACH's grant when attach). */
@@ -247,6 +355,20 @@ int npmu__reply_mirror(const uint8_t *body, size_t len, bool attach,
 	return done(&c);
 }
 
+/* npmu__reply_mirror_put -- encode a MIRROR reply (with an ATTACH's grant when attach). */
+void npmu__reply_mirror_put(struct npmu__cursor *c, const struct npmu__mirror_reply *m,
+			    bool attach)
+{
+	record_put(c, &m->m);
+	npmu__put_u32(c, m->reach);
+	npmu__put_u32(c, m->flags);
+	if (!attach)
+		return;
+	npmu__put_u64(c, m->attach.region_id);
+	npmu__access_put(c, &m->attach.ai);
+	npmu__str_put(c, m->attach.ai.unit);
+}
+
 /* npmu__reply_mirror_rec -- decode a unit's MIRROR_REC reply: the record's bytes. */
 int npmu__reply_mirror_rec(const uint8_t *body, size_t len, uint8_t rec[NPMU_MIRROR_REC_MAX],
 			   size_t *rec_len)
@@ -259,6 +381,17 @@ int npmu__reply_mirror_rec(const uint8_t *body, size_t len, uint8_t rec[NPMU_MIR
 	npmu__get_bytes(&c, rec, n);
 	*rec_len = n;
 	return done(&c);
+}
+
+/* npmu__reply_mirror_rec_put -- encode a unit's MIRROR_REC reply. */
+void npmu__reply_mirror_rec_put(struct npmu__cursor *c, const uint8_t *rec, size_t rec_len)
+{
+	if (rec_len > NPMU_MIRROR_REC_MAX) {
+		c->ok = false;
+		return;
+	}
+	npmu__put_u16(c, (uint16_t)rec_len);
+	npmu__put_bytes(c, rec, rec_len);
 }
 
 /* npmu__reply_rights -- decode a unit's list of a region's rights. */
@@ -281,6 +414,18 @@ int npmu__reply_rights(const uint8_t *body, size_t len, struct npmu__rights_repl
 	return done(&c);
 }
 
+/* npmu__reply_rights_put -- encode a unit's list of a region's rights. */
+void npmu__reply_rights_put(struct npmu__cursor *c, const struct npmu__rights_reply *r)
+{
+	npmu__put_u64(c, r->region_id);
+	npmu__put_u32(c, r->count);
+	for (uint32_t i = 0; i < r->count && i < NPMU_RIGHTS_REPLY_MAX; i++) {
+		npmu__put_u64(c, r->r[i].key);
+		npmu__put_u32(c, r->r[i].access);
+		npmu__put_u64(c, r->r[i].holder);
+	}
+}
+
 /* npmu__reply_holder -- decode a HOLDER reply: the manager's holder TTL. */
 int npmu__reply_holder(const uint8_t *body, size_t len, uint32_t *ttl_ms)
 {
@@ -290,6 +435,12 @@ int npmu__reply_holder(const uint8_t *body, size_t len, uint32_t *ttl_ms)
 	if (c.ok && *ttl_ms < 100)
 		return NPMU_E_PROTO;
 	return done(&c);
+}
+
+/* npmu__reply_holder_put -- encode a HOLDER reply. */
+void npmu__reply_holder_put(struct npmu__cursor *c, uint32_t ttl_ms)
+{
+	npmu__put_u32(c, ttl_ms);
 }
 
 /* npmu__reply_lease -- decode a LEASE reply (acquire or renew; or a query). */
@@ -310,4 +461,16 @@ int npmu__reply_lease(const uint8_t *body, size_t len, bool query, struct npmu__
 		c.ok = false;
 	}
 	return done(&c);
+}
+
+/* npmu__reply_lease_put -- encode a LEASE reply (a query's with its state, time left, holder). */
+void npmu__reply_lease_put(struct npmu__cursor *c, const struct npmu__lease_reply *l, bool query)
+{
+	npmu__put_u64(c, l->lease);
+	npmu__put_u64(c, l->epoch);
+	if (!query)
+		return;
+	npmu__put_u32(c, l->state);
+	npmu__put_u32(c, l->left_ms);
+	npmu__str_put(c, l->holder);
 }

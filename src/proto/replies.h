@@ -1,4 +1,5 @@
-/* replies.h -- decoders of reply bodies: what libnpmu, and a manager of units, reads back. */
+/* replies.h -- reply bodies: each encoder (what npmud and pmmd send) next to its decoder (what
+ * libnpmu, and a manager of units, reads back). */
 #ifndef NPMU_REPLIES_H
 #define NPMU_REPLIES_H
 
@@ -6,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "codec.h"
 #include "mirror_format.h"
 #include "npmu.h"
 #include "session.h"
@@ -16,6 +18,10 @@
  * a request: every decoder here checks every length against the body, every value against its
  * range, and that the body holds nothing more; anything else is NPMU_E_PROTO (or NPMU_E_NOMEM),
  * and the output is then unspecified. The decoders allocate nothing except where said.
+ *
+ * Each npmu__reply_X has an encoder npmu__reply_X_put writing the same layout to a cursor (a
+ * cursor too small is left not ok: the service answers NPMU_E_INTERNAL); what one encodes, the
+ * other decodes to the same values (tests/unit/test_replies.c, tests/fuzz/fuzz_replies.c).
  */
 
 /*
@@ -38,6 +44,7 @@ struct npmu__hello_reply {
 	uint64_t free;
 };
 int npmu__reply_hello(const uint8_t *body, size_t len, struct npmu__hello_reply *out);
+void npmu__reply_hello_put(struct npmu__cursor *c, const struct npmu__hello_reply *h);
 
 /* AUTH1 (the responder's half of the handshake): u64 session (not 0), id_r, nonce_r, mac. */
 struct npmu__auth1_reply {
@@ -47,15 +54,19 @@ struct npmu__auth1_reply {
 	uint8_t mac[NPMU_MAC_LEN];
 };
 int npmu__reply_auth1(const uint8_t *body, size_t len, struct npmu__auth1_reply *out);
+void npmu__reply_auth1_put(struct npmu__cursor *c, const struct npmu__auth1_reply *a);
 
 /* CREATE, RESIZE, STAT: one region_info. */
 int npmu__reply_info(const uint8_t *body, size_t len, struct npmu_region_info *info);
+void npmu__reply_info_put(struct npmu__cursor *c, const struct npmu_region_info *info);
 
 /* REVOKE: u32 count. */
 int npmu__reply_u32(const uint8_t *body, size_t len, uint32_t *v);
+void npmu__reply_u32_put(struct npmu__cursor *c, uint32_t v);
 
 /* FENCE: u64 epoch. */
 int npmu__reply_u64(const uint8_t *body, size_t len, uint64_t *v);
+void npmu__reply_u64_put(struct npmu__cursor *c, uint64_t v);
 
 /* LIST: one page. A page moves on (start < next) unless it is the last (next >= total); it
  * holds no more regions than it moved over. */
@@ -65,12 +76,16 @@ struct npmu__list_page {
 	bool last;                      /* nothing after this page */
 };
 int npmu__reply_list(const uint8_t *body, size_t len, uint32_t start, struct npmu__list_page *out);
+/* (encode: the count infos shown of a page that moved on to next) */
+void npmu__reply_list_put(struct npmu__cursor *c, uint32_t total, uint32_t next,
+			  const struct npmu_region_info *infos, uint32_t count);
 
 /* UNITS: u32 count (<= NPMU_UNITS_REPLY_MAX), then each unit. *list (count + 1 entries,
  * malloc'd, zeroed past the last) belongs to the caller when 0 is returned. */
 #define NPMU_UNITS_REPLY_MAX 1024
 int npmu__reply_units(const uint8_t *body, size_t len, struct npmu_unit_info **list,
 		      size_t *count);
+void npmu__reply_units_put(struct npmu__cursor *c, const struct npmu_unit_info *list, size_t count);
 
 /* One copy of a mirrored region in an OPEN or an ATTACH reply. */
 struct npmu__copy_grant {
@@ -91,11 +106,15 @@ struct npmu__open_reply {
 };
 int npmu__reply_open(const uint8_t *body, size_t len, uint32_t access,
 		     struct npmu__open_reply *out);
+/* (encode: a plain region's when !o->mirrored, whatever o->info.copies says) */
+void npmu__reply_open_put(struct npmu__cursor *c, const struct npmu__open_reply *o);
 
 /* OPEN answered by a unit to its manager: region_info, access_info, unit and nothing more, even
  * for a copy of a mirrored region (whose region_info says 2 copies). */
 int npmu__reply_grant(const uint8_t *body, size_t len, uint32_t access,
 		      struct npmu_region_info *info, struct npmu__access_info *ai);
+void npmu__reply_grant_put(struct npmu__cursor *c, const struct npmu_region_info *info,
+			   const struct npmu__access_info *ai);
 
 /* MIRROR: u16 rec_len, rec (a valid record), u32 reachable (bits 0 and 1 only), u32 flags; an
  * ATTACH reply goes on with u64 region_id, access_info, unit. */
@@ -107,11 +126,14 @@ struct npmu__mirror_reply {
 };
 int npmu__reply_mirror(const uint8_t *body, size_t len, bool attach,
 		       struct npmu__mirror_reply *out);
+void npmu__reply_mirror_put(struct npmu__cursor *c, const struct npmu__mirror_reply *m,
+			    bool attach);
 
 /* MIRROR_REC (a unit to its manager): u16 rec_len (<= NPMU_MIRROR_REC_MAX), rec; the bytes are
  * copied to rec as they are (the manager checks them with the other copy's record). */
 int npmu__reply_mirror_rec(const uint8_t *body, size_t len, uint8_t rec[NPMU_MIRROR_REC_MAX],
 			   size_t *rec_len);
+void npmu__reply_mirror_rec_put(struct npmu__cursor *c, const uint8_t *rec, size_t rec_len);
 
 /* RIGHTS (a unit to its manager): u64 region_id, u32 count (<= NPMU_RIGHTS_REPLY_MAX), count x
  * (u64 key, u32 access (read or read-write), u64 holder). */
@@ -125,9 +147,11 @@ struct npmu__rights_reply {
 	} r[NPMU_RIGHTS_REPLY_MAX];
 };
 int npmu__reply_rights(const uint8_t *body, size_t len, struct npmu__rights_reply *out);
+void npmu__reply_rights_put(struct npmu__cursor *c, const struct npmu__rights_reply *r);
 
 /* HOLDER: u32 ttl_ms (at least 100 ms: a client renews every third of it). */
 int npmu__reply_holder(const uint8_t *body, size_t len, uint32_t *ttl_ms);
+void npmu__reply_holder_put(struct npmu__cursor *c, uint32_t ttl_ms);
 
 /* LEASE: u64 lease, u64 epoch; a query's goes on with u32 state (0..2), u32 ms left, holder. */
 struct npmu__lease_reply {
@@ -136,5 +160,6 @@ struct npmu__lease_reply {
 	char holder[NPMU_ID_MAX + 1];     /* query only */
 };
 int npmu__reply_lease(const uint8_t *body, size_t len, bool query, struct npmu__lease_reply *out);
+void npmu__reply_lease_put(struct npmu__cursor *c, const struct npmu__lease_reply *l, bool query);
 
 #endif

@@ -12,6 +12,7 @@
 #include "codec.h"
 #include "deferred.h"
 #include "log.h"
+#include "replies.h"
 #include "sessions.h"
 
 #define RX_BUFS 64         /* receives kept posted */
@@ -297,15 +298,11 @@ static int dispatch(struct npmu__service *svc, const struct npmu__msg_hdr *hdr,
 	const char *who = sess ? sess->who : NULL;
 	switch (hdr->type) {
 	case NPMU_MSG_HELLO: {
-		uint32_t flags = 0;
-		uint8_t id[8] = {0};
-		uint64_t capacity = 0, free_bytes = 0;
-		svc->ops.hello(svc->ops.arg, &flags, id, &capacity, &free_bytes);
-		npmu__put_u32(reply, flags | (svc->fab->virt_addr ? NPMU_UNIT_VIRT_ADDR : 0) |
-					     (svc->sessions ? NPMU_UNIT_AUTH : 0));
-		npmu__put_bytes(reply, id, 8); /* unit id */
-		npmu__put_u64(reply, capacity);
-		npmu__put_u64(reply, free_bytes);
+		struct npmu__hello_reply h = {0};
+		svc->ops.hello(svc->ops.arg, &h.flags, h.unit_id, &h.bytes, &h.free);
+		h.flags |= (svc->fab->virt_addr ? NPMU_UNIT_VIRT_ADDR : 0) |
+			   (svc->sessions ? NPMU_UNIT_AUTH : 0);
+		npmu__reply_hello_put(reply, &h);
 		return 0;
 	}
 	case NPMU_MSG_AUTH1:

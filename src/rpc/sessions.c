@@ -10,6 +10,7 @@
 #include "codec.h"
 #include "fabric.h"
 #include "log.h"
+#include "replies.h"
 
 /* now_ns -- monotonic nanoseconds. */
 static uint64_t now_ns(void)
@@ -219,13 +220,11 @@ int npmu__sessions_auth1(struct npmu__sessions *ss, const struct npmu__request *
 	memcpy(s->addr, req->peer, s->addr_len);
 	s->last_ns = now_ns();
 	s->state = SESSION_CHALLENGED;
-	uint8_t mac[NPMU_MAC_LEN];
-	npmu__auth_mac(s->key, false, &s->t, mac);
-	npmu__put_u64(reply, s->t.session);
-	npmu__put_u8(reply, (uint8_t)strlen(ss->id));
-	npmu__put_bytes(reply, ss->id, strlen(ss->id));
-	npmu__put_bytes(reply, s->t.nonce_r, NPMU_NONCE_LEN);
-	npmu__put_bytes(reply, mac, NPMU_MAC_LEN);
+	struct npmu__auth1_reply a = {.session = s->t.session};
+	snprintf(a.id_r, sizeof(a.id_r), "%s", ss->id);
+	memcpy(a.nonce_r, s->t.nonce_r, NPMU_NONCE_LEN);
+	npmu__auth_mac(s->key, false, &s->t, a.mac);
+	npmu__reply_auth1_put(reply, &a);
 	return 0;
 }
 

@@ -11,6 +11,7 @@
 #include "ckpt_format.h"
 #include "codec.h"
 #include "log.h"
+#include "replies.h"
 
 /* entry_find -- the TPT entry of region id, or NULL. */
 static struct npmu__tpt_entry *entry_find(struct npmu__unit *unit, uint64_t id)
@@ -554,8 +555,7 @@ int npmu__unit_mirror_rec(struct npmu__unit *unit, const char *name, bool set, u
 		LOG_INFO("region %s: mirror record generation %llu", name,
 			 (unsigned long long)want.generation);
 	}
-	npmu__put_u16(reply, r->mirror_len);
-	npmu__put_bytes(reply, r->mirror, r->mirror_len);
+	npmu__reply_mirror_rec_put(reply, r->mirror, r->mirror_len);
 	return 0;
 }
 

@@ -4,6 +4,7 @@
 #include "unit.h"
 
 #include "log.h"
+#include "replies.h"
 
 static int local_create(void *u, const struct npmu__request *req, const char *owner,
 			struct npmu_region_info *info)
@@ -114,15 +115,13 @@ static int local_mirror_rec(void *u, const struct npmu__request *req, struct npm
 static int local_units(void *u, struct npmu__cursor *reply)
 {
 	struct npmu__unit *unit = u;
-	char addr[NPMU_ADDR_STR_MAX + 1];
-	npmu__fabric_addr_str(unit->fab, unit->fab->name, addr, sizeof(addr));
-	npmu__put_u32(reply, 1);
-	npmu__str_put(reply, addr);
-	npmu__put_u32(reply, 1); /* up: it is answering */
-	npmu__put_u64(reply, (unit->pool->sb.npages - unit->pool->sb.data_start) * NPMU_PAGE_SIZE);
-	npmu__put_u64(reply, unit->pool->alloc.nfree * NPMU_PAGE_SIZE);
-	npmu__put_u32(reply, unit->pool->meta.nregions);
-	npmu__str_put(reply, ""); /* no fault domain: it is its own */
+	struct npmu_unit_info me = {
+		.up = true, /* it is answering */
+		.bytes = (unit->pool->sb.npages - unit->pool->sb.data_start) * NPMU_PAGE_SIZE,
+		.free = unit->pool->alloc.nfree * NPMU_PAGE_SIZE,
+		.regions = unit->pool->meta.nregions}; /* no fault domain: it is its own */
+	npmu__fabric_addr_str(unit->fab, unit->fab->name, me.addr, sizeof(me.addr));
+	npmu__reply_units_put(reply, &me, 1);
 	return 0;
 }
 

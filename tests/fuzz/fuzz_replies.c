@@ -1,7 +1,7 @@
-/* fuzz_replies.c -- the client's side of the protocol: every reply decoder (src/common/replies.c)
+/* fuzz_replies.c -- the client's side of the protocol: every reply decoder (src/proto/replies.c)
  * and the initiator's half of the handshake and of the sealed channel. Input: u8 kind, then the
- * kind's bytes. Checks besides memory safety: what decodes is in range and terminated; a decoded
- * region_info encodes back to the same bytes; and a reply or an AUTH1 answer made properly, then
+ * kind's bytes. Checks besides memory safety: what decodes is in range and terminated; whatever
+ * decodes, its encoder (npmu__reply_*_put) writes back to the very same bytes; and a reply or an AUTH1 answer made properly, then
  * altered in one byte, is never accepted, while the unaltered one always is. */
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +20,18 @@
 	} while (0)
 
 static const uint8_t key[NPMU_KEY_LEN] = {7, 6, 5, 4, 3, 2, 1};
+
+/* SAME -- the encoder statement put (writing to cursor e) gives back exactly b[0..n): each value
+ * has one encoding, and the encoders and decoders agree. */
+#define SAME(b, n, put)                                                                            \
+	do {                                                                                       \
+		static uint8_t again_[NPMU_WIRE_MAX];                                              \
+		struct npmu__cursor e_;                                                            \
+		npmu__cursor_init(&e_, again_, sizeof(again_));                                    \
+		struct npmu__cursor *e = &e_;                                                      \
+		put;                                                                               \
+		CHECK(e_.ok && e_.pos == (n) && memcmp(again_, (b), (n)) == 0);                    \
+	} while (0)
 
 /* terminated -- s holds a NUL within its n bytes. */
 static bool terminated(const char *s, size_t n)
@@ -45,14 +57,18 @@ static void decoders(uint8_t which, const uint8_t *b, size_t n)
 	switch (which % 14) {
 	case 0: {
 		struct npmu__hello_reply h;
-		if (npmu__reply_hello(b, n, &h) == 0)
+		if (npmu__reply_hello(b, n, &h) == 0) {
 			CHECK(h.free <= h.bytes && n == 28);
+			SAME(b, n, npmu__reply_hello_put(e, &h));
+		}
 		break;
 	}
 	case 1: {
 		struct npmu__auth1_reply a;
-		if (npmu__reply_auth1(b, n, &a) == 0)
+		if (npmu__reply_auth1(b, n, &a) == 0) {
 			CHECK(a.session != 0 && npmu__id_valid(a.id_r, strlen(a.id_r)));
+			SAME(b, n, npmu__reply_auth1_put(e, &a));
+		}
 		break;
 	}
 	case 2: {
@@ -60,11 +76,7 @@ static void decoders(uint8_t which, const uint8_t *b, size_t n)
 		if (npmu__reply_info(b, n, &info) == 0) {
 			CHECK(terminated(info.name, sizeof(info.name)) && info.copies >= 1 &&
 			      info.copies <= 2);
-			uint8_t again[NPMU_WIRE_MAX];
-			struct npmu__cursor c;
-			npmu__cursor_init(&c, again, sizeof(again));
-			npmu__info_put(&c, &info);
-			CHECK(c.ok && c.pos == n && memcmp(again, b, n) == 0); /* one encoding only */
+			SAME(b, n, npmu__reply_info_put(e, &info));
 		}
 		break;
 	}
@@ -72,9 +84,9 @@ static void decoders(uint8_t which, const uint8_t *b, size_t n)
 		uint32_t v;
 		uint64_t w;
 		if (npmu__reply_u32(b, n, &v) == 0)
-			CHECK(n == 4);
+			SAME(b, n, npmu__reply_u32_put(e, v));
 		if (npmu__reply_u64(b, n, &w) == 0)
-			CHECK(n == 8);
+			SAME(b, n, npmu__reply_u64_put(e, w));
 		break;
 	}
 	case 4: {
@@ -88,6 +100,7 @@ static void decoders(uint8_t which, const uint8_t *b, size_t n)
 			CHECK(p.last || p.next > start); /* a listing always ends */
 			for (uint32_t i = 0; i < p.count; i++)
 				CHECK(terminated(p.infos[i].name, sizeof(p.infos[i].name)));
+			SAME(b + 1, n - 1, npmu__reply_list_put(e, p.total, p.next, p.infos, p.count));
 			free(p.infos);
 		}
 		break;
@@ -100,6 +113,7 @@ static void decoders(uint8_t which, const uint8_t *b, size_t n)
 			for (size_t i = 0; i < count; i++)
 				CHECK(list[i].addr[0] && terminated(list[i].addr, sizeof(list[i].addr)) &&
 				      terminated(list[i].domain, sizeof(list[i].domain)));
+			SAME(b, n, npmu__reply_units_put(e, list, count));
 			free(list);
 		}
 		break;
@@ -115,11 +129,14 @@ static void decoders(uint8_t which, const uint8_t *b, size_t n)
 				CHECK(!o.copy[k].granted ||
 				      strcmp(o.copy[k].ai.unit, o.m.copy[k].unit) == 0);
 			}
+			SAME(b, n, npmu__reply_open_put(e, &o));
 		}
 		struct npmu_region_info info;
 		struct npmu__access_info ai;
-		if (npmu__reply_grant(b, n, access, &info, &ai) == 0)
+		if (npmu__reply_grant(b, n, access, &info, &ai) == 0) {
 			CHECK(ai.access == access && terminated(ai.unit, sizeof(ai.unit)));
+			SAME(b, n, npmu__reply_grant_put(e, &info, &ai));
+		}
 		break;
 	}
 	case 8:
@@ -129,22 +146,29 @@ static void decoders(uint8_t which, const uint8_t *b, size_t n)
 		if (npmu__reply_mirror(b, n, attach, &mr) == 0) {
 			CHECK(mr.reach <= 3 && mr.m.ncopies == NPMU_MIRROR_COPIES);
 			CHECK(!attach || mr.attach.ai.unit[0]);
+			SAME(b, n, npmu__reply_mirror_put(e, &mr, attach));
 		}
 		break;
 	}
 	case 10: {
 		uint8_t rec[NPMU_MIRROR_REC_MAX];
 		size_t len;
-		if (npmu__reply_mirror_rec(b, n, rec, &len) == 0)
+		if (npmu__reply_mirror_rec(b, n, rec, &len) == 0) {
 			CHECK(len <= NPMU_MIRROR_REC_MAX && n == len + 2);
+			SAME(b, n, npmu__reply_mirror_rec_put(e, rec, len));
+		}
 		break;
 	}
 	case 11: {
 		struct npmu__lease_reply lr;
-		if (npmu__reply_lease(b, n, false, &lr) == 0)
+		if (npmu__reply_lease(b, n, false, &lr) == 0) {
 			CHECK(lr.lease != 0 && n == 16);
-		if (npmu__reply_lease(b, n, true, &lr) == 0)
+			SAME(b, n, npmu__reply_lease_put(e, &lr, false));
+		}
+		if (npmu__reply_lease(b, n, true, &lr) == 0) {
 			CHECK(lr.lease == 0 && lr.state <= 2 && terminated(lr.holder, sizeof(lr.holder)));
+			SAME(b, n, npmu__reply_lease_put(e, &lr, true));
+		}
 		break;
 	}
 	case 12: {
@@ -154,13 +178,16 @@ static void decoders(uint8_t which, const uint8_t *b, size_t n)
 			for (uint32_t i = 0; i < rr.count; i++)
 				CHECK(rr.r[i].access == NPMU_ACCESS_READ ||
 				      rr.r[i].access == NPMU_ACCESS_READ_WRITE);
+			SAME(b, n, npmu__reply_rights_put(e, &rr));
 		}
 		break;
 	}
 	case 13: {
 		uint32_t ttl;
-		if (npmu__reply_holder(b, n, &ttl) == 0)
+		if (npmu__reply_holder(b, n, &ttl) == 0) {
 			CHECK(ttl >= 100 && n == 4);
+			SAME(b, n, npmu__reply_holder_put(e, ttl));
+		}
 		break;
 	}
 	}
