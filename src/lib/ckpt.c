@@ -681,7 +681,7 @@ int npmu_ckpt_stat(struct npmu_ckpt *ck, struct npmu_ckpt_info *info)
 		uint64_t c = ck->primary || ck->observe ? read_cursor(ck) : ck->tail;
 		info->unread = c && c <= ck->tail ? ck->tail - c : ck->tail - ck->base_lpos;
 	}
-	struct npmu__request req = {.ttl_ms = 1000, .release = 2};
+	struct npmu__request req = {.ttl_ms = 1000, .lease_op = 2};
 	snprintf(req.name, sizeof(req.name), "%s", ck->name);
 	const uint8_t *body;
 	size_t blen;

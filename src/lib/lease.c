@@ -35,7 +35,7 @@ void npmu__lease_init(struct npmu__lease_holder *lh, const char *name, uint32_t 
 static int call(struct npmu__lease_holder *lh, uint64_t id, uint32_t op, uint64_t *new_id,
 		uint64_t *epoch)
 {
-	struct npmu__request req = {.lease = id, .ttl_ms = (uint32_t)lh->lease_ms, .release = op,
+	struct npmu__request req = {.lease = id, .ttl_ms = (uint32_t)lh->lease_ms, .lease_op = op,
 				    .members = lh->members};
 	snprintf(req.name, sizeof(req.name), "%s", lh->name);
 	if (id && op == NPMU__LEASE_TAKE)

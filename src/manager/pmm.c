@@ -109,14 +109,14 @@ static int lease_fast(struct npmu__pmm *pmm, const char *who, const struct npmu_
 	if (req->lease == 0)
 		return NPMU__PMM_DEFER; /* an acquire fences at the units */
 	if (!l || l->id != req->lease) {
-		if (req->release == NPMU__LEASE_TAKE && !l && req->key &&
+		if (req->lease_op == NPMU__LEASE_TAKE && !l && req->key &&
 		    npmu__leases_in_grace(&pmm->leases))
 			return NPMU__PMM_DEFER; /* a lease from before our start (L4) */
 		return NPMU_E_FENCED;
 	}
 	if (strcmp(l->holder, who ? who : "") != 0 || l->taking)
 		return NPMU_E_FENCED;
-	if (req->release == NPMU__LEASE_RELEASE) {
+	if (req->lease_op == NPMU__LEASE_RELEASE) {
 		memset(l, 0, sizeof(*l));
 		return 0;
 	}
@@ -278,7 +278,7 @@ static int lease_query(struct npmu__pmm *pmm, const struct npmu__request *req,
 static int lease(struct npmu__pmm *pmm, const char *who, const struct npmu__request *req,
 		 struct npmu__cursor *reply)
 {
-	if (req->release == NPMU__LEASE_QUERY)
+	if (req->lease_op == NPMU__LEASE_QUERY)
 		return lease_query(pmm, req, reply);
 	pthread_mutex_lock(&pmm->lock);
 	int rc = lease_fast(pmm, who, req, reply);
@@ -347,7 +347,7 @@ int npmu__pmm_handle_fast(struct npmu__pmm *pmm, const char *who, uint16_t type,
 		rc = holder_renew(pmm, who, req);
 		if (rc == 0)
 			npmu__reply_holder_put(reply, pmm->holders.ttl_ms);
-	} else if (type == NPMU_MSG_LEASE && req->release != NPMU__LEASE_QUERY) {
+	} else if (type == NPMU_MSG_LEASE && req->lease_op != NPMU__LEASE_QUERY) {
 		pthread_mutex_lock(&pmm->lock);
 		rc = lease_fast(pmm, who, req, reply);
 		pthread_mutex_unlock(&pmm->lock);
@@ -400,7 +400,7 @@ static int programming(struct npmu__pmm *pmm, const char *who, uint16_t type,
 		return pmm->ops->mirror_rec(pmm->unit, req, reply);
 	case NPMU_MSG_FENCE: {
 		uint64_t epoch = req->epoch;
-		int rc = pmm->ops->fence(pmm->unit, req->name, req->op == 1, &epoch);
+		int rc = pmm->ops->fence(pmm->unit, req->name, req->op == NPMU__FENCE_STREAM, &epoch);
 		if (rc == 0)
 			npmu__reply_u64_put(reply, epoch);
 		return rc;
@@ -469,7 +469,7 @@ int npmu__pmm_handle(struct npmu__pmm *pmm, const char *who, uint16_t type,
 		snprintf(named, sizeof(named), "%s", req->name);
 	rc = pmm->ops->stat(pmm->unit, named, &info);
 	if (rc == NPMU_E_NOENT && type == NPMU_MSG_LEASE && req->members &&
-	    req->release == NPMU__LEASE_TAKE) {
+	    req->lease_op == NPMU__LEASE_TAKE) {
 		/* a set being made: its first writer takes the lease before creating members */
 		struct npmu_region_info want = {0};
 		snprintf(want.name, sizeof(want.name), "%s", named);
@@ -489,7 +489,7 @@ int npmu__pmm_handle(struct npmu__pmm *pmm, const char *who, uint16_t type,
 		return 0;
 	case NPMU_MSG_OPEN: return open_region(pmm, who, req, rights, &info, reply);
 	case NPMU_MSG_LEASE:
-		if (!(rights & (req->release == NPMU__LEASE_QUERY ? NPMU_RIGHT_READ : NPMU_RIGHT_WRITE)))
+		if (!(rights & (req->lease_op == NPMU__LEASE_QUERY ? NPMU_RIGHT_READ : NPMU_RIGHT_WRITE)))
 			return NPMU_E_ACCESS;
 		return lease(pmm, who, req, reply);
 	case NPMU_MSG_MIRROR:

@@ -63,7 +63,7 @@ static void forget(struct npmu__units *us, const char *name)
 static int rec_call(struct npmu__units *us, int i, const char *name, const uint8_t *rec,
 		    size_t rec_len, uint64_t key, uint8_t *out, size_t *out_len)
 {
-	struct npmu__request req = {.op = rec ? 1 : 0, .key = key, .rec_len = (uint16_t)rec_len};
+	struct npmu__request req = {.op = rec ? NPMU__REC_SET : NPMU__REC_GET, .key = key, .rec_len = (uint16_t)rec_len};
 	snprintf(req.name, sizeof(req.name), "%s", name);
 	if (rec)
 		memcpy(req.rec, rec, rec_len);
@@ -417,7 +417,8 @@ int npmu__mirror_create(struct npmu__units *us, const struct npmu__request *req,
 static int fence_copy(struct npmu__units *us, int i, const char *name, bool raise,
 		      uint64_t *epoch)
 {
-	struct npmu__request req = {.op = raise, .epoch = *epoch};
+	struct npmu__request req = {.op = raise ? NPMU__FENCE_STREAM : NPMU__FENCE_WRITERS,
+				    .epoch = *epoch};
 	snprintf(req.name, sizeof(req.name), "%s", name);
 	const uint8_t *body;
 	size_t blen;

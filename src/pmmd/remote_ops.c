@@ -177,7 +177,8 @@ static int remote_fence(void *v, const char *name, bool raise, uint64_t *epoch)
 		return rc;
 	if (info.copies > 1)
 		return npmu__mirror_fence(v, name, raise, epoch);
-	struct npmu__request req = {.op = raise, .epoch = *epoch};
+	struct npmu__request req = {.op = raise ? NPMU__FENCE_STREAM : NPMU__FENCE_WRITERS,
+				    .epoch = *epoch};
 	const uint8_t *body;
 	size_t blen;
 	int unit;

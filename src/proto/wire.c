@@ -214,7 +214,7 @@ int npmu__req_encode(uint16_t type, const struct npmu__request *req, void *buf, 
 		put_name(&c, req->name);
 		npmu__put_u64(&c, req->lease);
 		npmu__put_u32(&c, req->ttl_ms);
-		npmu__put_u32(&c, req->release);
+		npmu__put_u32(&c, req->lease_op);
 		npmu__put_u64(&c, req->key);
 		npmu__put_u32(&c, req->members);
 		break;
@@ -250,7 +250,7 @@ int npmu__req_decode(uint16_t type, const void *body, size_t len, struct npmu__r
 		rc = get_name(&c, req->name);
 		req->op = npmu__get_u32(&c);
 		req->epoch = npmu__get_u64(&c);
-		if (c.ok && req->op > 1)
+		if (c.ok && req->op > NPMU__FENCE_STREAM)
 			return NPMU_E_PROTO;
 		break;
 	case NPMU_MSG_MIRROR_REC:
@@ -258,7 +258,8 @@ int npmu__req_decode(uint16_t type, const void *body, size_t len, struct npmu__r
 		req->op = npmu__get_u32(&c);
 		req->key = npmu__get_u64(&c);
 		get_rec(&c, req);
-		if (c.ok && (req->op > 1 || (req->op == 1) != (req->rec_len > 0)))
+		if (c.ok && (req->op > NPMU__REC_SET ||
+			     (req->op == NPMU__REC_SET) != (req->rec_len > 0)))
 			return NPMU_E_PROTO;
 		break;
 	case NPMU_MSG_MIRROR:
@@ -319,11 +320,11 @@ int npmu__req_decode(uint16_t type, const void *body, size_t len, struct npmu__r
 		rc = get_name(&c, req->name);
 		req->lease = npmu__get_u64(&c);
 		req->ttl_ms = npmu__get_u32(&c);
-		req->release = npmu__get_u32(&c);
+		req->lease_op = npmu__get_u32(&c);
 		req->key = npmu__get_u64(&c);
 		req->members = npmu__get_u32(&c);
 		if (c.ok && (req->ttl_ms < 10 || req->ttl_ms > 600000 ||
-			     req->release > NPMU__LEASE_QUERY || req->members > NPMU_SET_MEMBERS_MAX))
+			     req->lease_op > NPMU__LEASE_QUERY || req->members > NPMU_SET_MEMBERS_MAX))
 			return NPMU_E_PROTO;
 		if (c.ok && req->members && strlen(req->name) + 4 > NPMU_NAME_MAX)
 			return NPMU_E_NAME; /* a set's name leaves room for its members' ".s63" */

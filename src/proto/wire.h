@@ -78,11 +78,11 @@ enum npmu__msg_type {
 			       * u64 lease, u64 epoch; query reply: u64 0, u64 epoch, u32 state
 			       * (0 free, 1 held, 2 lapsed), u32 ms left, holder (the principal,
 			       * "" without authentication) */
-	NPMU_MSG_FENCE = 15,  /* manager to unit: body: name, u32 op (1: a stream's fence, which
-			       * raises its epoch; 0: close the read-write rights only), u64 epoch
-			       * (op 1: raise to this if it is more than one past the current);
+	NPMU_MSG_FENCE = 15,  /* manager to unit: body: name, u32 op (enum npmu__fence_op), u64
+			       * epoch (a stream's fence: raise to this if it is more than one past
+			       * the current);
 			       * reply: u64 epoch (0 when not raised) */
-	NPMU_MSG_MIRROR_REC = 16, /* manager to unit: body: name, u32 op (0 get, 1 set), u64 key (set:
+	NPMU_MSG_MIRROR_REC = 16, /* manager to unit: body: name, u32 op (enum npmu__rec_op), u64 key (set:
 				   * 0, or a key that must be a live read-write right to the
 				   * region), u16 rec_len, rec; reply: u16 rec_len, rec (after a
 				   * set: the record stored). A set must raise the generation */
@@ -107,6 +107,18 @@ enum npmu__lease_op {
 	NPMU__LEASE_TAKE = 0,    /* lease 0: acquire (fencing earlier writers); else renew */
 	NPMU__LEASE_RELEASE = 1, /* give it up */
 	NPMU__LEASE_QUERY = 2,   /* its state, for a reader */
+};
+
+/* What a FENCE request asks (its op field). */
+enum npmu__fence_op {
+	NPMU__FENCE_WRITERS = 0, /* close the region's read-write rights */
+	NPMU__FENCE_STREAM = 1,  /* a stream's fence: close them and raise its epoch */
+};
+
+/* What a MIRROR_REC request asks (its op field). */
+enum npmu__rec_op {
+	NPMU__REC_GET = 0, /* the record stored */
+	NPMU__REC_SET = 1, /* store this one (of a higher generation) */
 };
 
 #define NPMU_HOLDER_TTL_MS 3000u /* a holder is dead after this long without renewal */
@@ -180,13 +192,14 @@ struct npmu__request {
 	char unit[NPMU_ADDR_STR_MAX + 1];
 	uint64_t lease;
 	uint32_t ttl_ms;
-	uint32_t release;                    /* LEASE: enum npmu__lease_op */
+	uint32_t lease_op;                   /* LEASE: enum npmu__lease_op */
 	uint64_t holder;                     /* OPEN, MIRROR, HOLDER */
 	uint32_t members;                    /* LEASE */
 	uint64_t epoch;                      /* FENCE: the least epoch to raise to */
 	uint32_t copies;                     /* CREATE */
 	char unit2[NPMU_ADDR_STR_MAX + 1];   /* CREATE: where copy 1 goes */
-	uint32_t op;                         /* MIRROR_REC, MIRROR; FENCE: raise the epoch */
+	uint32_t op;                         /* FENCE: enum npmu__fence_op; MIRROR_REC: enum
+					      * npmu__rec_op; MIRROR: enum npmu__mirror_op */
 	uint32_t copy;                       /* MIRROR */
 	uint64_t key1;                       /* MIRROR: key on copy 1 (key: on copy 0) */
 	uint64_t value;                      /* MIRROR */

@@ -108,7 +108,7 @@ static int local_fence(void *u, const char *name, bool raise, uint64_t *epoch)
 
 static int local_mirror_rec(void *u, const struct npmu__request *req, struct npmu__cursor *reply)
 {
-	return npmu__unit_mirror_rec(u, req->name, req->op == 1, req->key, req->rec, req->rec_len,
+	return npmu__unit_mirror_rec(u, req->name, req->op == NPMU__REC_SET, req->key, req->rec, req->rec_len,
 				     reply);
 }
 
