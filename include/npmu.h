@@ -297,6 +297,15 @@ struct npmu_ckpt_opts {
 					  * fails; 0: $NPMU_UNIT_WAIT_MS, else 30000 */
 };
 
+/* A stream's lease as anyone may see it (npmu_ckpt_info.lease_state). */
+enum npmu_lease_state {
+	NPMU_LEASE_NONE = 0,   /* no writer yet */
+	NPMU_LEASE_HELD = 1,   /* a primary holds it and renews it */
+	NPMU_LEASE_LAPSED = 2, /* its primary stopped renewing it: a backup may take over (the
+				* primary is fenced when one does; until then a late renewal
+				* keeps it) */
+};
+
 /* What a stream says of itself (npmu_ckpt_stat). */
 struct npmu_ckpt_info {
 	enum npmu_ckpt_mode mode;
@@ -306,7 +315,7 @@ struct npmu_ckpt_info {
 	uint64_t log_size;
 	uint64_t latest_start, latest_end; /* append: log positions of the latest update */
 	uint64_t unread;      /* append: bytes of log the backup has not consumed */
-	int lease_state;      /* 0: no writer yet, 1: held, 2: lapsed (the writer was fenced) */
+	enum npmu_lease_state lease_state;
 	uint32_t lease_left_ms;
 	char lease_holder[64]; /* principal holding the lease ("" without authentication) */
 };
@@ -444,6 +453,13 @@ NPMU_API int npmu_stripe_rebuild(struct npmu_conn *conn, const char *name,
 				 npmu_progress_fn progress, void *arg, struct npmu_stripe_report *rep);
 
 /* What `npmu stripe stat` shows: the layout, the versions, and each member's health. */
+/* A striped set's member as a reader finds it (npmu_stripe_info.member[].state). */
+enum npmu_member_state {
+	NPMU_MEMBER_OK = 0,          /* its header reads and agrees with the set */
+	NPMU_MEMBER_LOST = 1,        /* its unit does not answer, or the region is missing */
+	NPMU_MEMBER_CORRUPT = 2,     /* its header is damaged or belongs to another set */
+};
+
 struct npmu_stripe_info {
 	uint32_t k, m, n, keep;
 	uint64_t seg_size, capacity;
@@ -456,7 +472,7 @@ struct npmu_stripe_info {
 	struct {
 		char region[NPMU_NAME_MAX + 1];
 		char unit[128];
-		int state;      /* 0: ok, 1: unreachable or missing, 2: corrupt header */
+		enum npmu_member_state state;
 		uint32_t manifests; /* kept versions whose manifest it holds */
 	} member[64];
 };

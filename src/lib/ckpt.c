@@ -17,11 +17,21 @@
 #define LOG_READ_CHUNK (4u << 20) /* bytes of log read at once; the largest update record */
 #define CURSOR_SUFFIX ".cursor"
 
+/*
+ * A stream handle's role:
+ *   BACKUP   -- reads the stream and marks what it consumed (NAME.cursor); may take over
+ *   OBSERVER -- (opts.observe) reads only: no marks, no takeover
+ *   PRIMARY  -- holds the lease and commits
+ * BACKUP or OBSERVER --(lease taken, state loaded: take_over)--> PRIMARY;
+ * PRIMARY --(become_primary failed before any commit: the lease given back)--> BACKUP.
+ * npmu_ckpt_open_primary opens a backup handle and takes over at once.
+ */
+enum ckpt_role { ROLE_BACKUP, ROLE_OBSERVER, ROLE_PRIMARY };
+
 struct npmu_ckpt {
 	struct npmu_conn *conn;
 	char name[NPMU_NAME_MAX + 1];
-	bool primary;
-	bool observe;               /* read only, no marks */
+	enum ckpt_role role;
 	enum npmu_copy read_from;   /* a mirrored stream's copy to read */
 	struct npmu_region *data;   /* read-write for the primary, read-only for a backup */
 	struct npmu_region *cursor; /* NAME.cursor: read-write for a backup, read-only for the primary */
@@ -282,7 +292,7 @@ int npmu_ckpt_follow(struct npmu_ckpt *ck)
 	if (!ck)
 		return NPMU_E_INVAL;
 	int rc = ck->hdr.mode == NPMU_CKPT_APPEND ? follow_append(ck) : follow_overwrite(ck);
-	if (rc >= 0 && !ck->primary && !ck->observe && ck->hdr.mode == NPMU_CKPT_APPEND)
+	if (rc >= 0 && ck->role == ROLE_BACKUP && ck->hdr.mode == NPMU_CKPT_APPEND)
 		write_cursor(ck);
 	return rc;
 }
@@ -312,7 +322,7 @@ int npmu_ckpt_commit(struct npmu_ckpt *ck, const void *state, uint64_t len)
 {
 	if (!ck || (len && !state))
 		return NPMU_E_INVAL;
-	if (!ck->primary)
+	if (ck->role != ROLE_PRIMARY)
 		return NPMU_E_ACCESS;
 	if (len > ck->hdr.state_size)
 		return NPMU_E_TOOBIG;
@@ -342,7 +352,7 @@ int npmu_ckpt_update(struct npmu_ckpt *ck, uint64_t offset, const void *data, ui
 {
 	if (!ck || (len && !data))
 		return NPMU_E_INVAL;
-	if (!ck->primary || ck->hdr.mode != NPMU_CKPT_APPEND)
+	if (ck->role != ROLE_PRIMARY || ck->hdr.mode != NPMU_CKPT_APPEND)
 		return NPMU_E_ACCESS;
 	uint64_t L = ck->hdr.log_size, need = npmu__ckpt_upd_size(len);
 	if (offset > ck->hdr.state_size || len > ck->hdr.state_size - offset ||
@@ -444,9 +454,10 @@ int npmu_ckpt_create(struct npmu_conn *conn, const char *name, const struct npmu
 	return rc;
 }
 
-/* ckpt_new -- a handle with its buffers, for the stream's shape in the header. */
+/* ckpt_new -- a backup's (or an observer's) handle with its buffers, for the stream's shape in
+ * the header. */
 static int ckpt_new(struct npmu_conn *conn, const char *name, const struct npmu_ckpt_opts *opts,
-		    bool primary, struct npmu_ckpt **out)
+		    struct npmu_ckpt **out)
 {
 	if (!conn || !name || !out)
 		return NPMU_E_INVAL;
@@ -462,21 +473,19 @@ static int ckpt_new(struct npmu_conn *conn, const char *name, const struct npmu_
 	const char *wait = getenv("NPMU_UNIT_WAIT_MS");
 	ck->unit_wait_ms = opts && opts->unit_wait_ms > 0 ? opts->unit_wait_ms
 			   : wait && atoi(wait) > 0 ? atoi(wait) : 30000;
-	ck->observe = !primary && opts && opts->observe;
+	ck->role = opts && opts->observe ? ROLE_OBSERVER : ROLE_BACKUP;
 	ck->read_from = opts ? opts->read_from : NPMU_COPY_NEAREST;
 	npmu__lease_init(&ck->lease, name, 0, ck->lease_ms);
 	char cname[NPMU_NAME_MAX + 1];
 	int rc = cursor_name(name, cname);
 	if (rc == 0)
-		rc = npmu_region_open_copy(conn, name,
-					   primary ? NPMU_ACCESS_READ_WRITE : NPMU_ACCESS_READ,
-					   ck->read_from, &ck->data);
+		rc = npmu_region_open_copy(conn, name, NPMU_ACCESS_READ, ck->read_from, &ck->data);
 	uint8_t page[NPMU_CKPT_HDR];
 	if (rc == 0)
 		rc = read_hdr(ck, page); /* a region that is no stream is told as such first */
 	if (rc == 0)
 		rc = npmu_region_open(conn, cname,
-				      primary || ck->observe ? NPMU_ACCESS_READ : NPMU_ACCESS_READ_WRITE,
+				      ck->role == ROLE_OBSERVER ? NPMU_ACCESS_READ : NPMU_ACCESS_READ_WRITE,
 				      &ck->cursor);
 	if (rc == 0 && npmu__ckpt_region_size(&ck->hdr) > npmu_region_size(ck->data))
 		rc = NPMU_E_CORRUPT;
@@ -487,7 +496,6 @@ static int ckpt_new(struct npmu_conn *conn, const char *name, const struct npmu_
 			rc = NPMU_E_NOMEM;
 	}
 	if (rc != 0) {
-		ck->primary = false;
 		npmu_ckpt_close(&ck);
 		return rc;
 	}
@@ -513,7 +521,7 @@ static int become_primary(struct npmu_ckpt *ck)
 	rc = npmu_ckpt_follow(ck); /* everything not yet read, under the new epoch */
 	if (rc < 0)
 		return rc;
-	ck->primary = true;
+	ck->role = ROLE_PRIMARY;
 	if (ck->hdr.mode == NPMU_CKPT_APPEND && !ck->loaded) {
 		if ((rc = new_base(ck)) != 0) /* a new stream: readers start from an empty base */
 			return rc;
@@ -536,7 +544,7 @@ static int take_over(struct npmu_ckpt *ck)
 	int rc = become_primary(ck);
 	if (rc != 0 && rc != NPMU_E_FENCED) {
 		npmu__lease_release(&ck->lease);
-		ck->primary = false;
+		ck->role = ROLE_BACKUP;
 	}
 	return rc;
 }
@@ -546,7 +554,7 @@ int npmu_ckpt_open_primary(struct npmu_conn *conn, const char *name,
 			   const struct npmu_ckpt_opts *opts, struct npmu_ckpt **ck_ptr)
 {
 	struct npmu_ckpt *ck;
-	int rc = ckpt_new(conn, name, opts, false, &ck);
+	int rc = ckpt_new(conn, name, opts, &ck);
 	if (rc != 0)
 		return rc;
 	if ((rc = npmu__lease_take(&ck->lease, conn, 0)) == 0)
@@ -563,13 +571,13 @@ int npmu_ckpt_open_primary(struct npmu_conn *conn, const char *name,
 int npmu_ckpt_open_backup(struct npmu_conn *conn, const char *name,
 			  const struct npmu_ckpt_opts *opts, struct npmu_ckpt **ck_ptr)
 {
-	return ckpt_new(conn, name, opts, false, ck_ptr);
+	return ckpt_new(conn, name, opts, ck_ptr);
 }
 
 /* npmu_ckpt_takeover -- wait for the primary's lease to lapse, take it, catch up, write. */
 int npmu_ckpt_takeover(struct npmu_ckpt *ck, int wait_ms)
 {
-	if (!ck || ck->primary || ck->observe)
+	if (!ck || ck->role != ROLE_BACKUP)
 		return NPMU_E_INVAL;
 	uint64_t deadline = now_ms() + (uint64_t)(wait_ms > 0 ? wait_ms : 0);
 	unsigned backoff_ms = 10;
@@ -678,7 +686,7 @@ int npmu_ckpt_stat(struct npmu_ckpt *ck, struct npmu_ckpt_info *info)
 	info->latest_start = ck->latest_start;
 	info->latest_end = ck->latest_end;
 	if (ck->hdr.mode == NPMU_CKPT_APPEND) {
-		uint64_t c = ck->primary || ck->observe ? read_cursor(ck) : ck->tail;
+		uint64_t c = ck->role != ROLE_BACKUP ? read_cursor(ck) : ck->tail;
 		info->unread = c && c <= ck->tail ? ck->tail - c : ck->tail - ck->base_lpos;
 	}
 	struct npmu__request req = {.ttl_ms = 1000, .lease_op = 2};
@@ -690,7 +698,7 @@ int npmu_ckpt_stat(struct npmu_ckpt *ck, struct npmu_ckpt_info *info)
 	if (rc == 0) {
 		struct npmu__lease_reply lr;
 		if ((rc = npmu__reply_lease(body, blen, true, &lr)) == 0) {
-			info->lease_state = (int)lr.state;
+			info->lease_state = (enum npmu_lease_state)lr.state; /* (checked: 0..2) */
 			info->lease_left_ms = lr.left_ms;
 			snprintf(info->lease_holder, sizeof(info->lease_holder), "%s", lr.holder);
 		}
@@ -705,7 +713,7 @@ int npmu_ckpt_close(struct npmu_ckpt **ck_ptr)
 	if (!ck_ptr || !*ck_ptr)
 		return NPMU_E_INVAL;
 	struct npmu_ckpt *ck = *ck_ptr;
-	if (ck->primary)
+	if (ck->role == ROLE_PRIMARY)
 		npmu__lease_release(&ck->lease);
 	if (ck->data)
 		npmu_region_close(&ck->data);

@@ -45,6 +45,18 @@ struct npmu__copy {
 };
 
 /*
+ * A mirrored writer's resync thread (mirror.c), under mlock:
+ *   BG_NONE --bg_start--> BG_RUNNING --(every copy in sync, or bg_stop)--> BG_FINISHED
+ *   BG_FINISHED --(joined by bg_start, npmu_region_resync or close)--> BG_NONE
+ *   BG_RUNNING --(bg_stop set, joined by npmu_region_resync or close)--> BG_NONE
+ */
+enum npmu__bg_state {
+	NPMU__BG_NONE = 0,     /* no thread */
+	NPMU__BG_RUNNING = 1,  /* resyncing stale copies */
+	NPMU__BG_FINISHED = 2, /* it returned; to be joined */
+};
+
+/*
  * A right to a region. A plain region has one copy (data, ai). A mirrored region has two
  * (copy[]), the mirror record as last learnt (the attribute cache), and a lock that orders its
  * writes, its reads and its resync steps. A writer's handle resyncs stale copies from a thread
@@ -67,7 +79,7 @@ struct npmu_region {
 	int last_read;           /* the copy the last read came from */
 	uint64_t suspect_ms[NPMU_MIRROR_COPIES]; /* a copy that failed a read is tried last until */
 	pthread_t bg;            /* the resync thread of a writer's handle */
-	int bg_state;            /* 0: none, 1: running, 2: finished (to join) */
+	enum npmu__bg_state bg_state; /* the resync thread (below) */
 	bool bg_stop;
 	pthread_cond_t bg_cond;  /* wakes the resync thread early (on close) */
 };

@@ -202,14 +202,14 @@ static void *bg_main(void *arg);
 /* bg_start -- (a writer) start the resync thread unless it runs; mlock held. */
 static void bg_start(struct npmu_region *r)
 {
-	if (!writer(r) || r->bg_state == 1)
+	if (!writer(r) || r->bg_state == NPMU__BG_RUNNING)
 		return;
-	if (r->bg_state == 2)
+	if (r->bg_state == NPMU__BG_FINISHED)
 		pthread_join(r->bg, NULL);
-	r->bg_state = 0;
+	r->bg_state = NPMU__BG_NONE;
 	r->bg_stop = false;
 	if (pthread_create(&r->bg, NULL, bg_main, r) == 0)
-		r->bg_state = 1;
+		r->bg_state = NPMU__BG_RUNNING;
 	else
 		LOG_WARN("region %s: cannot start the resync thread", r->info.name);
 }
@@ -233,9 +233,9 @@ int npmu__mirror_close(struct npmu_region *r)
 	pthread_mutex_lock(&r->mlock);
 	r->bg_stop = true;
 	pthread_cond_broadcast(&r->bg_cond);
-	int state = r->bg_state;
+	enum npmu__bg_state state = r->bg_state;
 	pthread_mutex_unlock(&r->mlock);
-	if (state != 0)
+	if (state != NPMU__BG_NONE)
 		pthread_join(r->bg, NULL);
 	int rc = give_back(r, r->copy);
 	pthread_cond_destroy(&r->bg_cond);
@@ -599,7 +599,7 @@ static void *bg_main(void *arg)
 		       pthread_cond_timedwait(&r->bg_cond, &r->mlock, &ts) != ETIMEDOUT)
 			;
 	}
-	r->bg_state = 2;
+	r->bg_state = NPMU__BG_FINISHED;
 	pthread_mutex_unlock(&r->mlock);
 	return NULL;
 }
@@ -613,16 +613,16 @@ int npmu_region_resync(struct npmu_region *r, void (*progress)(uint64_t, uint64_
 	if (!writer(r))
 		return NPMU_E_ACCESS;
 	pthread_mutex_lock(&r->mlock);
-	if (r->bg_state == 1) { /* the caller does it: stop the background thread first */
+	if (r->bg_state == NPMU__BG_RUNNING) { /* the caller does it: stop the background thread first */
 		r->bg_stop = true;
 		pthread_cond_broadcast(&r->bg_cond);
 		pthread_mutex_unlock(&r->mlock);
 		pthread_join(r->bg, NULL);
 		pthread_mutex_lock(&r->mlock);
-		r->bg_state = 0;
-	} else if (r->bg_state == 2) {
+		r->bg_state = NPMU__BG_NONE;
+	} else if (r->bg_state == NPMU__BG_FINISHED) {
 		pthread_join(r->bg, NULL);
-		r->bg_state = 0;
+		r->bg_state = NPMU__BG_NONE;
 	}
 	r->bg_stop = false;
 	int rc = resync_all(r, progress, arg);

@@ -28,7 +28,7 @@
 struct member {
 	struct npmu_region *r;     /* NULL: lost (unreachable or missing) */
 	struct npmu__stripe_member h;
-	int state;                 /* 0 ok, 1 lost, 2 corrupt header */
+	enum npmu_member_state state;
 	char region[NPMU_NAME_MAX + 1];
 };
 
@@ -70,7 +70,7 @@ static int open_member(struct set *s, uint32_t i, enum npmu_access access, uint6
 {
 	struct member *mb = &s->mem[i];
 	member_name(s->name, i, mb->region);
-	mb->state = 1;
+	mb->state = NPMU_MEMBER_LOST;
 	int rc = npmu__region_open_leased(s->conn, mb->region, access, lease, &mb->r);
 	if (rc != 0)
 		return rc;
@@ -84,10 +84,10 @@ static int open_member(struct set *s, uint32_t i, enum npmu_access access, uint6
 	    npmu_region_size(mb->r) < npmu__stripe_member_size(&mb->h)) {
 		LOG_WARN("stripe %s: member %s has %s", s->name, mb->region,
 			 drc == NPMU_E_VERSION ? "a header of a newer format" : "no valid header");
-		mb->state = 2;
+		mb->state = NPMU_MEMBER_CORRUPT;
 		return drc == NPMU_E_VERSION ? drc : NPMU_E_CORRUPT;
 	}
-	mb->state = 0;
+	mb->state = NPMU_MEMBER_OK;
 	return 0;
 }
 
@@ -96,7 +96,7 @@ static void read_manifests(struct set *s)
 {
 	for (uint32_t i = 0; i < s->n; i++) {
 		struct member *mb = &s->mem[i];
-		if (mb->state != 0)
+		if (mb->state != NPMU_MEMBER_OK)
 			continue;
 		uint8_t *buf = malloc(mb->h.marea);
 		for (uint32_t k = 0; buf && k < mb->h.keep; k++) {
@@ -150,14 +150,14 @@ static int set_open(struct npmu_conn *conn, const char *name, enum npmu_access a
 		return last == NPMU_E_NOENT ? NPMU_E_NOENT : last;
 	}
 	for (uint32_t i = 0; i < s->n; i++) /* members must agree on the shape */
-		if (s->mem[i].state == 0 &&
+		if (s->mem[i].state == NPMU_MEMBER_OK &&
 		    (s->mem[i].h.n != s->n || s->mem[i].h.keep != s->shape.keep ||
 		     s->mem[i].h.k != s->shape.k || s->mem[i].h.m != s->shape.m ||
 		     s->mem[i].h.seg_size != s->shape.seg_size || s->mem[i].h.dslot != s->shape.dslot)) {
 			LOG_WARN("stripe %s: member %s disagrees with the set's shape", name,
 				 s->mem[i].region);
 			npmu_region_close(&s->mem[i].r);
-			s->mem[i].state = 2;
+			s->mem[i].state = NPMU_MEMBER_CORRUPT;
 		}
 	read_manifests(s);
 	*out = s;
@@ -384,9 +384,10 @@ int npmu_stripe_put(struct npmu_conn *conn, const char *name, const void *data, 
 	if (s->mem[0].r)
 		atomic_store(&lh.proof, s->mem[0].r->ai.key); /* for a manager that restarted */
 	for (uint32_t i = 0; i < s->n && rc == 0; i++)
-		if (s->mem[i].state != 0) {
+		if (s->mem[i].state != NPMU_MEMBER_OK) {
 			LOG_WARN("stripe %s: member %s is %s: rebuild the set before writing to it",
-				 name, s->mem[i].region, s->mem[i].state == 1 ? "lost" : "corrupt");
+				 name, s->mem[i].region,
+				 s->mem[i].state == NPMU_MEMBER_LOST ? "lost" : "corrupt");
 			rc = NPMU_E_UNREACHABLE;
 		}
 	const struct npmu__stripe_member *h = &s->shape;
@@ -535,9 +536,9 @@ static int restore(struct set *s, const struct npmu__stripe_manifest *mf, uint8_
 			for (uint32_t j = from; j < to; j++) {
 				uint32_t u = npmu__stripe_member_of(l, g, j);
 				struct member *mb = &s->mem[u];
-				if (mb->state != 0) {
+				if (mb->state != NPMU_MEMBER_OK) {
 					note_lost(rep, &noted, s, mf, u,
-						  mb->state == 1 ? "unreachable or missing"
+						  mb->state == NPMU_MEMBER_LOST ? "unreachable or missing"
 								 : "corrupt header");
 					continue;
 				}
@@ -578,7 +579,7 @@ static int restore(struct set *s, const struct npmu__stripe_manifest *mf, uint8_
 				continue;
 			repaired++;
 			struct member *mb = &s->mem[npmu__stripe_member_of(l, g, j)];
-			if (!write_back || mb->state != 0)
+			if (!write_back || mb->state != NPMU_MEMBER_OK)
 				continue;
 			uint64_t off = npmu__stripe_data_off(&mb->h, slot) + (uint64_t)g * l->seg_size;
 			int wrc = npmu_region_write(mb->r, off, frag[j], l->seg_size);
@@ -615,7 +616,7 @@ static uint32_t count_lost(const struct set *s)
 {
 	uint32_t n = 0;
 	for (uint32_t i = 0; i < s->n; i++)
-		n += s->mem[i].state != 0;
+		n += s->mem[i].state != NPMU_MEMBER_OK;
 	return n;
 }
 
@@ -734,7 +735,7 @@ static int recreate_member(struct set *s, uint32_t i, const struct npmu__stripe_
 		rc = npmu_region_persist(mb->r, 0, sizeof(raw), NPMU_PERSISTENT);
 	if (rc == 0) {
 		mb->h = h;
-		mb->state = 0;
+		mb->state = NPMU_MEMBER_OK;
 		LOG_INFO("stripe %s: member %s made again", s->name, mb->region);
 	}
 	return rc;
@@ -790,7 +791,7 @@ static int rebuild(struct set *s, uint64_t lease, npmu_progress_fn progress, voi
 	rep->newest = rep->version = top->version;
 	/* members lost with their units come back empty, on their unit or another */
 	for (uint32_t i = 0; i < s->n && rc == 0; i++)
-		if (s->mem[i].state != 0) {
+		if (s->mem[i].state != NPMU_MEMBER_OK) {
 			if (s->mem[i].r)
 				npmu_region_close(&s->mem[i].r);
 			rc = recreate_member(s, i, top, lease);

@@ -266,7 +266,7 @@ static int lease_query(struct npmu__pmm *pmm, const struct npmu__request *req,
 	bool held = st == LEASE_HELD || st == LEASE_TAKING;
 	struct npmu__lease_reply lr = {
 		.epoch = l ? l->epoch : 0,
-		.state = st == LEASE_FREE ? 0 : held ? 1 : 2,
+		.state = st == LEASE_FREE ? NPMU_LEASE_NONE : held ? NPMU_LEASE_HELD : NPMU_LEASE_LAPSED,
 		.left_ms = held && l->expiry_ms > now ? (uint32_t)(l->expiry_ms - now) : 0};
 	snprintf(lr.holder, sizeof(lr.holder), "%s", l ? l->holder : "");
 	npmu__reply_lease_put(reply, &lr, true);
