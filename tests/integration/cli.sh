@@ -19,6 +19,18 @@ expect() {
     echo "FAIL: $* -> status $rc (want $want), output:"; echo "$out" | head -5; fails=$((fails + 1))
   fi
 }
+# expect_json STATUS TEXT CMD... -- run CMD: its exit status, TEXT (fixed) in its standard output,
+# which must be valid JSON (checked when python3 is there)
+expect_json() {
+  local want=$1 text=$2; shift 2
+  local out rc=0
+  out=$("$@" 2>/dev/null) || rc=$?
+  if [ "$rc" != "$want" ] || ! grep -qF -- "$text" <<<"$out"; then
+    echo "FAIL: $* -> status $rc (want $want), output:"; echo "$out" | head -5; fails=$((fails + 1))
+  elif [ -x /usr/bin/python3 ] && ! /usr/bin/python3 -c 'import json,sys; json.load(sys.stdin)' <<<"$out" 2>/dev/null; then
+    echo "FAIL: $* -> not valid JSON: $out"; fails=$((fails + 1))
+  fi
+}
 
 expect 0 "Usage: npmud" "$npmud" --help
 expect 2 "--pool is required" "$npmud"
@@ -70,6 +82,21 @@ expect 0 '"mode":"append","epoch":0,"seq":0' "$npmu" --json ckpt stat kv
 expect 0 "dumped 0 bytes of kv" "$npmu" ckpt dump kv "$dir/kv.bin"
 expect 1 "not of the expected format" "$npmu" ckpt stat newr
 expect 0 "Usage: npmu ckpt" "$npmu" ckpt --help
+expect_json 0 '"mode":"append"' "$npmu" --json ckpt stat kv
+expect_json 0 '"name":"newr"' "$npmu" --json region ls
+
+# whole numbers are plain decimal (a size takes K, M, G; a count or a version does not), and an
+# error names the option
+expect 2 "npmu stripe get: --version: expected a whole number, got '1K'" "$npmu" stripe get s "$dir/s.out" --version 1K
+expect 2 "npmu stripe put: --k: expected a whole number, got '4K'" "$npmu" stripe put s "$dir/in.bin" --k 4K
+expect 2 "--keep: expected a whole number from 0 to 4294967295, got '4294967298'" "$npmu" stripe put s "$dir/in.bin" --keep 4294967298
+expect 2 "npmu stripe get: --version: needs a value" "$npmu" stripe get s "$dir/s.out" --version
+expect 2 "npmu put: unknown option '--frob'" "$npmu" put --frob r "$dir/in.bin"
+expect 2 "npmu get: --offset: invalid size '1x'" "$npmu" get --offset 1x r "$dir/out.bin"
+# JSON stays JSON whatever a string holds: an error's context echoes what was asked for
+expect_json 1 '"context":"a\"b\\c"' "$npmu" --json region stat 'a"b\c'
+expect_json 1 '"context":"tab\u0009\u0001"' "$npmu" --json region stat $'tab\t\x01'
+expect_json 1 '"context":"cannot reach 127.0.0.1:1\"x"' "$npmu" --json --server '127.0.0.1:1"x' region ls
 grep -qE "rejected CREATE r from 127.0.0.1:[0-9]+: a region with that name already exists" "$dir/log" ||
   { echo "FAIL: the unit did not log the duplicate create"; fails=$((fails + 1)); }
 

@@ -1,0 +1,312 @@
+/* stripe.c -- npmu stripe put|get|stat|rebuild: striped checkpoint sets over several units. */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "output.h"
+#include "verbs.h"
+
+static const char usage_stripe[] =
+	"Usage: npmu stripe put NAME FILE [--k K] [--m M] [--n N] [--seg SIZE] [--keep V]\n"
+	"                       [--capacity SIZE] [--mirror]\n"
+	"       npmu stripe get NAME FILE [--version V]\n"
+	"       npmu stripe stat NAME | rebuild NAME\n"
+	"A striped set is n member regions NAME.s0.. on n distinct units. Each version of the\n"
+	"checkpoint is cut into sub-segments of --seg bytes (default 1M), grouped k at a time\n"
+	"(default 4) with m parity sub-segments (default 2; 1: XOR parity), parity rotating over\n"
+	"the units; any k of each group restore it. --mirror keeps n full copies instead. The\n"
+	"set's shape and capacity (default: the first checkpoint's size) are fixed by its first\n"
+	"put; the last --keep versions (default 2) stay restorable.\n";
+
+enum { PUT_K, PUT_M, PUT_N, PUT_SEG, PUT_KEEP, PUT_CAPACITY, PUT_MIRROR };
+static const struct opt_spec put_opts[] = {
+	[PUT_K] = {"k", 'k', OPT_UINT, 0, UINT32_MAX},
+	[PUT_M] = {"m", 'm', OPT_UINT, 0, UINT32_MAX},
+	[PUT_N] = {"n", 'n', OPT_UINT, 0, UINT32_MAX},
+	[PUT_SEG] = {"seg", 's', OPT_SIZE},
+	[PUT_KEEP] = {"keep", 'K', OPT_UINT, 0, UINT32_MAX},
+	[PUT_CAPACITY] = {"capacity", 'c', OPT_SIZE},
+	[PUT_MIRROR] = {"mirror", 'M', OPT_FLAG},
+	{NULL},
+};
+enum { GET_VERSION };
+static const struct opt_spec get_opts[] = {[GET_VERSION] = {"version", 'v', OPT_UINT}, {NULL}};
+static const struct opt_spec name_file_args[] = {
+	{"NAME", 0, OPT_STRING}, {"FILE", 0, OPT_STRING}, {NULL}};
+static const struct opt_spec name_args[] = {{"NAME", 0, OPT_STRING}, {NULL}};
+
+static const struct opt_cmd put_cmd = {"npmu stripe put", usage_stripe, put_opts, name_file_args};
+static const struct opt_cmd get_cmd = {"npmu stripe get", usage_stripe, get_opts, name_file_args};
+static const struct opt_cmd stat_cmd = {"npmu stripe stat", usage_stripe, NULL, name_args};
+static const struct opt_cmd rebuild_cmd = {"npmu stripe rebuild", usage_stripe, NULL, name_args};
+
+/* progress -- what a progress bar shows: the verb, and when it started. */
+struct progress {
+	const char *what;
+	double start;
+};
+
+/* stripe_progress -- the progress bar of stripe put/get/rebuild (arg: a struct progress). */
+static void stripe_progress(uint64_t done, uint64_t total, void *arg)
+{
+	const struct progress *p = arg;
+	out_progress(p->what, done, total, cli_now() - p->start, done == total);
+}
+
+/* zero_given -- a number given as 0 (to the library, "the default"): said; exit status 1. */
+static int zero_given(const struct opt_spec *opts, const struct opt_result *r)
+{
+	for (int i = 0; opts[i].name; i++)
+		if (opts[i].kind != OPT_FLAG && r->opt[i].seen && r->opt[i].num == 0) {
+			out_warn("--%s 0: invalid argument", opts[i].name);
+			return 1;
+		}
+	return 0;
+}
+
+/* print_report -- what a restore or a rebuild found. */
+static void print_report(const char *verb, const char *name, const struct npmu_stripe_report *r,
+			 int rc)
+{
+	if (out_json_mode()) {
+		struct out_json j = out_json_start(stdout);
+		out_json_object(&j, NULL);
+		out_json_str(&j, "set", name);
+		out_json_bool(&j, verb, rc == 0);
+		out_json_u64(&j, "version", r->version);
+		out_json_u64(&j, "newest", r->newest);
+		out_json_u64(&j, "older_ok", r->older_ok);
+		out_json_u64(&j, "lost", r->lost);
+		out_json_u64(&j, "bad", r->bad);
+		out_json_u64(&j, "repaired", r->repaired);
+		out_json_str(&j, "which", r->which);
+		out_json_end(&j);
+		return;
+	}
+	if (r->lost || r->bad || r->which[0])
+		(rc ? out_note : out_line)("%s: %u member(s) lost, %u sub-segment(s) failed their "
+					   "checksum%s%s", name, r->lost, r->bad,
+					   r->which[0] ? ": " : "", r->which);
+	if (rc == NPMU_E_LOST && r->older_ok)
+		out_warn("version %llu of %s can still be restored: npmu stripe get --version %llu "
+			 "%s FILE", (unsigned long long)r->older_ok, name,
+			 (unsigned long long)r->older_ok, name);
+}
+
+/* read_all -- the whole of fd (st: its stat) into a buffer to free; 0, or -1 (errno set). */
+static int read_all(int fd, const struct stat *st, char **data, uint64_t *len)
+{
+	uint64_t cap = S_ISREG(st->st_mode) && st->st_size > 0 ? (uint64_t)st->st_size : 1 << 20;
+	char *buf = malloc(cap);
+	ssize_t n = 0;
+	*len = 0;
+	while (buf && (n = cli_read_full(fd, buf + *len, cap - *len)) > 0) {
+		*len += (uint64_t)n;
+		if (*len < cap)
+			continue;
+		char *p = realloc(buf, cap * 2);
+		if (!p)
+			break;
+		buf = p;
+		cap *= 2;
+	}
+	if (!buf)
+		cli_die("put", NPMU_E_NOMEM);
+	if (n < 0) {
+		free(buf);
+		return -1;
+	}
+	*data = buf;
+	return 0;
+}
+
+/* stripe_put -- stripe put NAME FILE [--k K] ...: FILE as the set's next version. */
+static int stripe_put(const struct opt_result *r)
+{
+	const char *name = r->arg[0].text, *path = r->arg[1].text;
+	if (zero_given(put_opts, r))
+		return 1;
+	struct npmu_stripe_cfg sc = {
+		.k = (uint32_t)r->opt[PUT_K].num, .m = (uint32_t)r->opt[PUT_M].num,
+		.n = (uint32_t)r->opt[PUT_N].num, .seg_size = r->opt[PUT_SEG].num,
+		.keep = (uint32_t)r->opt[PUT_KEEP].num, .capacity = r->opt[PUT_CAPACITY].num,
+		.mirror = r->opt[PUT_MIRROR].seen,
+	};
+	struct npmu_conn *conn = cli_connect();
+	struct stat st;
+	char *buf;
+	uint64_t len, v = 0;
+	int fd = cli_open_in(path, &st);
+	if (fd < 0 || read_all(fd, &st, &buf, &len) != 0)
+		return cli_file_error(path);
+	if (fd != STDIN_FILENO)
+		close(fd);
+	struct progress p = {"put", cli_now()};
+	int rc = npmu_stripe_put(conn, name, buf, len, &sc, stripe_progress, &p, &v);
+	free(buf);
+	if (rc == NPMU_E_NOUNIT)
+		out_warn("the set needs more units than the manager has up (npmu unit ls)");
+	if (rc != 0)
+		cli_die(name, rc);
+	char a[32];
+	if (out_json_mode()) {
+		struct out_json j = out_json_start(stdout);
+		out_json_object(&j, NULL);
+		out_json_str(&j, "set", name);
+		out_json_u64(&j, "version", v);
+		out_json_u64(&j, "bytes", len);
+		out_json_fixed(&j, "seconds", cli_now() - p.start, 3);
+		out_json_end(&j);
+	} else {
+		out_line("put %s into %s: version %llu, %s, committed on every unit, %.3f s", path,
+			 name, (unsigned long long)v, npmu_format_size(len, a, sizeof(a)),
+			 cli_now() - p.start);
+	}
+	npmu_conn_delete(&conn);
+	return 0;
+}
+
+/* stripe_get -- stripe get NAME FILE [--version V]: restore a version into FILE. */
+static int stripe_get(const struct opt_result *r)
+{
+	const char *name = r->arg[0].text, *path = r->arg[1].text;
+	uint64_t version = r->opt[GET_VERSION].num, len = 0;
+	if (zero_given(get_opts, r))
+		return 1;
+	struct npmu_conn *conn = cli_connect();
+	struct progress p = {"get", cli_now()};
+	struct npmu_stripe_report rep;
+	void *data = NULL;
+	int rc = npmu_stripe_get(conn, name, version, &data, &len, stripe_progress, &p, &rep);
+	print_report("restored", name, &rep, rc);
+	if (rc != 0)
+		cli_die(name, rc);
+	int fd = cli_open_out(path);
+	if (fd < 0 || cli_write_full(fd, data, len) != 0 || (fd != STDOUT_FILENO && close(fd)))
+		return cli_file_error(path);
+	free(data);
+	char a[32];
+	if (out_json_mode() || fd == STDOUT_FILENO) {
+		npmu_conn_delete(&conn);
+		return 0;
+	}
+	if (rep.version < rep.newest && !version)
+		out_line("the newest version, %llu, cannot be restored (%s): restored the newest "
+			 "that can be", (unsigned long long)rep.newest, rep.which);
+	out_line("got version %llu of %s (%s%s) into %s, %.3f s", (unsigned long long)rep.version,
+		 name, npmu_format_size(len, a, sizeof(a)),
+		 rep.repaired ? ", rebuilt from parity" : "", path, cli_now() - p.start);
+	npmu_conn_delete(&conn);
+	return 0;
+}
+
+/* stripe_rebuild -- stripe rebuild NAME: regenerate lost or corrupt sub-segments. */
+static int stripe_rebuild(const struct opt_result *r)
+{
+	const char *name = r->arg[0].text;
+	struct npmu_conn *conn = cli_connect();
+	struct progress p = {"rebuild", cli_now()};
+	struct npmu_stripe_report rep;
+	int rc = npmu_stripe_rebuild(conn, name, stripe_progress, &p, &rep);
+	print_report("rebuilt", name, &rep, rc);
+	if (rc != 0)
+		cli_die(name, rc);
+	if (!out_json_mode())
+		out_line("%s: %u sub-segment(s) written back; every member healthy", name,
+			 rep.repaired);
+	npmu_conn_delete(&conn);
+	return 0;
+}
+
+/* member_state -- a member's health, for JSON (short) or for people. */
+static const char *member_state(int state, bool people)
+{
+	if (state == 0)
+		return "ok";
+	if (state == 1)
+		return people ? "LOST (unreachable or missing)" : "lost";
+	return people ? "CORRUPT header" : "corrupt";
+}
+
+/* stat_json -- a set's layout, versions and members as one JSON object. */
+static void stat_json(const char *name, const struct npmu_stripe_info *si)
+{
+	struct out_json j = out_json_start(stdout);
+	out_json_object(&j, NULL);
+	out_json_str(&j, "set", name);
+	out_json_u64(&j, "k", si->k);
+	out_json_u64(&j, "m", si->m);
+	out_json_u64(&j, "n", si->n);
+	out_json_u64(&j, "seg_size", si->seg_size);
+	out_json_u64(&j, "keep", si->keep);
+	out_json_u64(&j, "capacity", si->capacity);
+	out_json_u64(&j, "data_offset", si->newest_data_off);
+	out_json_array(&j, "versions");
+	for (uint32_t i = 0; i < si->nversions; i++) {
+		out_json_object(&j, NULL);
+		out_json_u64(&j, "version", si->versions[i].version);
+		out_json_u64(&j, "length", si->versions[i].length);
+		out_json_u64(&j, "members", si->versions[i].members);
+		out_json_end(&j);
+	}
+	out_json_end(&j);
+	out_json_array(&j, "members");
+	for (uint32_t i = 0; i < si->n; i++) {
+		out_json_object(&j, NULL);
+		out_json_str(&j, "region", si->member[i].region);
+		out_json_str(&j, "unit", si->member[i].unit);
+		out_json_str(&j, "state", member_state(si->member[i].state, false));
+		out_json_u64(&j, "manifests", si->member[i].manifests);
+		out_json_end(&j);
+	}
+	out_json_end(&j);
+	out_json_end(&j);
+}
+
+/* stat_lines -- a set's layout, versions and members, for people. */
+static void stat_lines(const char *name, const struct npmu_stripe_info *si)
+{
+	char a[32], b[32];
+	out_line("%s: %u+%u over %u units (%s), sub-segments of %s, capacity %s, %u version(s) "
+		 "kept", name, si->k, si->m, si->n,
+		 si->k == 1 ? "mirrored copies" : si->m == 1 ? "XOR parity" : "Reed-Solomon",
+		 npmu_format_size(si->seg_size, a, sizeof(a)),
+		 npmu_format_size(si->capacity, b, sizeof(b)), si->keep);
+	for (uint32_t i = 0; i < si->nversions; i++)
+		out_line("  version %llu: %s, manifest on %u of %u members",
+			 (unsigned long long)si->versions[i].version,
+			 npmu_format_size(si->versions[i].length, a, sizeof(a)),
+			 si->versions[i].members, si->n);
+	for (uint32_t i = 0; i < si->n; i++)
+		out_line("  %-24s %-24s %s", si->member[i].region, si->member[i].unit,
+			 member_state(si->member[i].state, true));
+}
+
+/* stripe_stat -- stripe stat NAME: layout, versions, and each member's health. */
+static int stripe_stat(const struct opt_result *r)
+{
+	const char *name = r->arg[0].text;
+	struct npmu_conn *conn = cli_connect();
+	struct npmu_stripe_info si;
+	int rc = npmu_stripe_stat(conn, name, &si);
+	if (rc != 0)
+		cli_die(name, rc);
+	if (out_json_mode())
+		stat_json(name, &si);
+	else
+		stat_lines(name, &si);
+	npmu_conn_delete(&conn);
+	return 0;
+}
+
+/* cmd_stripe -- stripe put|get|stat|rebuild. */
+int cmd_stripe(int argc, char **argv)
+{
+	static const struct cli_sub subs[] = {
+		{"put", &put_cmd, stripe_put},	 {"get", &get_cmd, stripe_get},
+		{"stat", &stat_cmd, stripe_stat}, {"rebuild", &rebuild_cmd, stripe_rebuild},
+		{NULL},
+	};
+	return cli_dispatch(usage_stripe, subs, argc, argv);
+}
