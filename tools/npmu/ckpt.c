@@ -45,9 +45,9 @@ static void stream_close(struct stream *s)
 }
 
 /* lease_state -- the lease's state in a word (JSON). */
-static const char *lease_state(int state)
+static const char *lease_state(enum npmu_lease_state state)
 {
-	return state == 1 ? "held" : state == 2 ? "lapsed" : "none";
+	return state == NPMU_LEASE_HELD ? "held" : state == NPMU_LEASE_LAPSED ? "lapsed" : "none";
 }
 
 /* stat_json -- a stream's description as one JSON object. */
@@ -85,13 +85,13 @@ static void stat_lines(const char *name, const struct npmu_ckpt_info *i, const c
 			 npmu_format_size(i->log_size, c, sizeof(c)),
 			 (unsigned long long)i->latest_start, (unsigned long long)i->latest_end,
 			 npmu_format_size(i->unread, a, sizeof(a)));
-	if (i->lease_state == 1)
+	if (i->lease_state == NPMU_LEASE_HELD)
 		out_line("lease       held by %s, %u ms left",
 			 i->lease_holder[0] ? i->lease_holder : "(unauthenticated)",
 			 i->lease_left_ms);
 	else
-		out_line("lease       %s", i->lease_state == 2
-						   ? "lapsed: the last writer was fenced"
+		out_line("lease       %s", i->lease_state == NPMU_LEASE_LAPSED
+						   ? "lapsed: its writer stopped renewing it"
 						   : "none: no writer yet");
 }
 

@@ -220,11 +220,11 @@ static int stripe_rebuild(const struct opt_result *r)
 }
 
 /* member_state -- a member's health, for JSON (short) or for people. */
-static const char *member_state(int state, bool people)
+static const char *member_state(enum npmu_member_state state, bool people)
 {
-	if (state == 0)
+	if (state == NPMU_MEMBER_OK)
 		return "ok";
-	if (state == 1)
+	if (state == NPMU_MEMBER_LOST)
 		return people ? "LOST (unreachable or missing)" : "lost";
 	return people ? "CORRUPT header" : "corrupt";
 }
