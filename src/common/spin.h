@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "clock.h"
+
 /*
  * Completion queues on providers such as tcp are progressed by polling, so waiting for a reply
  * or an RMA completion is a loop. Spinning keeps latency low when cores are free; when more
@@ -31,9 +33,7 @@ struct npmu__spin {
 /* npmu__spin_ns -- monotonic nanoseconds. */
 static inline uint64_t npmu__spin_ns(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	return npmu__now_ns();
 }
 
 /* npmu__spin_for_bytes -- free spin for a wait that moves about `bytes` (at 4 GB/s). */

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "errors.h"
 #include "log.h"
 
@@ -117,9 +118,7 @@ static int fail(const char *what, int rc)
 	static const char *last_what;
 	static int last_rc;
 	static uint64_t last_ns, repeats;
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	uint64_t now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	uint64_t now = npmu__now_ns();
 	pthread_mutex_lock(&lock);
 	bool again = what == last_what && rc == last_rc && now - last_ns < 10000000000ull;
 	uint64_t n = repeats;

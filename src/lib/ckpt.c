@@ -49,12 +49,6 @@ struct npmu_ckpt {
 	uint8_t *io; /* scratch: one update record, or a chunk of log */
 };
 
-/* now_ms -- monotonic milliseconds. */
-static uint64_t now_ms(void)
-{
-	return npmu__now_ms();
-}
-
 /* unit_silent -- an error that says the unit did not answer, not that it refused. */
 static bool unit_silent(int rc)
 {
@@ -86,8 +80,8 @@ static int put(struct npmu_ckpt *ck, uint64_t off, const void *buf, size_t len)
 		if (rc == 0 || !unit_silent(rc) || !ck->lease.renewing)
 			return rc;
 		if (!give_up)
-			give_up = now_ms() + (uint64_t)ck->unit_wait_ms;
-		else if (now_ms() > give_up)
+			give_up = npmu__now_ms() + (uint64_t)ck->unit_wait_ms;
+		else if (npmu__now_ms() > give_up)
 			return rc;
 		usleep(nap);
 		nap = nap * 2 > 200 * 1000 ? 200 * 1000 : nap * 2;
@@ -579,13 +573,13 @@ int npmu_ckpt_takeover(struct npmu_ckpt *ck, int wait_ms)
 {
 	if (!ck || ck->role != ROLE_BACKUP)
 		return NPMU_E_INVAL;
-	uint64_t deadline = now_ms() + (uint64_t)(wait_ms > 0 ? wait_ms : 0);
+	uint64_t deadline = npmu__now_ms() + (uint64_t)(wait_ms > 0 ? wait_ms : 0);
 	unsigned backoff_ms = 10;
 	for (;;) {
 		int rc = npmu__lease_take(&ck->lease, ck->conn, 0);
 		if (rc == 0)
 			return take_over(ck);
-		if ((rc != NPMU_E_LEASE && rc != NPMU_E_MANAGER) || now_ms() >= deadline)
+		if ((rc != NPMU_E_LEASE && rc != NPMU_E_MANAGER) || npmu__now_ms() >= deadline)
 			return rc;
 		(void)npmu_ckpt_follow(ck); /* keep up while waiting */
 		if (rc == NPMU_E_MANAGER) { /* ask again, less often while it stays silent */

@@ -6,16 +6,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "fabric.h"
 #include "npmu.h"
-
-/* now_ms -- monotonic milliseconds. */
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* npmu__holders_init -- an empty table; unknown holders count as live for one TTL from now. */
 void npmu__holders_init(struct npmu__holders *hs, uint32_t ttl_ms)
@@ -23,7 +16,7 @@ void npmu__holders_init(struct npmu__holders *hs, uint32_t ttl_ms)
 	memset(hs, 0, sizeof(*hs));
 	pthread_mutex_init(&hs->lock, NULL);
 	hs->ttl_ms = ttl_ms;
-	hs->started_ms = now_ms();
+	hs->started_ms = npmu__now_ms();
 }
 
 /* npmu__holders_fini -- free the table. */
@@ -70,7 +63,7 @@ static int renew(struct npmu__holders *hs, uint64_t id, const char *who, const u
 		return NPMU_E_INVAL;
 	if (!who)
 		who = "";
-	uint64_t now = now_ms();
+	uint64_t now = npmu__now_ms();
 	struct npmu__holder *h = find(hs, id);
 	if (h) {
 		if (strcmp(h->who, who) != 0)
@@ -122,7 +115,7 @@ static bool live(const struct npmu__holders *hs, uint64_t id)
 {
 	if (id == 0)
 		return false;
-	uint64_t now = now_ms();
+	uint64_t now = npmu__now_ms();
 	const struct npmu__holder *h = find(hs, id);
 	if (h)
 		return h->expiry_ms > now;
@@ -157,7 +150,7 @@ bool npmu__holders_gone(struct npmu__holders *hs, uint64_t id)
 uint32_t npmu__holders_count(struct npmu__holders *hs)
 {
 	pthread_mutex_lock(&hs->lock);
-	uint64_t now = now_ms();
+	uint64_t now = npmu__now_ms();
 	uint32_t n = 0;
 	for (uint32_t i = 0; i < hs->n; i++)
 		n += hs->h[i].expiry_ms > now;
@@ -169,7 +162,7 @@ uint32_t npmu__holders_count(struct npmu__holders *hs)
 void npmu__reclaim_init(struct npmu__reclaim *rc, struct npmu__holders *hs)
 {
 	rc->hs = hs;
-	rc->deadline_ms = now_ms() + NPMU_RECLAIM_PROBE_MS;
+	rc->deadline_ms = npmu__now_ms() + NPMU_RECLAIM_PROBE_MS;
 	rc->found = false;
 }
 
@@ -183,7 +176,7 @@ bool npmu__holders_keep_live(void *hs, uint64_t holder)
 bool npmu__holders_keep_present(void *arg, uint64_t holder)
 {
 	struct npmu__reclaim *rc = arg;
-	if (rc->found || now_ms() > rc->deadline_ms || !npmu__holders_gone(rc->hs, holder))
+	if (rc->found || npmu__now_ms() > rc->deadline_ms || !npmu__holders_gone(rc->hs, holder))
 		return true;
 	rc->found = true;
 	return false;

@@ -5,12 +5,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
+
 /* npmu__leases_now -- monotonic milliseconds. */
 uint64_t npmu__leases_now(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return npmu__now_ms();
 }
 
 /* npmu__leases_init -- an empty table whose grace starts now. */

@@ -51,6 +51,19 @@ static const char usage[] =
 	"  -v, --verbose          debug logging\n"
 	"  -h, --help             this text\n";
 
+_Static_assert(NPMU_PMMD_UNITS_MAX == 64, "unit_problem says 64");
+
+/* unit_problem -- what is wrong with a unit given on the command line or in the config. */
+static const char *unit_problem(int rc)
+{
+	switch (rc) {
+	case NPMU_E_EXIST: return "given twice";
+	case NPMU_E_NAME: return "a bad fault domain name (1-63 of A-Z a-z 0-9 . _ -)";
+	case NPMU_E_LIMIT: return "too many units (at most 64)";
+	default: return "not HOST:PORT[@DOMAIN] (an empty or too long address)";
+	}
+}
+
 /* read_config -- add the units of a config file; returns 0 or prints the problem. */
 static int read_config(const char *path, struct npmu__units *us)
 {
@@ -67,11 +80,11 @@ static int read_config(const char *path, struct npmu__units *us)
 		if (n <= 0 || word[0] == '#')
 			continue;
 		snprintf(spec, sizeof(spec), "%s%s%s", addr, n == 3 ? "@" : "", n == 3 ? domain : "");
-		if (n < 2 || strcmp(word, "unit") != 0 || strchr(addr, '@') ||
-		    npmu__units_add(us, spec) != 0) {
-			fprintf(stderr,
-				"pmmd: %s line %d: expected `unit HOST:PORT [DOMAIN]` (new, at most %d)\n",
-				path, lineno, NPMU_PMMD_UNITS_MAX);
+		int arc = n < 2 || strcmp(word, "unit") != 0 || strchr(addr, '@')
+				  ? NPMU_E_INVAL : npmu__units_add(us, spec);
+		if (arc != 0) {
+			fprintf(stderr, "pmmd: %s line %d: %s (expected `unit HOST:PORT [DOMAIN]`)\n",
+				path, lineno, unit_problem(arc));
 			rc = -1;
 		}
 	}
@@ -101,13 +114,14 @@ int main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "k:u:f:c:l:P:t:g:vh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'k': key_path = optarg; break;
-		case 'u':
-			if (npmu__units_add(&units, optarg) != 0) {
-				fprintf(stderr, "pmmd: --unit %s: repeated, too long, a bad domain name, or "
-						"too many\n", optarg);
+		case 'u': {
+			int arc = npmu__units_add(&units, optarg);
+			if (arc != 0) {
+				fprintf(stderr, "pmmd: --unit %s: %s\n", optarg, unit_problem(arc));
 				return 2;
 			}
 			break;
+		}
 		case 'f':
 			if (read_config(optarg, &units) != 0)
 				return 2;

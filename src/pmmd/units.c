@@ -29,8 +29,10 @@ int npmu__units_add(struct npmu__units *us, const char *spec)
 	char addr[NPMU_ADDR_STR_MAX + 1], domain[NPMU_NAME_MAX + 1] = "";
 	const char *at = strchr(spec, '@');
 	size_t alen = at ? (size_t)(at - spec) : strlen(spec);
-	if (us->n == NPMU_PMMD_UNITS_MAX || alen == 0 || alen > NPMU_ADDR_STR_MAX)
+	if (us->n == NPMU_PMMD_UNITS_MAX)
 		return NPMU_E_LIMIT;
+	if (alen == 0 || alen > NPMU_ADDR_STR_MAX)
+		return NPMU_E_INVAL;
 	if (at && !npmu__name_valid(at + 1, strlen(at + 1)))
 		return NPMU_E_NAME;
 	memcpy(addr, spec, alen);

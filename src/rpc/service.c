@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "codec.h"
 #include "deferred.h"
 #include "log.h"
@@ -59,14 +60,6 @@ struct npmu__service {
 	unsigned log_count;
 	uint64_t log_suppressed;
 };
-
-/* now_ns -- monotonic nanoseconds. */
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 /* log_bad -- log one rejected input with its peer, at most 10 lines a second, counting the rest. */
 static void log_bad(struct npmu__service *svc, const char *peer, const char *what, int rc)
@@ -420,9 +413,9 @@ static void serve(struct npmu__service *svc, uint8_t *msg, size_t len)
 	}
 	if (rc == 0) {
 		svc->stats.requests++;
-		uint64_t t0 = now_ns();
+		uint64_t t0 = npmu__now_ns();
 		rc = dispatch(svc, &hdr, &req, to, host, sess, peer, &reply);
-		uint64_t took_ms = (now_ns() - t0) / 1000000;
+		uint64_t took_ms = (npmu__now_ns() - t0) / 1000000;
 		if (took_ms >= STALL_MS && svc->ops.stalled)
 			svc->ops.stalled(svc->ops.arg, took_ms); /* nobody could renew meanwhile */
 		if (rc == NPMU__SERVE_LATER)
@@ -488,7 +481,7 @@ static void handle_completion(struct npmu__service *svc, const struct fi_cq_msg_
 int npmu__service_run(struct npmu__service *svc, int stop_fd, unsigned spin_us)
 {
 	struct fid *cq_fid = &svc->fab->cq->fid;
-	uint64_t spin_ns = (uint64_t)spin_us * 1000, last = now_ns();
+	uint64_t spin_ns = (uint64_t)spin_us * 1000, last = npmu__now_ns();
 	int rc = svc->ops.handle_later && !svc->deferred
 			 ? npmu__deferred_new(&svc->ops, &svc->deferred) : 0;
 	if (rc != 0)
@@ -497,10 +490,10 @@ int npmu__service_run(struct npmu__service *svc, int stop_fd, unsigned spin_us)
 	for (;;) {
 		flush_deferred(svc);
 		if (drain(svc) > 0) {
-			last = now_ns();
+			last = npmu__now_ns();
 			continue;
 		}
-		if (spin_ns && now_ns() - last < spin_ns)
+		if (spin_ns && npmu__now_ns() - last < spin_ns)
 			continue;
 		struct pollfd pfd[3] = {{.fd = stop_fd, .events = POLLIN},
 					{.fd = dfd, .events = POLLIN},
@@ -509,7 +502,7 @@ int npmu__service_run(struct npmu__service *svc, int stop_fd, unsigned spin_us)
 		if (svc->fab->wait_fd < 0)
 			timeout = 1; /* provider without a wait object: short naps */
 		else if (fi_trywait(svc->fab->fabric, &cq_fid, 1) != FI_SUCCESS) {
-			last = now_ns();
+			last = npmu__now_ns();
 			continue;
 		}
 		int n = poll(pfd, svc->fab->wait_fd < 0 ? 2 : 3, timeout);
@@ -520,6 +513,6 @@ int npmu__service_run(struct npmu__service *svc, int stop_fd, unsigned spin_us)
 		if (n > 0 && (pfd[0].revents & POLLIN))
 			return 0;
 		if (n > 0)
-			last = now_ns();
+			last = npmu__now_ns();
 	}
 }

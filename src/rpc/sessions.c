@@ -7,18 +7,11 @@
 
 #include <sodium.h>
 
+#include "clock.h"
 #include "codec.h"
 #include "fabric.h"
 #include "log.h"
 #include "replies.h"
-
-/* now_ns -- monotonic nanoseconds. */
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 /* npmu__sessions_init -- an empty table answering as `id`. */
 void npmu__sessions_init(struct npmu__sessions *ss, const struct npmu__credentials *creds,
@@ -71,7 +64,7 @@ void npmu__sessions_fail(struct npmu__sessions *ss, const uint8_t host[16])
 	ss->failures++;
 	if (++f->count >= 3) {
 		unsigned shift = f->count - 3 < 8 ? f->count - 3 : 8;
-		f->until_ns = now_ns() + (100000000ull << shift); /* 0.1 s doubling to 25.6 s */
+		f->until_ns = npmu__now_ns() + (100000000ull << shift); /* 0.1 s doubling to 25.6 s */
 	}
 }
 
@@ -80,7 +73,7 @@ static bool throttled(struct npmu__sessions *ss, const uint8_t host[16])
 {
 	for (size_t i = 0; i < sizeof(ss->f) / sizeof(ss->f[0]); i++)
 		if (ss->f[i].count && memcmp(ss->f[i].host, host, 16) == 0)
-			return now_ns() < ss->f[i].until_ns;
+			return npmu__now_ns() < ss->f[i].until_ns;
 	return false;
 }
 
@@ -91,7 +84,7 @@ static bool throttled(struct npmu__sessions *ss, const uint8_t host[16])
  * gone; NULL when all are in use. */
 static struct npmu__session *open_slot(struct npmu__sessions *ss)
 {
-	uint64_t now = now_ns();
+	uint64_t now = npmu__now_ns();
 	struct npmu__session *lru = NULL;
 	for (int i = 0; i < NPMU_SESSIONS_MAX; i++) {
 		struct npmu__session *s = &ss->s[i];
@@ -139,7 +132,7 @@ static void abandon(struct npmu__sessions *ss, struct npmu__session *p, bool evi
  * mid-handshake; one that held room others needed was evicted and counted already). */
 static void expire(struct npmu__sessions *ss)
 {
-	uint64_t now = now_ns();
+	uint64_t now = npmu__now_ns();
 	for (int i = 0; i < NPMU_PENDING_MAX; i++)
 		if (ss->pending[i].state == SESSION_CHALLENGED &&
 		    now - ss->pending[i].last_ns > (uint64_t)NPMU_SESSION_PENDING_MS * 1000000)
@@ -218,7 +211,7 @@ int npmu__sessions_auth1(struct npmu__sessions *ss, const struct npmu__request *
 	memcpy(s->host, host, 16);
 	s->addr_len = req->peer_len <= sizeof(s->addr) ? req->peer_len : 0;
 	memcpy(s->addr, req->peer, s->addr_len);
-	s->last_ns = now_ns();
+	s->last_ns = npmu__now_ns();
 	s->state = SESSION_CHALLENGED;
 	struct npmu__auth1_reply a = {.session = s->t.session};
 	snprintf(a.id_r, sizeof(a.id_r), "%s", ss->id);
@@ -267,7 +260,7 @@ int npmu__sessions_auth3(struct npmu__sessions *ss, uint64_t session, const uint
 	npmu__channel_init(&s->ch, s->key, false, &s->t);
 	s->state = SESSION_OPEN;
 	failures_of(ss, host)->count = 0; /* a success forgives earlier failures */
-	s->last_ns = now_ns();
+	s->last_ns = npmu__now_ns();
 	*who = s->who;
 	return 0;
 }
@@ -277,6 +270,6 @@ struct npmu__session *npmu__sessions_find(struct npmu__sessions *ss, uint64_t se
 {
 	struct npmu__session *s = find_state(ss, session, SESSION_OPEN);
 	if (s)
-		s->last_ns = now_ns();
+		s->last_ns = npmu__now_ns();
 	return s;
 }
