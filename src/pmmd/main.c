@@ -92,10 +92,69 @@ static int read_config(const char *path, struct npmu__units *us)
 	return rc;
 }
 
-static struct npmu__units units;
-static struct npmu__sessions sessions;
+/* What pmmd was asked to do, and what it runs. */
+struct pmmd {
+	/* the command line */
+	const char *key_path, *cred_path, *listen, *addr_file, *provider;
+	int insecure, verbose, unit_timeout;
+	long grace;
+	char host[256], port[16];
+	/* what serves */
+	struct npmu__units units;
+	struct npmu__credentials creds;
+	struct npmu__sessions sessions;
+	struct npmu__pmm pmm;
+	struct npmu__pmmd_service handlers;
+	struct npmu__fabric *fab;
+	struct npmu__service *svc;
+};
 
-int main(int argc, char **argv)
+/* parse_option -- one option c (with optarg) into p; -1 to go on, else the exit status. */
+static int parse_option(int c, struct pmmd *p)
+{
+	char *end;
+	switch (c) {
+	case 'k': p->key_path = optarg; break;
+	case 'u': {
+		int arc = npmu__units_add(&p->units, optarg);
+		if (arc != 0) {
+			fprintf(stderr, "pmmd: --unit %s: %s\n", optarg, unit_problem(arc));
+			return 2;
+		}
+		break;
+	}
+	case 'f':
+		if (read_config(optarg, &p->units) != 0)
+			return 2;
+		break;
+	case 't':
+		p->unit_timeout = (int)strtol(optarg, &end, 10);
+		if (*end || end == optarg || p->unit_timeout < 10 || p->unit_timeout > 600000) {
+			fprintf(stderr, "pmmd: --unit-timeout %s: expected 10..600000 ms\n", optarg);
+			return 2;
+		}
+		break;
+	case 'g':
+		p->grace = strtol(optarg, &end, 10);
+		if (*end || end == optarg || p->grace < 0 || p->grace > 600000) {
+			fprintf(stderr, "pmmd: --lease-grace %s: expected 0..600000 ms\n", optarg);
+			return 2;
+		}
+		break;
+	case 'c': p->cred_path = optarg; break;
+	case 'l': p->listen = optarg; break;
+	case 'P': p->provider = optarg; break;
+	case 'A': p->addr_file = optarg; break;
+	case 'I': p->insecure = 1; break;
+	case 'v': p->verbose = 1; break;
+	case 'h': printf(usage, NPMU_LEASE_GRACE_MS, PMMD_DEFAULT_PORT); return 0;
+	default: fprintf(stderr, usage, NPMU_LEASE_GRACE_MS, PMMD_DEFAULT_PORT); return 2;
+	}
+	return -1;
+}
+
+/* parse_args -- the command line into p; -1 to go on, else the exit status. */
+static int parse_args(int argc, char **argv, struct pmmd *p)
 {
 	static const struct option opts[] = {
 		{"cluster-key", required_argument, NULL, 'k'}, {"unit", required_argument, NULL, 'u'},
@@ -106,135 +165,121 @@ int main(int argc, char **argv)
 		{"unit-timeout", required_argument, NULL, 't'},
 		{"lease-grace", required_argument, NULL, 'g'},
 		{NULL, 0, NULL, 0}};
-	const char *key_path = NULL, *cred_path = NULL, *listen = "127.0.0.1", *addr_file = NULL;
-	const char *provider = getenv("NPMU_PROVIDER");
-	int insecure = 0, verbose = 0, c, unit_timeout = 1000;
-	long grace = NPMU_LEASE_GRACE_MS;
-	npmu__log_init("pmmd", NPMU_LOG_INFO);
-	while ((c = getopt_long(argc, argv, "k:u:f:c:l:P:t:g:vh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'k': key_path = optarg; break;
-		case 'u': {
-			int arc = npmu__units_add(&units, optarg);
-			if (arc != 0) {
-				fprintf(stderr, "pmmd: --unit %s: %s\n", optarg, unit_problem(arc));
-				return 2;
-			}
-			break;
-		}
-		case 'f':
-			if (read_config(optarg, &units) != 0)
-				return 2;
-			break;
-		case 't':
-			unit_timeout = atoi(optarg);
-			if (unit_timeout < 10 || unit_timeout > 600000) {
-				fprintf(stderr, "pmmd: --unit-timeout %s: expected 10..600000 ms\n", optarg);
-				return 2;
-			}
-			break;
-		case 'g': {
-			char *end;
-			grace = strtol(optarg, &end, 10);
-			if (*end || end == optarg || grace < 0 || grace > 600000) {
-				fprintf(stderr, "pmmd: --lease-grace %s: expected 0..600000 ms\n", optarg);
-				return 2;
-			}
-			break;
-		}
-		case 'c': cred_path = optarg; break;
-		case 'l': listen = optarg; break;
-		case 'P': provider = optarg; break;
-		case 'A': addr_file = optarg; break;
-		case 'I': insecure = 1; break;
-		case 'v': verbose = 1; break;
-		case 'h': printf(usage, NPMU_LEASE_GRACE_MS, PMMD_DEFAULT_PORT); return 0;
-		default: fprintf(stderr, usage, NPMU_LEASE_GRACE_MS, PMMD_DEFAULT_PORT); return 2;
-		}
-	}
-	npmu__log_init("pmmd", verbose ? NPMU_LOG_DEBUG : NPMU_LOG_INFO);
-	if (!key_path || units.n == 0 || optind != argc) {
-		fprintf(stderr, "pmmd: %s\n\n", !key_path ? "--cluster-key is required"
-					       : units.n == 0 ? "at least one --unit is required"
-							      : "unexpected argument");
+	p->listen = "127.0.0.1";
+	p->provider = getenv("NPMU_PROVIDER");
+	p->unit_timeout = 1000;
+	p->grace = NPMU_LEASE_GRACE_MS;
+	int c, rc;
+	while ((c = getopt_long(argc, argv, "k:u:f:c:l:P:t:g:vh", opts, NULL)) != -1)
+		if ((rc = parse_option(c, p)) >= 0)
+			return rc;
+	if (!p->key_path || p->units.n == 0 || optind != argc) {
+		fprintf(stderr, "pmmd: %s\n\n", !p->key_path ? "--cluster-key is required"
+					       : p->units.n == 0 ? "at least one --unit is required"
+								 : "unexpected argument");
 		fprintf(stderr, usage, NPMU_LEASE_GRACE_MS, PMMD_DEFAULT_PORT);
 		return 2;
 	}
-	if (!provider)
-		provider = NPMU_DEFAULT_PROVIDER;
-	if (sodium_init() < 0)
-		return 1;
-	int rc = npmu__key_read(key_path, units.key);
-	if (rc != 0) {
-		fprintf(stderr, "pmmd: cluster key %s: %s\n", key_path, npmu__key_problem(rc));
+	if (!p->provider)
+		p->provider = NPMU_DEFAULT_PROVIDER;
+	if (npmu__split_hostport(p->listen, p->host, sizeof(p->host), p->port, sizeof(p->port),
+				 PMMD_DEFAULT_PORT) != 0) {
+		fprintf(stderr, "pmmd: invalid --listen '%s' (expected HOST:PORT)\n", p->listen);
 		return 2;
 	}
-	struct npmu__credentials creds = {0};
-	if (cred_path) {
+	return -1;
+}
+
+/* load_secrets -- the cluster key and the credentials; -1 to go on, else the exit status. */
+static int load_secrets(struct pmmd *p)
+{
+	if (sodium_init() < 0)
+		return 1;
+	int rc = npmu__key_read(p->key_path, p->units.key);
+	if (rc != 0) {
+		fprintf(stderr, "pmmd: cluster key %s: %s\n", p->key_path, npmu__key_problem(rc));
+		return 2;
+	}
+	if (p->cred_path) {
 		char err[256];
-		if (npmu__credentials_load(cred_path, &creds, err, sizeof(err)) != 0) {
-			fprintf(stderr, "pmmd: credentials %s: %s\n", cred_path, err);
+		if (npmu__credentials_load(p->cred_path, &p->creds, err, sizeof(err)) != 0) {
+			fprintf(stderr, "pmmd: credentials %s: %s\n", p->cred_path, err);
 			return 2;
 		}
 	}
-	char host[256], port[16];
-	if (npmu__split_hostport(listen, host, sizeof(host), port, sizeof(port), PMMD_DEFAULT_PORT) != 0) {
-		fprintf(stderr, "pmmd: invalid --listen '%s' (expected HOST:PORT)\n", listen);
-		return 2;
-	}
-	int stop_fd = npmu__daemon_stop_fd();
+	return -1;
+}
 
-	units.provider = provider;
-	units.timeout_ms = unit_timeout;
-	units.unit_back = npmu__mirrors_unit_back;
-	struct npmu__fabric *fab = NULL;
-	struct npmu__service *svc = NULL;
-	static struct npmu__pmm pmm;
-	static struct npmu__pmmd_service handlers;
-	struct npmu__service_ops ops;
-	npmu__pmm_init(&pmm, &npmu__remote_unit_ops, &units, cred_path ? &creds : NULL,
-		       (uint32_t)grace);
-	units.holders = &pmm.holders;
-	if ((rc = npmu__fabric_open(provider, host, port, true, &fab)) != 0) {
-		fprintf(stderr, "pmmd: cannot listen on %s: %s\n", listen, npmu_strerror(rc));
-		goto out;
+/* start -- the manager over the units, the endpoint, sessions and the service; then the units
+ * are asked for their regions and the address is published. */
+static int start(struct pmmd *p)
+{
+	p->units.provider = p->provider;
+	p->units.timeout_ms = p->unit_timeout;
+	p->units.unit_back = npmu__mirrors_unit_back;
+	npmu__pmm_init(&p->pmm, &npmu__remote_unit_ops, &p->units, p->cred_path ? &p->creds : NULL,
+		       (uint32_t)p->grace);
+	p->units.holders = &p->pmm.holders;
+	int rc = npmu__fabric_open(p->provider, p->host, p->port, true, &p->fab);
+	if (rc != 0) {
+		fprintf(stderr, "pmmd: cannot listen on %s: %s\n", p->listen, npmu_strerror(rc));
+		return rc;
 	}
-	pmm.holders.probe = npmu__fabric_tcp(fab); /* a gone client's port refuses (holders.h) */
-	if (!cred_path && !insecure && !npmu__fabric_is_loopback(fab)) {
+	p->pmm.holders.probe = npmu__fabric_tcp(p->fab); /* a gone client's port refuses (holders.h) */
+	if (!p->cred_path && !p->insecure && !npmu__fabric_is_loopback(p->fab)) {
 		fprintf(stderr, "pmmd: refusing to serve %s without --credentials; give --credentials "
-				"FILE, or --insecure\n", listen);
-		rc = NPMU_E_ACCESS;
-		goto out;
+				"FILE, or --insecure\n", p->listen);
+		return NPMU_E_ACCESS;
 	}
-	npmu__sessions_init(&sessions, pmm.creds, NULL, "pmmd");
-	sessions.probe = npmu__fabric_tcp(fab); /* likewise (sessions.h) */
-	npmu__pmmd_service_init(&handlers, &pmm, &units, PROBE_MS, &ops);
-	if ((rc = npmu__service_new(fab, &ops, cred_path ? &sessions : NULL, &svc)) != 0)
-		goto out;
-	npmu__units_refresh(&units);
+	npmu__sessions_init(&p->sessions, p->pmm.creds, NULL, "pmmd");
+	p->sessions.probe = npmu__fabric_tcp(p->fab); /* likewise (sessions.h) */
+	struct npmu__service_ops ops;
+	npmu__pmmd_service_init(&p->handlers, &p->pmm, &p->units, PROBE_MS, &ops);
+	if ((rc = npmu__service_new(p->fab, &ops, p->cred_path ? &p->sessions : NULL, &p->svc)) != 0)
+		return rc;
+	npmu__units_refresh(&p->units);
 	uint32_t up = 0;
-	for (uint32_t i = 0; i < units.n; i++)
-		up += units.u[i].up;
+	for (uint32_t i = 0; i < p->units.n; i++)
+		up += p->units.u[i].up;
 	char addr[128];
-	npmu__fabric_addr_str(fab, fab->name, addr, sizeof(addr));
-	LOG_INFO("managing %u unit(s) (%u up, %u regions) for clients on %s%s", units.n, up,
-		 units.ndir, addr, cred_path ? ", authenticated sessions" : ", no authentication");
-	if (addr_file) {
-		if (npmu__daemon_write_addr(addr_file, addr) != 0) {
-			fprintf(stderr, "pmmd: cannot write %s\n", addr_file);
-			rc = NPMU_E_IO;
-			goto out;
-		}
+	npmu__fabric_addr_str(p->fab, p->fab->name, addr, sizeof(addr));
+	LOG_INFO("managing %u unit(s) (%u up, %u regions) for clients on %s%s", p->units.n, up,
+		 p->units.ndir, addr, p->cred_path ? ", authenticated sessions" : ", no authentication");
+	if (p->addr_file && npmu__daemon_write_addr(p->addr_file, addr) != 0) {
+		fprintf(stderr, "pmmd: cannot write %s\n", p->addr_file);
+		return NPMU_E_IO;
 	}
-	/* from here on only the slow thread touches the units */
-	rc = npmu__service_run(svc, stop_fd, 200);
-	LOG_INFO("stopping");
-out:
-	npmu__service_delete(&svc);
-	npmu__fabric_close(&fab);
-	npmu__units_fini(&units);
-	npmu__pmm_fini(&pmm);
-	npmu__sessions_fini(&sessions);
-	npmu__credentials_free(&creds);
+	return 0;
+}
+
+/* stop -- free what start made, in reverse. */
+static void stop(struct pmmd *p)
+{
+	npmu__service_delete(&p->svc);
+	npmu__fabric_close(&p->fab);
+	npmu__units_fini(&p->units);
+	if (p->pmm.ops)
+		npmu__pmm_fini(&p->pmm);
+	npmu__sessions_fini(&p->sessions);
+	npmu__credentials_free(&p->creds);
+}
+
+int main(int argc, char **argv)
+{
+	static struct pmmd p; /* (large: the unit and session tables) */
+	npmu__log_init("pmmd", NPMU_LOG_INFO);
+	int rc = parse_args(argc, argv, &p);
+	if (rc >= 0)
+		return rc;
+	npmu__log_init("pmmd", p.verbose ? NPMU_LOG_DEBUG : NPMU_LOG_INFO);
+	if ((rc = load_secrets(&p)) >= 0)
+		return rc;
+	int stop_fd = npmu__daemon_stop_fd();
+	if ((rc = start(&p)) == 0) {
+		/* from here on only the slow thread touches the units */
+		rc = npmu__service_run(p.svc, stop_fd, 200);
+		LOG_INFO("stopping");
+	}
+	stop(&p);
 	return rc == 0 ? 0 : 1;
 }
