@@ -112,101 +112,111 @@ static void drop_orphans(struct npmu__units *us, const struct mview *v, uint32_t
 	forget(us, v->name);
 }
 
-/* load -- read the record from every unit holding the region, take the newest valid one, and
- * write it back where a unit had an older or bad one (reported, never silent). */
-static int load(struct npmu__units *us, const char *name, struct mview *v)
+/* The mirror records of one region as its units answered. */
+struct gathered {
+	int n;                                        /* units asked */
+	int at[NPMU_PMMD_UNITS_MAX];                  /* which */
+	uint8_t buf[NPMU_PMMD_UNITS_MAX][NPMU_MIRROR_REC_MAX];
+	const uint8_t *recs[NPMU_PMMD_UNITS_MAX];     /* their records (length 0: none read) */
+	size_t lens[NPMU_PMMD_UNITS_MAX];
+	int rcs[NPMU_PMMD_UNITS_MAX];                 /* how each answered */
+	struct npmu__mirror m;                        /* the record in force */
+	struct npmu__mirror_pick pick;
+};
+
+/* ask -- read the record of name from unit u into slot g->n. */
+static void ask(struct npmu__units *us, const char *name, int u, struct gathered *g)
 {
-	memset(v, 0, sizeof(*v));
-	snprintf(v->name, sizeof(v->name), "%s", name);
+	int k = g->n++;
+	g->at[k] = u;
+	g->recs[k] = g->buf[k];
+	g->lens[k] = 0;
+	if ((g->rcs[k] = rec_call(us, u, name, NULL, 0, 0, g->buf[k], &g->lens[k])) != 0)
+		g->lens[k] = 0;
+}
+
+/* gather -- the records of every unit holding name (and of a unit the record names that the
+ * directory missed: it was down at the last refresh), and the one in force among them. */
+static int gather(struct npmu__units *us, const char *name, struct gathered *g)
+{
 	int at[NPMU_PMMD_UNITS_MAX];
 	int n = npmu__units_find_all(us, name, at, NPMU_PMMD_UNITS_MAX);
 	if (n == 0)
 		return NPMU_E_NOENT;
-	uint8_t buf[NPMU_PMMD_UNITS_MAX][NPMU_MIRROR_REC_MAX];
-	const uint8_t *recs[NPMU_PMMD_UNITS_MAX];
-	size_t lens[NPMU_PMMD_UNITS_MAX];
-	int rcs[NPMU_PMMD_UNITS_MAX];
-	for (int k = 0; k < n; k++) {
-		recs[k] = buf[k];
-		lens[k] = 0;
-		if ((rcs[k] = rec_call(us, at[k], name, NULL, 0, 0, buf[k], &lens[k])) != 0)
-			lens[k] = 0;
-	}
-	/* The record names both units: ask one the directory missed (down at the last refresh). */
-	struct npmu__mirror m;
-	struct npmu__mirror_pick pick;
-	int rc = npmu__mirror_choose(recs, lens, n, &m, &pick);
-	if (rc == 0 && n < NPMU_MIRROR_COPIES) {
-		for (uint32_t c = 0; c < m.ncopies; c++) {
-			int u = npmu__units_index(us, m.copy[c].unit);
+	g->n = 0;
+	for (int k = 0; k < n; k++)
+		ask(us, name, at[k], g);
+	int rc = npmu__mirror_choose(g->recs, g->lens, g->n, &g->m, &g->pick);
+	if (rc == 0 && g->n < NPMU_MIRROR_COPIES) {
+		for (uint32_t c = 0; c < g->m.ncopies; c++) {
+			int u = npmu__units_index(us, g->m.copy[c].unit);
 			bool have = false;
-			for (int k = 0; k < n; k++)
-				have |= at[k] == u;
-			if (u >= 0 && !have && n < NPMU_PMMD_UNITS_MAX) {
-				at[n] = u;
-				recs[n] = buf[n];
-				lens[n] = 0;
-				if ((rcs[n] = rec_call(us, u, name, NULL, 0, 0, buf[n], &lens[n])) != 0)
-					lens[n] = 0;
-				else
-					npmu__units_dir_add(us, name, (uint32_t)u);
-				n++;
-			}
+			for (int k = 0; k < g->n; k++)
+				have |= g->at[k] == u;
+			if (u < 0 || have || g->n >= NPMU_PMMD_UNITS_MAX)
+				continue;
+			ask(us, name, u, g);
+			if (g->rcs[g->n - 1] == 0)
+				npmu__units_dir_add(us, name, (uint32_t)u);
 		}
-		rc = npmu__mirror_choose(recs, lens, n, &m, &pick);
+		rc = npmu__mirror_choose(g->recs, g->lens, g->n, &g->m, &g->pick);
 	}
 	if (rc != 0) {
 		LOG_ERR("region %s: %s", name,
-			pick.conflict ? "the copies' mirror records differ at the same generation"
-				      : "no copy has a valid mirror record");
+			g->pick.conflict ? "the copies' mirror records differ at the same generation"
+					 : "no copy has a valid mirror record");
 		return NPMU_E_CORRUPT;
 	}
-	struct npmu__gen_seen *g = seen_of(us, name);
-	if (g && m.generation < g->generation) {
-		LOG_WARN("region %s: the units that answer hold mirror record generation %llu, but "
-			 "generation %llu was in force: the copy holding it is away, and the others may "
-			 "be stale: refusing until it is back", name, (unsigned long long)m.generation,
-			 (unsigned long long)g->generation);
-		return NPMU_E_UNREACHABLE;
-	}
-	if (g)
-		g->generation = m.generation;
-	v->m = m;
-	for (uint32_t c = 0; c < m.ncopies; c++) {
-		v->unit[c] = npmu__units_index(us, m.copy[c].unit);
+	return 0;
+}
+
+/* copies_of -- where each copy of v->m is, whether its unit answered, and whether it answered
+ * without the region. */
+static void copies_of(struct npmu__units *us, const struct gathered *g, struct mview *v)
+{
+	for (uint32_t c = 0; c < v->m.ncopies; c++) {
+		v->unit[c] = npmu__units_index(us, v->m.copy[c].unit);
 		bool asked = false;
-		for (int k = 0; k < n; k++) {
-			if (at[k] != v->unit[c])
+		for (int k = 0; k < g->n; k++) {
+			if (g->at[k] != v->unit[c])
 				continue;
 			asked = true;
-			v->up[c] |= lens[k] > 0;
-			v->missing[c] |= rcs[k] == NPMU_E_NOENT;
+			v->up[c] |= g->lens[k] > 0;
+			v->missing[c] |= g->rcs[k] == NPMU_E_NOENT;
 		}
 		if (!asked && v->unit[c] >= 0) { /* not in the directory: a unit that lost it? */
 			uint8_t rec[NPMU_MIRROR_REC_MAX];
 			size_t len = 0;
-			int rc2 = rec_call(us, v->unit[c], name, NULL, 0, 0, rec, &len);
-			v->missing[c] = rc2 == NPMU_E_NOENT;
+			int rc = rec_call(us, v->unit[c], v->name, NULL, 0, 0, rec, &len);
+			v->missing[c] = rc == NPMU_E_NOENT;
 		}
 	}
-	if (pick.disagree) {
-		for (int k = 0; k < n; k++) {
-			if (k == pick.winner || (lens[k] == lens[pick.winner] &&
-						 memcmp(recs[k], recs[pick.winner], lens[k]) == 0))
-				continue;
-			struct npmu__mirror old;
-			int drc = lens[k] ? npmu__mirror_decode(recs[k], lens[k], &old) : NPMU_E_CORRUPT;
-			if (lens[k] == 0)
-				continue; /* that unit did not answer */
-			LOG_WARN("region %s: the mirror record on %s is %s (generation %llu is in force): "
-				 "writing the newer back", name, us->u[at[k]].addr,
-				 drc != 0 ? "not valid" : "older",
-				 (unsigned long long)m.generation);
-			if (rec_call(us, at[k], name, recs[pick.winner], lens[pick.winner], 0, NULL,
-				     NULL) == 0)
-				v->repaired = true;
-		}
+}
+
+/* write_back -- where a unit answered with an older or a bad record, write the one in force
+ * there (reported, never silent); sets v->repaired. */
+static void write_back(struct npmu__units *us, const struct gathered *g, struct mview *v)
+{
+	int w = g->pick.winner;
+	for (int k = 0; k < g->n; k++) {
+		if (k == w || g->lens[k] == 0 ||
+		    (g->lens[k] == g->lens[w] && memcmp(g->recs[k], g->recs[w], g->lens[k]) == 0))
+			continue; /* the one in force, one that did not answer, or the same */
+		struct npmu__mirror old;
+		int drc = npmu__mirror_decode(g->recs[k], g->lens[k], &old);
+		LOG_WARN("region %s: the mirror record on %s is %s (generation %llu is in force): "
+			 "writing the newer back", v->name, us->u[g->at[k]].addr,
+			 drc != 0 ? "not valid" : "older", (unsigned long long)g->m.generation);
+		if (rec_call(us, g->at[k], v->name, g->recs[w], g->lens[w], 0, NULL, NULL) == 0)
+			v->repaired = true;
 	}
+}
+
+/* settle_missing -- a copy whose unit answers without the region: deleted there while the
+ * others were away (then delete them too: NPMU_E_NOENT), or its unit was replaced (record it
+ * stale). */
+static int settle_missing(struct npmu__units *us, struct mview *v)
+{
 	for (uint32_t c = 0; c < v->m.ncopies; c++)
 		if (v->missing[c] && deleted_there(us, v, c)) {
 			drop_orphans(us, v, c);
@@ -217,14 +227,46 @@ static int load(struct npmu__units *us, const char *name, struct mview *v)
 	for (uint32_t c = 0; c < lost.ncopies; c++)
 		if (v->missing[c] && lost.copy[c].state != NPMU__COPY_STALE) {
 			LOG_WARN("region %s: unit %s answers without its copy (replaced?): recorded "
-				 "stale", name, lost.copy[c].unit);
+				 "stale", v->name, lost.copy[c].unit);
 			lost.copy[c].state = NPMU__COPY_STALE;
 			lost.copy[c].resync_done = 0;
 			any_lost = true;
 		}
 	if (any_lost && store(us, v, &lost, NULL, NULL) != 0)
-		LOG_WARN("region %s: could not record the lost copy stale", name);
+		LOG_WARN("region %s: could not record the lost copy stale", v->name);
 	return 0;
+}
+
+/*
+ * load_and_repair -- the view of a mirrored region: read the record from every unit holding it
+ * and take the newest valid one; refuse (NPMU_E_UNREACHABLE) a record older than one seen in
+ * force since pmmd started. It also repairs what it finds, each step reported: an older or bad
+ * record is written over with the one in force, a copy deleted on its unit while the others
+ * were away takes them along (NPMU_E_NOENT), and a copy its unit lost is recorded stale.
+ */
+static int load_and_repair(struct npmu__units *us, const char *name, struct mview *v)
+{
+	memset(v, 0, sizeof(*v));
+	snprintf(v->name, sizeof(v->name), "%s", name);
+	struct gathered g; /* (about 22 KiB) */
+	int rc = gather(us, name, &g);
+	if (rc != 0)
+		return rc;
+	struct npmu__gen_seen *seen = seen_of(us, name);
+	if (seen && g.m.generation < seen->generation) {
+		LOG_WARN("region %s: the units that answer hold mirror record generation %llu, but "
+			 "generation %llu was in force: the copy holding it is away, and the others may "
+			 "be stale: refusing until it is back", name, (unsigned long long)g.m.generation,
+			 (unsigned long long)seen->generation);
+		return NPMU_E_UNREACHABLE;
+	}
+	if (seen)
+		seen->generation = g.m.generation;
+	v->m = g.m;
+	copies_of(us, &g, v);
+	if (g.pick.disagree)
+		write_back(us, &g, v);
+	return settle_missing(us, v);
 }
 
 /* store -- write a changed record (generation raised here) on every copy that answers, checking
@@ -467,7 +509,7 @@ static int fence_all(struct npmu__units *us, struct mview *v, bool raise, uint64
 int npmu__mirror_fence(struct npmu__units *us, const char *name, bool raise, uint64_t *epoch)
 {
 	struct mview v;
-	int rc = load(us, name, &v);
+	int rc = load_and_repair(us, name, &v);
 	return rc != 0 ? rc : fence_all(us, &v, raise, epoch);
 }
 
@@ -777,7 +819,7 @@ int npmu__mirror_handle(void *vus, uint16_t type, const struct npmu__request *re
 {
 	struct npmu__units *us = vus;
 	struct mview v;
-	int rc = load(us, req->name, &v);
+	int rc = load_and_repair(us, req->name, &v);
 	if (rc != 0)
 		return rc;
 	switch (type) {
@@ -802,7 +844,7 @@ void npmu__mirrors_unit_back(struct npmu__units *us, uint32_t i)
 	for (uint32_t k = 0; k < n; k++) {
 		struct mview v;
 		if (list[k].copies > 1)
-			(void)load(us, list[k].name, &v); /* drops a copy deleted elsewhere meanwhile */
+			(void)load_and_repair(us, list[k].name, &v); /* drops a copy deleted elsewhere meanwhile */
 	}
 	free(list);
 }
