@@ -337,13 +337,9 @@ static void encode_group(const struct npmu__ec *ec, const struct npmu__stripe_la
 		cs[j] = npmu__csum(j < l->k ? data[j] : par[j - l->k], l->seg_size);
 }
 
-/* npmu_stripe_put -- write the next version of a set (see npmu.h). */
-int npmu_stripe_put(struct npmu_conn *conn, const char *name, const void *data, uint64_t len,
-		    const struct npmu_stripe_cfg *cfg, npmu_progress_fn progress, void *arg,
-		    uint64_t *version)
+/* put_defaults -- cfg with every zero field at its default. */
+static struct npmu_stripe_cfg put_defaults(const struct npmu_stripe_cfg *cfg)
 {
-	if (!conn || !name || (len && !data))
-		return NPMU_E_INVAL;
 	struct npmu_stripe_cfg c = cfg ? *cfg : (struct npmu_stripe_cfg){0};
 	if (c.mirror) {
 		c.n = c.n ? c.n : 2;
@@ -355,6 +351,128 @@ int npmu_stripe_put(struct npmu_conn *conn, const char *name, const void *data, 
 	c.n = c.n ? c.n : c.k + c.m;
 	c.seg_size = c.seg_size ? c.seg_size : 1u << 20;
 	c.keep = c.keep ? c.keep : KEEP_DEFAULT;
+	return c;
+}
+
+/* put_open -- (the set's lease held) open the set read-write, or make it as c asks; then check
+ * that every member is healthy and that a shape asked for is the set's. */
+static int put_open(struct npmu_conn *conn, const char *name, const struct npmu_stripe_cfg *c,
+		    const struct npmu_stripe_cfg *cfg, uint64_t len, struct npmu__lease_holder *lh,
+		    struct set **sp)
+{
+	struct npmu__stripe_layout l;
+	int rc = set_open(conn, name, NPMU_ACCESS_READ_WRITE, lh->id, sp);
+	if (rc == NPMU_E_NOENT &&
+	    (rc = npmu__stripe_layout_init(c->k, c->m, c->n, c->seg_size, len, &l)) == 0)
+		rc = set_create(conn, name, &l, c->keep, c->capacity > len ? c->capacity : len, lh->id,
+				sp);
+	struct set *s = *sp;
+	if (rc == 0 && s->n != lh->members) /* made anew meanwhile, of another shape */
+		rc = NPMU_E_LEASE;
+	if (rc != 0)
+		return rc;
+	if (s->mem[0].r)
+		atomic_store(&lh->proof, s->mem[0].r->ai.key); /* for a manager that restarted */
+	for (uint32_t i = 0; i < s->n; i++)
+		if (s->mem[i].state != NPMU_MEMBER_OK) {
+			LOG_WARN("stripe %s: member %s is %s: rebuild the set before writing to it",
+				 name, s->mem[i].region,
+				 s->mem[i].state == NPMU_MEMBER_LOST ? "lost" : "corrupt");
+			return NPMU_E_UNREACHABLE;
+		}
+	const struct npmu__stripe_member *h = &s->shape;
+	if (cfg && ((cfg->k && cfg->k != h->k) || (cfg->m && cfg->m != h->m) ||
+		    (cfg->n && cfg->n != h->n) || (cfg->seg_size && cfg->seg_size != h->seg_size) ||
+		    (cfg->keep && cfg->keep != h->keep))) {
+		LOG_WARN("stripe %s: is %u+%u over %u units, sub-segments of %llu bytes, %u kept: its "
+			 "shape is fixed by its first put", name, h->k, h->m, h->n,
+			 (unsigned long long)h->seg_size, h->keep);
+		return NPMU_E_INVAL;
+	}
+	return 0;
+}
+
+/* put_data -- S1: every group's k data and m parity sub-segments to their units at once, then
+ * persistent everywhere; their checksums into mf. Stops as soon as the set is taken over. */
+static int put_data(struct set *s, const struct npmu__stripe_layout *l, uint32_t slot,
+		    const void *data, uint64_t len, struct npmu__lease_holder *lh,
+		    struct npmu__stripe_manifest *mf, npmu_progress_fn progress, void *arg)
+{
+	const struct npmu__stripe_member *h = &s->shape;
+	struct npmu__ec ec;
+	int rc = npmu__ec_init(&ec, (int)l->k, (int)l->m);
+	uint8_t *pad = malloc((size_t)l->k * l->seg_size);
+	uint8_t *parbuf = malloc((size_t)l->m * l->seg_size);
+	if (rc == 0 && (!pad || !parbuf))
+		rc = NPMU_E_NOMEM;
+	for (uint32_t g = 0; rc == 0 && g < l->ngroups; g++) {
+		uint8_t *dp[NPMU_EC_K_MAX], *pp[NPMU_EC_M_MAX];
+		for (uint32_t j = 0; j < l->m; j++)
+			pp[j] = parbuf + (size_t)j * l->seg_size;
+		encode_group(&ec, l, data, g, dp, pad, pp, mf->csums + (size_t)g * (l->k + l->m));
+		struct npmu__xfer_target t[NPMU_EC_K_MAX + NPMU_EC_M_MAX];
+		struct npmu_iov iov[NPMU_EC_K_MAX + NPMU_EC_M_MAX];
+		for (uint32_t j = 0; j < l->k + l->m; j++) {
+			struct member *mb = &s->mem[npmu__stripe_member_of(l, g, j)];
+			iov[j] = (struct npmu_iov){npmu__stripe_data_off(h, slot) + (uint64_t)g * l->seg_size,
+						   j < l->k ? dp[j] : pp[j - l->k], l->seg_size};
+			t[j] = (struct npmu__xfer_target){.data = mb->r->data, .ai = &mb->r->ai,
+							  .region_id = mb->r->info.id, .iov = &iov[j],
+							  .iovcnt = 1};
+		}
+		rc = npmu__transfer(t, (int)(l->k + l->m), 1, NULL, 0, 0);
+		if (rc == 0 && atomic_load(&lh->fenced))
+			rc = NPMU_E_FENCED; /* taken over: stop (the members' keys are dead anyway) */
+		if (progress)
+			progress((uint64_t)(g + 1) * l->k * l->seg_size < len
+					 ? (uint64_t)(g + 1) * l->k * l->seg_size : len, len, arg);
+	}
+	free(pad);
+	free(parbuf);
+	for (uint32_t i = 0; rc == 0 && i < s->n; i++)
+		rc = npmu_region_persist(s->mem[i].r, npmu__stripe_data_off(h, slot),
+					 (uint64_t)l->ngroups * l->seg_size, NPMU_PERSISTENT);
+	return rc;
+}
+
+/* put_manifests -- S2: the version's manifest (naming each member's unit) written and made
+ * persistent on every member. */
+static int put_manifests(struct npmu_conn *conn, struct set *s, uint32_t slot,
+			 struct npmu__stripe_manifest *mf)
+{
+	const struct npmu__stripe_member *h = &s->shape;
+	for (uint32_t i = 0; i < s->n; i++) {
+		char unit[NPMU_ADDR_STR_MAX + 1] = "?";
+		if (s->mem[i].r && s->mem[i].r->ai.unit[0])
+			snprintf(unit, sizeof(unit), "%s", s->mem[i].r->ai.unit);
+		else if (s->mem[i].r)
+			snprintf(unit, sizeof(unit), "%s", conn->rpc.addr);
+		snprintf(mf->unit[i], sizeof(mf->unit[i]), "%s", unit);
+	}
+	uint8_t *mbuf = calloc(1, h->marea);
+	if (!mbuf)
+		return NPMU_E_NOMEM;
+	int64_t mlen = npmu__stripe_manifest_encode(mf, mbuf, h->marea);
+	int rc = mlen < 0 ? (int)mlen : 0;
+	for (uint32_t i = 0; rc == 0 && i < s->n; i++) {
+		rc = npmu_region_write(s->mem[i].r, npmu__stripe_manifest_off(h, slot), mbuf, h->marea);
+		if (rc == 0)
+			rc = npmu_region_persist(s->mem[i].r, npmu__stripe_manifest_off(h, slot),
+						 h->marea, NPMU_PERSISTENT);
+	}
+	free(mbuf);
+	return rc;
+}
+
+/* npmu_stripe_put -- take the set's lease, then write the next version: its data and parity
+ * (S1), then its manifest (S2); see stripe_format.h. */
+int npmu_stripe_put(struct npmu_conn *conn, const char *name, const void *data, uint64_t len,
+		    const struct npmu_stripe_cfg *cfg, npmu_progress_fn progress, void *arg,
+		    uint64_t *version)
+{
+	if (!conn || !name || (len && !data))
+		return NPMU_E_INVAL;
+	struct npmu_stripe_cfg c = put_defaults(cfg);
 	if (c.keep < 2 || c.keep > NPMU_STRIPE_KEEP_MAX)
 		return NPMU_E_INVAL;
 	/* one writer at a time: the set's lease first (a new set's: as of c.n members) */
@@ -368,106 +486,34 @@ int npmu_stripe_put(struct npmu_conn *conn, const char *name, const void *data, 
 		return rc;
 	}
 	struct set *s = NULL;
-	rc = set_open(conn, name, NPMU_ACCESS_READ_WRITE, lh.id, &s);
+	rc = put_open(conn, name, &c, cfg, len, &lh, &s);
 	struct npmu__stripe_layout l;
-	if (rc == NPMU_E_NOENT && (rc = npmu__stripe_layout_init(c.k, c.m, c.n, c.seg_size, len, &l)) == 0)
-		rc = set_create(conn, name, &l, c.keep, c.capacity > len ? c.capacity : len, lh.id, &s);
-	if (rc == 0 && s->n != lh.members) /* made anew meanwhile, of another shape */
-		rc = NPMU_E_LEASE;
-	if (rc != 0) {
-		if (s)
-			set_close(s);
-		npmu__lease_release(&lh);
-		npmu__lease_fini(&lh);
-		return rc == NPMU_E_KEY ? NPMU_E_FENCED : rc;
-	}
-	if (s->mem[0].r)
-		atomic_store(&lh.proof, s->mem[0].r->ai.key); /* for a manager that restarted */
-	for (uint32_t i = 0; i < s->n && rc == 0; i++)
-		if (s->mem[i].state != NPMU_MEMBER_OK) {
-			LOG_WARN("stripe %s: member %s is %s: rebuild the set before writing to it",
-				 name, s->mem[i].region,
-				 s->mem[i].state == NPMU_MEMBER_LOST ? "lost" : "corrupt");
-			rc = NPMU_E_UNREACHABLE;
-		}
-	const struct npmu__stripe_member *h = &s->shape;
-	if (rc == 0 && cfg && ((cfg->k && cfg->k != h->k) || (cfg->m && cfg->m != h->m) ||
-			       (cfg->n && cfg->n != h->n) || (cfg->seg_size && cfg->seg_size != h->seg_size) ||
-			       (cfg->keep && cfg->keep != h->keep))) {
-		LOG_WARN("stripe %s: is %u+%u over %u units, sub-segments of %llu bytes, %u kept: its "
-			 "shape is fixed by its first put", name, h->k, h->m, h->n,
-			 (unsigned long long)h->seg_size, h->keep);
-		rc = NPMU_E_INVAL;
-	}
+	struct npmu__stripe_manifest mf = {0};
+	const struct npmu__stripe_member *h = s ? &s->shape : NULL;
 	if (rc == 0)
 		rc = npmu__stripe_layout_init(h->k, h->m, h->n, h->seg_size, len, &l);
 	if (rc == 0 && (uint64_t)l.ngroups * h->seg_size > h->dslot)
 		rc = NPMU_E_TOOBIG; /* beyond the capacity the set was made with */
-	const struct npmu__stripe_manifest *last = rc == 0 ? newest(s, 0, NULL) : NULL;
-	struct npmu__stripe_manifest mf = {.layout = l, .version = last ? last->version + 1 : 1};
-	uint32_t slot = (uint32_t)(mf.version % h->keep);
-	struct npmu__ec ec;
-	uint8_t *pad = NULL, *parbuf = NULL;
-	if (rc == 0)
-		rc = npmu__ec_init(&ec, (int)l.k, (int)l.m);
 	if (rc == 0) {
+		const struct npmu__stripe_manifest *last = newest(s, 0, NULL);
+		mf.layout = l;
+		mf.version = last ? last->version + 1 : 1;
+		mf.length_csum = npmu__csum(data, len);
 		mf.csums = malloc((size_t)l.ngroups * (l.k + l.m) * sizeof(uint64_t));
-		pad = malloc((size_t)l.k * l.seg_size);
-		parbuf = malloc((size_t)l.m * l.seg_size);
-		if (!mf.csums || !pad || !parbuf)
+		if (!mf.csums)
 			rc = NPMU_E_NOMEM;
 	}
-	/* S1: every sub-segment of this version, persistent everywhere, then the manifests */
-	for (uint32_t g = 0; rc == 0 && g < l.ngroups; g++) {
-		uint8_t *dp[NPMU_EC_K_MAX], *pp[NPMU_EC_M_MAX];
-		for (uint32_t j = 0; j < l.m; j++)
-			pp[j] = parbuf + (size_t)j * l.seg_size;
-		encode_group(&ec, &l, data, g, dp, pad, pp, mf.csums + (size_t)g * (l.k + l.m));
-		/* the group's k+m sub-segments go to their k+m units at once */
-		struct npmu__xfer_target t[NPMU_EC_K_MAX + NPMU_EC_M_MAX];
-		struct npmu_iov iov[NPMU_EC_K_MAX + NPMU_EC_M_MAX];
-		for (uint32_t j = 0; j < l.k + l.m; j++) {
-			struct member *mb = &s->mem[npmu__stripe_member_of(&l, g, j)];
-			iov[j] = (struct npmu_iov){npmu__stripe_data_off(h, slot) + (uint64_t)g * l.seg_size,
-						   j < l.k ? dp[j] : pp[j - l.k], l.seg_size};
-			t[j] = (struct npmu__xfer_target){.data = mb->r->data, .ai = &mb->r->ai,
-							  .region_id = mb->r->info.id, .iov = &iov[j],
-							  .iovcnt = 1};
-		}
-		rc = npmu__transfer(t, (int)(l.k + l.m), 1, NULL, 0, 0);
-		if (rc == 0 && atomic_load(&lh.fenced))
-			rc = NPMU_E_FENCED; /* taken over: stop (the members' keys are dead anyway) */
-		if (progress)
-			progress((uint64_t)(g + 1) * l.k * l.seg_size < len
-					 ? (uint64_t)(g + 1) * l.k * l.seg_size : len, len, arg);
-	}
-	for (uint32_t i = 0; rc == 0 && i < s->n; i++)
-		rc = npmu_region_persist(s->mem[i].r, npmu__stripe_data_off(h, slot),
-					 (uint64_t)l.ngroups * l.seg_size, NPMU_PERSISTENT);
-	mf.length_csum = npmu__csum(data, len);
-	for (uint32_t i = 0; i < s->n; i++) {
-		char unit[NPMU_ADDR_STR_MAX + 1] = "?";
-		if (s->mem[i].r && s->mem[i].r->ai.unit[0])
-			snprintf(unit, sizeof(unit), "%s", s->mem[i].r->ai.unit);
-		else if (s->mem[i].r)
-			snprintf(unit, sizeof(unit), "%s", conn->rpc.addr);
-		snprintf(mf.unit[i], sizeof(mf.unit[i]), "%s", unit);
-	}
-	uint8_t *mbuf = rc == 0 ? calloc(1, h->marea) : NULL;
-	if (rc == 0 && !mbuf)
-		rc = NPMU_E_NOMEM;
-	int64_t mlen = rc == 0 ? npmu__stripe_manifest_encode(&mf, mbuf, h->marea) : 0;
-	if (rc == 0 && mlen < 0)
-		rc = (int)mlen;
-	for (uint32_t i = 0; rc == 0 && i < s->n; i++) {
-		rc = npmu_region_write(s->mem[i].r, npmu__stripe_manifest_off(h, slot), mbuf, h->marea);
-		if (rc == 0)
-			rc = npmu_region_persist(s->mem[i].r, npmu__stripe_manifest_off(h, slot),
-						 h->marea, NPMU_PERSISTENT);
-	}
+	uint32_t slot = rc == 0 ? (uint32_t)(mf.version % h->keep) : 0;
+	if (rc == 0)
+		rc = put_data(s, &l, slot, data, len, &lh, &mf, progress, arg);
+	if (rc == 0)
+		rc = put_manifests(conn, s, slot, &mf);
 	if (rc == NPMU_E_KEY || (rc != 0 && atomic_load(&lh.fenced))) {
-		LOG_WARN("stripe %s: another writer took the set over: version %llu not committed",
-			 name, (unsigned long long)mf.version);
+		if (mf.version)
+			LOG_WARN("stripe %s: another writer took the set over: version %llu not "
+				 "committed", name, (unsigned long long)mf.version);
+		else
+			LOG_WARN("stripe %s: another writer took the set over", name);
 		rc = NPMU_E_FENCED;
 	}
 	if (rc == 0 && version)
@@ -476,11 +522,9 @@ int npmu_stripe_put(struct npmu_conn *conn, const char *name, const void *data, 
 		LOG_INFO("stripe %s: version %llu committed, %llu bytes in %u group(s) of %u+%u on %u "
 			 "units", name, (unsigned long long)mf.version, (unsigned long long)len,
 			 l.ngroups, l.k, l.m, l.n);
-	free(mbuf);
 	free(mf.csums);
-	free(pad);
-	free(parbuf);
-	set_close(s);
+	if (s)
+		set_close(s);
 	npmu__lease_release(&lh);
 	npmu__lease_fini(&lh);
 	return rc;
