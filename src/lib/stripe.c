@@ -542,6 +542,112 @@ static void note_lost(struct npmu_stripe_report *rep, uint64_t *noted, const str
 		 s->mem[i].region[0] ? s->mem[i].region : "?", mf->unit[i], why);
 }
 
+/* Where a restore of one version is. */
+struct restoring {
+	struct set *s;
+	const struct npmu__stripe_manifest *mf;
+	uint32_t slot;
+	struct npmu_stripe_report *rep; /* may be NULL */
+	uint64_t noted;                 /* members already in rep->which */
+	uint32_t bad, repaired;
+};
+
+/* read_pass -- read sub-segments [from, to) of group g from their members at once into frag;
+ * each that arrives and passes its checksum is marked present. Returns how many did. */
+static uint32_t read_pass(struct restoring *rs, uint32_t g, uint32_t from, uint32_t to,
+			  uint8_t **frag, uint8_t *present)
+{
+	const struct npmu__stripe_layout *l = &rs->mf->layout;
+	uint32_t w = l->k + l->m, good = 0;
+	struct npmu__xfer_target t[NPMU_EC_K_MAX + NPMU_EC_M_MAX];
+	struct npmu_iov iov[NPMU_EC_K_MAX + NPMU_EC_M_MAX];
+	uint32_t which[NPMU_EC_K_MAX + NPMU_EC_M_MAX];
+	int nt = 0;
+	for (uint32_t j = from; j < to; j++) {
+		uint32_t u = npmu__stripe_member_of(l, g, j);
+		struct member *mb = &rs->s->mem[u];
+		if (mb->state != NPMU_MEMBER_OK) {
+			note_lost(rs->rep, &rs->noted, rs->s, rs->mf, u,
+				  mb->state == NPMU_MEMBER_LOST ? "unreachable or missing"
+								: "corrupt header");
+			continue;
+		}
+		iov[nt] = (struct npmu_iov){npmu__stripe_data_off(&mb->h, rs->slot) +
+						    (uint64_t)g * l->seg_size,
+					    frag[j], l->seg_size};
+		t[nt] = (struct npmu__xfer_target){.data = mb->r->data, .ai = &mb->r->ai,
+						   .region_id = mb->r->info.id, .iov = &iov[nt],
+						   .iovcnt = 1};
+		which[nt++] = j;
+	}
+	if (nt > 0)
+		npmu__transfer(t, nt, 0, NULL, 0, 0);
+	for (int q = 0; q < nt; q++) {
+		uint32_t j = which[q], u = npmu__stripe_member_of(l, g, j);
+		if (t[q].rc != 0) {
+			note_lost(rs->rep, &rs->noted, rs->s, rs->mf, u, "read failed");
+			continue;
+		}
+		if (npmu__csum(frag[j], l->seg_size) != rs->mf->csums[(size_t)g * w + j]) {
+			rs->bad++; /* S2: failing its checksum, it is lost, never used */
+			note_lost(rs->rep, &rs->noted, rs->s, rs->mf, u, "checksum failed");
+			continue;
+		}
+		present[j] = 1;
+		good++;
+	}
+	return good;
+}
+
+/* put_back -- write the reconstructed sub-segments of group g back on their members (those
+ * that are open), persistent. */
+static int put_back(struct restoring *rs, uint32_t g, uint8_t **frag, const uint8_t *present)
+{
+	const struct npmu__stripe_layout *l = &rs->mf->layout;
+	int rc = 0;
+	for (uint32_t j = 0; j < l->k + l->m; j++) {
+		if (present[j])
+			continue;
+		rs->repaired++;
+		struct member *mb = &rs->s->mem[npmu__stripe_member_of(l, g, j)];
+		if (mb->state != NPMU_MEMBER_OK)
+			continue;
+		uint64_t off = npmu__stripe_data_off(&mb->h, rs->slot) + (uint64_t)g * l->seg_size;
+		int wrc = npmu_region_write(mb->r, off, frag[j], l->seg_size);
+		if (wrc == 0)
+			wrc = npmu_region_persist(mb->r, off, l->seg_size, NPMU_PERSISTENT);
+		if (wrc != 0)
+			rc = wrc;
+	}
+	return rc;
+}
+
+/* restore_group -- group g into frag: its data first (from its k members at once), its parity
+ * only when some data is missing or to write back; decoded when needed. NPMU_E_LOST when fewer
+ * than k sub-segments are good. */
+static int restore_group(struct restoring *rs, const struct npmu__ec *ec, uint32_t g,
+			 uint8_t **frag, bool write_back)
+{
+	const struct npmu__stripe_layout *l = &rs->mf->layout;
+	uint32_t w = l->k + l->m;
+	uint8_t present[NPMU_EC_K_MAX + NPMU_EC_M_MAX] = {0};
+	uint32_t good = read_pass(rs, g, 0, l->k, frag, present);
+	if (good < l->k || write_back)
+		good += read_pass(rs, g, l->k, w, frag, present);
+	bool need = good < w && (write_back || good < l->k);
+	for (uint32_t j = 0; j < l->k && !need; j++)
+		need = !present[j];
+	if (!need)
+		return 0;
+	if (npmu__ec_decode(ec, l->seg_size, frag, present) != 0)
+		return NPMU_E_LOST;
+	if (write_back)
+		return put_back(rs, g, frag, present);
+	for (uint32_t j = 0; j < l->k; j++)
+		rs->repaired += !present[j];
+	return 0;
+}
+
 /*
  * restore -- rebuild version mf into out (when not NULL), and with write_back put every
  * reconstructed sub-segment back on its member. Counts in rep; NPMU_E_LOST when some group
@@ -552,101 +658,38 @@ static int restore(struct set *s, const struct npmu__stripe_manifest *mf, uint8_
 		   struct npmu_stripe_report *rep)
 {
 	const struct npmu__stripe_layout *l = &mf->layout;
-	uint32_t w = l->k + l->m, slot = (uint32_t)(mf->version % s->shape.keep);
+	uint32_t w = l->k + l->m;
+	struct restoring rs = {.s = s, .mf = mf, .slot = (uint32_t)(mf->version % s->shape.keep),
+			       .rep = rep};
 	struct npmu__ec ec;
 	int rc = npmu__ec_init(&ec, (int)l->k, (int)l->m);
 	uint8_t *buf = rc == 0 ? malloc((size_t)w * l->seg_size) : NULL;
 	if (rc == 0 && !buf)
 		rc = NPMU_E_NOMEM;
-	uint64_t noted = 0;
-	uint32_t bad = 0, repaired = 0, lost_groups = 0;
+	uint32_t lost_groups = 0;
 	for (uint32_t g = 0; rc == 0 && g < l->ngroups; g++) {
-		uint8_t *frag[NPMU_EC_K_MAX + NPMU_EC_M_MAX], present[NPMU_EC_K_MAX + NPMU_EC_M_MAX];
-		uint32_t good = 0;
-		for (uint32_t j = 0; j < w; j++) {
+		uint8_t *frag[NPMU_EC_K_MAX + NPMU_EC_M_MAX];
+		for (uint32_t j = 0; j < w; j++)
 			frag[j] = buf + (size_t)j * l->seg_size;
-			present[j] = 0;
-		}
-		/* the data first (from its k units at once); the parity only when some data is
-		 * missing, or to write back */
-		for (uint32_t pass = 0; pass < 2; pass++) {
-			uint32_t from = pass ? l->k : 0, to = pass ? w : l->k;
-			if (pass == 1 && good == l->k && !write_back)
-				break;
-			struct npmu__xfer_target t[NPMU_EC_K_MAX + NPMU_EC_M_MAX];
-			struct npmu_iov iov[NPMU_EC_K_MAX + NPMU_EC_M_MAX];
-			uint32_t which[NPMU_EC_K_MAX + NPMU_EC_M_MAX];
-			int nt = 0;
-			for (uint32_t j = from; j < to; j++) {
-				uint32_t u = npmu__stripe_member_of(l, g, j);
-				struct member *mb = &s->mem[u];
-				if (mb->state != NPMU_MEMBER_OK) {
-					note_lost(rep, &noted, s, mf, u,
-						  mb->state == NPMU_MEMBER_LOST ? "unreachable or missing"
-								 : "corrupt header");
-					continue;
-				}
-				iov[nt] = (struct npmu_iov){npmu__stripe_data_off(&mb->h, slot) +
-								    (uint64_t)g * l->seg_size,
-							    frag[j], l->seg_size};
-				t[nt] = (struct npmu__xfer_target){.data = mb->r->data, .ai = &mb->r->ai,
-								   .region_id = mb->r->info.id,
-								   .iov = &iov[nt], .iovcnt = 1};
-				which[nt++] = j;
-			}
-			if (nt > 0)
-				npmu__transfer(t, nt, 0, NULL, 0, 0);
-			for (int q = 0; q < nt; q++) {
-				uint32_t j = which[q], u = npmu__stripe_member_of(l, g, j);
-				if (t[q].rc != 0) {
-					note_lost(rep, &noted, s, mf, u, "read failed");
-					continue;
-				}
-				if (npmu__csum(frag[j], l->seg_size) != mf->csums[(size_t)g * w + j]) {
-					bad++; /* S2: failing its checksum, it is lost, never used */
-					note_lost(rep, &noted, s, mf, u, "checksum failed");
-					continue;
-				}
-				present[j] = 1;
-				good++;
-			}
-		}
-		bool need = good < w && (write_back || good < l->k);
-		for (uint32_t j = 0; j < l->k && !need; j++)
-			need = !present[j];
-		if (need && npmu__ec_decode(&ec, l->seg_size, frag, present) != 0) {
+		int grc = restore_group(&rs, &ec, g, frag, write_back);
+		if (grc == NPMU_E_LOST) {
 			lost_groups++;
 			continue;
 		}
-		for (uint32_t j = 0; need && j < w; j++) {
-			if (present[j] || (!write_back && j >= l->k))
-				continue;
-			repaired++;
-			struct member *mb = &s->mem[npmu__stripe_member_of(l, g, j)];
-			if (!write_back || mb->state != NPMU_MEMBER_OK)
-				continue;
-			uint64_t off = npmu__stripe_data_off(&mb->h, slot) + (uint64_t)g * l->seg_size;
-			int wrc = npmu_region_write(mb->r, off, frag[j], l->seg_size);
-			if (wrc == 0)
-				wrc = npmu_region_persist(mb->r, off, l->seg_size, NPMU_PERSISTENT);
-			if (wrc != 0)
-				rc = wrc;
+		rc = grc;
+		for (uint32_t j = 0; out && j < l->k; j++) {
+			uint64_t off = ((uint64_t)g * l->k + j) * l->seg_size;
+			if (off < l->length)
+				memcpy(out + off, frag[j],
+				       l->length - off < l->seg_size ? l->length - off : l->seg_size);
 		}
-		if (out)
-			for (uint32_t j = 0; j < l->k; j++) {
-				uint64_t off = ((uint64_t)g * l->k + j) * l->seg_size;
-				if (off < l->length)
-					memcpy(out + off, frag[j],
-					       l->length - off < l->seg_size ? l->length - off
-									  : l->seg_size);
-			}
 		if (progress)
 			progress((uint64_t)(g + 1), l->ngroups, arg);
 	}
 	free(buf);
 	if (rep) {
-		rep->bad += bad;
-		rep->repaired += repaired;
+		rep->bad += rs.bad;
+		rep->repaired += rs.repaired;
 	}
 	if (rc == 0 && lost_groups)
 		return NPMU_E_LOST;
