@@ -139,38 +139,26 @@ err_free:
 	return rc;
 }
 
-/* npmu__pool_open -- open an existing pool and rebuild its state from the newest valid generation. */
-int npmu__pool_open(const char *path, struct npmu__pool **pool_ptr)
+/* read_superblocks -- both superblock copies of the open pool file, decoded and checked against
+ * its size and their slot (src[i]: 0 or why copy i is not valid; a copy written but not valid
+ * is told, once). Returns 0 when one is valid. */
+static int read_superblocks(struct npmu__pool *pool, const char *path,
+			    struct npmu__superblock sb[2], int src[2])
 {
-	struct npmu__pool *pool = pool_alloc();
-	if (!pool)
-		return NPMU_E_NOMEM;
-	int rc;
-	pool->fd = open(path, O_RDWR | O_CLOEXEC);
-	if (pool->fd < 0) {
-		rc = npmu__from_errno(errno);
-		LOG_ERR("pool %s: cannot open: %s", path, strerror(errno));
-		goto err;
-	}
-	if ((rc = lock_file(pool->fd, path)) != 0)
-		goto err;
 	struct stat st;
 	uint8_t raw[2][NPMU_SB_LEN];
 	if (fstat(pool->fd, &st) != 0 || pread(pool->fd, raw[0], NPMU_SB_LEN, 0) != NPMU_SB_LEN ||
 	    pread(pool->fd, raw[1], NPMU_SB_LEN, NPMU_PAGE_SIZE) != NPMU_SB_LEN) {
 		LOG_ERR("pool %s: too short or unreadable to be a pool", path);
-		rc = NPMU_E_CORRUPT;
-		goto err;
+		return NPMU_E_CORRUPT;
 	}
-	struct npmu__superblock sb[2];
-	int src[2];
 	for (int i = 0; i < 2; i++) {
 		src[i] = npmu__sb_decode(raw[i], &sb[i]);
 		if (src[i] == 0 && (sb[i].generation % 2 != (uint64_t)i ||
 				    sb[i].pool_size != (uint64_t)st.st_size))
 			src[i] = NPMU_E_CORRUPT;
 	}
-	for (int i = 0; i < 2; i++) { /* a copy that was written and is not valid is told, once */
+	for (int i = 0; i < 2; i++) {
 		bool blank = true;
 		for (int k = 0; k < NPMU_SB_LEN && blank; k++)
 			blank = raw[i][k] == 0;
@@ -181,22 +169,30 @@ int npmu__pool_open(const char *path, struct npmu__pool **pool_ptr)
 				 (unsigned long long)sb[1 - i].generation);
 	}
 	if (src[0] != 0 && src[1] != 0) {
-		rc = (src[0] == NPMU_E_VERSION || src[1] == NPMU_E_VERSION) ? NPMU_E_VERSION
-									     : NPMU_E_CORRUPT;
+		int rc = (src[0] == NPMU_E_VERSION || src[1] == NPMU_E_VERSION) ? NPMU_E_VERSION
+										 : NPMU_E_CORRUPT;
 		LOG_ERR("pool %s: %s", path,
 			rc == NPMU_E_VERSION ? "written by an unsupported npmu version"
 					     : "no valid superblock (not a pool, or corrupt)");
-		goto err;
+		return rc;
 	}
-	/* Newest first; fall back to the other copy if its metadata does not check out. */
-	int order[2] = {0, 1};
+	return 0;
+}
+
+/* load_generation -- the region table of the newest valid generation whose metadata checks out,
+ * else of the other one (recorded in pool->recovered_from). */
+static int load_generation(struct npmu__pool *pool, const char *path,
+			   const struct npmu__superblock sb[2], const int src[2])
+{
+	int order[2] = {0, 1}; /* newest first */
 	if (src[0] != 0 || (src[1] == 0 && sb[1].generation > sb[0].generation)) {
 		order[0] = 1;
 		order[1] = 0;
 	}
 	int first = order[0];
-	if ((rc = map_head(pool, sb[first].data_start)) != 0)
-		goto err;
+	int rc = map_head(pool, sb[first].data_start);
+	if (rc != 0)
+		return rc;
 	rc = NPMU_E_CORRUPT;
 	for (int k = 0; k < 2 && rc != 0; k++) {
 		int i = order[k];
@@ -212,18 +208,36 @@ int npmu__pool_open(const char *path, struct npmu__pool **pool_ptr)
 		}
 		npmu__alloc_fini(&pool->alloc);
 		if ((rc = npmu__alloc_init(&pool->alloc, sb[i].npages, sb[i].data_start)) != 0)
-			goto err;
+			return rc;
 		rc = npmu__meta_decode(area, sb[i].meta_len, &sb[i], &pool->meta, &pool->alloc);
 		if (rc == NPMU_E_NOMEM)
-			goto err;
+			return rc;
 		if (rc == 0)
 			pool->sb = sb[i];
 	}
-	if (rc != 0) {
+	if (rc != 0)
 		LOG_ERR("pool %s: metadata corrupt in both generations", path);
+	return rc;
+}
+
+/* npmu__pool_open -- open an existing pool and rebuild its state from the newest valid generation. */
+int npmu__pool_open(const char *path, struct npmu__pool **pool_ptr)
+{
+	struct npmu__pool *pool = pool_alloc();
+	if (!pool)
+		return NPMU_E_NOMEM;
+	int rc;
+	pool->fd = open(path, O_RDWR | O_CLOEXEC);
+	if (pool->fd < 0) {
+		rc = npmu__from_errno(errno);
+		LOG_ERR("pool %s: cannot open: %s", path, strerror(errno));
 		goto err;
 	}
-	if ((rc = finish_open(pool)) != 0)
+	struct npmu__superblock sb[2];
+	int src[2];
+	if ((rc = lock_file(pool->fd, path)) != 0 ||
+	    (rc = read_superblocks(pool, path, sb, src)) != 0 ||
+	    (rc = load_generation(pool, path, sb, src)) != 0 || (rc = finish_open(pool)) != 0)
 		goto err;
 	*pool_ptr = pool;
 	return 0;
