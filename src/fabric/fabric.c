@@ -151,21 +151,14 @@ static void provider_defaults(void)
 	setenv("FI_OFI_RXM_MSG_RX_SIZE", "32", 0);
 }
 
-/* npmu__fabric_open -- open provider `provider` and an enabled RDM endpoint. */
-int npmu__fabric_open(const char *provider, const char *node, const char *service, bool listen,
-		      struct npmu__fabric **fab_ptr)
+/* get_info -- what provider offers for an RDM endpoint with messages and RMA, delivery
+ * complete: requested keys and offset addressing if it can, else its own modes. */
+static int get_info(const char *provider, const char *node, const char *service, bool listen,
+		    struct fi_info **info)
 {
-	static pthread_once_t once = PTHREAD_ONCE_INIT;
-	pthread_once(&once, provider_defaults);
 	struct fi_info *hints = fi_allocinfo();
-	struct npmu__fabric *fab = calloc(1, sizeof(*fab));
-	int rc;
-	if (!hints || !fab) {
-		fi_freeinfo(hints);
-		free(fab);
+	if (!hints)
 		return NPMU_E_NOMEM;
-	}
-	fab->wait_fd = -1;
 	hints->ep_attr->type = FI_EP_RDM;
 	hints->caps = FI_MSG | FI_RMA | FI_READ | FI_WRITE | FI_REMOTE_READ | FI_REMOTE_WRITE;
 	hints->tx_attr->op_flags = FI_DELIVERY_COMPLETE;
@@ -175,18 +168,69 @@ int npmu__fabric_open(const char *provider, const char *node, const char *servic
 	hints->fabric_attr->prov_name = strdup(provider);
 	/* Prefer requested keys and offset addressing: ask without those modes first. */
 	uint64_t modes[2] = {0, hints->domain_attr->mr_mode};
-	rc = -FI_ENODATA;
+	int rc = -FI_ENODATA;
 	for (int i = 0; i < 2 && rc != 0; i++) {
 		hints->domain_attr->mr_mode = (int)modes[i];
-		rc = fi_getinfo(NPMU_FI_VERSION, node, service, listen ? FI_SOURCE : 0, hints,
-				&fab->info);
+		rc = fi_getinfo(NPMU_FI_VERSION, node, service, listen ? FI_SOURCE : 0, hints, info);
 	}
 	fi_freeinfo(hints);
 	if (rc != 0) {
 		LOG_ERR("fabric: no provider '%s' for %s:%s: %s", provider, node ? node : "*",
 			service ? service : "*", fi_strerror(-rc));
-		free(fab);
 		return rc == -FI_ENODATA ? NPMU_E_UNREACHABLE : npmu__from_fi(rc);
+	}
+	return 0;
+}
+
+/* open_cq -- the completion queue, with a wait fd to sleep on where the provider has one. */
+static int open_cq(struct npmu__fabric *fab)
+{
+	struct fi_cq_attr cq_attr = {.format = FI_CQ_FORMAT_MSG, .wait_obj = FI_WAIT_FD, .size = 1024};
+	int rc = fi_cq_open(fab->domain, &cq_attr, &fab->cq, NULL);
+	if (rc != 0) {
+		cq_attr.wait_obj = FI_WAIT_NONE;
+		if ((rc = fi_cq_open(fab->domain, &cq_attr, &fab->cq, NULL)) != 0)
+			return fail("fi_cq_open", rc);
+	} else if (fi_control(&fab->cq->fid, FI_GETWAIT, &fab->wait_fd) != 0) {
+		fab->wait_fd = -1;
+	}
+	return 0;
+}
+
+/* open_endpoint -- the address vector and the endpoint bound to it and the CQ, enabled, with
+ * its own address in fab->name. */
+static int open_endpoint(struct npmu__fabric *fab, bool listen)
+{
+	struct fi_av_attr av_attr = {.type = FI_AV_TABLE};
+	int rc = fi_av_open(fab->domain, &av_attr, &fab->av, NULL);
+	if (rc != 0)
+		return fail("fi_av_open", rc);
+	if ((rc = fi_endpoint(fab->domain, fab->info, &fab->ep, NULL)) != 0)
+		return fail(listen ? "fi_endpoint (address in use?)" : "fi_endpoint", rc);
+	if ((rc = fi_ep_bind(fab->ep, &fab->av->fid, 0)) != 0 ||
+	    (rc = fi_ep_bind(fab->ep, &fab->cq->fid, FI_TRANSMIT | FI_RECV)) != 0 ||
+	    (rc = fi_enable(fab->ep)) != 0)
+		return fail("endpoint setup", rc);
+	fab->name_len = sizeof(fab->name);
+	if ((rc = fi_getname(&fab->ep->fid, fab->name, &fab->name_len)) != 0)
+		return fail("fi_getname", rc);
+	return 0;
+}
+
+/* npmu__fabric_open -- open provider `provider` and an enabled RDM endpoint. */
+int npmu__fabric_open(const char *provider, const char *node, const char *service, bool listen,
+		      struct npmu__fabric **fab_ptr)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, provider_defaults);
+	struct npmu__fabric *fab = calloc(1, sizeof(*fab));
+	if (!fab)
+		return NPMU_E_NOMEM;
+	fab->wait_fd = -1;
+	int rc = get_info(provider, node, service, listen, &fab->info);
+	if (rc != 0) {
+		free(fab);
+		return rc;
 	}
 	int mode = fab->info->domain_attr->mr_mode;
 	fab->virt_addr = mode & FI_MR_VIRT_ADDR;
@@ -194,49 +238,18 @@ int npmu__fabric_open(const char *provider, const char *node, const char *servic
 	fab->local_mr = mode & FI_MR_LOCAL;
 	fab->mr_endpoint = mode & FI_MR_ENDPOINT;
 	fab->max_rma = fab->info->ep_attr->max_msg_size;
-	if ((rc = fi_fabric(fab->info->fabric_attr, &fab->fabric, NULL)) != 0) {
+	if ((rc = fi_fabric(fab->info->fabric_attr, &fab->fabric, NULL)) != 0)
 		rc = fail("fi_fabric", rc);
-		goto err;
-	}
-	if ((rc = fi_domain(fab->fabric, fab->info, &fab->domain, NULL)) != 0) {
+	else if ((rc = fi_domain(fab->fabric, fab->info, &fab->domain, NULL)) != 0)
 		rc = fail("fi_domain", rc);
-		goto err;
-	}
-	struct fi_cq_attr cq_attr = {.format = FI_CQ_FORMAT_MSG, .wait_obj = FI_WAIT_FD, .size = 1024};
-	if ((rc = fi_cq_open(fab->domain, &cq_attr, &fab->cq, NULL)) != 0) {
-		cq_attr.wait_obj = FI_WAIT_NONE;
-		if ((rc = fi_cq_open(fab->domain, &cq_attr, &fab->cq, NULL)) != 0) {
-			rc = fail("fi_cq_open", rc);
-			goto err;
-		}
-	} else if (fi_control(&fab->cq->fid, FI_GETWAIT, &fab->wait_fd) != 0) {
-		fab->wait_fd = -1;
-	}
-	struct fi_av_attr av_attr = {.type = FI_AV_TABLE};
-	if ((rc = fi_av_open(fab->domain, &av_attr, &fab->av, NULL)) != 0) {
-		rc = fail("fi_av_open", rc);
-		goto err;
-	}
-	if ((rc = fi_endpoint(fab->domain, fab->info, &fab->ep, NULL)) != 0) {
-		rc = fail(listen ? "fi_endpoint (address in use?)" : "fi_endpoint", rc);
-		goto err;
-	}
-	if ((rc = fi_ep_bind(fab->ep, &fab->av->fid, 0)) != 0 ||
-	    (rc = fi_ep_bind(fab->ep, &fab->cq->fid, FI_TRANSMIT | FI_RECV)) != 0 ||
-	    (rc = fi_enable(fab->ep)) != 0) {
-		rc = fail("endpoint setup", rc);
-		goto err;
-	}
-	fab->name_len = sizeof(fab->name);
-	if ((rc = fi_getname(&fab->ep->fid, fab->name, &fab->name_len)) != 0) {
-		rc = fail("fi_getname", rc);
-		goto err;
+	else if ((rc = open_cq(fab)) == 0)
+		rc = open_endpoint(fab, listen);
+	if (rc != 0) {
+		npmu__fabric_close(&fab);
+		return rc;
 	}
 	*fab_ptr = fab;
 	return 0;
-err:
-	npmu__fabric_close(&fab);
-	return rc;
 }
 
 /* npmu__fabric_addr_str -- "host:port" of a socket-style fabric address. */
