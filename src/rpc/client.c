@@ -72,19 +72,11 @@ static int wait_rpc(struct npmu__rpc *conn, uint64_t req_id, size_t *len, int ti
 	return 0;
 }
 
-/*
- * exchange -- send one request and wait for its reply; conn->lock held, endpoint open. When
- * the connection is sealed (and this is not a handshake message) the body is sealed and the
- * reply opened; session names the session of a plain AUTH3. On success the reply body is at
- * *body (inside conn->rx) and the reply's status is returned.
- */
-static int exchange(struct npmu__rpc *conn, uint16_t type, const struct npmu__request *req,
-		    uint64_t session, const uint8_t **body, size_t *body_len, int timeout_ms)
+/* encode -- the request message in conn->tx (sealed when seal); its length, or an error. The
+ * header's req_id is returned in *req_id. */
+static int encode(struct npmu__rpc *conn, uint16_t type, const struct npmu__request *req,
+		  uint64_t session, bool seal, uint64_t *req_id)
 {
-	conn->answered = false;
-	conn->refused_plain = false;
-	bool seal = conn->sealed && type != NPMU_MSG_HELLO && type != NPMU_MSG_AUTH1 &&
-		    type != NPMU_MSG_AUTH3;
 	struct npmu__msg_hdr hdr = {
 		.type = type,
 		.req_id = seal ? conn->ch.tx_seq + 1 : ++conn->next_req,
@@ -106,24 +98,28 @@ static int exchange(struct npmu__rpc *conn, uint16_t type, const struct npmu__re
 			   (size_t)blen);
 		conn->ch.tx_seq++;
 	}
+	*req_id = hdr.req_id;
+	return hlen + (int)hdr.body_len;
+}
 
+/* send_msg -- post the receive for the reply, then send conn->tx[0..len). The provider holds a
+ * send back (EAGAIN) while it connects; a peer that refuses the connection is retried by it
+ * forever, so after REFUSED_CHECK_MS a refusal is looked for. */
+static int send_msg(struct npmu__rpc *conn, size_t len, int timeout_ms)
+{
 	/* progress first: a connection the peer closed meanwhile (it restarted) is noticed now,
 	 * before the request goes into it and is lost */
 	struct fi_cq_msg_entry stale;
 	(void)fi_cq_read(conn->fab->cq, &stale, 0);
 	ssize_t frc = fi_recv(conn->fab->ep, conn->rx, sizeof(conn->rx), NULL, FI_ADDR_UNSPEC,
 			      &ctx_recv);
-	if (frc != 0) {
-		conn->broken = 1;
+	if (frc != 0)
 		return npmu__from_fi((int)frc);
-	}
-	/* The provider holds the send back (EAGAIN) while it connects; a peer that refuses the
-	 * connection is retried by it forever, so after REFUSED_CHECK_MS a refusal is looked for. */
 	uint64_t start = npmu__now_ms(), deadline = start + (uint64_t)timeout_ms;
 	bool checked = false;
 	struct npmu__spin spin = {.free_ns = NPMU_SPIN_FREE_NS};
-	while ((frc = fi_send(conn->fab->ep, conn->tx, (size_t)hlen + hdr.body_len, NULL,
-			      conn->server, &ctx_send)) == -FI_EAGAIN) {
+	while ((frc = fi_send(conn->fab->ep, conn->tx, len, NULL, conn->server, &ctx_send)) ==
+	       -FI_EAGAIN) {
 		struct fi_cq_msg_entry e;
 		(void)fi_cq_read(conn->fab->cq, &e, 0);
 		uint64_t now = npmu__now_ms();
@@ -132,18 +128,37 @@ static int exchange(struct npmu__rpc *conn, uint16_t type, const struct npmu__re
 			if (npmu__fabric_refused(conn->fab, conn->fab->info->dest_addr)) {
 				LOG_DEBUG("%s:%s refuses connections: nothing listens there", conn->host,
 					  conn->port);
-				frc = -FI_ECONNREFUSED;
-				break;
+				return npmu__from_fi(-FI_ECONNREFUSED);
 			}
 		}
-		if (now > deadline) {
-			frc = -FI_ETIMEDOUT;
-			break;
-		}
+		if (now > deadline)
+			return npmu__from_fi(-FI_ETIMEDOUT);
 		npmu__spin_idle(&spin);
 	}
+	return frc == 0 ? 0 : npmu__from_fi((int)frc);
+}
+
+/*
+ * exchange -- send one request and wait for its reply; conn->lock held, endpoint open. When
+ * the connection is sealed (and this is not a handshake message) the body is sealed and the
+ * reply opened; session names the session of a plain AUTH3. On success the reply body is at
+ * *body (inside conn->rx) and the reply's status is returned.
+ */
+static int exchange(struct npmu__rpc *conn, uint16_t type, const struct npmu__request *req,
+		    uint64_t session, const uint8_t **body, size_t *body_len, int timeout_ms)
+{
+	conn->answered = false;
+	conn->refused_plain = false;
+	bool seal = conn->sealed && type != NPMU_MSG_HELLO && type != NPMU_MSG_AUTH1 &&
+		    type != NPMU_MSG_AUTH3;
+	uint64_t req_id;
+	int mlen = encode(conn, type, req, session, seal, &req_id);
+	if (mlen < 0)
+		return mlen;
 	size_t len = 0;
-	int rc = frc == 0 ? wait_rpc(conn, hdr.req_id, &len, timeout_ms) : npmu__from_fi((int)frc);
+	int rc = send_msg(conn, (size_t)mlen, timeout_ms);
+	if (rc == 0)
+		rc = wait_rpc(conn, req_id, &len, timeout_ms);
 	if (rc != 0) {
 		/* The posted receive and any half-done exchange go away with the endpoint. */
 		conn->broken = 1;
@@ -151,7 +166,7 @@ static int exchange(struct npmu__rpc *conn, uint16_t type, const struct npmu__re
 		return rc;
 	}
 	int status;
-	rc = npmu__reply_accept(seal ? &conn->ch : NULL, type, hdr.req_id, conn->rx, len, body,
+	rc = npmu__reply_accept(seal ? &conn->ch : NULL, type, req_id, conn->rx, len, body,
 				body_len, &status);
 	conn->answered = rc == 0;
 	struct npmu__msg_hdr rh;
