@@ -453,31 +453,18 @@ static int source_copy(struct npmu_region *r, int c)
 	return -1;
 }
 
-/*
- * resync_copy -- bring copy c up to date from an in-sync copy (invariant M3): get a right on it
- * (always a new one: earlier rights are closed), record it RESYNCING (from then on every write
- * goes to it too), copy it chunk by chunk with mlock held per chunk (so writes fall between
- * chunks, never inside one, and a write waiting goes before the next chunk), then have the
- * manager record it IN_SYNC. mlock held on entry and exit; released while probing.
- */
-static int resync_copy(struct npmu_region *r, int c,
-		       void (*progress)(uint64_t, uint64_t, void *), void *arg)
+/* attach_copy -- (mlock held; dropped while the copy's unit is asked) a new right on stale copy
+ * c, which is then recorded RESYNCING from *start (0 when it had no right before: writes
+ * skipped it). */
+static int attach_copy(struct npmu_region *r, int c, uint64_t *start)
 {
-	int src = source_copy(r, c);
-	if (src < 0)
-		return NPMU_E_UNREACHABLE;
-	bool continuing = r->m.copy[c].state == NPMU__COPY_RESYNCING && r->copy[c].granted;
-	uint64_t start = continuing ? r->m.copy[c].resync_done : 0;
 	/* Is the unit back, and does our right there still hold? Ask without holding mlock (the
 	 * copy is stale: no write or read touches it meanwhile). */
 	struct npmu__copy cp = r->copy[c];
-	int timeout = r->conn->io_timeout_ms;
 	pthread_mutex_unlock(&r->mlock);
-	int prc = cp.granted ? ping(&cp, timeout) : NPMU_E_KEY;
+	int prc = cp.granted ? ping(&cp, r->conn->io_timeout_ms) : NPMU_E_KEY;
 	pthread_mutex_lock(&r->mlock);
-	if (r->bg_stop)
-		return NPMU_E_UNREACHABLE;
-	if (transport_err(prc))
+	if (r->bg_stop || transport_err(prc))
 		return NPMU_E_UNREACHABLE;
 	/* A new right every time, even when ours still holds: ATTACH closes the copy's earlier
 	 * rights at its unit, so that a write still in flight on a connection given up when the
@@ -495,13 +482,17 @@ static int resync_copy(struct npmu_region *r, int c,
 	cp.rtt_us = UINT64_MAX;
 	r->copy[c] = cp;
 	if (prc != 0)
-		start = 0; /* it had no right here: writes skipped it (replaced, restarted) */
-	rc = mirror_call(r, NPMU__MIRROR_RESYNC, (uint32_t)c, start, NULL, NULL, NULL);
-	if (rc != 0)
-		return rc;
-	LOG_INFO("region %s: resyncing copy on %s from %llu bytes", r->info.name, r->m.copy[c].unit,
-		 (unsigned long long)start);
+		*start = 0; /* it had no right here: writes skipped it (replaced, restarted) */
+	return mirror_call(r, NPMU__MIRROR_RESYNC, (uint32_t)c, *start, NULL, NULL, NULL);
+}
+
+/* copy_chunks -- (mlock held per chunk) copy [start, size) from copy src to copy c, letting
+ * writers in between chunks and telling the manager the progress now and then. */
+static int copy_chunks(struct npmu_region *r, int c, int src, uint64_t start,
+		       void (*progress)(uint64_t, uint64_t, void *), void *arg)
+{
 	uint64_t size = r->m.size, reported = npmu__now_ms();
+	int timeout = r->conn->io_timeout_ms, rc = 0;
 	uint8_t *buf = malloc(RESYNC_CHUNK);
 	if (!buf)
 		return NPMU_E_NOMEM;
@@ -536,6 +527,30 @@ static int resync_copy(struct npmu_region *r, int c,
 			rc = NPMU_E_UNREACHABLE;
 	}
 	free(buf);
+	return rc;
+}
+
+/*
+ * resync_copy -- bring copy c up to date from an in-sync copy (invariant M3): get a right on it
+ * (always a new one: earlier rights are closed), record it RESYNCING (from then on every write
+ * goes to it too), copy it chunk by chunk with mlock held per chunk (so writes fall between
+ * chunks, never inside one, and a write waiting goes before the next chunk), then have the
+ * manager record it IN_SYNC. mlock held on entry and exit; released while probing.
+ */
+static int resync_copy(struct npmu_region *r, int c,
+		       void (*progress)(uint64_t, uint64_t, void *), void *arg)
+{
+	int src = source_copy(r, c);
+	if (src < 0)
+		return NPMU_E_UNREACHABLE;
+	bool continuing = r->m.copy[c].state == NPMU__COPY_RESYNCING && r->copy[c].granted;
+	uint64_t start = continuing ? r->m.copy[c].resync_done : 0;
+	int rc = attach_copy(r, c, &start);
+	if (rc != 0)
+		return rc;
+	LOG_INFO("region %s: resyncing copy on %s from %llu bytes", r->info.name, r->m.copy[c].unit,
+		 (unsigned long long)start);
+	rc = copy_chunks(r, c, src, start, progress, arg);
 	if (rc == 0)
 		rc = mirror_call(r, NPMU__MIRROR_SYNCED, (uint32_t)c, 0, NULL, NULL, NULL);
 	if (rc == 0)
