@@ -152,6 +152,64 @@ static int key_status(struct npmu__xfer_target *t, int timeout_ms)
 	return rc == NPMU_E_ACCESS ? NPMU_E_ACCESS : rc == 0 ? 0 : NPMU_E_UNREACHABLE;
 }
 
+/* begin -- (target's lock taken here) make target k's connection ready and its window empty;
+ * a target that cannot be reached is finished at once with its error. */
+static void begin(struct npmu__xfer_target *t, struct xfer *x, int *tmo, int timeout_ms)
+{
+	memset(x, 0, sizeof(*x));
+	x->t = t;
+	t->rc = 0;
+	pthread_mutex_lock(&t->data->rpc.lock);
+	int own = t->data->rpc.timeout_ms;
+	*tmo = timeout_ms > 0 && timeout_ms < own ? timeout_ms : own;
+	t->rc = npmu__rpc_ready(&t->data->rpc, *tmo); /* a reconnect, too, is bounded */
+	if (t->rc != 0) {
+		x->finished = true;
+		return;
+	}
+	/* progress first: a connection the unit closed meanwhile (it restarted) is noticed before
+	 * transfers go into it */
+	struct fi_cq_msg_entry stale;
+	(void)fi_cq_read(t->data->rpc.fab->cq, &stale, 0);
+	size_t max = t->data->rpc.fab->max_rma;
+	x->chunk = max < RMA_CHUNK ? max : RMA_CHUNK;
+	x->deadline = npmu__now_ms() + (uint64_t)*tmo;
+}
+
+/* finish -- after target k failed: drain or give up its endpoint, then ask its unit whether
+ * the key died (NPMU_E_KEY) or the unit is gone; the target's lock is released here. */
+static void finish(struct npmu__xfer_target *t, struct xfer *x, int tmo, int write)
+{
+	struct npmu_conn *conn = t->data;
+	if (t->rc != 0 && conn->rpc.fab) {
+		/* the rest of a failed transfer ends with it when the peer answers (a torn
+		 * connection cancels it); a silent peer's is left in flight: its endpoint is given
+		 * up, not closed (fabric.h) */
+		uint64_t until = npmu__now_ms() + DRAIN_MS;
+		while (x->inflight > 0 && t->rc != NPMU_E_TIMEDOUT && npmu__now_ms() < until)
+			(void)reap(x);
+		if (x->inflight > 0) {
+			npmu__fabric_abandon(&conn->rpc.fab); /* with its registrations */
+		} else {
+			for (int s = 0; s < RMA_WINDOW; s++)
+				if (x->slots[s].mr)
+					fi_close(&x->slots[s].mr->fid);
+			npmu__fabric_close(&conn->rpc.fab);
+		}
+		conn->rpc.broken = 1;
+		/* a refused access (tcp tears the connection down on a dead key) is told from a lost
+		 * unit by asking; a mirror's copy that stopped answering is not asked: the other
+		 * copy serves at once */
+		int ks = t->quick && t->rc == NPMU_E_TIMEDOUT ? NPMU_E_UNREACHABLE
+							      : key_status(t, tmo);
+		if (ks == NPMU_E_KEY || (ks == NPMU_E_ACCESS && write))
+			t->rc = ks;
+		else if (ks == NPMU_E_UNREACHABLE && t->rc == NPMU_E_FABRIC)
+			t->rc = NPMU_E_UNREACHABLE;
+	}
+	pthread_mutex_unlock(&conn->rpc.lock);
+}
+
 /*
  * npmu__transfer -- move every piece of iov to or from each target at once, chunked, with up
  * to RMA_WINDOW in flight per target, and wait for all. On a target's transport error its
@@ -175,31 +233,12 @@ int npmu__transfer(struct npmu__xfer_target *t, int nt, int write, const struct 
 				}
 				return rc;
 			}
-	for (int k = 0; k < nt; k++) {
-		memset(&x[k], 0, sizeof(x[k]));
-		x[k].t = &t[k];
-		t[k].rc = 0;
-		pthread_mutex_lock(&t[k].data->rpc.lock);
-		int own = t[k].data->rpc.timeout_ms;
-		tmo[k] = timeout_ms > 0 && timeout_ms < own ? timeout_ms : own;
-		t[k].rc = npmu__rpc_ready(&t[k].data->rpc, tmo[k]); /* a reconnect, too, is bounded */
-		if (t[k].rc != 0) {
-			x[k].finished = true;
-			continue;
-		}
-		/* progress first: a connection the unit closed meanwhile (it restarted) is noticed
-		 * before transfers go into it */
-		struct fi_cq_msg_entry stale;
-		(void)fi_cq_read(t[k].data->rpc.fab->cq, &stale, 0);
-		size_t max = t[k].data->rpc.fab->max_rma;
-		x[k].chunk = max < RMA_CHUNK ? max : RMA_CHUNK;
-		x[k].deadline = npmu__now_ms() + (uint64_t)tmo[k];
-	}
+	for (int k = 0; k < nt; k++)
+		begin(&t[k], &x[k], &tmo[k], timeout_ms);
 	/* the bytes between two completions: one chunk per target in flight at most */
-	uint64_t chunk_bytes = 0;
+	uint64_t chunk_bytes = 0, total = 0;
 	for (int k = 0; k < nt; k++)
 		chunk_bytes += x[k].chunk;
-	uint64_t total = 0;
 	for (int i = 0; i < iovcnt; i++)
 		total += iov[i].len;
 	struct npmu__spin spin = {
@@ -225,42 +264,11 @@ int npmu__transfer(struct npmu__xfer_target *t, int nt, int write, const struct 
 		else
 			npmu__spin_idle(&spin);
 	}
+	for (int k = nt - 1; k >= 0; k--)
+		finish(&t[k], &x[k], tmo[k], write);
 	int first = 0;
-	for (int k = nt - 1; k >= 0; k--) {
-		struct npmu_conn *conn = t[k].data;
-		if (t[k].rc != 0 && conn->rpc.fab) {
-			/* the rest of a failed transfer ends with it when the peer answers (a torn
-			 * connection cancels it); a silent peer's is left in flight: its endpoint is
-			 * given up, not closed (fabric.h) */
-			uint64_t until = npmu__now_ms() + DRAIN_MS;
-			while (x[k].inflight > 0 && t[k].rc != NPMU_E_TIMEDOUT &&
-			       npmu__now_ms() < until)
-				(void)reap(&x[k]);
-			if (x[k].inflight > 0) {
-				npmu__fabric_abandon(&conn->rpc.fab); /* with its registrations */
-			} else {
-				for (int s = 0; s < RMA_WINDOW; s++)
-					if (x[k].slots[s].mr)
-						fi_close(&x[k].slots[s].mr->fid);
-				npmu__fabric_close(&conn->rpc.fab);
-			}
-			conn->rpc.broken = 1;
-			/* a refused access (tcp tears the connection down on a dead key) is told
-			 * from a lost unit by asking; a mirror's copy that stopped answering is
-			 * not asked: the other copy serves at once */
-			int ks = t[k].quick && t[k].rc == NPMU_E_TIMEDOUT
-					 ? NPMU_E_UNREACHABLE
-					 : key_status(&t[k], tmo[k]);
-			if (ks == NPMU_E_KEY || (ks == NPMU_E_ACCESS && write))
-				t[k].rc = ks;
-			else if (ks == NPMU_E_UNREACHABLE && t[k].rc == NPMU_E_FABRIC)
-				t[k].rc = NPMU_E_UNREACHABLE;
-		}
-		pthread_mutex_unlock(&conn->rpc.lock);
-	}
-	for (int k = 0; k < nt; k++)
-		if (!first)
-			first = t[k].rc;
+	for (int k = 0; k < nt && !first; k++)
+		first = t[k].rc;
 	return first;
 }
 

@@ -426,7 +426,8 @@ static int programming(struct npmu__pmm *pmm, const char *who, uint16_t type,
 	}
 }
 
-/* npmu__pmm_handle -- serve one manager request for principal who. */
+/* npmu__pmm_handle -- serve one manager request for principal who.
+ * long: the rights check, then one case per request type, a few lines each. */
 int npmu__pmm_handle(struct npmu__pmm *pmm, const char *who, uint16_t type,
 		     const struct npmu__request *req, struct npmu__cursor *reply)
 {

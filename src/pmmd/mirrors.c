@@ -655,7 +655,8 @@ static bool writer_ok(struct npmu__units *us, struct mview *v, const uint64_t ke
 	return false;
 }
 
-/* mirror_op -- a writer's or reader's MIRROR request (enum npmu__mirror_op). */
+/* mirror_op -- a writer's or reader's MIRROR request (enum npmu__mirror_op).
+ * long: one case per op, each the record change it makes (mirror_format.h M1-M4). */
 static int mirror_op(struct npmu__units *us, struct mview *v, const struct npmu__request *req,
 		     struct npmu__cursor *reply)
 {

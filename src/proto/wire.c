@@ -223,7 +223,9 @@ int npmu__req_encode(uint16_t type, const struct npmu__request *req, void *buf, 
 	return c.ok ? (int)c.pos : NPMU_E_TOOBIG;
 }
 
-/* npmu__req_decode -- decode and validate the body of request `type`. */
+/* npmu__req_decode -- decode and validate the body of request `type`.
+ * long: one case per message type, a few lines each, beside npmu__req_encode's: the layouts
+ * read best side by side. */
 int npmu__req_decode(uint16_t type, const void *body, size_t len, struct npmu__request *req)
 {
 	struct npmu__cursor c;
