@@ -1,20 +1,29 @@
-/* log.c -- leveled one-line logging to stderr with a timestamp and the program name. */
+/* log.c -- leveled one-line logging: to the application's sink, or to stderr with a timestamp
+ * and the program name. */
 #include "log.h"
 
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
 
-int npmu__log_threshold = NPMU_LOG_WARN;
+_Atomic int npmu__log_threshold = NPMU_LOG_WARN;
 static char prog_name[32] = "npmu";
+static atomic_bool level_set; /* by the application: $NPMU_LOG no longer applies */
+/* the application's sink (sink_lock: the function and its argument change together) */
+static pthread_mutex_t sink_lock = PTHREAD_MUTEX_INITIALIZER;
+static npmu_log_fn sink_fn;
+static void *sink_arg;
 
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
 
 /* npmu__log_init -- set the threshold and program name; $NPMU_LOG=error|warn|info|debug overrides. */
-void npmu__log_init(const char *prog, enum npmu__log_level level)
+void npmu__log_init(const char *prog, enum npmu_log_level level)
 {
 	if (prog)
 		snprintf(prog_name, sizeof(prog_name), "%s", prog);
@@ -27,14 +36,41 @@ void npmu__log_init(const char *prog, enum npmu__log_level level)
 			npmu__log_threshold = i;
 }
 
-/* npmu__log_env -- apply $NPMU_LOG alone (for the library, which has no program to set a level). */
-void npmu__log_env(void)
+/* apply_env -- $NPMU_LOG, unless the application set a level. */
+static void apply_env(void)
 {
-	npmu__log_init(NULL, (enum npmu__log_level)npmu__log_threshold);
+	if (!atomic_load(&level_set))
+		npmu__log_init(NULL, (enum npmu_log_level)npmu__log_threshold);
 }
 
-/* npmu__log_write -- print "TIME prog level: message" as one write to stderr. */
-void npmu__log_write(enum npmu__log_level level, const char *fmt, ...)
+/* npmu__log_env -- apply $NPMU_LOG once (for the library, which has no program to set a level). */
+void npmu__log_env(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, apply_env);
+}
+
+/* npmu_log_set_level -- the application's threshold, from now on. */
+void npmu_log_set_level(enum npmu_log_level level)
+{
+	if (level < NPMU_LOG_ERROR || level > NPMU_LOG_DEBUG)
+		return;
+	atomic_store(&level_set, true);
+	npmu__log_threshold = level;
+}
+
+/* npmu_log_set_function -- the application's sink (NULL: stderr). */
+void npmu_log_set_function(npmu_log_fn fn, void *arg)
+{
+	pthread_mutex_lock(&sink_lock);
+	sink_fn = fn;
+	sink_arg = arg;
+	pthread_mutex_unlock(&sink_lock);
+}
+
+/* npmu__log_write -- one line to the application's sink, or "TIME prog level: message" as one
+ * write to stderr. */
+void npmu__log_write(enum npmu_log_level level, const char *fmt, ...)
 {
 	char line[1024];
 	struct timespec ts;
@@ -50,6 +86,14 @@ void npmu__log_write(enum npmu__log_level level, const char *fmt, ...)
 	size_t len = (size_t)n + (m < 0 ? 0 : (size_t)m);
 	if (len > sizeof(line) - 2)
 		len = sizeof(line) - 2;
+	pthread_mutex_lock(&sink_lock);
+	if (sink_fn) {
+		line[len] = '\0';
+		sink_fn(level, line + n, sink_arg); /* the message alone: the sink adds what it wants */
+		pthread_mutex_unlock(&sink_lock);
+		return;
+	}
+	pthread_mutex_unlock(&sink_lock);
 	line[len++] = '\n';
 	fwrite(line, 1, len, stderr);
 }

@@ -2,18 +2,20 @@
 #ifndef NPMU_LOG_H
 #define NPMU_LOG_H
 
-enum npmu__log_level { NPMU_LOG_ERROR, NPMU_LOG_WARN, NPMU_LOG_INFO, NPMU_LOG_DEBUG };
+#include "npmu.h" /* enum npmu_log_level, npmu_log_fn */
 
-extern int npmu__log_threshold;
+extern _Atomic int npmu__log_threshold;
 
 /* npmu__log_init -- set the threshold and the program name printed on each line ($NPMU_LOG overrides). */
-void npmu__log_init(const char *prog, enum npmu__log_level level);
+void npmu__log_init(const char *prog, enum npmu_log_level level);
 
-/* npmu__log_env -- apply $NPMU_LOG=error|warn|info|debug, keeping the program name. */
+/* npmu__log_env -- (the library) apply $NPMU_LOG=error|warn|info|debug once, unless the
+ * application set a level (npmu_log_set_level). */
 void npmu__log_env(void);
 
-/* npmu__log_write -- format and print one line to stderr (use the LOG_* macros). */
-void npmu__log_write(enum npmu__log_level level, const char *fmt, ...)
+/* npmu__log_write -- format one line and hand it to the application's sink, else print it to
+ * stderr with the time and the program name (use the LOG_* macros). */
+void npmu__log_write(enum npmu_log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
 #define NPMU_LOG(level, ...)                                                                       \

@@ -1,4 +1,6 @@
 /* size.c -- human-readable sizes: parsing "4G" and printing "1.5 MiB". */
+#include "size.h"
+
 #include "npmu.h"
 
 #include <ctype.h>
@@ -9,13 +11,13 @@
 #include <stdlib.h>
 
 /*
- * npmu_parse_size -- parse a byte count, in exactly the forms the documentation gives: decimal
+ * npmu__size_parse -- parse a byte count, in exactly the forms the documentation gives: decimal
  * digits (no leading zeros: "010" is refused, not read as 10 or 8), an optional fraction
  * (".5"), and an optional binary unit K, M, G or T (either case), optionally followed by "iB"
  * or "B"; or a plain "B". Spaces around it are allowed. Hex, exponents, signs and fractions of
  * a byte are refused.
  */
-int npmu_parse_size(const char *text, uint64_t *bytes)
+int npmu__size_parse(const char *text, uint64_t *bytes)
 {
 	if (!text || !bytes)
 		return NPMU_E_INVAL;
@@ -74,8 +76,8 @@ int npmu_parse_size(const char *text, uint64_t *bytes)
 	return 0;
 }
 
-/* npmu_format_size -- format bytes with the largest binary unit that keeps the number >= 1. */
-char *npmu_format_size(uint64_t bytes, char *buf, size_t buflen)
+/* npmu__size_format -- format bytes with the largest binary unit that keeps the number >= 1. */
+char *npmu__size_format(uint64_t bytes, char *buf, size_t buflen)
 {
 	static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
 	double v = (double)bytes;

@@ -605,7 +605,7 @@ const void *npmu_ckpt_state(const struct npmu_ckpt *ck, uint64_t *len, uint64_t 
 }
 
 /* npmu_ckpt_sets -- every kept, valid checkpoint of an overwrite stream, newest first. */
-int npmu_ckpt_sets(struct npmu_ckpt *ck, struct npmu_ckpt_set **sets, int *count)
+int npmu_ckpt_sets(struct npmu_ckpt *ck, struct npmu_ckpt_set **sets, size_t *count)
 {
 	if (!ck || !sets || !count)
 		return NPMU_E_INVAL;
@@ -618,7 +618,7 @@ int npmu_ckpt_sets(struct npmu_ckpt *ck, struct npmu_ckpt_set **sets, int *count
 	struct npmu_ckpt_set *out = calloc(ck->hdr.nslots, sizeof(*out));
 	if (!out)
 		return NPMU_E_NOMEM;
-	int n = 0;
+	size_t n = 0;
 	for (uint32_t i = 0; i < ck->hdr.nslots && rc == 0; i++) {
 		struct npmu__ckpt_rec r;
 		if (npmu__ckpt_rec_decode(page + NPMU_CKPT_REC_OFF + i * NPMU_CKPT_REC, &r) != 0 ||
@@ -641,8 +641,8 @@ int npmu_ckpt_sets(struct npmu_ckpt *ck, struct npmu_ckpt_set **sets, int *count
 		npmu_ckpt_sets_free(out, n);
 		return rc;
 	}
-	for (int a = 0; a < n; a++) /* newest first */
-		for (int b = a + 1; b < n; b++)
+	for (size_t a = 0; a < n; a++) /* newest first */
+		for (size_t b = a + 1; b < n; b++)
 			if (out[b].seq > out[a].seq) {
 				struct npmu_ckpt_set t = out[a];
 				out[a] = out[b];
@@ -654,9 +654,9 @@ int npmu_ckpt_sets(struct npmu_ckpt *ck, struct npmu_ckpt_set **sets, int *count
 }
 
 /* npmu_ckpt_sets_free -- free what npmu_ckpt_sets returned. */
-void npmu_ckpt_sets_free(struct npmu_ckpt_set *sets, int count)
+void npmu_ckpt_sets_free(struct npmu_ckpt_set *sets, size_t count)
 {
-	for (int i = 0; sets && i < count; i++)
+	for (size_t i = 0; sets && i < count; i++)
 		free(sets[i].data);
 	free(sets);
 }

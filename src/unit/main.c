@@ -19,6 +19,7 @@
 #include "service.h"
 #include "sessions.h"
 #include "unit_ops.h"
+#include "size.h"
 
 static const char usage[] =
 	"Usage: npmud --pool PATH [--size SIZE] [options]\n"
@@ -119,7 +120,7 @@ static int parse_args(int argc, char **argv, struct npmud *d)
 		fprintf(stderr, usage, NPMU_DEFAULT_PORT);
 		return 2;
 	}
-	if (d->size_text && npmu_parse_size(d->size_text, &d->size) != 0) {
+	if (d->size_text && npmu__size_parse(d->size_text, &d->size) != 0) {
 		fprintf(stderr, "npmud: invalid size '%s' (examples: 1048576, 64M, 4G)\n", d->size_text);
 		return 2;
 	}

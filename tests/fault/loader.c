@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "npmu.h"
+#include "size.h"
 
 static atomic_bool stop;
 static atomic_int taken;
@@ -62,7 +63,7 @@ int main(int argc, char **argv)
 	}
 	name = argv[1];
 	uint64_t size;
-	if (npmu_parse_size(argv[2], &size) != 0 || size == 0)
+	if (npmu__size_parse(argv[2], &size) != 0 || size == 0)
 		return 2;
 	double seconds = atof(argv[3]);
 	struct npmu_conn *c;

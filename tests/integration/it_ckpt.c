@@ -149,7 +149,7 @@ static void overwrite__keeps_last_sets(void **state)
 
 	/* the kept sets, read back at once: 10, 9 and 8 */
 	struct npmu_ckpt_set *sets;
-	int n;
+	size_t n;
 	assert_int_equal(npmu_ckpt_sets(b, &sets, &n), 0);
 	assert_int_equal(n, 3);
 	for (int k = 0; k < 3; k++) {

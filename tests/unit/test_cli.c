@@ -13,6 +13,7 @@
 
 #include "options.h"
 #include "output.h"
+#include "size.h"
 
 enum { T_K, T_VERSION, T_SEG, T_MIRROR, T_MIRROR_UNIT, T_UNIT };
 static const struct opt_spec t_opts[] = {
@@ -80,7 +81,7 @@ static void uint__strict(void **state)
 	assert_int_equal(v, 42);
 }
 
-/* size__values: options and arguments of kind size go through npmu_parse_size, with a range. */
+/* size__values: options and arguments of kind size go through npmu__size_parse, with a range. */
 static void size__values(void **state)
 {
 	(void)state;

@@ -6,29 +6,30 @@
 #include <cmocka.h>
 
 #include "npmu.h"
+#include "size.h"
 
 /* parse__suffixes: binary suffixes with and without "iB", fractions that land on whole bytes. */
 static void parse__suffixes(void **state)
 {
 	(void)state;
 	uint64_t v;
-	assert_int_equal(npmu_parse_size("4096", &v), 0);
+	assert_int_equal(npmu__size_parse("4096", &v), 0);
 	assert_int_equal(v, 4096);
-	assert_int_equal(npmu_parse_size("64K", &v), 0);
+	assert_int_equal(npmu__size_parse("64K", &v), 0);
 	assert_int_equal(v, 65536);
-	assert_int_equal(npmu_parse_size("1.5M", &v), 0);
+	assert_int_equal(npmu__size_parse("1.5M", &v), 0);
 	assert_int_equal(v, 1572864);
-	assert_int_equal(npmu_parse_size("4GiB", &v), 0);
+	assert_int_equal(npmu__size_parse("4GiB", &v), 0);
 	assert_int_equal(v, 4ull << 30);
-	assert_int_equal(npmu_parse_size("1t", &v), 0);
+	assert_int_equal(npmu__size_parse("1t", &v), 0);
 	assert_int_equal(v, 1ull << 40);
-	assert_int_equal(npmu_parse_size("0.5K", &v), 0);
+	assert_int_equal(npmu__size_parse("0.5K", &v), 0);
 	assert_int_equal(v, 512);
-	assert_int_equal(npmu_parse_size(" 5mb ", &v), 0);
+	assert_int_equal(npmu__size_parse(" 5mb ", &v), 0);
 	assert_int_equal(v, 5ull << 20);
-	assert_int_equal(npmu_parse_size("0", &v), 0);
+	assert_int_equal(npmu__size_parse("0", &v), 0);
 	assert_int_equal(v, 0);
-	assert_int_equal(npmu_parse_size("12B", &v), 0);
+	assert_int_equal(npmu__size_parse("12B", &v), 0);
 	assert_int_equal(v, 12);
 }
 
@@ -42,9 +43,9 @@ static void parse__rejects(void **state)
 			     "0x10M", "0x10", "1e3", "1E3K", "010", "00", "+5", "inf", "nan", "1Ki",
 			     ".5M", "5.M", "1.5.5M", "18446744073709551616", "16777216T"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		assert_int_equal(npmu_parse_size(bad[i], &v), NPMU_E_INVAL);
+		assert_int_equal(npmu__size_parse(bad[i], &v), NPMU_E_INVAL);
 	assert_int_equal(v, 7);
-	assert_int_equal(npmu_parse_size(NULL, &v), NPMU_E_INVAL);
+	assert_int_equal(npmu__size_parse(NULL, &v), NPMU_E_INVAL);
 }
 
 /* format__units: the largest unit that keeps the number at least 1. */
@@ -52,9 +53,9 @@ static void format__units(void **state)
 {
 	(void)state;
 	char b[32];
-	assert_string_equal(npmu_format_size(100, b, sizeof(b)), "100 B");
-	assert_string_equal(npmu_format_size(1536, b, sizeof(b)), "1.5 KiB");
-	assert_string_equal(npmu_format_size(4ull << 30, b, sizeof(b)), "4 GiB");
+	assert_string_equal(npmu__size_format(100, b, sizeof(b)), "100 B");
+	assert_string_equal(npmu__size_format(1536, b, sizeof(b)), "1.5 KiB");
+	assert_string_equal(npmu__size_format(4ull << 30, b, sizeof(b)), "4 GiB");
 }
 
 /* strerror__all_codes: every code has its own sentence. */

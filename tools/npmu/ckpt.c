@@ -4,6 +4,7 @@
 #include "cli.h"
 #include "output.h"
 #include "verbs.h"
+#include "size.h"
 
 static const char usage_ckpt[] =
 	"Usage: npmu ckpt stat STREAM | ckpt dump STREAM FILE\n"
@@ -78,13 +79,13 @@ static void stat_lines(const char *name, const struct npmu_ckpt_info *i, const c
 	out_line("stream      %s (%s mode)", name, mode);
 	out_line("epoch       %llu", (unsigned long long)i->epoch);
 	out_line("sequence    %llu", (unsigned long long)i->seq);
-	out_line("state       %s of %s", npmu_format_size(i->state_len, a, sizeof(a)),
-		 npmu_format_size(i->state_size, b, sizeof(b)));
+	out_line("state       %s of %s", npmu__size_format(i->state_len, a, sizeof(a)),
+		 npmu__size_format(i->state_size, b, sizeof(b)));
 	if (i->mode == NPMU_CKPT_APPEND)
 		out_line("log         %s; latest update at %llu..%llu; unread by the backup %s",
-			 npmu_format_size(i->log_size, c, sizeof(c)),
+			 npmu__size_format(i->log_size, c, sizeof(c)),
 			 (unsigned long long)i->latest_start, (unsigned long long)i->latest_end,
-			 npmu_format_size(i->unread, a, sizeof(a)));
+			 npmu__size_format(i->unread, a, sizeof(a)));
 	if (i->lease_state == NPMU_LEASE_HELD)
 		out_line("lease       held by %s, %u ms left",
 			 i->lease_holder[0] ? i->lease_holder : "(unauthenticated)",

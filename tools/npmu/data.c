@@ -6,6 +6,7 @@
 #include "cli.h"
 #include "output.h"
 #include "verbs.h"
+#include "size.h"
 
 static const char usage_put[] =
 	"Usage: npmu put [--offset N] [--create] REGION FILE\n"
@@ -52,8 +53,8 @@ static struct npmu_region *put_region(struct npmu_conn *conn, const char *name, 
 	if (total && offset + total > info.size) {
 		char a[32], b[32];
 		out_warn("%s (%s) does not fit in region %s (%s) at offset %llu", path,
-			 npmu_format_size(total, a, sizeof(a)), name,
-			 npmu_format_size(info.size, b, sizeof(b)), (unsigned long long)offset);
+			 npmu__size_format(total, a, sizeof(a)), name,
+			 npmu__size_format(info.size, b, sizeof(b)), (unsigned long long)offset);
 		return NULL;
 	}
 	struct npmu_region *r;
@@ -123,7 +124,7 @@ int cmd_put(int argc, char **argv)
 	} else {
 		char a[32];
 		out_line("put %s into %s at offset %llu: %s, persistent, %.3f s", path, name,
-			 (unsigned long long)offset, npmu_format_size(done, a, sizeof(a)), el);
+			 (unsigned long long)offset, npmu__size_format(done, a, sizeof(a)), el);
 	}
 	npmu_region_close(&r);
 	npmu_conn_delete(&conn);
@@ -174,7 +175,7 @@ static void get_report(struct npmu_region *r, const char *name, const char *path
 		out_json_end(&j);
 	} else {
 		out_line("got %s from %s%s%s%s at offset %llu into %s, %.3f s",
-			 npmu_format_size(length, a, sizeof(a)), name, copy[0] ? " (copy on " : "",
+			 npmu__size_format(length, a, sizeof(a)), name, copy[0] ? " (copy on " : "",
 			 copy, copy[0] ? ")" : "", (unsigned long long)offset, path,
 			 cli_now() - start);
 	}

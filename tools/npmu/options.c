@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "npmu.h"
+#include "size.h"
 
 static const struct opt_spec help_spec = {"help", 'h', OPT_FLAG, 0, 0};
 
@@ -56,7 +57,7 @@ static enum opt_status take_number(const struct opt_cmd *cmd, const struct opt_s
 {
 	uint64_t max = s->max ? s->max : UINT64_MAX;
 	if (s->kind == OPT_SIZE) {
-		if (npmu_parse_size(text, v) != 0 || *v < s->min || *v > max)
+		if (npmu__size_parse(text, v) != 0 || *v < s->min || *v > max)
 			return fail(cmd, err, errlen, OPT_INVALID,
 				    "%s: invalid size '%s' (examples: 4096, 64K, 16M, 4G)", label,
 				    text);

@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* What an option takes: nothing, any text, a size ("64K", via npmu_parse_size), or a whole
+/* What an option takes: nothing, any text, a size ("64K", via npmu__size_parse), or a whole
  * number in plain decimal (no suffix, no sign, no leading zero, nothing after it). */
 enum opt_kind { OPT_FLAG, OPT_STRING, OPT_SIZE, OPT_UINT };
 

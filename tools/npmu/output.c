@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "npmu.h"
+#include "size.h"
 
 static bool json;
 
@@ -80,8 +81,8 @@ void out_progress(const char *what, uint64_t done, uint64_t total, double elapse
 	int pct = total ? (int)(done * 100 / total) : 100;
 	int bars = pct / 5;
 	fprintf(stderr, "\r%s [%.*s%*s] %3d%% %s / %s  %.0f MiB/s", what, bars,
-		"####################", 20 - bars, "", pct, npmu_format_size(done, a, sizeof(a)),
-		npmu_format_size(total, b, sizeof(b)), (double)done / (1 << 20) / elapsed);
+		"####################", 20 - bars, "", pct, npmu__size_format(done, a, sizeof(a)),
+		npmu__size_format(total, b, sizeof(b)), (double)done / (1 << 20) / elapsed);
 	if (final)
 		fputc('\n', stderr);
 }

@@ -4,6 +4,7 @@
 #include "cli.h"
 #include "output.h"
 #include "verbs.h"
+#include "size.h"
 
 static const char usage_region[] =
 	"Usage: npmu region create NAME SIZE [--unit HOST:PORT] [--mirror [--mirror-unit HOST:PORT]]\n"
@@ -58,7 +59,7 @@ static void info_row(const struct npmu_region_info *i, bool header)
 	snprintf(ext, sizeof(ext), "%u", i->extents);
 	snprintf(rights, sizeof(rights), "%u", i->rights);
 	snprintf(copies, sizeof(copies), "%u", i->copies);
-	const char *cells[] = {i->name, id, npmu_format_size(i->size, sz, sizeof(sz)), ext, rights,
+	const char *cells[] = {i->name, id, npmu__size_format(i->size, sz, sizeof(sz)), ext, rights,
 			       copies};
 	if (header)
 		out_table_row(info_cols, 6, NULL);
@@ -122,8 +123,8 @@ static void mirror_lines(const struct npmu_mirror_info *m)
 		if (m->copy[c].state == NPMU_COPY_RESYNCING)
 			snprintf(progress, sizeof(progress), " %llu%% (%s of %s)",
 				 (unsigned long long)(m->size ? done * 100 / m->size : 0),
-				 npmu_format_size(done, a, sizeof(a)),
-				 npmu_format_size(m->size, b, sizeof(b)));
+				 npmu__size_format(done, a, sizeof(a)),
+				 npmu__size_format(m->size, b, sizeof(b)));
 		out_line("  %-8s %-24s %s%s%s", copy_role[c], m->copy[c].unit,
 			 copy_state(m->copy[c].state, true), progress,
 			 m->copy[c].reachable ? "" : ", unit unreachable");

@@ -6,6 +6,7 @@
 #include "cli.h"
 #include "output.h"
 #include "verbs.h"
+#include "size.h"
 
 static const char usage_stripe[] =
 	"Usage: npmu stripe put NAME FILE [--k K] [--m M] [--n N] [--seg SIZE] [--keep V]\n"
@@ -160,7 +161,7 @@ static int stripe_put(const struct opt_result *r)
 		out_json_end(&j);
 	} else {
 		out_line("put %s into %s: version %llu, %s, committed on every unit, %.3f s", path,
-			 name, (unsigned long long)v, npmu_format_size(len, a, sizeof(a)),
+			 name, (unsigned long long)v, npmu__size_format(len, a, sizeof(a)),
 			 cli_now() - p.start);
 	}
 	npmu_conn_delete(&conn);
@@ -195,7 +196,7 @@ static int stripe_get(const struct opt_result *r)
 		out_line("the newest version, %llu, cannot be restored (%s): restored the newest "
 			 "that can be", (unsigned long long)rep.newest, rep.which);
 	out_line("got version %llu of %s (%s%s) into %s, %.3f s", (unsigned long long)rep.version,
-		 name, npmu_format_size(len, a, sizeof(a)),
+		 name, npmu__size_format(len, a, sizeof(a)),
 		 rep.repaired ? ", rebuilt from parity" : "", path, cli_now() - p.start);
 	npmu_conn_delete(&conn);
 	return 0;
@@ -271,12 +272,12 @@ static void stat_lines(const char *name, const struct npmu_stripe_info *si)
 	out_line("%s: %u+%u over %u units (%s), sub-segments of %s, capacity %s, %u version(s) "
 		 "kept", name, si->k, si->m, si->n,
 		 si->k == 1 ? "mirrored copies" : si->m == 1 ? "XOR parity" : "Reed-Solomon",
-		 npmu_format_size(si->seg_size, a, sizeof(a)),
-		 npmu_format_size(si->capacity, b, sizeof(b)), si->keep);
+		 npmu__size_format(si->seg_size, a, sizeof(a)),
+		 npmu__size_format(si->capacity, b, sizeof(b)), si->keep);
 	for (uint32_t i = 0; i < si->nversions; i++)
 		out_line("  version %llu: %s, manifest on %u of %u members",
 			 (unsigned long long)si->versions[i].version,
-			 npmu_format_size(si->versions[i].length, a, sizeof(a)),
+			 npmu__size_format(si->versions[i].length, a, sizeof(a)),
 			 si->versions[i].members, si->n);
 	for (uint32_t i = 0; i < si->n; i++)
 		out_line("  %-24s %-24s %s", si->member[i].region, si->member[i].unit,

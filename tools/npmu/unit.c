@@ -4,6 +4,7 @@
 #include "cli.h"
 #include "output.h"
 #include "verbs.h"
+#include "size.h"
 
 static const char usage_unit[] =
 	"Usage: npmu unit ls\nList the manager's units: address, state, capacity, free space and "
@@ -36,8 +37,8 @@ static void unit_row(const struct npmu_unit_info *u)
 	snprintf(regions, sizeof(regions), "%u", u->regions);
 	const char *cells[] = {u->addr,
 			       u->up ? "up" : "DOWN",
-			       u->up ? npmu_format_size(u->bytes, a, sizeof(a)) : "-",
-			       u->up ? npmu_format_size(u->free, b, sizeof(b)) : "-",
+			       u->up ? npmu__size_format(u->bytes, a, sizeof(a)) : "-",
+			       u->up ? npmu__size_format(u->free, b, sizeof(b)) : "-",
 			       regions,
 			       u->domain[0] ? u->domain : "-"};
 	out_table_row(unit_cols, 6, cells);
