@@ -23,6 +23,8 @@ extern "C" {
  * - Information structs filled by the library (npmu_*_info) likewise grow at the end under a
  *   new symbol version of the call that fills them.
  * - A changed signature is a new symbol version; the old one stays while the soname is 0.
+ * - Region calls come as a plain call and an _ex (or _copy) call with options: create and
+ *   create_ex, open and open_copy; nothing else grows a third variant.
  * - The library writes nothing to stdout, logs through npmu_log_set_function (stderr by
  *   default), and reads its environment (NPMU_SERVER, NPMU_PROVIDER, NPMU_CREDENTIALS,
  *   NPMU_LOG, NPMU_IO_TIMEOUT_MS, NPMU_LEASE_MS, NPMU_UNIT_WAIT_MS, NPMU_SET_WAIT_MS) only where
@@ -148,10 +150,12 @@ NPMU_API int npmu_conn_delete(struct npmu_conn **conn_ptr);
 NPMU_API int npmu_region_create(struct npmu_conn *conn, const char *name, uint64_t size,
 				struct npmu_region_info *info);
 
-/* npmu_region_create_on -- like npmu_region_create, on the unit "host:port" named (as `npmu unit
- * ls` shows it) when the manager has several; NULL or "" lets the manager choose. */
+/* npmu_region_create_on -- (deprecated: kept for programs built against 0.1) like
+ * npmu_region_create_ex with opts.unit: on the unit "host:port" named (NULL or "": the manager
+ * chooses). */
 NPMU_API int npmu_region_create_on(struct npmu_conn *conn, const char *name, uint64_t size,
-				   const char *unit, struct npmu_region_info *info);
+				   const char *unit, struct npmu_region_info *info)
+	__attribute__((deprecated("use npmu_region_create_ex with opts.unit")));
 
 /* How a region is made (npmu_region_create_ex); zero fields take defaults. */
 struct npmu_region_opts {

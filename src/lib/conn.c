@@ -324,7 +324,7 @@ int npmu_region_create_ex(struct npmu_conn *conn, const char *name, uint64_t siz
 	return info_call(conn, NPMU_MSG_CREATE, &req, info);
 }
 
-/* npmu_region_create_on -- create a region NAME of SIZE bytes, on a given unit if named. */
+/* npmu_region_create_on -- (deprecated) npmu_region_create_ex with opts.unit. */
 int npmu_region_create_on(struct npmu_conn *conn, const char *name, uint64_t size,
 			  const char *unit, struct npmu_region_info *info)
 {
@@ -336,7 +336,7 @@ int npmu_region_create_on(struct npmu_conn *conn, const char *name, uint64_t siz
 int npmu_region_create(struct npmu_conn *conn, const char *name, uint64_t size,
 		       struct npmu_region_info *info)
 {
-	return npmu_region_create_on(conn, name, size, NULL, info);
+	return npmu_region_create_ex(conn, name, size, NULL, info);
 }
 
 /* npmu_region_resize -- grow a region. */

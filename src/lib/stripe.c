@@ -256,7 +256,8 @@ static int set_create(struct npmu_conn *conn, const char *name, const struct npm
 		char rn[NPMU_NAME_MAX + 1];
 		member_name(name, i, rn);
 		h.index = i;
-		rc = npmu_region_create_on(conn, rn, npmu__stripe_member_size(&h), units[i], NULL);
+		rc = npmu_region_create_ex(conn, rn, npmu__stripe_member_size(&h),
+					   &(struct npmu_region_opts){.unit = units[i]}, NULL);
 		if (rc == 0)
 			made = i + 1;
 		struct npmu_region *r = NULL;
@@ -796,7 +797,8 @@ static int recreate_member(struct set *s, uint32_t i, const struct npmu__stripe_
 	h.index = i;
 	uint64_t size = npmu__stripe_member_size(&h);
 	(void)npmu_region_delete(s->conn, mb->region); /* a corrupt one goes */
-	int rc = npmu_region_create_on(s->conn, mb->region, size, mf->unit[i], NULL);
+	int rc = npmu_region_create_ex(s->conn, mb->region, size,
+				       &(struct npmu_region_opts){.unit = mf->unit[i]}, NULL);
 	if (rc != 0) { /* its unit is gone: another one the set does not use */
 		struct npmu_unit_info *list;
 		size_t count;
@@ -806,8 +808,9 @@ static int recreate_member(struct set *s, uint32_t i, const struct npmu__stripe_
 				for (uint32_t k = 0; k < s->n && !used; k++)
 					used = strcmp(mf->unit[k], list[u].addr) == 0;
 				if (!used)
-					rc = npmu_region_create_on(s->conn, mb->region, size,
-								   list[u].addr, NULL);
+					rc = npmu_region_create_ex(
+						s->conn, mb->region, size,
+						&(struct npmu_region_opts){.unit = list[u].addr}, NULL);
 			}
 			free(list);
 		}

@@ -91,7 +91,8 @@ static void restart__served_at_once(void **state)
 	(void)state;
 	struct npmu_conn *c = unit_connect(&pm);
 	assert_non_null(c);
-	assert_int_equal(npmu_region_create_on(c, "back", 1 << 20, units[0].addr, NULL), 0);
+	assert_int_equal(npmu_region_create_ex(c, "back", 1 << 20, &(struct npmu_region_opts){.unit = units[0].addr},
+					       NULL), 0);
 	struct npmu_region *r;
 	assert_int_equal(npmu_region_open(c, "back", NPMU_ACCESS_READ_WRITE, &r), 0);
 	assert_int_equal(npmu_region_write(r, 0, "restarted", 9), 0);
