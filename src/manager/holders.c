@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "grow.h"
 #include "clock.h"
 #include "fabric.h"
 #include "npmu.h"
@@ -80,18 +81,11 @@ static int renew(struct npmu__holders *hs, uint64_t id, const char *who, const u
 		mine += hs->h[i].expiry_ms > now && strcmp(hs->h[i].who, who) == 0;
 	if (mine >= NPMU_HOLDERS_PER_ID)
 		return NPMU_E_LIMIT;
-	if (hs->n == hs->cap) {
-		uint32_t cap = hs->cap ? 2 * hs->cap : 64;
-		if (cap > NPMU_HOLDERS_MAX)
-			cap = NPMU_HOLDERS_MAX;
-		if (cap == hs->cap)
-			return NPMU_E_LIMIT;
-		void *p = realloc(hs->h, cap * sizeof(*hs->h));
-		if (!p)
-			return NPMU_E_NOMEM;
-		hs->h = p;
-		hs->cap = cap;
-	}
+	int rc;
+	void *p = npmu__grow(hs->h, &hs->cap, hs->n, sizeof(*hs->h), 64, NPMU_HOLDERS_MAX, &rc);
+	if (!p)
+		return rc;
+	hs->h = p;
 	h = &hs->h[hs->n++];
 	h->id = id;
 	h->expiry_ms = now + hs->ttl_ms;

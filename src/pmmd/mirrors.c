@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grow.h"
 #include "codec.h"
 #include "log.h"
 #include "replies.h"
@@ -27,14 +28,11 @@ static struct npmu__gen_seen *seen_of(struct npmu__units *us, const char *name)
 	for (uint32_t i = 0; i < us->nseen; i++)
 		if (strcmp(us->seen[i].name, name) == 0)
 			return &us->seen[i];
-	if (us->nseen == us->capseen) {
-		uint32_t cap = us->capseen ? 2 * us->capseen : 64;
-		void *p = realloc(us->seen, cap * sizeof(*us->seen));
-		if (!p)
-			return NULL;
-		us->seen = p;
-		us->capseen = cap;
-	}
+	int rc;
+	void *p = npmu__grow(us->seen, &us->capseen, us->nseen, sizeof(*us->seen), 64, 0, &rc);
+	if (!p)
+		return NULL;
+	us->seen = p;
 	struct npmu__gen_seen *g = &us->seen[us->nseen++];
 	snprintf(g->name, sizeof(g->name), "%s", name);
 	g->generation = 0;

@@ -6,6 +6,7 @@
 
 #include <sodium.h>
 
+#include "grow.h"
 #include "clock.h"
 #include "client.h"
 #include "codec.h"
@@ -223,14 +224,11 @@ int npmu__units_list(struct npmu__units *us, uint32_t i, struct npmu_region_info
 /* npmu__units_dir_add -- record that unit holds region name. */
 int npmu__units_dir_add(struct npmu__units *us, const char *name, uint32_t unit)
 {
-	if (us->ndir == us->capdir) {
-		uint32_t cap = us->capdir ? 2 * us->capdir : 64;
-		void *p = realloc(us->dir, cap * sizeof(*us->dir));
-		if (!p)
-			return NPMU_E_NOMEM;
-		us->dir = p;
-		us->capdir = cap;
-	}
+	int rc;
+	void *p = npmu__grow(us->dir, &us->capdir, us->ndir, sizeof(*us->dir), 64, 0, &rc);
+	if (!p)
+		return rc;
+	us->dir = p;
 	struct npmu__dir_entry *d = &us->dir[us->ndir++];
 	snprintf(d->name, sizeof(d->name), "%s", name);
 	d->unit = unit;

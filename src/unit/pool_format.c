@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grow.h"
 #include "codec.h"
 #include "csum.h"
 #include "session.h"
@@ -260,14 +261,12 @@ int npmu__meta_add(struct npmu__meta *meta, const struct npmu__region_meta *r)
 {
 	if (meta->nregions >= NPMU_REGIONS_MAX)
 		return NPMU_E_LIMIT;
-	if (meta->nregions == meta->cap) {
-		uint32_t cap = meta->cap ? meta->cap * 2 : 16;
-		void *p = realloc(meta->regions, cap * sizeof(*meta->regions));
-		if (!p)
-			return NPMU_E_NOMEM;
-		meta->regions = p;
-		meta->cap = cap;
-	}
+	int rc;
+	void *p = npmu__grow(meta->regions, &meta->cap, meta->nregions, sizeof(*meta->regions), 16,
+			     0, &rc);
+	if (!p)
+		return rc;
+	meta->regions = p;
 	meta->regions[meta->nregions++] = *r;
 	return 0;
 }
