@@ -731,6 +731,10 @@ int npmu_stripe_get(struct npmu_conn *conn, const char *name, uint64_t version, 
 		if (!top) {
 			snprintf(rep->which, sizeof(rep->which), "no member holds a valid manifest");
 			LOG_WARN("stripe %s: no member holds a valid manifest", name);
+		} else {
+			LOG_WARN("stripe %s: version %llu is not kept (the newest is %llu; the set keeps "
+				 "%u)", name, (unsigned long long)version,
+				 (unsigned long long)top->version, s->shape.keep);
 		}
 		rc = top ? NPMU_E_NOENT : rep->lost == s->n ? NPMU_E_LOST : NPMU_E_CORRUPT;
 		set_close(s);

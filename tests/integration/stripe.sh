@@ -100,6 +100,7 @@ cmp -s "$dir/small" "$dir/out2" || fail "version 2 differs"
 expect 0 "got version 1" "$npmu" stripe get --version 1 set "$dir/out"
 expect 1 "invalid argument" "$npmu" stripe put set "$dir/small" --k 3
 cmp -s "$dir/ckpt" "$dir/out" || fail "version 1 after version 2 differs"
+expect 1 "version 9 is not kept .the newest is 2" "$npmu" stripe get --version 9 set "$dir/out"
 
 # two writers on one set at once: one waits for the other; every put counts, nothing is torn
 head -c $((20 << 20)) /dev/urandom > "$dir/w1"; head -c $((20 << 20)) /dev/urandom > "$dir/w2"
