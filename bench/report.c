@@ -279,7 +279,7 @@ int report_json(const char *path, const struct bench_env *env)
 	json_str(f, cpu);
 	fprintf(f, ",\"cores\":%ld,\"memory_mib\":%ld,\"kernel\":", sysconf(_SC_NPROCESSORS_ONLN),
 		mem_total_mib());
-	json_str(f, u.lease_op);
+	json_str(f, u.release);
 	fprintf(f, ",\"libfabric\":\"%u.%u\",\"provider\":\"tcp\",\"network\":\"loopback\","
 		   "\"scratch_dir\":", FI_MAJOR(fv), FI_MINOR(fv));
 	json_str(f, env->dir);
