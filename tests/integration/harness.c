@@ -312,3 +312,28 @@ bool check_pattern(const void *buf, size_t len, uint64_t seed, uint64_t pos)
 			return false;
 	return true;
 }
+
+/* app_credentials -- a key and the two credentials files of principal "app". */
+int app_credentials(char *dir, char *srv, char *cli)
+{
+	char key[96];
+	snprintf(dir, 64, "/tmp/npmu-it-XXXXXX");
+	if (!mkdtemp(dir))
+		return -1;
+	snprintf(key, sizeof(key), "%s/app.key", dir);
+	snprintf(srv, 96, "%s/npmud.cred", dir);
+	snprintf(cli, 96, "%s/app.cred", dir);
+	if (npmu__key_write(key) != 0)
+		return -1;
+	FILE *s = fopen(srv, "w"), *c = fopen(cli, "w");
+	if (s)
+		fprintf(s, "principal app file %s\nallow app create,write *\n", key);
+	if (c)
+		fprintf(c, "principal app\nkey-file %s\n", key);
+	int rc = s && c ? 0 : -1;
+	if (s)
+		fclose(s);
+	if (c)
+		fclose(c);
+	return rc == 0 && chmod(srv, 0600) == 0 && chmod(cli, 0600) == 0 ? 0 : -1;
+}

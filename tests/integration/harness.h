@@ -51,6 +51,11 @@ struct npmu_conn *unit_connect(const struct unit_proc *u);
 int unit_log_count(const struct unit_proc *u, const char *needle);
 
 /* fill_pattern / check_pattern -- deterministic bytes of a (seed, position) pair. */
+/* app_credentials -- in a fresh directory (its path into dir, 64 bytes), a key for principal
+ * "app" allowed to create and write every region: the unit's credentials file into srv and the
+ * client's into cli (both mode 0600; 96 bytes each). 0 or -1. */
+int app_credentials(char *dir, char *srv, char *cli);
+
 void fill_pattern(void *buf, size_t len, uint64_t seed, uint64_t pos);
 bool check_pattern(const void *buf, size_t len, uint64_t seed, uint64_t pos);
 

@@ -244,23 +244,8 @@ static void embedded__restarted(void **state)
 static void embedded__restarted_authenticated(void **state)
 {
 	(void)state;
-	static char dir[64], key[96], srv[96], cli[96];
-	snprintf(dir, sizeof(dir), "/tmp/npmu-it-XXXXXX");
-	assert_non_null(mkdtemp(dir));
-	snprintf(key, sizeof(key), "%s/app.key", dir);
-	snprintf(srv, sizeof(srv), "%s/npmud.cred", dir);
-	snprintf(cli, sizeof(cli), "%s/app.cred", dir);
-	assert_int_equal(npmu__key_write(key), 0);
-	FILE *f = fopen(srv, "w");
-	assert_non_null(f);
-	fprintf(f, "principal app file %s\nallow app create,write *\n", key);
-	fclose(f);
-	f = fopen(cli, "w");
-	assert_non_null(f);
-	fprintf(f, "principal app\nkey-file %s\n", key);
-	fclose(f);
-	chmod(srv, 0600);
-	chmod(cli, 0600);
+	static char dir[64], srv[96], cli[96];
+	assert_int_equal(app_credentials(dir, srv, cli), 0);
 	setenv("NPMU_CREDENTIALS", cli, 1);
 	static const char *args[] = {"--credentials", srv, NULL};
 	struct unit_proc u;
