@@ -22,6 +22,7 @@ struct bench_env {
 	const char *out;       /* where the JSON and the plot data go */
 	const char *self;      /* this executable, for child processes */
 	bool quick;            /* fewer repetitions (a smoke run, not for figures) */
+	const char *only;      /* --only: the sections to run (NULL: all) */
 };
 
 /* now_ns -- monotonic nanoseconds. */
@@ -53,6 +54,8 @@ struct stat3 stat_of(struct samples *s);
 /* stat_pct -- percentile p over all samples; spread: that percentile in each of nb equal blocks
  * (the repetitions, in the order taken). */
 struct stat3 stat_pct(struct samples *s, double p, int nb);
+/* stat_sum -- two figures added: medians, lowest and highest. */
+struct stat3 stat_sum(struct stat3 a, struct stat3 b);
 
 /* ---- report.c: figures, their baselines and targets; the table, the JSON ---------------------- */
 
@@ -85,6 +88,7 @@ void bench_transport(const struct bench_env *env);
 void bench_mirrored(const struct bench_env *env);
 void bench_striped(const struct bench_env *env, uint64_t len);
 void bench_commit(const struct bench_env *env);
+void bench_group_commit(const struct bench_env *env);
 void bench_catchup(const struct bench_env *env);
 void bench_takeover(const struct bench_env *env);
 int takeover_primary_main(const char *server, const char *name, uint64_t size);

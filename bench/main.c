@@ -11,6 +11,7 @@
 static const char usage[] =
 	"usage: npmu_bench --raw HOST:PORT --raw-pid PID --unit HOST:PORT --unit-pid PID\n"
 	"                  --pmmd HOST:PORT [--redis HOST:PORT] --dir DIR --out DIR [--quick]\n"
+	"                  [--only SECTION,...]\n"
 	"  (started by bench/run.sh, which starts what it names on loopback)\n"
 	"  --raw, --raw-pid    a raw libfabric target (npmu_bench --raw-target FILE) and its pid\n"
 	"  --unit, --unit-pid  an npmud with its embedded manager, and its pid (CPU use)\n"
@@ -18,7 +19,21 @@ static const char usage[] =
 	"  --redis             a redis-server with appendonly yes (the Redis baselines)\n"
 	"  --dir               scratch directory on the disk to measure (file baselines)\n"
 	"  --out               where bench.json, report.md and the plot data go\n"
-	"  --quick             fewer repetitions: a smoke run, not figures to report\n";
+	"  --quick             fewer repetitions: a smoke run, not figures to report\n"
+	"  --only              run only these sections (memcpy transport commit group catchup\n"
+	"                      takeover scale mirrored striped), e.g. to try a change\n";
+
+/* wanted -- whether section name is to run (--only lists it, or there is no --only). */
+static bool wanted(const char *only, const char *name)
+{
+	if (!only)
+		return true;
+	size_t n = strlen(name);
+	for (const char *p = only; (p = strstr(p, name)) != NULL; p += n)
+		if ((p == only || p[-1] == ',') && (p[n] == ',' || p[n] == '\0'))
+			return true;
+	return false;
+}
 
 int main(int argc, char **argv)
 {
@@ -35,6 +50,7 @@ int main(int argc, char **argv)
 		{"pmmd", required_argument, NULL, 'p'},  {"redis", required_argument, NULL, 'e'},
 		{"dir", required_argument, NULL, 'd'},   {"out", required_argument, NULL, 'o'},
 		{"quick", no_argument, NULL, 'q'},       {"help", no_argument, NULL, 'h'},
+		{"only", required_argument, NULL, 'O'},
 		{NULL, 0, NULL, 0}};
 	int c;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -48,6 +64,7 @@ int main(int argc, char **argv)
 		case 'd': env.dir = optarg; break;
 		case 'o': env.out = optarg; break;
 		case 'q': env.quick = true; break;
+		case 'O': env.only = optarg; break;
 		case 'h': fputs(usage, stdout); return 0;
 		default: fputs(usage, stderr); return 2;
 		}
@@ -66,14 +83,24 @@ int main(int argc, char **argv)
 	if (!env.redis)
 		fprintf(stderr, "npmu_bench: no --redis: the Redis baselines are left out\n");
 
-	bench_memcpy(&env);
-	bench_transport(&env);
-	bench_commit(&env);
-	bench_catchup(&env);
-	bench_takeover(&env);
-	bench_scale(&env);
-	bench_mirrored(&env);
-	bench_striped(&env, env.quick ? 64u << 20 : 256u << 20);
+	if (wanted(env.only, "memcpy"))
+		bench_memcpy(&env);
+	if (wanted(env.only, "transport"))
+		bench_transport(&env);
+	if (wanted(env.only, "commit"))
+		bench_commit(&env);
+	if (wanted(env.only, "group"))
+		bench_group_commit(&env);
+	if (wanted(env.only, "catchup"))
+		bench_catchup(&env);
+	if (wanted(env.only, "takeover"))
+		bench_takeover(&env);
+	if (wanted(env.only, "scale"))
+		bench_scale(&env);
+	if (wanted(env.only, "mirrored"))
+		bench_mirrored(&env);
+	if (wanted(env.only, "striped"))
+		bench_striped(&env, env.quick ? 64u << 20 : 256u << 20);
 	kill(env.raw_pid, SIGCONT);
 	report_targets();
 

@@ -100,3 +100,10 @@ struct stat3 stat_pct(struct samples *s, double p, int nb)
 		r.lo = r.hi = r.med;
 	return r;
 }
+
+/* stat_sum -- two figures added: medians, lowest and highest. */
+struct stat3 stat_sum(struct stat3 a, struct stat3 b)
+{
+	return (struct stat3){.med = a.med + b.med, .lo = a.lo + b.lo, .hi = a.hi + b.hi,
+			      .n = a.n < b.n ? a.n : b.n};
+}

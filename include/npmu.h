@@ -299,6 +299,20 @@ NPMU_API int npmu_region_writev(struct npmu_region *region, const struct npmu_io
 NPMU_API int npmu_region_persist(struct npmu_region *region, uint64_t offset, uint64_t len,
 				 enum npmu_durability level);
 
+/*
+ * npmu_region_put -- write every piece of iov and make them all durable at level: the commit
+ * of a writer's own data structure. NPMU_PERSISTENT costs one round trip and one flush at the
+ * unit where the provider orders sends after writes (tcp, verbs): the persist request follows
+ * the writes without waiting for them, names every piece (up to 8; more are flushed as the
+ * range covering them), and the unit flushes it together with the others it has at that
+ * moment (group commit). The pieces become durable together, in no order among them: a
+ * structure that must survive a crash mid-put checks itself (a checksum in a record written
+ * in the same put, as npmu's streams do). A mirrored region's put writes both copies and
+ * persists the covering range on each.
+ */
+NPMU_API int npmu_region_put(struct npmu_region *region, const struct npmu_iov *iov, int iovcnt,
+			     enum npmu_durability level);
+
 /* What a manager says about one of its units. */
 struct npmu_unit_info {
 	char addr[128];    /* host:port */

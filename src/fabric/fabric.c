@@ -152,7 +152,8 @@ static void provider_defaults(void)
 }
 
 /* get_info -- what provider offers for an RDM endpoint with messages and RMA, delivery
- * complete: requested keys and offset addressing if it can, else its own modes. */
+ * complete: sends ordered after writes (FI_ORDER_SAW) if it can, requested keys and offset
+ * addressing if it can, else its own modes. */
 static int get_info(const char *provider, const char *node, const char *service, bool listen,
 		    struct fi_info **info)
 {
@@ -162,15 +163,17 @@ static int get_info(const char *provider, const char *node, const char *service,
 	hints->ep_attr->type = FI_EP_RDM;
 	hints->caps = FI_MSG | FI_RMA | FI_READ | FI_WRITE | FI_REMOTE_READ | FI_REMOTE_WRITE;
 	hints->tx_attr->op_flags = FI_DELIVERY_COMPLETE;
-	hints->domain_attr->mr_mode = FI_MR_LOCAL | FI_MR_VIRT_ADDR | FI_MR_ALLOCATED |
-				      FI_MR_PROV_KEY | FI_MR_ENDPOINT;
 	hints->domain_attr->threading = FI_THREAD_SAFE;
 	hints->fabric_attr->prov_name = strdup(provider);
-	/* Prefer requested keys and offset addressing: ask without those modes first. */
-	uint64_t modes[2] = {0, hints->domain_attr->mr_mode};
+	/* Prefer ordered sends, then requested keys and offset addressing: ask with the order and
+	 * without those modes first. */
+	const uint64_t all_modes = FI_MR_LOCAL | FI_MR_VIRT_ADDR | FI_MR_ALLOCATED | FI_MR_PROV_KEY |
+				   FI_MR_ENDPOINT;
+	const uint64_t modes[2] = {0, all_modes}, orders[2] = {FI_ORDER_SAW, 0};
 	int rc = -FI_ENODATA;
-	for (int i = 0; i < 2 && rc != 0; i++) {
-		hints->domain_attr->mr_mode = (int)modes[i];
+	for (int i = 0; i < 4 && rc != 0; i++) {
+		hints->tx_attr->msg_order = orders[i / 2];
+		hints->domain_attr->mr_mode = (int)modes[i % 2];
 		rc = fi_getinfo(NPMU_FI_VERSION, node, service, listen ? FI_SOURCE : 0, hints, info);
 	}
 	fi_freeinfo(hints);
@@ -238,6 +241,7 @@ int npmu__fabric_open(const char *provider, const char *node, const char *servic
 	fab->local_mr = mode & FI_MR_LOCAL;
 	fab->mr_endpoint = mode & FI_MR_ENDPOINT;
 	fab->max_rma = fab->info->ep_attr->max_msg_size;
+	fab->send_after_write = fab->info->tx_attr->msg_order & FI_ORDER_SAW;
 	if ((rc = fi_fabric(fab->info->fabric_attr, &fab->fabric, NULL)) != 0)
 		rc = fail("fi_fabric", rc);
 	else if ((rc = fi_domain(fab->fabric, fab->info, &fab->domain, NULL)) != 0)

@@ -34,6 +34,10 @@ struct npmu__fabric {
 	bool local_mr;             /* FI_MR_LOCAL: local buffers need registering */
 	bool mr_endpoint;          /* FI_MR_ENDPOINT: registrations are bound to the endpoint */
 	size_t max_rma;            /* largest single RMA transfer */
+	/* FI_ORDER_SAW: a send leaves after the writes posted before it; on a reliable connection
+	 * (rxm over tcp, verbs RC) the target handles the message only after their data is
+	 * placed, so a PERSIST may follow writes without waiting for their completions */
+	bool send_after_write;
 };
 
 /*

@@ -57,22 +57,24 @@ static bool unit_silent(int rc)
 }
 
 /*
- * put -- write and, at the stream's durability, persist a range of the stream. While the unit
- * does not answer the same bytes are written again until they land, the writer is fenced, or
- * unit_wait_ms pass: nobody else writes the stream unless it took the lease over, which fences
- * this writer's key at the unit, so a retry changes nothing but the outcome, and the caller
- * learns "committed" or "fenced" -- or, when the unit stays silent that long, its error.
+ * put -- write and, at the stream's durability, persist pieces of the stream, together: one
+ * round trip and one flush (npmu_region_put). The pieces land in no order among them, so a
+ * commit puts a state and the record that points at it with one put only because the record's
+ * checksum tells a reader that the state is not whole (it then takes the commit before).
+ * While the unit does not answer the same bytes are written again until they land, the
+ * writer is fenced, or unit_wait_ms pass: nobody else writes the stream unless it took the
+ * lease over, which fences this writer's key at the unit, so a retry changes nothing but the
+ * outcome, and the caller learns "committed" or "fenced" -- or, when the unit stays silent
+ * that long, its error.
  */
-static int put(struct npmu_ckpt *ck, uint64_t off, const void *buf, size_t len)
+static int put(struct npmu_ckpt *ck, const struct npmu_iov *iov, int iovcnt)
 {
 	uint64_t give_up = 0;
 	useconds_t nap = 10 * 1000;
 	for (;;) {
 		if (atomic_load(&ck->lease.fenced))
 			return NPMU_E_FENCED;
-		int rc = npmu_region_write(ck->data, off, buf, len);
-		if (rc == 0 && ck->durability == NPMU_PERSISTENT)
-			rc = npmu_region_persist(ck->data, off, len, NPMU_PERSISTENT);
+		int rc = npmu_region_put(ck->data, iov, iovcnt, ck->durability);
 		if (rc == NPMU_E_KEY || (rc != 0 && atomic_load(&ck->lease.fenced))) {
 			atomic_store(&ck->lease.fenced, true);
 			return NPMU_E_FENCED;
@@ -296,15 +298,18 @@ static int new_base(struct npmu_ckpt *ck)
 {
 	uint64_t no = ck->base_no + 1;
 	uint32_t slot = (uint32_t)(no % 2);
-	int rc = put(ck, npmu__ckpt_slot_off(&ck->hdr, slot), ck->state, ck->state_len);
-	if (rc != 0)
-		return rc;
 	struct npmu__ckpt_rec r = {.seq = no, .epoch = ck->lease.epoch, .length = ck->state_len,
 				   .data_csum = npmu__csum(ck->state, ck->state_len),
 				   .upto = ck->seq, .lpos = ck->tail};
 	uint8_t b[NPMU_CKPT_REC];
 	npmu__ckpt_rec_encode(&r, b);
-	if ((rc = put(ck, NPMU_CKPT_REC_OFF + slot * NPMU_CKPT_REC, b, sizeof(b))) != 0)
+	/* the base and its record at once: a torn base fails its record's checksum, and the
+	 * base before (in the other slot) with the log after it still holds the state */
+	struct npmu_iov iov[2] = {
+		{npmu__ckpt_slot_off(&ck->hdr, slot), ck->state, ck->state_len},
+		{NPMU_CKPT_REC_OFF + slot * NPMU_CKPT_REC, b, sizeof(b)}};
+	int rc = put(ck, iov, 2);
+	if (rc != 0)
 		return rc;
 	ck->base_no = no;
 	ck->base_lpos = ck->tail;
@@ -328,14 +333,16 @@ int npmu_ckpt_commit(struct npmu_ckpt *ck, const void *state, uint64_t len)
 		return new_base(ck);
 	uint64_t seq = ck->seq + 1;
 	uint32_t slot = (uint32_t)(seq % ck->hdr.nslots);
-	int rc = put(ck, npmu__ckpt_slot_off(&ck->hdr, slot), state, len);
-	if (rc != 0)
-		return rc;
 	struct npmu__ckpt_rec r = {.seq = seq, .epoch = ck->lease.epoch, .length = len,
 				   .data_csum = npmu__csum(state, len)};
 	uint8_t b[NPMU_CKPT_REC];
 	npmu__ckpt_rec_encode(&r, b);
-	if ((rc = put(ck, NPMU_CKPT_REC_OFF + slot * NPMU_CKPT_REC, b, sizeof(b))) != 0)
+	/* the state and its record at once: a torn state fails the record's checksum, and the
+	 * commit before (in another slot) is taken */
+	struct npmu_iov iov[2] = {{npmu__ckpt_slot_off(&ck->hdr, slot), state, len},
+				  {NPMU_CKPT_REC_OFF + slot * NPMU_CKPT_REC, b, sizeof(b)}};
+	int rc = put(ck, iov, 2);
+	if (rc != 0)
 		return rc;
 	ck->seq = seq;
 	return 0;
@@ -365,18 +372,22 @@ int npmu_ckpt_update(struct npmu_ckpt *ck, uint64_t offset, const void *data, ui
 				return rc;
 			continue;
 		}
+		/* a skip record (at the log's end, when the update does not fit before it) and the
+		 * update at once: a reader checks each, and stops at the first that is not whole */
+		uint8_t skip[16];
+		struct npmu_iov iov[2];
+		int n = 0;
 		if (gap >= NPMU_CKPT_UPD_HDR) {
-			uint8_t skip[16];
 			npmu__ckpt_skip_encode(ck->tail, skip);
-			int rc = put(ck, npmu__ckpt_log_off(&ck->hdr) + phys, skip, sizeof(skip));
-			if (rc != 0)
-				return rc;
+			iov[n++] = (struct npmu_iov){npmu__ckpt_log_off(&ck->hdr) + phys, skip,
+						     sizeof(skip)};
 		}
 		uint64_t lpos = ck->tail + gap;
 		struct npmu__ckpt_upd u = {.len = len, .seq = ck->seq + 1, .epoch = ck->lease.epoch,
 					   .offset = offset, .lpos = lpos};
 		npmu__ckpt_upd_encode(&u, data, ck->io);
-		int rc = put(ck, npmu__ckpt_log_off(&ck->hdr) + lpos % L, ck->io, need);
+		iov[n++] = (struct npmu_iov){npmu__ckpt_log_off(&ck->hdr) + lpos % L, ck->io, need};
+		int rc = put(ck, iov, n);
 		if (rc != 0)
 			return rc;
 		memcpy(ck->state + offset, data, len);

@@ -106,6 +106,14 @@ struct npmu__xfer_target {
 int npmu__transfer(struct npmu__xfer_target *t, int nt, int write, const struct npmu_iov *iov,
 		   int iovcnt, int timeout_ms);
 
+/*
+ * npmu__transfer_persist -- write every piece of iov to target t and make the pieces durable at
+ * its unit, with one PERSIST sent behind the writes (one round trip) where the provider orders
+ * sends after writes, else after them. Returns the writes' error, else the PERSIST's.
+ */
+int npmu__transfer_persist(struct npmu__xfer_target *t, const struct npmu_iov *iov, int iovcnt,
+			   int timeout_ms);
+
 /* npmu__mirror_open -- finish opening a mirrored region from the OPEN reply's mirror part. */
 struct npmu__cursor;
 int npmu__mirror_open(struct npmu_region *r, const struct npmu__open_reply *o);

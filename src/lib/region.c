@@ -128,6 +128,21 @@ static int check_range(const struct npmu_region *r, uint64_t off, uint64_t len)
 	return 0;
 }
 
+/* check_iov -- every piece of iov is a valid buffer inside the region. */
+static int check_iov(const struct npmu_region *r, const struct npmu_iov *iov, int iovcnt)
+{
+	if (iovcnt < 0 || (iovcnt > 0 && !iov))
+		return NPMU_E_INVAL;
+	for (int i = 0; i < iovcnt; i++) {
+		if (iov[i].len > 0 && !iov[i].buf)
+			return NPMU_E_INVAL;
+		int rc = check_range(r, iov[i].offset, iov[i].len);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
 /* transfer -- a plain region's transfer: its one copy, under the connection's timeout. */
 static int transfer(struct npmu_region *r, int write, const struct npmu_iov *iov, int iovcnt)
 {
@@ -149,16 +164,42 @@ int npmu_region_writev(struct npmu_region *region, const struct npmu_iov *iov, i
 		return NPMU_E_INVAL;
 	if (region->ai.access != NPMU_ACCESS_READ_WRITE)
 		return NPMU_E_ACCESS;
-	for (int i = 0; i < iovcnt; i++) {
-		if (iov[i].len > 0 && !iov[i].buf)
-			return NPMU_E_INVAL;
-		int rc = check_range(region, iov[i].offset, iov[i].len);
-		if (rc != 0)
-			return rc;
-	}
+	int rc = check_iov(region, iov, iovcnt);
+	if (rc != 0)
+		return rc;
 	if (region->mirrored)
 		return npmu__mirror_write(region, iov, iovcnt);
 	return transfer(region, 1, iov, iovcnt);
+}
+
+/* npmu_region_put -- write the pieces and make them durable at level, in one round trip and one
+ * flush where the provider allows. */
+int npmu_region_put(struct npmu_region *region, const struct npmu_iov *iov, int iovcnt,
+		    enum npmu_durability level)
+{
+	if (!region || (level != NPMU_PLACED && level != NPMU_PERSISTENT))
+		return NPMU_E_INVAL;
+	if (region->ai.access != NPMU_ACCESS_READ_WRITE)
+		return NPMU_E_ACCESS;
+	int rc = check_iov(region, iov, iovcnt);
+	if (rc != 0 || iovcnt == 0)
+		return rc;
+	if (region->mirrored) {
+		uint64_t lo = UINT64_MAX, hi = 0;
+		for (int i = 0; i < iovcnt; i++) {
+			lo = iov[i].offset < lo ? iov[i].offset : lo;
+			hi = iov[i].offset + iov[i].len > hi ? iov[i].offset + iov[i].len : hi;
+		}
+		rc = npmu__mirror_write(region, iov, iovcnt);
+		if (rc == 0 && level == NPMU_PERSISTENT && hi > lo)
+			rc = npmu__mirror_persist(region, lo, hi - lo);
+		return rc;
+	}
+	if (level == NPMU_PLACED)
+		return transfer(region, 1, iov, iovcnt);
+	struct npmu__xfer_target t = {.data = region->data, .ai = &region->ai,
+				      .region_id = region->info.id};
+	return npmu__transfer_persist(&t, iov, iovcnt, 0);
 }
 
 /* npmu_region_read -- one-sided read into buf. */

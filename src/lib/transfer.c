@@ -31,6 +31,16 @@ struct xfer {
 	bool finished;
 };
 
+/* slot_done -- a transfer of x finished: its slot is free again. */
+static void slot_done(struct xfer *x, struct rma_slot *s)
+{
+	if (s->mr)
+		fi_close(&s->mr->fid);
+	s->mr = NULL;
+	s->busy = 0;
+	x->inflight--;
+}
+
 /* reap -- collect finished transfers of x; returns the first error seen (0 if none). */
 static int reap(struct xfer *x)
 {
@@ -55,11 +65,7 @@ static int reap(struct xfer *x)
 		struct rma_slot *s = done[i];
 		if (s < x->slots || s >= x->slots + RMA_WINDOW || !s->busy)
 			continue; /* not one of ours */
-		if (s->mr)
-			fi_close(&s->mr->fid);
-		s->mr = NULL;
-		s->busy = 0;
-		x->inflight--;
+		slot_done(x, s);
 	}
 	return err;
 }
@@ -272,3 +278,97 @@ int npmu__transfer(struct npmu__xfer_target *t, int nt, int write, const struct 
 	return first;
 }
 
+
+/* all_posted -- whether every piece of iov has been posted. */
+static bool all_posted(const struct xfer *x, const struct npmu_iov *iov, int iovcnt)
+{
+	int p = x->piece;
+	size_t done = x->done;
+	while (p < iovcnt && done >= iov[p].len) {
+		p++;
+		done = 0;
+	}
+	return p >= iovcnt;
+}
+
+/* written -- (the hook of a PERSIST sent behind the writes) one of them completed. */
+static void written(void *arg, void *op_context, int err)
+{
+	struct xfer *x = arg;
+	struct rma_slot *s = op_context;
+	if (s < x->slots || s >= x->slots + RMA_WINDOW || !s->busy)
+		return; /* not one of ours */
+	slot_done(x, s);
+	if (err && x->t->rc == 0) {
+		LOG_DEBUG("transfer failed: %s", fi_strerror(err));
+		x->t->rc = npmu__from_fi(err);
+		x->finished = true;
+	}
+}
+
+/* persist_request -- a PERSIST of the ranges iov wrote: one per piece, or the range covering
+ * them all when there are more than one request names. */
+static void persist_request(const struct npmu__xfer_target *t, const struct npmu_iov *iov,
+			    int iovcnt, struct npmu__request *req)
+{
+	*req = (struct npmu__request){.region_id = t->region_id, .key = t->ai->key};
+	uint64_t lo = UINT64_MAX, hi = 0;
+	int n = 0;
+	for (int i = 0; i < iovcnt; i++) {
+		if (iov[i].len == 0)
+			continue;
+		lo = iov[i].offset < lo ? iov[i].offset : lo;
+		hi = iov[i].offset + iov[i].len > hi ? iov[i].offset + iov[i].len : hi;
+		if (n == 0) {
+			req->offset = iov[i].offset;
+			req->len = iov[i].len;
+		} else if (n < NPMU_PERSIST_RANGES) {
+			req->more_ranges[n - 1] = (struct npmu__range){iov[i].offset, iov[i].len};
+		}
+		n++;
+	}
+	req->more = n > 1 && n <= NPMU_PERSIST_RANGES ? (uint32_t)n - 1 : 0;
+	if (n > NPMU_PERSIST_RANGES) {
+		req->offset = lo;
+		req->len = hi - lo;
+	}
+}
+
+/*
+ * npmu__transfer_persist -- write every piece of iov to target t and make them durable at its
+ * unit with one PERSIST. Where the provider sends after writes in order (fabric.h), the PERSIST
+ * goes as soon as the writes are posted and the unit's answer comes with their completions: one
+ * round trip and one flush. Elsewhere, or when that PERSIST got no answer, it is sent once every
+ * write completed. A write's failure is handled as npmu__transfer's; a PERSIST refused (its
+ * status) is returned with the endpoint kept.
+ */
+int npmu__transfer_persist(struct npmu__xfer_target *t, const struct npmu_iov *iov, int iovcnt,
+			   int timeout_ms)
+{
+	struct xfer x;
+	int tmo;
+	struct npmu__request req;
+	const uint8_t *body;
+	size_t blen;
+	persist_request(t, iov, iovcnt, &req);
+	begin(t, &x, &tmo, timeout_ms);
+	struct npmu__rpc *rpc = &t->data->rpc;
+	int prc = -1; /* the PERSIST's status; -1: still to ask */
+	if (!x.finished && rpc->fab->send_after_write) {
+		while (!x.finished && !all_posted(&x, iov, iovcnt))
+			pump(&x, 1, iov, iovcnt, tmo);
+		if (!x.finished) {
+			prc = npmu__rpc_call_behind(rpc, NPMU_MSG_PERSIST, &req, &body, &blen, tmo,
+						    written, &x);
+			if (prc != 0 && (!rpc->answered || prc == NPMU_E_AUTH))
+				prc = -1; /* no answer, or a session the unit forgot: ask again */
+			x.deadline = npmu__now_ms() + (uint64_t)tmo;
+		}
+	}
+	while (!x.finished)
+		pump(&x, 1, iov, iovcnt, tmo);
+	if (t->rc == 0 && prc == -1)
+		prc = npmu__rpc_call(rpc, NPMU_MSG_PERSIST, &req, &body, &blen, tmo);
+	finish(t, &x, tmo, 1);
+	return t->rc != 0 ? t->rc : prc;
+}

@@ -141,6 +141,40 @@ static void get_rec(struct npmu__cursor *c, struct npmu__request *req)
 	npmu__get_bytes(c, req->rec, req->rec_len);
 }
 
+/* put_persist -- a PERSIST's body: region, key and its ranges; -1 when they are too many. */
+static int put_persist(struct npmu__cursor *c, const struct npmu__request *req)
+{
+	if (req->more >= NPMU_PERSIST_RANGES)
+		return -1;
+	npmu__put_u64(c, req->region_id);
+	npmu__put_u64(c, req->key);
+	npmu__put_u64(c, req->offset);
+	npmu__put_u64(c, req->len);
+	npmu__put_u32(c, req->more);
+	for (uint32_t i = 0; i < req->more; i++) {
+		npmu__put_u64(c, req->more_ranges[i].offset);
+		npmu__put_u64(c, req->more_ranges[i].len);
+	}
+	return 0;
+}
+
+/* get_persist -- a PERSIST's body; NPMU_E_PROTO for more ranges than one may name. */
+static int get_persist(struct npmu__cursor *c, struct npmu__request *req)
+{
+	req->region_id = npmu__get_u64(c);
+	req->key = npmu__get_u64(c);
+	req->offset = npmu__get_u64(c);
+	req->len = npmu__get_u64(c);
+	req->more = npmu__get_u32(c);
+	if (c->ok && req->more >= NPMU_PERSIST_RANGES)
+		return NPMU_E_PROTO;
+	for (uint32_t i = 0; c->ok && i < req->more; i++) {
+		req->more_ranges[i].offset = npmu__get_u64(c);
+		req->more_ranges[i].len = npmu__get_u64(c);
+	}
+	return 0;
+}
+
 /* npmu__req_encode -- encode the body of request `type`; returns its length. */
 int npmu__req_encode(uint16_t type, const struct npmu__request *req, void *buf, size_t buflen)
 {
@@ -199,10 +233,8 @@ int npmu__req_encode(uint16_t type, const struct npmu__request *req, void *buf, 
 	case NPMU_MSG_STAT: put_name(&c, req->name); break;
 	case NPMU_MSG_LIST: npmu__put_u32(&c, req->start); break;
 	case NPMU_MSG_PERSIST:
-		npmu__put_u64(&c, req->region_id);
-		npmu__put_u64(&c, req->key);
-		npmu__put_u64(&c, req->offset);
-		npmu__put_u64(&c, req->len);
+		if (put_persist(&c, req) != 0)
+			return NPMU_E_INVAL;
 		break;
 	case NPMU_MSG_AUTH1:
 		npmu__put_u8(&c, (uint8_t)strnlen(req->id, NPMU_ID_MAX));
@@ -302,10 +334,7 @@ int npmu__req_decode(uint16_t type, const void *body, size_t len, struct npmu__r
 	case NPMU_MSG_STAT: rc = get_name(&c, req->name); break;
 	case NPMU_MSG_LIST: req->start = npmu__get_u32(&c); break;
 	case NPMU_MSG_PERSIST:
-		req->region_id = npmu__get_u64(&c);
-		req->key = npmu__get_u64(&c);
-		req->offset = npmu__get_u64(&c);
-		req->len = npmu__get_u64(&c);
+		rc = get_persist(&c, req);
 		break;
 	case NPMU_MSG_AUTH1: {
 		uint8_t n = npmu__get_u8(&c);

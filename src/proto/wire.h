@@ -33,7 +33,7 @@
  */
 
 #define NPMU_WIRE_MAGIC 0x574d504eu
-#define NPMU_WIRE_VERSION 3
+#define NPMU_WIRE_VERSION 4 /* 4: PERSIST carries up to NPMU_PERSIST_RANGES ranges */
 #define NPMU_WIRE_HDR_LEN 36
 #define NPMU_WIRE_MAX 4096
 #define NPMU_WIRE_ADDR_MAX 256
@@ -63,7 +63,13 @@ enum npmu__msg_type {
 	NPMU_MSG_STAT = 7,    /* body: name; reply: region_info */
 	NPMU_MSG_LIST = 8,    /* body: u32 start; reply: u32 total, u32 next, u32 count, count x
 			       * region_info (those the requester may see among [start, next)) */
-	NPMU_MSG_PERSIST = 9, /* body: u64 region_id, u64 key, u64 offset, u64 len; reply: empty */
+	NPMU_MSG_PERSIST = 9, /* body: u64 region_id, u64 key, u64 offset, u64 len, u32 more (<
+			       * NPMU_PERSIST_RANGES), more x (u64 offset, u64 len); reply:
+			       * empty. Every range is durable when the reply is sent; a unit
+			       * flushes the ranges of the PERSISTs it has at once together
+			       * (group commit). A client may send it behind its fi_writes to
+			       * the ranges without waiting for their completions where the
+			       * provider orders sends after writes (FI_ORDER_SAW) */
 	NPMU_MSG_AUTH1 = 10,  /* body: id, nonce[32]; reply: u64 session, id, nonce[32], mac[32] */
 	NPMU_MSG_AUTH3 = 11,  /* on the session: body: mac[32]; reply: empty */
 	NPMU_MSG_UNITS = 12,  /* body: empty; reply: u32 count, count x (unit, u32 up, u64 bytes,
@@ -174,6 +180,13 @@ struct npmu__msg_hdr {
 };
 
 #define NPMU_MIRROR_REC_WIRE 336 /* = NPMU_MIRROR_REC_MAX (mirror_format.h) */
+#define NPMU_PERSIST_RANGES 8    /* ranges one PERSIST may name */
+
+/* A byte range of a region (PERSIST). */
+struct npmu__range {
+	uint64_t offset;
+	uint64_t len;
+};
 
 /* A decoded request body: the union of every request's fields. */
 struct npmu__request {
@@ -205,6 +218,8 @@ struct npmu__request {
 	uint64_t value;                      /* MIRROR */
 	uint16_t rec_len;                    /* CREATE, MIRROR_REC */
 	uint8_t rec[NPMU_MIRROR_REC_WIRE];
+	uint32_t more;                       /* PERSIST: ranges after (offset, len) */
+	struct npmu__range more_ranges[NPMU_PERSIST_RANGES - 1];
 	/* not on the wire: the requester's fabric address, set by the service that received it
 	 * (a holder's address: src/manager/holders.h); peer_len 0 when longer than peer */
 	uint8_t peer[32];

@@ -21,6 +21,30 @@
 /* Completion contexts of the control path. */
 static int ctx_send, ctx_recv;
 
+/* cq_read -- read one completion of the endpoint into *e (1), or none (-FI_EAGAIN), or an error
+ * of the control path into *err (-FI_EAVAIL). Completions that are not the control path's go to
+ * the hook when one is set (a transfer's writes in flight behind the request), else are
+ * dropped (a stale one), and count as none. */
+static ssize_t cq_read(struct npmu__rpc *conn, struct fi_cq_msg_entry *e, struct fi_cq_err_entry *err)
+{
+	ssize_t n = fi_cq_read(conn->fab->cq, e, 1);
+	if (n == 1 && e->op_context != &ctx_send && e->op_context != &ctx_recv) {
+		if (conn->hook)
+			conn->hook(conn->hook_arg, e->op_context, 0);
+		return -FI_EAGAIN;
+	}
+	if (n != -FI_EAVAIL)
+		return n;
+	*err = (struct fi_cq_err_entry){0};
+	if (fi_cq_readerr(conn->fab->cq, err, 0) != 1)
+		return -FI_EAGAIN;
+	if (err->op_context == &ctx_send || err->op_context == &ctx_recv)
+		return -FI_EAVAIL;
+	if (conn->hook)
+		conn->hook(conn->hook_arg, err->op_context, err->err ? err->err : FI_EIO);
+	return -FI_EAGAIN;
+}
+
 /* wait_rpc -- progress the CQ until the send and the matching reply complete, or time runs out. */
 static int wait_rpc(struct npmu__rpc *conn, uint64_t req_id, size_t *len, int timeout_ms)
 {
@@ -40,14 +64,15 @@ static int wait_rpc(struct npmu__rpc *conn, uint64_t req_id, size_t *len, int ti
 			}
 		}
 		struct fi_cq_msg_entry e;
-		ssize_t n = fi_cq_read(conn->fab->cq, &e, 1);
+		struct fi_cq_err_entry err;
+		ssize_t n = cq_read(conn, &e, &err);
 		if (n == 1)
 			npmu__spin_progress(&spin);
 		else
 			npmu__spin_idle(&spin);
 		if (n == 1 && e.op_context == &ctx_send) {
 			sent = 1;
-		} else if (n == 1 && e.op_context == &ctx_recv) {
+		} else if (n == 1) { /* ctx_recv */
 			struct npmu__msg_hdr hdr;
 			if (npmu__msg_decode_hdr(conn->rx, e.len, &hdr) == 0 && hdr.req_id == req_id) {
 				*len = e.len;
@@ -58,13 +83,9 @@ static int wait_rpc(struct npmu__rpc *conn, uint64_t req_id, size_t *len, int ti
 					&ctx_recv);
 			}
 		} else if (n == -FI_EAVAIL) {
-			struct fi_cq_err_entry err = {0};
-			fi_cq_readerr(conn->fab->cq, &err, 0);
-			if (err.op_context == &ctx_send || err.op_context == &ctx_recv) {
-				LOG_DEBUG("control message failed: %s", fi_strerror(err.err));
-				return npmu__from_fi(err.err);
-			}
-		} else if (n != 1 && npmu__now_ms() > deadline) {
+			LOG_DEBUG("control message failed: %s", fi_strerror(err.err));
+			return npmu__from_fi(err.err);
+		} else if (npmu__now_ms() > deadline) {
 			LOG_DEBUG("no reply (request %s)", sent ? "sent" : "not sent");
 			return NPMU_E_TIMEDOUT;
 		}
@@ -110,7 +131,7 @@ static int send_msg(struct npmu__rpc *conn, size_t len, int timeout_ms)
 	/* progress first: a connection the peer closed meanwhile (it restarted) is noticed now,
 	 * before the request goes into it and is lost */
 	struct fi_cq_msg_entry stale;
-	(void)fi_cq_read(conn->fab->cq, &stale, 0);
+	(void)fi_cq_read(conn->fab->cq, &stale, 0); /* (0: progress only, nothing taken) */
 	ssize_t frc = fi_recv(conn->fab->ep, conn->rx, sizeof(conn->rx), NULL, FI_ADDR_UNSPEC,
 			      &ctx_recv);
 	if (frc != 0)
@@ -294,6 +315,21 @@ int npmu__rpc_call(struct npmu__rpc *conn, uint16_t type, const struct npmu__req
 }
 
 
+
+/* npmu__rpc_call_behind -- one request behind transfers in flight, their completions to hook. */
+int npmu__rpc_call_behind(struct npmu__rpc *conn, uint16_t type, const struct npmu__request *req,
+			  const uint8_t **body, size_t *body_len, int timeout_ms,
+			  void (*hook)(void *arg, void *op_context, int err), void *arg)
+{
+	if (conn->broken || !conn->fab)
+		return NPMU_E_FABRIC;
+	conn->hook = hook;
+	conn->hook_arg = arg;
+	int rc = exchange(conn, type, req, 0, body, body_len, timeout_ms);
+	conn->hook = NULL;
+	conn->hook_arg = NULL;
+	return rc;
+}
 
 /* npmu__rpc_init -- a client of addr, not yet connected. */
 int npmu__rpc_init(struct npmu__rpc *c, const char *provider, const char *addr, int timeout_ms,

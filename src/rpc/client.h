@@ -37,6 +37,10 @@ struct npmu__rpc {
 	char principal[NPMU_ID_MAX + 1];
 	uint8_t key[NPMU_KEY_LEN];
 	bool sealed;                    /* an authenticated session is open on the endpoint */
+	/* while a request travels behind one-sided transfers still in flight on the endpoint
+	 * (npmu__rpc_call_behind): where their completions go (err: 0, or the fi error) */
+	void (*hook)(void *arg, void *op_context, int err);
+	void *hook_arg;
 	struct npmu__channel ch;
 	uint8_t tx[NPMU_WIRE_MAX];
 	uint8_t rx[NPMU_WIRE_MAX];
@@ -70,6 +74,18 @@ int npmu__rpc_ready(struct npmu__rpc *c, int timeout_ms);
  */
 int npmu__rpc_call(struct npmu__rpc *c, uint16_t type, const struct npmu__request *req,
 		   const uint8_t **body, size_t *body_len, int timeout_ms);
+
+/*
+ * npmu__rpc_call_behind -- send one request on the endpoint as it is, behind one-sided
+ * transfers posted on it and not yet complete, and wait at most timeout_ms for its answer;
+ * c->lock held. Every completion that is not the request's own goes to hook(arg, op_context,
+ * err) meanwhile. Unlike npmu__rpc_call it never reopens the endpoint (that would cancel the
+ * transfers): a broken one, or a server that forgot the session, is an error for the caller
+ * to handle once its transfers are accounted for. Returns like npmu__rpc_call.
+ */
+int npmu__rpc_call_behind(struct npmu__rpc *c, uint16_t type, const struct npmu__request *req,
+			  const uint8_t **body, size_t *body_len, int timeout_ms,
+			  void (*hook)(void *arg, void *op_context, int err), void *arg);
 
 /* npmu__rpc_silent -- an error that says the far end did not answer (rather than refused). */
 bool npmu__rpc_silent(int rc);

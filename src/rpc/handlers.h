@@ -19,6 +19,8 @@ struct npmu__caller {
 
 /* A handler's answer meaning "serve this on the slow thread" (ops.handle_later). */
 #define NPMU__SERVE_LATER 1
+/* A handler's answer meaning "answer this, with an empty body, once ops.batch_end has run". */
+#define NPMU__SERVE_BATCHED 2
 
 /*
  * The owner's part. handle answers every request but HELLO and the handshake on the receiving
@@ -26,6 +28,9 @@ struct npmu__caller {
  * handle_later serve it, in arrival order, on a thread of its own (a request that may wait on
  * other machines must not delay renewals). idle runs on that thread when nothing came for
  * idle_ms. stalled is told when one request kept the loop busy for ms or more (STALL_MS).
+ * batch_end finishes the work the requests answered NPMU__SERVE_BATCHED left in common (a
+ * unit's group flush): the loop calls it once it has served every request waiting at once
+ * (or NPMU_BATCH_MAX of them), never waiting for more, and answers them with its status.
  */
 struct npmu__service_ops {
 	void *arg;
@@ -37,6 +42,7 @@ struct npmu__service_ops {
 	void (*idle)(void *arg);
 	unsigned idle_ms;
 	void (*stalled)(void *arg, uint64_t ms);
+	int (*batch_end)(void *arg);
 };
 
 #endif

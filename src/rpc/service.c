@@ -21,6 +21,7 @@
 #define PEERS_MAX 1024     /* return addresses kept in the address vector */
 #define SEND_WAIT_MS 1000  /* how long a reply may wait for transmit room */
 #define STALL_MS 20        /* a request served longer than this stalled the manager (leases) */
+#define BATCH_MAX 32       /* requests answered after one batch_end at most (< TX_BUFS) */
 
 /* What a completion's context points at. */
 enum op_kind { OP_RX, OP_TX };
@@ -44,6 +45,16 @@ struct peer {
 	uint64_t last_used;
 };
 
+/* A request answered once the batch ends (NPMU__SERVE_BATCHED): its reply buffer is held. */
+struct batched {
+	struct tx_buf *b;
+	fi_addr_t to;
+	uint16_t type;
+	uint64_t req_id;
+	uint64_t session; /* looked up again at answer time: 0 for a plain request */
+	char peer[128];
+};
+
 struct npmu__service {
 	struct npmu__fabric *fab;
 	struct npmu__service_ops ops;    /* the owner's handlers */
@@ -55,6 +66,8 @@ struct npmu__service {
 	uint32_t npeers;
 	uint64_t tick;
 	struct npmu__service_stats stats;
+	struct batched batch[BATCH_MAX]; /* waiting for ops.batch_end */
+	uint32_t nbatch;
 	/* Rate limit for logging bad input: a burst, then one line per second with a count. */
 	time_t log_second;
 	unsigned log_count;
@@ -190,18 +203,24 @@ static int peer_lookup(struct npmu__service *svc, const uint8_t *addr, uint16_t 
 }
 
 static void handle_completion(struct npmu__service *svc, const struct fi_cq_msg_entry *e);
+static void finish_batch(struct npmu__service *svc);
 
-/* drain -- handle every completion now available; returns how many there were. */
+/* drain -- handle every completion now available; returns how many there were. The batched
+ * requests are answered when nothing more waits (or after BATCH_MAX completions). */
 static int drain(struct npmu__service *svc)
 {
 	struct fi_cq_msg_entry ev[16];
-	int total = 0;
+	int total = 0, since_batch = 0;
 	for (;;) {
 		ssize_t n = fi_cq_read(svc->fab->cq, ev, 16);
 		if (n > 0) {
 			for (ssize_t i = 0; i < n; i++)
 				handle_completion(svc, &ev[i]);
 			total += (int)n;
+			if ((since_batch += (int)n) >= BATCH_MAX) {
+				finish_batch(svc);
+				since_batch = 0;
+			}
 			continue;
 		}
 		if (n == -FI_EAVAIL) {
@@ -220,6 +239,7 @@ static int drain(struct npmu__service *svc)
 			total++;
 			continue;
 		}
+		finish_batch(svc);
 		return total;
 	}
 }
@@ -233,6 +253,7 @@ static struct tx_buf *tx_get(struct npmu__service *svc)
 		for (int i = 0; i < TX_BUFS; i++)
 			if (!svc->tx[i].busy)
 				return &svc->tx[i];
+		finish_batch(svc); /* (its buffers are held) */
 		drain(svc);
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		if ((now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000 >
@@ -420,6 +441,19 @@ static void serve(struct npmu__service *svc, uint8_t *msg, size_t len)
 			svc->ops.stalled(svc->ops.arg, took_ms); /* nobody could renew meanwhile */
 		if (rc == NPMU__SERVE_LATER)
 			return; /* the slow thread answers */
+		if (rc == NPMU__SERVE_BATCHED && svc->ops.batch_end) {
+			struct batched *q = &svc->batch[svc->nbatch++];
+			*q = (struct batched){.b = b, .to = to, .type = hdr.type,
+					      .req_id = hdr.req_id,
+					      .session = sess ? sess->ch.session : 0};
+			snprintf(q->peer, sizeof(q->peer), "%s", peer);
+			b->busy = 1;
+			if (svc->nbatch == BATCH_MAX)
+				finish_batch(svc);
+			return;
+		}
+		if (rc == NPMU__SERVE_BATCHED)
+			rc = NPMU_E_INTERNAL; /* (an owner without batch_end) */
 	}
 	if (rc != 0)
 		refused(svc, peer, hdr.type, req.name,
@@ -427,6 +461,37 @@ static void serve(struct npmu__service *svc, uint8_t *msg, size_t len)
 	if (rc == 0 && !reply.ok)
 		rc = NPMU_E_INTERNAL;
 	answer(svc, b, to, hdr.type, hdr.req_id, sess, rc, rc == 0 ? reply.pos : 0);
+}
+
+/* finish_batch -- run the owner's batch_end for the requests waiting on it, then answer them
+ * (a sealed one only while its session lives). */
+static void finish_batch(struct npmu__service *svc)
+{
+	if (svc->nbatch == 0)
+		return;
+	uint32_t n = svc->nbatch;
+	svc->nbatch = 0; /* (answering may drain, and drain finishes batches) */
+	uint64_t t0 = npmu__now_ns();
+	int rc = svc->ops.batch_end(svc->ops.arg);
+	uint64_t took_ms = (npmu__now_ns() - t0) / 1000000;
+	if (took_ms >= STALL_MS && svc->ops.stalled)
+		svc->ops.stalled(svc->ops.arg, took_ms);
+	struct batched q[BATCH_MAX];
+	memcpy(q, svc->batch, n * sizeof(*q));
+	for (uint32_t i = 0; i < n; i++) {
+		struct npmu__session *sess = q[i].session && svc->sessions
+						     ? npmu__sessions_find(svc->sessions, q[i].session)
+						     : NULL;
+		if (q[i].session && !sess) {
+			LOG_INFO("reply to %s from %s dropped: its session is gone",
+				 npmu__msg_type_name(q[i].type), q[i].peer);
+			q[i].b->busy = 0;
+			continue;
+		}
+		if (rc != 0)
+			refused(svc, q[i].peer, q[i].type, "", false, rc);
+		answer(svc, q[i].b, q[i].to, q[i].type, q[i].req_id, sess, rc, 0);
+	}
 }
 
 /* flush_deferred -- send the replies of the jobs the slow thread served. */

@@ -35,6 +35,7 @@ static void entry_close_mrs(struct npmu__tpt_entry *e)
 /* entry_drop -- close an entry's registrations and window and remove it from the table. */
 static void entry_drop(struct npmu__unit *unit, struct npmu__tpt_entry *e)
 {
+	npmu__flush_run(&unit->flush); /* queued pieces may lie in its window */
 	entry_close_mrs(e);
 	npmu__window_delete(&e->win);
 	*e = unit->entries[--unit->nentries];
@@ -108,6 +109,7 @@ int npmu__unit_new(struct npmu__pool *pool, struct npmu__fabric *fab, struct npm
 		return NPMU_E_NOMEM;
 	unit->pool = pool;
 	unit->fab = fab;
+	npmu__flush_init(&unit->flush, pool->fd);
 	for (uint32_t i = 0; i < pool->meta.nregions; i++) {
 		int rc = entry_build(unit, &pool->meta.regions[i]);
 		if (rc != 0) {
@@ -127,6 +129,11 @@ void npmu__unit_delete(struct npmu__unit **unit_ptr)
 	struct npmu__unit *unit = *unit_ptr;
 	if (!unit)
 		return;
+	npmu__flush_fini(&unit->flush);
+	if (unit->flush.requests)
+		LOG_INFO("unit: %llu persist requests made durable by %llu flushes (group commit)",
+			 (unsigned long long)unit->flush.requests,
+			 (unsigned long long)unit->flush.groups);
 	while (unit->nentries > 0)
 		entry_drop(unit, &unit->entries[0]);
 	free(unit->entries);
@@ -296,6 +303,7 @@ int npmu__unit_resize(struct npmu__unit *unit, const char *name, uint64_t size,
 	struct npmu__tpt_entry *e = entry_find(unit, r->id);
 	struct npmu__window *win = NULL;
 	if (e && (rc = npmu__window_new(pool, r, &win)) == 0) {
+		npmu__flush_run(&unit->flush); /* queued pieces may lie in the old window */
 		entry_close_mrs(e);
 		npmu__window_delete(&e->win);
 		e->win = win;
@@ -559,24 +567,31 @@ int npmu__unit_mirror_rec(struct npmu__unit *unit, const char *name, bool set, u
 	return 0;
 }
 
-/* npmu__unit_persist -- flush region bytes [off, off+len) for a holder of a read-write key. */
-int npmu__unit_persist(struct npmu__unit *unit, uint64_t region_id, uint64_t key, uint64_t off,
-		       uint64_t len)
+/* npmu__unit_persist -- queue a PERSIST's ranges in the unit's flush group, for a holder of a
+ * read-write key; every range is checked before any is queued. */
+int npmu__unit_persist(struct npmu__unit *unit, const struct npmu__request *req)
 {
-	struct npmu__region_meta *r = npmu__meta_find_id(&unit->pool->meta, region_id);
-	struct npmu__tpt_entry *e = entry_find(unit, region_id);
+	struct npmu__region_meta *r = npmu__meta_find_id(&unit->pool->meta, req->region_id);
+	struct npmu__tpt_entry *e = entry_find(unit, req->region_id);
 	if (!r || !e)
 		return NPMU_E_KEY; /* no region: no key can be valid for it */
 	uint32_t m = 0;
-	while (m < e->nmr && e->mr[m].key != key)
+	while (m < e->nmr && e->mr[m].key != req->key)
 		m++;
 	if (m == e->nmr)
 		return NPMU_E_KEY;
 	if (e->mr[m].access != NPMU_ACCESS_READ_WRITE)
 		return NPMU_E_ACCESS;
-	if (off > r->size || len > r->size - off)
-		return NPMU_E_RANGE;
-	if (len > 0)
-		npmu__window_persist(e->win, off, len);
+	if (req->more >= NPMU_PERSIST_RANGES)
+		return NPMU_E_PROTO;
+	struct npmu__range ranges[NPMU_PERSIST_RANGES];
+	ranges[0] = (struct npmu__range){req->offset, req->len};
+	memcpy(ranges + 1, req->more_ranges, req->more * sizeof(*ranges));
+	for (uint32_t i = 0; i <= req->more; i++)
+		if (ranges[i].offset > r->size || ranges[i].len > r->size - ranges[i].offset)
+			return NPMU_E_RANGE;
+	for (uint32_t i = 0; i <= req->more; i++)
+		npmu__window_flush_add(e->win, ranges[i].offset, ranges[i].len, &unit->flush);
+	npmu__flush_request_done(&unit->flush);
 	return 0;
 }

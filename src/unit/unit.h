@@ -24,6 +24,7 @@ struct npmu__unit {
 	struct npmu__fabric *fab;
 	uint32_t nentries;
 	struct npmu__tpt_entry *entries; /* one per region, same count as pool->meta */
+	struct npmu__flush flush;        /* PERSISTs answered once it runs (group commit) */
 };
 
 /*
@@ -88,8 +89,8 @@ uint64_t npmu__key_draw(void);
 /* npmu__unit_revoke_all -- close every right to a region at once; returns how many. */
 int npmu__unit_revoke_all(struct npmu__unit *unit, const char *name);
 
-/* npmu__unit_persist -- flush region bytes [off, off+len) for a holder of a read-write key. */
-int npmu__unit_persist(struct npmu__unit *unit, uint64_t region_id, uint64_t key, uint64_t off,
-		       uint64_t len);
+/* npmu__unit_persist -- queue the ranges of PERSIST req in unit->flush, for a holder of a
+ * read-write key (every range checked first); they are durable once npmu__flush_run returns. */
+int npmu__unit_persist(struct npmu__unit *unit, const struct npmu__request *req);
 
 #endif

@@ -16,15 +16,20 @@ static void hello(void *arg, uint32_t *flags, uint8_t id[8], uint64_t *capacity,
 	*free = pool->alloc.nfree * NPMU_PAGE_SIZE;
 }
 
-/* handle -- PERSIST and CLOSE (outside a session too: the key is the proof), TPT programming
- * by the manager's session, and region requests to the embedded manager. */
+/* handle -- PERSIST (checked now, flushed and answered when the batch ends: batch_end) and
+ * CLOSE (outside a session too: the key is the proof), TPT programming by the manager's
+ * session, and region requests to the embedded manager. A persist checked before a key is
+ * revoked counts as before it (a flush of bytes written since is harmless); a window is never
+ * unmapped under a queued flush (unit.c runs the group first). */
 static int handle(void *arg, const struct npmu__caller *c, uint16_t type,
 		  const struct npmu__request *req, struct npmu__cursor *reply)
 {
 	struct npmu__unit_service *us = arg;
 	switch (type) {
-	case NPMU_MSG_PERSIST:
-		return npmu__unit_persist(us->unit, req->region_id, req->key, req->offset, req->len);
+	case NPMU_MSG_PERSIST: {
+		int rc = npmu__unit_persist(us->unit, req);
+		return rc == 0 ? NPMU__SERVE_BATCHED : rc;
+	}
 	case NPMU_MSG_CLOSE: /* whoever holds the key may give it back */
 		return npmu__unit_revoke(us->unit, req->region_id, req->key);
 	default:
@@ -36,6 +41,14 @@ static int handle(void *arg, const struct npmu__caller *c, uint16_t type,
 			return NPMU_E_AUTH; /* manager requests only on an authenticated session */
 		return npmu__pmm_handle(us->pmm, c->who, type, req, reply);
 	}
+}
+
+/* batch_end -- the persists of the batch: one flush for all (group commit, flush.h). */
+static int batch_end(void *arg)
+{
+	struct npmu__unit_service *us = arg;
+	npmu__flush_run(&us->unit->flush);
+	return 0;
 }
 
 /* stalled -- nobody could renew a lease meanwhile (leases.h L3). */
@@ -55,7 +68,7 @@ void npmu__unit_service_init(struct npmu__unit_service *us, struct npmu__unit *u
 	npmu__pmm_init(&us->programming, &npmu__local_unit_ops, unit, NULL, 0);
 	us->programming.programmed = true;
 	*ops = (struct npmu__service_ops){.arg = us, .hello = hello, .handle = handle,
-					  .stalled = stalled};
+					  .batch_end = batch_end, .stalled = stalled};
 }
 
 /* npmu__unit_service_fini -- release the programming manager. */

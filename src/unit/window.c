@@ -18,6 +18,7 @@ void npmu__window_delete(struct npmu__window **win_ptr)
 		pmem2_vm_reservation_delete(&win->rsv);
 	free(win->maps);
 	free(win->map_off);
+	free(win->file_off);
 	free(win);
 	*win_ptr = NULL;
 }
@@ -31,9 +32,10 @@ int npmu__window_new(struct npmu__pool *pool, const struct npmu__region_meta *r,
 		return NPMU_E_NOMEM;
 	win->maps = calloc(r->nextents, sizeof(*win->maps));
 	win->map_off = calloc(r->nextents, sizeof(*win->map_off));
+	win->file_off = calloc(r->nextents, sizeof(*win->file_off));
 	for (uint32_t e = 0; e < r->nextents; e++)
 		win->mapped += r->extents[e].npages * NPMU_PAGE_SIZE;
-	if (!win->maps || !win->map_off) {
+	if (!win->maps || !win->map_off || !win->file_off) {
 		npmu__window_delete(&win);
 		return NPMU_E_NOMEM;
 	}
@@ -68,6 +70,7 @@ int npmu__window_new(struct npmu__pool *pool, const struct npmu__region_meta *r,
 			return NPMU_E_IO;
 		}
 		win->map_off[e] = off;
+		win->file_off[e] = r->extents[e].start * NPMU_PAGE_SIZE;
 		off += len;
 	}
 	*win_ptr = win;
@@ -85,6 +88,23 @@ void npmu__window_persist(struct npmu__window *win, uint64_t off, uint64_t len)
 			continue;
 		uint64_t stop = end < mend ? end : mend;
 		pmem2_get_persist_fn(win->maps[i])(win->addr + off, stop - off);
+		off = stop;
+	}
+}
+
+/* npmu__window_flush_add -- queue region bytes [off, off+len) in group f, one piece per extent. */
+void npmu__window_flush_add(struct npmu__window *win, uint64_t off, uint64_t len,
+			    struct npmu__flush *f)
+{
+	uint64_t end = off + len;
+	for (uint32_t i = 0; i < win->nmaps && off < end; i++) {
+		uint64_t mstart = win->map_off[i];
+		uint64_t mend = mstart + pmem2_map_get_size(win->maps[i]);
+		if (off >= mend)
+			continue;
+		uint64_t stop = end < mend ? end : mend;
+		npmu__flush_add(f, win->maps[i], win->addr + off, stop - off,
+				win->file_off[i] + (off - mstart));
 		off = stop;
 	}
 }

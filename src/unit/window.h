@@ -5,6 +5,7 @@
 #include <libpmem2.h>
 #include <stdint.h>
 
+#include "flush.h"
 #include "pool.h"
 
 /*
@@ -18,6 +19,7 @@ struct npmu__window {
 	uint32_t nmaps;
 	struct pmem2_map **maps;   /* one per extent */
 	uint64_t *map_off;         /* region offset where each map starts */
+	uint64_t *file_off;        /* pool file offset of each map */
 	uint8_t *addr;             /* region offset 0 */
 	uint64_t mapped;           /* bytes mapped (whole pages) */
 };
@@ -31,5 +33,9 @@ void npmu__window_delete(struct npmu__window **win_ptr);
 
 /* npmu__window_persist -- make region bytes [off, off+len) durable (per extent, via libpmem2). */
 void npmu__window_persist(struct npmu__window *win, uint64_t off, uint64_t len);
+
+/* npmu__window_flush_add -- queue region bytes [off, off+len) in group f (per extent). */
+void npmu__window_flush_add(struct npmu__window *win, uint64_t off, uint64_t len,
+			    struct npmu__flush *f);
 
 #endif

@@ -54,6 +54,9 @@ static void wire(void)
 	r.copy = 1;
 	r.key1 = 0xfeedull;
 	r.value = 5;
+	r.more = 2; /* a PERSIST of three ranges */
+	r.more_ranges[0] = (struct npmu__range){8192, 64};
+	r.more_ranges[1] = (struct npmu__range){1 << 20, 4096};
 	struct npmu__mirror m = {.generation = 3, .size = 1 << 20, .ncopies = 2};
 	strcpy(m.copy[0].unit, r.unit);
 	strcpy(m.copy[1].unit, r.unit2);

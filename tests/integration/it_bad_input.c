@@ -163,19 +163,45 @@ static void requests__clear_errors(void **state)
 	npmu__put_u32(&c, 2); /* not an access right */
 	assert_int_equal(raw_call(NPMU_MSG_OPEN, body, c.pos, 0), NPMU_E_PROTO);
 	good_client_works();
-	/* persist with a made-up key, with the real key out of range, with a read-only key */
+	/* persist with a made-up key, with the real key out of range (first or a later range),
+	 * with more ranges than a request may name, without the range count */
 	npmu__cursor_init(&c, body, sizeof(body));
 	npmu__put_u64(&c, good_r->info.id);
 	npmu__put_u64(&c, good_r->ai.key ^ 1);
 	npmu__put_u64(&c, 0);
 	npmu__put_u64(&c, 10);
+	npmu__put_u32(&c, 0);
 	assert_int_equal(raw_call(NPMU_MSG_PERSIST, body, c.pos, 0), NPMU_E_KEY);
 	npmu__cursor_init(&c, body, sizeof(body));
 	npmu__put_u64(&c, good_r->info.id);
 	npmu__put_u64(&c, good_r->ai.key);
 	npmu__put_u64(&c, 65530);
 	npmu__put_u64(&c, 10);
+	npmu__put_u32(&c, 0);
 	assert_int_equal(raw_call(NPMU_MSG_PERSIST, body, c.pos, 0), NPMU_E_RANGE);
+	assert_int_equal(raw_call(NPMU_MSG_PERSIST, body, c.pos - 4, 0), NPMU_E_PROTO);
+	npmu__cursor_init(&c, body, sizeof(body));
+	npmu__put_u64(&c, good_r->info.id);
+	npmu__put_u64(&c, good_r->ai.key);
+	npmu__put_u64(&c, 0);
+	npmu__put_u64(&c, 10);
+	npmu__put_u32(&c, 2);
+	npmu__put_u64(&c, 100);
+	npmu__put_u64(&c, 10);
+	npmu__put_u64(&c, UINT64_MAX - 4); /* offset + len wraps */
+	npmu__put_u64(&c, 10);
+	assert_int_equal(raw_call(NPMU_MSG_PERSIST, body, c.pos, 0), NPMU_E_RANGE);
+	npmu__cursor_init(&c, body, sizeof(body));
+	npmu__put_u64(&c, good_r->info.id);
+	npmu__put_u64(&c, good_r->ai.key);
+	npmu__put_u64(&c, 0);
+	npmu__put_u64(&c, 10);
+	npmu__put_u32(&c, NPMU_PERSIST_RANGES);
+	for (int i = 0; i < NPMU_PERSIST_RANGES; i++) {
+		npmu__put_u64(&c, 0);
+		npmu__put_u64(&c, 1);
+	}
+	assert_int_equal(raw_call(NPMU_MSG_PERSIST, body, c.pos, 0), NPMU_E_PROTO);
 	npmu__cursor_init(&c, body, sizeof(body));
 	npmu__put_u64(&c, good_r->info.id);
 	npmu__put_u64(&c, 12345);

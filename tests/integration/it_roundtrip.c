@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -167,6 +168,132 @@ static void list__pages_through_many_regions(void **state)
 	}
 }
 
+/* data__put_pieces: npmu_region_put writes every piece and persists them at once, across
+ * extents, with more pieces than one PERSIST names (the covering range), or placed; a bad
+ * piece or level writes nothing; a reader cannot put. */
+static void data__put_pieces(void **state)
+{
+	(void)state;
+	struct npmu_region_info info;
+	assert_int_equal(npmu_region_create(conn, "put", 64 << 10, &info), 0);
+	assert_int_equal(npmu_region_create(conn, "put.gap", 64 << 10, &info), 0);
+	assert_int_equal(npmu_region_resize(conn, "put", 1 << 20, &info), 0);
+	assert_true(info.extents >= 2);
+	struct npmu_region *r, *ro;
+	assert_int_equal(npmu_region_open(conn, "put", NPMU_ACCESS_READ_WRITE, &r), 0);
+	static uint8_t w[12][8192], got[8192];
+	struct npmu_iov iov[12];
+	for (int i = 0; i < 12; i++) { /* pieces on both sides of the extent boundary */
+		iov[i] = (struct npmu_iov){(uint64_t)i * 81920 + 1, w[i], sizeof(w[i]) - (size_t)i};
+		fill_pattern(w[i], sizeof(w[i]), 500 + (uint64_t)i, iov[i].offset);
+	}
+	assert_int_equal(npmu_region_put(r, iov, 3, NPMU_PERSISTENT), 0);
+	assert_int_equal(npmu_region_put(r, iov + 3, 9, NPMU_PERSISTENT), 0); /* > 8 ranges */
+	assert_int_equal(npmu_region_put(r, iov, 0, NPMU_PERSISTENT), 0);
+	for (int i = 0; i < 12; i++) {
+		assert_int_equal(npmu_region_read(r, iov[i].offset, got, iov[i].len), 0);
+		assert_true(check_pattern(got, iov[i].len, 500 + (uint64_t)i, iov[i].offset));
+	}
+	fill_pattern(w[0], sizeof(w[0]), 77, iov[0].offset);
+	assert_int_equal(npmu_region_put(r, iov, 1, NPMU_PLACED), 0);
+	assert_int_equal(npmu_region_read(r, iov[0].offset, got, iov[0].len), 0);
+	assert_true(check_pattern(got, iov[0].len, 77, iov[0].offset));
+	/* refused before anything moves */
+	struct npmu_iov bad[2] = {{0, w[1], 16}, {(1 << 20) - 8, w[1], 16}};
+	assert_int_equal(npmu_region_put(r, bad, 2, NPMU_PERSISTENT), NPMU_E_RANGE);
+	assert_int_equal(npmu_region_read(r, 0, got, 16), 0);
+	assert_false(memcmp(got, w[1], 16) == 0);
+	assert_int_equal(npmu_region_put(r, NULL, 1, NPMU_PERSISTENT), NPMU_E_INVAL);
+	assert_int_equal(npmu_region_put(r, iov, 1, (enum npmu_durability)7), NPMU_E_INVAL);
+	assert_int_equal(npmu_region_open(conn, "put", NPMU_ACCESS_READ, &ro), 0);
+	assert_int_equal(npmu_region_put(ro, iov, 1, NPMU_PERSISTENT), NPMU_E_ACCESS);
+	npmu_region_close(&ro);
+	npmu_region_close(&r);
+	assert_int_equal(npmu_region_delete(conn, "put"), 0);
+	assert_int_equal(npmu_region_delete(conn, "put.gap"), 0);
+}
+
+#define COMMITTERS 8
+#define PUTS 300
+
+/* One committer of persist__concurrent_puts_share_flushes. */
+struct committer {
+	const char *addr;
+	int idx;
+	int rc;
+};
+
+/* committer_main -- PUTS persistent puts of a record and a block into a region of its own. */
+static void *committer_main(void *arg)
+{
+	struct committer *c = arg;
+	struct npmu_conn_cfg cfg = {.server = c->addr};
+	struct npmu_conn *cn;
+	struct npmu_region *r;
+	char name[32];
+	snprintf(name, sizeof(name), "committer.%d", c->idx);
+	if ((c->rc = npmu_conn_new(&cfg, &cn)) != 0)
+		return NULL;
+	if ((c->rc = npmu_region_create(cn, name, 1 << 20, NULL)) == 0)
+		c->rc = npmu_region_open(cn, name, NPMU_ACCESS_READ_WRITE, &r);
+	uint8_t rec[64], block[4096];
+	for (int i = 0; c->rc == 0 && i < PUTS; i++) {
+		uint64_t off = 4096 + (uint64_t)(i % 200) * 4096;
+		fill_pattern(block, sizeof(block), (uint64_t)c->idx * 1000 + (uint64_t)i, off);
+		fill_pattern(rec, sizeof(rec), (uint64_t)i, 0);
+		struct npmu_iov iov[2] = {{off, block, sizeof(block)}, {0, rec, sizeof(rec)}};
+		c->rc = npmu_region_put(r, iov, 2, NPMU_PERSISTENT);
+	}
+	for (int i = PUTS - 200; c->rc == 0 && i < PUTS; i++) { /* the last of each block */
+		uint64_t off = 4096 + (uint64_t)(i % 200) * 4096;
+		if ((c->rc = npmu_region_read(r, off, block, sizeof(block))) == 0 &&
+		    !check_pattern(block, sizeof(block), (uint64_t)c->idx * 1000 + (uint64_t)i, off))
+			c->rc = NPMU_E_CORRUPT;
+	}
+	if (c->rc == 0 && (c->rc = npmu_region_read(r, 0, rec, sizeof(rec))) == 0 &&
+	    !check_pattern(rec, sizeof(rec), PUTS - 1, 0))
+		c->rc = NPMU_E_CORRUPT;
+	npmu_region_close(&r);
+	npmu_conn_delete(&cn);
+	return NULL;
+}
+
+/* persist__concurrent_puts_share_flushes: 8 connections putting persistently at once all
+ * succeed with the right bytes, and the unit (which says at exit how many persist requests its
+ * flushes served) made them durable with fewer flushes than requests: group commit. */
+static void persist__concurrent_puts_share_flushes(void **state)
+{
+	(void)state;
+	struct unit_proc u;
+	assert_int_equal(unit_start(&u, "64M"), 0);
+	struct committer c[COMMITTERS];
+	pthread_t th[COMMITTERS];
+	for (int i = 0; i < COMMITTERS; i++) {
+		c[i] = (struct committer){.addr = u.addr, .idx = i};
+		assert_int_equal(pthread_create(&th[i], NULL, committer_main, &c[i]), 0);
+	}
+	for (int i = 0; i < COMMITTERS; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(c[i].rc, 0);
+	}
+	assert_int_equal(unit_stop(&u, false), 0);
+	FILE *f = fopen(u.log, "r");
+	assert_non_null(f);
+	char line[512];
+	unsigned long long reqs = 0, flushes = 0;
+	while (fgets(line, sizeof(line), f)) {
+		const char *p = strstr(line, "unit: ");
+		if (p && strstr(p, "persist requests made durable by"))
+			assert_int_equal(sscanf(p, "unit: %llu persist requests made durable by %llu",
+						&reqs, &flushes), 2);
+	}
+	fclose(f);
+	unit_cleanup(&u);
+	printf("group commit: %llu persist requests, %llu flushes\n", reqs, flushes);
+	assert_true(reqs >= COMMITTERS * PUTS);
+	assert_true(flushes > 0 && flushes < reqs);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -174,6 +301,8 @@ int main(void)
 		cmocka_unit_test(data__batched_writes_one_persist),
 		cmocka_unit_test(rights__checked_before_the_wire),
 		cmocka_unit_test(list__pages_through_many_regions),
+		cmocka_unit_test(data__put_pieces),
+		cmocka_unit_test(persist__concurrent_puts_share_flushes),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

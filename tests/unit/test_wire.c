@@ -198,6 +198,34 @@ static void req__bad_names_and_access(void **state)
 }
 
 /* info__roundtrip_and_malformed: region and access info survive a round trip; bad values do not. */
+/* A PERSIST names up to NPMU_PERSIST_RANGES ranges; one more, or a short list, is refused. */
+static void req__persist_ranges(void **state)
+{
+	(void)state;
+	struct npmu__request in = {.region_id = 9, .key = 7, .offset = 0, .len = 64,
+				   .more = NPMU_PERSIST_RANGES - 1};
+	for (uint32_t i = 0; i < in.more; i++)
+		in.more_ranges[i] = (struct npmu__range){.offset = 4096 * (i + 1), .len = i + 1};
+	uint8_t body[512];
+	int n = npmu__req_encode(NPMU_MSG_PERSIST, &in, body, sizeof(body));
+	assert_int_equal(n, 4 * 8 + 4 + (NPMU_PERSIST_RANGES - 1) * 16);
+	struct npmu__request out;
+	assert_int_equal(npmu__req_decode(NPMU_MSG_PERSIST, body, (size_t)n, &out), 0);
+	assert_int_equal(out.more, in.more);
+	for (uint32_t i = 0; i < in.more; i++) {
+		assert_int_equal(out.more_ranges[i].offset, in.more_ranges[i].offset);
+		assert_int_equal(out.more_ranges[i].len, in.more_ranges[i].len);
+	}
+	/* a list cut short, and a count past the limit */
+	assert_int_equal(npmu__req_decode(NPMU_MSG_PERSIST, body, (size_t)n - 8, &out),
+			 NPMU_E_PROTO);
+	body[32] = NPMU_PERSIST_RANGES; /* u32 more, little-endian */
+	assert_int_equal(npmu__req_decode(NPMU_MSG_PERSIST, body, (size_t)n + 16, &out),
+			 NPMU_E_PROTO);
+	in.more = NPMU_PERSIST_RANGES;
+	assert_true(npmu__req_encode(NPMU_MSG_PERSIST, &in, body, sizeof(body)) < 0);
+}
+
 static void info__roundtrip_and_malformed(void **state)
 {
 	(void)state;
@@ -235,6 +263,7 @@ int main(void)
 		cmocka_unit_test(hdr__rejects),
 		cmocka_unit_test(req__every_type_roundtrips),
 		cmocka_unit_test(req__bad_names_and_access),
+		cmocka_unit_test(req__persist_ranges),
 		cmocka_unit_test(info__roundtrip_and_malformed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
