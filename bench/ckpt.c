@@ -281,34 +281,63 @@ static double takeover_once(const struct bench_env *env, struct npmu_conn *conn,
 	return ms;
 }
 
+/* first_touch -- MiB/s of allocating len bytes of fresh memory and writing every page once: the
+ * page faults a cold restore's state buffer takes while its bytes arrive. */
+static double first_touch(uint64_t len)
+{
+	uint64_t t = now_ns();
+	char *p = malloc(len);
+	if (!p)
+		bail("first touch", NPMU_E_NOMEM);
+	for (uint64_t o = 0; o < len; o += 4096)
+		p[o] = 1;
+	double secs = (double)(now_ns() - t) / 1e9;
+	free(p);
+	return (double)len / (1 << 20) / secs;
+}
+
 /* bench_takeover -- takeover time after SIGKILL and a cold backup's restore bandwidth, for
  * 64 MiB and 1 GiB of state. */
 void bench_takeover(const struct bench_env *env)
 {
 	struct npmu_conn *conn = connect_unit(env->unit);
 	const uint64_t sizes[] = {64u << 20, 1u << 30};
-	struct samples ms[2] = {0}, bw[2] = {0};
+	struct samples ms[2] = {0}, bw[2] = {0}, touch[2] = {0};
 	int reps = env->quick ? 1 : BLOCKS;
 	for (int i = 0; i < 2; i++)
 		for (int r = 0; r < reps; r++) {
 			double restore;
 			samples_add(&ms[i], takeover_once(env, conn, sizes[i], &restore));
 			samples_add(&bw[i], restore);
+			samples_add(&touch[i], first_touch(sizes[i]));
 		}
 	report_section("takeover after SIGKILL of the primary, and restore", NULL);
 	report_figure("takeover, 64 MiB of state", "ms", stat_of(&ms[0]));
 	report_figure("takeover, 1 GiB of state", "ms", stat_of(&ms[1]));
-	report_figure("restore 64 MiB, cold backup", "MiB/s", stat_of(&bw[0]));
-	report_baseline("raw fi_read 64 MiB", ref_raw_read_bw_64m, GOAL_NONE, 0);
-	report_figure("restore 1 GiB, cold backup", "MiB/s", stat_of(&bw[1]));
-	report_baseline("raw fi_read 64 MiB", ref_raw_read_bw_64m, GOAL_NONE, 0);
+	report_baseline("one second", (struct stat3){1000, 1000, 1000, 1}, GOAL_BELOW, 1.0);
+	const char *fig[2] = {"restore 64 MiB, cold backup", "restore 1 GiB, cold backup"};
+	for (int i = 0; i < 2; i++) {
+		report_figure(fig[i], "MiB/s", stat_of(&bw[i]));
+		/* the target is met only if every run meets it: judged on the slowest */
+		struct stat3 worst = stat_of(&bw[i]);
+		worst.med = worst.lo;
+		report_baseline("raw fi_read 64 MiB", ref_raw_read_bw_64m, GOAL_NONE, 0);
+		report_figure(i ? "restore 1 GiB, slowest run" : "restore 64 MiB, slowest run", "MiB/s",
+			      worst);
+		report_baseline("raw fi_read 64 MiB", ref_raw_read_bw_64m, GOAL_AT_LEAST, 0.70);
+		report_baseline("first touch of fresh memory", stat_of(&touch[i]), GOAL_NONE, 0);
+	}
 	report_note("%d runs each; takeover: from SIGKILL of the primary to a backup that had read "
 		    "nothing holding the lease and the whole state (the 300 ms lease lapsing, fencing, "
 		    "reading the state); restore: a cold backup opening the stream and loading the "
-		    "latest checkpoint, checksum checked", reps);
+		    "latest checkpoint, checksum checked. Its state buffer is fresh memory, whose page "
+		    "faults the kernel takes while the bytes arrive; first touch: allocating as much and "
+		    "writing each page once, the ceiling that puts on a cold restore here (the raw "
+		    "fi_read reads into a buffer already touched)", reps);
 	for (int i = 0; i < 2; i++) {
 		samples_free(&ms[i]);
 		samples_free(&bw[i]);
+		samples_free(&touch[i]);
 	}
 	npmu_conn_delete(&conn);
 }

@@ -3,6 +3,7 @@
 #define NPMU_SPIN_H
 
 #include <sched.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -46,6 +47,18 @@ static inline uint64_t npmu__spin_for_bytes(uint64_t bytes)
 static inline void npmu__spin_progress(struct npmu__spin *s)
 {
 	s->idle_since = 0;
+}
+
+/* npmu__spin_past_free -- whether the free spin is used up (the waiter should sleep on its
+ * completion queue now, where it can: npmu__fabric_wait). Starts the idle clock. */
+static inline bool npmu__spin_past_free(struct npmu__spin *s)
+{
+	uint64_t now = npmu__spin_ns();
+	if (!s->idle_since) {
+		s->idle_since = now;
+		return false;
+	}
+	return now - s->idle_since > s->free_ns;
 }
 
 /* npmu__spin_idle -- the last turn found nothing: yield once the free spin is used up, then

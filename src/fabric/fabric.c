@@ -256,6 +256,24 @@ int npmu__fabric_open(const char *provider, const char *node, const char *servic
 	return 0;
 }
 
+/* npmu__fabric_wait -- sleep on the endpoints' CQ wait fds until one may have work. */
+bool npmu__fabric_wait(struct npmu__fabric *const *fabs, int n, int timeout_ms)
+{
+	struct pollfd p[64];
+	if (n < 1 || n > 64 || getenv("NPMU_TMP_NOWAIT"))
+		return false;
+	for (int i = 0; i < n; i++) {
+		if (!fabs[i] || fabs[i]->wait_fd < 0)
+			return false;
+		struct fid *cq = &fabs[i]->cq->fid;
+		if (fi_trywait(fabs[i]->fabric, &cq, 1) != FI_SUCCESS)
+			return true; /* something is there (or progress is due): look now */
+		p[i] = (struct pollfd){.fd = fabs[i]->wait_fd, .events = POLLIN};
+	}
+	(void)poll(p, (nfds_t)n, timeout_ms);
+	return true;
+}
+
 /* npmu__fabric_addr_str -- "host:port" of a socket-style fabric address. */
 int npmu__fabric_addr_str(const struct npmu__fabric *fab, const void *addr, char *buf, size_t len)
 {

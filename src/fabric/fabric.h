@@ -61,6 +61,15 @@ void npmu__fabric_close(struct npmu__fabric **fab_ptr);
  */
 void npmu__fabric_abandon(struct npmu__fabric **fab_ptr);
 
+/*
+ * npmu__fabric_wait -- sleep until one of the n endpoints' completion queues may have something
+ * (their wait fds), at most timeout_ms; returns at once when one already has (fi_trywait) or
+ * when an endpoint has no wait fd (the caller then yields instead: false). A waiter past its
+ * free spin sleeps here rather than yielding, so 64 clients on two cores leave the unit they
+ * wait for its core. Returns true when it waited or found work.
+ */
+bool npmu__fabric_wait(struct npmu__fabric *const *fabs, int n, int timeout_ms);
+
 /* npmu__fabric_addr_str -- "host:port" of a socket-style fabric address, for printing. */
 int npmu__fabric_addr_str(const struct npmu__fabric *fab, const void *addr, char *buf, size_t len);
 

@@ -216,6 +216,18 @@ static void finish(struct npmu__xfer_target *t, struct xfer *x, int tmo, int wri
 	pthread_mutex_unlock(&conn->rpc.lock);
 }
 
+/* wait_targets -- (nothing moved for a while) sleep on the unfinished targets' completion
+ * queues for up to a millisecond; false when they cannot be slept on (then yield). */
+static bool wait_targets(const struct npmu__xfer_target *t, const struct xfer *x, int nt)
+{
+	struct npmu__fabric *fabs[NPMU_XFER_MAX];
+	int n = 0;
+	for (int k = 0; k < nt; k++)
+		if (!x[k].finished)
+			fabs[n++] = t[k].data->rpc.fab;
+	return n > 0 && npmu__fabric_wait(fabs, n, 1);
+}
+
 /*
  * npmu__transfer -- move every piece of iov to or from each target at once, chunked, with up
  * to RMA_WINDOW in flight per target, and wait for all. On a target's transport error its
@@ -267,7 +279,7 @@ int npmu__transfer(struct npmu__xfer_target *t, int nt, int write, const struct 
 		}
 		if (moved)
 			npmu__spin_progress(&spin);
-		else
+		else if (!npmu__spin_past_free(&spin) || !wait_targets(t, x, nt))
 			npmu__spin_idle(&spin);
 	}
 	for (int k = nt - 1; k >= 0; k--)
@@ -289,6 +301,23 @@ static bool all_posted(const struct xfer *x, const struct npmu_iov *iov, int iov
 		done = 0;
 	}
 	return p >= iovcnt;
+}
+
+/* drive -- pump one target's writes until they are all posted (posted_only) or all done, or
+ * an error ends them; waits politely as npmu__transfer does. */
+static void drive(struct xfer *x, const struct npmu_iov *iov, int iovcnt, int tmo,
+		  bool posted_only)
+{
+	struct npmu__spin spin = {.free_ns = NPMU_SPIN_FREE_NS};
+	while (!x->finished && !(posted_only && all_posted(x, iov, iovcnt))) {
+		int inflight = x->inflight, piece = x->piece;
+		size_t done = x->done;
+		pump(x, 1, iov, iovcnt, tmo);
+		if (x->inflight != inflight || x->piece != piece || x->done != done)
+			npmu__spin_progress(&spin);
+		else if (!npmu__spin_past_free(&spin) || !wait_targets(x->t, x, 1))
+			npmu__spin_idle(&spin);
+	}
 }
 
 /* written -- (the hook of a PERSIST sent behind the writes) one of them completed. */
@@ -355,8 +384,7 @@ int npmu__transfer_persist(struct npmu__xfer_target *t, const struct npmu_iov *i
 	struct npmu__rpc *rpc = &t->data->rpc;
 	int prc = -1; /* the PERSIST's status; -1: still to ask */
 	if (!x.finished && rpc->fab->send_after_write) {
-		while (!x.finished && !all_posted(&x, iov, iovcnt))
-			pump(&x, 1, iov, iovcnt, tmo);
+		drive(&x, iov, iovcnt, tmo, true);
 		if (!x.finished) {
 			prc = npmu__rpc_call_behind(rpc, NPMU_MSG_PERSIST, &req, &body, &blen, tmo,
 						    written, &x);
@@ -365,8 +393,7 @@ int npmu__transfer_persist(struct npmu__xfer_target *t, const struct npmu_iov *i
 			x.deadline = npmu__now_ms() + (uint64_t)tmo;
 		}
 	}
-	while (!x.finished)
-		pump(&x, 1, iov, iovcnt, tmo);
+	drive(&x, iov, iovcnt, tmo, false);
 	if (t->rc == 0 && prc == -1)
 		prc = npmu__rpc_call(rpc, NPMU_MSG_PERSIST, &req, &body, &blen, tmo);
 	finish(t, &x, tmo, 1);
