@@ -65,7 +65,9 @@ void npmu__fabric_close(struct npmu__fabric **fab_ptr);
  * stopped answering). It is not closed: libfabric 1.17's tcp;ofi_rxm crashes closing an
  * endpoint in that state, then or at any later time (a cancelled transfer reaches rxm without
  * its context). It is never progressed again either, so its transfers never touch the
- * caller's buffers after this. It stays open, unused, until the process exits (each one is
+ * caller's buffers after this: progressing it to learn when they end would let a read's late
+ * answer land in a buffer the caller has reused, or a late write reach the unit, so it cannot
+ * be closed "once idle" either. It stays open, unused, until the process exits (each one is
  * logged with the count so far; each holds the provider's buffers, about 2.3 MiB on tcp
  * with provider_defaults' settings, 36 MiB without).
  * NULLs *fab_ptr.
