@@ -140,8 +140,9 @@ static int fail(const char *what, int rc)
 }
 
 /*
- * Provider settings that libfabric 1.17 takes only from the environment, read once when it
- * first initializes (fi_getinfo): tcp;ofi_rxm sizes its buffer pools from them, not from any
+ * Provider settings that libfabric 1.17 takes only from the environment, read when it first
+ * initializes (fi_getinfo; the eager limit at each endpoint's start): tcp;ofi_rxm sizes its
+ * buffer pools from them, not from any
  * attribute. They are set before npmu's first fi_getinfo unless the user set them (theirs win);
  * a process whose host initialized libfabric first keeps the defaults (each endpoint then costs
  * about 36 MiB, and stays compatible: see the eager limit). Per endpoint, measured on loopback
@@ -172,7 +173,9 @@ static int fail(const char *what, int rc)
  *    give their size (NPMU_FABRIC_*_PEERS), so it sizes nothing else of npmu's.
  *
  * What attributes can say is said there: queue depths (fi_getinfo hints), CQ and AV sizes,
- * by role (fabric.h).
+ * by role (fabric.h); rxm keeps a receive entry per unit of receive depth (its default 2048:
+ * 1 MiB per endpoint). Altogether a client's endpoint costs 2.3 MiB instead of 35 MiB, an idle
+ * npmud 8.8 MiB instead of 26 MiB, and neither grows over a run.
  */
 static const struct {
 	const char *name, *value;
