@@ -17,12 +17,12 @@ struct bench_env {
 	const char *unit;      /* one npmud with its embedded manager */
 	pid_t unit_pid;        /* for its CPU use */
 	const char *pmmd;      /* a pmmd over six units (mirrors, striped sets) */
+	pid_t pmmd_pid;        /* for its memory (0: unknown) */
 	const char *redis;     /* HOST:PORT of a redis-server with an append-only file, or NULL */
 	const char *dir;       /* scratch directory on the disk measured (file baselines) */
 	const char *out;       /* where the JSON and the plot data go */
 	const char *self;      /* this executable, for child processes */
 	bool quick;            /* fewer repetitions (a smoke run, not for figures) */
-	const char *only;      /* --only: the sections to run (NULL: all) */
 };
 
 /* now_ns -- monotonic nanoseconds. */
@@ -94,6 +94,9 @@ void bench_takeover(const struct bench_env *env);
 int takeover_primary_main(const char *server, const char *name, uint64_t size);
 void bench_scale(const struct bench_env *env);
 int scale_client_main(int argc, char **argv);
+void bench_memory(const struct bench_env *env);
+int mem_client_main(int argc, char **argv);
+int mem_set_main(int argc, char **argv);
 
 /* Baselines (baselines.c): p50/p99 of n writes of len bytes made durable, in microseconds. */
 void file_fdatasync(const char *dir, size_t len, int n, struct samples *lat);

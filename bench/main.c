@@ -10,29 +10,28 @@
 
 static const char usage[] =
 	"usage: npmu_bench --raw HOST:PORT --raw-pid PID --unit HOST:PORT --unit-pid PID\n"
-	"                  --pmmd HOST:PORT [--redis HOST:PORT] --dir DIR --out DIR [--quick]\n"
-	"                  [--only SECTION,...]\n"
+	"                  --pmmd HOST:PORT [--pmmd-pid PID] [--redis HOST:PORT] --dir DIR\n"
+	"                  --out DIR [--quick] [--sections LIST]\n"
 	"  (started by bench/run.sh, which starts what it names on loopback)\n"
 	"  --raw, --raw-pid    a raw libfabric target (npmu_bench --raw-target FILE) and its pid\n"
 	"  --unit, --unit-pid  an npmud with its embedded manager, and its pid (CPU use)\n"
 	"  --pmmd              a pmmd over six units (mirrored regions, striped sets)\n"
+	"  --pmmd-pid          its pid (its memory)\n"
 	"  --redis             a redis-server with appendonly yes (the Redis baselines)\n"
 	"  --dir               scratch directory on the disk to measure (file baselines)\n"
 	"  --out               where bench.json, report.md and the plot data go\n"
 	"  --quick             fewer repetitions: a smoke run, not figures to report\n"
-	"  --only              run only these sections (memcpy transport commit group catchup\n"
-	"                      takeover scale mirrored striped), e.g. to try a change\n";
+	"  --sections LIST     only these sections, comma-separated, of: memcpy, transport,\n"
+	"                      commit, group, catchup, takeover, scale, mirrored, striped, memory\n";
 
-/* wanted -- whether section name is to run (--only lists it, or there is no --only). */
-static bool wanted(const char *only, const char *name)
+/* wanted -- whether section `name` is in the comma-separated list (NULL: every section). */
+static bool wanted(const char *list, const char *name)
 {
-	if (!only)
-		return true;
 	size_t n = strlen(name);
-	for (const char *p = only; (p = strstr(p, name)) != NULL; p += n)
-		if ((p == only || p[-1] == ',') && (p[n] == ',' || p[n] == '\0'))
+	for (const char *p = list; p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
+		if (!strncmp(p, name, n) && (p[n] == ',' || p[n] == '\0'))
 			return true;
-	return false;
+	return !list;
 }
 
 int main(int argc, char **argv)
@@ -43,6 +42,11 @@ int main(int argc, char **argv)
 		return takeover_primary_main(argv[2], argv[3], strtoull(argv[4], NULL, 10));
 	if (argc > 1 && !strcmp(argv[1], "--client"))
 		return scale_client_main(argc, argv);
+	if (argc > 1 && !strcmp(argv[1], "--mem-client"))
+		return mem_client_main(argc, argv);
+	if (argc > 1 && !strcmp(argv[1], "--mem-set"))
+		return mem_set_main(argc, argv);
+	const char *sections = NULL;
 	struct bench_env env = {0};
 	static const struct option opts[] = {
 		{"raw", required_argument, NULL, 'r'},   {"raw-pid", required_argument, NULL, 'R'},
@@ -50,7 +54,8 @@ int main(int argc, char **argv)
 		{"pmmd", required_argument, NULL, 'p'},  {"redis", required_argument, NULL, 'e'},
 		{"dir", required_argument, NULL, 'd'},   {"out", required_argument, NULL, 'o'},
 		{"quick", no_argument, NULL, 'q'},       {"help", no_argument, NULL, 'h'},
-		{"only", required_argument, NULL, 'O'},
+		{"pmmd-pid", required_argument, NULL, 'P'},
+		{"sections", required_argument, NULL, 's'},
 		{NULL, 0, NULL, 0}};
 	int c;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -64,7 +69,8 @@ int main(int argc, char **argv)
 		case 'd': env.dir = optarg; break;
 		case 'o': env.out = optarg; break;
 		case 'q': env.quick = true; break;
-		case 'O': env.only = optarg; break;
+		case 'P': env.pmmd_pid = atoi(optarg); break;
+		case 's': sections = optarg; break;
 		case 'h': fputs(usage, stdout); return 0;
 		default: fputs(usage, stderr); return 2;
 		}
@@ -83,24 +89,26 @@ int main(int argc, char **argv)
 	if (!env.redis)
 		fprintf(stderr, "npmu_bench: no --redis: the Redis baselines are left out\n");
 
-	if (wanted(env.only, "memcpy"))
+	if (wanted(sections, "memcpy"))
 		bench_memcpy(&env);
-	if (wanted(env.only, "transport"))
+	if (wanted(sections, "transport"))
 		bench_transport(&env);
-	if (wanted(env.only, "commit"))
+	if (wanted(sections, "commit"))
 		bench_commit(&env);
-	if (wanted(env.only, "group"))
+	if (wanted(sections, "group"))
 		bench_group_commit(&env);
-	if (wanted(env.only, "catchup"))
+	if (wanted(sections, "catchup"))
 		bench_catchup(&env);
-	if (wanted(env.only, "takeover"))
+	if (wanted(sections, "takeover"))
 		bench_takeover(&env);
-	if (wanted(env.only, "scale"))
+	if (wanted(sections, "scale"))
 		bench_scale(&env);
-	if (wanted(env.only, "mirrored"))
+	if (wanted(sections, "mirrored"))
 		bench_mirrored(&env);
-	if (wanted(env.only, "striped"))
+	if (wanted(sections, "striped"))
 		bench_striped(&env, env.quick ? 64u << 20 : 256u << 20);
+	if (wanted(sections, "memory"))
+		bench_memory(&env);
 	kill(env.raw_pid, SIGCONT);
 	report_targets();
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # run.sh -- `make bench`: start a raw libfabric target, an npmud, six units under a pmmd and a
 # redis-server on loopback; run npmu_bench; draw the plots; stop everything it started.
-# Writes bench/out/{report.txt,bench.json,*.dat,*.png}. Usage: bench/run.sh BUILD [--quick]
+# Writes bench/out/{report.txt,bench.json,*.dat,*.png}.
+# Usage: bench/run.sh BUILD [--quick] [--sections memory,...] (npmu_bench --help)
 set -euo pipefail
 build=${1:-build-release}
 shift || true
@@ -31,7 +32,7 @@ for u in a b c d e f; do
   wait_file "$dir/$u.addr"
 done
 "$build/pmmd" --cluster-key "$dir/cluster.key" $(for u in a b c d e f; do echo --unit "$(cat "$dir/$u.addr")"; done) \
-  --listen 127.0.0.1:0 --addr-file "$dir/pmmd.addr" 2>"$dir/pmmd.log" & pids+=($!)
+  --listen 127.0.0.1:0 --addr-file "$dir/pmmd.addr" 2>"$dir/pmmd.log" & pmmd_pid=$!; pids+=($pmmd_pid)
 
 # Redis with an append-only file in the same directory, on a free loopback port
 redis=()
@@ -59,10 +60,12 @@ export NPMU_BENCH_COMMIT=$(git -C "$here/.." rev-parse --short HEAD 2>/dev/null 
        "$(free -g | awk '/Mem:/ {print $2}') GiB, Linux $(uname -r), libfabric ${fi_ver:-?} tcp on loopback,"\
        "commit $NPMU_BENCH_COMMIT, $(date -u +%Y-%m-%d)"
   "$build/bench/npmu_bench" --raw "$(cat "$dir/raw.addr")" --raw-pid "$raw_pid" \
-    --unit "$(cat "$dir/npmu.addr")" --unit-pid "$unit_pid" --pmmd "$(cat "$dir/pmmd.addr")" \
+    --unit "$(cat "$dir/npmu.addr")" --unit-pid "$unit_pid" --pmmd "$(cat "$dir/pmmd.addr")" --pmmd-pid "$pmmd_pid" \
     "${redis[@]}" --dir "$dir" --out "$out" "$@"
 } | tee "$out/report.txt"
-if command -v gnuplot > /dev/null; then
+if [[ " $* " == *" --sections "* ]]; then
+  echo "bench: some sections only: no plots"
+elif command -v gnuplot > /dev/null; then
   gnuplot -e "out='$out'" "$here/plots.gp" && echo "plots: $out/latency.png $out/bandwidth.png $out/scaling.png"
 else
   echo "bench: gnuplot missing: no plots (make bench installs it)"

@@ -140,15 +140,58 @@ static int fail(const char *what, int rc)
 }
 
 /*
- * provider_defaults -- settings of the providers npmu runs on, before libfabric first reads its
- * environment (a value the user set wins). ofi_rxm posts FI_OFI_RXM_MSG_RX_SIZE receive buffers
- * on each connection (its default: about 87 MiB of RSS per endpoint on tcp, measured); npmu
- * sends one control message at a time per connection and moves data one-sided, so a few
- * suffice (32: about 36 MiB per endpoint, the rest being other provider pools).
+ * Provider settings that libfabric 1.17 takes only from the environment, read when it first
+ * initializes (fi_getinfo; the eager limit at each endpoint's start): tcp;ofi_rxm sizes its
+ * buffer pools from them, not from any
+ * attribute. They are set before npmu's first fi_getinfo unless the user set them (theirs win);
+ * a process whose host initialized libfabric first keeps the defaults (each endpoint then costs
+ * about 36 MiB, and stays compatible: see the eager limit). Per endpoint, measured on loopback
+ * (RSS of a client greeting a unit, N endpoints; bench/memory.c reports it in make bench):
+ *
+ *  - FI_OFI_RXM_BUFFER_SIZE=256 (default 16384): rxm's bounce buffers. Its receive and transmit
+ *    pools each allocate (and zero) 1024 buffers at once, whatever the queue sizes: 2 x 17 MiB
+ *    at 16384, 2 x 0.5 MiB at 256. On tcp nothing npmu sends needs them: a message goes out
+ *    from the caller's buffer (direct send) and lands in the posted receive, or in a buffer of
+ *    its own size when none is posted (dynamic receive buffers); the bounce buffers carry only
+ *    rxm's own control packets and unexpected messages up to their size. (Over verbs, which
+ *    has neither, messages above 256 bytes would take rxm's segmented or rendezvous protocol:
+ *    slower, still correct.)
+ *  - FI_OFI_RXM_EAGER_LIMIT=16384: rxm's default eager limit, kept. rxm refuses a connection
+ *    whose two ends have different eager limits, and the limit would otherwise follow the
+ *    buffer size; so a process with these settings and one without (an older npmu, or a host
+ *    that initialized libfabric first) still connect, and every npmu message (at most
+ *    NPMU_WIRE_MAX bytes) goes eagerly, in one packet.
+ *  - FI_OFI_RXM_MSG_RX_SIZE=32 (default 4096): receives rxm keeps posted on its shared receive
+ *    context, taken from the receive pool: at 4096 with 16 KiB buffers four pools' worth, 87
+ *    MiB. npmu sends one control message at a time per connection and moves data one-sided; a
+ *    unit's messages beyond 32 at once wait in their sockets (the many-clients tests).
+ *  - FI_UNIVERSE_SIZE=16 (default 1024): rxm sizes the CQ of its connections at 32 + 128 x this
+ *    many completions, a ring whose pages are touched as it wraps: up to 12 MiB per endpoint
+ *    after about 130,000 operations (RSS growing over a run), 0.2 MiB at 16. Completions beyond
+ *    the ring are queued apart (libfabric's CQ overflow list), so a unit with hundreds of
+ *    clients loses none; npmu has at most a few hundred in flight per endpoint. npmu's own AVs
+ *    give their size (NPMU_FABRIC_*_PEERS), so it sizes nothing else of npmu's.
+ *
+ * What attributes can say is said there: queue depths (fi_getinfo hints), CQ and AV sizes,
+ * by role (fabric.h); rxm keeps a receive entry per unit of receive depth (its default 2048:
+ * 1 MiB per endpoint). Altogether a client's endpoint costs 2.3 MiB instead of 35 MiB, an idle
+ * npmud 8.8 MiB instead of 26 MiB, and neither grows over a run.
  */
+static const struct {
+	const char *name, *value;
+} provider_settings[] = {
+	{"FI_OFI_RXM_BUFFER_SIZE", "256"},
+	{"FI_OFI_RXM_EAGER_LIMIT", "16384"},
+	{"FI_OFI_RXM_MSG_RX_SIZE", "32"},
+	{"FI_UNIVERSE_SIZE", "16"},
+};
+
+/* provider_defaults -- the settings above, before libfabric first reads its environment (a
+ * value the user set wins). */
 static void provider_defaults(void)
 {
-	setenv("FI_OFI_RXM_MSG_RX_SIZE", "32", 0);
+	for (size_t i = 0; i < sizeof(provider_settings) / sizeof(provider_settings[0]); i++)
+		setenv(provider_settings[i].name, provider_settings[i].value, 0);
 }
 
 /* get_info -- what provider offers for an RDM endpoint with messages and RMA, delivery
@@ -164,6 +207,8 @@ static int get_info(const char *provider, const char *node, const char *service,
 	hints->caps = FI_MSG | FI_RMA | FI_READ | FI_WRITE | FI_REMOTE_READ | FI_REMOTE_WRITE;
 	hints->tx_attr->op_flags = FI_DELIVERY_COMPLETE;
 	hints->domain_attr->threading = FI_THREAD_SAFE;
+	hints->tx_attr->size = listen ? NPMU_FABRIC_SERVER_TX : NPMU_FABRIC_CLIENT_TX;
+	hints->rx_attr->size = listen ? NPMU_FABRIC_SERVER_RX : NPMU_FABRIC_CLIENT_RX;
 	hints->fabric_attr->prov_name = strdup(provider);
 	/* Prefer ordered sends, then requested keys and offset addressing: ask with the order and
 	 * without those modes first. */
@@ -185,10 +230,13 @@ static int get_info(const char *provider, const char *node, const char *service,
 	return 0;
 }
 
-/* open_cq -- the completion queue, with a wait fd to sleep on where the provider has one. */
-static int open_cq(struct npmu__fabric *fab)
+/* open_cq -- the completion queue, room for everything the role keeps in flight, with a wait
+ * fd to sleep on where the provider has one. */
+static int open_cq(struct npmu__fabric *fab, bool listen)
 {
-	struct fi_cq_attr cq_attr = {.format = FI_CQ_FORMAT_MSG, .wait_obj = FI_WAIT_FD, .size = 1024};
+	size_t size = listen ? NPMU_FABRIC_SERVER_TX + NPMU_FABRIC_SERVER_RX
+			     : NPMU_FABRIC_CLIENT_TX + NPMU_FABRIC_CLIENT_RX;
+	struct fi_cq_attr cq_attr = {.format = FI_CQ_FORMAT_MSG, .wait_obj = FI_WAIT_FD, .size = size};
 	int rc = fi_cq_open(fab->domain, &cq_attr, &fab->cq, NULL);
 	if (rc != 0) {
 		cq_attr.wait_obj = FI_WAIT_NONE;
@@ -204,7 +252,9 @@ static int open_cq(struct npmu__fabric *fab)
  * its own address in fab->name. */
 static int open_endpoint(struct npmu__fabric *fab, bool listen)
 {
-	struct fi_av_attr av_attr = {.type = FI_AV_TABLE};
+	struct fi_av_attr av_attr = {
+		.type = FI_AV_TABLE,
+		.count = listen ? NPMU_FABRIC_SERVER_PEERS : NPMU_FABRIC_CLIENT_PEERS};
 	int rc = fi_av_open(fab->domain, &av_attr, &fab->av, NULL);
 	if (rc != 0)
 		return fail("fi_av_open", rc);
@@ -246,7 +296,7 @@ int npmu__fabric_open(const char *provider, const char *node, const char *servic
 		rc = fail("fi_fabric", rc);
 	else if ((rc = fi_domain(fab->fabric, fab->info, &fab->domain, NULL)) != 0)
 		rc = fail("fi_domain", rc);
-	else if ((rc = open_cq(fab)) == 0)
+	else if ((rc = open_cq(fab, listen)) == 0)
 		rc = open_endpoint(fab, listen);
 	if (rc != 0) {
 		npmu__fabric_close(&fab);

@@ -41,6 +41,20 @@ struct npmu__fabric {
 };
 
 /*
+ * What an endpoint keeps in flight, by role: the depths it asks the provider for (fi_getinfo's
+ * tx/rx sizes) and sizes its CQ and AV to. A server (npmud, pmmd: listen) keeps the service's
+ * receives posted and its replies in flight, and answers many peers; a client keeps one receive
+ * posted for its one request's answer, and that request plus a transfer's window in flight, to
+ * one peer. Users check their own depths against these (service.c, transfer.c).
+ */
+#define NPMU_FABRIC_SERVER_RX 128    /* receives posted at once */
+#define NPMU_FABRIC_SERVER_TX 128    /* replies in flight */
+#define NPMU_FABRIC_SERVER_PEERS 1024 /* addresses in its AV (it grows past this if need be) */
+#define NPMU_FABRIC_CLIENT_RX 8
+#define NPMU_FABRIC_CLIENT_TX 64     /* one request and its transfers (fi_write/fi_read) */
+#define NPMU_FABRIC_CLIENT_PEERS 4
+
+/*
  * npmu__fabric_open -- open provider `provider` and an endpoint. A unit (listen) binds to
  * node:service; a client resolves node:service as its destination (dest_addr in info).
  */
@@ -55,8 +69,11 @@ void npmu__fabric_close(struct npmu__fabric **fab_ptr);
  * stopped answering). It is not closed: libfabric 1.17's tcp;ofi_rxm crashes closing an
  * endpoint in that state, then or at any later time (a cancelled transfer reaches rxm without
  * its context). It is never progressed again either, so its transfers never touch the
- * caller's buffers after this. It stays open, unused, until the process exits (each one is
- * logged with the count so far; each holds the provider's buffers, about 36 MiB on tcp).
+ * caller's buffers after this: progressing it to learn when they end would let a read's late
+ * answer land in a buffer the caller has reused, or a late write reach the unit, so it cannot
+ * be closed "once idle" either. It stays open, unused, until the process exits (each one is
+ * logged with the count so far; each holds the provider's buffers, about 2.3 MiB on tcp
+ * with provider_defaults' settings, 36 MiB without).
  * NULLs *fab_ptr.
  */
 void npmu__fabric_abandon(struct npmu__fabric **fab_ptr);

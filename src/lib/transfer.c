@@ -12,6 +12,8 @@
 #define RMA_WINDOW 16                 /* transfers kept in flight */
 #define RMA_CHUNK (4u << 20)          /* largest single transfer posted */
 #define DRAIN_MS 200                  /* a failed transfer's remainder is awaited this long */
+_Static_assert(RMA_WINDOW + 1 <= NPMU_FABRIC_CLIENT_TX,
+	       "a client's endpoint has room for a window of transfers and a request");
 
 /* One transfer in flight. */
 struct rma_slot {

@@ -22,6 +22,8 @@
 #define SEND_WAIT_MS 1000  /* how long a reply may wait for transmit room */
 #define STALL_MS 20        /* a request served longer than this stalled the manager (leases) */
 #define BATCH_MAX 32       /* requests answered after one batch_end at most (< TX_BUFS) */
+_Static_assert(RX_BUFS <= NPMU_FABRIC_SERVER_RX && TX_BUFS <= NPMU_FABRIC_SERVER_TX,
+	       "the endpoint is opened with room for the receives posted and replies in flight");
 
 /* What a completion's context points at. */
 enum op_kind { OP_RX, OP_TX };
