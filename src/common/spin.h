@@ -18,9 +18,11 @@
  * bytes move inside fi_cq_read() without a completion to show for it, and yielding on every
  * turn of such a wait costs a third of the bandwidth (measured: bench/), so a waiter for a
  * transfer spins freely for about as long as its bytes take (npmu__spin_for_bytes).
- * A wait that goes on (a peer that does not answer, a long flush) must not hold a core either:
- * after NPMU_SPIN_NAP_AFTER_NS without progress each idle turn sleeps 100 us, and after
- * NPMU_SPIN_SLEEP_AFTER_NS 1 ms, so a process waiting on a silent peer costs next to no CPU.
+ * A wait that goes on (a peer that does not answer, a long flush, a unit serving 64 clients)
+ * must not hold a core either: after NPMU_SPIN_NAP_AFTER_NS without progress the waiter sleeps
+ * on its completion queue's wait fd where it has one (npmu__spin_should_sleep), else each idle
+ * turn sleeps 100 us, and after NPMU_SPIN_SLEEP_AFTER_NS 1 ms, so a process waiting on a silent
+ * peer costs next to no CPU.
  */
 #define NPMU_SPIN_FREE_NS 20000u /* a reply: a round trip and a little work */
 #define NPMU_SPIN_NAP_AFTER_NS 1000000u   /* 1 ms idle: sleep 100 us per turn */
@@ -49,16 +51,18 @@ static inline void npmu__spin_progress(struct npmu__spin *s)
 	s->idle_since = 0;
 }
 
-/* npmu__spin_past_free -- whether the free spin is used up (the waiter should sleep on its
- * completion queue now, where it can: npmu__fabric_wait). Starts the idle clock. */
-static inline bool npmu__spin_past_free(struct npmu__spin *s)
+/* npmu__spin_should_sleep -- whether the wait has gone on past its free spin and its yielding
+ * (NPMU_SPIN_NAP_AFTER_NS): the waiter should sleep on its completion queue now, where it can
+ * (npmu__fabric_wait), woken by what it waits for rather than napping. A short wait (a round
+ * trip, a flush) keeps yielding: a wake-up from poll() costs tens of microseconds. */
+static inline bool npmu__spin_should_sleep(struct npmu__spin *s)
 {
 	uint64_t now = npmu__spin_ns();
 	if (!s->idle_since) {
 		s->idle_since = now;
 		return false;
 	}
-	return now - s->idle_since > s->free_ns;
+	return now - s->idle_since > s->free_ns + NPMU_SPIN_NAP_AFTER_NS;
 }
 
 /* npmu__spin_idle -- the last turn found nothing: yield once the free spin is used up, then

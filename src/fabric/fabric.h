@@ -81,9 +81,10 @@ void npmu__fabric_abandon(struct npmu__fabric **fab_ptr);
 /*
  * npmu__fabric_wait -- sleep until one of the n endpoints' completion queues may have something
  * (their wait fds), at most timeout_ms; returns at once when one already has (fi_trywait) or
- * when an endpoint has no wait fd (the caller then yields instead: false). A waiter past its
- * free spin sleeps here rather than yielding, so 64 clients on two cores leave the unit they
- * wait for its core. Returns true when it waited or found work.
+ * when an endpoint has no wait fd (the caller then naps instead: false). A waiter that has
+ * spun and yielded for a millisecond sleeps here rather than napping, so 64 clients on two
+ * cores leave the unit they wait for its core and wake when their answer comes. Returns true
+ * when it waited or found work.
  */
 bool npmu__fabric_wait(struct npmu__fabric *const *fabs, int n, int timeout_ms);
 

@@ -281,7 +281,7 @@ int npmu__transfer(struct npmu__xfer_target *t, int nt, int write, const struct 
 		}
 		if (moved)
 			npmu__spin_progress(&spin);
-		else if (!npmu__spin_past_free(&spin) || !wait_targets(t, x, nt))
+		else if (!npmu__spin_should_sleep(&spin) || !wait_targets(t, x, nt))
 			npmu__spin_idle(&spin);
 	}
 	for (int k = nt - 1; k >= 0; k--)
@@ -317,7 +317,7 @@ static void drive(struct xfer *x, const struct npmu_iov *iov, int iovcnt, int tm
 		pump(x, 1, iov, iovcnt, tmo);
 		if (x->inflight != inflight || x->piece != piece || x->done != done)
 			npmu__spin_progress(&spin);
-		else if (!npmu__spin_past_free(&spin) || !wait_targets(x->t, x, 1))
+		else if (!npmu__spin_should_sleep(&spin) || !wait_targets(x->t, x, 1))
 			npmu__spin_idle(&spin);
 	}
 }

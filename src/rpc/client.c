@@ -68,7 +68,7 @@ static int wait_rpc(struct npmu__rpc *conn, uint64_t req_id, size_t *len, int ti
 		ssize_t n = cq_read(conn, &e, &err);
 		if (n == 1)
 			npmu__spin_progress(&spin);
-		else if (!npmu__spin_past_free(&spin) || !npmu__fabric_wait(&conn->fab, 1, 1))
+		else if (!npmu__spin_should_sleep(&spin) || !npmu__fabric_wait(&conn->fab, 1, 1))
 			npmu__spin_idle(&spin);
 		if (n == 1 && e.op_context == &ctx_send) {
 			sent = 1;
