@@ -114,9 +114,49 @@ static void read_manifests(struct set *s)
 	}
 }
 
+/* find_members -- which of NAME.s0 .. NAME.s63 exist (bit i: member i), in one MEMBERS request
+ * to the manager rather than an OPEN per possible member. */
+static int find_members(struct npmu_conn *conn, const char *name, uint64_t *present)
+{
+	struct npmu__request req = {0};
+	memcpy(req.name, name, strnlen(name, NPMU_NAME_MAX));
+	const uint8_t *body;
+	size_t blen;
+	pthread_mutex_lock(&conn->rpc.lock);
+	int rc = npmu__conn_call(conn, NPMU_MSG_MEMBERS, &req, &body, &blen);
+	if (rc == 0)
+		rc = npmu__reply_u64(body, blen, present);
+	pthread_mutex_unlock(&conn->rpc.lock);
+	return rc;
+}
+
+/* open_members -- open the members that exist: the first whose header reads tells n; one that
+ * does not exist, or does not open, is noted lost. 0, or an error that ends the open. */
+static int open_members(struct set *s, uint64_t present, enum npmu_access access, uint64_t lease,
+			int *last)
+{
+	for (uint32_t i = 0; i < NPMU_STRIPE_UNITS_MAX && (s->n == 0 || i < s->n); i++) {
+		if (!(present & (1ull << i))) { /* missing (or on a unit that did not answer) */
+			member_name(s->name, i, s->mem[i].region);
+			s->mem[i].state = NPMU_MEMBER_LOST;
+			continue;
+		}
+		int rc = open_member(s, i, access, lease);
+		if (rc == 0 && s->n == 0) {
+			s->n = s->mem[i].h.n;
+			s->shape = s->mem[i].h;
+		} else if (rc == NPMU_E_VERSION) {
+			return rc; /* written by a newer npmu: never guess at it */
+		} else if (rc != 0 && rc != NPMU_E_NOENT) {
+			*last = rc;
+		}
+	}
+	return 0;
+}
+
 /*
- * set_open -- find set NAME's members: the first whose header reads tells n; every other is
- * opened (a lost one is noted, not fatal). NPMU_E_NOENT when no member exists.
+ * set_open -- find set NAME's members (one MEMBERS request), open those that exist: the first
+ * whose header reads tells n; a lost one is noted, not fatal. NPMU_E_NOENT when none exists.
  */
 static int set_open(struct npmu_conn *conn, const char *name, enum npmu_access access,
 		    uint64_t lease, struct set **out)
@@ -126,28 +166,21 @@ static int set_open(struct npmu_conn *conn, const char *name, enum npmu_access a
 	size_t nl = strnlen(name, NPMU_NAME_MAX + 1);
 	if (!npmu__name_valid(name, nl) || nl > NPMU_NAME_MAX - 4)
 		return NPMU_E_NAME;
+	uint64_t present = 0;
+	int rc = find_members(conn, name, &present);
+	if (rc == 0 && present == 0)
+		rc = NPMU_E_NOENT;
+	if (rc != 0)
+		return rc;
 	struct set *s = calloc(1, sizeof(*s));
 	if (!s)
 		return NPMU_E_NOMEM;
 	s->conn = conn;
 	memcpy(s->name, name, nl);
-	s->n = 0;
 	int last = NPMU_E_NOENT;
-	for (uint32_t i = 0; i < NPMU_STRIPE_UNITS_MAX && (s->n == 0 || i < s->n); i++) {
-		int rc = open_member(s, i, access, lease);
-		if (rc == 0 && s->n == 0) {
-			s->n = s->mem[i].h.n;
-			s->shape = s->mem[i].h;
-		} else if (rc == NPMU_E_VERSION) {
-			set_close(s); /* written by a newer npmu: never guess at it */
-			return rc;
-		} else if (rc != 0 && rc != NPMU_E_NOENT) {
-			last = rc;
-		}
-	}
-	if (s->n == 0) {
+	if ((rc = open_members(s, present, access, lease, &last)) != 0 || s->n == 0) {
 		set_close(s);
-		return last == NPMU_E_NOENT ? NPMU_E_NOENT : last;
+		return rc != 0 ? rc : last;
 	}
 	for (uint32_t i = 0; i < s->n; i++) /* members must agree on the shape */
 		if (s->mem[i].state == NPMU_MEMBER_OK &&
