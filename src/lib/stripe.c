@@ -576,61 +576,126 @@ static void note_lost(struct npmu_stripe_report *rep, uint64_t *noted, const str
 		 s->mem[i].region[0] ? s->mem[i].region : "?", mf->unit[i], why);
 }
 
+/*
+ * A restore reads in batches of groups: every sub-segment a batch needs, from all its members at
+ * once (each member's pieces in one transfer, a window of them in flight: transfer.c), data
+ * straight into the checkpoint where it lies whole; then each piece's checksum; then, in one more
+ * transfer, the parity of the groups that miss data; then the decoding of those groups.
+ */
+#define GET_DEPTH 32             /* a get's sub-segments per member per batch (2 windows) */
+#define REBUILD_BYTES (32u << 20) /* a rebuild's buffer for the sub-segments of a batch */
+
 /* Where a restore of one version is. */
 struct restoring {
 	struct set *s;
 	const struct npmu__stripe_manifest *mf;
+	const struct npmu__ec *ec;
 	uint32_t slot;
+	uint8_t *out;                   /* the checkpoint; NULL: a rebuild (all goes to scratch) */
+	uint8_t *tail;                  /* the data sub-segments of the group the end cuts */
+	uint8_t *scratch;               /* the batch's parity (a rebuild: every sub-segment) */
+	uint32_t g0;                    /* the batch's first group */
 	struct npmu_stripe_report *rep; /* may be NULL */
 	uint64_t noted;                 /* members already in rep->which */
+	uint64_t failed;                /* members whose read failed: not asked again */
 	uint32_t bad, repaired;
 };
 
-/* read_pass -- read sub-segments [from, to) of group g from their members at once into frag;
- * each that arrives and passes its checksum is marked present. Returns how many did. */
-static uint32_t read_pass(struct restoring *rs, uint32_t g, uint32_t from, uint32_t to,
-			  uint8_t **frag, uint8_t *present)
+/* One sub-segment to read: j of group g, into buf; good once it arrived and passed its checksum. */
+struct piece {
+	uint32_t g, j;
+	uint8_t *buf;
+	bool good;
+};
+
+/* piece_buf -- where sub-segment j of group g goes: a data one that lies whole in the checkpoint
+ * straight there, the tail group's data to tail, parity (a rebuild: all) to the batch's scratch. */
+static uint8_t *piece_buf(const struct restoring *rs, uint32_t g, uint32_t j)
 {
 	const struct npmu__stripe_layout *l = &rs->mf->layout;
-	uint32_t w = l->k + l->m, good = 0;
-	struct npmu__xfer_target t[NPMU_EC_K_MAX + NPMU_EC_M_MAX];
-	struct npmu_iov iov[NPMU_EC_K_MAX + NPMU_EC_M_MAX];
-	uint32_t which[NPMU_EC_K_MAX + NPMU_EC_M_MAX];
-	int nt = 0;
-	for (uint32_t j = from; j < to; j++) {
-		uint32_t u = npmu__stripe_member_of(l, g, j);
-		struct member *mb = &rs->s->mem[u];
-		if (mb->state != NPMU_MEMBER_OK) {
-			note_lost(rs->rep, &rs->noted, rs->s, rs->mf, u,
-				  mb->state == NPMU_MEMBER_LOST ? "unreachable or missing"
-								: "corrupt header");
+	uint64_t off = ((uint64_t)g * l->k + j) * l->seg_size;
+	if (rs->out && j < l->k)
+		return off + l->seg_size <= l->length ? rs->out + off
+						      : rs->tail + (size_t)j * l->seg_size;
+	uint32_t per = rs->out ? l->m : l->k + l->m, at = rs->out ? j - l->k : j;
+	return rs->scratch + ((size_t)(g - rs->g0) * per + at) * l->seg_size;
+}
+
+/* check_pieces -- after member u's read arrived: each of its pieces [a, b) (idx into p) that
+ * passes its checksum is good; one that fails is lost, never used (S2). */
+static void check_pieces(struct restoring *rs, struct piece *p, const size_t *idx, size_t a,
+			 size_t b, uint32_t u)
+{
+	const struct npmu__stripe_layout *l = &rs->mf->layout;
+	for (size_t q = a; q < b; q++) {
+		struct piece *pc = &p[idx[q]];
+		if (npmu__csum(pc->buf, l->seg_size) ==
+		    rs->mf->csums[(size_t)pc->g * (l->k + l->m) + pc->j]) {
+			pc->good = true;
 			continue;
 		}
-		iov[nt] = (struct npmu_iov){npmu__stripe_data_off(&mb->h, rs->slot) +
-						    (uint64_t)g * l->seg_size,
-					    frag[j], l->seg_size};
+		rs->bad++;
+		note_lost(rs->rep, &rs->noted, rs->s, rs->mf, u, "checksum failed");
+	}
+}
+
+/* read_pieces -- read the np pieces, every member's at once (one target each), and check them;
+ * a member that is lost, or whose read fails, gives none. */
+static int read_pieces(struct restoring *rs, struct piece *p, size_t np)
+{
+	const struct npmu__stripe_layout *l = &rs->mf->layout;
+	struct npmu__xfer_target t[NPMU_STRIPE_UNITS_MAX];
+	size_t first[NPMU_STRIPE_UNITS_MAX + 1] = {0}; /* member u's pieces: idx[first[u] ..] */
+	uint32_t who[NPMU_STRIPE_UNITS_MAX];
+	struct npmu_iov *iov = malloc((np ? np : 1) * sizeof(*iov));
+	size_t *idx = malloc((np ? np : 1) * sizeof(*idx));
+	if (!iov || !idx) {
+		free(iov);
+		free(idx);
+		return NPMU_E_NOMEM;
+	}
+	for (size_t q = 0; q < np; q++)
+		first[npmu__stripe_member_of(l, p[q].g, p[q].j) + 1]++;
+	for (uint32_t u = 0; u < l->n; u++)
+		first[u + 1] += first[u];
+	size_t fill[NPMU_STRIPE_UNITS_MAX];
+	memcpy(fill, first, sizeof(fill));
+	for (size_t q = 0; q < np; q++)
+		idx[fill[npmu__stripe_member_of(l, p[q].g, p[q].j)]++] = q;
+	int nt = 0;
+	for (uint32_t u = 0; u < l->n; u++) {
+		struct member *mb = &rs->s->mem[u];
+		if (first[u] == first[u + 1])
+			continue;
+		if (mb->state != NPMU_MEMBER_OK || (rs->failed & (1ull << u))) {
+			note_lost(rs->rep, &rs->noted, rs->s, rs->mf, u,
+				  mb->state == NPMU_MEMBER_LOST ? "unreachable or missing"
+				  : mb->state == NPMU_MEMBER_CORRUPT ? "corrupt header" : "read failed");
+			continue;
+		}
+		for (size_t q = first[u]; q < first[u + 1]; q++)
+			iov[q] = (struct npmu_iov){npmu__stripe_data_off(&mb->h, rs->slot) +
+							   (uint64_t)p[idx[q]].g * l->seg_size,
+						   p[idx[q]].buf, l->seg_size};
 		t[nt] = (struct npmu__xfer_target){.data = mb->r->data, .ai = &mb->r->ai,
-						   .region_id = mb->r->info.id, .iov = &iov[nt],
-						   .iovcnt = 1};
-		which[nt++] = j;
+						   .region_id = mb->r->info.id, .iov = &iov[first[u]],
+						   .iovcnt = (int)(first[u + 1] - first[u])};
+		who[nt++] = u;
 	}
 	if (nt > 0)
 		npmu__transfer(t, nt, 0, NULL, 0, 0);
-	for (int q = 0; q < nt; q++) {
-		uint32_t j = which[q], u = npmu__stripe_member_of(l, g, j);
-		if (t[q].rc != 0) {
+	for (int k = 0; k < nt; k++) {
+		uint32_t u = who[k];
+		if (t[k].rc != 0) {
+			rs->failed |= 1ull << u;
 			note_lost(rs->rep, &rs->noted, rs->s, rs->mf, u, "read failed");
-			continue;
+		} else {
+			check_pieces(rs, p, idx, first[u], first[u + 1], u);
 		}
-		if (npmu__csum(frag[j], l->seg_size) != rs->mf->csums[(size_t)g * w + j]) {
-			rs->bad++; /* S2: failing its checksum, it is lost, never used */
-			note_lost(rs->rep, &rs->noted, rs->s, rs->mf, u, "checksum failed");
-			continue;
-		}
-		present[j] = 1;
-		good++;
 	}
-	return good;
+	free(iov);
+	free(idx);
+	return 0;
 }
 
 /* put_back -- write the reconstructed sub-segments of group g back on their members (those
@@ -656,71 +721,107 @@ static int put_back(struct restoring *rs, uint32_t g, uint8_t **frag, const uint
 	return rc;
 }
 
-/* restore_group -- group g into frag: its data first (from its k members at once), its parity
- * only when some data is missing or to write back; decoded when needed. NPMU_E_LOST when fewer
- * than k sub-segments are good. */
-static int restore_group(struct restoring *rs, const struct npmu__ec *ec, uint32_t g,
-			 uint8_t **frag, bool write_back)
+/* finish_group -- group g, its pieces read (present): decoded when some data is missing (a
+ * rebuild: when anything is, and written back); the tail group's data copied into the
+ * checkpoint. NPMU_E_LOST when fewer than k sub-segments are good. */
+static int finish_group(struct restoring *rs, uint32_t g, const uint8_t *present)
 {
 	const struct npmu__stripe_layout *l = &rs->mf->layout;
-	uint32_t w = l->k + l->m;
-	uint8_t present[NPMU_EC_K_MAX + NPMU_EC_M_MAX] = {0};
-	uint32_t good = read_pass(rs, g, 0, l->k, frag, present);
-	if (good < l->k || write_back)
-		good += read_pass(rs, g, l->k, w, frag, present);
-	bool need = good < w && (write_back || good < l->k);
-	for (uint32_t j = 0; j < l->k && !need; j++)
-		need = !present[j];
-	if (!need)
-		return 0;
-	if (npmu__ec_decode(ec, l->seg_size, frag, present) != 0)
+	uint32_t w = l->k + l->m, good = 0;
+	uint8_t *frag[NPMU_EC_K_MAX + NPMU_EC_M_MAX];
+	bool need = false;
+	for (uint32_t j = 0; j < w; j++) {
+		frag[j] = piece_buf(rs, g, j);
+		good += present[j];
+		need |= !present[j] && (j < l->k || !rs->out);
+	}
+	if (good < l->k)
 		return NPMU_E_LOST;
-	if (write_back)
-		return put_back(rs, g, frag, present);
-	for (uint32_t j = 0; j < l->k; j++)
+	if (need && npmu__ec_decode(rs->ec, l->seg_size, frag, present) != 0)
+		return NPMU_E_LOST;
+	if (!rs->out)
+		return need ? put_back(rs, g, frag, present) : 0;
+	for (uint32_t j = 0; j < l->k; j++) {
 		rs->repaired += !present[j];
+		uint64_t off = ((uint64_t)g * l->k + j) * l->seg_size;
+		if (frag[j] != rs->out + off && off < l->length) /* the tail group */
+			memcpy(rs->out + off, frag[j],
+			       l->length - off < l->seg_size ? l->length - off : l->seg_size);
+	}
 	return 0;
 }
 
+/* restore_batch -- groups [g0, g0 + count): their data (a rebuild: everything) read at once,
+ * then the parity of those that miss data, then each finished; lost groups counted. */
+static int restore_batch(struct restoring *rs, uint32_t g0, uint32_t count, struct piece *p,
+			 uint32_t *lost_groups)
+{
+	const struct npmu__stripe_layout *l = &rs->mf->layout;
+	uint32_t w = l->k + l->m, first = rs->out ? l->k : w;
+	rs->g0 = g0;
+	size_t np = 0;
+	for (uint32_t g = g0; g < g0 + count; g++)
+		for (uint32_t j = 0; j < first; j++)
+			p[np++] = (struct piece){.g = g, .j = j, .buf = piece_buf(rs, g, j)};
+	int rc = read_pieces(rs, p, np);
+	size_t more = np; /* the parity of groups that miss data, after them */
+	for (uint32_t g = g0; rc == 0 && first < w && g < g0 + count; g++) {
+		bool whole = true;
+		for (uint32_t j = 0; j < l->k; j++)
+			whole &= p[(size_t)(g - g0) * first + j].good;
+		for (uint32_t j = l->k; j < w && !whole; j++)
+			p[more++] = (struct piece){.g = g, .j = j, .buf = piece_buf(rs, g, j)};
+	}
+	if (rc == 0 && more > np)
+		rc = read_pieces(rs, p + np, more - np);
+	uint8_t present[NPMU_EC_K_MAX + NPMU_EC_M_MAX];
+	size_t q = np;
+	for (uint32_t g = g0; rc == 0 && g < g0 + count; g++) {
+		memset(present, 0, sizeof(present));
+		for (uint32_t j = 0; j < first; j++)
+			present[j] = p[(size_t)(g - g0) * first + j].good;
+		for (; q < more && p[q].g == g; q++)
+			present[p[q].j] = p[q].good;
+		int grc = finish_group(rs, g, present);
+		if (grc == NPMU_E_LOST)
+			(*lost_groups)++;
+		else
+			rc = grc;
+	}
+	return rc;
+}
+
 /*
- * restore -- rebuild version mf into out (when not NULL), and with write_back put every
+ * restore -- rebuild version mf into out (when not NULL), or (out NULL: a rebuild) put every
  * reconstructed sub-segment back on its member. Counts in rep; NPMU_E_LOST when some group
  * has fewer than k good sub-segments.
  */
 static int restore(struct set *s, const struct npmu__stripe_manifest *mf, uint8_t *out,
-		   bool write_back, npmu_progress_fn progress, void *arg,
-		   struct npmu_stripe_report *rep)
+		   npmu_progress_fn progress, void *arg, struct npmu_stripe_report *rep)
 {
 	const struct npmu__stripe_layout *l = &mf->layout;
 	uint32_t w = l->k + l->m;
-	struct restoring rs = {.s = s, .mf = mf, .slot = (uint32_t)(mf->version % s->shape.keep),
-			       .rep = rep};
 	struct npmu__ec ec;
+	struct restoring rs = {.s = s, .mf = mf, .ec = &ec, .out = out, .rep = rep,
+			       .slot = (uint32_t)(mf->version % s->shape.keep)};
+	uint64_t batch = out ? (uint64_t)GET_DEPTH * l->n / l->k : REBUILD_BYTES / (w * l->seg_size);
+	batch = batch < 1 ? 1 : batch > l->ngroups ? l->ngroups : batch;
 	int rc = npmu__ec_init(&ec, (int)l->k, (int)l->m);
-	uint8_t *buf = rc == 0 ? malloc((size_t)w * l->seg_size) : NULL;
-	if (rc == 0 && !buf)
+	struct piece *p = malloc((size_t)(batch ? batch : 1) * w * sizeof(*p));
+	rs.scratch = malloc((size_t)(batch ? batch : 1) * (out ? l->m : w) * l->seg_size);
+	rs.tail = out ? malloc((size_t)l->k * l->seg_size) : NULL;
+	if (rc == 0 && (!p || !rs.scratch || (out && !rs.tail)))
 		rc = NPMU_E_NOMEM;
 	uint32_t lost_groups = 0;
-	for (uint32_t g = 0; rc == 0 && g < l->ngroups; g++) {
-		uint8_t *frag[NPMU_EC_K_MAX + NPMU_EC_M_MAX];
-		for (uint32_t j = 0; j < w; j++)
-			frag[j] = buf + (size_t)j * l->seg_size;
-		int grc = restore_group(&rs, &ec, g, frag, write_back);
-		if (grc == NPMU_E_LOST) {
-			lost_groups++;
-			continue;
-		}
-		rc = grc;
-		for (uint32_t j = 0; out && j < l->k; j++) {
-			uint64_t off = ((uint64_t)g * l->k + j) * l->seg_size;
-			if (off < l->length)
-				memcpy(out + off, frag[j],
-				       l->length - off < l->seg_size ? l->length - off : l->seg_size);
-		}
+	for (uint32_t g = 0; rc == 0 && g < l->ngroups; g += (uint32_t)batch) {
+		uint32_t count = l->ngroups - g < batch ? l->ngroups - g : (uint32_t)batch;
+		rc = restore_batch(&rs, g, count, p, &lost_groups);
 		if (progress)
-			progress((uint64_t)(g + 1), l->ngroups, arg);
+			progress((uint64_t)(g + count), l->ngroups, arg);
 	}
-	free(buf);
+	free(p);
+	free(rs.scratch);
+	free(rs.tail);
 	if (rep) {
 		rep->bad += rs.bad;
 		rep->repaired += rs.repaired;
@@ -775,7 +876,7 @@ int npmu_stripe_get(struct npmu_conn *conn, const char *name, uint64_t version, 
 	}
 	rep->version = mf->version;
 	uint8_t *out = malloc(mf->layout.length ? mf->layout.length : 1);
-	rc = out ? restore(s, mf, out, false, progress, arg, rep) : NPMU_E_NOMEM;
+	rc = out ? restore(s, mf, out, progress, arg, rep) : NPMU_E_NOMEM;
 	if (rc == NPMU_E_LOST || rc == NPMU_E_CORRUPT) {
 		/* the newest older version that can still be restored: offered, or, when the newest
 		 * was asked for, restored (and said) */
@@ -783,7 +884,7 @@ int npmu_stripe_get(struct npmu_conn *conn, const char *name, uint64_t version, 
 		     o = newest(s, o->version, NULL)) {
 			struct npmu_stripe_report r2 = {0};
 			uint8_t *tmp = malloc(o->layout.length ? o->layout.length : 1);
-			int orc = tmp ? restore(s, o, tmp, false, NULL, NULL, &r2) : NPMU_E_NOMEM;
+			int orc = tmp ? restore(s, o, tmp, NULL, NULL, &r2) : NPMU_E_NOMEM;
 			if (orc == 0) {
 				rep->older_ok = o->version;
 				if (version == 0) {
@@ -931,7 +1032,7 @@ static int rebuild(struct set *s, uint64_t lease, npmu_progress_fn progress, voi
 		versions[nv++] = o->version;
 	for (int v = (int)nv - 1; v >= 0 && rc == 0; v--) {
 		const struct npmu__stripe_manifest *mf = exact(s, versions[v]);
-		int vrc = restore(s, mf, NULL, true, progress, arg, rep);
+		int vrc = restore(s, mf, NULL, progress, arg, rep);
 		if (vrc == NPMU_E_LOST && v > 0) {
 			LOG_WARN("stripe %s: version %llu cannot be rebuilt: %s", name,
 				 (unsigned long long)mf->version, rep->which);
