@@ -842,13 +842,90 @@ static uint32_t count_lost(const struct set *s)
 	return n;
 }
 
-/* npmu_stripe_get -- restore a version of a set (see npmu.h). */
-int npmu_stripe_get(struct npmu_conn *conn, const char *name, uint64_t version, void **data,
-		    uint64_t *len, npmu_progress_fn progress, void *arg,
-		    struct npmu_stripe_report *rep)
+/* Where a get restores to: the caller's buffer, or memory of its own handed to the caller. */
+struct get_dest {
+	uint8_t *buf;  /* the caller's (npmu_stripe_read); NULL: new memory (npmu_stripe_get) */
+	uint64_t cap;  /* its bytes */
+	uint8_t *mine; /* new memory holding the restored version (npmu_stripe_get) */
+};
+
+/* restore_to -- restore mf into the destination; memory of its own replaces any earlier. */
+static int restore_to(struct set *s, const struct npmu__stripe_manifest *mf, struct get_dest *d,
+		      npmu_progress_fn progress, void *arg, struct npmu_stripe_report *rep)
 {
-	if (!data || !len)
-		return NPMU_E_INVAL;
+	uint64_t length = mf->layout.length;
+	if (d->buf)
+		return length > d->cap ? NPMU_E_TOOBIG : restore(s, mf, d->buf, progress, arg, rep);
+	free(d->mine);
+	if (!(d->mine = malloc(length ? length : 1)))
+		return NPMU_E_NOMEM;
+	return restore(s, mf, d->mine, progress, arg, rep);
+}
+
+/* pick_version -- version `version` (0: the newest) of open set s, or NULL with *rc saying why
+ * (and rep, the log). */
+static const struct npmu__stripe_manifest *pick_version(struct set *s, uint64_t version,
+							 struct npmu_stripe_report *rep, int *rc)
+{
+	rep->lost = count_lost(s);
+	const struct npmu__stripe_manifest *top = newest(s, 0, NULL);
+	const struct npmu__stripe_manifest *mf = version ? exact(s, version) : top;
+	rep->newest = top ? top->version : 0;
+	if (mf) {
+		rep->version = mf->version;
+		return mf;
+	}
+	if (!top) {
+		snprintf(rep->which, sizeof(rep->which), "no member holds a valid manifest");
+		LOG_WARN("stripe %s: no member holds a valid manifest", s->name);
+	} else {
+		LOG_WARN("stripe %s: version %llu is not kept (the newest is %llu; the set keeps %u)",
+			 s->name, (unsigned long long)version, (unsigned long long)top->version,
+			 s->shape.keep);
+	}
+	*rc = top ? NPMU_E_NOENT : rep->lost == s->n ? NPMU_E_LOST : NPMU_E_CORRUPT;
+	return NULL;
+}
+
+/* fall_back -- version mf cannot be restored (rc): the newest older version that can is
+ * offered (rep->older_ok), or, when the newest was asked for (version 0), restored into d and
+ * said; *len gets its length. Returns 0 when it was restored, else rc. */
+static int fall_back(struct set *s, const struct npmu__stripe_manifest *mf, uint64_t version,
+		     int rc, struct get_dest *d, uint64_t *len, struct npmu_stripe_report *rep)
+{
+	for (const struct npmu__stripe_manifest *o = newest(s, mf->version, NULL); o;
+	     o = newest(s, o->version, NULL)) {
+		struct npmu_stripe_report r2 = {0};
+		struct get_dest probe = {0}; /* an older version that does not fit is tried aside */
+		struct get_dest *to = d->buf && o->layout.length > d->cap ? &probe : d;
+		int orc = restore_to(s, o, to, NULL, NULL, &r2);
+		free(probe.mine);
+		if (orc != 0)
+			continue;
+		rep->older_ok = o->version;
+		if (version != 0)
+			break;
+		LOG_WARN("stripe %s: the newest version, %llu, cannot be restored (%s): restored "
+			 "version %llu", s->name, (unsigned long long)mf->version, rep->which,
+			 (unsigned long long)o->version);
+		*len = o->layout.length;
+		if (to == &probe)
+			return NPMU_E_TOOBIG; /* it is not in the caller's buffer: *len says how big */
+		rep->version = o->version;
+		rep->bad = r2.bad;
+		rep->repaired = r2.repaired;
+		return 0;
+	}
+	LOG_WARN("stripe %s: version %llu cannot be restored: %s", s->name,
+		 (unsigned long long)mf->version, rep->which);
+	return rc;
+}
+
+/* get -- npmu_stripe_get and npmu_stripe_read: restore a version of set NAME into d; *len gets
+ * its length (also when it does not fit: NPMU_E_TOOBIG). */
+static int get(struct npmu_conn *conn, const char *name, uint64_t version, struct get_dest *d,
+	       uint64_t *len, npmu_progress_fn progress, void *arg, struct npmu_stripe_report *rep)
+{
 	struct npmu_stripe_report dummy;
 	if (!rep)
 		rep = &dummy;
@@ -857,71 +934,47 @@ int npmu_stripe_get(struct npmu_conn *conn, const char *name, uint64_t version, 
 	int rc = set_open(conn, name, NPMU_ACCESS_READ, 0, &s);
 	if (rc != 0)
 		return rc;
-	rep->lost = count_lost(s);
-	const struct npmu__stripe_manifest *top = newest(s, 0, NULL);
-	const struct npmu__stripe_manifest *mf = version ? exact(s, version) : top;
-	rep->newest = top ? top->version : 0;
-	if (!mf) {
-		if (!top) {
-			snprintf(rep->which, sizeof(rep->which), "no member holds a valid manifest");
-			LOG_WARN("stripe %s: no member holds a valid manifest", name);
-		} else {
-			LOG_WARN("stripe %s: version %llu is not kept (the newest is %llu; the set keeps "
-				 "%u)", name, (unsigned long long)version,
-				 (unsigned long long)top->version, s->shape.keep);
-		}
-		rc = top ? NPMU_E_NOENT : rep->lost == s->n ? NPMU_E_LOST : NPMU_E_CORRUPT;
-		set_close(s);
-		return rc;
+	const struct npmu__stripe_manifest *mf = pick_version(s, version, rep, &rc);
+	if (mf) {
+		*len = mf->layout.length;
+		rc = restore_to(s, mf, d, progress, arg, rep);
 	}
-	rep->version = mf->version;
-	uint8_t *out = malloc(mf->layout.length ? mf->layout.length : 1);
-	rc = out ? restore(s, mf, out, progress, arg, rep) : NPMU_E_NOMEM;
-	if (rc == NPMU_E_LOST || rc == NPMU_E_CORRUPT) {
-		/* the newest older version that can still be restored: offered, or, when the newest
-		 * was asked for, restored (and said) */
-		for (const struct npmu__stripe_manifest *o = newest(s, mf->version, NULL); o;
-		     o = newest(s, o->version, NULL)) {
-			struct npmu_stripe_report r2 = {0};
-			uint8_t *tmp = malloc(o->layout.length ? o->layout.length : 1);
-			int orc = tmp ? restore(s, o, tmp, NULL, NULL, &r2) : NPMU_E_NOMEM;
-			if (orc == 0) {
-				rep->older_ok = o->version;
-				if (version == 0) {
-					LOG_WARN("stripe %s: the newest version, %llu, cannot be restored "
-						 "(%s): restored version %llu", name,
-						 (unsigned long long)mf->version, rep->which,
-						 (unsigned long long)o->version);
-					rep->version = o->version;
-					rep->bad = r2.bad;
-					rep->repaired = r2.repaired;
-					uint64_t length = o->layout.length;
-					free(out);
-					set_close(s);
-					*data = tmp;
-					*len = length;
-					return 0;
-				}
-				free(tmp);
-				break;
-			}
-			free(tmp);
-		}
-		LOG_WARN("stripe %s: version %llu cannot be restored: %s", name,
-			 (unsigned long long)mf->version, rep->which);
-		free(out);
-		set_close(s);
-		return rc;
-	}
-	uint64_t length = mf->layout.length; /* mf lives in s */
+	if (mf && (rc == NPMU_E_LOST || rc == NPMU_E_CORRUPT))
+		rc = fall_back(s, mf, version, rc, d, len, rep);
 	set_close(s);
+	return rc;
+}
+
+/* npmu_stripe_get -- restore a version of a set into new memory (see npmu.h). */
+int npmu_stripe_get(struct npmu_conn *conn, const char *name, uint64_t version, void **data,
+		    uint64_t *len, npmu_progress_fn progress, void *arg,
+		    struct npmu_stripe_report *rep)
+{
+	if (!data || !len)
+		return NPMU_E_INVAL;
+	struct get_dest d = {0};
+	uint64_t length = 0;
+	int rc = get(conn, name, version, &d, &length, progress, arg, rep);
 	if (rc != 0) {
-		free(out);
+		free(d.mine);
 		return rc;
 	}
-	*data = out;
+	*data = d.mine;
 	*len = length;
 	return 0;
+}
+
+/* npmu_stripe_read -- restore a version of a set into the caller's buffer (see npmu.h). */
+int npmu_stripe_read(struct npmu_conn *conn, const char *name, uint64_t version, void *buf,
+		     uint64_t cap, uint64_t *len, npmu_progress_fn progress, void *arg,
+		     struct npmu_stripe_report *rep)
+{
+	if (!len || (!buf && cap))
+		return NPMU_E_INVAL;
+	uint8_t none;
+	struct get_dest d = {.buf = buf ? buf : &none, .cap = cap};
+	*len = 0;
+	return get(conn, name, version, &d, len, progress, arg, rep);
 }
 
 /* recreate_member -- member i was lost with its unit: create it again, on its unit if that one

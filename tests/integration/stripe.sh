@@ -5,11 +5,12 @@
 # detected, never used, and rebuilt; a replaced unit (its pool lost) is rebuilt and the set is
 # healthy again; a second version keeps the first restorable; bad parameters get clear errors;
 # two writers on one set at once take turns, and a stalled writer taken over changes nothing;
-# a set's members are found in one request, never by opening each possible one in turn.
+# a set's members are found in one request, never by opening each possible one in turn; a set
+# restores into the caller's buffer too (stripe_read.c), repairing it there.
 set -euo pipefail
 build=$1
 size=${NPMU_STRIPE_SIZE:-1G}
-npmud="$build/npmud"; pmmd="$build/pmmd"; npmu="$build/npmu"
+npmud="$build/npmud"; pmmd="$build/pmmd"; npmu="$build/npmu"; sread="$build/tests/stripe_read"
 dir=$(mktemp -d /tmp/npmu-stripe-XXXXXX)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; [ -n "${KEEP:-}" ] || rm -rf "$dir"; }
@@ -58,6 +59,7 @@ probes=$(grep -c "rejected OPEN\|more rejected messages" "$dir/pmmd.log" || true
 expect 0 "4\+2 over 6 units .Reed-Solomon.*version 1: .*manifest on 6 of 6" "$npmu" stripe stat set
 expect 0 "got version 1" "$npmu" stripe get set "$dir/out"
 cmp -s "$dir/ckpt" "$dir/out" || fail "restore with every unit differs"
+expect 0 "read $((bytes - 12345)) bytes of version 1, same as get and FILE" "$sread" "$NPMU_SERVER" set "$dir/ckpt"
 
 # any two units lost: restored byte-identical from parity (two different pairs)
 for pair in "1 4" "2 3"; do
@@ -82,6 +84,7 @@ head -c 3000 /dev/urandom > "$dir/junk"
 expect 0 "1 sub-segment.s. failed their checksum: set.s3 .* checksum failed.*rebuilt from parity" \
   "$npmu" stripe get set "$dir/out"
 cmp -s "$dir/ckpt" "$dir/out" || fail "restore around a corrupt sub-segment differs"
+expect 0 "same as get and FILE" "$sread" "$NPMU_SERVER" set "$dir/ckpt" # repaired in the caller's buffer
 expect 0 "1 sub-segment.s. written back; every member healthy" "$npmu" stripe rebuild set
 expect 0 "got version 1 of set \([0-9.]+ [GM]iB\) into" "$npmu" stripe get set "$dir/out"
 
