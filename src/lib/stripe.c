@@ -595,17 +595,21 @@ struct restoring {
 	uint8_t *tail;                  /* the data sub-segments of the group the end cuts */
 	uint8_t *scratch;               /* the batch's parity (a rebuild: every sub-segment) */
 	uint32_t g0;                    /* the batch's first group */
+	struct npmu__csum_shift shift;  /* over one sub-segment's bytes */
+	uint64_t whole;                 /* the checksum of the checkpoint restored so far */
 	struct npmu_stripe_report *rep; /* may be NULL */
 	uint64_t noted;                 /* members already in rep->which */
 	uint64_t failed;                /* members whose read failed: not asked again */
 	uint32_t bad, repaired;
 };
 
-/* One sub-segment to read: j of group g, into buf; good once it arrived and passed its checksum. */
+/* One sub-segment to read: j of group g, into buf; good once it arrived and passed its checksum
+ * (csum: that checksum). */
 struct piece {
 	uint32_t g, j;
 	uint8_t *buf;
 	bool good;
+	uint64_t csum;
 };
 
 /* piece_buf -- where sub-segment j of group g goes: a data one that lies whole in the checkpoint
@@ -629,8 +633,8 @@ static void check_pieces(struct restoring *rs, struct piece *p, const size_t *id
 	const struct npmu__stripe_layout *l = &rs->mf->layout;
 	for (size_t q = a; q < b; q++) {
 		struct piece *pc = &p[idx[q]];
-		if (npmu__csum(pc->buf, l->seg_size) ==
-		    rs->mf->csums[(size_t)pc->g * (l->k + l->m) + pc->j]) {
+		pc->csum = npmu__csum(pc->buf, l->seg_size);
+		if (pc->csum == rs->mf->csums[(size_t)pc->g * (l->k + l->m) + pc->j]) {
 			pc->good = true;
 			continue;
 		}
@@ -721,10 +725,32 @@ static int put_back(struct restoring *rs, uint32_t g, uint8_t **frag, const uint
 	return rc;
 }
 
-/* finish_group -- group g, its pieces read (present): decoded when some data is missing (a
- * rebuild: when anything is, and written back); the tail group's data copied into the
- * checkpoint. NPMU_E_LOST when fewer than k sub-segments are good. */
-static int finish_group(struct restoring *rs, uint32_t g, const uint8_t *present)
+/* add_to_whole -- group g's data, final in the checkpoint, into the checkpoint's checksum: from
+ * the checksums of the sub-segments read straight into it (csum), of the others computed. */
+static void add_to_whole(struct restoring *rs, uint32_t g, const uint8_t *present,
+			 const uint64_t *csum)
+{
+	const struct npmu__stripe_layout *l = &rs->mf->layout;
+	for (uint32_t j = 0; j < l->k; j++) {
+		uint64_t off = ((uint64_t)g * l->k + j) * l->seg_size;
+		if (off >= l->length)
+			break;
+		if (off + l->seg_size > l->length) { /* the end: a shorter piece */
+			uint64_t n = l->length - off;
+			rs->whole = npmu__csum_combine(rs->whole, npmu__csum(rs->out + off, n), n);
+			break;
+		}
+		uint64_t c = present[j] ? csum[j] : npmu__csum(rs->out + off, l->seg_size);
+		rs->whole = npmu__csum_concat(&rs->shift, rs->whole, c);
+	}
+}
+
+/* finish_group -- group g, its pieces read (present, with their checksums): decoded when some
+ * data is missing (a rebuild: when anything is, and written back); the tail group's data copied
+ * into the checkpoint, and its data added to the checkpoint's checksum. NPMU_E_LOST when fewer
+ * than k sub-segments are good. */
+static int finish_group(struct restoring *rs, uint32_t g, const uint8_t *present,
+			const uint64_t *csum)
 {
 	const struct npmu__stripe_layout *l = &rs->mf->layout;
 	uint32_t w = l->k + l->m, good = 0;
@@ -748,6 +774,7 @@ static int finish_group(struct restoring *rs, uint32_t g, const uint8_t *present
 			memcpy(rs->out + off, frag[j],
 			       l->length - off < l->seg_size ? l->length - off : l->seg_size);
 	}
+	add_to_whole(rs, g, present, csum);
 	return 0;
 }
 
@@ -775,14 +802,17 @@ static int restore_batch(struct restoring *rs, uint32_t g0, uint32_t count, stru
 	if (rc == 0 && more > np)
 		rc = read_pieces(rs, p + np, more - np);
 	uint8_t present[NPMU_EC_K_MAX + NPMU_EC_M_MAX];
+	uint64_t csum[NPMU_EC_K_MAX + NPMU_EC_M_MAX];
 	size_t q = np;
 	for (uint32_t g = g0; rc == 0 && g < g0 + count; g++) {
 		memset(present, 0, sizeof(present));
-		for (uint32_t j = 0; j < first; j++)
+		for (uint32_t j = 0; j < first; j++) {
 			present[j] = p[(size_t)(g - g0) * first + j].good;
+			csum[j] = p[(size_t)(g - g0) * first + j].csum;
+		}
 		for (; q < more && p[q].g == g; q++)
 			present[p[q].j] = p[q].good;
-		int grc = finish_group(rs, g, present);
+		int grc = finish_group(rs, g, present, csum);
 		if (grc == NPMU_E_LOST)
 			(*lost_groups)++;
 		else
@@ -807,6 +837,8 @@ static int restore(struct set *s, const struct npmu__stripe_manifest *mf, uint8_
 	uint64_t batch = out ? (uint64_t)GET_DEPTH * l->n / l->k : REBUILD_BYTES / (w * l->seg_size);
 	batch = batch < 1 ? 1 : batch > l->ngroups ? l->ngroups : batch;
 	int rc = npmu__ec_init(&ec, (int)l->k, (int)l->m);
+	if (out)
+		npmu__csum_shift_init(&rs.shift, l->seg_size);
 	struct piece *p = malloc((size_t)(batch ? batch : 1) * w * sizeof(*p));
 	rs.scratch = malloc((size_t)(batch ? batch : 1) * (out ? l->m : w) * l->seg_size);
 	rs.tail = out ? malloc((size_t)l->k * l->seg_size) : NULL;
@@ -828,7 +860,9 @@ static int restore(struct set *s, const struct npmu__stripe_manifest *mf, uint8_
 	}
 	if (rc == 0 && lost_groups)
 		return NPMU_E_LOST;
-	if (rc == 0 && out && npmu__csum(out, l->length) != mf->length_csum)
+	/* the whole checkpoint's checksum, joined from those of its pieces as they lie in out (the
+	 * same value as npmu__csum(out, length), without reading it again) */
+	if (rc == 0 && out && rs.whole != mf->length_csum)
 		return NPMU_E_CORRUPT; /* every piece checked out but not the whole: never hand it out */
 	return rc;
 }
