@@ -91,26 +91,42 @@ static int open_member(struct set *s, uint32_t i, enum npmu_access access, uint6
 	return 0;
 }
 
-/* read_manifests -- every valid manifest slot of every open member. */
+/* read_manifests -- every valid manifest slot of every open member: each member's slots (they
+ * follow each other) in one read, all members at once. */
 static void read_manifests(struct set *s)
 {
+	struct npmu__xfer_target t[NPMU_STRIPE_UNITS_MAX];
+	struct npmu_iov iov[NPMU_STRIPE_UNITS_MAX];
+	uint32_t who[NPMU_STRIPE_UNITS_MAX];
+	uint8_t *bufs[NPMU_STRIPE_UNITS_MAX];
+	int nt = 0;
 	for (uint32_t i = 0; i < s->n; i++) {
 		struct member *mb = &s->mem[i];
-		if (mb->state != NPMU_MEMBER_OK)
+		uint64_t bytes = (uint64_t)mb->h.keep * mb->h.marea;
+		uint8_t *buf = mb->state == NPMU_MEMBER_OK ? malloc(bytes ? bytes : 1) : NULL;
+		if (!buf)
 			continue;
-		uint8_t *buf = malloc(mb->h.marea);
-		for (uint32_t k = 0; buf && k < mb->h.keep; k++) {
-			if (npmu_region_read(mb->r, npmu__stripe_manifest_off(&mb->h, k), buf,
-					     mb->h.marea) != 0)
-				break;
-			s->have[i][k] = npmu__stripe_manifest_decode(buf, mb->h.marea,
-								     &s->mf[i][k]) == 0;
+		bufs[nt] = buf;
+		iov[nt] = (struct npmu_iov){npmu__stripe_manifest_off(&mb->h, 0), buf, bytes};
+		t[nt] = (struct npmu__xfer_target){.data = mb->r->data, .ai = &mb->r->ai,
+						   .region_id = mb->r->info.id, .iov = &iov[nt],
+						   .iovcnt = 1};
+		who[nt++] = i;
+	}
+	if (nt > 0)
+		npmu__transfer(t, nt, 0, NULL, 0, 0);
+	for (int q = 0; q < nt; q++) {
+		uint32_t i = who[q];
+		const struct npmu__stripe_member *h = &s->mem[i].h;
+		for (uint32_t k = 0; t[q].rc == 0 && k < h->keep; k++) {
+			s->have[i][k] = npmu__stripe_manifest_decode(bufs[q] + (size_t)k * h->marea,
+								     h->marea, &s->mf[i][k]) == 0;
 			if (s->have[i][k] && s->mf[i][k].layout.n != s->n) {
 				npmu__stripe_manifest_free(&s->mf[i][k]);
 				s->have[i][k] = false;
 			}
 		}
-		free(buf);
+		free(bufs[q]);
 	}
 }
 
