@@ -595,8 +595,9 @@ static void note_lost(struct npmu_stripe_report *rep, uint64_t *noted, const str
 /*
  * A restore reads in batches of groups: every sub-segment a batch needs, from all its members at
  * once (each member's pieces in one transfer, a window of them in flight: transfer.c), data
- * straight into the checkpoint where it lies whole; then each piece's checksum; then, in one more
- * transfer, the parity of the groups that miss data; then the decoding of those groups.
+ * straight into the checkpoint where it lies whole; then each piece's checksum (a get: summed on
+ * a thread of its own while the next batch is read); then, in one more transfer, the parity of
+ * the groups that miss data; then the decoding of those groups.
  */
 #define GET_DEPTH 32             /* a get's sub-segments per member per batch (2 windows) */
 #define REBUILD_BYTES (32u << 20) /* a rebuild's buffer for the sub-segments of a batch */
@@ -619,12 +620,12 @@ struct restoring {
 	uint32_t bad, repaired;
 };
 
-/* One sub-segment to read: j of group g, into buf; good once it arrived and passed its checksum
- * (csum: that checksum). */
+/* One sub-segment to read: j of group g, into buf; arrived once its member's read did, summed
+ * once its checksum is in csum, good once that checksum is the manifest's. */
 struct piece {
 	uint32_t g, j;
 	uint8_t *buf;
-	bool good;
+	bool arrived, summed, good;
 	uint64_t csum;
 };
 
@@ -641,26 +642,37 @@ static uint8_t *piece_buf(const struct restoring *rs, uint32_t g, uint32_t j)
 	return rs->scratch + ((size_t)(g - rs->g0) * per + at) * l->seg_size;
 }
 
-/* check_pieces -- after member u's read arrived: each of its pieces [a, b) (idx into p) that
- * passes its checksum is good; one that fails is lost, never used (S2). */
-static void check_pieces(struct restoring *rs, struct piece *p, const size_t *idx, size_t a,
-			 size_t b, uint32_t u)
+/* sum_pieces -- the checksum of every piece that arrived (on the summing thread, or in
+ * judge_pieces). */
+static void sum_pieces(struct piece *p, size_t np, uint64_t seg_size)
+{
+	for (size_t q = 0; q < np; q++)
+		if (p[q].arrived && !p[q].summed) {
+			p[q].csum = npmu__csum(p[q].buf, seg_size);
+			p[q].summed = true;
+		}
+}
+
+/* judge_pieces -- each piece that arrived and whose checksum is the manifest's is good; one
+ * that fails is lost, never used (S2). */
+static void judge_pieces(struct restoring *rs, struct piece *p, size_t np)
 {
 	const struct npmu__stripe_layout *l = &rs->mf->layout;
-	for (size_t q = a; q < b; q++) {
-		struct piece *pc = &p[idx[q]];
-		pc->csum = npmu__csum(pc->buf, l->seg_size);
-		if (pc->csum == rs->mf->csums[(size_t)pc->g * (l->k + l->m) + pc->j]) {
-			pc->good = true;
+	sum_pieces(p, np, l->seg_size);
+	for (size_t q = 0; q < np; q++) {
+		if (!p[q].arrived)
 			continue;
-		}
+		p[q].good = p[q].csum == rs->mf->csums[(size_t)p[q].g * (l->k + l->m) + p[q].j];
+		if (p[q].good)
+			continue;
 		rs->bad++;
-		note_lost(rs->rep, &rs->noted, rs->s, rs->mf, u, "checksum failed");
+		note_lost(rs->rep, &rs->noted, rs->s, rs->mf, npmu__stripe_member_of(l, p[q].g, p[q].j),
+			  "checksum failed");
 	}
 }
 
-/* read_pieces -- read the np pieces, every member's at once (one target each), and check them;
- * a member that is lost, or whose read fails, gives none. */
+/* read_pieces -- read the np pieces, every member's at once (one target each); a member that is
+ * lost, or whose read fails, gives none. */
 static int read_pieces(struct restoring *rs, struct piece *p, size_t np)
 {
 	const struct npmu__stripe_layout *l = &rs->mf->layout;
@@ -710,7 +722,8 @@ static int read_pieces(struct restoring *rs, struct piece *p, size_t np)
 			rs->failed |= 1ull << u;
 			note_lost(rs->rep, &rs->noted, rs->s, rs->mf, u, "read failed");
 		} else {
-			check_pieces(rs, p, idx, first[u], first[u + 1], u);
+			for (size_t q = first[u]; q < first[u + 1]; q++)
+				p[idx[q]].arrived = true;
 		}
 	}
 	free(iov);
@@ -794,37 +807,55 @@ static int finish_group(struct restoring *rs, uint32_t g, const uint8_t *present
 	return 0;
 }
 
-/* restore_batch -- groups [g0, g0 + count): their data (a rebuild: everything) read at once,
- * then the parity of those that miss data, then each finished; lost groups counted. */
-static int restore_batch(struct restoring *rs, uint32_t g0, uint32_t count, struct piece *p,
-			 uint32_t *lost_groups)
+/* One batch of groups [g0, g0 + count) and its data pieces (a rebuild: every piece), np. */
+struct batch {
+	uint32_t g0, count;
+	struct piece *p;
+	size_t np;
+	pthread_t summer; /* summing its pieces' checksums while the next batch is read */
+	bool summing;
+};
+
+/* read_batch -- read the batch's data (a rebuild: everything), all members at once. */
+static int read_batch(struct restoring *rs, struct batch *b)
+{
+	const struct npmu__stripe_layout *l = &rs->mf->layout;
+	uint32_t first = rs->out ? l->k : l->k + l->m;
+	rs->g0 = b->g0;
+	b->np = 0;
+	for (uint32_t g = b->g0; g < b->g0 + b->count; g++)
+		for (uint32_t j = 0; j < first; j++)
+			b->p[b->np++] = (struct piece){.g = g, .j = j, .buf = piece_buf(rs, g, j)};
+	return read_pieces(rs, b->p, b->np);
+}
+
+/* finish_batch -- the batch read: its pieces judged, the parity of the groups that miss data
+ * read and judged, then each group finished; lost groups counted. */
+static int finish_batch(struct restoring *rs, struct batch *b, uint32_t *lost_groups)
 {
 	const struct npmu__stripe_layout *l = &rs->mf->layout;
 	uint32_t w = l->k + l->m, first = rs->out ? l->k : w;
-	rs->g0 = g0;
-	size_t np = 0;
-	for (uint32_t g = g0; g < g0 + count; g++)
-		for (uint32_t j = 0; j < first; j++)
-			p[np++] = (struct piece){.g = g, .j = j, .buf = piece_buf(rs, g, j)};
-	int rc = read_pieces(rs, p, np);
-	size_t more = np; /* the parity of groups that miss data, after them */
-	for (uint32_t g = g0; rc == 0 && first < w && g < g0 + count; g++) {
+	struct piece *p = b->p;
+	size_t np = b->np, more = np; /* the parity of groups that miss data, after the data */
+	rs->g0 = b->g0;
+	judge_pieces(rs, p, np);
+	for (uint32_t g = b->g0; first < w && g < b->g0 + b->count; g++) {
 		bool whole = true;
 		for (uint32_t j = 0; j < l->k; j++)
-			whole &= p[(size_t)(g - g0) * first + j].good;
+			whole &= p[(size_t)(g - b->g0) * first + j].good;
 		for (uint32_t j = l->k; j < w && !whole; j++)
 			p[more++] = (struct piece){.g = g, .j = j, .buf = piece_buf(rs, g, j)};
 	}
-	if (rc == 0 && more > np)
-		rc = read_pieces(rs, p + np, more - np);
+	int rc = more > np ? read_pieces(rs, p + np, more - np) : 0;
+	judge_pieces(rs, p + np, more - np);
 	uint8_t present[NPMU_EC_K_MAX + NPMU_EC_M_MAX];
 	uint64_t csum[NPMU_EC_K_MAX + NPMU_EC_M_MAX];
 	size_t q = np;
-	for (uint32_t g = g0; rc == 0 && g < g0 + count; g++) {
+	for (uint32_t g = b->g0; rc == 0 && g < b->g0 + b->count; g++) {
 		memset(present, 0, sizeof(present));
 		for (uint32_t j = 0; j < first; j++) {
-			present[j] = p[(size_t)(g - g0) * first + j].good;
-			csum[j] = p[(size_t)(g - g0) * first + j].csum;
+			present[j] = p[(size_t)(g - b->g0) * first + j].good;
+			csum[j] = p[(size_t)(g - b->g0) * first + j].csum;
 		}
 		for (; q < more && p[q].g == g; q++)
 			present[p[q].j] = p[q].good;
@@ -834,6 +865,67 @@ static int restore_batch(struct restoring *rs, uint32_t g0, uint32_t count, stru
 		else
 			rc = grc;
 	}
+	return rc;
+}
+
+/* Arguments of the summing thread. */
+struct summing {
+	struct batch *b;
+	uint64_t seg_size;
+};
+
+/* summer -- the summing thread: a batch's checksums, while the main thread reads the next. */
+static void *summer(void *arg)
+{
+	struct summing *sm = arg;
+	sum_pieces(sm->b->p, sm->b->np, sm->seg_size);
+	return NULL;
+}
+
+/* sum_start / sum_wait -- a batch's checksums summed on a thread of their own (not at all if
+ * no thread starts: judge_pieces then sums them). */
+static void sum_start(struct batch *b, struct summing *sm, uint64_t seg_size)
+{
+	*sm = (struct summing){.b = b, .seg_size = seg_size};
+	b->summing = pthread_create(&b->summer, NULL, summer, sm) == 0;
+}
+
+static void sum_wait(struct batch *b)
+{
+	if (b->summing)
+		pthread_join(b->summer, NULL);
+	b->summing = false;
+}
+
+/* restore_batches -- every group, a batch at a time: a get reads batch i + 1 while batch i's
+ * checksums are summed beside it, then finishes batch i; a rebuild one batch after the other. */
+static int restore_batches(struct restoring *rs, struct batch bt[2], npmu_progress_fn progress,
+			   void *arg, uint32_t *lost_groups)
+{
+	const struct npmu__stripe_layout *l = &rs->mf->layout;
+	uint32_t per = bt[0].count;
+	struct summing sm[2];
+	struct batch *prev = NULL;
+	int rc = 0;
+	for (uint32_t g = 0, i = 0; rc == 0 && g < l->ngroups; g += per, i ^= 1) {
+		struct batch *b = &bt[i];
+		b->g0 = g;
+		b->count = l->ngroups - g < per ? l->ngroups - g : per;
+		rc = read_batch(rs, b);
+		if (prev)
+			sum_wait(prev);
+		if (rc == 0 && rs->out)
+			sum_start(b, &sm[i], l->seg_size);
+		if (rc == 0 && prev && (rc = finish_batch(rs, prev, lost_groups)) == 0 && progress)
+			progress((uint64_t)prev->g0 + prev->count, l->ngroups, arg);
+		prev = rs->out ? b : NULL;
+		if (rc == 0 && !rs->out && (rc = finish_batch(rs, b, lost_groups)) == 0 && progress)
+			progress((uint64_t)g + b->count, l->ngroups, arg);
+	}
+	if (prev)
+		sum_wait(prev);
+	if (rc == 0 && prev && (rc = finish_batch(rs, prev, lost_groups)) == 0 && progress)
+		progress(l->ngroups, l->ngroups, arg);
 	return rc;
 }
 
@@ -855,18 +947,16 @@ static int restore(struct set *s, const struct npmu__stripe_manifest *mf, uint8_
 	int rc = npmu__ec_init(&ec, (int)l->k, (int)l->m);
 	if (out)
 		npmu__csum_shift_init(&rs.shift, l->seg_size);
-	struct piece *p = malloc((size_t)(batch ? batch : 1) * w * sizeof(*p));
+	struct piece *p = malloc((size_t)(batch ? batch : 1) * w * 2 * sizeof(*p));
+	struct batch bt[2] = {{.count = (uint32_t)batch, .p = p},
+			      {.count = (uint32_t)batch, .p = p ? p + batch * w : NULL}};
 	rs.scratch = malloc((size_t)(batch ? batch : 1) * (out ? l->m : w) * l->seg_size);
 	rs.tail = out ? malloc((size_t)l->k * l->seg_size) : NULL;
 	if (rc == 0 && (!p || !rs.scratch || (out && !rs.tail)))
 		rc = NPMU_E_NOMEM;
 	uint32_t lost_groups = 0;
-	for (uint32_t g = 0; rc == 0 && g < l->ngroups; g += (uint32_t)batch) {
-		uint32_t count = l->ngroups - g < batch ? l->ngroups - g : (uint32_t)batch;
-		rc = restore_batch(&rs, g, count, p, &lost_groups);
-		if (progress)
-			progress((uint64_t)(g + count), l->ngroups, arg);
-	}
+	if (rc == 0)
+		rc = restore_batches(&rs, bt, progress, arg, &lost_groups);
 	free(p);
 	free(rs.scratch);
 	free(rs.tail);
