@@ -65,20 +65,10 @@ static void set_close(struct set *s)
 	free(s);
 }
 
-/* open_member -- open member i (a writer shows the set's lease) and check its header. */
-static int open_member(struct set *s, uint32_t i, enum npmu_access access, uint64_t lease)
+/* check_header -- member i's header as read (raw): its state, and its shape into h. */
+static int check_header(struct set *s, uint32_t i, const uint8_t raw[64])
 {
 	struct member *mb = &s->mem[i];
-	member_name(s->name, i, mb->region);
-	mb->state = NPMU_MEMBER_LOST;
-	int rc = npmu__region_open_leased(s->conn, mb->region, access, lease, &mb->r);
-	if (rc != 0)
-		return rc;
-	uint8_t raw[64];
-	if ((rc = npmu_region_read(mb->r, 0, raw, sizeof(raw))) != 0) {
-		npmu_region_close(&mb->r);
-		return rc;
-	}
 	int drc = npmu__stripe_member_decode(raw, &mb->h);
 	if (drc != 0 || mb->h.index != i ||
 	    npmu_region_size(mb->r) < npmu__stripe_member_size(&mb->h)) {
@@ -146,26 +136,50 @@ static int find_members(struct npmu_conn *conn, const char *name, uint64_t *pres
 	return rc;
 }
 
-/* open_members -- open the members that exist: the first whose header reads tells n; one that
- * does not exist, or does not open, is noted lost. 0, or an error that ends the open. */
+/* open_members -- open the members that exist (a writer shows the set's lease), then read all
+ * their headers at once: the first good one tells n; a member missing, or that does not open
+ * or read, is noted lost; those from n on (not the set's) are closed. 0, or an error that
+ * ends the open (a header of a newer format). */
 static int open_members(struct set *s, uint64_t present, enum npmu_access access, uint64_t lease,
 			int *last)
 {
-	for (uint32_t i = 0; i < NPMU_STRIPE_UNITS_MAX && (s->n == 0 || i < s->n); i++) {
-		if (!(present & (1ull << i))) { /* missing (or on a unit that did not answer) */
-			member_name(s->name, i, s->mem[i].region);
-			s->mem[i].state = NPMU_MEMBER_LOST;
+	uint8_t raw[NPMU_STRIPE_UNITS_MAX][64];
+	struct npmu__xfer_target t[NPMU_STRIPE_UNITS_MAX];
+	struct npmu_iov iov[NPMU_STRIPE_UNITS_MAX];
+	uint32_t who[NPMU_STRIPE_UNITS_MAX];
+	int nt = 0;
+	for (uint32_t i = 0; i < NPMU_STRIPE_UNITS_MAX; i++) {
+		struct member *mb = &s->mem[i];
+		member_name(s->name, i, mb->region);
+		mb->state = NPMU_MEMBER_LOST; /* missing (or on a unit that did not answer) */
+		int rc = present & (1ull << i) ? npmu__region_open_leased(s->conn, mb->region, access,
+									lease, &mb->r)
+					       : NPMU_E_NOENT;
+		if (rc != 0 && rc != NPMU_E_NOENT)
+			*last = rc;
+		if (rc != 0)
 			continue;
-		}
-		int rc = open_member(s, i, access, lease);
+		iov[nt] = (struct npmu_iov){0, raw[i], sizeof(raw[i])};
+		t[nt] = (struct npmu__xfer_target){.data = mb->r->data, .ai = &mb->r->ai,
+						   .region_id = mb->r->info.id, .iov = &iov[nt],
+						   .iovcnt = 1};
+		who[nt++] = i;
+	}
+	if (nt > 0)
+		npmu__transfer(t, nt, 0, NULL, 0, 0);
+	for (int q = 0; q < nt; q++) {
+		uint32_t i = who[q];
+		int rc = s->n && i >= s->n ? NPMU_E_NOENT : t[q].rc ? t[q].rc : check_header(s, i, raw[i]);
+		if (rc == NPMU_E_VERSION)
+			return rc; /* written by a newer npmu: never guess at it */
 		if (rc == 0 && s->n == 0) {
 			s->n = s->mem[i].h.n;
 			s->shape = s->mem[i].h;
-		} else if (rc == NPMU_E_VERSION) {
-			return rc; /* written by a newer npmu: never guess at it */
-		} else if (rc != 0 && rc != NPMU_E_NOENT) {
-			*last = rc;
 		}
+		if (rc != 0 && rc != NPMU_E_NOENT)
+			*last = rc;
+		if (rc != 0 && s->mem[i].state != NPMU_MEMBER_CORRUPT)
+			npmu_region_close(&s->mem[i].r); /* unread, or beyond the set */
 	}
 	return 0;
 }
