@@ -121,7 +121,8 @@ static void read_manifests(struct set *s)
 }
 
 /* find_members -- which of NAME.s0 .. NAME.s63 exist (bit i: member i), in one MEMBERS request
- * to the manager rather than an OPEN per possible member. */
+ * to the manager rather than an OPEN per possible member; a manager from before MEMBERS (its
+ * HELLO lacks NPMU_UNIT_MEMBERS) leaves every one to be tried. */
 static int find_members(struct npmu_conn *conn, const char *name, uint64_t *present)
 {
 	struct npmu__request req = {0};
@@ -129,10 +130,17 @@ static int find_members(struct npmu_conn *conn, const char *name, uint64_t *pres
 	const uint8_t *body;
 	size_t blen;
 	pthread_mutex_lock(&conn->rpc.lock);
-	int rc = npmu__conn_call(conn, NPMU_MSG_MEMBERS, &req, &body, &blen);
-	if (rc == 0)
+	int rc = npmu__rpc_ready(&conn->rpc, conn->rpc.timeout_ms);
+	bool asked = rc == 0 && (conn->rpc.unit_flags & NPMU_UNIT_MEMBERS);
+	if (asked)
+		rc = npmu__conn_call(conn, NPMU_MSG_MEMBERS, &req, &body, &blen);
+	if (asked && rc == 0)
 		rc = npmu__reply_u64(body, blen, present);
 	pthread_mutex_unlock(&conn->rpc.lock);
+	if (rc == 0 && !asked) {
+		LOG_DEBUG("stripe %s: the manager does not answer MEMBERS: trying every member", name);
+		*present = UINT64_MAX;
+	}
 	return rc;
 }
 

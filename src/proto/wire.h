@@ -103,7 +103,8 @@ enum npmu__msg_type {
 				* NPMU_NAME_MAX - 4 long: room for ".s63"); reply: u64 present (bit
 				* i: region NAME.sI exists on a unit that answered and the requester
 				* may see it). One request finds a set's members (src/lib/stripe.c);
-				* NPMU_E_ACCESS when members exist but the requester may see none */
+				* NPMU_E_ACCESS when members exist but the requester may see none.
+				* Asked only of a manager whose HELLO sets NPMU_UNIT_MEMBERS */
 	NPMU_MSG_TYPE_MAX = 20,
 };
 
@@ -146,6 +147,7 @@ enum npmu__mirror_op {
 #define NPMU_UNIT_AUTH 0x2      /* manager requests must come sealed on an authenticated session */
 #define NPMU_UNIT_MANAGER 0x4   /* a manager answers (region requests served) */
 #define NPMU_UNIT_DATA 0x8      /* a unit answers (one-sided access, persist, close) */
+#define NPMU_UNIT_MEMBERS 0x10  /* the manager answers MEMBERS (older ones drop it unanswered) */
 #define NPMU_ADDR_STR_MAX 127   /* "host:port" of a unit */
 
 /*
