@@ -510,6 +510,18 @@ NPMU_API int npmu_stripe_get(struct npmu_conn *conn, const char *name, uint64_t 
 			     struct npmu_stripe_report *rep);
 
 /*
+ * npmu_stripe_read -- npmu_stripe_get into the caller's buffer of cap bytes (buf may be NULL
+ * when cap is 0): *len gets the restored version's length. NPMU_E_TOOBIG when it is longer than
+ * cap: nothing is restored and *len says how many bytes it needs. Restoring into memory the
+ * process already uses (a model's weights, an array it reloads) spares the page faults of new
+ * memory, which on a fast link cost as much as the transfer. On failure buf's content is
+ * unspecified.
+ */
+NPMU_API int npmu_stripe_read(struct npmu_conn *conn, const char *name, uint64_t version,
+			      void *buf, uint64_t cap, uint64_t *len, npmu_progress_fn progress,
+			      void *arg, struct npmu_stripe_report *rep);
+
+/*
  * npmu_stripe_rebuild -- regenerate every lost or corrupt sub-segment of every kept version from
  * the others and write it back (a member region lost with its unit is created again on its unit,
  * or on another unit the set does not use); rep counts what was written.

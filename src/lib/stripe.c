@@ -65,20 +65,10 @@ static void set_close(struct set *s)
 	free(s);
 }
 
-/* open_member -- open member i (a writer shows the set's lease) and check its header. */
-static int open_member(struct set *s, uint32_t i, enum npmu_access access, uint64_t lease)
+/* check_header -- member i's header as read (raw): its state, and its shape into h. */
+static int check_header(struct set *s, uint32_t i, const uint8_t raw[64])
 {
 	struct member *mb = &s->mem[i];
-	member_name(s->name, i, mb->region);
-	mb->state = NPMU_MEMBER_LOST;
-	int rc = npmu__region_open_leased(s->conn, mb->region, access, lease, &mb->r);
-	if (rc != 0)
-		return rc;
-	uint8_t raw[64];
-	if ((rc = npmu_region_read(mb->r, 0, raw, sizeof(raw))) != 0) {
-		npmu_region_close(&mb->r);
-		return rc;
-	}
 	int drc = npmu__stripe_member_decode(raw, &mb->h);
 	if (drc != 0 || mb->h.index != i ||
 	    npmu_region_size(mb->r) < npmu__stripe_member_size(&mb->h)) {
@@ -91,32 +81,120 @@ static int open_member(struct set *s, uint32_t i, enum npmu_access access, uint6
 	return 0;
 }
 
-/* read_manifests -- every valid manifest slot of every open member. */
+/* read_manifests -- every valid manifest slot of every open member: each member's slots (they
+ * follow each other) in one read, all members at once. */
 static void read_manifests(struct set *s)
 {
+	struct npmu__xfer_target t[NPMU_STRIPE_UNITS_MAX];
+	struct npmu_iov iov[NPMU_STRIPE_UNITS_MAX];
+	uint32_t who[NPMU_STRIPE_UNITS_MAX];
+	uint8_t *bufs[NPMU_STRIPE_UNITS_MAX];
+	int nt = 0;
 	for (uint32_t i = 0; i < s->n; i++) {
 		struct member *mb = &s->mem[i];
-		if (mb->state != NPMU_MEMBER_OK)
+		uint64_t bytes = (uint64_t)mb->h.keep * mb->h.marea;
+		uint8_t *buf = mb->state == NPMU_MEMBER_OK ? malloc(bytes ? bytes : 1) : NULL;
+		if (!buf)
 			continue;
-		uint8_t *buf = malloc(mb->h.marea);
-		for (uint32_t k = 0; buf && k < mb->h.keep; k++) {
-			if (npmu_region_read(mb->r, npmu__stripe_manifest_off(&mb->h, k), buf,
-					     mb->h.marea) != 0)
-				break;
-			s->have[i][k] = npmu__stripe_manifest_decode(buf, mb->h.marea,
-								     &s->mf[i][k]) == 0;
+		bufs[nt] = buf;
+		iov[nt] = (struct npmu_iov){npmu__stripe_manifest_off(&mb->h, 0), buf, bytes};
+		t[nt] = (struct npmu__xfer_target){.data = mb->r->data, .ai = &mb->r->ai,
+						   .region_id = mb->r->info.id, .iov = &iov[nt],
+						   .iovcnt = 1};
+		who[nt++] = i;
+	}
+	if (nt > 0)
+		npmu__transfer(t, nt, 0, NULL, 0, 0);
+	for (int q = 0; q < nt; q++) {
+		uint32_t i = who[q];
+		const struct npmu__stripe_member *h = &s->mem[i].h;
+		for (uint32_t k = 0; t[q].rc == 0 && k < h->keep; k++) {
+			s->have[i][k] = npmu__stripe_manifest_decode(bufs[q] + (size_t)k * h->marea,
+								     h->marea, &s->mf[i][k]) == 0;
 			if (s->have[i][k] && s->mf[i][k].layout.n != s->n) {
 				npmu__stripe_manifest_free(&s->mf[i][k]);
 				s->have[i][k] = false;
 			}
 		}
-		free(buf);
+		free(bufs[q]);
 	}
 }
 
+/* find_members -- which of NAME.s0 .. NAME.s63 exist (bit i: member i), in one MEMBERS request
+ * to the manager rather than an OPEN per possible member; a manager from before MEMBERS (its
+ * HELLO lacks NPMU_UNIT_MEMBERS) leaves every one to be tried. */
+static int find_members(struct npmu_conn *conn, const char *name, uint64_t *present)
+{
+	struct npmu__request req = {0};
+	memcpy(req.name, name, strnlen(name, NPMU_NAME_MAX));
+	const uint8_t *body;
+	size_t blen;
+	pthread_mutex_lock(&conn->rpc.lock);
+	int rc = npmu__rpc_ready(&conn->rpc, conn->rpc.timeout_ms);
+	bool asked = rc == 0 && (conn->rpc.unit_flags & NPMU_UNIT_MEMBERS);
+	if (asked)
+		rc = npmu__conn_call(conn, NPMU_MSG_MEMBERS, &req, &body, &blen);
+	if (asked && rc == 0)
+		rc = npmu__reply_u64(body, blen, present);
+	pthread_mutex_unlock(&conn->rpc.lock);
+	if (rc == 0 && !asked) {
+		LOG_DEBUG("stripe %s: the manager does not answer MEMBERS: trying every member", name);
+		*present = UINT64_MAX;
+	}
+	return rc;
+}
+
+/* open_members -- open the members that exist (a writer shows the set's lease), then read all
+ * their headers at once: the first good one tells n; a member missing, or that does not open
+ * or read, is noted lost; those from n on (not the set's) are closed. 0, or an error that
+ * ends the open (a header of a newer format). */
+static int open_members(struct set *s, uint64_t present, enum npmu_access access, uint64_t lease,
+			int *last)
+{
+	uint8_t raw[NPMU_STRIPE_UNITS_MAX][64];
+	struct npmu__xfer_target t[NPMU_STRIPE_UNITS_MAX];
+	struct npmu_iov iov[NPMU_STRIPE_UNITS_MAX];
+	uint32_t who[NPMU_STRIPE_UNITS_MAX];
+	int nt = 0;
+	for (uint32_t i = 0; i < NPMU_STRIPE_UNITS_MAX; i++) {
+		struct member *mb = &s->mem[i];
+		member_name(s->name, i, mb->region);
+		mb->state = NPMU_MEMBER_LOST; /* missing (or on a unit that did not answer) */
+		int rc = present & (1ull << i) ? npmu__region_open_leased(s->conn, mb->region, access,
+									lease, &mb->r)
+					       : NPMU_E_NOENT;
+		if (rc != 0 && rc != NPMU_E_NOENT)
+			*last = rc;
+		if (rc != 0)
+			continue;
+		iov[nt] = (struct npmu_iov){0, raw[i], sizeof(raw[i])};
+		t[nt] = (struct npmu__xfer_target){.data = mb->r->data, .ai = &mb->r->ai,
+						   .region_id = mb->r->info.id, .iov = &iov[nt],
+						   .iovcnt = 1};
+		who[nt++] = i;
+	}
+	if (nt > 0)
+		npmu__transfer(t, nt, 0, NULL, 0, 0);
+	for (int q = 0; q < nt; q++) {
+		uint32_t i = who[q];
+		int rc = s->n && i >= s->n ? NPMU_E_NOENT : t[q].rc ? t[q].rc : check_header(s, i, raw[i]);
+		if (rc == NPMU_E_VERSION)
+			return rc; /* written by a newer npmu: never guess at it */
+		if (rc == 0 && s->n == 0) {
+			s->n = s->mem[i].h.n;
+			s->shape = s->mem[i].h;
+		}
+		if (rc != 0 && rc != NPMU_E_NOENT)
+			*last = rc;
+		if (rc != 0 && s->mem[i].state != NPMU_MEMBER_CORRUPT)
+			npmu_region_close(&s->mem[i].r); /* unread, or beyond the set */
+	}
+	return 0;
+}
+
 /*
- * set_open -- find set NAME's members: the first whose header reads tells n; every other is
- * opened (a lost one is noted, not fatal). NPMU_E_NOENT when no member exists.
+ * set_open -- find set NAME's members (one MEMBERS request), open those that exist: the first
+ * whose header reads tells n; a lost one is noted, not fatal. NPMU_E_NOENT when none exists.
  */
 static int set_open(struct npmu_conn *conn, const char *name, enum npmu_access access,
 		    uint64_t lease, struct set **out)
@@ -126,28 +204,21 @@ static int set_open(struct npmu_conn *conn, const char *name, enum npmu_access a
 	size_t nl = strnlen(name, NPMU_NAME_MAX + 1);
 	if (!npmu__name_valid(name, nl) || nl > NPMU_NAME_MAX - 4)
 		return NPMU_E_NAME;
+	uint64_t present = 0;
+	int rc = find_members(conn, name, &present);
+	if (rc == 0 && present == 0)
+		rc = NPMU_E_NOENT;
+	if (rc != 0)
+		return rc;
 	struct set *s = calloc(1, sizeof(*s));
 	if (!s)
 		return NPMU_E_NOMEM;
 	s->conn = conn;
 	memcpy(s->name, name, nl);
-	s->n = 0;
 	int last = NPMU_E_NOENT;
-	for (uint32_t i = 0; i < NPMU_STRIPE_UNITS_MAX && (s->n == 0 || i < s->n); i++) {
-		int rc = open_member(s, i, access, lease);
-		if (rc == 0 && s->n == 0) {
-			s->n = s->mem[i].h.n;
-			s->shape = s->mem[i].h;
-		} else if (rc == NPMU_E_VERSION) {
-			set_close(s); /* written by a newer npmu: never guess at it */
-			return rc;
-		} else if (rc != 0 && rc != NPMU_E_NOENT) {
-			last = rc;
-		}
-	}
-	if (s->n == 0) {
+	if ((rc = open_members(s, present, access, lease, &last)) != 0 || s->n == 0) {
 		set_close(s);
-		return last == NPMU_E_NOENT ? NPMU_E_NOENT : last;
+		return rc != 0 ? rc : last;
 	}
 	for (uint32_t i = 0; i < s->n; i++) /* members must agree on the shape */
 		if (s->mem[i].state == NPMU_MEMBER_OK &&
@@ -543,61 +614,143 @@ static void note_lost(struct npmu_stripe_report *rep, uint64_t *noted, const str
 		 s->mem[i].region[0] ? s->mem[i].region : "?", mf->unit[i], why);
 }
 
+/*
+ * A restore reads in batches of groups: every sub-segment a batch needs, from all its members at
+ * once (each member's pieces in one transfer, a window of them in flight: transfer.c), data
+ * straight into the checkpoint where it lies whole; then each piece's checksum (a get: summed on
+ * a thread of its own while the next batch is read); then, in one more transfer, the parity of
+ * the groups that miss data; then the decoding of those groups.
+ */
+#define GET_DEPTH 32             /* a get's sub-segments per member per batch (2 windows) */
+#define REBUILD_BYTES (32u << 20) /* a rebuild's buffer for the sub-segments of a batch */
+
 /* Where a restore of one version is. */
 struct restoring {
 	struct set *s;
 	const struct npmu__stripe_manifest *mf;
+	const struct npmu__ec *ec;
 	uint32_t slot;
+	uint8_t *out;                   /* the checkpoint; NULL: a rebuild (all goes to scratch) */
+	uint8_t *tail;                  /* the data sub-segments of the group the end cuts */
+	uint8_t *scratch;               /* the batch's parity (a rebuild: every sub-segment) */
+	uint32_t g0;                    /* the batch's first group */
+	struct npmu__csum_shift shift;  /* over one sub-segment's bytes */
+	uint64_t whole;                 /* the checksum of the checkpoint restored so far */
 	struct npmu_stripe_report *rep; /* may be NULL */
 	uint64_t noted;                 /* members already in rep->which */
+	uint64_t failed;                /* members whose read failed: not asked again */
 	uint32_t bad, repaired;
 };
 
-/* read_pass -- read sub-segments [from, to) of group g from their members at once into frag;
- * each that arrives and passes its checksum is marked present. Returns how many did. */
-static uint32_t read_pass(struct restoring *rs, uint32_t g, uint32_t from, uint32_t to,
-			  uint8_t **frag, uint8_t *present)
+/* One sub-segment to read: j of group g, into buf; arrived once its member's read did, summed
+ * once its checksum is in csum, good once that checksum is the manifest's. */
+struct piece {
+	uint32_t g, j;
+	uint8_t *buf;
+	bool arrived, summed, good;
+	uint64_t csum;
+};
+
+/* piece_buf -- where sub-segment j of group g goes: a data one that lies whole in the checkpoint
+ * straight there, the tail group's data to tail, parity (a rebuild: all) to the batch's scratch. */
+static uint8_t *piece_buf(const struct restoring *rs, uint32_t g, uint32_t j)
 {
 	const struct npmu__stripe_layout *l = &rs->mf->layout;
-	uint32_t w = l->k + l->m, good = 0;
-	struct npmu__xfer_target t[NPMU_EC_K_MAX + NPMU_EC_M_MAX];
-	struct npmu_iov iov[NPMU_EC_K_MAX + NPMU_EC_M_MAX];
-	uint32_t which[NPMU_EC_K_MAX + NPMU_EC_M_MAX];
+	uint64_t off = ((uint64_t)g * l->k + j) * l->seg_size;
+	if (rs->out && j < l->k)
+		return off + l->seg_size <= l->length ? rs->out + off
+						      : rs->tail + (size_t)j * l->seg_size;
+	uint32_t per = rs->out ? l->m : l->k + l->m, at = rs->out ? j - l->k : j;
+	return rs->scratch + ((size_t)(g - rs->g0) * per + at) * l->seg_size;
+}
+
+/* sum_pieces -- the checksum of every piece that arrived (on the summing thread, or in
+ * judge_pieces). */
+static void sum_pieces(struct piece *p, size_t np, uint64_t seg_size)
+{
+	for (size_t q = 0; q < np; q++)
+		if (p[q].arrived && !p[q].summed) {
+			p[q].csum = npmu__csum(p[q].buf, seg_size);
+			p[q].summed = true;
+		}
+}
+
+/* judge_pieces -- each piece that arrived and whose checksum is the manifest's is good; one
+ * that fails is lost, never used (S2). */
+static void judge_pieces(struct restoring *rs, struct piece *p, size_t np)
+{
+	const struct npmu__stripe_layout *l = &rs->mf->layout;
+	sum_pieces(p, np, l->seg_size);
+	for (size_t q = 0; q < np; q++) {
+		if (!p[q].arrived)
+			continue;
+		p[q].good = p[q].csum == rs->mf->csums[(size_t)p[q].g * (l->k + l->m) + p[q].j];
+		if (p[q].good)
+			continue;
+		rs->bad++;
+		note_lost(rs->rep, &rs->noted, rs->s, rs->mf, npmu__stripe_member_of(l, p[q].g, p[q].j),
+			  "checksum failed");
+	}
+}
+
+/* read_pieces -- read the np pieces, every member's at once (one target each); a member that is
+ * lost, or whose read fails, gives none. */
+static int read_pieces(struct restoring *rs, struct piece *p, size_t np)
+{
+	const struct npmu__stripe_layout *l = &rs->mf->layout;
+	struct npmu__xfer_target t[NPMU_STRIPE_UNITS_MAX];
+	size_t first[NPMU_STRIPE_UNITS_MAX + 1] = {0}; /* member u's pieces: idx[first[u] ..] */
+	uint32_t who[NPMU_STRIPE_UNITS_MAX];
+	struct npmu_iov *iov = malloc((np ? np : 1) * sizeof(*iov));
+	size_t *idx = malloc((np ? np : 1) * sizeof(*idx));
+	if (!iov || !idx) {
+		free(iov);
+		free(idx);
+		return NPMU_E_NOMEM;
+	}
+	for (size_t q = 0; q < np; q++)
+		first[npmu__stripe_member_of(l, p[q].g, p[q].j) + 1]++;
+	for (uint32_t u = 0; u < l->n; u++)
+		first[u + 1] += first[u];
+	size_t fill[NPMU_STRIPE_UNITS_MAX];
+	memcpy(fill, first, sizeof(fill));
+	for (size_t q = 0; q < np; q++)
+		idx[fill[npmu__stripe_member_of(l, p[q].g, p[q].j)]++] = q;
 	int nt = 0;
-	for (uint32_t j = from; j < to; j++) {
-		uint32_t u = npmu__stripe_member_of(l, g, j);
+	for (uint32_t u = 0; u < l->n; u++) {
 		struct member *mb = &rs->s->mem[u];
-		if (mb->state != NPMU_MEMBER_OK) {
+		if (first[u] == first[u + 1])
+			continue;
+		if (mb->state != NPMU_MEMBER_OK || (rs->failed & (1ull << u))) {
 			note_lost(rs->rep, &rs->noted, rs->s, rs->mf, u,
 				  mb->state == NPMU_MEMBER_LOST ? "unreachable or missing"
-								: "corrupt header");
+				  : mb->state == NPMU_MEMBER_CORRUPT ? "corrupt header" : "read failed");
 			continue;
 		}
-		iov[nt] = (struct npmu_iov){npmu__stripe_data_off(&mb->h, rs->slot) +
-						    (uint64_t)g * l->seg_size,
-					    frag[j], l->seg_size};
+		for (size_t q = first[u]; q < first[u + 1]; q++)
+			iov[q] = (struct npmu_iov){npmu__stripe_data_off(&mb->h, rs->slot) +
+							   (uint64_t)p[idx[q]].g * l->seg_size,
+						   p[idx[q]].buf, l->seg_size};
 		t[nt] = (struct npmu__xfer_target){.data = mb->r->data, .ai = &mb->r->ai,
-						   .region_id = mb->r->info.id, .iov = &iov[nt],
-						   .iovcnt = 1};
-		which[nt++] = j;
+						   .region_id = mb->r->info.id, .iov = &iov[first[u]],
+						   .iovcnt = (int)(first[u + 1] - first[u])};
+		who[nt++] = u;
 	}
 	if (nt > 0)
 		npmu__transfer(t, nt, 0, NULL, 0, 0);
-	for (int q = 0; q < nt; q++) {
-		uint32_t j = which[q], u = npmu__stripe_member_of(l, g, j);
-		if (t[q].rc != 0) {
+	for (int k = 0; k < nt; k++) {
+		uint32_t u = who[k];
+		if (t[k].rc != 0) {
+			rs->failed |= 1ull << u;
 			note_lost(rs->rep, &rs->noted, rs->s, rs->mf, u, "read failed");
-			continue;
+		} else {
+			for (size_t q = first[u]; q < first[u + 1]; q++)
+				p[idx[q]].arrived = true;
 		}
-		if (npmu__csum(frag[j], l->seg_size) != rs->mf->csums[(size_t)g * w + j]) {
-			rs->bad++; /* S2: failing its checksum, it is lost, never used */
-			note_lost(rs->rep, &rs->noted, rs->s, rs->mf, u, "checksum failed");
-			continue;
-		}
-		present[j] = 1;
-		good++;
 	}
-	return good;
+	free(iov);
+	free(idx);
+	return 0;
 }
 
 /* put_back -- write the reconstructed sub-segments of group g back on their members (those
@@ -623,78 +776,221 @@ static int put_back(struct restoring *rs, uint32_t g, uint8_t **frag, const uint
 	return rc;
 }
 
-/* restore_group -- group g into frag: its data first (from its k members at once), its parity
- * only when some data is missing or to write back; decoded when needed. NPMU_E_LOST when fewer
- * than k sub-segments are good. */
-static int restore_group(struct restoring *rs, const struct npmu__ec *ec, uint32_t g,
-			 uint8_t **frag, bool write_back)
+/* add_to_whole -- group g's data, final in the checkpoint, into the checkpoint's checksum: from
+ * the checksums of the sub-segments read straight into it (csum), of the others computed. */
+static void add_to_whole(struct restoring *rs, uint32_t g, const uint8_t *present,
+			 const uint64_t *csum)
 {
 	const struct npmu__stripe_layout *l = &rs->mf->layout;
-	uint32_t w = l->k + l->m;
-	uint8_t present[NPMU_EC_K_MAX + NPMU_EC_M_MAX] = {0};
-	uint32_t good = read_pass(rs, g, 0, l->k, frag, present);
-	if (good < l->k || write_back)
-		good += read_pass(rs, g, l->k, w, frag, present);
-	bool need = good < w && (write_back || good < l->k);
-	for (uint32_t j = 0; j < l->k && !need; j++)
-		need = !present[j];
-	if (!need)
-		return 0;
-	if (npmu__ec_decode(ec, l->seg_size, frag, present) != 0)
+	for (uint32_t j = 0; j < l->k; j++) {
+		uint64_t off = ((uint64_t)g * l->k + j) * l->seg_size;
+		if (off >= l->length)
+			break;
+		if (off + l->seg_size > l->length) { /* the end: a shorter piece */
+			uint64_t n = l->length - off;
+			rs->whole = npmu__csum_combine(rs->whole, npmu__csum(rs->out + off, n), n);
+			break;
+		}
+		uint64_t c = present[j] ? csum[j] : npmu__csum(rs->out + off, l->seg_size);
+		rs->whole = npmu__csum_concat(&rs->shift, rs->whole, c);
+	}
+}
+
+/* finish_group -- group g, its pieces read (present, with their checksums): decoded when some
+ * data is missing (a rebuild: when anything is, and written back); the tail group's data copied
+ * into the checkpoint, and its data added to the checkpoint's checksum. NPMU_E_LOST when fewer
+ * than k sub-segments are good. */
+static int finish_group(struct restoring *rs, uint32_t g, const uint8_t *present,
+			const uint64_t *csum)
+{
+	const struct npmu__stripe_layout *l = &rs->mf->layout;
+	uint32_t w = l->k + l->m, good = 0;
+	uint8_t *frag[NPMU_EC_K_MAX + NPMU_EC_M_MAX];
+	bool need = false;
+	for (uint32_t j = 0; j < w; j++) {
+		frag[j] = piece_buf(rs, g, j);
+		good += present[j];
+		need |= !present[j] && (j < l->k || !rs->out);
+	}
+	if (good < l->k)
 		return NPMU_E_LOST;
-	if (write_back)
-		return put_back(rs, g, frag, present);
-	for (uint32_t j = 0; j < l->k; j++)
+	if (need && npmu__ec_decode(rs->ec, l->seg_size, frag, present) != 0)
+		return NPMU_E_LOST;
+	if (!rs->out)
+		return need ? put_back(rs, g, frag, present) : 0;
+	for (uint32_t j = 0; j < l->k; j++) {
 		rs->repaired += !present[j];
+		uint64_t off = ((uint64_t)g * l->k + j) * l->seg_size;
+		if (frag[j] != rs->out + off && off < l->length) /* the tail group */
+			memcpy(rs->out + off, frag[j],
+			       l->length - off < l->seg_size ? l->length - off : l->seg_size);
+	}
+	add_to_whole(rs, g, present, csum);
 	return 0;
 }
 
+/* One batch of groups [g0, g0 + count) and its data pieces (a rebuild: every piece), np. */
+struct batch {
+	uint32_t g0, count;
+	struct piece *p;
+	size_t np;
+	pthread_t summer; /* summing its pieces' checksums while the next batch is read */
+	bool summing;
+};
+
+/* read_batch -- read the batch's data (a rebuild: everything), all members at once. */
+static int read_batch(struct restoring *rs, struct batch *b)
+{
+	const struct npmu__stripe_layout *l = &rs->mf->layout;
+	uint32_t first = rs->out ? l->k : l->k + l->m;
+	rs->g0 = b->g0;
+	b->np = 0;
+	for (uint32_t g = b->g0; g < b->g0 + b->count; g++)
+		for (uint32_t j = 0; j < first; j++)
+			b->p[b->np++] = (struct piece){.g = g, .j = j, .buf = piece_buf(rs, g, j)};
+	return read_pieces(rs, b->p, b->np);
+}
+
+/* finish_batch -- the batch read: its pieces judged, the parity of the groups that miss data
+ * read and judged, then each group finished; lost groups counted. */
+static int finish_batch(struct restoring *rs, struct batch *b, uint32_t *lost_groups)
+{
+	const struct npmu__stripe_layout *l = &rs->mf->layout;
+	uint32_t w = l->k + l->m, first = rs->out ? l->k : w;
+	struct piece *p = b->p;
+	size_t np = b->np, more = np; /* the parity of groups that miss data, after the data */
+	rs->g0 = b->g0;
+	judge_pieces(rs, p, np);
+	for (uint32_t g = b->g0; first < w && g < b->g0 + b->count; g++) {
+		bool whole = true;
+		for (uint32_t j = 0; j < l->k; j++)
+			whole &= p[(size_t)(g - b->g0) * first + j].good;
+		for (uint32_t j = l->k; j < w && !whole; j++)
+			p[more++] = (struct piece){.g = g, .j = j, .buf = piece_buf(rs, g, j)};
+	}
+	int rc = more > np ? read_pieces(rs, p + np, more - np) : 0;
+	judge_pieces(rs, p + np, more - np);
+	uint8_t present[NPMU_EC_K_MAX + NPMU_EC_M_MAX];
+	uint64_t csum[NPMU_EC_K_MAX + NPMU_EC_M_MAX];
+	size_t q = np;
+	for (uint32_t g = b->g0; rc == 0 && g < b->g0 + b->count; g++) {
+		memset(present, 0, sizeof(present));
+		for (uint32_t j = 0; j < first; j++) {
+			present[j] = p[(size_t)(g - b->g0) * first + j].good;
+			csum[j] = p[(size_t)(g - b->g0) * first + j].csum;
+		}
+		for (; q < more && p[q].g == g; q++)
+			present[p[q].j] = p[q].good;
+		int grc = finish_group(rs, g, present, csum);
+		if (grc == NPMU_E_LOST)
+			(*lost_groups)++;
+		else
+			rc = grc;
+	}
+	return rc;
+}
+
+/* Arguments of the summing thread. */
+struct summing {
+	struct batch *b;
+	uint64_t seg_size;
+};
+
+/* summer -- the summing thread: a batch's checksums, while the main thread reads the next. */
+static void *summer(void *arg)
+{
+	struct summing *sm = arg;
+	sum_pieces(sm->b->p, sm->b->np, sm->seg_size);
+	return NULL;
+}
+
+/* sum_start / sum_wait -- a batch's checksums summed on a thread of their own (not at all if
+ * no thread starts: judge_pieces then sums them). */
+static void sum_start(struct batch *b, struct summing *sm, uint64_t seg_size)
+{
+	*sm = (struct summing){.b = b, .seg_size = seg_size};
+	b->summing = pthread_create(&b->summer, NULL, summer, sm) == 0;
+}
+
+static void sum_wait(struct batch *b)
+{
+	if (b->summing)
+		pthread_join(b->summer, NULL);
+	b->summing = false;
+}
+
+/* restore_batches -- every group, a batch at a time: a get reads batch i + 1 while batch i's
+ * checksums are summed beside it, then finishes batch i; a rebuild one batch after the other. */
+static int restore_batches(struct restoring *rs, struct batch bt[2], npmu_progress_fn progress,
+			   void *arg, uint32_t *lost_groups)
+{
+	const struct npmu__stripe_layout *l = &rs->mf->layout;
+	uint32_t per = bt[0].count;
+	struct summing sm[2];
+	struct batch *prev = NULL;
+	int rc = 0;
+	for (uint32_t g = 0, i = 0; rc == 0 && g < l->ngroups; g += per, i ^= 1) {
+		struct batch *b = &bt[i];
+		b->g0 = g;
+		b->count = l->ngroups - g < per ? l->ngroups - g : per;
+		rc = read_batch(rs, b);
+		if (prev)
+			sum_wait(prev);
+		if (rc == 0 && rs->out)
+			sum_start(b, &sm[i], l->seg_size);
+		if (rc == 0 && prev && (rc = finish_batch(rs, prev, lost_groups)) == 0 && progress)
+			progress((uint64_t)prev->g0 + prev->count, l->ngroups, arg);
+		prev = rs->out ? b : NULL;
+		if (rc == 0 && !rs->out && (rc = finish_batch(rs, b, lost_groups)) == 0 && progress)
+			progress((uint64_t)g + b->count, l->ngroups, arg);
+	}
+	if (prev)
+		sum_wait(prev);
+	if (rc == 0 && prev && (rc = finish_batch(rs, prev, lost_groups)) == 0 && progress)
+		progress(l->ngroups, l->ngroups, arg);
+	return rc;
+}
+
 /*
- * restore -- rebuild version mf into out (when not NULL), and with write_back put every
+ * restore -- rebuild version mf into out (when not NULL), or (out NULL: a rebuild) put every
  * reconstructed sub-segment back on its member. Counts in rep; NPMU_E_LOST when some group
  * has fewer than k good sub-segments.
  */
 static int restore(struct set *s, const struct npmu__stripe_manifest *mf, uint8_t *out,
-		   bool write_back, npmu_progress_fn progress, void *arg,
-		   struct npmu_stripe_report *rep)
+		   npmu_progress_fn progress, void *arg, struct npmu_stripe_report *rep)
 {
 	const struct npmu__stripe_layout *l = &mf->layout;
 	uint32_t w = l->k + l->m;
-	struct restoring rs = {.s = s, .mf = mf, .slot = (uint32_t)(mf->version % s->shape.keep),
-			       .rep = rep};
 	struct npmu__ec ec;
+	struct restoring rs = {.s = s, .mf = mf, .ec = &ec, .out = out, .rep = rep,
+			       .slot = (uint32_t)(mf->version % s->shape.keep)};
+	uint64_t batch = out ? (uint64_t)GET_DEPTH * l->n / l->k : REBUILD_BYTES / (w * l->seg_size);
+	batch = batch < 1 ? 1 : batch > l->ngroups ? l->ngroups : batch;
 	int rc = npmu__ec_init(&ec, (int)l->k, (int)l->m);
-	uint8_t *buf = rc == 0 ? malloc((size_t)w * l->seg_size) : NULL;
-	if (rc == 0 && !buf)
+	if (out)
+		npmu__csum_shift_init(&rs.shift, l->seg_size);
+	struct piece *p = malloc((size_t)(batch ? batch : 1) * w * 2 * sizeof(*p));
+	struct batch bt[2] = {{.count = (uint32_t)batch, .p = p},
+			      {.count = (uint32_t)batch, .p = p ? p + batch * w : NULL}};
+	rs.scratch = malloc((size_t)(batch ? batch : 1) * (out ? l->m : w) * l->seg_size);
+	rs.tail = out ? malloc((size_t)l->k * l->seg_size) : NULL;
+	if (rc == 0 && (!p || !rs.scratch || (out && !rs.tail)))
 		rc = NPMU_E_NOMEM;
 	uint32_t lost_groups = 0;
-	for (uint32_t g = 0; rc == 0 && g < l->ngroups; g++) {
-		uint8_t *frag[NPMU_EC_K_MAX + NPMU_EC_M_MAX];
-		for (uint32_t j = 0; j < w; j++)
-			frag[j] = buf + (size_t)j * l->seg_size;
-		int grc = restore_group(&rs, &ec, g, frag, write_back);
-		if (grc == NPMU_E_LOST) {
-			lost_groups++;
-			continue;
-		}
-		rc = grc;
-		for (uint32_t j = 0; out && j < l->k; j++) {
-			uint64_t off = ((uint64_t)g * l->k + j) * l->seg_size;
-			if (off < l->length)
-				memcpy(out + off, frag[j],
-				       l->length - off < l->seg_size ? l->length - off : l->seg_size);
-		}
-		if (progress)
-			progress((uint64_t)(g + 1), l->ngroups, arg);
-	}
-	free(buf);
+	if (rc == 0)
+		rc = restore_batches(&rs, bt, progress, arg, &lost_groups);
+	free(p);
+	free(rs.scratch);
+	free(rs.tail);
 	if (rep) {
 		rep->bad += rs.bad;
 		rep->repaired += rs.repaired;
 	}
 	if (rc == 0 && lost_groups)
 		return NPMU_E_LOST;
-	if (rc == 0 && out && npmu__csum(out, l->length) != mf->length_csum)
+	/* the whole checkpoint's checksum, joined from those of its pieces as they lie in out (the
+	 * same value as npmu__csum(out, length), without reading it again) */
+	if (rc == 0 && out && rs.whole != mf->length_csum)
 		return NPMU_E_CORRUPT; /* every piece checked out but not the whole: never hand it out */
 	return rc;
 }
@@ -708,13 +1004,90 @@ static uint32_t count_lost(const struct set *s)
 	return n;
 }
 
-/* npmu_stripe_get -- restore a version of a set (see npmu.h). */
-int npmu_stripe_get(struct npmu_conn *conn, const char *name, uint64_t version, void **data,
-		    uint64_t *len, npmu_progress_fn progress, void *arg,
-		    struct npmu_stripe_report *rep)
+/* Where a get restores to: the caller's buffer, or memory of its own handed to the caller. */
+struct get_dest {
+	uint8_t *buf;  /* the caller's (npmu_stripe_read); NULL: new memory (npmu_stripe_get) */
+	uint64_t cap;  /* its bytes */
+	uint8_t *mine; /* new memory holding the restored version (npmu_stripe_get) */
+};
+
+/* restore_to -- restore mf into the destination; memory of its own replaces any earlier. */
+static int restore_to(struct set *s, const struct npmu__stripe_manifest *mf, struct get_dest *d,
+		      npmu_progress_fn progress, void *arg, struct npmu_stripe_report *rep)
 {
-	if (!data || !len)
-		return NPMU_E_INVAL;
+	uint64_t length = mf->layout.length;
+	if (d->buf)
+		return length > d->cap ? NPMU_E_TOOBIG : restore(s, mf, d->buf, progress, arg, rep);
+	free(d->mine);
+	if (!(d->mine = malloc(length ? length : 1)))
+		return NPMU_E_NOMEM;
+	return restore(s, mf, d->mine, progress, arg, rep);
+}
+
+/* pick_version -- version `version` (0: the newest) of open set s, or NULL with *rc saying why
+ * (and rep, the log). */
+static const struct npmu__stripe_manifest *pick_version(struct set *s, uint64_t version,
+							 struct npmu_stripe_report *rep, int *rc)
+{
+	rep->lost = count_lost(s);
+	const struct npmu__stripe_manifest *top = newest(s, 0, NULL);
+	const struct npmu__stripe_manifest *mf = version ? exact(s, version) : top;
+	rep->newest = top ? top->version : 0;
+	if (mf) {
+		rep->version = mf->version;
+		return mf;
+	}
+	if (!top) {
+		snprintf(rep->which, sizeof(rep->which), "no member holds a valid manifest");
+		LOG_WARN("stripe %s: no member holds a valid manifest", s->name);
+	} else {
+		LOG_WARN("stripe %s: version %llu is not kept (the newest is %llu; the set keeps %u)",
+			 s->name, (unsigned long long)version, (unsigned long long)top->version,
+			 s->shape.keep);
+	}
+	*rc = top ? NPMU_E_NOENT : rep->lost == s->n ? NPMU_E_LOST : NPMU_E_CORRUPT;
+	return NULL;
+}
+
+/* fall_back -- version mf cannot be restored (rc): the newest older version that can is
+ * offered (rep->older_ok), or, when the newest was asked for (version 0), restored into d and
+ * said; *len gets its length. Returns 0 when it was restored, else rc. */
+static int fall_back(struct set *s, const struct npmu__stripe_manifest *mf, uint64_t version,
+		     int rc, struct get_dest *d, uint64_t *len, struct npmu_stripe_report *rep)
+{
+	for (const struct npmu__stripe_manifest *o = newest(s, mf->version, NULL); o;
+	     o = newest(s, o->version, NULL)) {
+		struct npmu_stripe_report r2 = {0};
+		struct get_dest probe = {0}; /* an older version that does not fit is tried aside */
+		struct get_dest *to = d->buf && o->layout.length > d->cap ? &probe : d;
+		int orc = restore_to(s, o, to, NULL, NULL, &r2);
+		free(probe.mine);
+		if (orc != 0)
+			continue;
+		rep->older_ok = o->version;
+		if (version != 0)
+			break;
+		LOG_WARN("stripe %s: the newest version, %llu, cannot be restored (%s): restored "
+			 "version %llu", s->name, (unsigned long long)mf->version, rep->which,
+			 (unsigned long long)o->version);
+		*len = o->layout.length;
+		if (to == &probe)
+			return NPMU_E_TOOBIG; /* it is not in the caller's buffer: *len says how big */
+		rep->version = o->version;
+		rep->bad = r2.bad;
+		rep->repaired = r2.repaired;
+		return 0;
+	}
+	LOG_WARN("stripe %s: version %llu cannot be restored: %s", s->name,
+		 (unsigned long long)mf->version, rep->which);
+	return rc;
+}
+
+/* get -- npmu_stripe_get and npmu_stripe_read: restore a version of set NAME into d; *len gets
+ * its length (also when it does not fit: NPMU_E_TOOBIG). */
+static int get(struct npmu_conn *conn, const char *name, uint64_t version, struct get_dest *d,
+	       uint64_t *len, npmu_progress_fn progress, void *arg, struct npmu_stripe_report *rep)
+{
 	struct npmu_stripe_report dummy;
 	if (!rep)
 		rep = &dummy;
@@ -723,71 +1096,47 @@ int npmu_stripe_get(struct npmu_conn *conn, const char *name, uint64_t version, 
 	int rc = set_open(conn, name, NPMU_ACCESS_READ, 0, &s);
 	if (rc != 0)
 		return rc;
-	rep->lost = count_lost(s);
-	const struct npmu__stripe_manifest *top = newest(s, 0, NULL);
-	const struct npmu__stripe_manifest *mf = version ? exact(s, version) : top;
-	rep->newest = top ? top->version : 0;
-	if (!mf) {
-		if (!top) {
-			snprintf(rep->which, sizeof(rep->which), "no member holds a valid manifest");
-			LOG_WARN("stripe %s: no member holds a valid manifest", name);
-		} else {
-			LOG_WARN("stripe %s: version %llu is not kept (the newest is %llu; the set keeps "
-				 "%u)", name, (unsigned long long)version,
-				 (unsigned long long)top->version, s->shape.keep);
-		}
-		rc = top ? NPMU_E_NOENT : rep->lost == s->n ? NPMU_E_LOST : NPMU_E_CORRUPT;
-		set_close(s);
-		return rc;
+	const struct npmu__stripe_manifest *mf = pick_version(s, version, rep, &rc);
+	if (mf) {
+		*len = mf->layout.length;
+		rc = restore_to(s, mf, d, progress, arg, rep);
 	}
-	rep->version = mf->version;
-	uint8_t *out = malloc(mf->layout.length ? mf->layout.length : 1);
-	rc = out ? restore(s, mf, out, false, progress, arg, rep) : NPMU_E_NOMEM;
-	if (rc == NPMU_E_LOST || rc == NPMU_E_CORRUPT) {
-		/* the newest older version that can still be restored: offered, or, when the newest
-		 * was asked for, restored (and said) */
-		for (const struct npmu__stripe_manifest *o = newest(s, mf->version, NULL); o;
-		     o = newest(s, o->version, NULL)) {
-			struct npmu_stripe_report r2 = {0};
-			uint8_t *tmp = malloc(o->layout.length ? o->layout.length : 1);
-			int orc = tmp ? restore(s, o, tmp, false, NULL, NULL, &r2) : NPMU_E_NOMEM;
-			if (orc == 0) {
-				rep->older_ok = o->version;
-				if (version == 0) {
-					LOG_WARN("stripe %s: the newest version, %llu, cannot be restored "
-						 "(%s): restored version %llu", name,
-						 (unsigned long long)mf->version, rep->which,
-						 (unsigned long long)o->version);
-					rep->version = o->version;
-					rep->bad = r2.bad;
-					rep->repaired = r2.repaired;
-					uint64_t length = o->layout.length;
-					free(out);
-					set_close(s);
-					*data = tmp;
-					*len = length;
-					return 0;
-				}
-				free(tmp);
-				break;
-			}
-			free(tmp);
-		}
-		LOG_WARN("stripe %s: version %llu cannot be restored: %s", name,
-			 (unsigned long long)mf->version, rep->which);
-		free(out);
-		set_close(s);
-		return rc;
-	}
-	uint64_t length = mf->layout.length; /* mf lives in s */
+	if (mf && (rc == NPMU_E_LOST || rc == NPMU_E_CORRUPT))
+		rc = fall_back(s, mf, version, rc, d, len, rep);
 	set_close(s);
+	return rc;
+}
+
+/* npmu_stripe_get -- restore a version of a set into new memory (see npmu.h). */
+int npmu_stripe_get(struct npmu_conn *conn, const char *name, uint64_t version, void **data,
+		    uint64_t *len, npmu_progress_fn progress, void *arg,
+		    struct npmu_stripe_report *rep)
+{
+	if (!data || !len)
+		return NPMU_E_INVAL;
+	struct get_dest d = {0};
+	uint64_t length = 0;
+	int rc = get(conn, name, version, &d, &length, progress, arg, rep);
 	if (rc != 0) {
-		free(out);
+		free(d.mine);
 		return rc;
 	}
-	*data = out;
+	*data = d.mine;
 	*len = length;
 	return 0;
+}
+
+/* npmu_stripe_read -- restore a version of a set into the caller's buffer (see npmu.h). */
+int npmu_stripe_read(struct npmu_conn *conn, const char *name, uint64_t version, void *buf,
+		     uint64_t cap, uint64_t *len, npmu_progress_fn progress, void *arg,
+		     struct npmu_stripe_report *rep)
+{
+	if (!len || (!buf && cap))
+		return NPMU_E_INVAL;
+	uint8_t none;
+	struct get_dest d = {.buf = buf ? buf : &none, .cap = cap};
+	*len = 0;
+	return get(conn, name, version, &d, len, progress, arg, rep);
 }
 
 /* recreate_member -- member i was lost with its unit: create it again, on its unit if that one
@@ -898,7 +1247,7 @@ static int rebuild(struct set *s, uint64_t lease, npmu_progress_fn progress, voi
 		versions[nv++] = o->version;
 	for (int v = (int)nv - 1; v >= 0 && rc == 0; v--) {
 		const struct npmu__stripe_manifest *mf = exact(s, versions[v]);
-		int vrc = restore(s, mf, NULL, true, progress, arg, rep);
+		int vrc = restore(s, mf, NULL, progress, arg, rep);
 		if (vrc == NPMU_E_LOST && v > 0) {
 			LOG_WARN("stripe %s: version %llu cannot be rebuilt: %s", name,
 				 (unsigned long long)mf->version, rep->which);

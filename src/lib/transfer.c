@@ -255,12 +255,17 @@ int npmu__transfer(struct npmu__xfer_target *t, int nt, int write, const struct 
 			}
 	for (int k = 0; k < nt; k++)
 		begin(&t[k], &x[k], &tmo[k], timeout_ms);
-	/* the bytes between two completions: one chunk per target in flight at most */
+	/* the bytes between two completions: one chunk per target in flight at most; total: the
+	 * most any target moves (its own pieces, or the shared ones) */
 	uint64_t chunk_bytes = 0, total = 0;
-	for (int k = 0; k < nt; k++)
+	for (int k = 0; k < nt; k++) {
 		chunk_bytes += x[k].chunk;
-	for (int i = 0; i < iovcnt; i++)
-		total += iov[i].len;
+		uint64_t bytes = 0;
+		const struct npmu_iov *v = t[k].iov ? t[k].iov : iov;
+		for (int i = 0, n = t[k].iov ? t[k].iovcnt : iovcnt; i < n; i++)
+			bytes += v[i].len;
+		total = bytes > total ? bytes : total;
+	}
 	struct npmu__spin spin = {
 		.free_ns = npmu__spin_for_bytes(total < chunk_bytes ? total : chunk_bytes)};
 	for (bool busy = true; busy;) {

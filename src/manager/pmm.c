@@ -90,6 +90,53 @@ static void member_name(const char *name, uint32_t i, char out[NPMU_NAME_MAX + 1
 	out[len] = '\0';
 }
 
+/* member_index -- i when region is NAME.sI, member i of striped set NAME (as member_name spells
+ * it: no leading zeros, i below NPMU_SET_MEMBERS_MAX); else -1. */
+static int member_index(const char *name, const char *region)
+{
+	size_t nl = strlen(name);
+	if (strncmp(region, name, nl) != 0 || strncmp(region + nl, ".s", 2) != 0)
+		return -1;
+	const char *d = region + nl + 2;
+	int i = 0;
+	for (size_t k = 0; d[k]; k++) {
+		if (d[k] < '0' || d[k] > '9' || k >= 2 || (k == 1 && d[0] == '0'))
+			return -1;
+		i = i * 10 + (d[k] - '0');
+	}
+	return d[0] && i < NPMU_SET_MEMBERS_MAX ? i : -1;
+}
+
+/* set_members -- the MEMBERS reply: which regions NAME.s0 .. NAME.s63 exist and `who` may see,
+ * found in one pass over the unit's table (pmmd: every unit's, listed afresh, so a member is
+ * found however the directory stands); NPMU_E_ACCESS when some exist but none is visible. */
+static int set_members(struct npmu__pmm *pmm, const char *who, const char *name,
+		       struct npmu__cursor *reply)
+{
+	struct npmu_region_info page[NPMU_LIST_PAGE];
+	uint64_t present = 0, hidden = 0;
+	uint32_t start = 0, total = 0;
+	do {
+		int n = pmm->ops->list(pmm->unit, start, page, NPMU_LIST_PAGE, &total);
+		if (n < 0)
+			return n;
+		if (n == 0)
+			break;
+		for (int k = 0; k < n; k++) {
+			int i = member_index(name, page[k].name);
+			if (i >= 0 && rights_of(pmm, who, &page[k]) != 0)
+				present |= 1ull << i;
+			else if (i >= 0)
+				hidden |= 1ull << i;
+		}
+		start += (uint32_t)n;
+	} while (start < total);
+	if (!present && hidden)
+		return NPMU_E_ACCESS;
+	npmu__reply_u64_put(reply, present);
+	return 0;
+}
+
 /* lease_put -- the LEASE reply of acquire and renew: u64 id, u64 epoch. */
 static void lease_put(struct npmu__cursor *reply, const struct npmu__lease *l)
 {
@@ -453,6 +500,7 @@ int npmu__pmm_handle(struct npmu__pmm *pmm, const char *who, uint16_t type,
 		return rc;
 	}
 	case NPMU_MSG_LIST: return list(pmm, who, req->start, reply);
+	case NPMU_MSG_MEMBERS: return set_members(pmm, who, req->name, reply);
 	case NPMU_MSG_UNITS: return pmm->ops->units(pmm->unit, reply);
 	case NPMU_MSG_HOLDER: return npmu__pmm_handle_fast(pmm, who, type, req, reply);
 	case NPMU_MSG_CLOSE: /* the key is the proof: whoever holds it may give it back */

@@ -105,7 +105,7 @@ int npmu__pmm_handle_fast(struct npmu__pmm *pmm, const char *who, uint16_t type,
 
 /*
  * npmu__pmm_handle -- serve one decoded manager request (CREATE, OPEN, CLOSE, DELETE, RESIZE,
- * STAT, LIST, UNITS, REVOKE, LEASE, HOLDER, MIRROR; FENCE, MIRROR_REC and RIGHTS from a
+ * STAT, LIST, MEMBERS, UNITS, REVOKE, LEASE, HOLDER, MIRROR; FENCE, MIRROR_REC and RIGHTS from a
  * manager programming this unit) from principal `who` (NULL when the manager runs without
  * credentials), appending the reply body to `reply`. Returns 0 or the NPMU_E_* status to send.
  * Rights: see credentials.h.

@@ -6,7 +6,7 @@ static void hello(void *arg, uint32_t *flags, uint8_t id[8], uint64_t *capacity,
 {
 	(void)arg;
 	(void)id;
-	*flags = NPMU_UNIT_MANAGER;
+	*flags = NPMU_UNIT_MANAGER | NPMU_UNIT_MEMBERS;
 	*capacity = *free = 0;
 }
 

@@ -27,7 +27,10 @@ const char *npmu__msg_type_name(uint16_t type)
 	static const char *const names[] = {"?",      "HELLO", "CREATE", "OPEN",    "CLOSE",
 					    "DELETE", "RESIZE", "STAT", "LIST",  "PERSIST",
 					    "AUTH1",  "AUTH3",  "UNITS", "REVOKE", "LEASE",
-					    "FENCE",  "MIRROR_REC", "MIRROR", "HOLDER", "RIGHTS"};
+					    "FENCE",  "MIRROR_REC", "MIRROR", "HOLDER", "RIGHTS",
+					    "MEMBERS"};
+	_Static_assert(sizeof(names) / sizeof(names[0]) == NPMU_MSG_TYPE_MAX + 1,
+		       "a name for every message type");
 	type &= (uint16_t)~NPMU_MSG_REPLY;
 	return type <= NPMU_MSG_TYPE_MAX ? names[type] : "?";
 }
@@ -175,7 +178,8 @@ static int get_persist(struct npmu__cursor *c, struct npmu__request *req)
 	return 0;
 }
 
-/* npmu__req_encode -- encode the body of request `type`; returns its length. */
+/* npmu__req_encode -- encode the body of request `type`; returns its length.
+ * long: one case per message type, beside npmu__req_decode's. */
 int npmu__req_encode(uint16_t type, const struct npmu__request *req, void *buf, size_t buflen)
 {
 	struct npmu__cursor c;
@@ -230,7 +234,8 @@ int npmu__req_encode(uint16_t type, const struct npmu__request *req, void *buf, 
 	case NPMU_MSG_DELETE:
 	case NPMU_MSG_REVOKE:
 	case NPMU_MSG_RIGHTS:
-	case NPMU_MSG_STAT: put_name(&c, req->name); break;
+	case NPMU_MSG_STAT:
+	case NPMU_MSG_MEMBERS: put_name(&c, req->name); break;
 	case NPMU_MSG_LIST: npmu__put_u32(&c, req->start); break;
 	case NPMU_MSG_PERSIST:
 		if (put_persist(&c, req) != 0)
@@ -332,6 +337,11 @@ int npmu__req_decode(uint16_t type, const void *body, size_t len, struct npmu__r
 	case NPMU_MSG_REVOKE:
 	case NPMU_MSG_RIGHTS:
 	case NPMU_MSG_STAT: rc = get_name(&c, req->name); break;
+	case NPMU_MSG_MEMBERS:
+		rc = get_name(&c, req->name);
+		if (c.ok && rc == 0 && strlen(req->name) + 4 > NPMU_NAME_MAX)
+			return NPMU_E_NAME; /* a set's name leaves room for its members' ".s63" */
+		break;
 	case NPMU_MSG_LIST: req->start = npmu__get_u32(&c); break;
 	case NPMU_MSG_PERSIST:
 		rc = get_persist(&c, req);

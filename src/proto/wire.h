@@ -33,7 +33,7 @@
  */
 
 #define NPMU_WIRE_MAGIC 0x574d504eu
-#define NPMU_WIRE_VERSION 4 /* 4: PERSIST carries up to NPMU_PERSIST_RANGES ranges */
+#define NPMU_WIRE_VERSION 4 /* 4: PERSIST carries up to NPMU_PERSIST_RANGES ranges; MEMBERS */
 #define NPMU_WIRE_HDR_LEN 36
 #define NPMU_WIRE_MAX 4096
 #define NPMU_WIRE_ADDR_MAX 256
@@ -105,7 +105,13 @@ enum npmu__msg_type {
 			       * every third of ttl_ms (src/manager/holders.h) */
 	NPMU_MSG_RIGHTS = 19, /* manager to unit: body: name; reply: u64 region_id, u32 count (<=
 			       * NPMU_RIGHTS_REPLY_MAX), count x (u64 key, u32 access, u64 holder) */
-	NPMU_MSG_TYPE_MAX = 19,
+	NPMU_MSG_MEMBERS = 20, /* client to manager: body: name (a striped set's, at most
+				* NPMU_NAME_MAX - 4 long: room for ".s63"); reply: u64 present (bit
+				* i: region NAME.sI exists on a unit that answered and the requester
+				* may see it). One request finds a set's members (src/lib/stripe.c);
+				* NPMU_E_ACCESS when members exist but the requester may see none.
+				* Asked only of a manager whose HELLO sets NPMU_UNIT_MEMBERS */
+	NPMU_MSG_TYPE_MAX = 20,
 };
 
 /* What a LEASE request asks (its op field). */
@@ -129,7 +135,8 @@ enum npmu__rec_op {
 
 #define NPMU_HOLDER_TTL_MS 3000u /* a holder is dead after this long without renewal */
 #define NPMU_RIGHTS_REPLY_MAX 64 /* = NPMU_RIGHTS_MAX (pool_format.h) */
-#define NPMU_SET_MEMBERS_MAX 64  /* = NPMU_STRIPE_UNITS_MAX (stripe_format.h) */
+#define NPMU_SET_MEMBERS_MAX 64  /* = NPMU_STRIPE_UNITS_MAX (stripe_format.h): a MEMBERS
+				  * reply's u64 has a bit for each */
 
 /* What a writer asks of the manager about a mirrored region (NPMU_MSG_MIRROR). */
 enum npmu__mirror_op {
@@ -146,6 +153,7 @@ enum npmu__mirror_op {
 #define NPMU_UNIT_AUTH 0x2      /* manager requests must come sealed on an authenticated session */
 #define NPMU_UNIT_MANAGER 0x4   /* a manager answers (region requests served) */
 #define NPMU_UNIT_DATA 0x8      /* a unit answers (one-sided access, persist, close) */
+#define NPMU_UNIT_MEMBERS 0x10  /* the manager answers MEMBERS (older ones drop it unanswered) */
 #define NPMU_ADDR_STR_MAX 127   /* "host:port" of a unit */
 
 /*

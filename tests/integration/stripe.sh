@@ -4,11 +4,13 @@
 # are killed; three killed: the error names them; a corrupted sub-segment on a live unit is
 # detected, never used, and rebuilt; a replaced unit (its pool lost) is rebuilt and the set is
 # healthy again; a second version keeps the first restorable; bad parameters get clear errors;
-# two writers on one set at once take turns, and a stalled writer taken over changes nothing.
+# two writers on one set at once take turns, and a stalled writer taken over changes nothing;
+# a set's members are found in one request, never by opening each possible one in turn; a set
+# restores into the caller's buffer too (stripe_read.c), repairing it there.
 set -euo pipefail
 build=$1
 size=${NPMU_STRIPE_SIZE:-1G}
-npmud="$build/npmud"; pmmd="$build/pmmd"; npmu="$build/npmu"
+npmud="$build/npmud"; pmmd="$build/pmmd"; npmu="$build/npmu"; sread="$build/tests/stripe_read"
 dir=$(mktemp -d /tmp/npmu-stripe-XXXXXX)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; [ -n "${KEEP:-}" ] || rm -rf "$dir"; }
@@ -50,9 +52,14 @@ expect 1 "no such region" "$npmu" stripe stat bad
 expect 1 "invalid argument" "$npmu" stripe put bad "$dir/ckpt" --k 40 --m 2
 expect 1 "more units than the manager has" "$npmu" stripe put bad "$dir/ckpt" --k 6 --m 2
 expect 0 "version 1, .*committed on every unit" "$npmu" stripe put set "$dir/ckpt" --k 4 --m 2 --capacity "$size"
+# a new set's members are found in one request (MEMBERS), never by opening NAME.s0 .. NAME.s63
+# one by one: pmmd refused no OPEN so far (a probe of a missing member is logged "rejected OPEN")
+probes=$(grep -c "rejected OPEN\|more rejected messages" "$dir/pmmd.log" || true)
+[ "$probes" = 0 ] || fail "finding the sets' members: $probes failed OPEN(s) at pmmd: $(grep -m3 rejected "$dir/pmmd.log")"
 expect 0 "4\+2 over 6 units .Reed-Solomon.*version 1: .*manifest on 6 of 6" "$npmu" stripe stat set
 expect 0 "got version 1" "$npmu" stripe get set "$dir/out"
 cmp -s "$dir/ckpt" "$dir/out" || fail "restore with every unit differs"
+expect 0 "read $((bytes - 12345)) bytes of version 1, same as get and FILE" "$sread" "$NPMU_SERVER" set "$dir/ckpt"
 
 # any two units lost: restored byte-identical from parity (two different pairs)
 for pair in "1 4" "2 3"; do
@@ -77,6 +84,7 @@ head -c 3000 /dev/urandom > "$dir/junk"
 expect 0 "1 sub-segment.s. failed their checksum: set.s3 .* checksum failed.*rebuilt from parity" \
   "$npmu" stripe get set "$dir/out"
 cmp -s "$dir/ckpt" "$dir/out" || fail "restore around a corrupt sub-segment differs"
+expect 0 "same as get and FILE" "$sread" "$NPMU_SERVER" set "$dir/ckpt" # repaired in the caller's buffer
 expect 0 "1 sub-segment.s. written back; every member healthy" "$npmu" stripe rebuild set
 expect 0 "got version 1 of set \([0-9.]+ [GM]iB\) into" "$npmu" stripe get set "$dir/out"
 
@@ -188,5 +196,8 @@ cmp -s "$dir/small" "$dir/out5" || fail "restore with two manifests corrupt diff
 "$npmu" put --offset 8192 racks.s2 "$dir/junk4k" > /dev/null
 expect 1 "no member holds a valid manifest.*corrupt" "$npmu" stripe get racks "$dir/out5"
 
+# nor later, with members lost, replaced or on units that were away: only those listed are opened
+probes=$(grep -c "rejected OPEN" "$dir/pmmd.log" || true)
+[ "$probes" = 0 ] || fail "$probes OPEN(s) refused by pmmd over the run: $(grep -m3 rejected "$dir/pmmd.log")"
 if [ "$fails" -ne 0 ]; then echo "$fails check(s) failed"; exit 1; fi
 echo "all stripe checks passed"

@@ -17,6 +17,7 @@
 #include <sodium.h>
 
 #include "mirrors.h"
+#include "pmm.h"
 #include "remote_ops.h"
 #include "replies.h"
 #include "service.h"
@@ -259,6 +260,45 @@ static void fence__closes_writers(void **state)
 	npmu__units_fini(&us);
 }
 
+/* members__found_in_one_listing: MEMBERS answers which of NAME.s0 .. NAME.s63 exist, on any
+ * unit, and nothing else (not NAME.s01, NAME.s64, NAMEx.s1, NAME.s1x). */
+static void members__found_in_one_listing(void **state)
+{
+	(void)state;
+	struct npmu__units us;
+	units_of(&us);
+	npmu__units_refresh(&us);
+	struct npmu__pmm pmm;
+	npmu__pmm_init(&pmm, &npmu__remote_unit_ops, &us, NULL, 0);
+	const char *names[] = {"m.s0", "m.s2", "m.s10", "m.s63", "m.s01", "m.s64", "mx.s1",
+			       "m.s1x", "m.s", "m.t3"};
+	const int count = (int)(sizeof(names) / sizeof(names[0]));
+	for (int i = 0; i < count; i++) {
+		struct npmu__request req = {.size = 4096, .copies = 1};
+		snprintf(req.name, sizeof(req.name), "%s", names[i]);
+		snprintf(req.unit, sizeof(req.unit), "%s", tu[i % NUNITS].addr);
+		struct npmu_region_info info;
+		assert_int_equal(npmu__remote_unit_ops.create(&us, &req, "", &info), 0);
+	}
+	const char *sets[] = {"m", "mx", "none"};
+	const uint64_t want[] = {1ull << 0 | 1ull << 2 | 1ull << 10 | 1ull << 63, 1ull << 1, 0};
+	for (int k = 0; k < 3; k++) {
+		struct npmu__request req = {0};
+		snprintf(req.name, sizeof(req.name), "%s", sets[k]);
+		uint8_t body[NPMU_WIRE_MAX];
+		struct npmu__cursor reply;
+		npmu__cursor_init(&reply, body, sizeof(body));
+		assert_int_equal(npmu__pmm_handle(&pmm, NULL, NPMU_MSG_MEMBERS, &req, &reply), 0);
+		uint64_t present;
+		assert_int_equal(npmu__reply_u64(body, reply.pos, &present), 0);
+		assert_int_equal(present, want[k]);
+	}
+	for (int i = 0; i < count; i++)
+		assert_int_equal(npmu__remote_unit_ops.remove(&us, names[i]), 0);
+	npmu__pmm_fini(&pmm);
+	npmu__units_fini(&us);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -266,6 +306,7 @@ int main(void)
 		cmocka_unit_test(units__refresh_finds_regions),
 		cmocka_unit_test(mirror__placed_on_two_domains),
 		cmocka_unit_test(fence__closes_writers),
+		cmocka_unit_test(members__found_in_one_listing),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

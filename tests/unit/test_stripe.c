@@ -1,5 +1,5 @@
 /* test_stripe.c -- striped sets: layout and placement, Reed-Solomon repair of every pattern of up
- * to m losses, and the member header and manifest codecs. */
+ * to m losses, the member header and manifest codecs, and checksums joined from pieces'. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include "csum.h"
 #include "stripe_format.h"
 
 /* layout__groups_and_placement: group counts at uneven sizes, bounds, distinct rotating members. */
@@ -173,6 +174,37 @@ static void manifest__roundtrip_and_damage(void **state)
 	assert_int_equal(npmu__stripe_manifest_decode(buf, sizeof(buf), &out), NPMU_E_CORRUPT);
 }
 
+/* csum__joined_equals_whole: a buffer's CRC-64 follows from its pieces' (any split, pieces of
+ * one size through one shift, the empty piece), and a change anywhere changes it. */
+static void csum__joined_equals_whole(void **state)
+{
+	(void)state;
+	size_t len = 3u << 20;
+	uint8_t *b = malloc(len);
+	assert_non_null(b);
+	for (size_t i = 0; i < len; i++)
+		b[i] = (uint8_t)(i * 2654435761u >> 13);
+	uint64_t whole = npmu__csum(b, len);
+	size_t cuts[] = {0, 1, 7, 4096, 65537, 1u << 20, len - 1, len};
+	for (size_t c = 0; c < sizeof(cuts) / sizeof(cuts[0]); c++) {
+		size_t a = cuts[c];
+		assert_true(npmu__csum_combine(npmu__csum(b, a), npmu__csum(b + a, len - a), len - a) ==
+			    whole);
+	}
+	struct npmu__csum_shift seg; /* pieces of 64 KiB, then a short tail */
+	npmu__csum_shift_init(&seg, 65536);
+	uint64_t run = 0;
+	size_t off = 0;
+	for (; off + 65536 <= len - 1000; off += 65536)
+		run = npmu__csum_concat(&seg, run, npmu__csum(b + off, 65536));
+	run = npmu__csum_combine(run, npmu__csum(b + off, len - off), len - off);
+	assert_true(run == whole);
+	b[len / 2] ^= 1;
+	assert_true(npmu__csum_combine(npmu__csum(b, 4096), npmu__csum(b + 4096, len - 4096),
+				       len - 4096) != whole);
+	free(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -180,6 +212,7 @@ int main(void)
 		cmocka_unit_test(code__every_loss_pattern),
 		cmocka_unit_test(member__roundtrip_and_damage),
 		cmocka_unit_test(manifest__roundtrip_and_damage),
+		cmocka_unit_test(csum__joined_equals_whole),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

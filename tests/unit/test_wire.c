@@ -109,7 +109,7 @@ static void req__every_type_roundtrips(void **state)
 		}
 		if (t == NPMU_MSG_HOLDER)
 			assert_int_equal(out.holder, in.holder);
-		if (t == NPMU_MSG_RIGHTS)
+		if (t == NPMU_MSG_RIGHTS || t == NPMU_MSG_MEMBERS)
 			assert_string_equal(out.name, in.name);
 		if (t == NPMU_MSG_LEASE) {
 			assert_int_equal(out.lease, 42);
@@ -164,8 +164,14 @@ static void req__every_type_roundtrips(void **state)
 	set.name[NPMU_NAME_MAX - 4] = 'a';
 	n = npmu__req_encode(NPMU_MSG_LEASE, &set, body, sizeof(body));
 	assert_int_equal(npmu__req_decode(NPMU_MSG_LEASE, body, (size_t)n, &out), NPMU_E_NAME);
-	set.members = NPMU_SET_MEMBERS_MAX + 1;
+	/* MEMBERS names a set the same way: a longer name is refused, naming the field */
+	n = npmu__req_encode(NPMU_MSG_MEMBERS, &set, body, sizeof(body));
+	assert_int_equal(npmu__req_decode(NPMU_MSG_MEMBERS, body, (size_t)n, &out), NPMU_E_NAME);
 	set.name[NPMU_NAME_MAX - 4] = '\0';
+	n = npmu__req_encode(NPMU_MSG_MEMBERS, &set, body, sizeof(body));
+	assert_int_equal(npmu__req_decode(NPMU_MSG_MEMBERS, body, (size_t)n, &out), 0);
+	assert_string_equal(out.name, set.name);
+	set.members = NPMU_SET_MEMBERS_MAX + 1;
 	n = npmu__req_encode(NPMU_MSG_LEASE, &set, body, sizeof(body));
 	assert_int_equal(npmu__req_decode(NPMU_MSG_LEASE, body, (size_t)n, &out), NPMU_E_PROTO);
 }
