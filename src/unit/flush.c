@@ -51,14 +51,15 @@ void npmu__flush_request_done(struct npmu__flush *f)
 	f->pending_requests++;
 }
 
-/* write_back -- step 1 and 2 of a page-granularity group (flush.h): every piece's pages written
- * to the disk and waited for; false when the kernel refused (the caller persists each piece). */
+/* write_back -- step 1 and 2 of a page-granularity group (flush.h): every piece's pages sent
+ * to the disk at once, and all but the last's waited for (the persist of the last waits for
+ * its own); false when the kernel refused (the caller persists each piece). */
 static bool write_back(struct npmu__flush *f)
 {
 	const unsigned start = SYNC_FILE_RANGE_WRITE;
 	const unsigned wait = SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
 			      SYNC_FILE_RANGE_WAIT_AFTER;
-	for (uint32_t i = 0; i + 1 < f->n; i++)
+	for (uint32_t i = 0; i < f->n; i++) /* the last one's too: every write in flight at once */
 		if (sync_file_range(f->fd, (off_t)f->piece[i].file_off, (off_t)f->piece[i].len,
 				    start) != 0)
 			goto refused;

@@ -12,7 +12,8 @@
  *   pool on a page-granularity mapping (a file in the page cache, made durable with msync):
  *     1. writeback of every piece is started (sync_file_range WRITE), so the writes of all
  *        requests go to the disk at once;
- *     2. each piece's writeback is waited for (WAIT_BEFORE | WRITE | WAIT_AFTER);
+ *     2. each piece's writeback but the last's is waited for (WAIT_BEFORE | WRITE |
+ *        WAIT_AFTER);
  *     3. one libpmem2 persist (msync) of the last piece: it waits for its own pages (already
  *        written), commits the file's metadata that the writes needed (extents, datasync) and
  *        flushes the disk's cache -- which makes the pieces written in 2 durable as well.
