@@ -31,8 +31,9 @@ static void drop_stream(struct npmu_conn *conn, const char *name)
 }
 
 /* commits -- blocks of per commits of len bytes (append updates or overwrite commits) at a
- * durability, microseconds appended to lat. The stream is written through once first (placed),
- * so the unit's pages are warm as in a stream that has run a while. */
+ * durability, microseconds appended to lat. The stream is written through once first at that
+ * durability, so the unit's pages are warm, and a persistent stream's blocks already written
+ * to the disk (the pool's extents no longer unwritten), as in a stream that has run a while. */
 static void commits(struct npmu_conn *conn, bool append, size_t len, enum npmu_durability d,
 		    int per, struct samples *lat)
 {
@@ -43,7 +44,7 @@ static void commits(struct npmu_conn *conn, bool append, size_t len, enum npmu_d
 	struct npmu_ckpt_cfg cfg = {.mode = append ? NPMU_CKPT_APPEND : NPMU_CKPT_OVERWRITE,
 				    .state_size = append ? 2u << 20 : len,
 				    .log_size = append ? log : 0};
-	struct npmu_ckpt_opts warm = {.durability = NPMU_PLACED}, opts = {.durability = d};
+	struct npmu_ckpt_opts warm = {.durability = d}, opts = {.durability = d};
 	struct npmu_ckpt *ck;
 	char *buf = malloc(len);
 	if (!buf)
@@ -142,7 +143,8 @@ void bench_commit(const struct bench_env *env)
 	}
 	report_note("%d blocks per row of %d, %d and %d commits (64 B, 4 KiB, 1 MiB); median = p50 "
 		    "over all, spread = lowest and highest block's p50; each stream is written through once before "
-		    "(warm pages at the unit, as in a stream that has run a while). placed: in the unit's memory "
+		    "at the row's durability (warm pages at the unit and, persistent, blocks already written to "
+		    "its disk, as in a stream that has run a while). placed: in the unit's memory "
 		    "(survives the writer); persistent: flushed to the unit's persistence domain (here "
 		    "msync of a pool file on this machine's disk). Baselines with the same bytes: "
 		    "pwrite + fdatasync to a file on the same disk; placed write+fdatasync: an npmu "
