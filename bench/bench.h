@@ -15,6 +15,7 @@ struct bench_env {
 	const char *raw;       /* raw libfabric target's address */
 	pid_t raw_pid;         /* it busy-polls: paused while others are measured */
 	const char *unit;      /* one npmud with its embedded manager */
+	const char *shm_unit;  /* the same on libfabric's shm provider (NULL: not measured) */
 	pid_t unit_pid;        /* for its CPU use */
 	const char *pmmd;      /* a pmmd over six units (mirrors, striped sets) */
 	pid_t pmmd_pid;        /* for its memory (0: unknown) */
@@ -89,6 +90,7 @@ void bench_mirrored(const struct bench_env *env);
 void bench_striped(const struct bench_env *env, uint64_t len);
 void bench_commit(const struct bench_env *env);
 void bench_group_commit(const struct bench_env *env);
+void bench_shm(const struct bench_env *env);
 void bench_catchup(const struct bench_env *env);
 void bench_takeover(const struct bench_env *env);
 int takeover_primary_main(const char *server, const char *name, uint64_t size);

@@ -11,7 +11,7 @@
 static const char usage[] =
 	"usage: npmu_bench --raw HOST:PORT --raw-pid PID --unit HOST:PORT --unit-pid PID\n"
 	"                  --pmmd HOST:PORT [--pmmd-pid PID] [--redis HOST:PORT] --dir DIR\n"
-	"                  --out DIR [--quick] [--sections LIST]\n"
+	"                  --out DIR [--shm-unit NAME:N] [--quick] [--sections LIST]\n"
 	"  (started by bench/run.sh, which starts what it names on loopback)\n"
 	"  --raw, --raw-pid    a raw libfabric target (npmu_bench --raw-target FILE) and its pid\n"
 	"  --unit, --unit-pid  an npmud with its embedded manager, and its pid (CPU use)\n"
@@ -22,7 +22,9 @@ static const char usage[] =
 	"  --out               where bench.json, report.md and the plot data go\n"
 	"  --quick             fewer repetitions: a smoke run, not figures to report\n"
 	"  --sections LIST     only these sections, comma-separated, of: memcpy, transport,\n"
-	"                      commit, group, catchup, takeover, scale, mirrored, striped, memory\n";
+	"                      commit, group, catchup, takeover, scale, mirrored, striped, memory,\n"
+	"                      shm\n"
+	"  --shm-unit NAME:N   an npmud on the shm provider (same host), measured next to --unit\n";
 
 /* wanted -- whether section `name` is in the comma-separated list (NULL: every section). */
 static bool wanted(const char *list, const char *name)
@@ -56,6 +58,7 @@ int main(int argc, char **argv)
 		{"quick", no_argument, NULL, 'q'},       {"help", no_argument, NULL, 'h'},
 		{"pmmd-pid", required_argument, NULL, 'P'},
 		{"sections", required_argument, NULL, 's'},
+		{"shm-unit", required_argument, NULL, 'm'},
 		{NULL, 0, NULL, 0}};
 	int c;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -71,6 +74,7 @@ int main(int argc, char **argv)
 		case 'q': env.quick = true; break;
 		case 'P': env.pmmd_pid = atoi(optarg); break;
 		case 's': sections = optarg; break;
+		case 'm': env.shm_unit = optarg; break;
 		case 'h': fputs(usage, stdout); return 0;
 		default: fputs(usage, stderr); return 2;
 		}
@@ -109,6 +113,8 @@ int main(int argc, char **argv)
 		bench_striped(&env, env.quick ? 64u << 20 : 256u << 20);
 	if (wanted(sections, "memory"))
 		bench_memory(&env);
+	if (wanted(sections, "shm") && env.shm_unit)
+		bench_shm(&env);
 	kill(env.raw_pid, SIGCONT);
 	report_targets();
 

@@ -23,6 +23,9 @@ wait_file() { for _ in $(seq 1000); do [ -s "$1" ] && return 0; sleep 0.01; done
 "$build/bench/npmu_bench" --raw-target "$dir/raw.addr" & raw_pid=$!; pids+=($raw_pid)
 "$build/npmud" --pool "$dir/bench.pool" --size 4G --listen 127.0.0.1:0 --addr-file "$dir/npmu.addr" \
   2>"$dir/npmud.log" & unit_pid=$!; pids+=($unit_pid)
+# the same kind of unit on libfabric's shm provider (same host only), named after this run
+"$build/npmud" --pool "$dir/shm.pool" --size 256M --provider shm --listen "npmu-bench-$$" \
+  --addr-file "$dir/shm.addr" 2>"$dir/shm.log" & pids+=($!)
 # six units under a manager: mirrored regions and striped sets. They sleep on their completion
 # queue (--spin-us 0): with 2 cores, spinning units would measure the scheduler.
 "$build/npmu" keygen "$dir/cluster.key" > /dev/null
@@ -51,7 +54,7 @@ if command -v redis-server > /dev/null; then
   done
 fi
 [ ${#redis[@]} -gt 0 ] || echo "bench: no redis-server could be started: the Redis baselines are left out"
-wait_file "$dir/raw.addr"; wait_file "$dir/npmu.addr"; wait_file "$dir/pmmd.addr"
+wait_file "$dir/raw.addr"; wait_file "$dir/npmu.addr"; wait_file "$dir/pmmd.addr"; wait_file "$dir/shm.addr"
 
 fi_ver=$(fi_info --version 2>/dev/null | awk '/libfabric:/ {print $2}')
 export NPMU_BENCH_COMMIT=$(git -C "$here/.." rev-parse --short HEAD 2>/dev/null || echo unknown)
@@ -61,7 +64,7 @@ export NPMU_BENCH_COMMIT=$(git -C "$here/.." rev-parse --short HEAD 2>/dev/null 
        "commit $NPMU_BENCH_COMMIT, $(date -u +%Y-%m-%d)"
   "$build/bench/npmu_bench" --raw "$(cat "$dir/raw.addr")" --raw-pid "$raw_pid" \
     --unit "$(cat "$dir/npmu.addr")" --unit-pid "$unit_pid" --pmmd "$(cat "$dir/pmmd.addr")" --pmmd-pid "$pmmd_pid" \
-    "${redis[@]}" --dir "$dir" --out "$out" "$@"
+    --shm-unit "$(cat "$dir/shm.addr")" "${redis[@]}" --dir "$dir" --out "$out" "$@"
 } | tee "$out/report.txt"
 if [[ " $* " == *" --sections "* ]]; then
   echo "bench: some sections only: no plots"

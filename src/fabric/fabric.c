@@ -2,6 +2,7 @@
 #include "fabric.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -256,8 +257,13 @@ static int open_endpoint(struct npmu__fabric *fab, bool listen)
 		.type = FI_AV_TABLE,
 		.count = listen ? NPMU_FABRIC_SERVER_PEERS : NPMU_FABRIC_CLIENT_PEERS};
 	int rc = fi_av_open(fab->domain, &av_attr, &fab->av, NULL);
+	if (rc != 0 && av_attr.count > 256) { /* (shm holds 256 peers at most) */
+		av_attr.count = 256;
+		rc = fi_av_open(fab->domain, &av_attr, &fab->av, NULL);
+	}
 	if (rc != 0)
 		return fail("fi_av_open", rc);
+	fab->av_count = av_attr.count;
 	if ((rc = fi_endpoint(fab->domain, fab->info, &fab->ep, NULL)) != 0)
 		return fail(listen ? "fi_endpoint (address in use?)" : "fi_endpoint", rc);
 	if ((rc = fi_ep_bind(fab->ep, &fab->av->fid, 0)) != 0 ||
@@ -270,6 +276,50 @@ static int open_endpoint(struct npmu__fabric *fab, bool listen)
 	return 0;
 }
 
+/* shm_mapped -- whether any process maps path (a line of some /proc/PID/maps names it). */
+static bool shm_mapped(const char *path)
+{
+	DIR *proc = opendir("/proc");
+	if (!proc)
+		return true; /* cannot tell: assume so */
+	bool found = false;
+	struct dirent *d;
+	char maps[64], line[4096];
+	while (!found && (d = readdir(proc)) != NULL) {
+		if (d->d_name[0] < '1' || d->d_name[0] > '9')
+			continue;
+		snprintf(maps, sizeof(maps), "/proc/%.20s/maps", d->d_name);
+		FILE *f = fopen(maps, "r");
+		while (f && !found && fgets(line, sizeof(line), f)) {
+			char *nl = strchr(line, '\n');
+			if (nl)
+				*nl = '\0';
+			size_t n = strlen(line), m = strlen(path);
+			found = n >= m && strcmp(line + n - m, path) == 0 &&
+				(n == m || line[n - m - 1] == ' ');
+		}
+		if (f)
+			fclose(f);
+	}
+	closedir(proc);
+	return found;
+}
+
+/*
+ * shm_clear_stale -- (a unit about to listen on shm as node:service) remove the shared memory
+ * region of that name that a unit killed before it could close left behind, so a restart is
+ * not refused as busy; one that a live process maps is left alone (the listen then fails).
+ */
+static void shm_clear_stale(const char *node, const char *service)
+{
+	char path[512];
+	snprintf(path, sizeof(path), "/dev/shm/%s:%s", node, service ? service : "0");
+	if (strchr(path + 9, '/') || access(path, F_OK) != 0 || shm_mapped(path))
+		return;
+	if (unlink(path) == 0)
+		LOG_WARN("fabric: removed %s, left by a unit that stopped without closing it", path);
+}
+
 /* npmu__fabric_open -- open provider `provider` and an enabled RDM endpoint. */
 int npmu__fabric_open(const char *provider, const char *node, const char *service, bool listen,
 		      struct npmu__fabric **fab_ptr)
@@ -280,6 +330,8 @@ int npmu__fabric_open(const char *provider, const char *node, const char *servic
 	if (!fab)
 		return NPMU_E_NOMEM;
 	fab->wait_fd = -1;
+	if (listen && node && strcmp(provider, "shm") == 0)
+		shm_clear_stale(node, service);
 	int rc = get_info(provider, node, service, listen, &fab->info);
 	if (rc != 0) {
 		free(fab);
@@ -342,8 +394,12 @@ int npmu__fabric_addr_str(const struct npmu__fabric *fab, const void *addr, char
 		return 0;
 	}
 	default: {
+		/* a string address: shm prints a named endpoint as fi_ns://NAME:SERVICE, which
+		 * clients reach as NAME:SERVICE */
 		size_t l = len;
 		fi_av_straddr(fab->av, addr, buf, &l);
+		if (strncmp(buf, "fi_ns://", 8) == 0)
+			memmove(buf, buf + 8, strlen(buf + 8) + 1);
 		return 0;
 	}
 	}
@@ -401,9 +457,13 @@ bool npmu__fabric_refused(const struct npmu__fabric *fab, const void *addr)
 						   : sizeof(struct sockaddr_in6), true);
 }
 
-/* npmu__fabric_is_loopback -- whether our own address is 127.0.0.0/8 or ::1. */
+/* npmu__fabric_is_loopback -- whether our own address is 127.0.0.0/8 or ::1, or the provider
+ * reaches only this host (shm). */
 bool npmu__fabric_is_loopback(const struct npmu__fabric *fab)
 {
+	const char *prov = fab->info->fabric_attr->prov_name;
+	if (prov && strcmp(prov, "shm") == 0)
+		return true;
 	if (fab->info->addr_format == FI_SOCKADDR_IN) {
 		const struct sockaddr_in *sin = (const void *)fab->name;
 		return (ntohl(sin->sin_addr.s_addr) >> 24) == 127;

@@ -34,6 +34,7 @@ struct npmu__fabric {
 	bool local_mr;             /* FI_MR_LOCAL: local buffers need registering */
 	bool mr_endpoint;          /* FI_MR_ENDPOINT: registrations are bound to the endpoint */
 	size_t max_rma;            /* largest single RMA transfer */
+	size_t av_count;           /* peers its address vector holds */
 	/* FI_ORDER_SAW: a send leaves after the writes posted before it; on a reliable connection
 	 * (rxm over tcp, verbs RC) the target handles the message only after their data is
 	 * placed, so a PERSIST may follow writes without waiting for their completions */
@@ -113,7 +114,8 @@ bool npmu__fabric_tcp(const struct npmu__fabric *fab);
  * refuses TCP connections; false when it cannot tell or something answers. 100 ms at most. */
 bool npmu__addr_refused(const void *addr, size_t addr_len);
 
-/* npmu__fabric_is_loopback -- whether our own address is a loopback one (127/8 or ::1). */
+/* npmu__fabric_is_loopback -- whether our own address is a loopback one (127/8 or ::1), or
+ * the provider reaches only this host (shm: the unit and its clients share the machine). */
 bool npmu__fabric_is_loopback(const struct npmu__fabric *fab);
 
 /* npmu__split_hostport -- split "host:port" or "[v6]:port" (port optional: default_port). */

@@ -1,5 +1,6 @@
 /* service.c -- the request loop: posted receives, sealed requests opened, dispatch to the owner's
  * handlers (or its slow thread), replies, and idle sleep. */
+#define _GNU_SOURCE /* ppoll */
 #include "service.h"
 
 #include <errno.h>
@@ -21,6 +22,8 @@
 #define PEERS_MAX 1024     /* return addresses kept in the address vector */
 #define SEND_WAIT_MS 1000  /* how long a reply may wait for transmit room */
 #define STALL_MS 20        /* a request served longer than this stalled the manager (leases) */
+#define NAP_NS 50000       /* a sleep without a wait object (shm), while busy */
+#define NAP_BUSY_NS 3000000000ull /* busy: a message came this recently */
 #define BATCH_MAX 32       /* requests answered after one batch_end at most (< TX_BUFS) */
 _Static_assert(RX_BUFS <= NPMU_FABRIC_SERVER_RX && TX_BUFS <= NPMU_FABRIC_SERVER_TX,
 	       "the endpoint is opened with room for the receives posted and replies in flight");
@@ -172,7 +175,11 @@ struct npmu__service_stats npmu__service_stats(const struct npmu__service *svc)
 static int peer_lookup(struct npmu__service *svc, const uint8_t *addr, uint16_t len,
 		       fi_addr_t *out)
 {
-	if (len != svc->fab->name_len)
+	/* socket addresses have our own's length; a string address (shm) may end in its NUL,
+	 * holds none before, and is terminated here */
+	bool str = svc->fab->info->addr_format == FI_ADDR_STR;
+	if (str ? len == 0 || len >= NPMU_WIRE_ADDR_MAX || memchr(addr, 0, len - 1u)
+		: len != svc->fab->name_len)
 		return NPMU_E_PROTO;
 	svc->tick++;
 	struct peer *victim = NULL;
@@ -186,12 +193,15 @@ static int peer_lookup(struct npmu__service *svc, const uint8_t *addr, uint16_t 
 		if (!victim || p->last_used < victim->last_used)
 			victim = p;
 	}
-	if (svc->npeers < PEERS_MAX)
+	if (svc->npeers < PEERS_MAX && svc->npeers < svc->fab->av_count)
 		victim = &svc->peers[svc->npeers++];
 	else
 		fi_av_remove(svc->fab->av, &victim->fi_addr, 1, 0);
 	fi_addr_t fa;
-	if (fi_av_insert(svc->fab->av, addr, 1, &fa, 0, NULL) != 1) {
+	uint8_t name[NPMU_WIRE_ADDR_MAX];
+	memcpy(name, addr, len);
+	name[len] = '\0';
+	if (fi_av_insert(svc->fab->av, name, 1, &fa, 0, NULL) != 1) {
 		victim->len = 0;
 		victim->last_used = 0;
 		return NPMU_E_PROTO;
@@ -565,14 +575,17 @@ int npmu__service_run(struct npmu__service *svc, int stop_fd, unsigned spin_us)
 		struct pollfd pfd[3] = {{.fd = stop_fd, .events = POLLIN},
 					{.fd = dfd, .events = POLLIN},
 					{.fd = svc->fab->wait_fd, .events = POLLIN}};
-		int timeout = -1;
-		if (svc->fab->wait_fd < 0)
-			timeout = 1; /* provider without a wait object: short naps */
-		else if (fi_trywait(svc->fab->fabric, &cq_fid, 1) != FI_SUCCESS) {
+		/* a provider without a wait object (shm) drives one-sided transfers only when the
+		 * unit progresses it, and they leave nothing in the CQ: it naps 50 us at a time
+		 * while clients talk to it (one holding a region renews its holder every second),
+		 * 1 ms once none has for NAP_BUSY_NS */
+		const struct timespec nap = {0, npmu__now_ns() - last < NAP_BUSY_NS ? NAP_NS : 1000000};
+		if (svc->fab->wait_fd >= 0 && fi_trywait(svc->fab->fabric, &cq_fid, 1) != FI_SUCCESS) {
 			last = npmu__now_ns();
 			continue;
 		}
-		int n = poll(pfd, svc->fab->wait_fd < 0 ? 2 : 3, timeout);
+		int n = ppoll(pfd, svc->fab->wait_fd < 0 ? 2 : 3, svc->fab->wait_fd < 0 ? &nap : NULL,
+			      NULL);
 		if (n < 0 && errno != EINTR) {
 			LOG_ERR("poll: %s", strerror(errno));
 			return NPMU_E_INTERNAL;

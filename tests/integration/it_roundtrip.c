@@ -6,6 +6,7 @@
 #include <cmocka.h>
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -294,6 +295,78 @@ static void persist__concurrent_puts_share_flushes(void **state)
 	assert_true(flushes > 0 && flushes < reqs);
 }
 
+/* shm_connect -- a connection to u over the shm provider. */
+static struct npmu_conn *shm_connect(const struct unit_proc *u)
+{
+	struct npmu_conn_cfg cfg = {.server = u->addr, .provider = "shm", .timeout_ms = 5000};
+	struct npmu_conn *c = NULL;
+	assert_int_equal(npmu_conn_new(&cfg, &c), 0);
+	return c;
+}
+
+/* shm__same_host_unit: a unit served over libfabric's shm provider (named, on this host, no
+ * credentials needed) takes writes of every size, a persistent put and a stream's commits; a
+ * unit killed with SIGKILL restarts on the same name (its stale shared memory region removed)
+ * with everything persisted still there. */
+static void shm__same_host_unit(void **state)
+{
+	(void)state;
+	char name[64];
+	snprintf(name, sizeof(name), "npmu-it-%d", (int)getpid());
+	const char *extra[] = {"--provider", "shm", "--listen", name, NULL};
+	struct unit_proc u;
+	assert_int_equal(unit_start_args(&u, NULL, "64M", extra), 0);
+	assert_non_null(strstr(u.addr, name)); /* NAME:PORT, which clients use as is */
+	struct npmu_conn *c = shm_connect(&u);
+	struct npmu_region *r;
+	assert_int_equal(npmu_region_create(c, "s", 4 << 20, NULL), 0);
+	assert_int_equal(npmu_region_open(c, "s", NPMU_ACCESS_READ_WRITE, &r), 0);
+	uint8_t *w = malloc(1 << 20), *g = malloc(1 << 20);
+	const size_t sizes[] = {1, 64, 4096, 65549, 1 << 20};
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		uint64_t off = 4096 * i + i;
+		fill_pattern(w, sizes[i], 900 + i, off);
+		struct npmu_iov iov = {off, w, sizes[i]};
+		assert_int_equal(npmu_region_put(r, &iov, 1, NPMU_PERSISTENT), 0);
+		memset(g, 0, sizes[i]);
+		assert_int_equal(npmu_region_read(r, off, g, sizes[i]), 0);
+		assert_true(check_pattern(g, sizes[i], 900 + i, off));
+	}
+	struct npmu_ckpt_cfg cc = {.mode = NPMU_CKPT_OVERWRITE, .state_size = 8192};
+	struct npmu_ckpt *p;
+	assert_int_equal(npmu_ckpt_create(c, "s.stream", &cc), 0);
+	assert_int_equal(npmu_ckpt_open_primary(c, "s.stream", NULL, &p), 0);
+	for (int i = 0; i < 20; i++) {
+		fill_pattern(w, 8192, 1000 + (uint64_t)i, 0);
+		assert_int_equal(npmu_ckpt_commit(p, w, 8192), 0);
+	}
+	npmu_ckpt_close(&p);
+	npmu_region_close(&r);
+	npmu_conn_delete(&c);
+	assert_int_equal(unit_stop(&u, true), -SIGKILL);
+	assert_int_equal(unit_restart(&u), 0);
+	assert_int_equal(unit_log_count(&u, "left by a unit that stopped without closing it"), 1);
+	c = shm_connect(&u);
+	assert_int_equal(npmu_region_open(c, "s", NPMU_ACCESS_READ, &r), 0);
+	assert_int_equal(npmu_region_read(r, 4096 * 4 + 4, g, 1 << 20), 0);
+	assert_true(check_pattern(g, 1 << 20, 904, 4096 * 4 + 4));
+	npmu_region_close(&r);
+	struct npmu_ckpt *b;
+	uint64_t len, seq;
+	assert_int_equal(npmu_ckpt_open_backup(c, "s.stream", NULL, &b), 0);
+	assert_true(npmu_ckpt_follow(b) > 0);
+	const void *st = npmu_ckpt_state(b, &len, &seq);
+	assert_int_equal(len, 8192);
+	assert_int_equal(seq, 20);
+	assert_true(check_pattern(st, 8192, 1019, 0));
+	npmu_ckpt_close(&b);
+	npmu_conn_delete(&c);
+	free(w);
+	free(g);
+	assert_int_equal(unit_stop(&u, false), 0);
+	unit_cleanup(&u);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -303,6 +376,7 @@ int main(void)
 		cmocka_unit_test(list__pages_through_many_regions),
 		cmocka_unit_test(data__put_pieces),
 		cmocka_unit_test(persist__concurrent_puts_share_flushes),
+		cmocka_unit_test(shm__same_host_unit),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
