@@ -34,9 +34,12 @@
  * full, a session idle for a minute makes room; failing that, one idle for NPMU_SESSION_IDLE_MS
  * whose peer's address refuses connections (its process is gone; a tcp provider's endpoint
  * listens where its requests come from) does. A live client with regions open talks to its
- * manager every second (its holder's renewals), so only the dead are taken this way.
+ * manager every second (its holder's renewals), so only the dead are taken this way. Clients
+ * that start and die faster than sessions free (a crash loop filling the table) turn newcomers
+ * away until the first of theirs has been idle that long: half a second.
  */
-#define NPMU_SESSION_IDLE_MS 3000
+#define NPMU_SESSION_IDLE_MS 500 /* (the refused connection is the proof; idleness only spares
+				  * the probes a client in the middle of an exchange) */
 enum npmu__session_state { SESSION_FREE, SESSION_CHALLENGED, SESSION_OPEN };
 
 struct npmu__session {
