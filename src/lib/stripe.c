@@ -43,6 +43,15 @@ struct set {
 	bool have[NPMU_STRIPE_UNITS_MAX][NPMU_STRIPE_KEEP_MAX];
 };
 
+/* member_target -- a transfer target moving the iovcnt pieces at iov to or from member mb. */
+static struct npmu__xfer_target member_target(const struct member *mb, const struct npmu_iov *iov,
+					      int iovcnt)
+{
+	return (struct npmu__xfer_target){.data = mb->r->data, .ai = &mb->r->ai,
+					  .region_id = mb->r->info.id, .iov = iov,
+					  .iovcnt = iovcnt};
+}
+
 /* member_name -- "NAME.sI". */
 static void member_name(const char *name, uint32_t i, char out[NPMU_NAME_MAX + 1])
 {
@@ -98,9 +107,7 @@ static void read_manifests(struct set *s)
 			continue;
 		bufs[nt] = buf;
 		iov[nt] = (struct npmu_iov){npmu__stripe_manifest_off(&mb->h, 0), buf, bytes};
-		t[nt] = (struct npmu__xfer_target){.data = mb->r->data, .ai = &mb->r->ai,
-						   .region_id = mb->r->info.id, .iov = &iov[nt],
-						   .iovcnt = 1};
+		t[nt] = member_target(mb, &iov[nt], 1);
 		who[nt++] = i;
 	}
 	if (nt > 0)
@@ -168,9 +175,7 @@ static int open_members(struct set *s, uint64_t present, enum npmu_access access
 		if (rc != 0)
 			continue;
 		iov[nt] = (struct npmu_iov){0, raw[i], sizeof(raw[i])};
-		t[nt] = (struct npmu__xfer_target){.data = mb->r->data, .ai = &mb->r->ai,
-						   .region_id = mb->r->info.id, .iov = &iov[nt],
-						   .iovcnt = 1};
+		t[nt] = member_target(mb, &iov[nt], 1);
 		who[nt++] = i;
 	}
 	if (nt > 0)
@@ -488,9 +493,7 @@ static int put_data(struct set *s, const struct npmu__stripe_layout *l, uint32_t
 			struct member *mb = &s->mem[npmu__stripe_member_of(l, g, j)];
 			iov[j] = (struct npmu_iov){npmu__stripe_data_off(h, slot) + (uint64_t)g * l->seg_size,
 						   j < l->k ? dp[j] : pp[j - l->k], l->seg_size};
-			t[j] = (struct npmu__xfer_target){.data = mb->r->data, .ai = &mb->r->ai,
-							  .region_id = mb->r->info.id, .iov = &iov[j],
-							  .iovcnt = 1};
+			t[j] = member_target(mb, &iov[j], 1);
 		}
 		rc = npmu__transfer(t, (int)(l->k + l->m), 1, NULL, 0, 0);
 		if (rc == 0 && atomic_load(&lh->fenced))
@@ -731,9 +734,7 @@ static int read_pieces(struct restoring *rs, struct piece *p, size_t np)
 			iov[q] = (struct npmu_iov){npmu__stripe_data_off(&mb->h, rs->slot) +
 							   (uint64_t)p[idx[q]].g * l->seg_size,
 						   p[idx[q]].buf, l->seg_size};
-		t[nt] = (struct npmu__xfer_target){.data = mb->r->data, .ai = &mb->r->ai,
-						   .region_id = mb->r->info.id, .iov = &iov[first[u]],
-						   .iovcnt = (int)(first[u + 1] - first[u])};
+		t[nt] = member_target(mb, &iov[first[u]], (int)(first[u + 1] - first[u]));
 		who[nt++] = u;
 	}
 	if (nt > 0)

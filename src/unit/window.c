@@ -77,8 +77,12 @@ int npmu__window_new(struct npmu__pool *pool, const struct npmu__region_meta *r,
 	return 0;
 }
 
-/* npmu__window_persist -- make region bytes [off, off+len) durable (per extent, via libpmem2). */
-void npmu__window_persist(struct npmu__window *win, uint64_t off, uint64_t len)
+/* for_each_piece -- call fn for each extent's piece of region bytes [off, off+len): its map,
+ * address, length and offset in the pool file. */
+static void for_each_piece(struct npmu__window *win, uint64_t off, uint64_t len,
+			   void (*fn)(void *arg, struct pmem2_map *map, void *addr, uint64_t len,
+				      uint64_t file_off),
+			   void *arg)
 {
 	uint64_t end = off + len;
 	for (uint32_t i = 0; i < win->nmaps && off < end; i++) {
@@ -87,24 +91,36 @@ void npmu__window_persist(struct npmu__window *win, uint64_t off, uint64_t len)
 		if (off >= mend)
 			continue;
 		uint64_t stop = end < mend ? end : mend;
-		pmem2_get_persist_fn(win->maps[i])(win->addr + off, stop - off);
+		fn(arg, win->maps[i], win->addr + off, stop - off, win->file_off[i] + (off - mstart));
 		off = stop;
 	}
+}
+
+/* persist_piece -- (for_each_piece) make one piece durable now. */
+static void persist_piece(void *arg, struct pmem2_map *map, void *addr, uint64_t len,
+			  uint64_t file_off)
+{
+	(void)arg;
+	(void)file_off;
+	pmem2_get_persist_fn(map)(addr, len);
+}
+
+/* npmu__window_persist -- make region bytes [off, off+len) durable (per extent, via libpmem2). */
+void npmu__window_persist(struct npmu__window *win, uint64_t off, uint64_t len)
+{
+	for_each_piece(win, off, len, persist_piece, NULL);
+}
+
+/* queue_piece -- (for_each_piece) queue one piece in the flush group arg. */
+static void queue_piece(void *arg, struct pmem2_map *map, void *addr, uint64_t len,
+			uint64_t file_off)
+{
+	npmu__flush_add(arg, map, addr, len, file_off);
 }
 
 /* npmu__window_flush_add -- queue region bytes [off, off+len) in group f, one piece per extent. */
 void npmu__window_flush_add(struct npmu__window *win, uint64_t off, uint64_t len,
 			    struct npmu__flush *f)
 {
-	uint64_t end = off + len;
-	for (uint32_t i = 0; i < win->nmaps && off < end; i++) {
-		uint64_t mstart = win->map_off[i];
-		uint64_t mend = mstart + pmem2_map_get_size(win->maps[i]);
-		if (off >= mend)
-			continue;
-		uint64_t stop = end < mend ? end : mend;
-		npmu__flush_add(f, win->maps[i], win->addr + off, stop - off,
-				win->file_off[i] + (off - mstart));
-		off = stop;
-	}
+	for_each_piece(win, off, len, queue_piece, f);
 }
