@@ -109,8 +109,11 @@ static void opener(void)
 {
 	struct npmu_conn_cfg cfg = {.server = unit.addr};
 	struct npmu_conn *c;
-	if (npmu_conn_new(&cfg, &c) != 0)
+	int crc = npmu_conn_new(&cfg, &c);
+	if (crc != 0) {
+		fprintf(stderr, "overload: an opener could not connect: %s\n", npmu_strerror(crc));
 		_exit(2);
+	}
 	struct npmu_region *r;
 	for (int i = 0; i < 8; i++) {
 		int rc = npmu_region_open(c, "shared", NPMU_ACCESS_READ, &r);
