@@ -13,6 +13,7 @@
 #include "csum.h"
 #include "lease.h"
 #include "log.h"
+#include "prefault.h"
 
 #define LOG_READ_CHUNK (4u << 20) /* bytes of log read at once; the largest update record */
 #define CURSOR_SUFFIX ".cursor"
@@ -117,7 +118,10 @@ static int load_slot(struct npmu_ckpt *ck, uint32_t i, const struct npmu__ckpt_r
 	uint8_t *tmp = calloc(1, ck->hdr.state_size); /* untouched pages cost nothing */
 	if (!tmp)
 		return NPMU_E_NOMEM;
+	struct npmu__prefault pf; /* the fresh pages' faults beside the transfer, not in it */
+	npmu__prefault_start(&pf, tmp, r->length);
 	int rc = npmu_region_read(ck->data, npmu__ckpt_slot_off(&ck->hdr, i), tmp, r->length);
+	npmu__prefault_end(&pf);
 	if (rc == 0 && npmu__csum(tmp, r->length) != r->data_csum)
 		rc = NPMU_E_CORRUPT;
 	if (rc == 0) {

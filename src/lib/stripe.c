@@ -6,6 +6,7 @@
 
 #include "internal.h"
 #include "csum.h"
+#include "prefault.h"
 #include "lease.h"
 #include "log.h"
 #include "stripe_format.h"
@@ -1022,7 +1023,11 @@ static int restore_to(struct set *s, const struct npmu__stripe_manifest *mf, str
 	free(d->mine);
 	if (!(d->mine = malloc(length ? length : 1)))
 		return NPMU_E_NOMEM;
-	return restore(s, mf, d->mine, progress, arg, rep);
+	struct npmu__prefault pf; /* the fresh pages' faults beside the transfers, not in them */
+	npmu__prefault_start(&pf, d->mine, length);
+	int rc = restore(s, mf, d->mine, progress, arg, rep);
+	npmu__prefault_end(&pf);
+	return rc;
 }
 
 /* pick_version -- version `version` (0: the newest) of open set s, or NULL with *rc saying why
