@@ -558,6 +558,118 @@ struct npmu_stripe_info {
 NPMU_API int npmu_stripe_stat(struct npmu_conn *conn, const char *name,
 			      struct npmu_stripe_info *info);
 
+/* npmu_stripe_delete -- delete set NAME: every member region. NPMU_E_BUSY while a put or a
+ * rebuild holds the set (nothing deleted); members on units that do not answer are named in
+ * the log and left (the command says which), the rest deleted. */
+NPMU_API int npmu_stripe_delete(struct npmu_conn *conn, const char *name);
+
+/* ---- Datasets: one checkpoint of many processes, committed together ----------------------- */
+
+/*
+ * A dataset NAME is the checkpoint of a job of many processes (MPI ranks, training workers):
+ * version v has N parts, one per process, each protected like a striped set (k data + m parity
+ * sub-segments per group over n units, or full copies), and one user label (the iteration,
+ * the step). A version is complete once every one of its N parts was put and one process
+ * committed it; readers see complete versions only. Puts and commits never overwrite the
+ * newest `keep` complete versions nor a pinned one, whatever crashed between them.
+ *
+ * The library needs no MPI. A job uses it as:
+ *     npmu_dataset_open(conn, "heat", &cfg, &ds);          cfg.parts = number of processes
+ *     npmu_dataset_latest(ds, &last)   -> restart from last.label, reading any part's bytes
+ *     v = last.version + 1;  (or 1)
+ *     every K steps:  rc = npmu_dataset_put(ds, v, rank, buf, len);
+ *                     all processes agree that every rc was 0 (MPI_Allreduce of rc, MIN)
+ *                     one process: npmu_dataset_commit(ds, v, step);  v++
+ * A version's parts may differ in length; a job restarting with another number of processes
+ * reads the byte ranges it needs (npmu_dataset_read) and puts later versions with its new N.
+ * Layout: src/proto/dataset_format.h.
+ */
+struct npmu_dataset;
+
+/* The shape of a new dataset, and how this process uses it; zero fields take defaults. */
+struct npmu_dataset_cfg {
+	uint32_t parts;    /* parts of the versions this job puts (its number of processes),
+			    * 1..NPMU_DATASET_PARTS_MAX; 0: only reading (open fails to put) */
+	uint32_t k, m, n;  /* each part's protection as npmu_stripe_cfg: 0 gives 4, 2, k+m */
+	int mirror;        /* 1: each part as full copies on n units (k = 1, m = n - 1) */
+	uint64_t seg_size; /* sub-segment bytes; 0: 1 MiB */
+	uint64_t capacity; /* the largest part; 0: the first part put's size */
+	uint32_t keep;     /* complete versions kept readable, 1..4; 0: 2 */
+	uint32_t pins;     /* versions that may be pinned at once besides, 0..3; 0: 1 */
+	enum npmu_durability durability; /* of this process's puts; 0: NPMU_PERSISTENT.
+			    * NPMU_PLACED: in the units' memory, protected by parity across units
+			    * only (a version survives unit crashes that leave k of each group) */
+};
+#define NPMU_DATASET_PARTS_MAX 1024
+
+/* One complete version. */
+struct npmu_dataset_version {
+	uint64_t version;
+	uint64_t label;  /* what the committing process said (the iteration) */
+	uint32_t parts;  /* N */
+	int pinned;      /* kept whatever is committed after it, until unpinned */
+	uint64_t bytes;  /* all parts together */
+};
+
+/*
+ * npmu_dataset_open -- open dataset NAME, creating it from cfg when it does not exist (cfg
+ * NULL or cfg->parts 0: it must exist). The shape of an existing one is its own; a cfg that
+ * asks for another fails with NPMU_E_INVAL (the log says which field).
+ */
+NPMU_API int npmu_dataset_open(struct npmu_conn *conn, const char *name,
+			       const struct npmu_dataset_cfg *cfg, struct npmu_dataset **ds_ptr);
+
+/*
+ * npmu_dataset_put -- put part `part` (< cfg.parts) of version `version`: len bytes, cut,
+ * encoded and written to the part's units at the handle's durability. `version` must be above
+ * every complete version (NPMU_E_INVAL otherwise: versions only grow). Putting the same part of
+ * the same version again replaces it. Units that are down: see npmu_stripe_put; a part put
+ * with some members missing is said in the log and in npmu_dataset_stat.
+ */
+NPMU_API int npmu_dataset_put(struct npmu_dataset *ds, uint64_t version, uint32_t part,
+			      const void *data, uint64_t len);
+
+/*
+ * npmu_dataset_commit -- (one process, once every process's put of `version` returned 0) make
+ * version complete with `label`: every part 0..cfg.parts-1 must hold it (NPMU_E_NOENT names
+ * the first that does not); the oldest complete version beyond `keep`, unless pinned, stops
+ * being kept. Committing a version already complete with the same label is a no-op.
+ */
+NPMU_API int npmu_dataset_commit(struct npmu_dataset *ds, uint64_t version, uint64_t label);
+
+/* npmu_dataset_latest -- the newest complete version; NPMU_E_NOENT when none is. */
+NPMU_API int npmu_dataset_latest(struct npmu_dataset *ds, struct npmu_dataset_version *out);
+
+/* npmu_dataset_versions -- every kept complete version, newest first; *list is freed by the
+ * caller with free(). */
+NPMU_API int npmu_dataset_versions(struct npmu_dataset *ds, struct npmu_dataset_version **list,
+				   size_t *count);
+
+/* npmu_dataset_part_size -- the bytes of part `part` of complete version `version`. */
+NPMU_API int npmu_dataset_part_size(struct npmu_dataset *ds, uint64_t version, uint32_t part,
+				    uint64_t *len);
+
+/*
+ * npmu_dataset_read -- len bytes at offset of part `part` of complete version `version` into
+ * buf, from any k sub-segments of each group; only the groups holding those bytes are read,
+ * and each is checked against the version's checksums. NPMU_E_RANGE beyond the part,
+ * NPMU_E_NOENT for a version that is not complete (or no longer kept), NPMU_E_LOST when
+ * too many of the part's units are lost.
+ */
+NPMU_API int npmu_dataset_read(struct npmu_dataset *ds, uint64_t version, uint32_t part,
+			       uint64_t offset, void *buf, uint64_t len);
+
+/* npmu_dataset_pin -- keep complete version `version` (pinned 1) whatever is committed after
+ * it, or let it go (0). NPMU_E_NOENT for a version not kept, NPMU_E_LIMIT beyond cfg.pins. */
+NPMU_API int npmu_dataset_pin(struct npmu_dataset *ds, uint64_t version, int pinned);
+
+/* npmu_dataset_close -- free the handle (nothing is committed by closing); NULLs *ds_ptr. */
+NPMU_API int npmu_dataset_close(struct npmu_dataset **ds_ptr);
+
+/* npmu_dataset_delete -- delete dataset NAME: every part and its catalog. NPMU_E_BUSY while a
+ * process puts, commits or pins (nothing deleted). */
+NPMU_API int npmu_dataset_delete(struct npmu_conn *conn, const char *name);
+
 #ifdef __cplusplus
 }
 #endif

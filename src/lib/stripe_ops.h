@@ -1,0 +1,68 @@
+/* stripe_ops.h -- what datasets (dataset.c) use of striped sets beyond the public calls. */
+#ifndef NPMU_STRIPE_OPS_H
+#define NPMU_STRIPE_OPS_H
+
+#include <stdint.h>
+
+#include "npmu.h"
+
+/*
+ * How a put chooses its version and slot. A plain npmu_stripe_put writes the set's newest
+ * version + 1 into slot version % keep. A dataset's part names its version (the dataset's) and
+ * must never overwrite a slot holding a version the dataset still keeps (its complete and
+ * pinned versions), so the slot of version v is:
+ *   1. the slot where some member holds a valid manifest of v (v put again replaces itself);
+ *   2. else a slot where no member holds a valid manifest;
+ *   3. else the slot of the oldest version not in keep[];
+ *   none of these: NPMU_E_LIMIT, nothing written.
+ * Readers find a version by its manifest, wherever it lies (the slot it was found in).
+ */
+struct npmu__stripe_put_opts {
+	uint64_t version;                /* 0: the newest + 1 (and slot version % keep) */
+	const uint64_t *keep;            /* versions whose slots are never overwritten */
+	uint32_t nkeep;
+	enum npmu_durability durability; /* 0: NPMU_PERSISTENT */
+	uint64_t *length_csum;           /* (may be NULL) gets the CRC-64 of the bytes put */
+};
+
+/* npmu__stripe_put -- npmu_stripe_put with the version, slot and durability of o (NULL: as
+ * npmu_stripe_put). */
+int npmu__stripe_put(struct npmu_conn *conn, const char *name, const void *data, uint64_t len,
+		     const struct npmu_stripe_cfg *cfg, const struct npmu__stripe_put_opts *o,
+		     npmu_progress_fn progress, void *arg, uint64_t *version);
+
+/* A version as its manifest describes it. */
+struct npmu__stripe_version {
+	uint64_t version, length, length_csum;
+	uint32_t members; /* members holding its manifest */
+};
+
+/* npmu__stripe_find -- version `version` of set NAME from its manifests, without reading data:
+ * NPMU_E_NOENT when no member holds it (or the set does not exist). */
+int npmu__stripe_find(struct npmu_conn *conn, const char *name, uint64_t version,
+		      struct npmu__stripe_version *out);
+
+/*
+ * npmu__stripe_read_range -- bytes [off, off + len) of version `version` of set NAME into buf:
+ * only the groups holding them are read, from any k good sub-segments of each, and every data
+ * sub-segment used (read or decoded) is checked against the manifest's checksum. A version
+ * whose manifest's length_csum is not `length_csum` is another write of that version number
+ * (one never committed): NPMU_E_CORRUPT. NPMU_E_RANGE beyond the version's length.
+ */
+int npmu__stripe_read_range(struct npmu_conn *conn, const char *name, uint64_t version,
+			    uint64_t length_csum, uint64_t off, void *buf, uint64_t len,
+			    struct npmu_stripe_report *rep);
+
+/*
+ * npmu__stripe_update -- read-modify-write of a small set under its lease: with the lease held
+ * (waiting as a put does), the newest version's bytes (NULL, 0 when the set has none) are given
+ * to fn, which returns 0 with *out (malloc'd, freed here) and *out_len to put as the next
+ * version (created from cfg when new), 1 to change nothing, or a negative error returned as is.
+ * wait_ms < 0: as a put waits; 0: NPMU_E_BUSY at once when another holds the lease.
+ */
+typedef int (*npmu__stripe_update_fn)(const void *cur, uint64_t cur_len, void **out,
+				      uint64_t *out_len, void *arg);
+int npmu__stripe_update(struct npmu_conn *conn, const char *name, const struct npmu_stripe_cfg *cfg,
+			int wait_ms, npmu__stripe_update_fn fn, void *arg);
+
+#endif
