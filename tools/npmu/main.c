@@ -33,6 +33,13 @@ static const char usage_main[] =
 	"                            restore a version (default: the newest) from any k of each group\n"
 	"  stripe stat NAME          layout, versions, and each member's health\n"
 	"  stripe rebuild NAME       regenerate lost or corrupt sub-segments (after a unit is replaced)\n"
+	"  dataset ls                datasets (checkpoints of jobs of many processes): newest\n"
+	"                            complete version, its label, parts and bytes\n"
+	"  dataset stat NAME         kept versions and the health of each part's units\n"
+	"  dataset get NAME PART FILE [--version V] [--offset B] [--length B]\n"
+	"                            a part (or a byte range of it) of a complete version\n"
+	"  dataset rm NAME | pin NAME VERSION [--unpin]\n"
+	"                            delete a dataset; keep a version whatever comes after it\n"
 	"  keygen FILE               write a new random key to FILE (mode 0600)\n"
 	"\n"
 	"Options:\n"
@@ -60,7 +67,7 @@ struct verb {
 static const struct verb verbs[] = {
 	{"region", cmd_region}, {"put", cmd_put},	  {"get", cmd_get},
 	{"keygen", cmd_keygen}, {"unit", cmd_unit},	  {"ckpt", cmd_ckpt},
-	{"stripe", cmd_stripe}, {NULL, NULL},
+	{"stripe", cmd_stripe}, {"dataset", cmd_dataset}, {NULL, NULL},
 };
 
 /* main -- the global options (up to the verb), then the verb with the words after it. */
