@@ -97,6 +97,8 @@ int takeover_primary_main(const char *server, const char *name, uint64_t size);
 void bench_scale(const struct bench_env *env);
 int scale_client_main(int argc, char **argv);
 void bench_memory(const struct bench_env *env);
+void bench_dataset(const struct bench_env *env);
+int ds_worker_main(int argc, char **argv);
 int mem_client_main(int argc, char **argv);
 int mem_set_main(int argc, char **argv);
 

@@ -22,8 +22,8 @@ static const char usage[] =
 	"  --out               where bench.json, report.md and the plot data go\n"
 	"  --quick             fewer repetitions: a smoke run, not figures to report\n"
 	"  --sections LIST     only these sections, comma-separated, of: memcpy, transport,\n"
-	"                      commit, group, catchup, takeover, scale, mirrored, striped, memory,\n"
-	"                      shm\n"
+	"                      commit, group, catchup, takeover, scale, mirrored, striped,\n"
+	"                      dataset, memory, shm\n"
 	"  --shm-unit NAME:N   an npmud on the shm provider (same host), measured next to --unit\n";
 
 /* wanted -- whether section `name` is in the comma-separated list (NULL: every section). */
@@ -48,6 +48,8 @@ int main(int argc, char **argv)
 		return mem_client_main(argc, argv);
 	if (argc > 1 && !strcmp(argv[1], "--mem-set"))
 		return mem_set_main(argc, argv);
+	if (argc > 1 && !strcmp(argv[1], "--ds-worker"))
+		return ds_worker_main(argc, argv);
 	const char *sections = NULL;
 	struct bench_env env = {0};
 	static const struct option opts[] = {
@@ -111,6 +113,8 @@ int main(int argc, char **argv)
 		bench_mirrored(&env);
 	if (wanted(sections, "striped"))
 		bench_striped(&env, env.quick ? 64u << 20 : 256u << 20);
+	if (wanted(sections, "dataset"))
+		bench_dataset(&env);
 	if (wanted(sections, "memory"))
 		bench_memory(&env);
 	if (wanted(sections, "shm") && env.shm_unit)

@@ -473,6 +473,10 @@ struct npmu_stripe_cfg {
 	uint32_t keep;     /* versions kept, 2..8; 0: 2 */
 	uint64_t capacity; /* the largest checkpoint it will hold; 0: the first one's size */
 	int mirror;        /* 1: the mirrored layout instead: k = 1, m = n - 1 full copies */
+	enum npmu_durability durability; /* of this put (since NPMU_0.4); 0: NPMU_PERSISTENT.
+			    * NPMU_PLACED: data and manifest written to the units' memory, not
+			    * flushed: a put survives the client's and a unit process's death, and
+			    * power loss of fewer units than the parity covers */
 };
 
 /* What a restore or a rebuild found. */
@@ -487,11 +491,16 @@ struct npmu_stripe_report {
 };
 
 /*
- * npmu_stripe_put -- write a checkpoint of len bytes as the next version of set NAME, creating
- * the set (n member regions NAME.s0.., on n distinct units) on first use: cut into sub-segments,
- * k data + m parity per group (ISA-L, in this process), each member's share written, made
- * persistent, and only then the version's manifest (its commit record) written on every member.
- * *version (may be NULL) gets the version number.
+ * npmu_stripe_put -- write a checkpoint of len bytes as the next version of set NAME (the newest
+ * + 1, in slot version % keep), creating the set (n member regions NAME.s0.., on n distinct
+ * units) on first use: cut into sub-segments, k data + m parity per group (ISA-L, in this
+ * process), each member's share written, made persistent (cfg->durability), and only then the
+ * version's manifest (its commit record) written on every member. *version (may be NULL) gets
+ * the version number. Members lost with their units: the put goes on over the others while
+ * every group keeps k+1 of its k+m sub-segments (k when m = 1), warns naming the members left
+ * out, and the version shows degraded in npmu_stripe_stat (manifest on fewer than n members)
+ * until npmu_stripe_rebuild; below that, NPMU_E_UNREACHABLE naming them. A new set of n units
+ * when fewer answer: NPMU_E_UNREACHABLE ("needs n units, only M answer").
  */
 NPMU_API int npmu_stripe_put(struct npmu_conn *conn, const char *name, const void *data,
 			     uint64_t len, const struct npmu_stripe_cfg *cfg,
@@ -524,7 +533,9 @@ NPMU_API int npmu_stripe_read(struct npmu_conn *conn, const char *name, uint64_t
 /*
  * npmu_stripe_rebuild -- regenerate every lost or corrupt sub-segment of every kept version from
  * the others and write it back (a member region lost with its unit is created again on its unit,
- * or on another unit the set does not use); rep counts what was written.
+ * or on another unit the set does not use, or with no such spare on the set's unit holding the
+ * fewest members: two members on one unit, logged as reduced fault tolerance); rep counts what
+ * was written.
  */
 NPMU_API int npmu_stripe_rebuild(struct npmu_conn *conn, const char *name,
 				 npmu_progress_fn progress, void *arg, struct npmu_stripe_report *rep);
@@ -560,7 +571,8 @@ NPMU_API int npmu_stripe_stat(struct npmu_conn *conn, const char *name,
 
 /* npmu_stripe_delete -- delete set NAME: every member region. NPMU_E_BUSY while a put or a
  * rebuild holds the set (nothing deleted); members on units that do not answer are named in
- * the log and left (the command says which), the rest deleted. */
+ * the log and left, the rest deleted, and NPMU_E_UNREACHABLE says so (delete again once the
+ * units are back). NPMU_E_NOENT when the set has no member. */
 NPMU_API int npmu_stripe_delete(struct npmu_conn *conn, const char *name);
 
 /* ---- Datasets: one checkpoint of many processes, committed together ----------------------- */

@@ -1,5 +1,6 @@
 /* stripe.c -- striped checkpoint sets: put (segment, encode with ISA-L, write, commit), get
  * (restore from any k of each group), rebuild and stat. Format: src/proto/stripe_format.h. */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include "lease.h"
 #include "log.h"
 #include "stripe_format.h"
+#include "stripe_ops.h"
 
 #define KEEP_DEFAULT 2
 #define SET_LEASE_MS 2000     /* a writer's lease on a set (renewed while it writes) */
@@ -119,6 +121,7 @@ static void read_manifests(struct set *s)
 		for (uint32_t k = 0; t[q].rc == 0 && k < h->keep; k++) {
 			s->have[i][k] = npmu__stripe_manifest_decode(bufs[q] + (size_t)k * h->marea,
 								     h->marea, &s->mf[i][k]) == 0;
+			s->mf[i][k].slot = k; /* where it lies: a restore reads that slot's data */
 			if (s->have[i][k] && s->mf[i][k].layout.n != s->n) {
 				npmu__stripe_manifest_free(&s->mf[i][k]);
 				s->have[i][k] = false;
@@ -270,9 +273,34 @@ static const struct npmu__stripe_manifest *exact(const struct set *s, uint64_t v
 	return NULL;
 }
 
+/* units_short -- a new set NAME of n members of size bytes finds too few units among the
+ * manager's count: why, said once. NPMU_E_NOUNIT when the manager has fewer than n units,
+ * NPMU_E_UNREACHABLE when fewer than n answer, NPMU_E_NOSPC when fewer have room. */
+static int units_short(const char *name, uint32_t n, uint64_t size,
+		       const struct npmu_unit_info *list, size_t count)
+{
+	uint32_t up = 0, room = 0;
+	for (size_t i = 0; i < count; i++) {
+		up += list[i].up != 0;
+		room += list[i].up && list[i].free >= size;
+	}
+	if (count < n) {
+		LOG_WARN("stripe %s: needs %u units, the manager has %zu", name, n, count);
+		return NPMU_E_NOUNIT;
+	}
+	if (up < n) {
+		LOG_WARN("stripe %s: needs %u units, only %u answer (of the manager's %zu)", name, n,
+			 up, count);
+		return NPMU_E_UNREACHABLE;
+	}
+	LOG_WARN("stripe %s: needs %u units with %llu bytes free, only %u have that room", name, n,
+		 (unsigned long long)size, room);
+	return NPMU_E_NOSPC;
+}
+
 /* pick_units -- n distinct units that answer: each time the one whose fault domain the set uses
  * least so far (a unit without a domain is its own), then the one with the most room. */
-static int pick_units(struct npmu_conn *conn, uint32_t n, uint64_t size,
+static int pick_units(struct npmu_conn *conn, const char *name, uint32_t n, uint64_t size,
 		      char units[][NPMU_ADDR_STR_MAX + 1])
 {
 	struct npmu_unit_info *list;
@@ -303,10 +331,9 @@ static int pick_units(struct npmu_conn *conn, uint32_t n, uint64_t size,
 		snprintf(units[got++], NPMU_ADDR_STR_MAX + 1, "%s", list[best].addr);
 	}
 	free(used);
-	if (got < n)
-		LOG_WARN("stripe: %u units with room asked for, %u available of %zu", n, got, count);
+	rc = got < n ? units_short(name, n, size, list, count) : 0;
 	free(list);
-	return got < n ? NPMU_E_NOUNIT : 0;
+	return rc;
 }
 
 /* set_create -- the member regions of a new set, one per unit, with their headers. */
@@ -324,7 +351,7 @@ static int set_create(struct npmu_conn *conn, const char *name, const struct npm
 	char (*units)[NPMU_ADDR_STR_MAX + 1] = calloc(l->n, NPMU_ADDR_STR_MAX + 1);
 	if (!units)
 		return NPMU_E_NOMEM;
-	if ((rc = pick_units(conn, l->n, npmu__stripe_member_size(&h), units)) != 0) {
+	if ((rc = pick_units(conn, name, l->n, npmu__stripe_member_size(&h), units)) != 0) {
 		free(units);
 		return rc;
 	}
@@ -379,18 +406,27 @@ static int set_members(struct npmu_conn *conn, const char *name, uint32_t *n)
 	return 0;
 }
 
-/* take_set -- (a writer) take set NAME's lease, as a set of n members, waiting for another
- * writer to finish; then lh holds it (renewed) until npmu__lease_release. */
-static int take_set(struct npmu_conn *conn, const char *name, uint32_t n,
+/* take_set -- (a writer) take set NAME's lease, as a set of n members, waiting up to wait_ms for
+ * another writer to finish (< 0: $NPMU_SET_WAIT_MS or SET_WAIT_MS; 0: asked once); then lh
+ * holds it (renewed) until npmu__lease_release. */
+static int take_set(struct npmu_conn *conn, const char *name, uint32_t n, int wait_ms,
 		    struct npmu__lease_holder *lh)
 {
 	const char *env = getenv("NPMU_SET_WAIT_MS");
-	int wait = env && atoi(env) >= 0 ? atoi(env) : SET_WAIT_MS;
+	int wait = wait_ms >= 0 ? wait_ms : env && atoi(env) >= 0 ? atoi(env) : SET_WAIT_MS;
 	npmu__lease_init(lh, name, n, SET_LEASE_MS);
 	int rc = npmu__lease_take(lh, conn, wait);
-	if (rc == NPMU_E_LEASE)
+	if (rc == NPMU_E_LEASE && wait > 0)
 		LOG_WARN("stripe %s: another process is writing this set (waited %d ms)", name, wait);
 	return rc;
+}
+
+/* let_go -- give back the lease lh holds (if it was taken) and free it. */
+static void let_go(struct npmu__lease_holder *lh, int took)
+{
+	if (took == 0)
+		npmu__lease_release(lh);
+	npmu__lease_fini(lh);
 }
 
 /* encode_group -- point data[] at group g of the checkpoint (the tail copied and zero-padded into
@@ -429,11 +465,12 @@ static struct npmu_stripe_cfg put_defaults(const struct npmu_stripe_cfg *cfg)
 	c.n = c.n ? c.n : c.k + c.m;
 	c.seg_size = c.seg_size ? c.seg_size : 1u << 20;
 	c.keep = c.keep ? c.keep : KEEP_DEFAULT;
+	c.durability = c.durability ? c.durability : NPMU_PERSISTENT;
 	return c;
 }
 
 /* put_open -- (the set's lease held) open the set read-write, or make it as c asks; then check
- * that every member is healthy and that a shape asked for is the set's. */
+ * that a shape asked for is the set's. */
 static int put_open(struct npmu_conn *conn, const char *name, const struct npmu_stripe_cfg *c,
 		    const struct npmu_stripe_cfg *cfg, uint64_t len, struct npmu__lease_holder *lh,
 		    struct set **sp)
@@ -451,13 +488,6 @@ static int put_open(struct npmu_conn *conn, const char *name, const struct npmu_
 		return rc;
 	if (s->mem[0].r)
 		atomic_store(&lh->proof, s->mem[0].r->ai.key); /* for a manager that restarted */
-	for (uint32_t i = 0; i < s->n; i++)
-		if (s->mem[i].state != NPMU_MEMBER_OK) {
-			LOG_WARN("stripe %s: member %s is %s: rebuild the set before writing to it",
-				 name, s->mem[i].region,
-				 s->mem[i].state == NPMU_MEMBER_LOST ? "lost" : "corrupt");
-			return NPMU_E_UNREACHABLE;
-		}
 	const struct npmu__stripe_member *h = &s->shape;
 	if (cfg && ((cfg->k && cfg->k != h->k) || (cfg->m && cfg->m != h->m) ||
 		    (cfg->n && cfg->n != h->n) || (cfg->seg_size && cfg->seg_size != h->seg_size) ||
@@ -470,13 +500,143 @@ static int put_open(struct npmu_conn *conn, const char *name, const struct npmu_
 	return 0;
 }
 
-/* put_data -- S1: every group's k data and m parity sub-segments to their units at once, then
- * persistent everywhere; their checksums into mf. Stops as soon as the set is taken over. */
-static int put_data(struct set *s, const struct npmu__stripe_layout *l, uint32_t slot,
-		    const void *data, uint64_t len, struct npmu__lease_holder *lh,
+/* missing_members -- bit i: member i of s is not open (lost with its unit, or corrupt). */
+static uint64_t missing_members(const struct set *s)
+{
+	uint64_t missing = 0;
+	for (uint32_t i = 0; i < s->n; i++)
+		if (s->mem[i].state != NPMU_MEMBER_OK || !s->mem[i].r)
+			missing |= 1ull << i;
+	return missing;
+}
+
+/* fewest_written -- the fewest sub-segments of any group of layout l that land on members not in
+ * missing (the placement repeats every n groups). */
+static uint32_t fewest_written(const struct npmu__stripe_layout *l, uint64_t missing)
+{
+	uint32_t fewest = l->k + l->m;
+	for (uint32_t g = 0; g < l->ngroups && g < l->n; g++) {
+		uint32_t w = 0;
+		for (uint32_t j = 0; j < l->k + l->m; j++)
+			w += !(missing & (1ull << npmu__stripe_member_of(l, g, j)));
+		fewest = w < fewest ? w : fewest;
+	}
+	return fewest;
+}
+
+/* describe_missing -- "NAME.s2 (host:port, lost), ..." for the members in missing, each with
+ * the unit the newest manifest places it on. */
+static void describe_missing(const struct set *s, uint64_t missing, char *out, size_t cap)
+{
+	const struct npmu__stripe_manifest *top = newest(s, 0, NULL);
+	size_t at = 0;
+	out[0] = '\0';
+	for (uint32_t i = 0; i < s->n && at < cap; i++) {
+		if (!(missing & (1ull << i)))
+			continue;
+		int w = snprintf(out + at, cap - at, "%s%s (%s, %s)", at ? ", " : "", s->mem[i].region,
+				 top && top->unit[i][0] ? top->unit[i] : "unit unknown",
+				 s->mem[i].state == NPMU_MEMBER_CORRUPT ? "corrupt" : "unit down");
+		at += w > 0 ? (size_t)w : 0;
+	}
+}
+
+/* check_degraded -- a put of layout l with members missing goes on over the others while every
+ * group keeps k+1 of its k+m sub-segments (k with m = 1: unprotected), said once; below that,
+ * NPMU_E_UNREACHABLE naming the members and their units. */
+static int check_degraded(const struct set *s, const struct npmu__stripe_layout *l,
+			  uint64_t missing)
+{
+	if (!missing)
+		return 0;
+	char which[1024];
+	describe_missing(s, missing, which, sizeof(which));
+	uint32_t fewest = fewest_written(l, missing), need = l->m == 1 ? l->k : l->k + 1;
+	if (fewest < need) {
+		LOG_WARN("stripe %s: not written: members %s do not answer, so a group would keep "
+			 "%u of its %u+%u sub-segments (a put needs %u): bring the units back, or "
+			 "rebuild the set", s->name, which, fewest, l->k, l->m, need);
+		return NPMU_E_UNREACHABLE;
+	}
+	LOG_WARN("stripe %s: writing without members %s: every group keeps %u of its %u+%u "
+		 "sub-segments (%s); rebuild the set once the units are back", s->name, which, fewest,
+		 l->k, l->m, fewest > l->k ? "degraded" : "unprotected");
+	return 0;
+}
+
+/* is_kept -- whether o names version v among those never to overwrite. */
+static bool is_kept(const struct npmu__stripe_put_opts *o, uint64_t v)
+{
+	for (uint32_t i = 0; i < o->nkeep; i++)
+		if (o->keep[i] == v)
+			return true;
+	return false;
+}
+
+/* choose_slot -- where a put of the version o names goes (rule in stripe_ops.h): the slot of a
+ * manifest of that version, else one without any manifest, else that of the oldest version
+ * not kept; NPMU_E_LIMIT when every slot holds a kept version. */
+static int choose_slot(const struct set *s, const struct npmu__stripe_put_opts *o, uint32_t *slot)
+{
+	bool used[NPMU_STRIPE_KEEP_MAX] = {0}, kept[NPMU_STRIPE_KEEP_MAX] = {0};
+	uint64_t top[NPMU_STRIPE_KEEP_MAX] = {0}; /* the newest version in each slot */
+	uint32_t keep = s->shape.keep;
+	for (uint32_t i = 0; i < s->n; i++)
+		for (uint32_t k = 0; k < keep; k++) {
+			uint64_t v = s->mf[i][k].version;
+			if (!s->have[i][k])
+				continue;
+			if (v == o->version) {
+				*slot = k;
+				return 0;
+			}
+			used[k] = true;
+			kept[k] |= is_kept(o, v);
+			top[k] = v > top[k] ? v : top[k];
+		}
+	int best = -1;
+	for (uint32_t k = 0; k < keep; k++)
+		if ((!used[k] && (best < 0 || used[best])) || /* the first empty slot, else */
+		    (used[k] && !kept[k] && (best < 0 || (used[best] && top[k] < top[best]))))
+			best = (int)k;
+	if (best < 0) {
+		LOG_WARN("stripe %s: version %llu not written: each of its %u slots holds a version "
+			 "that must be kept", s->name, (unsigned long long)o->version, keep);
+		return NPMU_E_LIMIT;
+	}
+	*slot = (uint32_t)best;
+	return 0;
+}
+
+/* put_version -- the version a put of len bytes writes (o's, or the newest + 1) and its slot,
+ * into mf with its layout l and checksum; mf->csums allocated for put_data. */
+static int put_version(const struct set *s, const struct npmu__stripe_put_opts *o,
+		       const struct npmu__stripe_layout *l, const void *data, uint64_t len,
+		       struct npmu__stripe_manifest *mf)
+{
+	const struct npmu__stripe_manifest *last = newest(s, 0, NULL);
+	mf->layout = *l;
+	mf->version = o && o->version ? o->version : last ? last->version + 1 : 1;
+	mf->slot = (uint32_t)(mf->version % s->shape.keep);
+	int rc = o && o->version ? choose_slot(s, o, &mf->slot) : 0;
+	if (rc != 0)
+		return rc;
+	mf->length_csum = npmu__csum(data, len);
+	for (uint32_t i = 0; last && i < s->n; i++) /* where a member not written was */
+		memcpy(mf->unit[i], last->unit[i], sizeof(mf->unit[i]));
+	mf->csums = malloc((size_t)l->ngroups * (l->k + l->m) * sizeof(uint64_t));
+	return mf->csums ? 0 : NPMU_E_NOMEM;
+}
+
+/* put_data -- S1: every group's k data and m parity sub-segments to the members that are open,
+ * all at once, then (persistent puts) persistent everywhere; their checksums into mf. Stops as
+ * soon as the set is taken over. */
+static int put_data(struct set *s, const struct npmu__stripe_layout *l, const void *data,
+		    uint64_t len, enum npmu_durability dur, struct npmu__lease_holder *lh,
 		    struct npmu__stripe_manifest *mf, npmu_progress_fn progress, void *arg)
 {
 	const struct npmu__stripe_member *h = &s->shape;
+	uint64_t doff = npmu__stripe_data_off(h, mf->slot);
 	struct npmu__ec ec;
 	int rc = npmu__ec_init(&ec, (int)l->k, (int)l->m);
 	uint8_t *pad = malloc((size_t)l->k * l->seg_size);
@@ -490,13 +650,17 @@ static int put_data(struct set *s, const struct npmu__stripe_layout *l, uint32_t
 		encode_group(&ec, l, data, g, dp, pad, pp, mf->csums + (size_t)g * (l->k + l->m));
 		struct npmu__xfer_target t[NPMU_EC_K_MAX + NPMU_EC_M_MAX];
 		struct npmu_iov iov[NPMU_EC_K_MAX + NPMU_EC_M_MAX];
+		int nt = 0;
 		for (uint32_t j = 0; j < l->k + l->m; j++) {
 			struct member *mb = &s->mem[npmu__stripe_member_of(l, g, j)];
-			iov[j] = (struct npmu_iov){npmu__stripe_data_off(h, slot) + (uint64_t)g * l->seg_size,
-						   j < l->k ? dp[j] : pp[j - l->k], l->seg_size};
-			t[j] = member_target(mb, &iov[j], 1);
+			if (!mb->r || mb->state != NPMU_MEMBER_OK)
+				continue; /* lost: a degraded put (check_degraded) */
+			iov[nt] = (struct npmu_iov){doff + (uint64_t)g * l->seg_size,
+						    j < l->k ? dp[j] : pp[j - l->k], l->seg_size};
+			t[nt] = member_target(mb, &iov[nt], 1);
+			nt++;
 		}
-		rc = npmu__transfer(t, (int)(l->k + l->m), 1, NULL, 0, 0);
+		rc = npmu__transfer(t, nt, 1, NULL, 0, 0);
 		if (rc == 0 && atomic_load(&lh->fenced))
 			rc = NPMU_E_FENCED; /* taken over: stop (the members' keys are dead anyway) */
 		if (progress)
@@ -505,105 +669,193 @@ static int put_data(struct set *s, const struct npmu__stripe_layout *l, uint32_t
 	}
 	free(pad);
 	free(parbuf);
-	for (uint32_t i = 0; rc == 0 && i < s->n; i++)
-		rc = npmu_region_persist(s->mem[i].r, npmu__stripe_data_off(h, slot),
-					 (uint64_t)l->ngroups * l->seg_size, NPMU_PERSISTENT);
+	for (uint32_t i = 0; rc == 0 && dur == NPMU_PERSISTENT && i < s->n; i++)
+		if (s->mem[i].r && s->mem[i].state == NPMU_MEMBER_OK)
+			rc = npmu_region_persist(s->mem[i].r, doff, (uint64_t)l->ngroups * l->seg_size,
+						 NPMU_PERSISTENT);
 	return rc;
 }
 
-/* put_manifests -- S2: the version's manifest (naming each member's unit) written and made
- * persistent on every member. */
-static int put_manifests(struct npmu_conn *conn, struct set *s, uint32_t slot,
-			 struct npmu__stripe_manifest *mf)
+/* put_manifests -- the version's manifest (naming each member's unit) written on every member
+ * that is open, at the put's durability. */
+static int put_manifests(struct npmu_conn *conn, struct set *s, struct npmu__stripe_manifest *mf,
+			 enum npmu_durability dur)
 {
 	const struct npmu__stripe_member *h = &s->shape;
 	for (uint32_t i = 0; i < s->n; i++) {
-		char unit[NPMU_ADDR_STR_MAX + 1] = "?";
 		if (s->mem[i].r && s->mem[i].r->ai.unit[0])
-			snprintf(unit, sizeof(unit), "%s", s->mem[i].r->ai.unit);
+			snprintf(mf->unit[i], sizeof(mf->unit[i]), "%s", s->mem[i].r->ai.unit);
 		else if (s->mem[i].r)
-			snprintf(unit, sizeof(unit), "%s", conn->rpc.addr);
-		snprintf(mf->unit[i], sizeof(mf->unit[i]), "%s", unit);
+			snprintf(mf->unit[i], sizeof(mf->unit[i]), "%s", conn->rpc.addr);
+		else if (!mf->unit[i][0])
+			snprintf(mf->unit[i], sizeof(mf->unit[i]), "?");
 	}
 	uint8_t *mbuf = calloc(1, h->marea);
 	if (!mbuf)
 		return NPMU_E_NOMEM;
 	int64_t mlen = npmu__stripe_manifest_encode(mf, mbuf, h->marea);
 	int rc = mlen < 0 ? (int)mlen : 0;
+	uint64_t off = npmu__stripe_manifest_off(h, mf->slot);
 	for (uint32_t i = 0; rc == 0 && i < s->n; i++) {
-		rc = npmu_region_write(s->mem[i].r, npmu__stripe_manifest_off(h, slot), mbuf, h->marea);
-		if (rc == 0)
-			rc = npmu_region_persist(s->mem[i].r, npmu__stripe_manifest_off(h, slot),
-						 h->marea, NPMU_PERSISTENT);
+		if (!s->mem[i].r || s->mem[i].state != NPMU_MEMBER_OK)
+			continue;
+		rc = npmu_region_write(s->mem[i].r, off, mbuf, h->marea);
+		if (rc == 0 && dur == NPMU_PERSISTENT)
+			rc = npmu_region_persist(s->mem[i].r, off, h->marea, NPMU_PERSISTENT);
 	}
 	free(mbuf);
 	return rc;
 }
 
-/* npmu_stripe_put -- take the set's lease, then write the next version: its data and parity
- * (S1), then its manifest (S2); see stripe_format.h. */
-int npmu_stripe_put(struct npmu_conn *conn, const char *name, const void *data, uint64_t len,
-		    const struct npmu_stripe_cfg *cfg, npmu_progress_fn progress, void *arg,
-		    uint64_t *version)
+/* put_layout -- the layout of a put of len bytes into open set s: within the capacity it was
+ * made with, and with enough members open (check_degraded). */
+static int put_layout(const struct set *s, uint64_t len, struct npmu__stripe_layout *l)
 {
-	if (!conn || !name || (len && !data))
-		return NPMU_E_INVAL;
-	struct npmu_stripe_cfg c = put_defaults(cfg);
-	if (c.keep < 2 || c.keep > NPMU_STRIPE_KEEP_MAX)
-		return NPMU_E_INVAL;
-	/* one writer at a time: the set's lease first (a new set's: as of c.n members) */
-	uint32_t members;
-	int rc = set_members(conn, name, &members);
-	if (rc != 0)
-		return rc;
-	struct npmu__lease_holder lh;
-	if ((rc = take_set(conn, name, members ? members : c.n, &lh)) != 0) {
-		npmu__lease_fini(&lh);
-		return rc;
+	const struct npmu__stripe_member *h = &s->shape;
+	int rc = npmu__stripe_layout_init(h->k, h->m, h->n, h->seg_size, len, l);
+	if (rc == 0 && (uint64_t)l->ngroups * h->seg_size > h->dslot) {
+		LOG_WARN("stripe %s: %llu bytes is beyond the capacity the set was made with (%llu)",
+			 s->name, (unsigned long long)len,
+			 (unsigned long long)(h->dslot / h->seg_size * h->k * h->seg_size));
+		rc = NPMU_E_TOOBIG;
 	}
-	struct set *s = NULL;
-	rc = put_open(conn, name, &c, cfg, len, &lh, &s);
-	struct npmu__stripe_layout l;
-	struct npmu__stripe_manifest mf = {0};
-	const struct npmu__stripe_member *h = s ? &s->shape : NULL;
-	if (rc == 0)
-		rc = npmu__stripe_layout_init(h->k, h->m, h->n, h->seg_size, len, &l);
-	if (rc == 0 && (uint64_t)l.ngroups * h->seg_size > h->dslot)
-		rc = NPMU_E_TOOBIG; /* beyond the capacity the set was made with */
-	if (rc == 0) {
-		const struct npmu__stripe_manifest *last = newest(s, 0, NULL);
-		mf.layout = l;
-		mf.version = last ? last->version + 1 : 1;
-		mf.length_csum = npmu__csum(data, len);
-		mf.csums = malloc((size_t)l.ngroups * (l.k + l.m) * sizeof(uint64_t));
-		if (!mf.csums)
-			rc = NPMU_E_NOMEM;
-	}
-	uint32_t slot = rc == 0 ? (uint32_t)(mf.version % h->keep) : 0;
-	if (rc == 0)
-		rc = put_data(s, &l, slot, data, len, &lh, &mf, progress, arg);
-	if (rc == 0)
-		rc = put_manifests(conn, s, slot, &mf);
-	if (rc == NPMU_E_KEY || (rc != 0 && atomic_load(&lh.fenced))) {
-		if (mf.version)
+	return rc == 0 ? check_degraded(s, l, missing_members(s)) : rc;
+}
+
+/* put_said -- a put's outcome (rc) logged once: taken over (NPMU_E_FENCED), or committed. */
+static int put_said(const struct set *s, const struct npmu__stripe_manifest *mf, uint64_t len,
+		    enum npmu_durability dur, const struct npmu__lease_holder *lh, int rc)
+{
+	const char *name = s ? s->name : lh->name;
+	if (rc == NPMU_E_KEY || (rc != 0 && atomic_load(&lh->fenced))) {
+		if (mf->version)
 			LOG_WARN("stripe %s: another writer took the set over: version %llu not "
-				 "committed", name, (unsigned long long)mf.version);
+				 "committed", name, (unsigned long long)mf->version);
 		else
 			LOG_WARN("stripe %s: another writer took the set over", name);
-		rc = NPMU_E_FENCED;
+		return NPMU_E_FENCED;
 	}
+	if (rc == 0)
+		LOG_INFO("stripe %s: version %llu committed (%s) in slot %u, %llu bytes in %u "
+			 "group(s) of %u+%u on %u units", name, (unsigned long long)mf->version,
+			 dur == NPMU_PLACED ? "placed" : "persistent", mf->slot,
+			 (unsigned long long)len, mf->layout.ngroups, mf->layout.k, mf->layout.m,
+			 mf->layout.n);
+	return rc;
+}
+
+/* put_locked -- (set NAME's lease held in lh) a put: open or make the set, choose the version
+ * and its slot, write the data and parity (S1), then the manifests; *version gets it. */
+static int put_locked(struct npmu_conn *conn, const char *name, const void *data, uint64_t len,
+		      const struct npmu_stripe_cfg *c, const struct npmu_stripe_cfg *cfg,
+		      const struct npmu__stripe_put_opts *o, struct npmu__lease_holder *lh,
+		      npmu_progress_fn progress, void *arg, uint64_t *version)
+{
+	struct set *s = NULL;
+	struct npmu__stripe_layout l;
+	struct npmu__stripe_manifest mf = {0};
+	int rc = put_open(conn, name, c, cfg, len, lh, &s);
+	if (rc == 0)
+		rc = put_layout(s, len, &l);
+	if (rc == 0)
+		rc = put_version(s, o, &l, data, len, &mf);
+	if (rc == 0)
+		rc = put_data(s, &l, data, len, c->durability, lh, &mf, progress, arg);
+	if (rc == 0)
+		rc = put_manifests(conn, s, &mf, c->durability);
+	rc = put_said(s, &mf, len, c->durability, lh, rc);
 	if (rc == 0 && version)
 		*version = mf.version;
-	if (rc == 0)
-		LOG_INFO("stripe %s: version %llu committed, %llu bytes in %u group(s) of %u+%u on %u "
-			 "units", name, (unsigned long long)mf.version, (unsigned long long)len,
-			 l.ngroups, l.k, l.m, l.n);
+	if (rc == 0 && o && o->length_csum)
+		*o->length_csum = mf.length_csum;
 	free(mf.csums);
 	if (s)
 		set_close(s);
-	npmu__lease_release(&lh);
-	npmu__lease_fini(&lh);
 	return rc;
+}
+
+/* put_args -- c: cfg with its defaults and o's durability; NPMU_E_INVAL for what no put takes. */
+static int put_args(struct npmu_conn *conn, const char *name, const void *data, uint64_t len,
+		    const struct npmu_stripe_cfg *cfg, const struct npmu__stripe_put_opts *o,
+		    struct npmu_stripe_cfg *c)
+{
+	*c = put_defaults(cfg);
+	if (o && o->durability)
+		c->durability = o->durability;
+	if (!conn || !name || (len && !data) || (o && o->nkeep && !o->keep))
+		return NPMU_E_INVAL;
+	if (c->keep < 2 || c->keep > NPMU_STRIPE_KEEP_MAX ||
+	    (c->durability != NPMU_PLACED && c->durability != NPMU_PERSISTENT))
+		return NPMU_E_INVAL;
+	return 0;
+}
+
+/* npmu__stripe_put -- take the set's lease, then write a version: its data and parity (S1),
+ * then its manifest (S2); see stripe_ops.h and stripe_format.h. */
+int npmu__stripe_put(struct npmu_conn *conn, const char *name, const void *data, uint64_t len,
+		     const struct npmu_stripe_cfg *cfg, const struct npmu__stripe_put_opts *o,
+		     npmu_progress_fn progress, void *arg, uint64_t *version)
+{
+	struct npmu_stripe_cfg c;
+	int rc = put_args(conn, name, data, len, cfg, o, &c);
+	/* one writer at a time: the set's lease first (a new set's: as of c.n members) */
+	uint32_t members;
+	if (rc == 0)
+		rc = set_members(conn, name, &members);
+	if (rc != 0)
+		return rc;
+	struct npmu__lease_holder lh;
+	int took = take_set(conn, name, members ? members : c.n, -1, &lh);
+	rc = took != 0 ? took
+		       : put_locked(conn, name, data, len, &c, cfg, o, &lh, progress, arg, version);
+	let_go(&lh, took);
+	return rc;
+}
+
+/*
+ * npmu_stripe_put -- the public put, a plain npmu__stripe_put. Two entry points: NPMU_0.4 reads
+ * the npmu_stripe_cfg of today (with durability); NPMU_0's, for programs built before, reads the
+ * struct as it was then (no durability: its bytes there may be the caller's padding).
+ */
+struct stripe_cfg_0 {
+	uint32_t k, m, n;
+	uint64_t seg_size;
+	uint32_t keep;
+	uint64_t capacity;
+	int mirror;
+};
+_Static_assert(offsetof(struct npmu_stripe_cfg, durability) ==
+		       offsetof(struct stripe_cfg_0, mirror) + sizeof(int),
+	       "npmu_stripe_cfg of NPMU_0 is today's up to durability");
+
+__asm__(".symver npmu__stripe_put_0_4, npmu_stripe_put@@NPMU_0.4");
+__asm__(".symver npmu__stripe_put_0, npmu_stripe_put@NPMU_0");
+
+NPMU_API int npmu__stripe_put_0_4(struct npmu_conn *conn, const char *name, const void *data,
+				  uint64_t len, const struct npmu_stripe_cfg *cfg,
+				  npmu_progress_fn progress, void *arg, uint64_t *version);
+NPMU_API int npmu__stripe_put_0(struct npmu_conn *conn, const char *name, const void *data,
+				uint64_t len, const struct stripe_cfg_0 *cfg, npmu_progress_fn progress,
+				void *arg, uint64_t *version);
+
+/* npmu__stripe_put_0_4 -- npmu_stripe_put@@NPMU_0.4: the newest + 1, at cfg's durability. */
+int npmu__stripe_put_0_4(struct npmu_conn *conn, const char *name, const void *data, uint64_t len,
+			 const struct npmu_stripe_cfg *cfg, npmu_progress_fn progress, void *arg,
+			 uint64_t *version)
+{
+	return npmu__stripe_put(conn, name, data, len, cfg, NULL, progress, arg, version);
+}
+
+/* npmu__stripe_put_0 -- npmu_stripe_put@NPMU_0: cfg read as NPMU_0 laid it out; persistent. */
+int npmu__stripe_put_0(struct npmu_conn *conn, const char *name, const void *data, uint64_t len,
+		       const struct stripe_cfg_0 *cfg, npmu_progress_fn progress, void *arg,
+		       uint64_t *version)
+{
+	struct npmu_stripe_cfg c = {0};
+	if (cfg)
+		memcpy(&c, cfg, offsetof(struct npmu_stripe_cfg, durability));
+	return npmu__stripe_put(conn, name, data, len, cfg ? &c : NULL, NULL, progress, arg,
+				version);
 }
 
 /* note_lost -- add "sI (unit) why" to the report once. */
@@ -634,7 +886,10 @@ struct restoring {
 	const struct npmu__stripe_manifest *mf;
 	const struct npmu__ec *ec;
 	uint32_t slot;
-	uint8_t *out;                   /* the checkpoint; NULL: a rebuild (all goes to scratch) */
+	uint8_t *out;                   /* the checkpoint from byte base; NULL: a rebuild (all goes
+					 * to scratch) */
+	uint64_t base;                  /* the offset in the checkpoint of out[0] */
+	uint32_t g_begin, g_end;        /* the groups restored */
 	uint8_t *tail;                  /* the data sub-segments of the group the end cuts */
 	uint8_t *scratch;               /* the batch's parity (a rebuild: every sub-segment) */
 	uint32_t g0;                    /* the batch's first group */
@@ -662,7 +917,7 @@ static uint8_t *piece_buf(const struct restoring *rs, uint32_t g, uint32_t j)
 	const struct npmu__stripe_layout *l = &rs->mf->layout;
 	uint64_t off = ((uint64_t)g * l->k + j) * l->seg_size;
 	if (rs->out && j < l->k)
-		return off + l->seg_size <= l->length ? rs->out + off
+		return off + l->seg_size <= l->length ? rs->out + (off - rs->base)
 						      : rs->tail + (size_t)j * l->seg_size;
 	uint32_t per = rs->out ? l->m : l->k + l->m, at = rs->out ? j - l->k : j;
 	return rs->scratch + ((size_t)(g - rs->g0) * per + at) * l->seg_size;
@@ -779,9 +1034,8 @@ static int put_back(struct restoring *rs, uint32_t g, uint8_t **frag, const uint
 }
 
 /* add_to_whole -- group g's data, final in the checkpoint, into the checkpoint's checksum: from
- * the checksums of the sub-segments read straight into it (csum), of the others computed. */
-static void add_to_whole(struct restoring *rs, uint32_t g, const uint8_t *present,
-			 const uint64_t *csum)
+ * the checksums of its whole sub-segments (csum, checked), the end's computed. */
+static void add_to_whole(struct restoring *rs, uint32_t g, const uint64_t *csum)
 {
 	const struct npmu__stripe_layout *l = &rs->mf->layout;
 	for (uint32_t j = 0; j < l->k; j++) {
@@ -790,12 +1044,33 @@ static void add_to_whole(struct restoring *rs, uint32_t g, const uint8_t *presen
 			break;
 		if (off + l->seg_size > l->length) { /* the end: a shorter piece */
 			uint64_t n = l->length - off;
-			rs->whole = npmu__csum_combine(rs->whole, npmu__csum(rs->out + off, n), n);
+			rs->whole = npmu__csum_combine(rs->whole,
+						       npmu__csum(rs->out + (off - rs->base), n), n);
 			break;
 		}
-		uint64_t c = present[j] ? csum[j] : npmu__csum(rs->out + off, l->seg_size);
-		rs->whole = npmu__csum_concat(&rs->shift, rs->whole, c);
+		rs->whole = npmu__csum_concat(&rs->shift, rs->whole, csum[j]);
 	}
+}
+
+/* check_decoded -- group g's data sub-segments rebuilt from parity (not present) against the
+ * manifest's checksums (the tail group's as encoded: zero-padded), their checksums into csum:
+ * NPMU_E_CORRUPT, naming the group, when one differs. */
+static int check_decoded(struct restoring *rs, uint32_t g, uint8_t **frag, const uint8_t *present,
+			 uint64_t *csum)
+{
+	const struct npmu__stripe_layout *l = &rs->mf->layout;
+	for (uint32_t j = 0; j < l->k; j++) {
+		if (present[j])
+			continue;
+		csum[j] = npmu__csum(frag[j], l->seg_size);
+		if (csum[j] == rs->mf->csums[(size_t)g * (l->k + l->m) + j])
+			continue;
+		LOG_WARN("stripe %s: version %llu: sub-segment %u of group %u decoded from parity "
+			 "fails its checksum: not used", rs->s->name,
+			 (unsigned long long)rs->mf->version, j, g);
+		return NPMU_E_CORRUPT;
+	}
+	return 0;
 }
 
 /* finish_group -- group g, its pieces read (present, with their checksums): decoded when some
@@ -820,15 +1095,19 @@ static int finish_group(struct restoring *rs, uint32_t g, const uint8_t *present
 		return NPMU_E_LOST;
 	if (!rs->out)
 		return need ? put_back(rs, g, frag, present) : 0;
-	for (uint32_t j = 0; j < l->k; j++) {
+	uint64_t sums[NPMU_EC_K_MAX];
+	memcpy(sums, csum, l->k * sizeof(*sums));
+	int rc = need ? check_decoded(rs, g, frag, present, sums) : 0;
+	for (uint32_t j = 0; rc == 0 && j < l->k; j++) {
 		rs->repaired += !present[j];
 		uint64_t off = ((uint64_t)g * l->k + j) * l->seg_size;
-		if (frag[j] != rs->out + off && off < l->length) /* the tail group */
-			memcpy(rs->out + off, frag[j],
+		if (frag[j] != rs->out + (off - rs->base) && off < l->length) /* the tail group */
+			memcpy(rs->out + (off - rs->base), frag[j],
 			       l->length - off < l->seg_size ? l->length - off : l->seg_size);
 	}
-	add_to_whole(rs, g, present, csum);
-	return 0;
+	if (rc == 0)
+		add_to_whole(rs, g, sums);
+	return rc;
 }
 
 /* One batch of groups [g0, g0 + count) and its data pieces (a rebuild: every piece), np. */
@@ -931,10 +1210,10 @@ static int restore_batches(struct restoring *rs, struct batch bt[2], npmu_progre
 	struct summing sm[2];
 	struct batch *prev = NULL;
 	int rc = 0;
-	for (uint32_t g = 0, i = 0; rc == 0 && g < l->ngroups; g += per, i ^= 1) {
+	for (uint32_t g = rs->g_begin, i = 0; rc == 0 && g < rs->g_end; g += per, i ^= 1) {
 		struct batch *b = &bt[i];
 		b->g0 = g;
-		b->count = l->ngroups - g < per ? l->ngroups - g : per;
+		b->count = rs->g_end - g < per ? rs->g_end - g : per;
 		rc = read_batch(rs, b);
 		if (prev)
 			sum_wait(prev);
@@ -949,25 +1228,28 @@ static int restore_batches(struct restoring *rs, struct batch bt[2], npmu_progre
 	if (prev)
 		sum_wait(prev);
 	if (rc == 0 && prev && (rc = finish_batch(rs, prev, lost_groups)) == 0 && progress)
-		progress(l->ngroups, l->ngroups, arg);
+		progress(rs->g_end, l->ngroups, arg);
 	return rc;
 }
 
 /*
- * restore -- rebuild version mf into out (when not NULL), or (out NULL: a rebuild) put every
- * reconstructed sub-segment back on its member. Counts in rep; NPMU_E_LOST when some group
- * has fewer than k good sub-segments.
+ * restore_groups -- groups [g_begin, g_end) of version mf into out (when not NULL: the bytes
+ * from group g_begin's first on), or (out NULL: a rebuild) put every reconstructed sub-segment
+ * back on its member; *whole gets the checksum of the bytes restored. Counts in rep;
+ * NPMU_E_LOST when some group has fewer than k good sub-segments.
  */
-static int restore(struct set *s, const struct npmu__stripe_manifest *mf, uint8_t *out,
-		   npmu_progress_fn progress, void *arg, struct npmu_stripe_report *rep)
+static int restore_groups(struct set *s, const struct npmu__stripe_manifest *mf, uint8_t *out,
+			  uint32_t g_begin, uint32_t g_end, npmu_progress_fn progress, void *arg,
+			  struct npmu_stripe_report *rep, uint64_t *whole)
 {
 	const struct npmu__stripe_layout *l = &mf->layout;
 	uint32_t w = l->k + l->m;
 	struct npmu__ec ec;
 	struct restoring rs = {.s = s, .mf = mf, .ec = &ec, .out = out, .rep = rep,
-			       .slot = (uint32_t)(mf->version % s->shape.keep)};
+			       .slot = mf->slot, .g_begin = g_begin, .g_end = g_end,
+			       .base = (uint64_t)g_begin * l->k * l->seg_size};
 	uint64_t batch = out ? (uint64_t)GET_DEPTH * l->n / l->k : REBUILD_BYTES / (w * l->seg_size);
-	batch = batch < 1 ? 1 : batch > l->ngroups ? l->ngroups : batch;
+	batch = batch < 1 ? 1 : batch > g_end - g_begin ? g_end - g_begin : batch;
 	int rc = npmu__ec_init(&ec, (int)l->k, (int)l->m);
 	if (out)
 		npmu__csum_shift_init(&rs.shift, l->seg_size);
@@ -988,11 +1270,23 @@ static int restore(struct set *s, const struct npmu__stripe_manifest *mf, uint8_
 		rep->bad += rs.bad;
 		rep->repaired += rs.repaired;
 	}
-	if (rc == 0 && lost_groups)
-		return NPMU_E_LOST;
+	*whole = rs.whole;
+	return rc == 0 && lost_groups ? NPMU_E_LOST : rc;
+}
+
+/*
+ * restore -- rebuild version mf into out (when not NULL), or (out NULL: a rebuild) put every
+ * reconstructed sub-segment back on its member. Counts in rep; NPMU_E_LOST when some group
+ * has fewer than k good sub-segments.
+ */
+static int restore(struct set *s, const struct npmu__stripe_manifest *mf, uint8_t *out,
+		   npmu_progress_fn progress, void *arg, struct npmu_stripe_report *rep)
+{
+	uint64_t whole = 0;
+	int rc = restore_groups(s, mf, out, 0, mf->layout.ngroups, progress, arg, rep, &whole);
 	/* the whole checkpoint's checksum, joined from those of its pieces as they lie in out (the
 	 * same value as npmu__csum(out, length), without reading it again) */
-	if (rc == 0 && out && rs.whole != mf->length_csum)
+	if (rc == 0 && out && whole != mf->length_csum)
 		return NPMU_E_CORRUPT; /* every piece checked out but not the whole: never hand it out */
 	return rc;
 }
@@ -1145,8 +1439,67 @@ int npmu_stripe_read(struct npmu_conn *conn, const char *name, uint64_t version,
 	return get(conn, name, version, &d, len, progress, arg, rep);
 }
 
+/* member_unit -- the unit member k of s is on now (opened), else where mf placed it. */
+static const char *member_unit(const struct set *s, uint32_t k,
+			       const struct npmu__stripe_manifest *mf)
+{
+	if (s->mem[k].r && s->mem[k].state == NPMU_MEMBER_OK && s->mem[k].r->ai.unit[0])
+		return s->mem[k].r->ai.unit;
+	return mf->unit[k];
+}
+
+/* members_on -- how many members of s other than i are on unit addr. */
+static uint32_t members_on(const struct set *s, uint32_t i, const struct npmu__stripe_manifest *mf,
+			   const char *addr)
+{
+	uint32_t count = 0;
+	for (uint32_t k = 0; k < s->n; k++)
+		count += k != i && strcmp(member_unit(s, k, mf), addr) == 0;
+	return count;
+}
+
+/* create_member -- member i's region of size bytes on unit addr. */
+static int create_member(struct set *s, uint32_t i, const char *addr, uint64_t size)
+{
+	return npmu_region_create_ex(s->conn, s->mem[i].region, size,
+				     &(struct npmu_region_opts){.unit = addr}, NULL);
+}
+
+/* replace_member -- member i's unit is gone: member i on a unit that answers with room, one the
+ * set does not use if there is one, else (no spare) the one holding the fewest of its members,
+ * said: two members on one unit lose together (reduced fault tolerance). */
+static int replace_member(struct set *s, uint32_t i, const struct npmu__stripe_manifest *mf,
+			  uint64_t size)
+{
+	struct npmu_unit_info *list;
+	size_t count;
+	int rc = npmu_unit_list(s->conn, &list, &count);
+	if (rc != 0)
+		return rc;
+	int best = -1;
+	uint32_t best_share = UINT32_MAX;
+	for (size_t u = 0; u < count; u++) {
+		uint32_t share = members_on(s, i, mf, list[u].addr);
+		if (list[u].up && list[u].free >= size && share < best_share) {
+			best = (int)u;
+			best_share = share;
+		}
+	}
+	rc = best < 0 ? NPMU_E_NOSPC : create_member(s, i, list[best].addr, size);
+	if (rc == 0 && best_share > 0)
+		LOG_WARN("stripe %s: no spare unit: member %s placed on %s beside %u other member(s) "
+			 "of the set: reduced fault tolerance (a loss of that unit costs %u "
+			 "sub-segments of a group) until a unit is added and the set rebuilt", s->name,
+			 s->mem[i].region, list[best].addr, best_share, best_share + 1);
+	else if (rc != 0)
+		LOG_WARN("stripe %s: member %s cannot be placed on any unit: %s", s->name,
+			 s->mem[i].region, npmu_strerror(rc));
+	free(list);
+	return rc;
+}
+
 /* recreate_member -- member i was lost with its unit: create it again, on its unit if that one
- * answers, else on a unit the set does not use, with its header. */
+ * answers, else elsewhere (replace_member), with its header. */
 static int recreate_member(struct set *s, uint32_t i, const struct npmu__stripe_manifest *mf,
 			   uint64_t lease)
 {
@@ -1156,24 +1509,9 @@ static int recreate_member(struct set *s, uint32_t i, const struct npmu__stripe_
 	h.index = i;
 	uint64_t size = npmu__stripe_member_size(&h);
 	(void)npmu_region_delete(s->conn, mb->region); /* a corrupt one goes */
-	int rc = npmu_region_create_ex(s->conn, mb->region, size,
-				       &(struct npmu_region_opts){.unit = mf->unit[i]}, NULL);
-	if (rc != 0) { /* its unit is gone: another one the set does not use */
-		struct npmu_unit_info *list;
-		size_t count;
-		if (npmu_unit_list(s->conn, &list, &count) == 0) {
-			for (size_t u = 0; u < count && rc != 0; u++) {
-				bool used = !list[u].up || list[u].free < size;
-				for (uint32_t k = 0; k < s->n && !used; k++)
-					used = strcmp(mf->unit[k], list[u].addr) == 0;
-				if (!used)
-					rc = npmu_region_create_ex(
-						s->conn, mb->region, size,
-						&(struct npmu_region_opts){.unit = list[u].addr}, NULL);
-			}
-			free(list);
-		}
-	}
+	int rc = create_member(s, i, mf->unit[i], size);
+	if (rc != 0) /* its unit is gone */
+		rc = replace_member(s, i, mf, size);
 	if (rc != 0)
 		return rc;
 	uint8_t raw[64];
@@ -1208,7 +1546,7 @@ int npmu_stripe_rebuild(struct npmu_conn *conn, const char *name, npmu_progress_
 	if (rc != 0)
 		return rc;
 	struct npmu__lease_holder lh; /* one writer at a time (see the top) */
-	if ((rc = take_set(conn, name, members, &lh)) != 0) {
+	if ((rc = take_set(conn, name, members, -1, &lh)) != 0) {
 		npmu__lease_fini(&lh);
 		return rc;
 	}
@@ -1271,7 +1609,7 @@ static int rebuild(struct set *s, uint64_t lease, npmu_progress_fn progress, voi
 		uint8_t *mbuf = calloc(1, s->shape.marea);
 		int64_t mlen = mbuf ? npmu__stripe_manifest_encode(&copy, mbuf, s->shape.marea)
 				    : NPMU_E_NOMEM;
-		uint32_t slot = (uint32_t)(mf->version % s->shape.keep);
+		uint32_t slot = mf->slot;
 		for (uint32_t i = 0; mlen > 0 && i < s->n && rc == 0; i++) {
 			struct member *mb = &s->mem[i];
 			rc = npmu_region_write(mb->r, npmu__stripe_manifest_off(&mb->h, slot), mbuf,
@@ -1305,8 +1643,7 @@ int npmu_stripe_stat(struct npmu_conn *conn, const char *name, struct npmu_strip
 	info->capacity = s->shape.dslot / s->shape.seg_size * s->shape.k * s->shape.seg_size;
 	const struct npmu__stripe_manifest *top = newest(s, 0, NULL);
 	if (top)
-		info->newest_data_off = npmu__stripe_data_off(&s->shape,
-							      (uint32_t)(top->version % s->shape.keep));
+		info->newest_data_off = npmu__stripe_data_off(&s->shape, top->slot);
 	for (const struct npmu__stripe_manifest *o = top; o && info->nversions < 8;
 	     o = newest(s, o->version, NULL)) {
 		uint32_t holders = 0;
@@ -1328,4 +1665,255 @@ int npmu_stripe_stat(struct npmu_conn *conn, const char *name, struct npmu_strip
 	}
 	set_close(s);
 	return 0;
+}
+
+/* holders_of -- how many members hold a valid manifest of version v. */
+static uint32_t holders_of(const struct set *s, uint64_t v)
+{
+	uint32_t holders = 0;
+	for (uint32_t i = 0; i < s->n; i++)
+		for (uint32_t k = 0; k < s->shape.keep; k++)
+			holders += s->have[i][k] && s->mf[i][k].version == v;
+	return holders;
+}
+
+/* npmu__stripe_find -- version `version` of set NAME as its manifests say (stripe_ops.h). */
+int npmu__stripe_find(struct npmu_conn *conn, const char *name, uint64_t version,
+		      struct npmu__stripe_version *out)
+{
+	if (!out || !version)
+		return NPMU_E_INVAL;
+	struct set *s;
+	int rc = set_open(conn, name, NPMU_ACCESS_READ, 0, &s);
+	if (rc != 0)
+		return rc;
+	const struct npmu__stripe_manifest *mf = exact(s, version);
+	if (mf)
+		*out = (struct npmu__stripe_version){.version = mf->version,
+						     .length = mf->layout.length,
+						     .length_csum = mf->length_csum,
+						     .members = holders_of(s, version)};
+	set_close(s);
+	return mf ? 0 : NPMU_E_NOENT;
+}
+
+/* read_span -- bytes [off, off + len) of version mf of open set s into buf: only the groups
+ * holding them restored (straight into buf when they are exactly those bytes). */
+static int read_span(struct set *s, const struct npmu__stripe_manifest *mf, uint64_t off,
+		     uint8_t *buf, uint64_t len, struct npmu_stripe_report *rep)
+{
+	const struct npmu__stripe_layout *l = &mf->layout;
+	uint64_t gbytes = (uint64_t)l->k * l->seg_size, whole;
+	uint32_t g_begin = (uint32_t)(off / gbytes), g_end = (uint32_t)((off + len - 1) / gbytes + 1);
+	uint64_t base = (uint64_t)g_begin * gbytes;
+	uint64_t end = (uint64_t)g_end * gbytes < l->length ? (uint64_t)g_end * gbytes : l->length;
+	uint8_t *span = off == base && len == end - base ? buf : malloc(end - base);
+	if (!span)
+		return NPMU_E_NOMEM;
+	int rc = restore_groups(s, mf, span, g_begin, g_end, NULL, NULL, rep, &whole);
+	if (span != buf) {
+		if (rc == 0)
+			memcpy(buf, span + (off - base), len);
+		free(span);
+	}
+	return rc;
+}
+
+/* pick_exact -- version `version` of open set s whose length_csum is length_csum, holding
+ * [off, off + len); else NULL with *rc saying why (logged). */
+static const struct npmu__stripe_manifest *pick_exact(const struct set *s, uint64_t version,
+						       uint64_t length_csum, uint64_t off,
+						       uint64_t len, int *rc)
+{
+	const struct npmu__stripe_manifest *mf = exact(s, version);
+	*rc = !mf ? NPMU_E_NOENT : mf->length_csum != length_csum ? NPMU_E_CORRUPT
+		: off > mf->layout.length || len > mf->layout.length - off ? NPMU_E_RANGE : 0;
+	if (*rc == NPMU_E_NOENT)
+		LOG_WARN("stripe %s: no member holds version %llu", s->name,
+			 (unsigned long long)version);
+	else if (*rc == NPMU_E_CORRUPT)
+		LOG_WARN("stripe %s: version %llu is another write of that number (checksum %016llx, "
+			 "not %016llx): not read", s->name, (unsigned long long)version,
+			 (unsigned long long)mf->length_csum, (unsigned long long)length_csum);
+	else if (*rc == NPMU_E_RANGE)
+		LOG_WARN("stripe %s: bytes %llu..%llu are beyond version %llu's %llu", s->name,
+			 (unsigned long long)off, (unsigned long long)(off + len),
+			 (unsigned long long)version, (unsigned long long)mf->layout.length);
+	return *rc == 0 ? mf : NULL;
+}
+
+/* npmu__stripe_read_range -- a byte range of one version of set NAME (stripe_ops.h). */
+int npmu__stripe_read_range(struct npmu_conn *conn, const char *name, uint64_t version,
+			    uint64_t length_csum, uint64_t off, void *buf, uint64_t len,
+			    struct npmu_stripe_report *rep)
+{
+	struct npmu_stripe_report dummy;
+	if (!rep)
+		rep = &dummy;
+	memset(rep, 0, sizeof(*rep));
+	if ((!buf && len) || !version)
+		return NPMU_E_INVAL;
+	struct set *s;
+	int rc = set_open(conn, name, NPMU_ACCESS_READ, 0, &s);
+	if (rc != 0)
+		return rc;
+	const struct npmu__stripe_manifest *top = newest(s, 0, NULL);
+	const struct npmu__stripe_manifest *mf = pick_exact(s, version, length_csum, off, len, &rc);
+	rep->lost = count_lost(s);
+	rep->newest = top ? top->version : 0;
+	rep->version = mf ? mf->version : 0;
+	if (mf && len)
+		rc = read_span(s, mf, off, buf, len, rep);
+	if (rc == NPMU_E_LOST)
+		LOG_WARN("stripe %s: bytes %llu..%llu of version %llu cannot be restored: %s", name,
+			 (unsigned long long)off, (unsigned long long)(off + len),
+			 (unsigned long long)version, rep->which);
+	set_close(s);
+	return rc;
+}
+
+/* read_newest -- (the set's lease held) the newest version of set NAME into new memory: NULL, 0
+ * when the set does not exist or holds no version. */
+static int read_newest(struct npmu_conn *conn, const char *name, void **cur, uint64_t *cur_len)
+{
+	struct set *s;
+	*cur = NULL;
+	*cur_len = 0;
+	int rc = set_open(conn, name, NPMU_ACCESS_READ, 0, &s);
+	if (rc == NPMU_E_NOENT)
+		return 0;
+	if (rc != 0)
+		return rc;
+	const struct npmu__stripe_manifest *mf = newest(s, 0, NULL);
+	struct npmu_stripe_report rep = {0};
+	struct get_dest d = {0};
+	rc = mf ? restore_to(s, mf, &d, NULL, NULL, &rep) : 0;
+	if (rc != 0)
+		LOG_WARN("stripe %s: its newest version, %llu, cannot be read to update it: %s", name,
+			 (unsigned long long)mf->version, rep.which[0] ? rep.which : npmu_strerror(rc));
+	if (rc == 0 && mf) {
+		*cur = d.mine;
+		*cur_len = mf->layout.length;
+	} else {
+		free(d.mine);
+	}
+	set_close(s);
+	return rc;
+}
+
+/* update_locked -- (set NAME's lease held in lh) read the newest version, let fn change it, put
+ * what fn returns as the next version. */
+static int update_locked(struct npmu_conn *conn, const char *name, const struct npmu_stripe_cfg *c,
+			 const struct npmu_stripe_cfg *cfg, struct npmu__lease_holder *lh,
+			 npmu__stripe_update_fn fn, void *arg)
+{
+	void *cur, *out = NULL;
+	uint64_t cur_len, out_len = 0;
+	int rc = read_newest(conn, name, &cur, &cur_len);
+	if (rc != 0)
+		return rc;
+	rc = fn(cur, cur_len, &out, &out_len, arg);
+	free(cur);
+	if (rc == 0 && !out && out_len)
+		rc = NPMU_E_INVAL;
+	if (rc == 0)
+		rc = put_locked(conn, name, out, out_len, c, cfg, NULL, lh, NULL, NULL, NULL);
+	free(out);
+	return rc == 1 ? 0 : rc > 1 ? NPMU_E_INVAL : rc;
+}
+
+/* npmu__stripe_update -- read-modify-write of a small set under its lease (stripe_ops.h). */
+int npmu__stripe_update(struct npmu_conn *conn, const char *name, const struct npmu_stripe_cfg *cfg,
+			int wait_ms, npmu__stripe_update_fn fn, void *arg)
+{
+	struct npmu_stripe_cfg c;
+	int rc = fn ? put_args(conn, name, NULL, 0, cfg, NULL, &c) : NPMU_E_INVAL;
+	uint32_t members;
+	if (rc == 0)
+		rc = set_members(conn, name, &members);
+	if (rc != 0)
+		return rc;
+	struct npmu__lease_holder lh;
+	int took = take_set(conn, name, members ? members : c.n, wait_ms, &lh);
+	rc = took != 0 ? took : update_locked(conn, name, &c, cfg, &lh, fn, arg);
+	let_go(&lh, took);
+	if (took == NPMU_E_LEASE && wait_ms == 0) {
+		LOG_DEBUG("stripe %s: another process is writing it: not updated", name);
+		return NPMU_E_BUSY;
+	}
+	return rc;
+}
+
+/* unit_up -- whether the manager lists unit addr as answering. */
+static bool unit_up(const struct npmu_unit_info *list, size_t count, const char *addr)
+{
+	for (size_t u = 0; u < count; u++)
+		if (strcmp(list[u].addr, addr) == 0)
+			return list[u].up != 0;
+	return false;
+}
+
+/* delete_member -- delete member i of open set s (the lease held); a member whose unit does not
+ * answer is left, said into `left` ("NAME.sI (host:port)"). Returns 1 when it was left. */
+static int delete_member(struct set *s, uint32_t i, const struct npmu__stripe_manifest *top,
+			 const struct npmu_unit_info *list, size_t count, char *left, size_t cap)
+{
+	const char *unit = top ? member_unit(s, i, top) : "unit unknown";
+	bool open = s->mem[i].state == NPMU_MEMBER_OK || s->mem[i].state == NPMU_MEMBER_CORRUPT;
+	if (s->mem[i].r)
+		npmu_region_close(&s->mem[i].r);
+	int rc = npmu_region_delete(s->conn, s->mem[i].region);
+	if (rc == 0 || (rc == NPMU_E_NOENT && (open || (top && unit_up(list, count, unit)))))
+		return 0; /* deleted, or missing from a unit that answers: nothing left */
+	size_t at = strlen(left);
+	snprintf(left + at, cap - at, "%s%s (%s: %s)", at ? ", " : "", s->mem[i].region, unit,
+		 rc == NPMU_E_NOENT ? "unit down" : npmu_strerror(rc));
+	return 1;
+}
+
+/* delete_members -- (set NAME's lease held) delete every member; those on units that do not
+ * answer are left, named once: NPMU_E_UNREACHABLE. */
+static int delete_members(struct npmu_conn *conn, const char *name)
+{
+	struct set *s;
+	int rc = set_open(conn, name, NPMU_ACCESS_READ, 0, &s);
+	if (rc != 0)
+		return rc;
+	struct npmu_unit_info *list = NULL;
+	size_t count = 0;
+	if (npmu_unit_list(conn, &list, &count) != 0)
+		count = 0; /* no list: a member that is not found is said left */
+	const struct npmu__stripe_manifest *top = newest(s, 0, NULL);
+	char left[1024] = "";
+	uint32_t nleft = 0;
+	for (uint32_t i = 0; i < s->n; i++)
+		nleft += (uint32_t)delete_member(s, i, top, list, count, left, sizeof(left));
+	if (nleft)
+		LOG_WARN("stripe %s: %u of its %u members not deleted: %s; delete the set again once "
+			 "their units are back", name, nleft, s->n, left);
+	else
+		LOG_INFO("stripe %s: deleted (%u members)", name, s->n);
+	free(list);
+	set_close(s);
+	return nleft ? NPMU_E_UNREACHABLE : 0;
+}
+
+/* npmu_stripe_delete -- delete set NAME without waiting for a writer (see npmu.h). */
+int npmu_stripe_delete(struct npmu_conn *conn, const char *name)
+{
+	uint32_t members;
+	int rc = set_members(conn, name, &members);
+	if (rc == 0 && members == 0)
+		rc = NPMU_E_NOENT;
+	if (rc != 0)
+		return rc;
+	struct npmu__lease_holder lh;
+	int took = take_set(conn, name, members, 0, &lh);
+	rc = took != 0 ? took : delete_members(conn, name);
+	let_go(&lh, took);
+	if (took == NPMU_E_LEASE) {
+		LOG_WARN("stripe %s: a put or a rebuild is writing it: not deleted", name);
+		return NPMU_E_BUSY;
+	}
+	return rc;
 }

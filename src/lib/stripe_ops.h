@@ -21,12 +21,15 @@ struct npmu__stripe_put_opts {
 	uint64_t version;                /* 0: the newest + 1 (and slot version % keep) */
 	const uint64_t *keep;            /* versions whose slots are never overwritten */
 	uint32_t nkeep;
-	enum npmu_durability durability; /* 0: NPMU_PERSISTENT */
+	enum npmu_durability durability; /* 0: cfg's (itself 0: NPMU_PERSISTENT). NPMU_PLACED:
+					  * data and manifest written, not flushed; a manifest is
+					  * still written only once every data write completed */
 	uint64_t *length_csum;           /* (may be NULL) gets the CRC-64 of the bytes put */
 };
 
 /* npmu__stripe_put -- npmu_stripe_put with the version, slot and durability of o (NULL: as
- * npmu_stripe_put). */
+ * npmu_stripe_put), degraded as it is when units are down. NPMU_E_LIMIT: every slot holds a
+ * version of keep[] (nothing written). */
 int npmu__stripe_put(struct npmu_conn *conn, const char *name, const void *data, uint64_t len,
 		     const struct npmu_stripe_cfg *cfg, const struct npmu__stripe_put_opts *o,
 		     npmu_progress_fn progress, void *arg, uint64_t *version);
@@ -34,7 +37,7 @@ int npmu__stripe_put(struct npmu_conn *conn, const char *name, const void *data,
 /* A version as its manifest describes it. */
 struct npmu__stripe_version {
 	uint64_t version, length, length_csum;
-	uint32_t members; /* members holding its manifest */
+	uint32_t members; /* members holding its manifest (fewer than n: degraded, or unreachable) */
 };
 
 /* npmu__stripe_find -- version `version` of set NAME from its manifests, without reading data:
@@ -47,7 +50,9 @@ int npmu__stripe_find(struct npmu_conn *conn, const char *name, uint64_t version
  * only the groups holding them are read, from any k good sub-segments of each, and every data
  * sub-segment used (read or decoded) is checked against the manifest's checksum. A version
  * whose manifest's length_csum is not `length_csum` is another write of that version number
- * (one never committed): NPMU_E_CORRUPT. NPMU_E_RANGE beyond the version's length.
+ * (one never committed): NPMU_E_CORRUPT. NPMU_E_RANGE beyond the version's length;
+ * NPMU_E_NOENT when no member holds the version; NPMU_E_LOST when a group has fewer than k
+ * good sub-segments (rep, which may be NULL, names the members lost and counts the decoded).
  */
 int npmu__stripe_read_range(struct npmu_conn *conn, const char *name, uint64_t version,
 			    uint64_t length_csum, uint64_t off, void *buf, uint64_t len,
@@ -58,7 +63,8 @@ int npmu__stripe_read_range(struct npmu_conn *conn, const char *name, uint64_t v
  * (waiting as a put does), the newest version's bytes (NULL, 0 when the set has none) are given
  * to fn, which returns 0 with *out (malloc'd, freed here) and *out_len to put as the next
  * version (created from cfg when new), 1 to change nothing, or a negative error returned as is.
- * wait_ms < 0: as a put waits; 0: NPMU_E_BUSY at once when another holds the lease.
+ * wait_ms < 0: as a put waits; 0: NPMU_E_BUSY at once when another holds the lease. A newest
+ * version that cannot be restored is an error (nothing is put over it).
  */
 typedef int (*npmu__stripe_update_fn)(const void *cur, uint64_t cur_len, void **out,
 				      uint64_t *out_len, void *arg);

@@ -107,6 +107,44 @@ static int member_index(const char *name, const char *region)
 	return d[0] && i < NPMU_SET_MEMBERS_MAX ? i : -1;
 }
 
+/* set_anchor -- the member of set req->name whose owner rules its lease: member 0, or while its
+ * unit does not answer the first other member that answers (its name into named). Member 0's
+ * error when none does (NPMU_E_NOENT: a set being made). */
+static int set_anchor(struct npmu__pmm *pmm, const struct npmu__request *req,
+		      char named[NPMU_NAME_MAX + 1], struct npmu_region_info *info)
+{
+	member_name(req->name, 0, named);
+	int rc = pmm->ops->stat(pmm->unit, named, info);
+	for (uint32_t i = 1; rc == NPMU_E_UNREACHABLE && i < req->members &&
+			     i < NPMU_SET_MEMBERS_MAX; i++) {
+		char other[NPMU_NAME_MAX + 1];
+		member_name(req->name, i, other);
+		if (pmm->ops->stat(pmm->unit, other, info) == 0) {
+			memcpy(named, other, NPMU_NAME_MAX + 1);
+			return 0;
+		}
+	}
+	return rc;
+}
+
+/* holds_set_of -- whether region is a member NAME.sI of a striped set whose lease `who` holds
+ * (a rebuild re-placing a member lost with its unit). */
+static bool holds_set_of(struct npmu__pmm *pmm, const char *who, const char *region)
+{
+	const char *dot = strrchr(region, '.');
+	if (!dot || dot == region)
+		return false;
+	char set[NPMU_NAME_MAX + 1];
+	snprintf(set, sizeof(set), "%.*s", (int)(dot - region), region);
+	int i = member_index(set, region);
+	pthread_mutex_lock(&pmm->lock);
+	struct npmu__lease *l = i >= 0 ? npmu__leases_find(&pmm->leases, set) : NULL;
+	bool held = l && l->members > (uint32_t)i && !l->taking &&
+		    npmu__lease_state(l) == LEASE_HELD && strcmp(l->holder, who ? who : "") == 0;
+	pthread_mutex_unlock(&pmm->lock);
+	return held;
+}
+
 /* set_members -- the MEMBERS reply: which regions NAME.s0 .. NAME.s63 exist and `who` may see,
  * found in one pass over the unit's table (pmmd: every unit's, listed afresh, so a member is
  * found however the directory stands); NPMU_E_ACCESS when some exist but none is visible. */
@@ -220,6 +258,10 @@ static int fence_writers(struct npmu__pmm *pmm, const char *name, uint32_t membe
 		uint64_t e = 0;
 		member_name(name, i, mn);
 		int rc = pmm->ops->fence(pmm->unit, mn, false, &e);
+		if (rc == NPMU_E_UNREACHABLE) { /* its unit is down: fenced by the next lease after */
+			LOG_WARN("set %s: member %s not fenced: its unit does not answer", name, mn);
+			continue;
+		}
 		if (rc != 0 && rc != NPMU_E_NOENT) { /* a member lost with its unit has no writer */
 			LOG_WARN("set %s: member %s cannot be fenced: %s", name, mn, npmu_strerror(rc));
 			return rc;
@@ -494,6 +536,7 @@ int npmu__pmm_handle(struct npmu__pmm *pmm, const char *who, uint16_t type,
 		struct npmu__request cr = *req;
 		if (pmm->creds)
 			cr.rec_len = 0;
+		cr.replace_away = holds_set_of(pmm, who, req->name);
 		rc = pmm->ops->create(pmm->unit, &cr, pmm->creds ? who : req->owner, &info);
 		if (rc == 0)
 			npmu__reply_info_put(reply, &info);
@@ -510,13 +553,13 @@ int npmu__pmm_handle(struct npmu__pmm *pmm, const char *who, uint16_t type,
 	case NPMU_MSG_RIGHTS: return programming(pmm, who, type, req, reply);
 	default: break;
 	}
-	/* The rest name an existing region (a lease on a set: its member 0): its owner first. */
+	/* The rest name an existing region (a lease on a set: a member that answers): its owner
+	 * first. */
 	char named[NPMU_NAME_MAX + 1];
 	if (type == NPMU_MSG_LEASE && req->members)
-		member_name(req->name, 0, named);
+		rc = set_anchor(pmm, req, named, &info);
 	else
-		snprintf(named, sizeof(named), "%s", req->name);
-	rc = pmm->ops->stat(pmm->unit, named, &info);
+		rc = pmm->ops->stat(pmm->unit, memcpy(named, req->name, sizeof(named)), &info);
 	if (rc == NPMU_E_NOENT && type == NPMU_MSG_LEASE && req->members &&
 	    req->lease_op == NPMU__LEASE_TAKE) {
 		/* a set being made: its first writer takes the lease before creating members */

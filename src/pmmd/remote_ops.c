@@ -35,6 +35,8 @@ static int remote_create(void *v, const struct npmu__request *creq, const char *
 	int src = remote_stat(us, name, &have); /* a unit restarted empty forgets what it had */
 	if (src == 0)
 		return NPMU_E_EXIST;
+	if (src == NPMU_E_UNREACHABLE && creq->replace_away) /* a set member re-placed */
+		src = npmu__units_forget_away(us, name);
 	if (src != NPMU_E_NOENT) /* the unit holding that name is away: never a second one */
 		return src;
 	if (creq->copies == 2)

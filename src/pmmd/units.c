@@ -102,6 +102,29 @@ static void unit_disconnect(struct npmu__remote_unit *u)
 	}
 }
 
+static int units_call(struct npmu__units *us, uint32_t i, uint16_t type,
+		      const struct npmu__request *req, const uint8_t **body, size_t *blen, bool again);
+
+/* purge_stale -- unit i answers again: the regions forgotten on it while it was away (their
+ * names now live elsewhere) are deleted there. */
+static void purge_stale(struct npmu__units *us, uint32_t i)
+{
+	for (uint32_t k = 0; k < us->nstale;) {
+		if (us->stale[k].unit != i) {
+			k++;
+			continue;
+		}
+		struct npmu__request req = {0};
+		snprintf(req.name, sizeof(req.name), "%s", us->stale[k].name);
+		const uint8_t *body;
+		size_t blen;
+		int rc = units_call(us, i, NPMU_MSG_DELETE, &req, &body, &blen, true);
+		LOG_WARN("unit %s: back holding %s, which was placed elsewhere while it was away: %s",
+			 us->u[i].addr, req.name, rc == 0 ? "deleted here" : npmu_strerror(rc));
+		us->stale[k] = us->stale[--us->nstale];
+	}
+}
+
 /*
  * units_call -- one request to unit i. A unit that refuses connections (its process is down)
  * is asked again at the next request; one that does not answer at all (cut off) is left alone
@@ -128,10 +151,13 @@ static int units_call(struct npmu__units *us, uint32_t i, uint16_t type,
 				u->retry_ms = 0;
 			return rc == NPMU_E_AUTH ? rc : NPMU_E_UNREACHABLE;
 		}
-		if (!u->up)
+		bool back = !u->up;
+		if (back)
 			LOG_INFO("unit %s: connected and authenticated", u->addr);
 		u->up = true;
 		u->backoff_ms = 0;
+		if (back)
+			purge_stale(us, i);
 	}
 	int rc = npmu__rpc_call(u->conn, type, req, body, blen, us->timeout_ms);
 	bool lost = rc == NPMU_E_UNREACHABLE || rc == NPMU_E_TIMEDOUT || rc == NPMU_E_FABRIC;
@@ -259,6 +285,28 @@ void npmu__units_dir_drop(struct npmu__units *us, const char *name, uint32_t uni
 		}
 }
 
+/* npmu__units_forget_away -- drop name from the directory, to be deleted on its units when
+ * they are back (see units.h). */
+int npmu__units_forget_away(struct npmu__units *us, const char *name)
+{
+	int at[NPMU_PMMD_UNITS_MAX];
+	int n = npmu__units_find_all(us, name, at, NPMU_PMMD_UNITS_MAX);
+	for (int k = 0; k < n; k++) {
+		int rc;
+		void *p = npmu__grow(us->stale, &us->capstale, us->nstale, sizeof(*us->stale), 16, 0,
+				     &rc);
+		if (!p)
+			return rc;
+		us->stale = p;
+		us->stale[us->nstale] = (struct npmu__dir_entry){.unit = (uint32_t)at[k]};
+		snprintf(us->stale[us->nstale++].name, NPMU_NAME_MAX + 1, "%s", name);
+		npmu__units_dir_drop(us, name, (uint32_t)at[k]);
+		LOG_WARN("unit %s: away; its %s is forgotten (placed elsewhere) and will be deleted "
+			 "when it is back", us->u[at[k]].addr, name);
+	}
+	return NPMU_E_NOENT;
+}
+
 /* npmu__units_fini -- close every connection, free the directory, wipe the key. */
 void npmu__units_fini(struct npmu__units *us)
 {
@@ -266,6 +314,7 @@ void npmu__units_fini(struct npmu__units *us)
 		if (us->u[i].conn)
 			unit_disconnect(&us->u[i]);
 	free(us->dir);
+	free(us->stale);
 	free(us->cache);
 	free(us->seen);
 	sodium_memzero(us, sizeof(*us));

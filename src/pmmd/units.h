@@ -49,6 +49,10 @@ struct npmu__units {
 	void (*unit_back)(struct npmu__units *us, uint32_t i);
 	uint32_t ndir, capdir;
 	struct npmu__dir_entry *dir;
+	/* regions forgotten on units that were away (npmu__units_forget_away), deleted there as
+	 * each answers again; lost with pmmd (then both copies of the name are listed) */
+	uint32_t nstale, capstale;
+	struct npmu__dir_entry *stale;
 	uint32_t ncache;               /* LIST: the regions of every unit, gathered at start 0 */
 	struct npmu_region_info *cache;
 	/* the newest mirror record generation seen per mirrored region since pmmd started: a
@@ -94,6 +98,11 @@ int npmu__units_grant(struct npmu__units *us, uint32_t i, const char *name, uint
 
 /* npmu__units_key_live -- whether key is a live read-write right to region name on unit i. */
 bool npmu__units_key_live(struct npmu__units *us, uint32_t i, const char *name, uint64_t key);
+
+/* npmu__units_forget_away -- region name is only on units that are away: drop it from the
+ * directory and delete it on each when it answers again (a striped set's member re-placed by
+ * its rebuild); NPMU_E_NOENT (now it does not exist), or NPMU_E_NOMEM. */
+int npmu__units_forget_away(struct npmu__units *us, const char *name);
 
 /* npmu__units_dir_add / npmu__units_dir_drop -- record that unit i holds (or no longer holds) name. */
 int npmu__units_dir_add(struct npmu__units *us, const char *name, uint32_t unit);

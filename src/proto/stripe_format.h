@@ -26,8 +26,10 @@
  *   [4096 + s*marea, +marea)       manifest slot s (s < keep)
  *   [4096 + keep*marea + s*dslot, +dslot)
  *                                  data slot s: sub-segment of group g at g*S
- * Version v of the set goes to slot v % keep on every member: writing version v never touches
- * the keep-1 versions before it.
+ * A plain put writes version v to slot v % keep on every member: writing version v never
+ * touches the keep-1 versions before it. A put that names its version (a dataset's part,
+ * src/lib/stripe_ops.h) picks a slot holding no version it must keep; so readers find a version
+ * by its manifest, in whatever slot it lies (npmu__stripe_manifest.slot).
  *
  * Manifest (the commit record of one version, identical on every member):
  *   u32 magic "NPMS", u16 format, u16 0, u32 k, u32 m, u32 n, u32 ngroups,
@@ -36,8 +38,12 @@
  *   ngroups*(k+m) x u64 csum of each sub-segment (group-major), u64 csum of all before it.
  * Invariants:
  *   S1. A version's manifest is written on any member only after every sub-segment of that
- *       version is persistent on every member: one valid manifest anywhere means the version
- *       is complete (a set is valid only once its commit record is written).
+ *       version is written, at the put's durability (persistent, or placed), on every member
+ *       the put writes: one valid manifest anywhere means the version is complete (a set is
+ *       valid only once its commit record is written). A put with members lost (their units
+ *       down: a degraded put) writes the members that remain, only while every group keeps
+ *       k+1 of its k+m sub-segments (k with m = 1), and its manifest only there; a member that
+ *       comes back holds another version's bytes in that slot, which fail their checksums.
  *   S2. Restore takes the newest version with a valid manifest and, in every group, at least
  *       k sub-segments whose checksums match; a sub-segment that fails its checksum counts as
  *       lost, never as data.
@@ -96,6 +102,7 @@ struct npmu__stripe_manifest {
 	uint64_t length_csum;
 	char unit[NPMU_STRIPE_UNITS_MAX][NPMU_ADDR_STR_MAX + 1];
 	uint64_t *csums; /* ngroups*(k+m), owned (npmu__stripe_manifest_free) */
+	uint32_t slot;   /* the slot it was read from (not on media; 0 when encoded) */
 };
 
 /* npmu__stripe_manifest_len -- bytes of the encoded manifest. */

@@ -232,6 +232,10 @@ struct npmu__request {
 	 * (a holder's address: src/manager/holders.h); peer_len 0 when longer than peer */
 	uint8_t peer[32];
 	uint8_t peer_len;
+	/* not on the wire: a CREATE by the holder of the lease of the striped set the region is a
+	 * member of (a rebuild re-placing a member lost with its unit, src/manager/pmm.c): a
+	 * region of that name on units that are away is forgotten (src/pmmd/units.h) */
+	bool replace_away;
 };
 
 /* npmu__name_valid -- whether name is 1..NPMU_NAME_MAX characters of [A-Za-z0-9._-]. */

@@ -1,8 +1,11 @@
 /* fuzz_manifest.c -- the metadata other units hand back: a striped set's member header and
- * manifest, and a mirrored region's record (alone, and chosen among three copies). */
+ * manifest, a mirrored region's record (alone, and chosen among three copies), and a
+ * dataset's catalog. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "fuzz.h"
+#include "dataset_format.h"
 #include "mirror_format.h"
 #include "stripe_format.h"
 
@@ -31,5 +34,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct npmu__mirror_pick pick;
 	if (npmu__mirror_choose(recs, lens, 3, &mr, &pick) == 0 && pick.valid == 0)
 		__builtin_trap(); /* a winner comes from a valid record */
+	struct npmu__ds_catalog cat;
+	if (npmu__ds_decode(data, size, &cat) == 0) {
+		void *again;
+		uint64_t len;
+		if (npmu__ds_encode(&cat, &again, &len) != 0 || len != size ||
+		    memcmp(again, data, size) != 0)
+			__builtin_trap(); /* a catalog that decodes encodes to the same bytes */
+		free(again);
+		npmu__ds_free(&cat);
+	}
 	return 0;
 }

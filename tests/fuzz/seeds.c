@@ -9,6 +9,7 @@
 #include "ckpt_format.h"
 #include "codec.h"
 #include "mirror_format.h"
+#include "dataset_format.h"
 #include "stripe_format.h"
 #include "wire.h"
 
@@ -117,7 +118,25 @@ static void ckpt(void)
 	put("ckpt", "skip", skip, sizeof(skip));
 }
 
-/* manifest -- a member header, a manifest and a mirror record. */
+/* catalog -- a dataset's catalog: two versions, of 3 and 2 parts, the older pinned. */
+static void catalog(void)
+{
+	struct npmu__ds_catalog cat = {.k = 4, .m = 2, .n = 6, .seg_size = 1 << 20, .keep = 2,
+				       .pins = 1, .nversions = 2};
+	uint64_t len3[3] = {100, 200, 300}, sum3[3] = {1, 2, 3}, len2[2] = {10, 20}, sum2[2] = {4, 5};
+	cat.v[0] = (struct npmu__ds_version){.version = 7, .label = 700, .parts = 3,
+					     .length = len3, .csum = sum3};
+	cat.v[1] = (struct npmu__ds_version){.version = 5, .label = 500, .parts = 2,
+					     .pinned = true, .length = len2, .csum = sum2};
+	void *buf;
+	uint64_t len;
+	if (npmu__ds_encode(&cat, &buf, &len) != 0)
+		exit(1);
+	put("manifest", "catalog", buf, (size_t)len);
+	free(buf);
+}
+
+/* manifest -- a member header, a manifest, a mirror record and a dataset catalog. */
 static void manifest(void)
 {
 	struct npmu__stripe_member m = {.index = 1, .n = 6, .keep = 2, .k = 4, .m = 2,
@@ -155,6 +174,7 @@ static void manifest(void)
 	memcpy(rb + n, rb, (size_t)n);
 	memcpy(rb + 2 * n, rb, (size_t)n);
 	put("manifest", "mirror-x3", rb, 3 * (size_t)n);
+	catalog();
 }
 
 /* reply -- one replies seed: kind byte, then the body in c (from byte 1 of buf). */

@@ -27,12 +27,23 @@ static const char usage_main[] =
 	"  ckpt stat STREAM          a checkpoint stream: mode, epoch, sequence, latest update, unread\n"
 	"  ckpt dump STREAM FILE     the stream's latest state into FILE ('-' for standard output)\n"
 	"  stripe put NAME FILE [--k 4] [--m 2] [--n N] [--seg 1M] [--keep 2] [--capacity SIZE]\n"
-	"                            FILE as the next version of striped set NAME: k data and m\n"
-	"                            parity sub-segments per group over n units (--mirror: copies)\n"
+	"                [--placed]  FILE as the next version of striped set NAME: k data and m\n"
+	"                            parity sub-segments per group over n units (--mirror: copies);\n"
+	"                            --placed: in the units' memory, not flushed. With units down\n"
+	"                            it goes on (degraded) while each group keeps k+1 of its k+m\n"
 	"  stripe get NAME FILE [--version V]\n"
 	"                            restore a version (default: the newest) from any k of each group\n"
-	"  stripe stat NAME          layout, versions, and each member's health\n"
-	"  stripe rebuild NAME       regenerate lost or corrupt sub-segments (after a unit is replaced)\n"
+	"  stripe stat NAME          layout, versions (degraded ones marked), each member's health\n"
+	"  stripe rebuild NAME       regenerate lost or corrupt sub-segments, placing lost members on\n"
+	"                            other units (two on one unit when there is no spare)\n"
+	"  stripe rm NAME            delete a set: every member (not while a put or rebuild runs)\n"
+	"  dataset ls                datasets (checkpoints of jobs of many processes): newest\n"
+	"                            complete version, its label, parts and bytes\n"
+	"  dataset stat NAME         kept versions and the health of each part's units\n"
+	"  dataset get NAME PART FILE [--version V] [--offset B] [--length B]\n"
+	"                            a part (or a byte range of it) of a complete version\n"
+	"  dataset rm NAME | pin NAME VERSION [--unpin]\n"
+	"                            delete a dataset; keep a version whatever comes after it\n"
 	"  keygen FILE               write a new random key to FILE (mode 0600)\n"
 	"\n"
 	"Options:\n"
@@ -60,7 +71,7 @@ struct verb {
 static const struct verb verbs[] = {
 	{"region", cmd_region}, {"put", cmd_put},	  {"get", cmd_get},
 	{"keygen", cmd_keygen}, {"unit", cmd_unit},	  {"ckpt", cmd_ckpt},
-	{"stripe", cmd_stripe}, {NULL, NULL},
+	{"stripe", cmd_stripe}, {"dataset", cmd_dataset}, {NULL, NULL},
 };
 
 /* main -- the global options (up to the verb), then the verb with the words after it. */

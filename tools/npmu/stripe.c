@@ -1,4 +1,4 @@
-/* stripe.c -- npmu stripe put|get|stat|rebuild: striped checkpoint sets over several units. */
+/* stripe.c -- npmu stripe put|get|stat|rebuild|rm: striped checkpoint sets over several units. */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -10,17 +10,24 @@
 
 static const char usage_stripe[] =
 	"Usage: npmu stripe put NAME FILE [--k K] [--m M] [--n N] [--seg SIZE] [--keep V]\n"
-	"                       [--capacity SIZE] [--mirror]\n"
+	"                       [--capacity SIZE] [--mirror] [--placed]\n"
 	"       npmu stripe get NAME FILE [--version V]\n"
-	"       npmu stripe stat NAME | rebuild NAME\n"
+	"       npmu stripe stat NAME | rebuild NAME | rm NAME\n"
 	"A striped set is n member regions NAME.s0.. on n distinct units. Each version of the\n"
 	"checkpoint is cut into sub-segments of --seg bytes (default 1M), grouped k at a time\n"
 	"(default 4) with m parity sub-segments (default 2; 1: XOR parity), parity rotating over\n"
 	"the units; any k of each group restore it. --mirror keeps n full copies instead. The\n"
 	"set's shape and capacity (default: the first checkpoint's size) are fixed by its first\n"
-	"put; the last --keep versions (default 2) stay restorable.\n";
+	"put; the last --keep versions (default 2) stay restorable.\n"
+	"--placed leaves a version in the units' memory without flushing it: faster; it survives\n"
+	"this process's and a unit process's death, and power loss of fewer units than m.\n"
+	"With units down a put goes on over the members that remain while every group keeps k+1\n"
+	"of its k+m sub-segments (k with --m 1: unprotected), and stat shows the version degraded;\n"
+	"fewer: refused, naming the units. rebuild brings the set back to full redundancy, placing\n"
+	"lost members on other units (with no spare unit, two members on one: reduced fault\n"
+	"tolerance, logged). rm deletes every member; refused while a put or rebuild runs.\n";
 
-enum { PUT_K, PUT_M, PUT_N, PUT_SEG, PUT_KEEP, PUT_CAPACITY, PUT_MIRROR };
+enum { PUT_K, PUT_M, PUT_N, PUT_SEG, PUT_KEEP, PUT_CAPACITY, PUT_MIRROR, PUT_PLACED };
 static const struct opt_spec put_opts[] = {
 	[PUT_K] = {"k", 'k', OPT_UINT, 0, UINT32_MAX},
 	[PUT_M] = {"m", 'm', OPT_UINT, 0, UINT32_MAX},
@@ -29,6 +36,7 @@ static const struct opt_spec put_opts[] = {
 	[PUT_KEEP] = {"keep", 'K', OPT_UINT, 0, UINT32_MAX},
 	[PUT_CAPACITY] = {"capacity", 'c', OPT_SIZE},
 	[PUT_MIRROR] = {"mirror", 'M', OPT_FLAG},
+	[PUT_PLACED] = {"placed", 'p', OPT_FLAG},
 	{NULL},
 };
 enum { GET_VERSION };
@@ -41,6 +49,7 @@ static const struct opt_cmd put_cmd = {"npmu stripe put", usage_stripe, put_opts
 static const struct opt_cmd get_cmd = {"npmu stripe get", usage_stripe, get_opts, name_file_args};
 static const struct opt_cmd stat_cmd = {"npmu stripe stat", usage_stripe, NULL, name_args};
 static const struct opt_cmd rebuild_cmd = {"npmu stripe rebuild", usage_stripe, NULL, name_args};
+static const struct opt_cmd rm_cmd = {"npmu stripe rm", usage_stripe, NULL, name_args};
 
 /* progress -- what a progress bar shows: the verb, and when it started. */
 struct progress {
@@ -122,6 +131,58 @@ static int read_all(int fd, const struct stat *st, char **data, uint64_t *len)
 	return 0;
 }
 
+/* What a put says it did. */
+struct put_said {
+	const char *path, *name;
+	uint64_t version, bytes;
+	double seconds;
+	enum npmu_durability durability;
+	uint32_t holders, n; /* members holding the version's manifest, of n (0, 0: unknown) */
+};
+
+/* put_holders -- how many members took the version just put (fewer than n: a degraded put). */
+static void put_holders(struct npmu_conn *conn, struct put_said *ps)
+{
+	struct npmu_stripe_info *si = malloc(sizeof(*si));
+	if (si && npmu_stripe_stat(conn, ps->name, si) == 0) {
+		ps->n = si->n;
+		for (uint32_t i = 0; i < si->nversions; i++)
+			if (si->versions[i].version == ps->version)
+				ps->holders = si->versions[i].members;
+	}
+	free(si);
+}
+
+/* print_put -- a put's outcome: where its version was committed, and how durably. */
+static void print_put(const struct put_said *ps)
+{
+	const char *dur = ps->durability == NPMU_PLACED ? "placed" : "persistent";
+	bool degraded = ps->n && ps->holders < ps->n;
+	if (out_json_mode()) {
+		struct out_json j = out_json_start(stdout);
+		out_json_object(&j, NULL);
+		out_json_str(&j, "set", ps->name);
+		out_json_u64(&j, "version", ps->version);
+		out_json_u64(&j, "bytes", ps->bytes);
+		out_json_str(&j, "durability", dur);
+		out_json_u64(&j, "members", ps->holders);
+		out_json_u64(&j, "n", ps->n);
+		out_json_bool(&j, "degraded", degraded);
+		out_json_fixed(&j, "seconds", ps->seconds, 3);
+		out_json_end(&j);
+		return;
+	}
+	char a[32], where[64] = "every unit";
+	if (degraded)
+		snprintf(where, sizeof(where), "%u of %u units (DEGRADED)", ps->holders, ps->n);
+	out_line("put %s into %s: version %llu, %s, committed on %s, %s, %.3f s", ps->path, ps->name,
+		 (unsigned long long)ps->version, npmu__size_format(ps->bytes, a, sizeof(a)), where,
+		 dur, ps->seconds);
+	if (degraded)
+		out_note("%s: run npmu stripe rebuild %s once the units are back (or to place the "
+			 "missing members elsewhere)", ps->name, ps->name);
+}
+
 /* stripe_put -- stripe put NAME FILE [--k K] ...: FILE as the set's next version. */
 static int stripe_put(const struct opt_result *r)
 {
@@ -133,6 +194,7 @@ static int stripe_put(const struct opt_result *r)
 		.n = (uint32_t)r->opt[PUT_N].num, .seg_size = r->opt[PUT_SEG].num,
 		.keep = (uint32_t)r->opt[PUT_KEEP].num, .capacity = r->opt[PUT_CAPACITY].num,
 		.mirror = r->opt[PUT_MIRROR].seen,
+		.durability = r->opt[PUT_PLACED].seen ? NPMU_PLACED : NPMU_PERSISTENT,
 	};
 	struct npmu_conn *conn = cli_connect();
 	struct stat st;
@@ -147,23 +209,12 @@ static int stripe_put(const struct opt_result *r)
 	int rc = npmu_stripe_put(conn, name, buf, len, &sc, stripe_progress, &p, &v);
 	free(buf);
 	if (rc == NPMU_E_NOUNIT)
-		out_warn("the set needs more units than the manager has up (npmu unit ls)");
+		out_warn("the set needs more units than the manager has (npmu unit ls)");
 	if (rc != 0)
 		cli_die(name, rc);
-	char a[32];
-	if (out_json_mode()) {
-		struct out_json j = out_json_start(stdout);
-		out_json_object(&j, NULL);
-		out_json_str(&j, "set", name);
-		out_json_u64(&j, "version", v);
-		out_json_u64(&j, "bytes", len);
-		out_json_fixed(&j, "seconds", cli_now() - p.start, 3);
-		out_json_end(&j);
-	} else {
-		out_line("put %s into %s: version %llu, %s, committed on every unit, %.3f s", path,
-			 name, (unsigned long long)v, npmu__size_format(len, a, sizeof(a)),
-			 cli_now() - p.start);
-	}
+	struct put_said said = {path, name, v, len, cli_now() - p.start, sc.durability, 0, 0};
+	put_holders(conn, &said);
+	print_put(&said);
 	npmu_conn_delete(&conn);
 	return 0;
 }
@@ -230,6 +281,15 @@ static const char *member_state(enum npmu_member_state state, bool people)
 	return people ? "CORRUPT header" : "corrupt";
 }
 
+/* set_degraded -- whether a member is unhealthy or lacks the newest version. */
+static bool set_degraded(const struct npmu_stripe_info *si)
+{
+	bool bad = si->nversions && si->versions[0].members < si->n;
+	for (uint32_t i = 0; i < si->n; i++)
+		bad |= si->member[i].state != NPMU_MEMBER_OK;
+	return bad;
+}
+
 /* stat_json -- a set's layout, versions and members as one JSON object. */
 static void stat_json(const char *name, const struct npmu_stripe_info *si)
 {
@@ -243,12 +303,14 @@ static void stat_json(const char *name, const struct npmu_stripe_info *si)
 	out_json_u64(&j, "keep", si->keep);
 	out_json_u64(&j, "capacity", si->capacity);
 	out_json_u64(&j, "data_offset", si->newest_data_off);
+	out_json_bool(&j, "degraded", set_degraded(si));
 	out_json_array(&j, "versions");
 	for (uint32_t i = 0; i < si->nversions; i++) {
 		out_json_object(&j, NULL);
 		out_json_u64(&j, "version", si->versions[i].version);
 		out_json_u64(&j, "length", si->versions[i].length);
 		out_json_u64(&j, "members", si->versions[i].members);
+		out_json_bool(&j, "degraded", si->versions[i].members < si->n);
 		out_json_end(&j);
 	}
 	out_json_end(&j);
@@ -275,10 +337,11 @@ static void stat_lines(const char *name, const struct npmu_stripe_info *si)
 		 npmu__size_format(si->seg_size, a, sizeof(a)),
 		 npmu__size_format(si->capacity, b, sizeof(b)), si->keep);
 	for (uint32_t i = 0; i < si->nversions; i++)
-		out_line("  version %llu: %s, manifest on %u of %u members",
+		out_line("  version %llu: %s, manifest on %u of %u members%s",
 			 (unsigned long long)si->versions[i].version,
 			 npmu__size_format(si->versions[i].length, a, sizeof(a)),
-			 si->versions[i].members, si->n);
+			 si->versions[i].members, si->n,
+			 si->versions[i].members < si->n ? " (DEGRADED: rebuild the set)" : "");
 	for (uint32_t i = 0; i < si->n; i++)
 		out_line("  %-24s %-24s %s", si->member[i].region, si->member[i].unit,
 			 member_state(si->member[i].state, true));
@@ -301,13 +364,45 @@ static int stripe_stat(const struct opt_result *r)
 	return 0;
 }
 
-/* cmd_stripe -- stripe put|get|stat|rebuild. */
+/* stripe_rm -- stripe rm NAME: delete every member (not while a put or rebuild runs). */
+static int stripe_rm(const struct opt_result *r)
+{
+	const char *name = r->arg[0].text;
+	struct npmu_conn *conn = cli_connect();
+	int rc = npmu_stripe_delete(conn, name);
+	if (rc == NPMU_E_BUSY) {
+		out_error_json(name, rc);
+		out_warn("%s: a put or a rebuild is writing the set: nothing deleted (try again once "
+			 "it is done)", name);
+		exit(1);
+	}
+	if (rc == NPMU_E_UNREACHABLE) {
+		out_error_json(name, rc);
+		out_warn("%s: members on units that do not answer were left (named above): run npmu "
+			 "stripe rm %s again once they are back", name, name);
+		exit(1);
+	}
+	if (rc != 0)
+		cli_die(name, rc);
+	if (out_json_mode()) {
+		struct out_json j = out_json_start(stdout);
+		out_json_object(&j, NULL);
+		out_json_str(&j, "deleted", name);
+		out_json_end(&j);
+	} else {
+		out_line("deleted set %s", name);
+	}
+	npmu_conn_delete(&conn);
+	return 0;
+}
+
+/* cmd_stripe -- stripe put|get|stat|rebuild|rm. */
 int cmd_stripe(int argc, char **argv)
 {
 	static const struct cli_sub subs[] = {
 		{"put", &put_cmd, stripe_put},	 {"get", &get_cmd, stripe_get},
 		{"stat", &stat_cmd, stripe_stat}, {"rebuild", &rebuild_cmd, stripe_rebuild},
-		{NULL},
+		{"rm", &rm_cmd, stripe_rm},	 {NULL},
 	};
 	return cli_dispatch(usage_stripe, subs, argc, argv);
 }

@@ -7,7 +7,8 @@ int cmd_region(int argc, char **argv); /* region.c: region create|grow|ls|stat|r
 int cmd_put(int argc, char **argv);    /* data.c: a file into a region */
 int cmd_get(int argc, char **argv);    /* data.c: a region into a file */
 int cmd_unit(int argc, char **argv);   /* unit.c: unit ls */
-int cmd_stripe(int argc, char **argv); /* stripe.c: stripe put|get|stat|rebuild */
+int cmd_stripe(int argc, char **argv); /* stripe.c: stripe put|get|stat|rebuild|rm */
+int cmd_dataset(int argc, char **argv); /* dataset.c: dataset ls|stat|get|rm|pin */
 int cmd_ckpt(int argc, char **argv);   /* ckpt.c: ckpt stat|dump */
 int cmd_keygen(int argc, char **argv); /* keygen.c: a new key file */
 

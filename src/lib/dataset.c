@@ -1,0 +1,583 @@
+/* dataset.c -- datasets: checkpoints of N parts committed together, read back by any process
+ * at any byte range. Layout and invariants: src/proto/dataset_format.h. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dataset_format.h"
+#include "internal.h"
+#include "log.h"
+#include "stripe_format.h"
+#include "stripe_ops.h"
+
+#define SUFFIX_MAX 10                   /* ".p1023.s63": a part's member region */
+#define NAME_MAX_DS (NPMU_NAME_MAX - SUFFIX_MAX)
+#define CATALOG_SEG (128u << 10)        /* one sub-segment holds the largest catalog */
+_Static_assert(NPMU_DS_CATALOG_MAX <= CATALOG_SEG, "a catalog is one sub-segment");
+#define KEEP_DEFAULT 2
+#define PINS_DEFAULT 1
+
+struct npmu_dataset {
+	struct npmu_conn *conn;
+	char name[NAME_MAX_DS + 1];
+	uint32_t parts;                   /* this process's N; 0: reading only */
+	enum npmu_durability durability;  /* of its puts */
+	struct npmu__ds_catalog cat;      /* as last read */
+};
+
+/* part_name -- "NAME.pP", the striped set holding part P. */
+static void part_name(const char *name, uint32_t p, char out[NPMU_NAME_MAX + 1])
+{
+	snprintf(out, NPMU_NAME_MAX + 1, "%.*s.p%u", NAME_MAX_DS, name, (unsigned)(uint16_t)p);
+}
+
+/* catalog_name -- "NAME.ds", the catalog's set. */
+static void catalog_name(const char *name, char out[NPMU_NAME_MAX + 1])
+{
+	snprintf(out, NPMU_NAME_MAX + 1, "%.*s.ds", NAME_MAX_DS, name);
+}
+
+/* catalog_cfg -- the catalog's set: as many full copies as a part survives losses, plus one. */
+static struct npmu_stripe_cfg catalog_cfg(const struct npmu__ds_catalog *cat)
+{
+	return (struct npmu_stripe_cfg){.mirror = 1, .n = cat->mirror ? cat->n : cat->m + 1,
+					.seg_size = CATALOG_SEG, .keep = 2,
+					.capacity = NPMU_DS_CATALOG_MAX};
+}
+
+/* part_cfg -- a part's set: the dataset's protection, keep + pins + 2 slots (D2). */
+static struct npmu_stripe_cfg part_cfg(const struct npmu__ds_catalog *cat, uint64_t len)
+{
+	return (struct npmu_stripe_cfg){.k = cat->k, .m = cat->m, .n = cat->n,
+					.seg_size = cat->seg_size, .mirror = cat->mirror,
+					.keep = cat->keep + cat->pins + 2,
+					.capacity = cat->capacity ? cat->capacity : len};
+}
+
+/* read_catalog -- the newest catalog of dataset NAME into cat (replacing what it held). */
+static int read_catalog(struct npmu_conn *conn, const char *name, struct npmu__ds_catalog *cat)
+{
+	char cname[NPMU_NAME_MAX + 1];
+	catalog_name(name, cname);
+	void *buf = NULL;
+	uint64_t len = 0;
+	struct npmu_stripe_report rep;
+	int rc = npmu_stripe_get(conn, cname, 0, &buf, &len, NULL, NULL, &rep);
+	struct npmu__ds_catalog fresh;
+	if (rc == 0 && (rc = npmu__ds_decode(buf, len, &fresh)) != 0)
+		LOG_WARN("dataset %s: its catalog %s is not a dataset catalog (%s)", name, cname,
+			 npmu_strerror(rc));
+	free(buf);
+	if (rc != 0)
+		return rc;
+	npmu__ds_free(cat);
+	*cat = fresh;
+	if (cat->flags & NPMU_DS_FLAG_DELETING) {
+		LOG_WARN("dataset %s is being deleted", name);
+		return NPMU_E_NOENT;
+	}
+	return 0;
+}
+
+/* shape_of -- the catalog a new dataset gets from cfg (defaults filled); NPMU_E_INVAL when a
+ * field is out of range. */
+static int shape_of(const char *name, const struct npmu_dataset_cfg *cfg,
+		    struct npmu__ds_catalog *cat)
+{
+	memset(cat, 0, sizeof(*cat));
+	cat->mirror = cfg->mirror != 0;
+	cat->n = cfg->n ? cfg->n : cat->mirror ? 2 : 0;
+	cat->k = cat->mirror ? 1 : cfg->k ? cfg->k : 4;
+	cat->m = cat->mirror ? cat->n - 1 : cfg->m ? cfg->m : 2;
+	cat->n = cat->n ? cat->n : cat->k + cat->m;
+	cat->seg_size = cfg->seg_size ? cfg->seg_size : 1u << 20;
+	cat->capacity = cfg->capacity;
+	cat->keep = cfg->keep ? cfg->keep : KEEP_DEFAULT;
+	cat->pins = cfg->pins ? cfg->pins : PINS_DEFAULT;
+	if (cat->keep > NPMU_DS_KEEP_MAX || cat->pins > NPMU_DS_PINS_MAX || cat->m < 1 ||
+	    cat->n < cat->k + cat->m || cat->n > NPMU_STRIPE_UNITS_MAX ||
+	    cat->seg_size % 4096 != 0) {
+		LOG_WARN("dataset %s: a shape out of range: k %u, m %u, n %u, seg %llu, keep %u "
+			 "(1..%d), pins %u (up to %d)", name, cat->k, cat->m, cat->n,
+			 (unsigned long long)cat->seg_size, cat->keep, NPMU_DS_KEEP_MAX, cat->pins,
+			 NPMU_DS_PINS_MAX);
+		return NPMU_E_INVAL;
+	}
+	return 0;
+}
+
+/* shape_differs -- the first field cfg asks for that the dataset does not have, or NULL. */
+static const char *shape_differs(const struct npmu__ds_catalog *cat,
+				 const struct npmu_dataset_cfg *cfg)
+{
+	if (cfg->mirror && !cat->mirror)
+		return "mirror";
+	if (!cat->mirror && cfg->k && cfg->k != cat->k)
+		return "k";
+	if (!cat->mirror && cfg->m && cfg->m != cat->m)
+		return "m";
+	if (cfg->n && cfg->n != cat->n)
+		return "n";
+	if (cfg->seg_size && cfg->seg_size != cat->seg_size)
+		return "seg_size";
+	if (cfg->capacity && cfg->capacity != cat->capacity)
+		return "capacity";
+	if (cfg->keep && cfg->keep != cat->keep)
+		return "keep";
+	if (cfg->pins && cfg->pins != cat->pins)
+		return "pins";
+	return NULL;
+}
+
+/* create_fn -- (under the catalog's lease) the new catalog, unless another process made one
+ * first (then nothing changes). */
+static int create_fn(const void *cur, uint64_t cur_len, void **out, uint64_t *out_len, void *arg)
+{
+	(void)cur_len;
+	if (cur)
+		return 1;
+	return npmu__ds_encode(arg, out, out_len);
+}
+
+/* npmu_dataset_open -- open dataset NAME, creating it from cfg when it does not exist. */
+int npmu_dataset_open(struct npmu_conn *conn, const char *name,
+		      const struct npmu_dataset_cfg *cfg, struct npmu_dataset **ds_ptr)
+{
+	if (!conn || !name || !ds_ptr || (cfg && cfg->parts > NPMU_DATASET_PARTS_MAX) ||
+	    (cfg && cfg->durability && cfg->durability != NPMU_PLACED &&
+	     cfg->durability != NPMU_PERSISTENT))
+		return NPMU_E_INVAL;
+	if (!name[0] || strlen(name) > NAME_MAX_DS) {
+		LOG_WARN("dataset %.80s: names are 1 to %d bytes", name, NAME_MAX_DS);
+		return NPMU_E_NAME;
+	}
+	struct npmu_dataset *ds = calloc(1, sizeof(*ds));
+	if (!ds)
+		return NPMU_E_NOMEM;
+	ds->conn = conn;
+	snprintf(ds->name, sizeof(ds->name), "%s", name);
+	ds->parts = cfg ? cfg->parts : 0;
+	ds->durability = cfg && cfg->durability ? cfg->durability : NPMU_PERSISTENT;
+	int rc = read_catalog(conn, name, &ds->cat);
+	if (rc == NPMU_E_NOENT && ds->cat.flags == 0 && ds->parts) {
+		struct npmu__ds_catalog want;
+		char cname[NPMU_NAME_MAX + 1];
+		catalog_name(name, cname);
+		if ((rc = shape_of(name, cfg, &want)) == 0) {
+			struct npmu_stripe_cfg cc = catalog_cfg(&want);
+			rc = npmu__stripe_update(conn, cname, &cc, -1, create_fn, &want);
+		}
+		if (rc == 0)
+			rc = read_catalog(conn, name, &ds->cat);
+		if (rc == 0)
+			LOG_INFO("dataset %s: %u+%u over %u units, keeping %u versions", name,
+				 ds->cat.k, ds->cat.m, ds->cat.n, ds->cat.keep);
+	}
+	const char *field = rc == 0 && cfg ? shape_differs(&ds->cat, cfg) : NULL;
+	if (field) {
+		LOG_WARN("dataset %s: cfg.%s differs from the dataset's own (a dataset's shape is fixed "
+			 "when it is made)", name, field);
+		rc = NPMU_E_INVAL;
+	}
+	if (rc != 0) {
+		npmu_dataset_close(&ds);
+		return rc;
+	}
+	*ds_ptr = ds;
+	return 0;
+}
+
+/* newest_between -- the highest version part set pname holds above `above` and below `below`
+ * (a version being committed: D2), or 0. */
+static uint64_t newest_between(struct npmu_conn *conn, const char *pname, uint64_t above,
+			       uint64_t below)
+{
+	struct npmu_stripe_info *info = calloc(1, sizeof(*info));
+	uint64_t best = 0;
+	if (info && npmu_stripe_stat(conn, pname, info) == 0)
+		for (uint32_t i = 0; i < info->nversions && i < 8; i++) {
+			uint64_t v = info->versions[i].version;
+			if (v > above && v < below && v > best)
+				best = v;
+		}
+	free(info);
+	return best;
+}
+
+/* npmu_dataset_put -- part `part` of version `version`, in a slot no kept version uses. */
+int npmu_dataset_put(struct npmu_dataset *ds, uint64_t version, uint32_t part, const void *data,
+		     uint64_t len)
+{
+	if (!ds || version == 0 || (len && !data))
+		return NPMU_E_INVAL;
+	if (part >= ds->parts) {
+		LOG_WARN("dataset %s: part %u of a job of %u part(s) (cfg.parts at open)", ds->name,
+			 part, ds->parts);
+		return NPMU_E_INVAL;
+	}
+	int rc = read_catalog(ds->conn, ds->name, &ds->cat);
+	if (rc != 0)
+		return rc;
+	const struct npmu__ds_catalog *cat = &ds->cat;
+	uint64_t newest = cat->nversions ? cat->v[0].version : 0;
+	if (version <= newest) {
+		LOG_WARN("dataset %s: version %llu is not above the newest complete one, %llu: "
+			 "versions only grow", ds->name, (unsigned long long)version,
+			 (unsigned long long)newest);
+		return NPMU_E_INVAL;
+	}
+	if (cat->capacity && len > cat->capacity) {
+		LOG_WARN("dataset %s: part %u is %llu bytes, over the dataset's capacity of %llu",
+			 ds->name, part, (unsigned long long)len, (unsigned long long)cat->capacity);
+		return NPMU_E_TOOBIG;
+	}
+	char pname[NPMU_NAME_MAX + 1];
+	part_name(ds->name, part, pname);
+	uint64_t keep[NPMU_DS_VERSIONS_MAX + 1];
+	uint32_t nkeep = 0;
+	for (uint32_t i = 0; i < cat->nversions; i++)
+		keep[nkeep++] = cat->v[i].version;
+	uint64_t pending = newest_between(ds->conn, pname, newest, version);
+	if (pending)
+		keep[nkeep++] = pending;
+	struct npmu_stripe_cfg pc = part_cfg(cat, len);
+	struct npmu__stripe_put_opts o = {.version = version, .keep = keep, .nkeep = nkeep,
+					  .durability = ds->durability};
+	rc = npmu__stripe_put(ds->conn, pname, data, len, &pc, &o, NULL, NULL, NULL);
+	if (rc != 0)
+		LOG_WARN("dataset %s: part %u of version %llu not put: %s", ds->name, part,
+			 (unsigned long long)version, npmu_strerror(rc));
+	return rc;
+}
+
+/* What a commit changes. */
+struct commit_arg {
+	struct npmu_dataset *ds;
+	uint64_t version, label;
+};
+
+/* gather_parts -- every part's length and checksum of `version` from its manifests (D1);
+ * NPMU_E_NOENT naming the first part that does not hold it. */
+static int gather_parts(const struct commit_arg *a, struct npmu__ds_version *v)
+{
+	v->length = calloc(v->parts, sizeof(uint64_t));
+	v->csum = calloc(v->parts, sizeof(uint64_t));
+	if (!v->length || !v->csum)
+		return NPMU_E_NOMEM;
+	for (uint32_t p = 0; p < v->parts; p++) {
+		char pname[NPMU_NAME_MAX + 1];
+		part_name(a->ds->name, p, pname);
+		struct npmu__stripe_version sv;
+		int rc = npmu__stripe_find(a->ds->conn, pname, a->version, &sv);
+		if (rc == NPMU_E_NOENT)
+			LOG_WARN("dataset %s: part %u (%s) holds no version %llu: not committed",
+				 a->ds->name, p, pname, (unsigned long long)a->version);
+		if (rc != 0)
+			return rc;
+		v->length[p] = sv.length;
+		v->csum[p] = sv.length_csum;
+	}
+	return 0;
+}
+
+/* commit_fn -- (under the catalog's lease) list the version as complete. */
+static int commit_fn(const void *cur, uint64_t cur_len, void **out, uint64_t *out_len, void *arg)
+{
+	struct commit_arg *a = arg;
+	struct npmu__ds_catalog cat;
+	int rc = cur ? npmu__ds_decode(cur, cur_len, &cat) : NPMU_E_NOENT;
+	if (rc != 0)
+		return rc;
+	const struct npmu__ds_version *have = npmu__ds_find(&cat, a->version);
+	if (cat.flags & NPMU_DS_FLAG_DELETING)
+		rc = NPMU_E_NOENT;
+	else if (have && have->label == a->label)
+		rc = 1; /* committed already: a retry */
+	else if (have || (cat.nversions && a->version < cat.v[0].version)) {
+		LOG_WARN("dataset %s: version %llu is not above the newest complete one, %llu",
+			 a->ds->name, (unsigned long long)a->version,
+			 (unsigned long long)cat.v[0].version);
+		rc = NPMU_E_INVAL;
+	}
+	struct npmu__ds_version v = {.version = a->version, .label = a->label,
+				     .parts = a->ds->parts};
+	if (rc == 0 && (rc = gather_parts(a, &v)) == 0 && (rc = npmu__ds_add(&cat, &v)) == 0)
+		rc = npmu__ds_encode(&cat, out, out_len);
+	else {
+		free(v.length);
+		free(v.csum);
+	}
+	npmu__ds_free(&cat);
+	return rc;
+}
+
+/* npmu_dataset_commit -- make `version` complete with `label` (D1). */
+int npmu_dataset_commit(struct npmu_dataset *ds, uint64_t version, uint64_t label)
+{
+	if (!ds || version == 0)
+		return NPMU_E_INVAL;
+	if (!ds->parts) {
+		LOG_WARN("dataset %s: a commit needs the number of parts (cfg.parts at open)",
+			 ds->name);
+		return NPMU_E_INVAL;
+	}
+	char cname[NPMU_NAME_MAX + 1];
+	catalog_name(ds->name, cname);
+	struct npmu_stripe_cfg cc = catalog_cfg(&ds->cat);
+	struct commit_arg a = {ds, version, label};
+	int rc = npmu__stripe_update(ds->conn, cname, &cc, -1, commit_fn, &a);
+	if (rc == 0)
+		LOG_INFO("dataset %s: version %llu complete (label %llu, %u parts)", ds->name,
+			 (unsigned long long)version, (unsigned long long)label, ds->parts);
+	return rc;
+}
+
+/* describe -- the public view of a listed version. */
+static void describe(const struct npmu__ds_version *v, struct npmu_dataset_version *out)
+{
+	*out = (struct npmu_dataset_version){.version = v->version, .label = v->label,
+					     .parts = v->parts, .pinned = v->pinned};
+	for (uint32_t p = 0; p < v->parts; p++)
+		out->bytes += v->length[p];
+}
+
+/* npmu_dataset_latest -- the newest complete version. */
+int npmu_dataset_latest(struct npmu_dataset *ds, struct npmu_dataset_version *out)
+{
+	if (!ds || !out)
+		return NPMU_E_INVAL;
+	int rc = read_catalog(ds->conn, ds->name, &ds->cat);
+	if (rc != 0)
+		return rc;
+	if (!ds->cat.nversions)
+		return NPMU_E_NOENT;
+	describe(&ds->cat.v[0], out);
+	return 0;
+}
+
+/* npmu_dataset_versions -- every kept complete version, newest first. */
+int npmu_dataset_versions(struct npmu_dataset *ds, struct npmu_dataset_version **list,
+			  size_t *count)
+{
+	if (!ds || !list || !count)
+		return NPMU_E_INVAL;
+	int rc = read_catalog(ds->conn, ds->name, &ds->cat);
+	if (rc != 0)
+		return rc;
+	*list = calloc(ds->cat.nversions ? ds->cat.nversions : 1, sizeof(**list));
+	if (!*list)
+		return NPMU_E_NOMEM;
+	for (uint32_t i = 0; i < ds->cat.nversions; i++)
+		describe(&ds->cat.v[i], &(*list)[i]);
+	*count = ds->cat.nversions;
+	return 0;
+}
+
+/* listed -- complete version `version` (the catalog read again if this handle has not seen
+ * it), or NULL with *rc saying why. */
+static const struct npmu__ds_version *listed(struct npmu_dataset *ds, uint64_t version, int *rc)
+{
+	const struct npmu__ds_version *v = npmu__ds_find(&ds->cat, version);
+	if (!v && (*rc = read_catalog(ds->conn, ds->name, &ds->cat)) != 0)
+		return NULL;
+	if (!(v = npmu__ds_find(&ds->cat, version))) {
+		LOG_WARN("dataset %s: version %llu is not complete, or no longer kept", ds->name,
+			 (unsigned long long)version);
+		*rc = NPMU_E_NOENT;
+	}
+	return v;
+}
+
+/* npmu_dataset_part_size -- the bytes of one part of a complete version. */
+int npmu_dataset_part_size(struct npmu_dataset *ds, uint64_t version, uint32_t part,
+			   uint64_t *len)
+{
+	if (!ds || !len)
+		return NPMU_E_INVAL;
+	int rc = 0;
+	const struct npmu__ds_version *v = listed(ds, version, &rc);
+	if (!v)
+		return rc;
+	if (part >= v->parts)
+		return NPMU_E_RANGE;
+	*len = v->length[part];
+	return 0;
+}
+
+/* npmu_dataset_read -- a byte range of one part of a complete version. */
+int npmu_dataset_read(struct npmu_dataset *ds, uint64_t version, uint32_t part, uint64_t offset,
+		      void *buf, uint64_t len)
+{
+	if (!ds || (len && !buf))
+		return NPMU_E_INVAL;
+	int rc = 0;
+	const struct npmu__ds_version *v = listed(ds, version, &rc);
+	if (!v)
+		return rc;
+	if (part >= v->parts || offset > v->length[part] || len > v->length[part] - offset) {
+		LOG_WARN("dataset %s: version %llu has %u part(s); bytes %llu..+%llu of part %u are "
+			 "outside it", ds->name, (unsigned long long)version, v->parts,
+			 (unsigned long long)offset, (unsigned long long)len, part);
+		return NPMU_E_RANGE;
+	}
+	if (len == 0)
+		return 0;
+	char pname[NPMU_NAME_MAX + 1];
+	part_name(ds->name, part, pname);
+	struct npmu_stripe_report rep;
+	rc = npmu__stripe_read_range(ds->conn, pname, version, v->csum[part], offset, buf, len,
+				     &rep);
+	if (rc != 0)
+		LOG_WARN("dataset %s: part %u of version %llu: %s%s%s", ds->name, part,
+			 (unsigned long long)version, npmu_strerror(rc), rep.which[0] ? ": " : "",
+			 rep.which);
+	return rc;
+}
+
+/* What a pin changes. */
+struct pin_arg {
+	const char *name;
+	uint64_t version;
+	int pinned;
+};
+
+/* pin_fn -- (under the catalog's lease) set or clear a version's pin. */
+static int pin_fn(const void *cur, uint64_t cur_len, void **out, uint64_t *out_len, void *arg)
+{
+	struct pin_arg *a = arg;
+	struct npmu__ds_catalog cat;
+	int rc = cur ? npmu__ds_decode(cur, cur_len, &cat) : NPMU_E_NOENT;
+	if (rc != 0)
+		return rc;
+	struct npmu__ds_version *v = (struct npmu__ds_version *)npmu__ds_find(&cat, a->version);
+	uint32_t pinned = 0;
+	for (uint32_t i = 0; i < cat.nversions; i++)
+		pinned += cat.v[i].pinned;
+	if (!v || (cat.flags & NPMU_DS_FLAG_DELETING)) {
+		LOG_WARN("dataset %s: version %llu is not kept", a->name,
+			 (unsigned long long)a->version);
+		rc = NPMU_E_NOENT;
+	} else if (v->pinned == (a->pinned != 0)) {
+		rc = 1;
+	} else if (a->pinned && pinned >= cat.pins) {
+		LOG_WARN("dataset %s: %u version(s) pinned already, the most it allows (unpin one)",
+			 a->name, pinned);
+		rc = NPMU_E_LIMIT;
+	} else {
+		v->pinned = a->pinned != 0;
+		npmu__ds_prune(&cat);
+		rc = npmu__ds_encode(&cat, out, out_len);
+	}
+	npmu__ds_free(&cat);
+	return rc;
+}
+
+/* npmu_dataset_pin -- keep a complete version whatever comes after it, or let it go. */
+int npmu_dataset_pin(struct npmu_dataset *ds, uint64_t version, int pinned)
+{
+	if (!ds)
+		return NPMU_E_INVAL;
+	char cname[NPMU_NAME_MAX + 1];
+	catalog_name(ds->name, cname);
+	struct npmu_stripe_cfg cc = catalog_cfg(&ds->cat);
+	struct pin_arg a = {ds->name, version, pinned};
+	int rc = npmu__stripe_update(ds->conn, cname, &cc, -1, pin_fn, &a);
+	return rc == 0 ? read_catalog(ds->conn, ds->name, &ds->cat) : rc;
+}
+
+/* npmu_dataset_close -- free the handle. */
+int npmu_dataset_close(struct npmu_dataset **ds_ptr)
+{
+	if (!ds_ptr || !*ds_ptr)
+		return 0;
+	npmu__ds_free(&(*ds_ptr)->cat);
+	free(*ds_ptr);
+	*ds_ptr = NULL;
+	return 0;
+}
+
+/* deleting_fn -- (under the catalog's lease, taken without waiting) mark it being deleted, so
+ * no put or commit starts. */
+static int deleting_fn(const void *cur, uint64_t cur_len, void **out, uint64_t *out_len,
+		       void *arg)
+{
+	(void)arg;
+	struct npmu__ds_catalog cat;
+	int rc = cur ? npmu__ds_decode(cur, cur_len, &cat) : NPMU_E_NOENT;
+	if (rc != 0)
+		return rc;
+	cat.flags |= NPMU_DS_FLAG_DELETING;
+	rc = npmu__ds_encode(&cat, out, out_len);
+	npmu__ds_free(&cat);
+	return rc;
+}
+
+/* part_of -- P when region `region` is member 0 of part P of dataset NAME ("NAME.pP.s0"). */
+static bool part_of(const char *name, const char *region, uint32_t *p)
+{
+	size_t n = strlen(name);
+	if (strncmp(region, name, n) != 0 || strncmp(region + n, ".p", 2) != 0)
+		return false;
+	char *end;
+	unsigned long v = strtoul(region + n + 2, &end, 10);
+	if (end == region + n + 2 || strcmp(end, ".s0") != 0 || v >= NPMU_DATASET_PARTS_MAX)
+		return false;
+	*p = (uint32_t)v;
+	return true;
+}
+
+/* delete_parts -- every part set of dataset NAME that exists, found by its member 0. */
+static int delete_parts(struct npmu_conn *conn, const char *name)
+{
+	struct npmu_region_info *list = NULL;
+	size_t count = 0;
+	int rc = npmu_region_list(conn, &list, &count);
+	for (size_t i = 0; rc == 0 && i < count; i++) {
+		uint32_t p;
+		char pname[NPMU_NAME_MAX + 1];
+		if (!part_of(name, list[i].name, &p))
+			continue;
+		part_name(name, p, pname);
+		rc = npmu_stripe_delete(conn, pname);
+		if (rc == NPMU_E_NOENT)
+			rc = 0;
+		if (rc != 0)
+			LOG_WARN("dataset %s: part %u (%s) not deleted: %s", name, p, pname,
+				 npmu_strerror(rc));
+	}
+	free(list);
+	return rc;
+}
+
+/* npmu_dataset_delete -- mark the catalog, delete every part, then the catalog. */
+int npmu_dataset_delete(struct npmu_conn *conn, const char *name)
+{
+	if (!conn || !name)
+		return NPMU_E_INVAL;
+	if (!name[0] || strlen(name) > NAME_MAX_DS)
+		return NPMU_E_NAME;
+	char cname[NPMU_NAME_MAX + 1];
+	catalog_name(name, cname);
+	struct npmu__ds_catalog cat;
+	memset(&cat, 0, sizeof(cat));
+	int rc = read_catalog(conn, name, &cat);
+	bool exists = rc == 0 || cat.flags; /* a deletion that stopped half-way goes on */
+	if (rc == 0) {
+		struct npmu_stripe_cfg cc = catalog_cfg(&cat);
+		rc = npmu__stripe_update(conn, cname, &cc, 0, deleting_fn, NULL);
+		if (rc == NPMU_E_BUSY)
+			LOG_WARN("dataset %s is in use (a commit or pin holds it): not deleted", name);
+	} else if (rc == NPMU_E_NOENT) {
+		rc = 0;
+	}
+	npmu__ds_free(&cat);
+	if (rc == 0)
+		rc = delete_parts(conn, name);
+	if (rc == 0 && exists)
+		rc = npmu_stripe_delete(conn, cname);
+	else if (rc == 0)
+		rc = NPMU_E_NOENT;
+	if (rc == 0)
+		LOG_INFO("dataset %s deleted", name);
+	return rc;
+}

@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# dataset.sh -- datasets on six units under pmmd (loopback): parts of one version put and
+# committed together; readers see only complete versions; byte ranges of parts across groups;
+# the newest complete version survives any sequence of puts that never completed; keep and
+# pins; bad input gets clear errors; puts go on with a unit down (degraded, said by stat) and
+# stop, naming the units, when redundancy would be gone; a job with another number of parts
+# goes on from a version of 4 parts; placed puts; ls, stat, get, pin and rm from the command.
+set -euo pipefail
+build=$1
+npmud="$build/npmud"; pmmd="$build/pmmd"; npmu="$build/npmu"; tool="$build/tests/dataset_tool"
+dir=$(mktemp -d /tmp/npmu-dataset-XXXXXX)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; [ -n "${KEEP:-}" ] || rm -rf "$dir"; }
+trap cleanup EXIT
+fails=0
+fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+expect() { # expect STATUS PATTERN CMD...
+  local want=$1 pattern=$2; shift 2
+  local out rc=0
+  out=$("$@" 2>&1) || rc=$?
+  if [ "$rc" != "$want" ] || ! tr "\n" " " <<<"$out" | grep -qE -- "$pattern"; then
+    echo "FAIL: $* -> status $rc (want $want), output:"; echo "$out" | head -5; fails=$((fails + 1))
+  fi
+}
+wait_file() { for _ in $(seq 1000); do [ -s "$1" ] && return 0; sleep 0.01; done; echo "FAIL: $1 never written"; exit 1; }
+start_unit() { # start_unit N [LISTEN]
+  rm -f "$dir/u$1.addr"
+  "$npmud" --pool "$dir/u$1.pool" --size 400M --listen "${2:-127.0.0.1:0}" --addr-file "$dir/u$1.addr" \
+    --no-manager --cluster-key "$dir/cluster.key" 2>>"$dir/u$1.log" &
+  pids+=($!); eval "pid_$1=$!"
+  wait_file "$dir/u$1.addr"
+}
+kill_unit() { local p=pid_$1; kill -9 "${!p}"; wait "${!p}" 2>/dev/null || true; }
+"$npmu" keygen "$dir/cluster.key" >/dev/null
+units=()
+rack=(- A A B B C C)
+for i in 1 2 3 4 5 6; do start_unit $i; units+=(--unit "$(cat "$dir/u$i.addr")@rack${rack[$i]}"); done
+"$pmmd" --cluster-key "$dir/cluster.key" "${units[@]}" --unit-timeout 500 --listen 127.0.0.1:0 \
+  --addr-file "$dir/pmmd.addr" 2>"$dir/pmmd.log" &
+pids+=($!)
+wait_file "$dir/pmmd.addr"
+export NPMU_SERVER=$(cat "$dir/pmmd.addr")
+ds() { "$tool" "$NPMU_SERVER" job "$@"; }  # ds PARTS VERB ARGS...
+
+# part P of version V: its own bytes, of a size no sub-segment divides (parts differ in size)
+part() { local f="$dir/v$1.p$2"; [ -s "$f" ] || head -c "$((10 * 1048576 - 4321 * ($2 + 1)))" /dev/urandom > "$f"; echo "$f"; }
+put_all() { # put_all VERSION PARTS: every part of VERSION
+  for p in $(seq 0 $(($2 - 1))); do expect 0 "" ds "$2" put "$1" "$p" "$(part "$1" "$p")"; done
+}
+check_part() { # check_part VERSION PART [SOURCE-VERSION]: read back whole, compare
+  local src; src=$(part "${3:-$1}" "$2")
+  expect 0 "" ds 0 read "$1" "$2" 0 "$(stat -c %s "$src")" "$dir/out"
+  cmp -s "$src" "$dir/out" || fail "version $1 part $2 read back differs"
+}
+
+# a new dataset: nothing complete yet; a version is complete only once committed
+expect 0 "" ds 4 open 4 2
+expect 1 "error $((-1003)) " ds 0 latest
+put_all 1 4
+expect 1 "error $((-1003)) " ds 0 latest
+expect 0 "" ds 4 commit 1 100
+expect 0 "^version 1 label 100 parts 4 " ds 0 latest
+expect 0 "" ds 4 commit 1 100   # a retry of the same commit
+for p in 0 1 2 3; do check_part 1 $p; done
+# byte ranges: across the first two groups (4 MiB each), inside the last, a single byte
+for range in "1572864 3145728" "9437184 999999" "4194303 1" "0 0"; do
+  read -r off len <<<"$range"
+  expect 0 "" ds 0 read 1 2 "$off" "$len" "$dir/out"
+  cmp -s <(tail -c +"$((off + 1))" "$(part 1 2)" | head -c "$len") "$dir/out" || fail "range $range of part 2 differs"
+done
+
+# a version some parts never reached is never complete; the newest complete one survives any
+# number of such puts (every slot of part 0 reused many times over)
+put_all 2 3
+expect 1 "error $((-1003)) " ds 4 commit 2 200
+grep -q "part 3 (job.p3) holds no version 2" <<<"$("$tool" "$NPMU_SERVER" job 4 commit 2 200 2>&1)" || fail "the missing part is not named"
+expect 0 "^version 1 label 100 " ds 0 latest
+for v in 3 4 5 6 7 8 9; do expect 0 "" ds 4 put $v 0 "$(part $v 0)"; done
+for p in 0 1 2 3; do check_part 1 $p; done
+expect 1 "error $((-1001)) " ds 4 put 1 0 "$(part 1 0)"          # not above the newest complete
+
+# keep 2 and one pin
+put_all 10 4; expect 0 "" ds 4 commit 10 1000
+put_all 11 4; expect 0 "" ds 4 commit 11 1100
+expect 1 "error $((-1003)) " ds 0 read 1 0 0 10 "$dir/out"        # version 1 no longer kept
+expect 0 "" ds 0 pin 10
+expect 1 "error $((-1018)) " ds 0 pin 11                           # one pin allowed
+put_all 12 4; expect 0 "" ds 4 commit 12 1200
+put_all 13 4; expect 0 "" ds 4 commit 13 1300
+check_part 10 1                                                      # pinned: still kept
+expect 1 "error $((-1003)) " ds 0 read 11 0 0 10 "$dir/out"
+expect 0 "version 10: label 1000, 4 part.s., .*pinned" "$npmu" dataset stat job
+expect 0 "" ds 0 unpin 10
+expect 1 "error $((-1003)) " ds 0 read 10 0 0 10 "$dir/out"
+
+# bad input: clear errors, nothing complete lost
+expect 1 "error $((-1001)) " ds 4 put 14 4 "$(part 14 0)"          # part index out of range
+head -c 13M /dev/urandom > "$dir/big"
+expect 1 "error $((-1011)) " ds 4 put 14 0 "$dir/big"              # over the first part's size
+expect 1 "error $((-1001)) " ds 0 open 8 2                         # another shape
+expect 1 "error $((-1003)) " ds 0 pin 99                           # no such version
+expect 1 "error $((-1007)) " ds 0 read 13 0 $((10 * 1048576)) 1 "$dir/out"
+expect 1 "error $((-1007)) " ds 0 read 13 4 0 1 "$dir/out"
+expect 1 "error $((-1003)) " ds 4 commit 14 1400                   # nothing put
+expect 0 "^version 13 label 1300 " ds 0 latest
+for p in 0 1 2 3; do check_part 13 $p; done
+
+# a unit down: puts go on (each group keeps 5 of its 6), stat says degraded, reads rebuild
+kill_unit 6
+put_all 14 4; expect 0 "" ds 4 commit 14 1400
+expect 0 "DEGRADED" "$npmu" dataset stat job
+for p in 0 1 2 3; do check_part 14 $p; done
+# two down: a put would leave a group without spare redundancy: refused, naming the units
+kill_unit 5
+out=$(ds 4 put 15 0 "$(part 15 0)" 2>&1) && fail "a put with two of six units down succeeded"
+grep -q "error $((-1017)) " <<<"$out" || fail "two units down: $out"
+grep -q "$(cat "$dir/u5.addr")" <<<"$out" || fail "the units down are not named: $out"
+for p in 0 1 2 3; do check_part 14 $p; done                         # restorable from any 4
+start_unit 5 "$(cat "$dir/u5.addr")"; start_unit 6 "$(cat "$dir/u6.addr")"
+
+# the job restarts with 3 processes: it reads 4-part version 14 and goes on with 3 parts
+put_all 15 3; expect 0 "" ds 3 commit 15 1500
+expect 0 "^version 15 label 1500 parts 3 " ds 0 latest
+check_part 14 3; check_part 15 2
+# placed puts (parity across units, no flush)
+for p in 0 1 2; do expect 0 "" ds 3 put 16 $p "$(part 16 $p)" placed; done
+expect 0 "" ds 3 commit 16 1600
+for p in 0 1 2; do check_part 16 $p; done
+
+# the command: ls, stat, get (whole and a range), pin, rm
+expect 0 "job +16 +1600 +3 " "$npmu" dataset ls
+expect 0 '"dataset":"job".*"version":16' "$npmu" --json dataset ls
+expect 0 "2 complete version.s. kept.*version 16: label 1600, 3 part.s." "$npmu" dataset stat job
+expect 0 '"degraded_parts":0' "$npmu" --json dataset stat job
+expect 0 "got part 1 of version 16" "$npmu" dataset get job 1 "$dir/out"
+cmp -s "$(part 16 1)" "$dir/out" || fail "npmu dataset get differs"
+expect 0 "" "$npmu" dataset get job 3 "$dir/out" --version 14 --offset 5M --length 1M
+cmp -s <(tail -c +$((5 * 1048576 + 1)) "$(part 14 3)" | head -c 1048576) "$dir/out" || fail "npmu dataset get of a range differs"
+expect 1 "has no part 3" "$npmu" dataset get job 3 "$dir/out"
+expect 0 "pinned version 15 of job" "$npmu" dataset pin job 15
+expect 1 "not a kept complete version" "$npmu" dataset pin job 3
+expect 1 "no such dataset" "$npmu" dataset stat nojob
+expect 0 "deleted dataset job" "$npmu" dataset rm job
+left=$("$npmu" region ls | grep -c "^job\." || true)
+[ "$left" = 0 ] || fail "$left region(s) of the deleted dataset remain"
+expect 1 "no such dataset" "$npmu" dataset rm job
+
+if [ "$fails" -ne 0 ]; then echo "dataset: $fails failure(s)"; exit 1; fi
+echo "dataset: all checks passed"
