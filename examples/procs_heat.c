@@ -164,7 +164,9 @@ static int worker(struct job *job, uint32_t me, const struct heat_options *o)
 	uint64_t it = 0, version = 1;
 	int rc = npmu_conn_new(&(struct npmu_conn_cfg){.server = o->server}, &conn);
 	if (rc != 0)
-		fprintf(stderr, "procs_heat: process %" PRIu32 ": connecting: %s\n", me,
+		fprintf(stderr, "procs_heat: process %" PRIu32 ": connecting to %s: %s\n", me,
+			o->server ? o->server : getenv("NPMU_SERVER") ? getenv("NPMU_SERVER")
+								       : "the default server",
 			npmu_strerror(rc));
 	heat_init(job->grid[0] + (size_t)(first + 1) * o->cols, first, count, o->rows, o->cols);
 	heat_init(job->grid[1] + (size_t)(first + 1) * o->cols, first, count, o->rows, o->cols);

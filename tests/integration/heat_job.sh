@@ -86,8 +86,20 @@ stall_round() {
     fail "$name: the stalled version ($stalled_version) does not follow the newest complete one ($complete_before)"
     round_ok=0
   fi
+  # at the units: the parts put hold the stalled version (in their part sets, NAME.pP, which
+  # the dataset API shows only once a version is complete), the others do not
+  local p holding=""
+  for p in $(seq 0 $((np - 1))); do
+    if "$npmu" --json stripe stat "heat.p$p" 2>/dev/null | grep -q "\"version\":$stalled_version,"; then
+      holding+=" $p"
+    fi
+  done
+  if [ "$holding" != "$(seq -s' ' -f' %g' 0 $((putters - 1)) | tr -s ' ')" ]; then
+    fail "$name: parts holding version $stalled_version at the units:${holding:- none} (want 0..$((putters - 1)))"
+    round_ok=0
+  fi
   echo "$name: $np processes stalled in the checkpoint of iteration $iter (version $stalled_version," \
-    "$after of $np parts put; newest complete: version ${complete_before% *}, iteration ${complete_before#* });" \
+    "parts${holding} put and held at the units; newest complete: version ${complete_before% *}, iteration ${complete_before#* });" \
     "killed with unit $unit after $((SECONDS - t0)) s"
 }
 
@@ -119,6 +131,8 @@ r2_ok=$round_ok r2_complete=$complete_before r2_stalled=$stalled_version
 check_resume round2 "$r1_complete" "$r1_stalled" || r1_ok=0
 degraded=$(grep -c "^$prog: checkpoint version" "$dir/round2.log" || true)
 [ "$degraded" -ge 1 ] || fail "round2: no checkpoint committed with unit 2 down"
+grep -q "writing without members.*degraded" "$dir/round2.log" ||
+  fail "round2: no put said it went on degraded with unit 2 down"
 grep -q "not committed" "$dir/round2.log" && fail "round2: a checkpoint failed with unit 2 down: $(grep -m3 "$prog:.*put\|commit" "$dir/round2.log")"
 echo "round2: $degraded checkpoint(s) committed with unit 2 down (degraded puts)"
 
