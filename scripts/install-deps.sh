@@ -14,6 +14,7 @@ packages=(
   libcmocka-dev                 # unit tests
   iproute2 procps               # tests: network namespaces, process checks
   python3                       # tests: scripts/check-layers.py
+  openmpi-bin libopenmpi-dev    # examples/mpi_heat.c and its test (a real MPI job)
 )
 if [ "${1:-}" = fuzz ]; then
   packages+=(clang libclang-rt-14-dev)        # libFuzzer and the sanitizers' runtimes
