@@ -564,6 +564,41 @@ static int check_degraded(const struct set *s, const struct npmu__stripe_layout 
 	return 0;
 }
 
+/* drop_silent -- member i failed with rc in the middle of a put: if its unit stopped answering
+ * it counts as lost from now on, and the put goes on while check_degraded allows (its pieces
+ * written so far fail their checksums against the manifest, so none is ever used); any other
+ * error is returned as is. */
+static int drop_silent(struct set *s, const struct npmu__stripe_layout *l, uint32_t i, int rc)
+{
+	if (rc != NPMU_E_UNREACHABLE && rc != NPMU_E_TIMEDOUT && rc != NPMU_E_FABRIC)
+		return rc;
+	s->mem[i].state = NPMU_MEMBER_LOST;
+	uint64_t missing = 0;
+	for (uint32_t u = 0; u < s->n; u++)
+		if (!s->mem[u].r || s->mem[u].state != NPMU_MEMBER_OK)
+			missing |= 1ull << u;
+	LOG_WARN("stripe %s: member %s stopped answering in the middle of a put (%s)", s->name,
+		 s->mem[i].region, npmu_strerror(rc));
+	return check_degraded(s, l, missing);
+}
+
+/* drop_failed -- a group's transfer failed (rc): each member whose own transfer failed is
+ * dropped (drop_silent); 0 when the put may go on, else the first error that stops it. */
+static int drop_failed(struct set *s, const struct npmu__stripe_layout *l,
+		       const struct npmu__xfer_target *t, const uint32_t *who, int nt, int rc)
+{
+	int first = 0;
+	bool any = false;
+	for (int k = 0; k < nt; k++) {
+		if (!t[k].rc)
+			continue;
+		any = true;
+		int d = drop_silent(s, l, who[k], t[k].rc);
+		first = first ? first : d;
+	}
+	return any ? first : rc;
+}
+
 /* is_kept -- whether o names version v among those never to overwrite. */
 static bool is_kept(const struct npmu__stripe_put_opts *o, uint64_t v)
 {
@@ -650,17 +685,21 @@ static int put_data(struct set *s, const struct npmu__stripe_layout *l, const vo
 		encode_group(&ec, l, data, g, dp, pad, pp, mf->csums + (size_t)g * (l->k + l->m));
 		struct npmu__xfer_target t[NPMU_EC_K_MAX + NPMU_EC_M_MAX];
 		struct npmu_iov iov[NPMU_EC_K_MAX + NPMU_EC_M_MAX];
+		uint32_t who[NPMU_EC_K_MAX + NPMU_EC_M_MAX];
 		int nt = 0;
 		for (uint32_t j = 0; j < l->k + l->m; j++) {
-			struct member *mb = &s->mem[npmu__stripe_member_of(l, g, j)];
+			uint32_t i = npmu__stripe_member_of(l, g, j);
+			struct member *mb = &s->mem[i];
 			if (!mb->r || mb->state != NPMU_MEMBER_OK)
 				continue; /* lost: a degraded put (check_degraded) */
 			iov[nt] = (struct npmu_iov){doff + (uint64_t)g * l->seg_size,
 						    j < l->k ? dp[j] : pp[j - l->k], l->seg_size};
 			t[nt] = member_target(mb, &iov[nt], 1);
-			nt++;
+			who[nt++] = i;
 		}
 		rc = npmu__transfer(t, nt, 1, NULL, 0, 0);
+		if (rc != 0 && !atomic_load(&lh->fenced))
+			rc = drop_failed(s, l, t, who, nt, rc);
 		if (rc == 0 && atomic_load(&lh->fenced))
 			rc = NPMU_E_FENCED; /* taken over: stop (the members' keys are dead anyway) */
 		if (progress)
@@ -670,9 +709,11 @@ static int put_data(struct set *s, const struct npmu__stripe_layout *l, const vo
 	free(pad);
 	free(parbuf);
 	for (uint32_t i = 0; rc == 0 && dur == NPMU_PERSISTENT && i < s->n; i++)
-		if (s->mem[i].r && s->mem[i].state == NPMU_MEMBER_OK)
+		if (s->mem[i].r && s->mem[i].state == NPMU_MEMBER_OK) {
 			rc = npmu_region_persist(s->mem[i].r, doff, (uint64_t)l->ngroups * l->seg_size,
 						 NPMU_PERSISTENT);
+			rc = rc ? drop_silent(s, l, i, rc) : 0;
+		}
 	return rc;
 }
 
@@ -702,6 +743,7 @@ static int put_manifests(struct npmu_conn *conn, struct set *s, struct npmu__str
 		rc = npmu_region_write(s->mem[i].r, off, mbuf, h->marea);
 		if (rc == 0 && dur == NPMU_PERSISTENT)
 			rc = npmu_region_persist(s->mem[i].r, off, h->marea, NPMU_PERSISTENT);
+		rc = rc ? drop_silent(s, &mf->layout, i, rc) : 0;
 	}
 	free(mbuf);
 	return rc;

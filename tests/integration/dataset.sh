@@ -3,7 +3,8 @@
 # committed together; readers see only complete versions; byte ranges of parts across groups;
 # the newest complete version survives any sequence of puts that never completed; keep and
 # pins; bad input gets clear errors; puts go on with a unit down (degraded, said by stat) and
-# stop, naming the units, when redundancy would be gone; a job with another number of parts
+# stop, naming the units, when redundancy would be gone; a unit killed in the middle of a put
+# leaves the put going on without it; a job with another number of parts
 # goes on from a version of 4 parts; placed puts; ls, stat, get, pin and rm from the command.
 set -euo pipefail
 build=$1
@@ -108,7 +109,7 @@ for p in 0 1 2 3; do check_part 13 $p; done
 # a unit down: puts go on (each group keeps 5 of its 6), stat says degraded, reads rebuild
 kill_unit 6
 put_all 14 4; expect 0 "" ds 4 commit 14 1400
-expect 0 "DEGRADED" "$npmu" dataset stat job
+expect 0 "DEGRADED \(npmu stripe rebuild job.p0\)" "$npmu" dataset stat job
 for p in 0 1 2 3; do check_part 14 $p; done
 # two down: a put would leave a group without spare redundancy: refused, naming the units
 kill_unit 5
@@ -117,6 +118,26 @@ grep -q "error $((-1017)) " <<<"$out" || fail "two units down: $out"
 grep -q "$(cat "$dir/u5.addr")" <<<"$out" || fail "the units down are not named: $out"
 for p in 0 1 2 3; do check_part 14 $p; done                         # restorable from any 4
 start_unit 5 "$(cat "$dir/u5.addr")"; start_unit 6 "$(cat "$dir/u6.addr")"
+
+# a unit killed in the middle of a put: the put goes on without it (degraded) and restores;
+# a round counts only when the kill landed mid-put (the library says so), else it is retried
+head -c 40M /dev/urandom > "$dir/mid"
+expect 0 "version 1" "$npmu" stripe put mid "$dir/v1.p0" --k 4 --m 2 --capacity 40M
+# put_kill kills unit 4 once the first of the put's groups is written, and waits until it is gone
+"$build/tests/put_kill" "$NPMU_SERVER" mid "$dir/mid" "$pid_4" > "$dir/mid.out" 2>&1 \
+  || fail "a put with a unit killed in its middle failed: $(tail -3 "$dir/mid.out")"
+wait "$pid_4" 2>/dev/null || true
+effective=0
+if grep -q "killed mid-put" "$dir/mid.out" && grep -q "stopped answering in the middle of a put" "$dir/mid.out"; then
+  effective=1
+  expect 0 "version 2: .*manifest on 5 of 6" "$npmu" stripe stat mid
+  expect 0 "got version 2" "$npmu" stripe get mid "$dir/out"
+  cmp -s "$dir/mid" "$dir/out" || fail "the set put while a unit died differs"
+fi
+start_unit 4 "$(cat "$dir/u4.addr")"
+[ "$effective" = 1 ] || fail "the kill did not land in the middle of the put: $(cat "$dir/mid.out")"
+echo "dataset: a unit killed mid-put: $effective effective round"
+"$npmu" stripe rm mid >/dev/null
 
 # the job restarts with 3 processes: it reads 4-part version 14 and goes on with 3 parts
 put_all 15 3; expect 0 "" ds 3 commit 15 1500

@@ -220,9 +220,13 @@ static uint32_t stat_parts(struct npmu_conn *conn, const char *name,
 		} else if (h.rc != 0) {
 			out_line("  part %u: %s", p, npmu_strerror(h.rc));
 		} else {
-			out_line("  part %u: %u of %u members healthy, %u hold version %llu%s", p, h.ok,
-				 h.members, h.holding, (unsigned long long)v->version,
-				 bad ? "  DEGRADED (npmu stripe rebuild NAME.pP)" : "");
+			if (bad)
+				out_line("  part %u: %u of %u members healthy, %u hold version %llu  "
+					 "DEGRADED (npmu stripe rebuild %s.p%u)", p, h.ok, h.members,
+					 h.holding, (unsigned long long)v->version, name, p);
+			else
+				out_line("  part %u: %u of %u members healthy, %u hold version %llu", p,
+					 h.ok, h.members, h.holding, (unsigned long long)v->version);
 		}
 	}
 	if (j)
