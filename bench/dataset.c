@@ -59,7 +59,10 @@ static void worker_cmd(struct worker *w, const char *cmd)
 	} else if (!strncmp(cmd, "mem", 3)) {
 		fig = self_kib("VmHWM") / 1024.0 - 2.0 * (double)PART_LEN / (1 << 20);
 	}
-	printf(rc == 0 ? "ok %.3f\n" : "err %d\n", rc == 0 ? fig : (double)rc);
+	if (rc == 0)
+		printf("ok %.3f\n", fig);
+	else
+		printf("err %d\n", rc);
 	fflush(stdout);
 }
 

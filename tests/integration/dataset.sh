@@ -134,8 +134,9 @@ expect 0 "2 complete version.s. kept.*version 16: label 1600, 3 part.s." "$npmu"
 expect 0 '"degraded_parts":0' "$npmu" --json dataset stat job
 expect 0 "got part 1 of version 16" "$npmu" dataset get job 1 "$dir/out"
 cmp -s "$(part 16 1)" "$dir/out" || fail "npmu dataset get differs"
-expect 0 "" "$npmu" dataset get job 3 "$dir/out" --version 14 --offset 5M --length 1M
-cmp -s <(tail -c +$((5 * 1048576 + 1)) "$(part 14 3)" | head -c 1048576) "$dir/out" || fail "npmu dataset get of a range differs"
+expect 0 "" "$npmu" dataset get job 2 "$dir/out" --version 15 --offset 5M --length 1M
+cmp -s <(tail -c +$((5 * 1048576 + 1)) "$(part 15 2)" | head -c 1048576) "$dir/out" || fail "npmu dataset get of a range differs"
+expect 1 "no such dataset, or no such complete version" "$npmu" dataset get job 0 "$dir/out" --version 14
 expect 1 "has no part 3" "$npmu" dataset get job 3 "$dir/out"
 expect 0 "pinned version 15 of job" "$npmu" dataset pin job 15
 expect 1 "not a kept complete version" "$npmu" dataset pin job 3

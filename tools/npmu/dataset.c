@@ -1,4 +1,5 @@
 /* dataset.c -- npmu dataset ls|stat|get|rm|pin: checkpoints of jobs of many processes. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -48,6 +49,19 @@ static const struct opt_cmd get_cmd = {"npmu dataset get", usage_dataset, get_op
 static const struct opt_cmd rm_cmd = {"npmu dataset rm", usage_dataset, NULL, name_args};
 static const struct opt_cmd pin_cmd = {"npmu dataset pin", usage_dataset, pin_opts, pin_args};
 
+/* ds_die -- a failed dataset request: "no such region" would mislead, so a missing dataset or
+ * version is said as such; exit 1. */
+static _Noreturn void ds_die(const char *name, int rc)
+{
+	if (rc != NPMU_E_NOENT)
+		cli_die(name, rc);
+	char what[NPMU_NAME_MAX + 64];
+	snprintf(what, sizeof(what), "%s: no such dataset, or no such complete version", name);
+	out_error_json(what, rc);
+	out_warn("%s", what);
+	exit(1);
+}
+
 /* open_ds -- dataset NAME opened for reading, or the command dies saying why. */
 static struct npmu_dataset *open_ds(struct npmu_conn *conn, const char *name)
 {
@@ -56,7 +70,7 @@ static struct npmu_dataset *open_ds(struct npmu_conn *conn, const char *name)
 	if (rc == NPMU_E_NOENT)
 		out_warn("%s: no such dataset (npmu dataset ls)", name);
 	if (rc != 0)
-		cli_die(name, rc);
+		ds_die(name, rc);
 	return ds;
 }
 
@@ -226,7 +240,7 @@ static int dataset_stat(const struct opt_result *r)
 	size_t count = 0;
 	int rc = npmu_dataset_versions(ds, &vs, &count);
 	if (rc != 0)
-		cli_die(name, rc);
+		ds_die(name, rc);
 	struct out_json j;
 	struct out_json *jp = NULL;
 	if (out_json_mode()) {
@@ -265,7 +279,7 @@ static int dataset_get(const struct opt_result *r)
 	if (rc == NPMU_E_RANGE)
 		out_warn("%s: version %llu has no part %u", name, (unsigned long long)v.version, part);
 	if (rc != 0)
-		cli_die(name, rc);
+		ds_die(name, rc);
 	uint64_t off = r->opt[GET_OFFSET].num;
 	uint64_t len = r->opt[GET_LENGTH].seen ? r->opt[GET_LENGTH].num
 					       : size > off ? size - off : 0;
@@ -274,7 +288,7 @@ static int dataset_get(const struct opt_result *r)
 		cli_die(name, NPMU_E_NOMEM);
 	double t = cli_now();
 	if ((rc = npmu_dataset_read(ds, v.version, part, off, buf, len)) != 0)
-		cli_die(name, rc);
+		ds_die(name, rc);
 	int fd = cli_open_out(path);
 	if (fd < 0 || cli_write_full(fd, buf, len) != 0 || (fd != STDOUT_FILENO && close(fd)))
 		return cli_file_error(path);
@@ -310,7 +324,7 @@ static int dataset_rm(const struct opt_result *r)
 	else if (rc == NPMU_E_NOENT)
 		out_warn("%s: no such dataset (npmu dataset ls)", name);
 	if (rc != 0)
-		cli_die(name, rc);
+		ds_die(name, rc);
 	if (!out_json_mode())
 		out_line("deleted dataset %s", name);
 	npmu_conn_delete(&conn);
@@ -332,7 +346,7 @@ static int dataset_pin(const struct opt_result *r)
 	else if (rc == NPMU_E_LIMIT)
 		out_warn("%s: as many versions are pinned as it allows: unpin one first", name);
 	if (rc != 0)
-		cli_die(name, rc);
+		ds_die(name, rc);
 	if (!out_json_mode())
 		out_line("%s version %llu of %s", on ? "pinned" : "unpinned",
 			 (unsigned long long)version, name);

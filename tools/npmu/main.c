@@ -30,7 +30,7 @@ static const char usage_main[] =
 	"                [--placed]  FILE as the next version of striped set NAME: k data and m\n"
 	"                            parity sub-segments per group over n units (--mirror: copies);\n"
 	"                            --placed: in the units' memory, not flushed. With units down\n"
-	"                            it goes on (degraded) while each group keeps k+1 of its k+m\n"
+	"                            it goes on (degraded) while each group keeps k+1 of its k+m.\n"
 	"  stripe get NAME FILE [--version V]\n"
 	"                            restore a version (default: the newest) from any k of each group\n"
 	"  stripe stat NAME          layout, versions (degraded ones marked), each member's health\n"
