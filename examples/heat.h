@@ -42,7 +42,7 @@ static inline uint32_t heat_first_row(uint32_t rows, uint32_t rank, uint32_t npr
 	return (uint32_t)((uint64_t)rank * rows / nprocs);
 }
 
-/* heat_init -- the starting values of global rows [first, first + count) into rows (count x cols). */
+/* heat_init -- the starting values of global rows [first, first + count) into rows. */
 void heat_init(double *rows, uint32_t first, uint32_t count, uint32_t nrows, uint32_t cols);
 
 /* heat_step -- one Jacobi sweep of global rows [first, first + count): reads cur (those rows

@@ -26,7 +26,8 @@ static int all_ok(int rc)
 static int open_dataset(struct npmu_conn *conn, const struct heat_options *o, int rank, int nranks,
 			struct npmu_dataset **ds)
 {
-	struct npmu_dataset_cfg cfg = {.parts = (uint32_t)nranks}; /* an existing one keeps its shape */
+	/* an existing dataset keeps its shape: only the number of parts this job puts */
+	struct npmu_dataset_cfg cfg = {.parts = (uint32_t)nranks};
 	int rc = 0;
 	if (rank == 0) {
 		struct npmu_dataset *existing;
@@ -77,7 +78,7 @@ static int restart(struct npmu_dataset *ds, const struct heat_options *o, int ra
 	*next_version = last.version + 1;
 	if (last.version == 0) {
 		if (rank == 0)
-			printf("mpi_heat: no complete checkpoint in dataset %s: starting at iteration 0\n",
+			printf("mpi_heat: no complete checkpoint in %s: starting at iteration 0\n",
 			       o->dataset);
 		return 0;
 	}

@@ -96,8 +96,8 @@ static int restart(struct job *job, uint32_t me, struct npmu_dataset *ds,
 	*next_version = last.version + 1;
 	if (last.version == 0) {
 		if (me == 0)
-			printf("procs_heat: no complete checkpoint in dataset %s: starting at "
-			       "iteration 0\n", o->dataset);
+			printf("procs_heat: no complete checkpoint in %s: starting at iteration 0\n",
+			       o->dataset);
 		return 0;
 	}
 	char who[64];

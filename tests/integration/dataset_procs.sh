@@ -16,5 +16,5 @@ launch() {
   job_pid=$!
 }
 
-start_units
+UNIT_TIMEOUT_MS=5000 start_units
 . "$here/heat_job.sh"

@@ -2,7 +2,7 @@
 #   launch NP LOG [ARGS...]   start a heat job of NP processes in the background, its output
 #                             (stdout and stderr) in LOG, and set job_pid to its launcher
 # and $prog (the program's name, which starts its lines). The scenario, on six units:
-#   1. a job of 4 runs to the end: the reference grid;
+#   1. a job of 4 runs to the end without checkpoints: the reference grid;
 #   2. a job of 4 is stopped in the checkpoint of iteration 120 once processes 0-1 put their
 #      parts (2-3 have not), and killed there (SIGKILL of the launcher and of every process,
 #      by pid) together with unit 2;
@@ -15,6 +15,12 @@
 # and the restart resumed from the version before the stalled one, at its label (so the stalled
 # version, with some parts put, was not complete), then put the stalled version's number again.
 # A round that proves less fails the test.
+
+# A unit killed refuses connections at once, so long timeouts cost the kills nothing; they keep
+# a unit slow under load (2 cores, tests beside) from being taken for down. (A put that pmmd
+# took for failed while the unit created a member anyway left the part's set unusable: its
+# member without a header fails every later put, stat and rebuild with NPMU_E_CORRUPT.)
+export NPMU_IO_TIMEOUT_MS=${NPMU_IO_TIMEOUT_MS:-5000}
 
 every=40
 grid=(--rows 1000 --cols 600 --iters 400 --every $every --min-ranks 2)
@@ -31,12 +37,12 @@ gone() {
   done
 }
 
-# run_to_end NAME NP DATASET: a job that must finish; its log is $dir/NAME.log, its grid NAME.grid
+# run_to_end NAME NP [ARGS...]: a job that must finish; its log is $dir/NAME.log, its grid NAME.grid
 run_to_end() {
-  local name=$1 np=$2 dataset=$3 t0=$SECONDS
-  launch "$np" "$dir/$name.log" "${grid[@]}" --dataset "$dataset" --out "$dir/$name.grid"
+  local name=$1 np=$2 t0=$SECONDS; shift 2
+  launch "$np" "$dir/$name.log" "${grid[@]}" --dataset heat --out "$dir/$name.grid" "$@"
   if ! wait "$job_pid"; then
-    fail "$name: the job of $np failed:"; tail -20 "$dir/$name.log"; return 1
+    fail "$name: the job of $np failed:"; tail -20 "$dir/$name.log"; return 0
   fi
   grep -q "^$prog: final grid in" "$dir/$name.log" || fail "$name: no final grid: $(tail -5 "$dir/$name.log")"
   echo "$name: $np processes ran to the end in $((SECONDS - t0)) s"
@@ -121,7 +127,7 @@ check_resume() {
 }
 
 effective=0
-run_to_end reference 4 ref
+run_to_end reference 4 --every 0
 
 stall_round round1 4 120 2 2
 r1_ok=$round_ok r1_complete=$complete_before r1_stalled=$stalled_version
@@ -137,7 +143,7 @@ grep -q "not committed" "$dir/round2.log" && fail "round2: a checkpoint failed w
 echo "round2: $degraded checkpoint(s) committed with unit 2 down (degraded puts)"
 
 start_unit 2 "$(cat "$dir/u2.addr")"; start_unit 5 "$(cat "$dir/u5.addr")"
-run_to_end final 4 heat
+run_to_end final 4
 check_resume final "$r2_complete" "$r2_stalled" || r2_ok=0
 effective=$((r1_ok + r2_ok))
 echo "kill rounds: $effective of 2 effective (each killed mid-checkpoint, resumed from the version before)"
@@ -149,5 +155,11 @@ if cmp "$dir/reference.grid" "$dir/final.grid"; then
 else
   fail "the final grid differs from the reference ($(grep -o "checksum [0-9a-f]*" "$dir/reference.log"), $(grep -o "checksum [0-9a-f]*" "$dir/final.log"))"
 fi
-if [ "$fails" -ne 0 ]; then echo "$fails check(s) failed"; exit 1; fi
+if [ "$fails" -ne 0 ]; then
+  for l in reference round1 round2 final; do
+    echo "--- $l.log (warnings and failures)"
+    grep -E "warn|error|fail|not committed|resuming|no complete" "$dir/$l.log" | head -n 12 || true
+  done
+  echo "$fails check(s) failed"; exit 1
+fi
 echo "all checks passed"
