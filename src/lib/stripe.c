@@ -44,6 +44,7 @@ struct set {
 	/* every valid manifest found, by member and slot */
 	struct npmu__stripe_manifest mf[NPMU_STRIPE_UNITS_MAX][NPMU_STRIPE_KEEP_MAX];
 	bool have[NPMU_STRIPE_UNITS_MAX][NPMU_STRIPE_KEEP_MAX];
+	uint64_t blank; /* members whose header page reads as zeros: made, never written */
 };
 
 /* member_target -- a transfer target moving the iovcnt pieces at iov to or from member mb. */
@@ -81,6 +82,12 @@ static void set_close(struct set *s)
 static int check_header(struct set *s, uint32_t i, const uint8_t raw[64])
 {
 	struct member *mb = &s->mem[i];
+	static const uint8_t zeros[64];
+	if (memcmp(raw, zeros, sizeof(zeros)) == 0) { /* a creation that stopped before it */
+		s->blank |= 1ull << i;
+		mb->state = NPMU_MEMBER_CORRUPT;
+		return NPMU_E_CORRUPT;
+	}
 	int drc = npmu__stripe_member_decode(raw, &mb->h);
 	if (drc != 0 || mb->h.index != i ||
 	    npmu_region_size(mb->r) < npmu__stripe_member_size(&mb->h)) {
@@ -226,8 +233,12 @@ static int set_open(struct npmu_conn *conn, const char *name, enum npmu_access a
 	memcpy(s->name, name, nl);
 	int last = NPMU_E_NOENT;
 	if ((rc = open_members(s, present, access, lease, &last)) != 0 || s->n == 0) {
+		bool unborn = rc == 0 && s->blank == present; /* every member made, none written */
+		if (unborn)
+			LOG_INFO("stripe %s: only members of a creation that never finished (no header "
+				 "written): no set", name);
 		set_close(s);
-		return rc != 0 ? rc : last;
+		return unborn ? NPMU_E_NOENT : rc != 0 ? rc : last;
 	}
 	for (uint32_t i = 0; i < s->n; i++) /* members must agree on the shape */
 		if (s->mem[i].state == NPMU_MEMBER_OK &&
@@ -301,7 +312,7 @@ static int units_short(const char *name, uint32_t n, uint64_t size,
 /* pick_units -- n distinct units that answer: each time the one whose fault domain the set uses
  * least so far (a unit without a domain is its own), then the one with the most room. */
 static int pick_units(struct npmu_conn *conn, const char *name, uint32_t n, uint64_t size,
-		      char units[][NPMU_ADDR_STR_MAX + 1])
+		      char units[][NPMU_ADDR_STR_MAX + 1], uint32_t *picked)
 {
 	struct npmu_unit_info *list;
 	size_t count;
@@ -333,7 +344,26 @@ static int pick_units(struct npmu_conn *conn, const char *name, uint32_t n, uint
 	free(used);
 	rc = got < n ? units_short(name, n, size, list, count) : 0;
 	free(list);
+	*picked = got;
 	return rc;
+}
+
+static uint32_t fewest_written(const struct npmu__stripe_layout *l, uint64_t missing);
+
+/* start_degraded -- a new set of layout l finds only `got` units that answer (units_short said
+ * why): it is made with members got..n-1 missing, as a put with their units down would go on
+ * (each group keeping k+1 of its k+m, k with m = 1), for a rebuild to place later. */
+static bool start_degraded(const char *name, const struct npmu__stripe_layout *l, uint32_t got)
+{
+	uint64_t missing = 0;
+	for (uint32_t i = got; i < l->n; i++)
+		missing |= 1ull << i;
+	uint32_t need = l->m == 1 ? l->k : l->k + 1;
+	if (got == 0 || fewest_written(l, missing) < need)
+		return false;
+	LOG_WARN("stripe %s: made with %u of its %u members (the others' units do not answer): "
+		 "degraded until `npmu stripe rebuild %s`", name, got, l->n, name);
+	return true;
 }
 
 /* set_create -- the member regions of a new set, one per unit, with their headers. */
@@ -351,12 +381,16 @@ static int set_create(struct npmu_conn *conn, const char *name, const struct npm
 	char (*units)[NPMU_ADDR_STR_MAX + 1] = calloc(l->n, NPMU_ADDR_STR_MAX + 1);
 	if (!units)
 		return NPMU_E_NOMEM;
-	if ((rc = pick_units(conn, name, l->n, npmu__stripe_member_size(&h), units)) != 0) {
+	uint32_t got = 0;
+	rc = pick_units(conn, name, l->n, npmu__stripe_member_size(&h), units, &got);
+	if (rc == NPMU_E_UNREACHABLE && start_degraded(name, l, got))
+		rc = 0;
+	if (rc != 0) {
 		free(units);
 		return rc;
 	}
 	uint32_t made = 0; /* members created by this call: the only ones an undo may delete */
-	for (uint32_t i = 0; i < l->n && rc == 0; i++) {
+	for (uint32_t i = 0; i < got && rc == 0; i++) {
 		char rn[NPMU_NAME_MAX + 1];
 		member_name(name, i, rn);
 		h.index = i;
@@ -469,6 +503,25 @@ static struct npmu_stripe_cfg put_defaults(const struct npmu_stripe_cfg *cfg)
 	return c;
 }
 
+/* delete_unborn -- (the set's lease held, set_open having found no set) delete the members a
+ * creation left before writing any header (a writer killed, or a unit that answered too late),
+ * so the set can be made again; NPMU_E_NOENT when that is done (or there were none). */
+static int delete_unborn(struct npmu_conn *conn, const char *name)
+{
+	uint64_t present = 0;
+	int rc = find_members(conn, name, &present);
+	for (uint32_t i = 0; rc == 0 && i < NPMU_STRIPE_UNITS_MAX; i++) {
+		char rn[NPMU_NAME_MAX + 1];
+		member_name(name, i, rn);
+		if (present & (1ull << i))
+			rc = npmu_region_delete(conn, rn);
+	}
+	if (rc == 0 && present)
+		LOG_WARN("stripe %s: members left by a creation that never finished deleted; made "
+			 "again", name);
+	return rc == 0 ? NPMU_E_NOENT : rc;
+}
+
 /* put_open -- (the set's lease held) open the set read-write, or make it as c asks; then check
  * that a shape asked for is the set's. */
 static int put_open(struct npmu_conn *conn, const char *name, const struct npmu_stripe_cfg *c,
@@ -477,6 +530,8 @@ static int put_open(struct npmu_conn *conn, const char *name, const struct npmu_
 {
 	struct npmu__stripe_layout l;
 	int rc = set_open(conn, name, NPMU_ACCESS_READ_WRITE, lh->id, sp);
+	if (rc == NPMU_E_NOENT)
+		rc = delete_unborn(conn, name);
 	if (rc == NPMU_E_NOENT &&
 	    (rc = npmu__stripe_layout_init(c->k, c->m, c->n, c->seg_size, len, &l)) == 0)
 		rc = set_create(conn, name, &l, c->keep, c->capacity > len ? c->capacity : len, lh->id,

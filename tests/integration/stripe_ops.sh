@@ -7,10 +7,11 @@
 # `stripe rm`, also with a unit down (the member left is named); placed puts restored; a
 # program of NPMU_0 puts through the old entry point (stripe_abi.c); a put
 # with one unit down goes on degraded (stat says so), with two it is refused naming them, and a
-# member back with an older sub-segment in that slot fails its checksum; a new set with too few
-# units says "needs N units, only M answer"; rebuild with no spare unit re-places the lost
-# member beside another (full redundancy back), and the stale one is deleted when its unit is
-# back.
+# member back with an older sub-segment in that slot fails its checksum; a new set with a unit
+# down is made degraded (rebuilt to full later), with two down says "needs N units, only M
+# answer"; members left by a creation that never wrote a header are made again; rebuild with
+# no spare unit re-places the lost member beside another (full redundancy back), and the stale
+# one is deleted when its unit is back.
 set -euo pipefail
 build=$1
 npmud="$build/npmud"; pmmd="$build/pmmd"; npmu="$build/npmu"; ops="$build/tests/stripe_ops"
@@ -100,8 +101,19 @@ cmp -s "$dir/s3" "$dir/out" || fail "the degraded version restores other bytes"
 expect 0 "keeps 5 of its 5\+1 sub-segments .unprotected.*version 2" "$npmu" stripe put xor "$dir/s2"
 expect 0 "got version 2" "$npmu" stripe get xor "$dir/out"
 cmp -s "$dir/s2" "$dir/out" || fail "the unprotected version restores other bytes"
-# a new set of six units with five up: says so
-expect 1 "needs 6 units, only 5 answer" "$npmu" stripe put new6 "$dir/s1"
+# a new set of six units with five up: made with five members, degraded, restorable, and
+# brought to six members by a rebuild once the unit is back (below)
+expect 0 "made with 5 of its 6 members.*committed on 5 of 6 units .DEGRADED" "$npmu" stripe put new6 "$dir/s1"
+expect 0 "got version 1" "$npmu" stripe get new6 "$dir/out"
+cmp -s "$dir/s1" "$dir/out" || fail "a set made with five of six units restores other bytes"
+# a creation that stopped before writing any header (a member made, nothing in it): the next
+# put deletes what it left and makes the set
+expect 0 "" "$npmu" region create unborn.s0 1M
+expect 0 "" "$npmu" region create unborn.s3 1M
+expect 1 "no such region" "$npmu" stripe stat unborn
+expect 0 "left by a creation that never finished.*version 1" "$npmu" stripe put unborn "$dir/s1"
+expect 0 "got version 1" "$npmu" stripe get unborn "$dir/out"
+cmp -s "$dir/s1" "$dir/out" || fail "a set made over an unfinished creation restores other bytes"
 # rm with a unit down: the others deleted, the one left named
 r=$("$npmu" --json stripe stat rmdown | grep -o "\"unit\":\"$xaddr\"" | wc -l)
 expect 1 "rmdown.s[0-9] \($xaddr: .*\).*again once" "$npmu" stripe rm rmdown
@@ -114,6 +126,7 @@ y=$(unit_of deg 2); yaddr=$(cat "$dir/u$y.addr"); kill_unit "$y"
 expect 1 "not written: members .*$xaddr.*$yaddr.* do not answer.*keep 4 of its 4\+2" \
   "$npmu" stripe put deg "$dir/s4"
 expect 0 "version 3: .*manifest on 4 of 6" "$npmu" stripe stat deg
+expect 1 "needs 6 units, only 4 answer" "$npmu" stripe put new6b "$dir/s1"
 
 # both back: deg.s1 holds version 1's sub-segment in version 3's slot: fails its checksum
 back_unit "$x"; back_unit "$y"
@@ -122,6 +135,8 @@ expect 0 "1 sub-segment.s. failed their checksum: deg.s1 .* checksum failed.*got
 cmp -s "$dir/s3" "$dir/out" || fail "version 3 with a stale member restores other bytes"
 expect 0 "written back; every member healthy" "$npmu" stripe rebuild deg
 expect 0 "version 3: .*manifest on 6 of 6 members  " "$npmu" stripe stat deg
+expect 0 "written back; every member healthy" "$npmu" stripe rebuild new6
+expect 0 "version 1: .*manifest on 6 of 6 members" "$npmu" stripe stat new6
 expect 0 "rmdown" "$npmu" region ls
 expect 0 "deleted set rmdown" "$npmu" stripe rm rmdown
 
