@@ -12,6 +12,7 @@
 #define PROCS 4
 #define PART_LEN (64ull << 20)
 #define DS_NAME "bench.ds"
+#define WARM_ROUNDS 2
 
 /* self_kib -- a field of /proc/self/status, KiB. */
 static double self_kib(const char *field)
@@ -220,9 +221,9 @@ static void report(struct ds_runs *r, int rounds)
 		    "the last one done (a dataset's puts: until the version is committed, by this "
 		    "process, after every put returned); each part 64 MiB, k=4 m=2 over six units "
 		    "(1.5x the bytes on the wire), each process's single region placed by pmmd; "
-		    "restores read into memory already touched; memory: peak RSS minus the two "
+		    "after %d rounds of warm-up; restores read into memory already touched; memory: peak RSS minus the two "
 		    "64 MiB buffers each process holds; all on this machine's two cores", rounds,
-		    PROCS);
+		    PROCS, WARM_ROUNDS);
 }
 
 /* bench_dataset -- the section: PROCS worker processes, this one committing. */
@@ -249,9 +250,12 @@ void bench_dataset(const struct bench_env *env)
 	struct ds_runs r = {0};
 	uint64_t version = 0;
 	int rounds = env->quick ? 1 : 3;
-	for (int i = 0; i < rounds + 1; i++) { /* the first round makes the parts: a warm-up */
+	/* warm-up: the first rounds make the parts and write each of their slots once (a part
+	 * cycles through keep + pins + 2 = 4 slots, two versions a round), as the single regions'
+	 * pages are written once by theirs */
+	for (int i = 0; i < rounds + WARM_ROUNDS; i++) {
 		struct ds_runs warm = {0};
-		one_round(coord, ch, &version, i ? &r : &warm);
+		one_round(coord, ch, &version, i >= WARM_ROUNDS ? &r : &warm);
 		ds_runs_free(&warm);
 	}
 	double mem[PROCS];

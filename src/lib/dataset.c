@@ -187,23 +187,6 @@ int npmu_dataset_open(struct npmu_conn *conn, const char *name,
 	return 0;
 }
 
-/* newest_between -- the highest version part set pname holds above `above` and below `below`
- * (a version being committed: D2), or 0. */
-static uint64_t newest_between(struct npmu_conn *conn, const char *pname, uint64_t above,
-			       uint64_t below)
-{
-	struct npmu_stripe_info *info = calloc(1, sizeof(*info));
-	uint64_t best = 0;
-	if (info && npmu_stripe_stat(conn, pname, info) == 0)
-		for (uint32_t i = 0; i < info->nversions && i < 8; i++) {
-			uint64_t v = info->versions[i].version;
-			if (v > above && v < below && v > best)
-				best = v;
-		}
-	free(info);
-	return best;
-}
-
 /* npmu_dataset_put -- part `part` of version `version`, in a slot no kept version uses. */
 int npmu_dataset_put(struct npmu_dataset *ds, uint64_t version, uint32_t part, const void *data,
 		     uint64_t len)
@@ -233,15 +216,13 @@ int npmu_dataset_put(struct npmu_dataset *ds, uint64_t version, uint32_t part, c
 	}
 	char pname[NPMU_NAME_MAX + 1];
 	part_name(ds->name, part, pname);
-	uint64_t keep[NPMU_DS_VERSIONS_MAX + 1];
+	uint64_t keep[NPMU_DS_VERSIONS_MAX];
 	uint32_t nkeep = 0;
 	for (uint32_t i = 0; i < cat->nversions; i++)
 		keep[nkeep++] = cat->v[i].version;
-	uint64_t pending = newest_between(ds->conn, pname, newest, version);
-	if (pending)
-		keep[nkeep++] = pending;
 	struct npmu_stripe_cfg pc = part_cfg(cat, len);
 	struct npmu__stripe_put_opts o = {.version = version, .keep = keep, .nkeep = nkeep,
+					  .keep_pending = true, .pending_above = newest,
 					  .durability = ds->durability};
 	rc = npmu__stripe_put(ds->conn, pname, data, len, &pc, &o, NULL, NULL, NULL);
 	if (rc != 0)

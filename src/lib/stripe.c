@@ -671,6 +671,13 @@ static int choose_slot(const struct set *s, const struct npmu__stripe_put_opts *
 	bool used[NPMU_STRIPE_KEEP_MAX] = {0}, kept[NPMU_STRIPE_KEEP_MAX] = {0};
 	uint64_t top[NPMU_STRIPE_KEEP_MAX] = {0}; /* the newest version in each slot */
 	uint32_t keep = s->shape.keep;
+	uint64_t pending = 0; /* keep_pending: the newest between pending_above and the version */
+	for (uint32_t i = 0; o->keep_pending && i < s->n; i++)
+		for (uint32_t k = 0; k < keep; k++) {
+			uint64_t v = s->mf[i][k].version;
+			if (s->have[i][k] && v > o->pending_above && v < o->version && v > pending)
+				pending = v;
+		}
 	for (uint32_t i = 0; i < s->n; i++)
 		for (uint32_t k = 0; k < keep; k++) {
 			uint64_t v = s->mf[i][k].version;
@@ -681,7 +688,7 @@ static int choose_slot(const struct set *s, const struct npmu__stripe_put_opts *
 				return 0;
 			}
 			used[k] = true;
-			kept[k] |= is_kept(o, v);
+			kept[k] |= is_kept(o, v) || (pending && v == pending);
 			top[k] = v > top[k] ? v : top[k];
 		}
 	int best = -1;
@@ -716,6 +723,48 @@ static int put_version(const struct set *s, const struct npmu__stripe_put_opts *
 		memcpy(mf->unit[i], last->unit[i], sizeof(mf->unit[i]));
 	mf->csums = malloc((size_t)l->ngroups * (l->k + l->m) * sizeof(uint64_t));
 	return mf->csums ? 0 : NPMU_E_NOMEM;
+}
+
+/* One member's persist, on a thread of its own. */
+struct member_persist {
+	struct npmu_region *r;
+	uint64_t off, len;
+	pthread_t thread;
+	bool started;
+	int rc;
+};
+
+/* persist_one -- the thread: one PERSIST to one member's unit. */
+static void *persist_one(void *arg)
+{
+	struct member_persist *p = arg;
+	p->rc = npmu_region_persist(p->r, p->off, p->len, NPMU_PERSISTENT);
+	return NULL;
+}
+
+/* persist_members -- [off, off + len) made persistent on every open member at once (each unit
+ * flushes its share while the others flush theirs; a thread per member, or the member in turn
+ * where no thread starts); a member whose unit stopped answering is dropped (drop_silent). */
+static int persist_members(struct set *s, const struct npmu__stripe_layout *l, uint64_t off,
+			   uint64_t len)
+{
+	struct member_persist p[NPMU_STRIPE_UNITS_MAX] = {0};
+	for (uint32_t i = 0; i < s->n; i++) {
+		if (!s->mem[i].r || s->mem[i].state != NPMU_MEMBER_OK)
+			continue;
+		p[i] = (struct member_persist){.r = s->mem[i].r, .off = off, .len = len};
+		p[i].started = pthread_create(&p[i].thread, NULL, persist_one, &p[i]) == 0;
+		if (!p[i].started)
+			persist_one(&p[i]);
+	}
+	int rc = 0;
+	for (uint32_t i = 0; i < s->n; i++) {
+		if (p[i].started)
+			pthread_join(p[i].thread, NULL);
+		int d = p[i].r && p[i].rc ? drop_silent(s, l, i, p[i].rc) : 0;
+		rc = rc ? rc : d;
+	}
+	return rc;
 }
 
 /* put_data -- S1: every group's k data and m parity sub-segments to the members that are open,
@@ -763,12 +812,8 @@ static int put_data(struct set *s, const struct npmu__stripe_layout *l, const vo
 	}
 	free(pad);
 	free(parbuf);
-	for (uint32_t i = 0; rc == 0 && dur == NPMU_PERSISTENT && i < s->n; i++)
-		if (s->mem[i].r && s->mem[i].state == NPMU_MEMBER_OK) {
-			rc = npmu_region_persist(s->mem[i].r, doff, (uint64_t)l->ngroups * l->seg_size,
-						 NPMU_PERSISTENT);
-			rc = rc ? drop_silent(s, l, i, rc) : 0;
-		}
+	if (rc == 0 && dur == NPMU_PERSISTENT)
+		rc = persist_members(s, l, doff, (uint64_t)l->ngroups * l->seg_size);
 	return rc;
 }
 
@@ -896,8 +941,10 @@ int npmu__stripe_put(struct npmu_conn *conn, const char *name, const void *data,
 	struct npmu_stripe_cfg c;
 	int rc = put_args(conn, name, data, len, cfg, o, &c);
 	/* one writer at a time: the set's lease first (a new set's: as of c.n members) */
-	uint32_t members;
-	if (rc == 0)
+	uint32_t members = 0;
+	if (rc == 0 && o && o->version && cfg && cfg->n)
+		members = cfg->n; /* a dataset's part: its shape is the dataset's, fixed */
+	else if (rc == 0)
 		rc = set_members(conn, name, &members);
 	if (rc != 0)
 		return rc;
@@ -1925,7 +1972,7 @@ int npmu__stripe_update(struct npmu_conn *conn, const char *name, const struct n
 {
 	struct npmu_stripe_cfg c;
 	int rc = fn ? put_args(conn, name, NULL, 0, cfg, NULL, &c) : NPMU_E_INVAL;
-	uint32_t members;
+	uint32_t members = 0;
 	if (rc == 0)
 		rc = set_members(conn, name, &members);
 	if (rc != 0)

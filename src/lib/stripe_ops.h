@@ -2,6 +2,7 @@
 #ifndef NPMU_STRIPE_OPS_H
 #define NPMU_STRIPE_OPS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "npmu.h"
@@ -13,7 +14,7 @@
  * pinned versions), so the slot of version v is:
  *   1. the slot where some member holds a valid manifest of v (v put again replaces itself);
  *   2. else a slot where no member holds a valid manifest;
- *   3. else the slot of the oldest version not in keep[];
+ *   3. else the slot of the oldest version not in keep[] (nor the pending one, keep_pending);
  *   none of these: NPMU_E_LIMIT, nothing written.
  * Readers find a version by its manifest, wherever it lies (the slot it was found in).
  */
@@ -21,6 +22,10 @@ struct npmu__stripe_put_opts {
 	uint64_t version;                /* 0: the newest + 1 (and slot version % keep) */
 	const uint64_t *keep;            /* versions whose slots are never overwritten */
 	uint32_t nkeep;
+	bool keep_pending;               /* nor that of the newest version the set holds above
+					  * pending_above and below `version` (a dataset version
+					  * being committed while the next is put) */
+	uint64_t pending_above;
 	enum npmu_durability durability; /* 0: cfg's (itself 0: NPMU_PERSISTENT). NPMU_PLACED:
 					  * data and manifest written, not flushed; a manifest is
 					  * still written only once every data write completed */
