@@ -21,7 +21,7 @@ static const char usage_dataset[] =
 	"only complete versions are listed and restored. Jobs write datasets through the library\n"
 	"(npmu_dataset_put and npmu_dataset_commit in npmu.h); this command looks at them.\n"
 	"  ls     every dataset: its newest complete version, label, parts and bytes\n"
-	"  stat   a dataset's shape, its kept versions, and the health of each part's units\n"
+	"  stat   its kept versions (labels, parts, pins) and the health of each part's units\n"
 	"  get    part PART of the newest complete version (or --version V) into FILE ('-':\n"
 	"         standard output); --offset and --length pick a byte range of the part\n"
 	"  rm     delete a dataset (refused while a process commits or puts)\n"
