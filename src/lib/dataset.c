@@ -23,7 +23,24 @@ struct npmu_dataset {
 	uint32_t parts;                   /* this process's N; 0: reading only */
 	enum npmu_durability durability;  /* of its puts */
 	struct npmu__ds_catalog cat;      /* as last read */
+	struct npmu__stripe_reader **readers; /* parts kept open for reading, by part */
+	uint32_t nreaders;
 };
+
+/* reader_of -- the slot of part p's reader (grown as needed), or NULL without memory. */
+static struct npmu__stripe_reader **reader_of(struct npmu_dataset *ds, uint32_t p)
+{
+	if (p >= ds->nreaders) {
+		uint32_t n = p + 1 > 2 * ds->nreaders ? p + 1 : 2 * ds->nreaders;
+		void *grown = realloc(ds->readers, n * sizeof(*ds->readers));
+		if (!grown)
+			return NULL;
+		ds->readers = grown;
+		memset(ds->readers + ds->nreaders, 0, (n - ds->nreaders) * sizeof(*ds->readers));
+		ds->nreaders = n;
+	}
+	return &ds->readers[p];
+}
 
 /* part_name -- "NAME.pP", the striped set holding part P. */
 static void part_name(const char *name, uint32_t p, char out[NPMU_NAME_MAX + 1])
@@ -406,8 +423,12 @@ int npmu_dataset_read(struct npmu_dataset *ds, uint64_t version, uint32_t part, 
 	char pname[NPMU_NAME_MAX + 1];
 	part_name(ds->name, part, pname);
 	struct npmu_stripe_report rep;
-	rc = npmu__stripe_read_range(ds->conn, pname, version, v->csum[part], offset, buf, len,
-				     &rep);
+	struct npmu__stripe_reader **r = reader_of(ds, part);
+	rc = r ? npmu__stripe_reader_read(r, ds->conn, pname, version, v->csum[part], offset, buf,
+					  len, &rep)
+	       : NPMU_E_NOMEM;
+	if (!r)
+		rep.which[0] = '\0';
 	if (rc != 0)
 		LOG_WARN("dataset %s: part %u of version %llu: %s%s%s", ds->name, part,
 			 (unsigned long long)version, npmu_strerror(rc), rep.which[0] ? ": " : "",
@@ -471,6 +492,9 @@ int npmu_dataset_close(struct npmu_dataset **ds_ptr)
 {
 	if (!ds_ptr || !*ds_ptr)
 		return 0;
+	for (uint32_t p = 0; p < (*ds_ptr)->nreaders; p++)
+		npmu__stripe_reader_close(&(*ds_ptr)->readers[p]);
+	free((*ds_ptr)->readers);
 	npmu__ds_free(&(*ds_ptr)->cat);
 	free(*ds_ptr);
 	*ds_ptr = NULL;

@@ -1891,16 +1891,18 @@ int npmu__stripe_read_range(struct npmu_conn *conn, const char *name, uint64_t v
 			    uint64_t length_csum, uint64_t off, void *buf, uint64_t len,
 			    struct npmu_stripe_report *rep)
 {
-	struct npmu_stripe_report dummy;
-	if (!rep)
-		rep = &dummy;
+	struct npmu__stripe_reader *r = NULL;
+	int rc = npmu__stripe_reader_read(&r, conn, name, version, length_csum, off, buf, len, rep);
+	npmu__stripe_reader_close(&r);
+	return rc;
+}
+
+/* read_open_set -- version's bytes [off, off + len) from open set s (see read_range). */
+static int read_open_set(struct set *s, uint64_t version, uint64_t length_csum, uint64_t off,
+			 void *buf, uint64_t len, struct npmu_stripe_report *rep)
+{
 	memset(rep, 0, sizeof(*rep));
-	if ((!buf && len) || !version)
-		return NPMU_E_INVAL;
-	struct set *s;
-	int rc = set_open(conn, name, NPMU_ACCESS_READ, 0, &s);
-	if (rc != 0)
-		return rc;
+	int rc = 0;
 	const struct npmu__stripe_manifest *top = newest(s, 0, NULL);
 	const struct npmu__stripe_manifest *mf = pick_exact(s, version, length_csum, off, len, &rc);
 	rep->lost = count_lost(s);
@@ -1908,12 +1910,50 @@ int npmu__stripe_read_range(struct npmu_conn *conn, const char *name, uint64_t v
 	rep->version = mf ? mf->version : 0;
 	if (mf && len)
 		rc = read_span(s, mf, off, buf, len, rep);
+	return rc;
+}
+
+/* npmu__stripe_reader_read -- read_range through a set kept open in *r (see stripe_ops.h). */
+int npmu__stripe_reader_read(struct npmu__stripe_reader **r, struct npmu_conn *conn,
+			     const char *name, uint64_t version, uint64_t length_csum, uint64_t off,
+			     void *buf, uint64_t len, struct npmu_stripe_report *rep)
+{
+	struct npmu_stripe_report dummy;
+	if (!rep)
+		rep = &dummy;
+	memset(rep, 0, sizeof(*rep));
+	if (!r || (!buf && len) || !version)
+		return NPMU_E_INVAL;
+	int rc = NPMU_E_NOENT;
+	bool fresh = false;
+	for (int attempt = 0; attempt < 2 && rc != 0; attempt++) {
+		if (*r && attempt > 0)
+			npmu__stripe_reader_close(r); /* what it had open may be stale: once more */
+		if (!*r) {
+			struct set *s;
+			if ((rc = set_open(conn, name, NPMU_ACCESS_READ, 0, &s)) != 0)
+				return rc;
+			*r = (struct npmu__stripe_reader *)s;
+			fresh = true;
+		}
+		rc = read_open_set((struct set *)*r, version, length_csum, off, buf, len, rep);
+		if (fresh)
+			break; /* just opened: its answer is the answer */
+	}
 	if (rc == NPMU_E_LOST)
 		LOG_WARN("stripe %s: bytes %llu..%llu of version %llu cannot be restored: %s", name,
 			 (unsigned long long)off, (unsigned long long)(off + len),
 			 (unsigned long long)version, rep->which);
-	set_close(s);
 	return rc;
+}
+
+/* npmu__stripe_reader_close -- close what a reader holds open; NULLs *r. */
+void npmu__stripe_reader_close(struct npmu__stripe_reader **r)
+{
+	if (r && *r)
+		set_close((struct set *)*r);
+	if (r)
+		*r = NULL;
 }
 
 /* read_newest -- (the set's lease held) the newest version of set NAME into new memory: NULL, 0

@@ -64,6 +64,19 @@ int npmu__stripe_read_range(struct npmu_conn *conn, const char *name, uint64_t v
 			    struct npmu_stripe_report *rep);
 
 /*
+ * A reader that keeps a set open between reads (a dataset's parts: their kept versions never
+ * move, D2). npmu__stripe_reader_read is npmu__stripe_read_range through *r, opened at the
+ * first call; when a read through what it holds fails (a member re-placed, a version it has
+ * not seen), it is opened again and the read tried once more. Close with
+ * npmu__stripe_reader_close (also on a NULL *r).
+ */
+struct npmu__stripe_reader;
+int npmu__stripe_reader_read(struct npmu__stripe_reader **r, struct npmu_conn *conn,
+			     const char *name, uint64_t version, uint64_t length_csum, uint64_t off,
+			     void *buf, uint64_t len, struct npmu_stripe_report *rep);
+void npmu__stripe_reader_close(struct npmu__stripe_reader **r);
+
+/*
  * npmu__stripe_update -- read-modify-write of a small set under its lease: with the lease held
  * (waiting as a put does), the newest version's bytes (NULL, 0 when the set has none) are given
  * to fn, which returns 0 with *out (malloc'd, freed here) and *out_len to put as the next

@@ -162,6 +162,18 @@ expect 1 "has no part 3" "$npmu" dataset get job 3 "$dir/out"
 expect 0 "pinned version 15 of job" "$npmu" dataset pin job 15
 expect 1 "not a kept complete version" "$npmu" dataset pin job 3
 expect 1 "no such dataset" "$npmu" dataset stat nojob
+# a reader keeps its parts open between reads: a version committed meanwhile is read through
+# the same handle (what it held is opened again when it lacks the version)
+rm -f "$dir/go" "$dir/r1" "$dir/r2"
+ds 0 reread 1 "$dir/r1" "$dir/r2" "$dir/go" > "$dir/reread.out" 2>&1 & reader=$!
+wait_file "$dir/r1"
+cmp -s "$(part 16 1)" "$dir/r1" || fail "the reader's first read differs"
+for p in 0 1 2; do expect 0 "" ds 3 put 20 "$p" "$(part 20 "$p")"; done
+expect 0 "" ds 3 commit 20 2000
+touch "$dir/go"
+wait "$reader" || fail "the reader's second read failed: $(cat "$dir/reread.out")"
+cmp -s "$(part 20 1)" "$dir/r2" || fail "the reader's second read (a version committed since) differs"
+
 expect 0 "deleted dataset job" "$npmu" dataset rm job
 left=$("$npmu" region ls | grep -c "^job\." || true)
 [ "$left" = 0 ] || fail "$left region(s) of the deleted dataset remain"

@@ -5,11 +5,15 @@
  *   dataset_tool SERVER NAME PARTS read VERSION PART OFFSET LENGTH FILE
  *   dataset_tool SERVER NAME PARTS pin|unpin VERSION
  *   dataset_tool SERVER NAME PARTS open K M        (open asking for shape k+m)
+ *   dataset_tool SERVER NAME PARTS reread PART OUT1 OUT2 GO
+ *       part PART of the newest complete version into OUT1; once file GO exists, that of
+ *       the newest then into OUT2, through the same handle (the part kept open between)
  * PARTS is cfg.parts at open (0: reading only). Exit status 0, or 1 after printing the error
  * code's name on stdout ("error -1003 ..."), so the script can check which. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "npmu.h"
 
@@ -30,6 +34,28 @@ static char *slurp(const char *path, uint64_t *len)
 	fclose(f);
 	*len = (uint64_t)n;
 	return buf;
+}
+
+/* read_latest -- part `part` of the newest complete version, whole, into file out. */
+static int read_latest(struct npmu_dataset *ds, uint32_t part, const char *out)
+{
+	struct npmu_dataset_version v;
+	uint64_t len = 0;
+	int rc = npmu_dataset_latest(ds, &v);
+	if (rc == 0)
+		rc = npmu_dataset_part_size(ds, v.version, part, &len);
+	char *buf = rc == 0 ? malloc(len ? len : 1) : NULL;
+	if (rc == 0 && !buf)
+		rc = NPMU_E_NOMEM;
+	if (rc == 0)
+		rc = npmu_dataset_read(ds, v.version, part, 0, buf, len);
+	FILE *f = rc == 0 ? fopen(out, "wb") : NULL;
+	if (rc == 0 && (!f || fwrite(buf, 1, len, f) != len))
+		rc = NPMU_E_IO;
+	if (f)
+		fclose(f);
+	free(buf);
+	return rc;
 }
 
 /* run -- one verb on an open dataset; an npmu error code, or 0. */
@@ -77,6 +103,13 @@ static int run(struct npmu_dataset *ds, int argc, char **argv)
 		return npmu_dataset_pin(ds, strtoull(argv[1], NULL, 0), !strcmp(verb, "pin"));
 	if (!strcmp(verb, "open"))
 		return 0;
+	if (!strcmp(verb, "reread") && argc >= 5) {
+		uint32_t part = (uint32_t)strtoul(argv[1], NULL, 0);
+		int rc = read_latest(ds, part, argv[2]);
+		while (rc == 0 && access(argv[4], F_OK) != 0)
+			usleep(10000);
+		return rc ? rc : read_latest(ds, part, argv[3]);
+	}
 	return NPMU_E_INVAL;
 }
 
