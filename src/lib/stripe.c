@@ -1897,6 +1897,18 @@ int npmu__stripe_read_range(struct npmu_conn *conn, const char *name, uint64_t v
 	return rc;
 }
 
+/* refresh_manifests -- read every open member's manifests again (one transfer). */
+static void refresh_manifests(struct set *s)
+{
+	for (uint32_t i = 0; i < s->n; i++)
+		for (uint32_t k = 0; k < NPMU_STRIPE_KEEP_MAX; k++)
+			if (s->have[i][k]) {
+				npmu__stripe_manifest_free(&s->mf[i][k]);
+				s->have[i][k] = false;
+			}
+	read_manifests(s);
+}
+
 /* read_open_set -- version's bytes [off, off + len) from open set s (see read_range). */
 static int read_open_set(struct set *s, uint64_t version, uint64_t length_csum, uint64_t off,
 			 void *buf, uint64_t len, struct npmu_stripe_report *rep)
@@ -1926,6 +1938,8 @@ int npmu__stripe_reader_read(struct npmu__stripe_reader **r, struct npmu_conn *c
 		return NPMU_E_INVAL;
 	int rc = NPMU_E_NOENT;
 	bool fresh = false;
+	if (*r && !exact((struct set *)*r, version))
+		refresh_manifests((struct set *)*r); /* a version committed since it was opened */
 	for (int attempt = 0; attempt < 2 && rc != 0; attempt++) {
 		if (*r && attempt > 0)
 			npmu__stripe_reader_close(r); /* what it had open may be stale: once more */
