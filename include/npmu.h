@@ -607,12 +607,13 @@ struct npmu_dataset_cfg {
 	uint64_t seg_size; /* sub-segment bytes; 0: 1 MiB */
 	uint64_t capacity; /* the largest part; 0: the first part put's size */
 	uint32_t keep;     /* complete versions kept readable, 1..4; 0: 2 */
-	uint32_t pins;     /* versions that may be pinned at once besides, 0..3; 0: 1 */
+	uint32_t pins;     /* versions that may be pinned at once besides, 1..2; 0: 1 */
 	enum npmu_durability durability; /* of this process's puts; 0: NPMU_PERSISTENT.
 			    * NPMU_PLACED: in the units' memory, protected by parity across units
 			    * only (a version survives unit crashes that leave k of each group) */
 };
 #define NPMU_DATASET_PARTS_MAX 1024
+#define NPMU_DATASET_NAME_MAX 53 /* bytes of a dataset's name: a region name less ".p1023.s63" */
 
 /* One complete version. */
 struct npmu_dataset_version {

@@ -11,7 +11,8 @@
 #include "stripe_ops.h"
 
 #define SUFFIX_MAX 10                   /* ".p1023.s63": a part's member region */
-#define NAME_MAX_DS (NPMU_NAME_MAX - SUFFIX_MAX)
+#define NAME_MAX_DS NPMU_DATASET_NAME_MAX
+_Static_assert(NAME_MAX_DS + SUFFIX_MAX == NPMU_NAME_MAX, "a part's member names are regions'");
 #define CATALOG_SEG (128u << 10)        /* one sub-segment holds the largest catalog */
 _Static_assert(NPMU_DS_CATALOG_MAX <= CATALOG_SEG, "a catalog is one sub-segment");
 #define KEEP_DEFAULT 2
@@ -71,7 +72,8 @@ static struct npmu_stripe_cfg part_cfg(const struct npmu__ds_catalog *cat, uint6
 					.capacity = cat->capacity ? cat->capacity : len};
 }
 
-/* read_catalog -- the newest catalog of dataset NAME into cat (replacing what it held). */
+/* read_catalog -- the newest catalog of dataset NAME into cat (replacing what it held); never an
+ * older one, which may list versions whose slots puts have reused since. */
 static int read_catalog(struct npmu_conn *conn, const char *name, struct npmu__ds_catalog *cat)
 {
 	char cname[NPMU_NAME_MAX + 1];
@@ -79,8 +81,11 @@ static int read_catalog(struct npmu_conn *conn, const char *name, struct npmu__d
 	void *buf = NULL;
 	uint64_t len = 0;
 	struct npmu_stripe_report rep;
-	int rc = npmu_stripe_get(conn, cname, 0, &buf, &len, NULL, NULL, &rep);
+	int rc = npmu__stripe_get_newest(conn, cname, &buf, &len, &rep);
 	struct npmu__ds_catalog fresh;
+	if (rc == NPMU_E_LOST || rc == NPMU_E_CORRUPT)
+		LOG_WARN("dataset %s: the newest version of its catalog %s cannot be read (%s): %s",
+			 name, cname, npmu_strerror(rc), rep.which);
 	if (rc == 0 && (rc = npmu__ds_decode(buf, len, &fresh)) != 0)
 		LOG_WARN("dataset %s: its catalog %s is not a dataset catalog (%s)", name, cname,
 			 npmu_strerror(rc));
@@ -112,7 +117,7 @@ static int shape_of(const char *name, const struct npmu_dataset_cfg *cfg,
 	cat->keep = cfg->keep ? cfg->keep : KEEP_DEFAULT;
 	cat->pins = cfg->pins ? cfg->pins : PINS_DEFAULT;
 	if (cat->keep > NPMU_DS_KEEP_MAX || cat->pins > NPMU_DS_PINS_MAX || cat->m < 1 ||
-	    cat->n < cat->k + cat->m || cat->n > NPMU_STRIPE_UNITS_MAX ||
+	    cat->n < (uint64_t)cat->k + cat->m || cat->n > NPMU_STRIPE_UNITS_MAX ||
 	    cat->seg_size % 4096 != 0) {
 		LOG_WARN("dataset %s: a shape out of range: k %u, m %u, n %u, seg %llu, keep %u "
 			 "(1..%d), pins %u (up to %d)", name, cat->k, cat->m, cat->n,
@@ -204,7 +209,40 @@ int npmu_dataset_open(struct npmu_conn *conn, const char *name,
 	return 0;
 }
 
-/* npmu_dataset_put -- part `part` of version `version`, in a slot no kept version uses. */
+/* What a part's put learns from the catalog under the part's lease. */
+struct put_arg {
+	struct npmu_dataset *ds;
+	uint64_t keep[NPMU_DS_VERSIONS_MAX];
+};
+
+/* put_check -- (under the part's lease) the catalog read: the dataset not being deleted, the
+ * version above every complete one; o keeps every listed version, and the one being committed
+ * (the newest the part holds above them: D2). */
+static int put_check(struct npmu__stripe_put_opts *o, void *arg)
+{
+	struct put_arg *a = arg;
+	struct npmu_dataset *ds = a->ds;
+	int rc = read_catalog(ds->conn, ds->name, &ds->cat);
+	if (rc != 0)
+		return rc;
+	const struct npmu__ds_catalog *cat = &ds->cat;
+	uint64_t newest = cat->nversions ? cat->v[0].version : 0;
+	if (o->version <= newest) {
+		LOG_WARN("dataset %s: version %llu is not above the newest complete one, %llu: "
+			 "versions only grow", ds->name, (unsigned long long)o->version,
+			 (unsigned long long)newest);
+		return NPMU_E_INVAL;
+	}
+	for (uint32_t i = 0; i < cat->nversions; i++)
+		a->keep[i] = cat->v[i].version;
+	o->keep = a->keep;
+	o->nkeep = cat->nversions;
+	o->pending_above = newest;
+	return 0;
+}
+
+/* npmu_dataset_put -- part `part` of version `version`, in a slot no kept version uses; the
+ * catalog is read under the part's lease, so a deletion either waits for it or stops it. */
 int npmu_dataset_put(struct npmu_dataset *ds, uint64_t version, uint32_t part, const void *data,
 		     uint64_t len)
 {
@@ -215,17 +253,7 @@ int npmu_dataset_put(struct npmu_dataset *ds, uint64_t version, uint32_t part, c
 			 part, ds->parts);
 		return NPMU_E_INVAL;
 	}
-	int rc = read_catalog(ds->conn, ds->name, &ds->cat);
-	if (rc != 0)
-		return rc;
-	const struct npmu__ds_catalog *cat = &ds->cat;
-	uint64_t newest = cat->nversions ? cat->v[0].version : 0;
-	if (version <= newest) {
-		LOG_WARN("dataset %s: version %llu is not above the newest complete one, %llu: "
-			 "versions only grow", ds->name, (unsigned long long)version,
-			 (unsigned long long)newest);
-		return NPMU_E_INVAL;
-	}
+	const struct npmu__ds_catalog *cat = &ds->cat; /* its shape: fixed when it was made */
 	if (cat->capacity && len > cat->capacity) {
 		LOG_WARN("dataset %s: part %u is %llu bytes, over the dataset's capacity of %llu",
 			 ds->name, part, (unsigned long long)len, (unsigned long long)cat->capacity);
@@ -233,15 +261,12 @@ int npmu_dataset_put(struct npmu_dataset *ds, uint64_t version, uint32_t part, c
 	}
 	char pname[NPMU_NAME_MAX + 1];
 	part_name(ds->name, part, pname);
-	uint64_t keep[NPMU_DS_VERSIONS_MAX];
-	uint32_t nkeep = 0;
-	for (uint32_t i = 0; i < cat->nversions; i++)
-		keep[nkeep++] = cat->v[i].version;
 	struct npmu_stripe_cfg pc = part_cfg(cat, len);
-	struct npmu__stripe_put_opts o = {.version = version, .keep = keep, .nkeep = nkeep,
-					  .keep_pending = true, .pending_above = newest,
-					  .durability = ds->durability};
-	rc = npmu__stripe_put(ds->conn, pname, data, len, &pc, &o, NULL, NULL, NULL);
+	struct put_arg a = {.ds = ds};
+	struct npmu__stripe_put_opts o = {.version = version, .keep_pending = true,
+					  .durability = ds->durability,
+					  .under_lease = put_check, .arg = &a};
+	int rc = npmu__stripe_put(ds->conn, pname, data, len, &pc, &o, NULL, NULL, NULL);
 	if (rc != 0)
 		LOG_WARN("dataset %s: part %u of version %llu not put: %s", ds->name, part,
 			 (unsigned long long)version, npmu_strerror(rc));
@@ -291,7 +316,12 @@ static int commit_fn(const void *cur, uint64_t cur_len, void **out, uint64_t *ou
 		rc = NPMU_E_NOENT;
 	else if (have && have->label == a->label)
 		rc = 1; /* committed already: a retry */
-	else if (have || (cat.nversions && a->version < cat.v[0].version)) {
+	else if (have) {
+		LOG_WARN("dataset %s: version %llu is complete already, with label %llu (not %llu)",
+			 a->ds->name, (unsigned long long)a->version, (unsigned long long)have->label,
+			 (unsigned long long)a->label);
+		rc = NPMU_E_INVAL;
+	} else if (cat.nversions && a->version < cat.v[0].version) {
 		LOG_WARN("dataset %s: version %llu is not above the newest complete one, %llu",
 			 a->ds->name, (unsigned long long)a->version,
 			 (unsigned long long)cat.v[0].version);
@@ -402,6 +432,23 @@ int npmu_dataset_part_size(struct npmu_dataset *ds, uint64_t version, uint32_t p
 	return 0;
 }
 
+/* part_gone -- part `part` (pname) holds no listed version `version`: NPMU_E_NOENT when the
+ * catalog, read again, no longer keeps it; else NPMU_E_LOST naming the part. */
+static int part_gone(struct npmu_dataset *ds, uint64_t version, uint32_t part, const char *pname)
+{
+	int rc = read_catalog(ds->conn, ds->name, &ds->cat);
+	if (rc != 0)
+		return rc;
+	if (!npmu__ds_find(&ds->cat, version)) {
+		LOG_WARN("dataset %s: version %llu is no longer kept", ds->name,
+			 (unsigned long long)version);
+		return NPMU_E_NOENT;
+	}
+	LOG_WARN("dataset %s: part %u (%s) does not hold complete version %llu: deleted by hand, or "
+		 "lost with its units", ds->name, part, pname, (unsigned long long)version);
+	return NPMU_E_LOST;
+}
+
 /* npmu_dataset_read -- a byte range of one part of a complete version. */
 int npmu_dataset_read(struct npmu_dataset *ds, uint64_t version, uint32_t part, uint64_t offset,
 		      void *buf, uint64_t len)
@@ -429,6 +476,8 @@ int npmu_dataset_read(struct npmu_dataset *ds, uint64_t version, uint32_t part, 
 	       : NPMU_E_NOMEM;
 	if (!r)
 		rep.which[0] = '\0';
+	if (rc == NPMU_E_NOENT)
+		return part_gone(ds, version, part, pname);
 	if (rc != 0)
 		LOG_WARN("dataset %s: part %u of version %llu: %s%s%s", ds->name, part,
 			 (unsigned long long)version, npmu_strerror(rc), rep.which[0] ? ": " : "",
@@ -554,28 +603,45 @@ static int delete_parts(struct npmu_conn *conn, const char *name)
 	return rc;
 }
 
+/* mark_deleting -- flag dataset NAME's catalog as being deleted, so no put or commit starts
+ * (NPMU_E_BUSY while one holds it); *exists: whether it has a catalog. One that cannot be read
+ * is left as it is: the dataset is deleted whole all the same. */
+static int mark_deleting(struct npmu_conn *conn, const char *name, bool *exists)
+{
+	struct npmu__ds_catalog cat;
+	memset(&cat, 0, sizeof(cat));
+	int rc = read_catalog(conn, name, &cat);
+	bool unreadable = rc == NPMU_E_LOST || rc == NPMU_E_CORRUPT;
+	*exists = rc == 0 || cat.flags || unreadable; /* a deletion that stopped half-way goes on */
+	if (rc == 0) {
+		char cname[NPMU_NAME_MAX + 1];
+		catalog_name(name, cname);
+		struct npmu_stripe_cfg cc = catalog_cfg(&cat);
+		rc = npmu__stripe_update(conn, cname, &cc, 0, deleting_fn, NULL);
+		if (rc == NPMU_E_BUSY)
+			LOG_WARN("dataset %s is in use (a commit or pin holds it): not deleted", name);
+	} else if (rc == NPMU_E_NOENT || unreadable) {
+		if (unreadable)
+			LOG_WARN("dataset %s: deleted with its catalog unread", name);
+		rc = 0;
+	}
+	npmu__ds_free(&cat);
+	return rc;
+}
+
 /* npmu_dataset_delete -- mark the catalog, delete every part, then the catalog. */
 int npmu_dataset_delete(struct npmu_conn *conn, const char *name)
 {
 	if (!conn || !name)
 		return NPMU_E_INVAL;
-	if (!name[0] || strlen(name) > NAME_MAX_DS)
+	if (!name[0] || strlen(name) > NAME_MAX_DS) {
+		LOG_WARN("dataset %.80s: names are 1 to %d bytes", name, NAME_MAX_DS);
 		return NPMU_E_NAME;
+	}
 	char cname[NPMU_NAME_MAX + 1];
 	catalog_name(name, cname);
-	struct npmu__ds_catalog cat;
-	memset(&cat, 0, sizeof(cat));
-	int rc = read_catalog(conn, name, &cat);
-	bool exists = rc == 0 || cat.flags; /* a deletion that stopped half-way goes on */
-	if (rc == 0) {
-		struct npmu_stripe_cfg cc = catalog_cfg(&cat);
-		rc = npmu__stripe_update(conn, cname, &cc, 0, deleting_fn, NULL);
-		if (rc == NPMU_E_BUSY)
-			LOG_WARN("dataset %s is in use (a commit or pin holds it): not deleted", name);
-	} else if (rc == NPMU_E_NOENT) {
-		rc = 0;
-	}
-	npmu__ds_free(&cat);
+	bool exists = false;
+	int rc = mark_deleting(conn, name, &exists);
 	if (rc == 0)
 		rc = delete_parts(conn, name);
 	if (rc == 0 && exists)

@@ -896,6 +896,14 @@ static int put_locked(struct npmu_conn *conn, const char *name, const void *data
 	struct set *s = NULL;
 	struct npmu__stripe_layout l;
 	struct npmu__stripe_manifest mf = {0};
+	struct npmu__stripe_put_opts leased;
+	if (o && o->under_lease) {
+		leased = *o;
+		o = &leased;
+		int rc = o->under_lease(&leased, o->arg);
+		if (rc != 0)
+			return rc;
+	}
 	int rc = put_open(conn, name, c, cfg, len, lh, &s);
 	if (rc == 0)
 		rc = put_layout(s, len, &l);
@@ -1449,6 +1457,7 @@ struct get_dest {
 	uint8_t *buf;  /* the caller's (npmu_stripe_read); NULL: new memory (npmu_stripe_get) */
 	uint64_t cap;  /* its bytes */
 	uint8_t *mine; /* new memory holding the restored version (npmu_stripe_get) */
+	bool newest_only; /* the newest that cannot be restored is an error, no older in its place */
 };
 
 /* restore_to -- restore mf into the destination; memory of its own replaces any earlier. */
@@ -1545,10 +1554,28 @@ static int get(struct npmu_conn *conn, const char *name, uint64_t version, struc
 		*len = mf->layout.length;
 		rc = restore_to(s, mf, d, progress, arg, rep);
 	}
-	if (mf && (rc == NPMU_E_LOST || rc == NPMU_E_CORRUPT))
+	if (mf && !d->newest_only && (rc == NPMU_E_LOST || rc == NPMU_E_CORRUPT))
 		rc = fall_back(s, mf, version, rc, d, len, rep);
 	set_close(s);
 	return rc;
+}
+
+/* get_new -- get into new memory (d says which), handed to the caller as *data, *len. */
+static int get_new(struct npmu_conn *conn, const char *name, uint64_t version, struct get_dest *d,
+		   void **data, uint64_t *len, npmu_progress_fn progress, void *arg,
+		   struct npmu_stripe_report *rep)
+{
+	if (!data || !len)
+		return NPMU_E_INVAL;
+	uint64_t length = 0;
+	int rc = get(conn, name, version, d, &length, progress, arg, rep);
+	if (rc != 0) {
+		free(d->mine);
+		return rc;
+	}
+	*data = d->mine;
+	*len = length;
+	return 0;
 }
 
 /* npmu_stripe_get -- restore a version of a set into new memory (see npmu.h). */
@@ -1556,18 +1583,16 @@ int npmu_stripe_get(struct npmu_conn *conn, const char *name, uint64_t version, 
 		    uint64_t *len, npmu_progress_fn progress, void *arg,
 		    struct npmu_stripe_report *rep)
 {
-	if (!data || !len)
-		return NPMU_E_INVAL;
 	struct get_dest d = {0};
-	uint64_t length = 0;
-	int rc = get(conn, name, version, &d, &length, progress, arg, rep);
-	if (rc != 0) {
-		free(d.mine);
-		return rc;
-	}
-	*data = d.mine;
-	*len = length;
-	return 0;
+	return get_new(conn, name, version, &d, data, len, progress, arg, rep);
+}
+
+/* npmu__stripe_get_newest -- the newest version of set NAME, never an older one (stripe_ops.h). */
+int npmu__stripe_get_newest(struct npmu_conn *conn, const char *name, void **data, uint64_t *len,
+			    struct npmu_stripe_report *rep)
+{
+	struct get_dest d = {.newest_only = true};
+	return get_new(conn, name, 0, &d, data, len, NULL, NULL, rep);
 }
 
 /* npmu_stripe_read -- restore a version of a set into the caller's buffer (see npmu.h). */

@@ -30,6 +30,12 @@ struct npmu__stripe_put_opts {
 					  * data and manifest written, not flushed; a manifest is
 					  * still written only once every data write completed */
 	uint64_t *length_csum;           /* (may be NULL) gets the CRC-64 of the bytes put */
+	/* (may be NULL) called once the set's lease is held, before the set is opened or made,
+	 * with a copy of these options whose keep, nkeep and pending_above it may set; an error
+	 * it returns stops the put, nothing written (a dataset's part reads its catalog there, so
+	 * no part of a dataset being deleted is written or made again) */
+	int (*under_lease)(struct npmu__stripe_put_opts *o, void *arg);
+	void *arg;
 };
 
 /* npmu__stripe_put -- npmu_stripe_put with the version, slot and durability of o (NULL: as
@@ -75,6 +81,14 @@ int npmu__stripe_reader_read(struct npmu__stripe_reader **r, struct npmu_conn *c
 			     const char *name, uint64_t version, uint64_t length_csum, uint64_t off,
 			     void *buf, uint64_t len, struct npmu_stripe_report *rep);
 void npmu__stripe_reader_close(struct npmu__stripe_reader **r);
+
+/*
+ * npmu__stripe_get_newest -- npmu_stripe_get of the newest version, with no fall back: when it
+ * cannot be restored, the error (NPMU_E_LOST, NPMU_E_CORRUPT; rep says which members), never an
+ * older version in its place (a dataset's older catalog lists versions no longer kept).
+ */
+int npmu__stripe_get_newest(struct npmu_conn *conn, const char *name, void **data, uint64_t *len,
+			    struct npmu_stripe_report *rep);
 
 /*
  * npmu__stripe_update -- read-modify-write of a small set under its lease: with the lease held

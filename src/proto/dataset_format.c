@@ -66,7 +66,7 @@ int npmu__ds_encode(const struct npmu__ds_catalog *cat, void **out, uint64_t *le
 /* shape_ok -- the head's fields within what a dataset may have. */
 static bool shape_ok(const struct npmu__ds_catalog *cat)
 {
-	return cat->k >= 1 && cat->m >= 1 && cat->n >= cat->k + cat->m && cat->n <= 64 &&
+	return cat->k >= 1 && cat->m >= 1 && cat->n >= (uint64_t)cat->k + cat->m && cat->n <= 64 &&
 	       (!cat->mirror || cat->k == 1) && cat->seg_size >= 4096 && cat->seg_size % 4096 == 0 &&
 	       cat->keep >= 1 && cat->keep <= NPMU_DS_KEEP_MAX && cat->pins <= NPMU_DS_PINS_MAX &&
 	       cat->nversions <= cat->keep + cat->pins && (cat->flags & ~NPMU_DS_FLAG_DELETING) == 0;

@@ -179,5 +179,53 @@ left=$("$npmu" region ls | grep -c "^job\." || true)
 [ "$left" = 0 ] || fail "$left region(s) of the deleted dataset remain"
 expect 1 "no such dataset" "$npmu" dataset rm job
 
+# review checks: each failed before its fix
+dsn() { local n=$1; shift; "$tool" "$NPMU_SERVER" "$n" "$@"; }  # dsn NAME PARTS VERB ARGS...
+small() { head -c 3000000 "$(part 1 0)"; }
+small > "$dir/small"
+# a catalog whose newest version cannot be read is an error, never the older catalog in its
+# place (that one, the empty first, let puts overwrite complete versions); rm still deletes it.
+# The catalog (1+2 mirrored, 128 KiB sub-segments, keep 2) holds its newest, version 2 (the
+# commit after the creation), in data slot 0: after the 4 KiB header and two 4 KiB manifests.
+expect 0 "" dsn cat 1 put 1 0 "$dir/small"; expect 0 "" dsn cat 1 commit 1 10
+head -c 131072 /dev/urandom > "$dir/garbage"
+for i in 0 1 2; do expect 0 "" "$npmu" put --offset 12288 cat.ds.s$i "$dir/garbage"; done
+expect 1 "catalog cat.ds cannot be read.*error $((-1026)) " dsn cat 0 latest
+expect 1 "error $((-1026)) " dsn cat 1 put 2 0 "$dir/small"
+expect 0 "deleted dataset cat" "$npmu" dataset rm cat
+# rm while a put waits for its part's lease: rm is refused (busy), and the waiting put, once it
+# has the lease, finds the dataset being deleted and writes nothing (it did, before)
+expect 0 "" dsn del 1 put 1 0 "$(part 1 0)"; expect 0 "" dsn del 1 commit 1 10  # 3 groups
+dsn del 0 hold del.p0 "$(part 1 0)" 1500 > "$dir/hold.out" 2>&1 &
+hold=$!
+for _ in $(seq 250); do grep -q holding "$dir/hold.out" && break; sleep 0.02; done
+dsn del 1 put 2 0 "$dir/small" > "$dir/waiter.out" 2>&1 &
+waiter=$!
+sleep 0.3
+expect 1 "is in use" "$npmu" dataset rm del
+wait "$hold" || fail "the put holding del.p0 failed: $(cat "$dir/hold.out")"
+wrc=0; wait "$waiter" || wrc=$?
+[ "$wrc" = 1 ] && grep -q "error $((-1003)) " "$dir/waiter.out" || fail "a put of a dataset being deleted went on: $(cat "$dir/waiter.out")"
+expect 0 "deleted dataset del" "$npmu" dataset rm del
+# a part deleted by hand: reads say the part is gone (not "no such dataset"), stat names it
+expect 0 "" dsn hd 2 put 1 0 "$dir/small"; expect 0 "" dsn hd 2 put 1 1 "$dir/small"
+expect 0 "" dsn hd 2 commit 1 10
+expect 0 "deleted set hd.p1" "$npmu" stripe rm hd.p1
+expect 1 "part 1 .hd.p1. does not hold complete version 1.*error $((-1026)) " dsn hd 0 read 1 1 0 10 "$dir/out"
+expect 0 "part 1: hd.p1 is missing" "$npmu" dataset stat hd
+# a range beyond the part is refused before any memory is taken for it
+expect 1 "outside part 0 of version 1" "$npmu" dataset get hd 0 "$dir/out" --offset 1M --length 2T
+# a commit of a complete version with another label says so
+expect 1 "version 1 is complete already, with label 10 .not 11." dsn hd 2 commit 1 11
+expect 0 "deleted dataset hd" "$npmu" dataset rm hd
+# names: 53 bytes work, 54 are refused with the dataset limit (not the region one)
+n53=$(printf 'n%.0s' $(seq 53))
+expect 0 "" dsn "$n53" 1 put 1 0 "$dir/small"
+expect 1 "dataset names are 1 to 53" "$npmu" dataset stat "${n53}x"
+expect 0 "deleted dataset $n53" "$npmu" dataset rm "$n53"
+# a shape whose k + m wraps around in 32 bits is refused, nothing made
+expect 1 "error $((-1001)) " dsn wrap 1 open 4294967295 2
+[ "$("$npmu" region ls | grep -c "^wrap\." || true)" = 0 ] || fail "a dataset of shape k 2^32-1 was made"
+
 if [ "$fails" -ne 0 ]; then echo "dataset: $fails failure(s)"; exit 1; fi
 echo "dataset: all checks passed"

@@ -8,12 +8,15 @@
  *   dataset_tool SERVER NAME PARTS reread PART OUT1 OUT2 GO
  *       part PART of the newest complete version into OUT1; once file GO exists, that of
  *       the newest then into OUT2, through the same handle (the part kept open between)
+ *   dataset_tool SERVER NAME 0 hold SET FILE MS    a plain stripe put of FILE into SET that
+ *                            sleeps MS after its first group, holding SET's lease ("holding")
  * PARTS is cfg.parts at open (0: reading only). Exit status 0, or 1 after printing the error
  * code's name on stdout ("error -1003 ..."), so the script can check which. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <time.h>
 
 #include "npmu.h"
 
@@ -54,6 +57,30 @@ static int read_latest(struct npmu_dataset *ds, uint32_t part, const char *out)
 		rc = NPMU_E_IO;
 	if (f)
 		fclose(f);
+	free(buf);
+	return rc;
+}
+
+/* nap -- a progress callback: sleep *arg ms once, after the first group, lease held. */
+static void nap(uint64_t done, uint64_t total, void *arg)
+{
+	long *ms = arg;
+	if (!*ms || done >= total)
+		return;
+	printf("holding\n");
+	fflush(stdout);
+	nanosleep(&(struct timespec){*ms / 1000, *ms % 1000 * 1000000}, NULL);
+	*ms = 0;
+}
+
+/* hold -- the hold verb: a put into set argv[1] that keeps its lease a while. */
+static int hold(struct npmu_conn *conn, int argc, char **argv)
+{
+	uint64_t len;
+	char *buf = argc >= 4 ? slurp(argv[2], &len) : NULL;
+	long ms = argc >= 4 ? atol(argv[3]) : 0;
+	int rc = buf ? npmu_stripe_put(conn, argv[1], buf, len, NULL, nap, &ms, NULL)
+		     : NPMU_E_INVAL;
 	free(buf);
 	return rc;
 }
@@ -130,9 +157,11 @@ int main(int argc, char **argv)
 		cfg.m = (uint32_t)strtoul(argv[6], NULL, 0);
 	}
 	struct npmu_dataset *ds = NULL;
-	if (rc == 0)
+	if (rc == 0 && !strcmp(argv[4], "hold"))
+		rc = hold(conn, argc - 4, argv + 4);
+	else if (rc == 0)
 		rc = npmu_dataset_open(conn, argv[2], cfg.parts || cfg.k ? &cfg : NULL, &ds);
-	if (rc == 0)
+	if (rc == 0 && ds)
 		rc = run(ds, argc - 4, argv + 4);
 	npmu_dataset_close(&ds);
 	if (conn)

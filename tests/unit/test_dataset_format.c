@@ -146,12 +146,26 @@ static void decode__rejects_damage(void **state)
 	free(buf);
 }
 
+/* decode__rejects_shape_overflow: a k so large that k + m wraps around to fit n is refused. */
+static void decode__rejects_shape_overflow(void **state)
+{
+	(void)state;
+	struct npmu__ds_catalog cat = shape(), back;
+	cat.k = UINT32_MAX; /* k + m is 1 in 32 bits: "n >= k + m" would hold */
+	void *enc;
+	uint64_t len;
+	assert_int_equal(npmu__ds_encode(&cat, &enc, &len), 0);
+	assert_int_equal(npmu__ds_decode(enc, len, &back), NPMU_E_CORRUPT);
+	free(enc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(roundtrip__versions_and_parts),
 		cmocka_unit_test(keep__newest_and_pinned),
 		cmocka_unit_test(decode__rejects_damage),
+		cmocka_unit_test(decode__rejects_shape_overflow),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -53,10 +53,14 @@ static const struct opt_cmd pin_cmd = {"npmu dataset pin", usage_dataset, pin_op
  * version is said as such; exit 1. */
 static _Noreturn void ds_die(const char *name, int rc)
 {
-	if (rc != NPMU_E_NOENT)
+	if (rc != NPMU_E_NOENT && rc != NPMU_E_NAME)
 		cli_die(name, rc);
-	char what[NPMU_NAME_MAX + 64];
-	snprintf(what, sizeof(what), "%s: no such dataset, or no such complete version", name);
+	char what[NPMU_NAME_MAX + 128];
+	if (rc == NPMU_E_NAME)
+		snprintf(what, sizeof(what), "%.80s: dataset names are 1 to %d characters of A-Z a-z "
+			 "0-9 . _ -", name, NPMU_DATASET_NAME_MAX);
+	else
+		snprintf(what, sizeof(what), "%s: no such dataset, or no such complete version", name);
 	out_error_json(what, rc);
 	out_warn("%s", what);
 	exit(1);
@@ -217,6 +221,9 @@ static uint32_t stat_parts(struct npmu_conn *conn, const char *name,
 			out_json_u64(j, "holding_newest", h.holding);
 			out_json_str(j, "state", h.rc ? npmu_strerror(h.rc) : bad ? "degraded" : "ok");
 			out_json_end(j);
+		} else if (h.rc == NPMU_E_NOENT) {
+			out_line("  part %u: %s.p%u is missing (deleted, or lost with its units)  "
+				 "DEGRADED", p, name, p);
 		} else if (h.rc != 0) {
 			out_line("  part %u: %s", p, npmu_strerror(h.rc));
 		} else {
@@ -287,9 +294,18 @@ static int dataset_get(const struct opt_result *r)
 	uint64_t off = r->opt[GET_OFFSET].num;
 	uint64_t len = r->opt[GET_LENGTH].seen ? r->opt[GET_LENGTH].num
 					       : size > off ? size - off : 0;
+	if (off > size || len > size - off) {
+		out_warn("%s: bytes %llu..+%llu are outside part %u of version %llu (%llu bytes)", name,
+			 (unsigned long long)off, (unsigned long long)len, part,
+			 (unsigned long long)v.version, (unsigned long long)size);
+		ds_die(name, NPMU_E_RANGE);
+	}
 	char *buf = malloc(len ? len : 1);
-	if (!buf)
+	if (!buf) {
+		out_warn("%s: part %u of version %llu is %llu bytes: more than this process can hold",
+			 name, part, (unsigned long long)v.version, (unsigned long long)len);
 		cli_die(name, NPMU_E_NOMEM);
+	}
 	double t = cli_now();
 	if ((rc = npmu_dataset_read(ds, v.version, part, off, buf, len)) != 0)
 		ds_die(name, rc);
