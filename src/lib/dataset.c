@@ -26,21 +26,35 @@ struct npmu_dataset {
 	struct npmu__ds_catalog cat;      /* as last read */
 	struct npmu__stripe_reader **readers; /* parts kept open for reading, by part */
 	uint32_t nreaders;
+	struct npmu__stripe_writer **writers; /* parts this process puts, lease held, by part */
+	uint32_t nwriters;
 };
 
-/* reader_of -- the slot of part p's reader (grown as needed), or NULL without memory. */
-static struct npmu__stripe_reader **reader_of(struct npmu_dataset *ds, uint32_t p)
+/* slot_of -- the slot of entry p in *arr of *n (grown as needed), or NULL without memory. */
+static void **slot_of(void ***arr, uint32_t *n, uint32_t p)
 {
-	if (p >= ds->nreaders) {
-		uint32_t n = p + 1 > 2 * ds->nreaders ? p + 1 : 2 * ds->nreaders;
-		void *grown = realloc(ds->readers, n * sizeof(*ds->readers));
+	if (p >= *n) {
+		uint32_t want = p + 1 > 2 * *n ? p + 1 : 2 * *n;
+		void **grown = realloc(*arr, want * sizeof(**arr));
 		if (!grown)
 			return NULL;
-		ds->readers = grown;
-		memset(ds->readers + ds->nreaders, 0, (n - ds->nreaders) * sizeof(*ds->readers));
-		ds->nreaders = n;
+		memset(grown + *n, 0, (want - *n) * sizeof(*grown));
+		*arr = grown;
+		*n = want;
 	}
-	return &ds->readers[p];
+	return &(*arr)[p];
+}
+
+/* reader_of -- part p's reader slot, or NULL without memory. */
+static struct npmu__stripe_reader **reader_of(struct npmu_dataset *ds, uint32_t p)
+{
+	return (struct npmu__stripe_reader **)slot_of((void ***)&ds->readers, &ds->nreaders, p);
+}
+
+/* writer_of -- part p's writer slot, or NULL without memory. */
+static struct npmu__stripe_writer **writer_of(struct npmu_dataset *ds, uint32_t p)
+{
+	return (struct npmu__stripe_writer **)slot_of((void ***)&ds->writers, &ds->nwriters, p);
 }
 
 /* part_name -- "NAME.pP", the striped set holding part P. */
@@ -266,7 +280,9 @@ int npmu_dataset_put(struct npmu_dataset *ds, uint64_t version, uint32_t part, c
 	struct npmu__stripe_put_opts o = {.version = version, .keep_pending = true,
 					  .durability = ds->durability,
 					  .under_lease = put_check, .arg = &a};
-	int rc = npmu__stripe_put(ds->conn, pname, data, len, &pc, &o, NULL, NULL, NULL);
+	struct npmu__stripe_writer **w = writer_of(ds, part);
+	int rc = w ? npmu__stripe_writer_put(w, ds->conn, pname, data, len, &pc, &o, NULL, NULL, NULL)
+		   : NPMU_E_NOMEM;
 	if (rc != 0)
 		LOG_WARN("dataset %s: part %u of version %llu not put: %s", ds->name, part,
 			 (unsigned long long)version, npmu_strerror(rc));
@@ -544,6 +560,9 @@ int npmu_dataset_close(struct npmu_dataset **ds_ptr)
 	for (uint32_t p = 0; p < (*ds_ptr)->nreaders; p++)
 		npmu__stripe_reader_close(&(*ds_ptr)->readers[p]);
 	free((*ds_ptr)->readers);
+	for (uint32_t p = 0; p < (*ds_ptr)->nwriters; p++)
+		npmu__stripe_writer_close(&(*ds_ptr)->writers[p]);
+	free((*ds_ptr)->writers);
 	npmu__ds_free(&(*ds_ptr)->cat);
 	free(*ds_ptr);
 	*ds_ptr = NULL;

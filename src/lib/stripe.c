@@ -138,6 +138,18 @@ static void read_manifests(struct set *s)
 	}
 }
 
+/* refresh_manifests -- read every open member's manifests again (one transfer). */
+static void refresh_manifests(struct set *s)
+{
+	for (uint32_t i = 0; i < s->n; i++)
+		for (uint32_t k = 0; k < NPMU_STRIPE_KEEP_MAX; k++)
+			if (s->have[i][k]) {
+				npmu__stripe_manifest_free(&s->mf[i][k]);
+				s->have[i][k] = false;
+			}
+	read_manifests(s);
+}
+
 /* find_members -- which of NAME.s0 .. NAME.s63 exist (bit i: member i), in one MEMBERS request
  * to the manager rather than an OPEN per possible member; a manager from before MEMBERS (its
  * HELLO lacks NPMU_UNIT_MEMBERS) leaves every one to be tried. */
@@ -886,14 +898,14 @@ static int put_said(const struct set *s, const struct npmu__stripe_manifest *mf,
 	return rc;
 }
 
-/* put_locked -- (set NAME's lease held in lh) a put: open or make the set, choose the version
- * and its slot, write the data and parity (S1), then the manifests; *version gets it. */
-static int put_locked(struct npmu_conn *conn, const char *name, const void *data, uint64_t len,
-		      const struct npmu_stripe_cfg *c, const struct npmu_stripe_cfg *cfg,
-		      const struct npmu__stripe_put_opts *o, struct npmu__lease_holder *lh,
-		      npmu_progress_fn progress, void *arg, uint64_t *version)
+/* put_held -- (set NAME's lease held in lh) a put into *sp, opened or made first when NULL
+ * (and left open), or, already open, with its manifests read again: choose the version and its
+ * slot, write the data and parity (S1), then the manifests; *version gets it. */
+static int put_held(struct npmu_conn *conn, const char *name, const void *data, uint64_t len,
+		    const struct npmu_stripe_cfg *c, const struct npmu_stripe_cfg *cfg,
+		    const struct npmu__stripe_put_opts *o, struct npmu__lease_holder *lh,
+		    struct set **sp, npmu_progress_fn progress, void *arg, uint64_t *version)
 {
-	struct set *s = NULL;
 	struct npmu__stripe_layout l;
 	struct npmu__stripe_manifest mf = {0};
 	struct npmu__stripe_put_opts leased;
@@ -904,7 +916,12 @@ static int put_locked(struct npmu_conn *conn, const char *name, const void *data
 		if (rc != 0)
 			return rc;
 	}
-	int rc = put_open(conn, name, c, cfg, len, lh, &s);
+	int rc = 0;
+	if (*sp)
+		refresh_manifests(*sp);
+	else
+		rc = put_open(conn, name, c, cfg, len, lh, sp);
+	struct set *s = *sp;
 	if (rc == 0)
 		rc = put_layout(s, len, &l);
 	if (rc == 0)
@@ -919,6 +936,17 @@ static int put_locked(struct npmu_conn *conn, const char *name, const void *data
 	if (rc == 0 && o && o->length_csum)
 		*o->length_csum = mf.length_csum;
 	free(mf.csums);
+	return rc;
+}
+
+/* put_locked -- (set NAME's lease held in lh) one put, the set opened and closed around it. */
+static int put_locked(struct npmu_conn *conn, const char *name, const void *data, uint64_t len,
+		      const struct npmu_stripe_cfg *c, const struct npmu_stripe_cfg *cfg,
+		      const struct npmu__stripe_put_opts *o, struct npmu__lease_holder *lh,
+		      npmu_progress_fn progress, void *arg, uint64_t *version)
+{
+	struct set *s = NULL;
+	int rc = put_held(conn, name, data, len, c, cfg, o, lh, &s, progress, arg, version);
 	if (s)
 		set_close(s);
 	return rc;
@@ -940,6 +968,23 @@ static int put_args(struct npmu_conn *conn, const char *name, const void *data, 
 	return 0;
 }
 
+/* lease_members -- the members a writer's lease names: a dataset part's shape is fixed (cfg's
+ * n), any other set's is its own (a new set's: as c says). */
+static int lease_members(struct npmu_conn *conn, const char *name,
+			 const struct npmu_stripe_cfg *cfg, const struct npmu__stripe_put_opts *o,
+			 const struct npmu_stripe_cfg *c, uint32_t *members)
+{
+	*members = 0;
+	int rc = 0;
+	if (o && o->version && cfg && cfg->n)
+		*members = cfg->n;
+	else
+		rc = set_members(conn, name, members);
+	if (*members == 0)
+		*members = c->n;
+	return rc;
+}
+
 /* npmu__stripe_put -- take the set's lease, then write a version: its data and parity (S1),
  * then its manifest (S2); see stripe_ops.h and stripe_format.h. */
 int npmu__stripe_put(struct npmu_conn *conn, const char *name, const void *data, uint64_t len,
@@ -947,21 +992,81 @@ int npmu__stripe_put(struct npmu_conn *conn, const char *name, const void *data,
 		     npmu_progress_fn progress, void *arg, uint64_t *version)
 {
 	struct npmu_stripe_cfg c;
-	int rc = put_args(conn, name, data, len, cfg, o, &c);
-	/* one writer at a time: the set's lease first (a new set's: as of c.n members) */
 	uint32_t members = 0;
-	if (rc == 0 && o && o->version && cfg && cfg->n)
-		members = cfg->n; /* a dataset's part: its shape is the dataset's, fixed */
-	else if (rc == 0)
-		rc = set_members(conn, name, &members);
+	int rc = put_args(conn, name, data, len, cfg, o, &c);
+	if (rc == 0)
+		rc = lease_members(conn, name, cfg, o, &c, &members);
 	if (rc != 0)
 		return rc;
 	struct npmu__lease_holder lh;
-	int took = take_set(conn, name, members ? members : c.n, -1, &lh);
+	int took = take_set(conn, name, members, -1, &lh);
 	rc = took != 0 ? took
 		       : put_locked(conn, name, data, len, &c, cfg, o, &lh, progress, arg, version);
 	let_go(&lh, took);
 	return rc;
+}
+
+/* A writer that keeps its set's lease and members between puts (stripe_ops.h). */
+struct npmu__stripe_writer {
+	struct npmu__lease_holder lh;
+	bool held;    /* lh taken (and renewed) */
+	struct set *s; /* open read-write under lh, or NULL */
+};
+
+/* writer_drop -- close what w holds open and give its lease back. */
+static void writer_drop(struct npmu__stripe_writer *w)
+{
+	if (w->s)
+		set_close(w->s);
+	w->s = NULL;
+	if (w->held)
+		let_go(&w->lh, 0);
+	w->held = false;
+}
+
+/* npmu__stripe_writer_put -- npmu__stripe_put through *wp: the lease taken and the set opened
+ * at the first put (or after anything failed), kept for the next. */
+int npmu__stripe_writer_put(struct npmu__stripe_writer **wp, struct npmu_conn *conn,
+			    const char *name, const void *data, uint64_t len,
+			    const struct npmu_stripe_cfg *cfg, const struct npmu__stripe_put_opts *o,
+			    npmu_progress_fn progress, void *arg, uint64_t *version)
+{
+	struct npmu_stripe_cfg c;
+	uint32_t members = 0;
+	int rc = wp ? put_args(conn, name, data, len, cfg, o, &c) : NPMU_E_INVAL;
+	if (rc == 0 && !*wp && !(*wp = calloc(1, sizeof(**wp))))
+		rc = NPMU_E_NOMEM;
+	if (rc != 0)
+		return rc;
+	struct npmu__stripe_writer *w = *wp;
+	if (w->held && atomic_load(&w->lh.fenced))
+		writer_drop(w); /* taken over meanwhile: take it again */
+	if (w->s && missing_members(w->s)) {
+		set_close(w->s); /* members lost: opened again, in case their units are back */
+		w->s = NULL;
+	}
+	if (!w->held && (rc = lease_members(conn, name, cfg, o, &c, &members)) == 0) {
+		rc = take_set(conn, name, members, -1, &w->lh);
+		w->held = rc == 0;
+		if (rc != 0)
+			npmu__lease_fini(&w->lh);
+	}
+	if (rc == 0)
+		rc = put_held(conn, name, data, len, &c, cfg, o, &w->lh, &w->s, progress, arg,
+			      version);
+	if (rc != 0)
+		writer_drop(w); /* whatever failed, the next put starts afresh */
+	return rc;
+}
+
+/* npmu__stripe_writer_close -- give the lease back, close the set, free; NULLs *wp. */
+void npmu__stripe_writer_close(struct npmu__stripe_writer **wp)
+{
+	if (!wp || !*wp)
+		return;
+	writer_drop(*wp);
+	free(*wp);
+	*wp = NULL;
 }
 
 /*
@@ -1920,18 +2025,6 @@ int npmu__stripe_read_range(struct npmu_conn *conn, const char *name, uint64_t v
 	int rc = npmu__stripe_reader_read(&r, conn, name, version, length_csum, off, buf, len, rep);
 	npmu__stripe_reader_close(&r);
 	return rc;
-}
-
-/* refresh_manifests -- read every open member's manifests again (one transfer). */
-static void refresh_manifests(struct set *s)
-{
-	for (uint32_t i = 0; i < s->n; i++)
-		for (uint32_t k = 0; k < NPMU_STRIPE_KEEP_MAX; k++)
-			if (s->have[i][k]) {
-				npmu__stripe_manifest_free(&s->mf[i][k]);
-				s->have[i][k] = false;
-			}
-	read_manifests(s);
 }
 
 /* read_open_set -- version's bytes [off, off + len) from open set s (see read_range). */

@@ -45,6 +45,22 @@ int npmu__stripe_put(struct npmu_conn *conn, const char *name, const void *data,
 		     const struct npmu_stripe_cfg *cfg, const struct npmu__stripe_put_opts *o,
 		     npmu_progress_fn progress, void *arg, uint64_t *version);
 
+/*
+ * A writer that keeps its set's lease and members open between puts (a dataset's part: the
+ * job's process that writes it, version after version), so a put costs its writes, one flush
+ * and the manifests. npmu__stripe_writer_put is npmu__stripe_put through *wp: the lease is
+ * taken (waiting as a put does) and the set opened or made at the first put, and again after a
+ * put that failed or found the lease taken over; members lost are looked for again at the next
+ * put. While a writer is open no other process writes, rebuilds or deletes the set (they wait,
+ * or get NPMU_E_BUSY). npmu__stripe_writer_close gives the lease back.
+ */
+struct npmu__stripe_writer;
+int npmu__stripe_writer_put(struct npmu__stripe_writer **wp, struct npmu_conn *conn,
+			    const char *name, const void *data, uint64_t len,
+			    const struct npmu_stripe_cfg *cfg, const struct npmu__stripe_put_opts *o,
+			    npmu_progress_fn progress, void *arg, uint64_t *version);
+void npmu__stripe_writer_close(struct npmu__stripe_writer **wp);
+
 /* A version as its manifest describes it. */
 struct npmu__stripe_version {
 	uint64_t version, length, length_csum;

@@ -230,11 +230,25 @@ static bool wait_targets(const struct npmu__xfer_target *t, const struct xfer *x
 	return n > 0 && npmu__fabric_wait(fabs, n, 1);
 }
 
+/* lock_order -- ord: the indexes of the nt targets sorted by their connection's address, the
+ * one order in which every transfer takes their locks (two threads moving to the same units,
+ * their targets listed differently, would otherwise each hold a lock the other waits for). */
+static void lock_order(const struct npmu__xfer_target *t, int nt, int *ord)
+{
+	for (int i = 0; i < nt; i++) {
+		int j = i;
+		for (; j > 0 && (uintptr_t)t[ord[j - 1]].data > (uintptr_t)t[i].data; j--)
+			ord[j] = ord[j - 1];
+		ord[j] = i;
+	}
+}
+
 /*
  * npmu__transfer -- move every piece of iov to or from each target at once, chunked, with up
  * to RMA_WINDOW in flight per target, and wait for all. On a target's transport error its
  * endpoint is closed at once (no completion may land later in this frame) and its unit is
- * asked whether the key died, to report NPMU_E_KEY. Targets' locks are taken in order.
+ * asked whether the key died, to report NPMU_E_KEY. Targets' locks are taken in one order
+ * (lock_order).
  */
 int npmu__transfer(struct npmu__xfer_target *t, int nt, int write, const struct npmu_iov *iov,
 		   int iovcnt, int timeout_ms)
@@ -253,8 +267,10 @@ int npmu__transfer(struct npmu__xfer_target *t, int nt, int write, const struct 
 				}
 				return rc;
 			}
-	for (int k = 0; k < nt; k++)
-		begin(&t[k], &x[k], &tmo[k], timeout_ms);
+	int ord[NPMU_XFER_MAX]; /* the targets by connection address: locks in one order always */
+	lock_order(t, nt, ord);
+	for (int i = 0; i < nt; i++)
+		begin(&t[ord[i]], &x[ord[i]], &tmo[ord[i]], timeout_ms);
 	/* the bytes between two completions: one chunk per target in flight at most; total: the
 	 * most any target moves (its own pieces, or the shared ones) */
 	uint64_t chunk_bytes = 0, total = 0;
@@ -289,8 +305,8 @@ int npmu__transfer(struct npmu__xfer_target *t, int nt, int write, const struct 
 		else if (!npmu__spin_should_sleep(&spin) || !wait_targets(t, x, nt))
 			npmu__spin_idle(&spin);
 	}
-	for (int k = nt - 1; k >= 0; k--)
-		finish(&t[k], &x[k], tmo[k], write);
+	for (int i = nt - 1; i >= 0; i--)
+		finish(&t[ord[i]], &x[ord[i]], tmo[ord[i]], write);
 	int first = 0;
 	for (int k = 0; k < nt && !first; k++)
 		first = t[k].rc;

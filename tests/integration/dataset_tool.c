@@ -52,11 +52,15 @@ static int read_latest(struct npmu_dataset *ds, uint32_t part, const char *out)
 		rc = NPMU_E_NOMEM;
 	if (rc == 0)
 		rc = npmu_dataset_read(ds, v.version, part, 0, buf, len);
-	FILE *f = rc == 0 ? fopen(out, "wb") : NULL;
+	char tmp[4096];
+	snprintf(tmp, sizeof(tmp), "%s.part", out); /* the script sees out only once whole */
+	FILE *f = rc == 0 ? fopen(tmp, "wb") : NULL;
 	if (rc == 0 && (!f || fwrite(buf, 1, len, f) != len))
 		rc = NPMU_E_IO;
-	if (f)
-		fclose(f);
+	if (f && fclose(f) != 0)
+		rc = NPMU_E_IO;
+	if (rc == 0 && rename(tmp, out) != 0)
+		rc = NPMU_E_IO;
 	free(buf);
 	return rc;
 }
