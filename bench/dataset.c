@@ -32,11 +32,20 @@ static double self_kib(const char *field)
 /* A worker's handles: its dataset (one handle per durability) and its single region. */
 struct worker {
 	struct npmu_conn *conn;
-	struct npmu_dataset *ds[2]; /* [0] persistent, [1] placed */
+	struct npmu_dataset *ds; /* at the durability of the last "mode" */
 	struct npmu_region *r;
 	uint32_t rank;
 	uint8_t *data, *back;
 };
+
+/* worker_mode -- the dataset opened again at durability d: a handle keeps the parts it puts
+ * (and their leases) until closed, so one handle per durability at a time. */
+static int worker_mode(struct worker *w, enum npmu_durability d)
+{
+	npmu_dataset_close(&w->ds);
+	struct npmu_dataset_cfg dc = {.parts = PROCS, .k = 4, .m = 2, .keep = 1, .durability = d};
+	return npmu_dataset_open(w->conn, DS_NAME, &dc, &w->ds);
+}
 
 /* worker_cmd -- one command from the parent; the reply line ("ok" and a figure, or "err"). */
 static void worker_cmd(struct worker *w, const char *cmd)
@@ -45,10 +54,12 @@ static void worker_cmd(struct worker *w, const char *cmd)
 	char kind[16] = "";
 	int rc = 0;
 	double fig = 0;
-	if (sscanf(cmd, "put %llu %15s", &v, kind) == 2) {
-		rc = npmu_dataset_put(w->ds[!strcmp(kind, "placed")], v, w->rank, w->data, PART_LEN);
+	if (sscanf(cmd, "mode %15s", kind) == 1) {
+		rc = worker_mode(w, strcmp(kind, "placed") ? NPMU_PERSISTENT : NPMU_PLACED);
+	} else if (sscanf(cmd, "put %llu", &v) == 1) {
+		rc = npmu_dataset_put(w->ds, v, w->rank, w->data, PART_LEN);
 	} else if (sscanf(cmd, "get %llu", &v) == 1) {
-		rc = npmu_dataset_read(w->ds[0], v, w->rank, 0, w->back, PART_LEN);
+		rc = npmu_dataset_read(w->ds, v, w->rank, 0, w->back, PART_LEN);
 		if (rc == 0 && memcmp(w->back, w->data, PART_LEN) != 0)
 			rc = NPMU_E_CORRUPT;
 	} else if (sscanf(cmd, "rput %15s", kind) == 1) {
@@ -84,15 +95,11 @@ int ds_worker_main(int argc, char **argv)
 		*(uint64_t *)(w.data + i) = (i + w.rank) * 0x9e3779b97f4a7c15ull;
 	memset(w.back, 0, PART_LEN); /* touched: restores measure the wire, not page faults */
 	struct npmu_conn_cfg cc = {.server = argv[2]};
-	struct npmu_dataset_cfg dc = {.parts = PROCS, .k = 4, .m = 2, .keep = 1};
 	char rn[64];
 	snprintf(rn, sizeof(rn), DS_NAME ".r%u", w.rank);
 	int rc = npmu_conn_new(&cc, &w.conn);
 	if (rc == 0)
-		rc = npmu_dataset_open(w.conn, DS_NAME, &dc, &w.ds[0]);
-	dc.durability = NPMU_PLACED;
-	if (rc == 0)
-		rc = npmu_dataset_open(w.conn, DS_NAME, &dc, &w.ds[1]);
+		rc = worker_mode(&w, NPMU_PERSISTENT);
 	if (rc == 0)
 		rc = npmu_region_open(w.conn, rn, NPMU_ACCESS_READ_WRITE, &w.r);
 	printf(rc == 0 ? "ready\n" : "err %d\n", rc);
@@ -101,8 +108,7 @@ int ds_worker_main(int argc, char **argv)
 	while (rc == 0 && fgets(line, sizeof(line), stdin) && strncmp(line, "quit", 4))
 		worker_cmd(&w, line);
 	npmu_region_close(&w.r);
-	npmu_dataset_close(&w.ds[0]);
-	npmu_dataset_close(&w.ds[1]);
+	npmu_dataset_close(&w.ds);
 	npmu_conn_delete(&w.conn);
 	return rc == 0 ? 0 : 1;
 }
@@ -173,8 +179,8 @@ static void one_round(struct npmu_dataset *coord, struct child *ch, uint64_t *ve
 	double mib = (double)PROCS * PART_LEN / (1 << 20);
 	for (int placed = 0; placed < 2; placed++) {
 		char cmd[64];
-		snprintf(cmd, sizeof(cmd), "put %llu %s", (unsigned long long)++*version,
-			 placed ? "placed" : "persistent");
+		all(ch, placed ? "mode placed" : "mode persistent", NULL); /* not timed */
+		snprintf(cmd, sizeof(cmd), "put %llu", (unsigned long long)++*version);
 		uint64_t t = now_ns();
 		all(ch, cmd, NULL);
 		int rc = npmu_dataset_commit(coord, *version, *version);

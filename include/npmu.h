@@ -637,7 +637,10 @@ NPMU_API int npmu_dataset_open(struct npmu_conn *conn, const char *name,
  * encoded and written to the part's units at the handle's durability. `version` must be above
  * every complete version (NPMU_E_INVAL otherwise: versions only grow). Putting the same part of
  * the same version again replaces it. Units that are down: see npmu_stripe_put; a part put
- * with some members missing is said in the log and in npmu_dataset_stat.
+ * with some members missing is said in the log and in `npmu dataset stat`. The handle keeps
+ * the parts it puts open, holding their leases, until npmu_dataset_close: another handle
+ * putting the same part (in this process or another) waits until then, or until this process
+ * is gone and its lease lapsed (2 s).
  */
 NPMU_API int npmu_dataset_put(struct npmu_dataset *ds, uint64_t version, uint32_t part,
 			      const void *data, uint64_t len);
