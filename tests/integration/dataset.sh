@@ -8,39 +8,10 @@
 # goes on from a version of 4 parts; placed puts; ls, stat, get, pin and rm from the command.
 set -euo pipefail
 build=$1
-npmud="$build/npmud"; pmmd="$build/pmmd"; npmu="$build/npmu"; tool="$build/tests/dataset_tool"
-dir=$(mktemp -d /tmp/npmu-dataset-XXXXXX)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; [ -n "${KEEP:-}" ] || rm -rf "$dir"; }
-trap cleanup EXIT
-fails=0
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-expect() { # expect STATUS PATTERN CMD...
-  local want=$1 pattern=$2; shift 2
-  local out rc=0
-  out=$("$@" 2>&1) || rc=$?
-  if [ "$rc" != "$want" ] || ! tr "\n" " " <<<"$out" | grep -qE -- "$pattern"; then
-    echo "FAIL: $* -> status $rc (want $want), output:"; echo "$out" | head -5; fails=$((fails + 1))
-  fi
-}
-wait_file() { for _ in $(seq 1000); do [ -s "$1" ] && return 0; sleep 0.01; done; echo "FAIL: $1 never written"; exit 1; }
-start_unit() { # start_unit N [LISTEN]
-  rm -f "$dir/u$1.addr"
-  "$npmud" --pool "$dir/u$1.pool" --size 400M --listen "${2:-127.0.0.1:0}" --addr-file "$dir/u$1.addr" \
-    --no-manager --cluster-key "$dir/cluster.key" 2>>"$dir/u$1.log" &
-  pids+=($!); eval "pid_$1=$!"
-  wait_file "$dir/u$1.addr"
-}
-kill_unit() { local p=pid_$1; kill -9 "${!p}"; wait "${!p}" 2>/dev/null || true; }
-"$npmu" keygen "$dir/cluster.key" >/dev/null
-units=()
-rack=(- A A B B C C)
-for i in 1 2 3 4 5 6; do start_unit $i; units+=(--unit "$(cat "$dir/u$i.addr")@rack${rack[$i]}"); done
-"$pmmd" --cluster-key "$dir/cluster.key" "${units[@]}" --unit-timeout 500 --listen 127.0.0.1:0 \
-  --addr-file "$dir/pmmd.addr" 2>"$dir/pmmd.log" &
-pids+=($!)
-wait_file "$dir/pmmd.addr"
-export NPMU_SERVER=$(cat "$dir/pmmd.addr")
+tool="$build/tests/dataset_tool"
+UNIT_SIZE=400M
+. "$(dirname "$0")/units.sh"
+start_units
 ds() { "$tool" "$NPMU_SERVER" job "$@"; }  # ds PARTS VERB ARGS...
 
 # part P of version V: its own bytes, of a size no sub-segment divides (parts differ in size)
@@ -117,7 +88,7 @@ out=$(ds 4 put 15 0 "$(part 15 0)" 2>&1) && fail "a put with two of six units do
 grep -q "error $((-1017)) " <<<"$out" || fail "two units down: $out"
 grep -q "$(cat "$dir/u5.addr")" <<<"$out" || fail "the units down are not named: $out"
 for p in 0 1 2 3; do check_part 14 $p; done                         # restorable from any 4
-start_unit 5 "$(cat "$dir/u5.addr")"; start_unit 6 "$(cat "$dir/u6.addr")"
+back_unit 5; back_unit 6
 
 # a unit killed in the middle of a put: the put goes on without it (degraded) and restores;
 # a round counts only when the kill landed mid-put (the library says so), else it is retried
@@ -134,7 +105,7 @@ if grep -q "killed mid-put" "$dir/mid.out" && grep -q "stopped answering in the 
   expect 0 "got version 2" "$npmu" stripe get mid "$dir/out"
   cmp -s "$dir/mid" "$dir/out" || fail "the set put while a unit died differs"
 fi
-start_unit 4 "$(cat "$dir/u4.addr")"
+back_unit 4
 [ "$effective" = 1 ] || fail "the kill did not land in the middle of the put: $(cat "$dir/mid.out")"
 echo "dataset: a unit killed mid-put: $effective effective round"
 "$npmu" stripe rm mid >/dev/null

@@ -14,45 +14,16 @@
 # one is deleted when its unit is back.
 set -euo pipefail
 build=$1
-npmud="$build/npmud"; pmmd="$build/pmmd"; npmu="$build/npmu"; ops="$build/tests/stripe_ops"
-dir=$(mktemp -d /tmp/npmu-stripe-ops-XXXXXX)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; [ -n "${KEEP:-}" ] || rm -rf "$dir"; }
-trap cleanup EXIT
-fails=0
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-expect() { # expect STATUS PATTERN CMD...
-  local want=$1 pattern=$2; shift 2
-  local out rc=0
-  out=$("$@" 2>&1) || rc=$?
-  if [ "$rc" != "$want" ] || ! tr "\n" " " <<<"$out" | grep -qE -- "$pattern"; then
-    echo "FAIL: $* -> status $rc (want $want), output:"; echo "$out" | head -8; fails=$((fails + 1))
-  fi
-}
-wait_file() { for _ in $(seq 1000); do [ -s "$1" ] && return 0; sleep 0.01; done; echo "FAIL: $1 never written"; exit 1; }
-start_unit() { # start_unit N [LISTEN]
-  rm -f "$dir/u$1.addr"
-  "$npmud" --pool "$dir/u$1.pool" --size 256M --listen "${2:-127.0.0.1:0}" --addr-file "$dir/u$1.addr" \
-    --no-manager --cluster-key "$dir/cluster.key" 2>>"$dir/u$1.log" &
-  pids+=($!); eval "pid_$1=$!"
-  wait_file "$dir/u$1.addr"
-}
-kill_unit() { local p=pid_$1; kill -9 "${!p}"; wait "${!p}" 2>/dev/null || true; }
-back_unit() { start_unit "$1" "$(cat "$dir/u$1.addr")"; }
+ops="$build/tests/stripe_ops"
+. "$(dirname "$0")/units.sh"
 unit_of() { # unit_of SET I: the number of the unit holding member I of SET
   local addr
   addr=$("$npmu" --json stripe stat "$1" | grep -o "\"region\":\"$1.s$2\",\"unit\":\"[^\"]*\"" | cut -d'"' -f8)
   for i in 1 2 3 4 5 6; do [ "$(cat "$dir/u$i.addr")" = "$addr" ] && { echo "$i"; return; }; done
   echo "FAIL: no unit holds $1.s$2 ($addr)" >&2; echo 0
 }
-"$npmu" keygen "$dir/cluster.key" >/dev/null
-units=()
-for i in 1 2 3 4 5 6; do start_unit $i; units+=(--unit "$(cat "$dir/u$i.addr")"); done
-"$pmmd" --cluster-key "$dir/cluster.key" "${units[@]}" --unit-timeout 500 --listen 127.0.0.1:0 \
-  --addr-file "$dir/pmmd.addr" 2>"$dir/pmmd.log" &
-pids+=($!)
-wait_file "$dir/pmmd.addr"
-export NPMU_SERVER=$(cat "$dir/pmmd.addr") NPMU_SET_WAIT_MS=2000
+start_units
+export NPMU_SET_WAIT_MS=2000
 S=$NPMU_SERVER
 
 # explicit versions and the slot rule, find; update, and BUSY for update and delete

@@ -1,7 +1,7 @@
 # units.sh -- sourced by integration tests: six npmud units under a pmmd on loopback with a
 # cluster key (as stripe.sh sets them up), in a fresh $dir removed at exit (KEEP=1 keeps it).
-# Needs $build. Gives: fail MSG, wait_file FILE, start_unit N [LISTEN], kill_unit N,
-# start_units (units 1-6 in racks A A B B C C, then pmmd with --unit-timeout $UNIT_TIMEOUT_MS,
+# Needs $build. Gives: fail MSG, expect STATUS PATTERN CMD..., wait_file FILE, start_unit N
+# [LISTEN] (pools of $UNIT_SIZE, default 256M), kill_unit N, back_unit N, start_units (units 1-6 in racks A A B B C C, then pmmd with --unit-timeout $UNIT_TIMEOUT_MS,
 # default 500; exports NPMU_SERVER), $npmu, $pids.
 npmud="$build/npmud"; pmmd="$build/pmmd"; npmu="$build/npmu"
 test_name=${0##*/}
@@ -15,6 +15,14 @@ units_cleanup() {
 }
 trap units_cleanup EXIT
 fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+expect() { # expect STATUS PATTERN CMD...: CMD exits STATUS and its output matches PATTERN
+  local want=$1 pattern=$2; shift 2
+  local out rc=0
+  out=$("$@" 2>&1) || rc=$?
+  if [ "$rc" != "$want" ] || ! tr "\n" " " <<<"$out" | grep -qE -- "$pattern"; then
+    echo "FAIL: $* -> status $rc (want $want), output:"; echo "$out" | head -8; fails=$((fails + 1))
+  fi
+}
 wait_file() { for _ in $(seq 1000); do [ -s "$1" ] && return 0; sleep 0.01; done; echo "FAIL: $1 never written"; exit 1; }
 start_unit() { # start_unit N [LISTEN]: its pool (created the first time) survives a kill
   rm -f "$dir/u$1.addr"
@@ -24,6 +32,7 @@ start_unit() { # start_unit N [LISTEN]: its pool (created the first time) surviv
   wait_file "$dir/u$1.addr"
 }
 kill_unit() { local p=pid_$1; kill -9 "${!p}"; wait "${!p}" 2>/dev/null || true; }
+back_unit() { start_unit "$1" "$(cat "$dir/u$1.addr")"; } # on its address, its pool kept
 start_units() {
   "$npmu" keygen "$dir/cluster.key" >/dev/null
   local units=() rack=(- A A B B C C) i
