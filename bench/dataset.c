@@ -12,7 +12,7 @@
 #define PROCS 4
 #define PART_LEN (64ull << 20)
 #define DS_NAME "bench.ds"
-#define WARM_ROUNDS 2
+#define WARM_ROUNDS 4
 
 /* self_kib -- a field of /proc/self/status, KiB. */
 static double self_kib(const char *field)
@@ -29,17 +29,19 @@ static double self_kib(const char *field)
 	return v;
 }
 
-/* A worker's handles: its dataset (one handle per durability) and its single region. */
+/* A worker's handles: its dataset (one handle per durability) and its single regions, one per
+ * durability (as the dataset's persistent and placed versions lie in slots of their own: a
+ * region written persistently is rewritten after its flush, one written placed while dirty). */
 struct worker {
 	struct npmu_conn *conn;
 	struct npmu_dataset *ds; /* at the durability of the last "mode" */
-	struct npmu_region *r;
+	struct npmu_region *r[2]; /* persistent, placed */
 	uint32_t rank;
 	uint8_t *data, *back;
 };
 
-/* worker_mode -- the dataset opened again at durability d: a handle keeps the parts it puts
- * (and their leases) until closed, so one handle per durability at a time. */
+/* worker_mode -- the dataset opened again at durability d (a job uses one durability; a
+ * handle keeps the parts it puts, and their leases, until closed). */
 static int worker_mode(struct worker *w, enum npmu_durability d)
 {
 	npmu_dataset_close(&w->ds);
@@ -64,10 +66,10 @@ static void worker_cmd(struct worker *w, const char *cmd)
 			rc = NPMU_E_CORRUPT;
 	} else if (sscanf(cmd, "rput %15s", kind) == 1) {
 		struct npmu_iov iov = {0, w->data, PART_LEN};
-		rc = npmu_region_put(w->r, &iov, 1,
-				     strcmp(kind, "placed") ? NPMU_PERSISTENT : NPMU_PLACED);
+		bool placed = !strcmp(kind, "placed");
+		rc = npmu_region_put(w->r[placed], &iov, 1, placed ? NPMU_PLACED : NPMU_PERSISTENT);
 	} else if (!strncmp(cmd, "rget", 4)) {
-		rc = npmu_region_read(w->r, 0, w->back, PART_LEN);
+		rc = npmu_region_read(w->r[1], 0, w->back, PART_LEN);
 	} else if (!strncmp(cmd, "mem", 3)) {
 		fig = self_kib("VmHWM") / 1024.0 - 2.0 * (double)PART_LEN / (1 << 20);
 	}
@@ -78,9 +80,15 @@ static void worker_cmd(struct worker *w, const char *cmd)
 	fflush(stdout);
 }
 
+/* region_name -- the single region of worker `rank` written at durability `placed` or not. */
+static void region_name(int rank, int placed, char out[64])
+{
+	snprintf(out, 64, DS_NAME ".r%d%s", rank, placed ? "p" : "");
+}
+
 /*
  * ds_worker_main -- (child) npmu_bench --ds-worker PMMD RANK: open the dataset (PROCS parts)
- * and region bench.ds.rRANK, then answer the parent's commands on stdin, one line each.
+ * and regions bench.ds.rRANK and bench.ds.rRANKp, then answer the parent's commands on stdin, one line each.
  */
 int ds_worker_main(int argc, char **argv)
 {
@@ -95,19 +103,21 @@ int ds_worker_main(int argc, char **argv)
 		*(uint64_t *)(w.data + i) = (i + w.rank) * 0x9e3779b97f4a7c15ull;
 	memset(w.back, 0, PART_LEN); /* touched: restores measure the wire, not page faults */
 	struct npmu_conn_cfg cc = {.server = argv[2]};
-	char rn[64];
-	snprintf(rn, sizeof(rn), DS_NAME ".r%u", w.rank);
 	int rc = npmu_conn_new(&cc, &w.conn);
 	if (rc == 0)
 		rc = worker_mode(&w, NPMU_PERSISTENT);
-	if (rc == 0)
-		rc = npmu_region_open(w.conn, rn, NPMU_ACCESS_READ_WRITE, &w.r);
+	for (int p = 0; p < 2 && rc == 0; p++) {
+		char rn[64];
+		region_name((int)w.rank, p, rn);
+		rc = npmu_region_open(w.conn, rn, NPMU_ACCESS_READ_WRITE, &w.r[p]);
+	}
 	printf(rc == 0 ? "ready\n" : "err %d\n", rc);
 	fflush(stdout);
 	char line[128];
 	while (rc == 0 && fgets(line, sizeof(line), stdin) && strncmp(line, "quit", 4))
 		worker_cmd(&w, line);
-	npmu_region_close(&w.r);
+	npmu_region_close(&w.r[0]);
+	npmu_region_close(&w.r[1]);
 	npmu_dataset_close(&w.ds);
 	npmu_conn_delete(&w.conn);
 	return rc == 0 ? 0 : 1;
@@ -171,26 +181,23 @@ struct ds_runs {
 	struct samples put[2], rput[2], get, rget, mem;
 };
 
-/* one_round -- a persistent and a placed version put and committed (and the single regions
- * written the same ways), the newest restored (and the regions read). */
-static void one_round(struct npmu_dataset *coord, struct child *ch, uint64_t *version,
+/* one_round -- a version put at durability `placed` and committed (and the single regions
+ * written the same way); after a placed one, the newest restored (and the regions read). */
+static void one_round(struct npmu_dataset *coord, struct child *ch, uint64_t *version, int placed,
 		      struct ds_runs *r)
 {
 	double mib = (double)PROCS * PART_LEN / (1 << 20);
-	for (int placed = 0; placed < 2; placed++) {
-		char cmd[64];
-		all(ch, placed ? "mode placed" : "mode persistent", NULL); /* not timed */
-		snprintf(cmd, sizeof(cmd), "put %llu", (unsigned long long)++*version);
-		uint64_t t = now_ns();
-		all(ch, cmd, NULL);
-		int rc = npmu_dataset_commit(coord, *version, *version);
-		if (rc != 0)
-			bail("dataset commit", rc);
-		samples_add(&r->put[placed], mib / ((double)(now_ns() - t) / 1e9));
-		samples_add(&r->rput[placed], mib / all(ch, placed ? "rput placed" : "rput persistent",
-							    NULL));
-	}
 	char cmd[64];
+	snprintf(cmd, sizeof(cmd), "put %llu", (unsigned long long)++*version);
+	uint64_t t = now_ns();
+	all(ch, cmd, NULL);
+	int rc = npmu_dataset_commit(coord, *version, *version);
+	if (rc != 0)
+		bail("dataset commit", rc);
+	samples_add(&r->put[placed], mib / ((double)(now_ns() - t) / 1e9));
+	samples_add(&r->rput[placed], mib / all(ch, placed ? "rput placed" : "rput persistent", NULL));
+	if (!placed)
+		return;
 	snprintf(cmd, sizeof(cmd), "get %llu", (unsigned long long)*version);
 	samples_add(&r->get, mib / all(ch, cmd, NULL));
 	samples_add(&r->rget, mib / all(ch, "rget", NULL));
@@ -223,13 +230,17 @@ static void report(struct ds_runs *r, int rounds)
 	report_baseline("single regions", stat_of(&r->rget), GOAL_AT_LEAST, 0.70);
 	report_figure("a process's peak memory above its data", "MiB", stat_of(&r->mem));
 	report_baseline("64 MiB", (struct stat3){64, 64, 64, 1}, GOAL_AT_MOST, 1.0);
-	report_note("%d rounds; aggregate over the %d processes, from telling them all to start to "
-		    "the last one done (a dataset's puts: until the version is committed, by this "
-		    "process, after every put returned); each part 64 MiB, k=4 m=2 over six units "
-		    "(1.5x the bytes on the wire), each process's single region placed by pmmd; "
-		    "after %d rounds of warm-up; restores read into memory already touched; memory: peak RSS minus the two "
-		    "64 MiB buffers each process holds; all on this machine's two cores", rounds,
-		    PROCS, WARM_ROUNDS);
+	report_note("%d rounds of each durability, persistent first, each after %d rounds of "
+		    "warm-up (every slot of a part written once) by processes that keep their "
+		    "handles open; aggregate over the %d processes, from telling them all to start "
+		    "to the last one done (a dataset's puts: until the version is committed, by "
+		    "this process, after every put returned); each part 64 MiB, k=4 m=2 over six "
+		    "units (1.5x the bytes on the wire); each process's single regions (one written "
+		    "persistently, one placed, as the dataset's versions of each kind have slots of "
+		    "their own) placed by pmmd; restores (after the placed rounds) read into memory "
+		    "already touched; memory: peak RSS minus the two 64 MiB buffers each process "
+		    "holds; all on this machine's two cores",
+		    rounds, WARM_ROUNDS, PROCS);
 }
 
 /* bench_dataset -- the section: PROCS worker processes, this one committing. */
@@ -244,9 +255,9 @@ void bench_dataset(const struct bench_env *env)
 	struct npmu_dataset *coord;
 	if ((rc = npmu_dataset_open(conn, DS_NAME, &dc, &coord)) != 0)
 		bail("dataset open", rc);
-	for (int i = 0; i < PROCS; i++) {
+	for (int i = 0; i < 2 * PROCS; i++) {
 		char rn[64];
-		snprintf(rn, sizeof(rn), DS_NAME ".r%d", i);
+		region_name(i / 2, i % 2, rn);
 		if ((rc = npmu_region_create(conn, rn, PART_LEN, NULL)) != 0)
 			bail("create a single region", rc);
 	}
@@ -256,13 +267,16 @@ void bench_dataset(const struct bench_env *env)
 	struct ds_runs r = {0};
 	uint64_t version = 0;
 	int rounds = env->quick ? 1 : 3;
-	/* warm-up: the first rounds make the parts and write each of their slots once (a part
-	 * cycles through keep + pins + 2 = 4 slots, two versions a round), as the single regions'
-	 * pages are written once by theirs */
-	for (int i = 0; i < rounds + WARM_ROUNDS; i++) {
-		struct ds_runs warm = {0};
-		one_round(coord, ch, &version, i >= WARM_ROUNDS ? &r : &warm);
-		ds_runs_free(&warm);
+	/* persistent puts, then placed ones, each by a job that keeps its handles open; warm-up:
+	 * the first rounds of each write every slot of the parts once (a part cycles through
+	 * keep + pins + 2 = 4 slots), as the single regions' pages are written once by theirs */
+	for (int placed = 0; placed < 2; placed++) {
+		all(ch, placed ? "mode placed" : "mode persistent", NULL);
+		for (int i = 0; i < rounds + WARM_ROUNDS; i++) {
+			struct ds_runs warm = {0};
+			one_round(coord, ch, &version, placed, i >= WARM_ROUNDS ? &r : &warm);
+			ds_runs_free(&warm);
+		}
 	}
 	double mem[PROCS];
 	all(ch, "mem", mem);
@@ -279,9 +293,9 @@ void bench_dataset(const struct bench_env *env)
 	npmu_dataset_close(&coord);
 	if ((rc = npmu_dataset_delete(conn, DS_NAME)) != 0)
 		fprintf(stderr, "bench: deleting the dataset: %s\n", npmu_strerror(rc));
-	for (int i = 0; i < PROCS; i++) {
+	for (int i = 0; i < 2 * PROCS; i++) {
 		char rn[64];
-		snprintf(rn, sizeof(rn), DS_NAME ".r%d", i);
+		region_name(i / 2, i % 2, rn);
 		npmu_region_delete(conn, rn);
 	}
 	npmu_conn_delete(&conn);

@@ -28,6 +28,7 @@ struct npmu_dataset {
 	uint32_t nreaders;
 	struct npmu__stripe_writer **writers; /* parts this process puts, lease held, by part */
 	uint32_t nwriters;
+	struct npmu__stripe_reader *catalog;  /* the catalog, kept open: read at every put */
 };
 
 /* slot_of -- the slot of entry p in *arr of *n (grown as needed), or NULL without memory. */
@@ -86,16 +87,19 @@ static struct npmu_stripe_cfg part_cfg(const struct npmu__ds_catalog *cat, uint6
 					.capacity = cat->capacity ? cat->capacity : len};
 }
 
-/* read_catalog -- the newest catalog of dataset NAME into cat (replacing what it held); never an
- * older one, which may list versions whose slots puts have reused since. */
-static int read_catalog(struct npmu_conn *conn, const char *name, struct npmu__ds_catalog *cat)
+/* read_catalog -- the newest catalog of dataset NAME into cat (replacing what it held), through
+ * the reader *via keeps open (NULL: opened for this read); never an older one, which may list
+ * versions whose slots puts have reused since. */
+static int read_catalog(struct npmu_conn *conn, const char *name, struct npmu__ds_catalog *cat,
+			struct npmu__stripe_reader **via)
 {
 	char cname[NPMU_NAME_MAX + 1];
 	catalog_name(name, cname);
 	void *buf = NULL;
 	uint64_t len = 0;
 	struct npmu_stripe_report rep;
-	int rc = npmu__stripe_get_newest(conn, cname, &buf, &len, &rep);
+	int rc = via ? npmu__stripe_reader_newest(via, conn, cname, &buf, &len, &rep)
+		     : npmu__stripe_get_newest(conn, cname, &buf, &len, &rep);
 	struct npmu__ds_catalog fresh;
 	if (rc == NPMU_E_LOST || rc == NPMU_E_CORRUPT)
 		LOG_WARN("dataset %s: the newest version of its catalog %s cannot be read (%s): %s",
@@ -194,7 +198,7 @@ int npmu_dataset_open(struct npmu_conn *conn, const char *name,
 	snprintf(ds->name, sizeof(ds->name), "%s", name);
 	ds->parts = cfg ? cfg->parts : 0;
 	ds->durability = cfg && cfg->durability ? cfg->durability : NPMU_PERSISTENT;
-	int rc = read_catalog(conn, name, &ds->cat);
+	int rc = read_catalog(conn, name, &ds->cat, &ds->catalog);
 	if (rc == NPMU_E_NOENT && ds->cat.flags == 0 && ds->parts) {
 		struct npmu__ds_catalog want;
 		char cname[NPMU_NAME_MAX + 1];
@@ -204,7 +208,7 @@ int npmu_dataset_open(struct npmu_conn *conn, const char *name,
 			rc = npmu__stripe_update(conn, cname, &cc, -1, create_fn, &want);
 		}
 		if (rc == 0)
-			rc = read_catalog(conn, name, &ds->cat);
+			rc = read_catalog(conn, name, &ds->cat, &ds->catalog);
 		if (rc == 0)
 			LOG_INFO("dataset %s: %u+%u over %u units, keeping %u versions", name,
 				 ds->cat.k, ds->cat.m, ds->cat.n, ds->cat.keep);
@@ -236,7 +240,7 @@ static int put_check(struct npmu__stripe_put_opts *o, void *arg)
 {
 	struct put_arg *a = arg;
 	struct npmu_dataset *ds = a->ds;
-	int rc = read_catalog(ds->conn, ds->name, &ds->cat);
+	int rc = read_catalog(ds->conn, ds->name, &ds->cat, &ds->catalog);
 	if (rc != 0)
 		return rc;
 	const struct npmu__ds_catalog *cat = &ds->cat;
@@ -390,7 +394,7 @@ int npmu_dataset_latest(struct npmu_dataset *ds, struct npmu_dataset_version *ou
 {
 	if (!ds || !out)
 		return NPMU_E_INVAL;
-	int rc = read_catalog(ds->conn, ds->name, &ds->cat);
+	int rc = read_catalog(ds->conn, ds->name, &ds->cat, &ds->catalog);
 	if (rc != 0)
 		return rc;
 	if (!ds->cat.nversions)
@@ -405,7 +409,7 @@ int npmu_dataset_versions(struct npmu_dataset *ds, struct npmu_dataset_version *
 {
 	if (!ds || !list || !count)
 		return NPMU_E_INVAL;
-	int rc = read_catalog(ds->conn, ds->name, &ds->cat);
+	int rc = read_catalog(ds->conn, ds->name, &ds->cat, &ds->catalog);
 	if (rc != 0)
 		return rc;
 	*list = calloc(ds->cat.nversions ? ds->cat.nversions : 1, sizeof(**list));
@@ -422,7 +426,7 @@ int npmu_dataset_versions(struct npmu_dataset *ds, struct npmu_dataset_version *
 static const struct npmu__ds_version *listed(struct npmu_dataset *ds, uint64_t version, int *rc)
 {
 	const struct npmu__ds_version *v = npmu__ds_find(&ds->cat, version);
-	if (!v && (*rc = read_catalog(ds->conn, ds->name, &ds->cat)) != 0)
+	if (!v && (*rc = read_catalog(ds->conn, ds->name, &ds->cat, &ds->catalog)) != 0)
 		return NULL;
 	if (!(v = npmu__ds_find(&ds->cat, version))) {
 		LOG_WARN("dataset %s: version %llu is not complete, or no longer kept", ds->name,
@@ -452,7 +456,7 @@ int npmu_dataset_part_size(struct npmu_dataset *ds, uint64_t version, uint32_t p
  * catalog, read again, no longer keeps it; else NPMU_E_LOST naming the part. */
 static int part_gone(struct npmu_dataset *ds, uint64_t version, uint32_t part, const char *pname)
 {
-	int rc = read_catalog(ds->conn, ds->name, &ds->cat);
+	int rc = read_catalog(ds->conn, ds->name, &ds->cat, &ds->catalog);
 	if (rc != 0)
 		return rc;
 	if (!npmu__ds_find(&ds->cat, version)) {
@@ -549,7 +553,7 @@ int npmu_dataset_pin(struct npmu_dataset *ds, uint64_t version, int pinned)
 	struct npmu_stripe_cfg cc = catalog_cfg(&ds->cat);
 	struct pin_arg a = {ds->name, version, pinned};
 	int rc = npmu__stripe_update(ds->conn, cname, &cc, -1, pin_fn, &a);
-	return rc == 0 ? read_catalog(ds->conn, ds->name, &ds->cat) : rc;
+	return rc == 0 ? read_catalog(ds->conn, ds->name, &ds->cat, &ds->catalog) : rc;
 }
 
 /* npmu_dataset_close -- free the handle. */
@@ -563,6 +567,7 @@ int npmu_dataset_close(struct npmu_dataset **ds_ptr)
 	for (uint32_t p = 0; p < (*ds_ptr)->nwriters; p++)
 		npmu__stripe_writer_close(&(*ds_ptr)->writers[p]);
 	free((*ds_ptr)->writers);
+	npmu__stripe_reader_close(&(*ds_ptr)->catalog);
 	npmu__ds_free(&(*ds_ptr)->cat);
 	free(*ds_ptr);
 	*ds_ptr = NULL;
@@ -629,7 +634,7 @@ static int mark_deleting(struct npmu_conn *conn, const char *name, bool *exists)
 {
 	struct npmu__ds_catalog cat;
 	memset(&cat, 0, sizeof(cat));
-	int rc = read_catalog(conn, name, &cat);
+	int rc = read_catalog(conn, name, &cat, NULL);
 	bool unreadable = rc == NPMU_E_LOST || rc == NPMU_E_CORRUPT;
 	*exists = rc == 0 || cat.flags || unreadable; /* a deletion that stopped half-way goes on */
 	if (rc == 0) {

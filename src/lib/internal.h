@@ -92,6 +92,8 @@ struct npmu__xfer_target {
 	bool quick;  /* a copy of a mirrored region: after a timeout, fail over, do not probe */
 	const struct npmu_iov *iov; /* this target's own pieces (NULL: the shared ones) */
 	int iovcnt;
+	uint64_t also_off, also_len; /* npmu__transfer_persist: a range written before, made
+				      * durable with the pieces (also_len 0: none) */
 	int rc; /* out */
 };
 
@@ -107,9 +109,10 @@ int npmu__transfer(struct npmu__xfer_target *t, int nt, int write, const struct 
 		   int iovcnt, int timeout_ms);
 
 /*
- * npmu__transfer_persist -- write every piece of iov to target t and make the pieces durable at
- * its unit, with one PERSIST sent behind the writes (one round trip) where the provider orders
- * sends after writes, else after them. Returns the writes' error, else the PERSIST's.
+ * npmu__transfer_persist -- write every piece of iov to target t and make the pieces (and the
+ * target's `also` range) durable at its unit, with one PERSIST sent behind the writes (one round
+ * trip) where the provider orders sends after writes, else after them. Returns the writes'
+ * error, else the PERSIST's.
  */
 int npmu__transfer_persist(struct npmu__xfer_target *t, const struct npmu_iov *iov, int iovcnt,
 			   int timeout_ms);

@@ -737,53 +737,78 @@ static int put_version(const struct set *s, const struct npmu__stripe_put_opts *
 	return mf->csums ? 0 : NPMU_E_NOMEM;
 }
 
-/* One member's persist, on a thread of its own. */
-struct member_persist {
-	struct npmu_region *r;
-	uint64_t off, len;
+/* One member's commit (its manifest written and flushed with its data), on a thread of its
+ * own. */
+struct member_commit {
+	struct npmu__xfer_target t;
+	struct npmu_iov iov;
 	pthread_t thread;
 	bool started;
 	int rc;
 };
 
-/* persist_one -- the thread: one PERSIST to one member's unit. */
-static void *persist_one(void *arg)
+/* commit_one -- the thread: the manifest written and one PERSIST behind it to one member. */
+static void *commit_one(void *arg)
 {
-	struct member_persist *p = arg;
-	p->rc = npmu_region_persist(p->r, p->off, p->len, NPMU_PERSISTENT);
+	struct member_commit *c = arg;
+	c->rc = npmu__transfer_persist(&c->t, &c->iov, c->iov.len ? 1 : 0, 0);
 	return NULL;
 }
 
-/* persist_members -- [off, off + len) made persistent on every open member at once (each unit
- * flushes its share while the others flush theirs; a thread per member, or the member in turn
- * where no thread starts); a member whose unit stopped answering is dropped (drop_silent). */
-static int persist_members(struct set *s, const struct npmu__stripe_layout *l, uint64_t off,
-			   uint64_t len)
+/* commit_members -- (persistent puts) every open member's manifest (mbuf, marea bytes at
+ * manifest offset moff; none when marea is 0) written, and made durable together with the
+ * member's data range [doff, doff + dlen) (none when dlen is 0), on every member at once: each unit flushes its share while the others
+ * flush theirs (a thread per member, or the member in turn where no thread starts). A member
+ * whose unit stopped answering is dropped (drop_silent). */
+static int commit_members(struct set *s, const struct npmu__stripe_layout *l, const uint8_t *mbuf,
+			  uint64_t marea, uint64_t moff, uint64_t doff, uint64_t dlen)
 {
-	struct member_persist p[NPMU_STRIPE_UNITS_MAX] = {0};
+	struct member_commit c[NPMU_STRIPE_UNITS_MAX] = {0};
 	for (uint32_t i = 0; i < s->n; i++) {
 		if (!s->mem[i].r || s->mem[i].state != NPMU_MEMBER_OK)
 			continue;
-		p[i] = (struct member_persist){.r = s->mem[i].r, .off = off, .len = len};
-		p[i].started = pthread_create(&p[i].thread, NULL, persist_one, &p[i]) == 0;
-		if (!p[i].started)
-			persist_one(&p[i]);
+		c[i].iov = (struct npmu_iov){moff, mbuf, marea};
+		c[i].t = member_target(&s->mem[i], &c[i].iov, 1);
+		c[i].t.also_off = doff;
+		c[i].t.also_len = dlen;
+		c[i].started = pthread_create(&c[i].thread, NULL, commit_one, &c[i]) == 0;
+		if (!c[i].started)
+			commit_one(&c[i]);
 	}
 	int rc = 0;
 	for (uint32_t i = 0; i < s->n; i++) {
-		if (p[i].started)
-			pthread_join(p[i].thread, NULL);
-		int d = p[i].r && p[i].rc ? drop_silent(s, l, i, p[i].rc) : 0;
+		if (c[i].started)
+			pthread_join(c[i].thread, NULL);
+		int d = c[i].t.data && c[i].rc ? drop_silent(s, l, i, c[i].rc) : 0;
 		rc = rc ? rc : d;
 	}
 	return rc;
 }
 
-/* put_data -- S1: every group's k data and m parity sub-segments to the members that are open,
- * all at once, then (persistent puts) persistent everywhere; their checksums into mf. Stops as
- * soon as the set is taken over. */
+/* place_members -- (placed puts) every open member's manifest written, on every member at
+ * once; a member whose unit stopped answering is dropped (drop_failed). */
+static int place_members(struct set *s, const struct npmu__stripe_layout *l, const uint8_t *mbuf,
+			 uint64_t marea, uint64_t moff)
+{
+	struct npmu__xfer_target t[NPMU_STRIPE_UNITS_MAX];
+	uint32_t who[NPMU_STRIPE_UNITS_MAX];
+	struct npmu_iov iov = {moff, (void *)mbuf, marea};
+	int nt = 0;
+	for (uint32_t i = 0; i < s->n; i++) {
+		if (!s->mem[i].r || s->mem[i].state != NPMU_MEMBER_OK)
+			continue;
+		t[nt] = member_target(&s->mem[i], &iov, 1);
+		who[nt++] = i;
+	}
+	int rc = nt ? npmu__transfer(t, nt, 1, NULL, 0, 0) : 0;
+	return rc ? drop_failed(s, l, t, who, nt, rc) : 0;
+}
+
+/* put_data -- S1: every group's k data and m parity sub-segments written to the members that
+ * are open, all at once (made durable with the manifests: put_manifests); their checksums into
+ * mf. Stops as soon as the set is taken over. */
 static int put_data(struct set *s, const struct npmu__stripe_layout *l, const void *data,
-		    uint64_t len, enum npmu_durability dur, struct npmu__lease_holder *lh,
+		    uint64_t len, struct npmu__lease_holder *lh,
 		    struct npmu__stripe_manifest *mf, npmu_progress_fn progress, void *arg)
 {
 	const struct npmu__stripe_member *h = &s->shape;
@@ -824,15 +849,15 @@ static int put_data(struct set *s, const struct npmu__stripe_layout *l, const vo
 	}
 	free(pad);
 	free(parbuf);
-	if (rc == 0 && dur == NPMU_PERSISTENT)
-		rc = persist_members(s, l, doff, (uint64_t)l->ngroups * l->seg_size);
 	return rc;
 }
 
-/* put_manifests -- the version's manifest (naming each member's unit) written on every member
- * that is open, at the put's durability. */
+/* put_manifests -- S1: the version's manifest (naming each member's unit) written on every
+ * member that is open; for a persistent put, made durable there in one flush with the
+ * member's data sub-segments of the version (slot mf->slot), or, data_first, after the data
+ * was made durable on every member. */
 static int put_manifests(struct npmu_conn *conn, struct set *s, struct npmu__stripe_manifest *mf,
-			 enum npmu_durability dur)
+			 enum npmu_durability dur, bool data_first)
 {
 	const struct npmu__stripe_member *h = &s->shape;
 	for (uint32_t i = 0; i < s->n; i++) {
@@ -849,13 +874,16 @@ static int put_manifests(struct npmu_conn *conn, struct set *s, struct npmu__str
 	int64_t mlen = npmu__stripe_manifest_encode(mf, mbuf, h->marea);
 	int rc = mlen < 0 ? (int)mlen : 0;
 	uint64_t off = npmu__stripe_manifest_off(h, mf->slot);
-	for (uint32_t i = 0; rc == 0 && i < s->n; i++) {
-		if (!s->mem[i].r || s->mem[i].state != NPMU_MEMBER_OK)
-			continue;
-		rc = npmu_region_write(s->mem[i].r, off, mbuf, h->marea);
-		if (rc == 0 && dur == NPMU_PERSISTENT)
-			rc = npmu_region_persist(s->mem[i].r, off, h->marea, NPMU_PERSISTENT);
-		rc = rc ? drop_silent(s, &mf->layout, i, rc) : 0;
+	uint64_t doff = npmu__stripe_data_off(h, mf->slot);
+	uint64_t dlen = (uint64_t)mf->layout.ngroups * mf->layout.seg_size;
+	if (rc == 0 && dur == NPMU_PERSISTENT && data_first) {
+		rc = commit_members(s, &mf->layout, NULL, 0, 0, doff, dlen);
+		if (rc == 0)
+			rc = commit_members(s, &mf->layout, mbuf, h->marea, off, 0, 0);
+	} else if (rc == 0 && dur == NPMU_PERSISTENT) {
+		rc = commit_members(s, &mf->layout, mbuf, h->marea, off, doff, dlen);
+	} else if (rc == 0) {
+		rc = place_members(s, &mf->layout, mbuf, h->marea, off);
 	}
 	free(mbuf);
 	return rc;
@@ -927,9 +955,9 @@ static int put_held(struct npmu_conn *conn, const char *name, const void *data, 
 	if (rc == 0)
 		rc = put_version(s, o, &l, data, len, &mf);
 	if (rc == 0)
-		rc = put_data(s, &l, data, len, c->durability, lh, &mf, progress, arg);
+		rc = put_data(s, &l, data, len, lh, &mf, progress, arg);
 	if (rc == 0)
-		rc = put_manifests(conn, s, &mf, c->durability);
+		rc = put_manifests(conn, s, &mf, c->durability, o && o->data_first);
 	rc = put_said(s, &mf, len, c->durability, lh, rc);
 	if (rc == 0 && version)
 		*version = mf.version;
@@ -2079,6 +2107,68 @@ int npmu__stripe_reader_read(struct npmu__stripe_reader **r, struct npmu_conn *c
 	return rc;
 }
 
+/* members_agree -- whether every member open holds a manifest of the newest version any of them
+ * holds (after a put or an update every member written holds it; a member that does not was
+ * left behind: re-placed, or written while this reader did not see it). */
+static bool members_agree(const struct set *s)
+{
+	const struct npmu__stripe_manifest *top = newest(s, 0, NULL);
+	for (uint32_t i = 0; top && i < s->n; i++) {
+		if (!s->mem[i].r || s->mem[i].state != NPMU_MEMBER_OK)
+			continue;
+		bool has = false;
+		for (uint32_t k = 0; k < s->shape.keep && !has; k++)
+			has = s->have[i][k] && s->mf[i][k].version == top->version;
+		if (!has)
+			return false;
+	}
+	return top != NULL;
+}
+
+/* newest_of -- (open set s) its newest version restored into new memory, no older in its
+ * place. */
+static int newest_of(struct set *s, void **data, uint64_t *len, struct npmu_stripe_report *rep)
+{
+	struct get_dest d = {.newest_only = true};
+	memset(rep, 0, sizeof(*rep));
+	int rc = 0;
+	const struct npmu__stripe_manifest *mf = pick_version(s, 0, rep, &rc);
+	if (mf)
+		rc = restore_to(s, mf, &d, NULL, NULL, rep);
+	if (mf && rc == 0) {
+		*data = d.mine;
+		*len = mf->layout.length;
+	} else {
+		free(d.mine);
+	}
+	return rc;
+}
+
+/* npmu__stripe_reader_newest -- npmu__stripe_get_newest through *r (stripe_ops.h). */
+int npmu__stripe_reader_newest(struct npmu__stripe_reader **r, struct npmu_conn *conn,
+			       const char *name, void **data, uint64_t *len,
+			       struct npmu_stripe_report *rep)
+{
+	struct npmu_stripe_report dummy;
+	if (!rep)
+		rep = &dummy;
+	if (!r || !data || !len)
+		return NPMU_E_INVAL;
+	if (*r) {
+		struct set *s = (struct set *)*r;
+		refresh_manifests(s);
+		if (members_agree(s) && newest_of(s, data, len, rep) == 0)
+			return 0;
+		npmu__stripe_reader_close(r); /* stale, or a member gone: from pmmd's list again */
+	}
+	struct set *s;
+	int rc = set_open(conn, name, NPMU_ACCESS_READ, 0, &s);
+	if (rc != 0)
+		return rc;
+	*r = (struct npmu__stripe_reader *)s;
+	return newest_of(s, data, len, rep);
+}
+
 /* npmu__stripe_reader_close -- close what a reader holds open; NULLs *r. */
 void npmu__stripe_reader_close(struct npmu__stripe_reader **r)
 {
@@ -2132,8 +2222,10 @@ static int update_locked(struct npmu_conn *conn, const char *name, const struct 
 	free(cur);
 	if (rc == 0 && !out && out_len)
 		rc = NPMU_E_INVAL;
+	/* data first: a record read without falling back (read_newest) must never be torn */
+	struct npmu__stripe_put_opts o = {.data_first = true};
 	if (rc == 0)
-		rc = put_locked(conn, name, out, out_len, c, cfg, NULL, lh, NULL, NULL, NULL);
+		rc = put_locked(conn, name, out, out_len, c, cfg, &o, lh, NULL, NULL, NULL);
 	free(out);
 	return rc == 1 ? 0 : rc > 1 ? NPMU_E_INVAL : rc;
 }

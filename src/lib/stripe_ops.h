@@ -29,6 +29,10 @@ struct npmu__stripe_put_opts {
 	enum npmu_durability durability; /* 0: cfg's (itself 0: NPMU_PERSISTENT). NPMU_PLACED:
 					  * data and manifest written, not flushed; a manifest is
 					  * still written only once every data write completed */
+	bool data_first;                 /* a persistent put makes its data durable on every member
+					  * before it writes any manifest (S1's strict order: the
+					  * newest manifest is never torn by a crash), at the cost of
+					  * a second flush (npmu__stripe_update's records) */
 	uint64_t *length_csum;           /* (may be NULL) gets the CRC-64 of the bytes put */
 	/* (may be NULL) called once the set's lease is held, before the set is opened or made,
 	 * with a copy of these options whose keep, nkeep and pending_above it may set; an error
@@ -105,6 +109,16 @@ void npmu__stripe_reader_close(struct npmu__stripe_reader **r);
  */
 int npmu__stripe_get_newest(struct npmu_conn *conn, const char *name, void **data, uint64_t *len,
 			    struct npmu_stripe_report *rep);
+
+/*
+ * npmu__stripe_reader_newest -- npmu__stripe_get_newest through a reader kept open (a dataset's
+ * catalog, read at every put): its members' manifests read again; when they do not all hold
+ * the newest version, or it cannot be restored through them, the set is opened again from
+ * pmmd's list of members and that answer is the answer. Close with npmu__stripe_reader_close.
+ */
+int npmu__stripe_reader_newest(struct npmu__stripe_reader **r, struct npmu_conn *conn,
+			       const char *name, void **data, uint64_t *len,
+			       struct npmu_stripe_report *rep);
 
 /*
  * npmu__stripe_update -- read-modify-write of a small set under its lease: with the lease held

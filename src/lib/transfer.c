@@ -358,24 +358,26 @@ static void written(void *arg, void *op_context, int err)
 	}
 }
 
-/* persist_request -- a PERSIST of the ranges iov wrote: one per piece, or the range covering
- * them all when there are more than one request names. */
+/* persist_request -- a PERSIST of the ranges iov wrote and of t's `also` range: one per range,
+ * or the range covering them all when there are more than one request names. */
 static void persist_request(const struct npmu__xfer_target *t, const struct npmu_iov *iov,
 			    int iovcnt, struct npmu__request *req)
 {
 	*req = (struct npmu__request){.region_id = t->region_id, .key = t->ai->key};
 	uint64_t lo = UINT64_MAX, hi = 0;
 	int n = 0;
-	for (int i = 0; i < iovcnt; i++) {
-		if (iov[i].len == 0)
+	for (int i = 0; i <= iovcnt; i++) {
+		uint64_t off = i < iovcnt ? iov[i].offset : t->also_off;
+		uint64_t len = i < iovcnt ? iov[i].len : t->also_len;
+		if (len == 0)
 			continue;
-		lo = iov[i].offset < lo ? iov[i].offset : lo;
-		hi = iov[i].offset + iov[i].len > hi ? iov[i].offset + iov[i].len : hi;
+		lo = off < lo ? off : lo;
+		hi = off + len > hi ? off + len : hi;
 		if (n == 0) {
-			req->offset = iov[i].offset;
-			req->len = iov[i].len;
+			req->offset = off;
+			req->len = len;
 		} else if (n < NPMU_PERSIST_RANGES) {
-			req->more_ranges[n - 1] = (struct npmu__range){iov[i].offset, iov[i].len};
+			req->more_ranges[n - 1] = (struct npmu__range){off, len};
 		}
 		n++;
 	}

@@ -38,9 +38,14 @@
  *   ngroups*(k+m) x u64 csum of each sub-segment (group-major), u64 csum of all before it.
  * Invariants:
  *   S1. A version's manifest is written on any member only after every sub-segment of that
- *       version is written, at the put's durability (persistent, or placed), on every member
- *       the put writes: one valid manifest anywhere means the version is complete (a set is
- *       valid only once its commit record is written). A put with members lost (their units
+ *       version is written on every member the put writes; a persistent put makes each
+ *       member's manifest durable in the same flush as its sub-segments, and returns once every
+ *       member flushed. So once a put returned, one valid manifest anywhere means the version
+ *       is complete; a put cut short by a crash may leave a manifest whose sub-segments did not
+ *       all reach the media, and those fail their checksums (S2), so the version cannot be
+ *       restored and restore takes the one before it (a put asked for data first flushes
+ *       the data on every member before any manifest: then even a crash leaves no manifest
+ *       whose data is torn). A put with members lost (their units
  *       down: a degraded put) writes the members that remain, only while every group keeps
  *       k+1 of its k+m sub-segments (k with m = 1), and its manifest only there; a member that
  *       comes back holds another version's bytes in that slot, which fail their checksums.

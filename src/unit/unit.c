@@ -399,6 +399,7 @@ int npmu__unit_grant(struct npmu__unit *unit, const char *name, uint32_t access,
 		return rc;
 	}
 	e->nmr++;
+	npmu__window_prefetch(e->win); /* the holder's first transfers find the pages in memory */
 	region_info(r, info);
 	ai->key = e->mr[slot].key;
 	ai->base = unit->fab->virt_addr ? (uint64_t)(uintptr_t)e->win->addr : 0;

@@ -24,6 +24,9 @@ struct npmu__window {
 	uint64_t mapped;           /* bytes mapped (whole pages) */
 };
 
+/* npmu__window_prefetch -- start reading the whole window into memory in the background. */
+void npmu__window_prefetch(struct npmu__window *win);
+
 /* npmu__window_new -- reserve a window and map every extent of region r from the pool. */
 int npmu__window_new(struct npmu__pool *pool, const struct npmu__region_meta *r,
 		     struct npmu__window **win_ptr);
