@@ -13,9 +13,10 @@ int npmu_py_u64(PyObject *o, const char *arg, uint64_t *out)
 	}
 	int overflow;
 	long long s = PyLong_AsLongLongAndOverflow(i, &overflow);
-	unsigned long long v = s < 0 || overflow < 0 ? 0 : PyLong_AsUnsignedLongLong(i);
+	int negative = overflow < 0 || (overflow == 0 && s < 0);
+	unsigned long long v = negative ? 0 : PyLong_AsUnsignedLongLong(i);
 	Py_DECREF(i);
-	if (s < 0 || overflow < 0) {
+	if (negative) {
 		PyErr_Format(PyExc_ValueError, "%s must be >= 0, not %R", arg, o);
 		return -1;
 	}

@@ -80,7 +80,7 @@ int npmu_py_read_buffer(PyObject *o, Py_buffer *view, const char *arg);
 /* npmu_py_write_buffer -- a contiguous writable buffer to fill (TypeError for a read-only one). */
 int npmu_py_write_buffer(PyObject *o, Py_buffer *view, const char *arg);
 
-/* connection.c: the children of a connection */
+/* child.c: the objects opened through a connection */
 /* npmu_py_child_open -- link a new child to its connection (taking a reference to it). */
 void npmu_py_child_open(struct npmu_py_child *ch, ConnectionObject *owner,
 			int (*close)(struct npmu_py_child *));

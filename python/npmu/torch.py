@@ -95,9 +95,12 @@ class _Tensors:
         pos = self.index.get(id(t))
         if pos is not None:
             return pos
-        if t.layout != torch.strided or t.is_quantized:
-            raise TypeError(f'{path}: a {t.layout} {"quantized " if t.is_quantized else ""}'
-                            'tensor: npmu.torch saves dense tensors only')
+        if t.is_quantized:
+            raise TypeError(f'{path}: a quantized tensor: npmu.torch saves dense tensors only '
+                            '(dequantize() it first)')
+        if t.layout != torch.strided:
+            raise TypeError(f'{path}: a {t.layout} tensor: npmu.torch saves dense tensors '
+                            'only (to_dense() it first)')
         if t.device.type != 'cpu':
             raise ValueError(f'{path}: tensor on {t.device}: npmu.torch saves CPU tensors '
                              '(move it with .cpu() first)')
