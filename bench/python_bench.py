@@ -75,6 +75,7 @@ def torch_figures(conn, nbytes, reps, scratch):
 
 
 def main():
+    """Every figure, one line each."""
     server, name, writes, blocks, reps, state_bytes, scratch = sys.argv[1:8]
     with npmu.Connection(server) as conn:
         with conn.open_region(name, write=True) as r:

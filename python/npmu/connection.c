@@ -281,85 +281,86 @@ static PyObject *mirror_stat(ConnectionObject *self, PyObject *name)
 
 static PyMethodDef conn_methods[] = {
 	{"close", (PyCFunction)conn_close, METH_NOARGS,
-	 "close()\n--\n\nClose every region, stream and dataset opened through this connection,\n"
+	 "close($self)\n--\n\nClose every region, stream and dataset opened through this connection,\n"
 	 "then the connection. Closing again does nothing."},
 	{"__enter__", (PyCFunction)conn_enter, METH_NOARGS, "Return self."},
 	{"__exit__", (PyCFunction)conn_exit, METH_VARARGS, "Close the connection."},
 	{"create_region", (PyCFunction)(void (*)(void))create_region, METH_VARARGS | METH_KEYWORDS,
-	 "create_region(name, size, mirror=False, *, unit=None, mirror_unit=None)\n--\n\n"
+	 "create_region($self, name, size, mirror=False, *, unit=None, mirror_unit=None)\n--\n\n"
 	 "Create region NAME of SIZE bytes (rounded up to pages) and return its RegionInfo.\n"
 	 "mirror=True keeps a primary and a mirror copy on two units of distinct fault\n"
 	 "domains (needs pmmd); unit and mirror_unit ('host:port') choose them.\n"
 	 "Raises ExistsError, BadNameError, NoSpaceError, ..."},
 	{"open_region", (PyCFunction)(void (*)(void))npmu_py_open_region,
 	 METH_VARARGS | METH_KEYWORDS,
-	 "open_region(name, write=False, copy=None)\n--\n\n"
+	 "open_region($self, name, write=False, copy=None)\n--\n\n"
 	 "Open a right to region NAME: read-only, or read-write with write=True, and return a\n"
 	 "Region. copy (npmu.Copy) is the copy of a mirrored region reads go to (None: the\n"
 	 "nearest in sync). A read-write open of a mirrored region closes earlier writers'."},
 	{"regions", (PyCFunction)regions, METH_NOARGS,
-	 "regions()\n--\n\nEvery region, a RegionInfo each."},
+	 "regions($self)\n--\n\nEvery region, a RegionInfo each."},
 	{"stat_region", (PyCFunction)stat_region, METH_O,
-	 "stat_region(name)\n--\n\nRegion NAME's RegionInfo (NotFoundError if none)."},
+	 "stat_region($self, name)\n--\n\nRegion NAME's RegionInfo (NotFoundError if none)."},
 	{"grow_region", (PyCFunction)grow_region, METH_VARARGS,
-	 "grow_region(name, size)\n--\n\nGrow region NAME to SIZE bytes, keeping its data and open\n"
+	 "grow_region($self, name, size)\n--\n\nGrow region NAME to SIZE bytes, keeping its data and open\n"
 	 "rights (ShrinkError for a smaller size); its new RegionInfo. Open Regions learn the\n"
 	 "size with refresh()."},
 	{"delete_region", (PyCFunction)delete_region, METH_O,
-	 "delete_region(name)\n--\n\nDelete region NAME; every right to it is revoked at once."},
+	 "delete_region($self, name)\n--\n\nDelete region NAME; every right to it is revoked at once."},
 	{"revoke_region", (PyCFunction)revoke_region, METH_O,
-	 "revoke_region(name)\n--\n\n(The owner) close every open right to region NAME at once;\n"
+	 "revoke_region($self, name)\n--\n\n(The owner) close every open right to region NAME at once;\n"
 	 "returns how many were revoked."},
 	{"mirror_stat", (PyCFunction)mirror_stat, METH_O,
-	 "mirror_stat(name)\n--\n\nThe copies of mirrored region NAME as the manager finds them\n"
+	 "mirror_stat($self, name)\n--\n\nThe copies of mirrored region NAME as the manager finds them\n"
 	 "(a MirrorInfo; InvalidArgumentError for a region that is not mirrored)."},
 	{"units", (PyCFunction)units, METH_NOARGS,
-	 "units()\n--\n\nThe manager's units, a UnitInfo each."},
+	 "units($self)\n--\n\nThe manager's units, a UnitInfo each."},
 	{"create_stream", (PyCFunction)(void (*)(void))npmu_py_create_stream,
 	 METH_VARARGS | METH_KEYWORDS,
-	 "create_stream(name, state_size, mode=npmu.StreamMode.OVERWRITE, *, keep=0,\n"
+	 "create_stream($self, name, state_size, mode=npmu.StreamMode.OVERWRITE, *, keep=0,\n"
 	 "              log_size=0, mirror=False)\n--\n\n"
 	 "Create checkpoint stream NAME (and NAME.cursor) for states of up to state_size bytes.\n"
 	 "OVERWRITE: each commit replaces the state and the last `keep` (2..8; 0: 2) stay\n"
 	 "readable; APPEND: a base and update records (log_size bytes; 0: 4 x state_size).\n"
 	 "mirror=True keeps it on two units (pmmd)."},
 	{"primary", (PyCFunction)(void (*)(void))npmu_py_open_primary, METH_VARARGS | METH_KEYWORDS,
-	 "primary(name, *, level=npmu.PERSISTENT, lease_ms=0, unit_wait_ms=0, copy=None)\n--\n\n"
+	 "primary($self, name, *, level=npmu.PERSISTENT, lease_ms=0, unit_wait_ms=0, copy=None)\n--\n\n"
 	 "Become stream NAME's writer and return the Stream: take its lease (LeaseError while\n"
 	 "a live writer holds it; a lapsed one is fenced) and load its latest state."},
 	{"backup", (PyCFunction)(void (*)(void))npmu_py_open_backup, METH_VARARGS | METH_KEYWORDS,
-	 "backup(name, *, observe=False, lease_ms=0, level=npmu.PERSISTENT, copy=None)\n--\n\n"
+	 "backup($self, name, *, observe=False, lease_ms=0, level=npmu.PERSISTENT,\n"
+	 "       unit_wait_ms=0, copy=None)\n--\n\n"
 	 "Follow stream NAME read-only and return the Stream (follow(), takeover()).\n"
 	 "observe=True only looks: no consumed marks, no takeover."},
 	{"stripe_put", (PyCFunction)(void (*)(void))npmu_py_stripe_put, METH_VARARGS | METH_KEYWORDS,
-	 "stripe_put(name, data, *, k=0, m=0, n=0, seg_size=0, keep=0, capacity=0,\n"
+	 "stripe_put($self, name, data, *, k=0, m=0, n=0, seg_size=0, keep=0, capacity=0,\n"
 	 "           mirror=False, level=npmu.PERSISTENT)\n--\n\n"
 	 "Put DATA (any buffer, sent without a copy) as the next version of striped set NAME,\n"
 	 "creating the set on first use (k data + m parity sub-segments per group over n\n"
 	 "units; 0: 4, 2, k+m). Returns the version number."},
 	{"stripe_get", (PyCFunction)(void (*)(void))npmu_py_stripe_get, METH_VARARGS | METH_KEYWORDS,
-	 "stripe_get(name, version=0)\n--\n\n"
+	 "stripe_get($self, name, version=0)\n--\n\n"
 	 "Restore version VERSION (0: the newest restorable) of set NAME: (bytes, StripeReport).\n"
 	 "The bytes are a copy; stripe_read restores into a buffer of yours instead."},
 	{"stripe_read", (PyCFunction)(void (*)(void))npmu_py_stripe_read, METH_VARARGS | METH_KEYWORDS,
-	 "stripe_read(name, buf, version=0)\n--\n\n"
+	 "stripe_read($self, name, buf, version=0)\n--\n\n"
 	 "Restore set NAME into writable buffer BUF without a copy: a StripeReport whose length\n"
 	 "is the bytes restored. TooBigError when BUF is too small (nothing restored)."},
 	{"stripe_stat", (PyCFunction)npmu_py_stripe_stat, METH_O,
-	 "stripe_stat(name)\n--\n\nSet NAME's layout, versions and members (a StripeInfo)."},
+	 "stripe_stat($self, name)\n--\n\nSet NAME's layout, versions and members (a StripeInfo)."},
 	{"stripe_rebuild", (PyCFunction)npmu_py_stripe_rebuild, METH_O,
-	 "stripe_rebuild(name)\n--\n\nRegenerate every lost or corrupt sub-segment of set NAME; a\n"
+	 "stripe_rebuild($self, name)\n--\n\nRegenerate every lost or corrupt sub-segment of set NAME; a\n"
 	 "StripeReport of what was written."},
 	{"stripe_delete", (PyCFunction)npmu_py_stripe_delete, METH_O,
-	 "stripe_delete(name)\n--\n\nDelete set NAME: every member region."},
+	 "stripe_delete($self, name)\n--\n\nDelete set NAME: every member region."},
 	{"open_dataset", (PyCFunction)(void (*)(void))npmu_py_open_dataset,
 	 METH_VARARGS | METH_KEYWORDS,
-	 "open_dataset(name, parts=0, *, k=0, m=0, n=0, mirror=False, seg_size=0, capacity=0,\n"
+	 "open_dataset($self, name, parts=0, *, k=0, m=0, n=0, mirror=False, seg_size=0, capacity=0,\n"
 	 "             keep=0, pins=0, level=npmu.PERSISTENT)\n--\n\n"
 	 "Open dataset NAME (created from these settings when missing and parts > 0; parts=0:\n"
 	 "it must exist, for reading) and return a Dataset."},
 	{"delete_dataset", (PyCFunction)npmu_py_delete_dataset, METH_O,
-	 "delete_dataset(name)\n--\n\nDelete dataset NAME: every part and its catalog."},
+	 "delete_dataset($self, name)\n--\n\nDelete dataset NAME: every part and its catalog."},
 	{NULL}};
 
 static PyGetSetDef conn_getset[] = {

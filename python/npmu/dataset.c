@@ -270,27 +270,27 @@ static PyObject *dataset_repr(DatasetObject *self)
 
 static PyMethodDef dataset_methods[] = {
 	{"put", (PyCFunction)dataset_put, METH_VARARGS,
-	 "put(version, part, data)\n--\n\nPut part PART of VERSION from DATA (any buffer, no copy):\n"
+	 "put($self, version, part, data)\n--\n\nPut part PART of VERSION from DATA (any buffer, no copy):\n"
 	 "cut, encoded and written to the part's units. VERSION must be above every complete\n"
 	 "version. The handle holds the part's lease until closed."},
 	{"commit", (PyCFunction)dataset_commit, METH_VARARGS,
-	 "commit(version, label)\n--\n\n(One process, once every part of VERSION was put) make it\n"
+	 "commit($self, version, label)\n--\n\n(One process, once every part of VERSION was put) make it\n"
 	 "complete with LABEL (the step). NotFoundError names a part missing."},
 	{"latest", (PyCFunction)dataset_latest, METH_NOARGS,
-	 "latest()\n--\n\nThe newest complete version (a DatasetVersion), or None."},
+	 "latest($self)\n--\n\nThe newest complete version (a DatasetVersion), or None."},
 	{"versions", (PyCFunction)dataset_versions, METH_NOARGS,
-	 "versions()\n--\n\nEvery kept complete version, newest first."},
+	 "versions($self)\n--\n\nEvery kept complete version, newest first."},
 	{"part_size", (PyCFunction)dataset_part_size, METH_VARARGS,
-	 "part_size(version, part)\n--\n\nThe bytes of part PART of complete version VERSION."},
+	 "part_size($self, version, part)\n--\n\nThe bytes of part PART of complete version VERSION."},
 	{"read_into", (PyCFunction)dataset_read_into, METH_VARARGS,
-	 "read_into(version, part, offset, buf)\n--\n\nRead len(buf) bytes at OFFSET of part PART\n"
+	 "read_into($self, version, part, offset, buf)\n--\n\nRead len(buf) bytes at OFFSET of part PART\n"
 	 "of complete version VERSION straight into writable buffer BUF, checked against\n"
 	 "the version's checksums. RangeError beyond the part."},
 	{"pin", (PyCFunction)(void (*)(void))dataset_pin, METH_VARARGS | METH_KEYWORDS,
-	 "pin(version, pinned=True)\n--\n\nKeep complete version VERSION whatever is committed "
+	 "pin($self, version, pinned=True)\n--\n\nKeep complete version VERSION whatever is committed "
 	 "after it\n(pinned=False lets it go). LimitError beyond the dataset's pins."},
 	{"close", (PyCFunction)dataset_close, METH_NOARGS,
-	 "close()\n--\n\nFree the handle and its parts' leases (nothing is committed by closing)."},
+	 "close($self)\n--\n\nFree the handle and its parts' leases (nothing is committed by closing)."},
 	{"__enter__", (PyCFunction)dataset_enter, METH_NOARGS, "Return self."},
 	{"__exit__", (PyCFunction)dataset_exit, METH_VARARGS, "Close the dataset."},
 	{NULL}};

@@ -317,39 +317,39 @@ static PyObject *region_repr(RegionObject *self)
 
 static PyMethodDef region_methods[] = {
 	{"write", (PyCFunction)region_write, METH_VARARGS,
-	 "write(offset, buf)\n--\n\n"
+	 "write($self, offset, buf)\n--\n\n"
 	 "One-sided write of BUF's bytes at OFFSET, straight from BUF's memory (bytes,\n"
 	 "bytearray, memoryview, numpy array, tensor.numpy(): any contiguous buffer, no copy).\n"
 	 "Returns once the data is placed in the unit's memory; persist() makes it durable.\n"
 	 "RangeError beyond the region, AccessError on a read-only right."},
 	{"read_into", (PyCFunction)(void (*)(void))region_read_into, METH_VARARGS | METH_KEYWORDS,
-	 "read_into(offset, buf, length=None)\n--\n\n"
+	 "read_into($self, offset, buf, length=None)\n--\n\n"
 	 "One-sided read of LENGTH bytes (None: len of BUF in bytes) at OFFSET straight into\n"
 	 "writable buffer BUF (no copy); returns the bytes read. TypeError for a read-only\n"
 	 "buffer, ValueError when BUF is smaller than LENGTH."},
 	{"read", (PyCFunction)region_read, METH_VARARGS,
-	 "read(offset, length)\n--\n\nLENGTH bytes at OFFSET as new bytes (read_into avoids the "
+	 "read($self, offset, length)\n--\n\nLENGTH bytes at OFFSET as new bytes (read_into avoids the "
 	 "allocation)."},
 	{"persist", (PyCFunction)(void (*)(void))region_persist, METH_VARARGS | METH_KEYWORDS,
-	 "persist(offset=0, length=None, level=npmu.PERSISTENT)\n--\n\n"
+	 "persist($self, offset=0, length=None, level=npmu.PERSISTENT)\n--\n\n"
 	 "Make [offset, offset+length) durable (length None: to the end). PLACED returns at\n"
 	 "once (written data is placed when write returns); PERSISTENT returns once the unit\n"
 	 "flushed the range to its persistence domain."},
 	{"put", (PyCFunction)(void (*)(void))region_put, METH_VARARGS | METH_KEYWORDS,
-	 "put(pieces, level=npmu.PERSISTENT)\n--\n\n"
+	 "put($self, pieces, level=npmu.PERSISTENT)\n--\n\n"
 	 "Write every (offset, buffer) of PIECES, from the buffers' memory, and make them all\n"
 	 "durable together: one round trip and one flush. They land in no order among them:\n"
 	 "a structure that must survive a crash mid-put checks itself (a checksum)."},
 	{"refresh", (PyCFunction)region_refresh, METH_NOARGS,
-	 "refresh()\n--\n\nLearn the region's current size (after another client grew it); "
+	 "refresh($self)\n--\n\nLearn the region's current size (after another client grew it); "
 	 "returns it."},
 	{"mirror", (PyCFunction)region_mirror, METH_NOARGS,
-	 "mirror()\n--\n\nA mirrored region's copies as this handle knows them (a MirrorInfo)."},
+	 "mirror($self)\n--\n\nA mirrored region's copies as this handle knows them (a MirrorInfo)."},
 	{"resync", (PyCFunction)region_resync, METH_NOARGS,
-	 "resync()\n--\n\n(A writer of a mirrored region) bring every stale copy up to date now;\n"
+	 "resync($self)\n--\n\n(A writer of a mirrored region) bring every stale copy up to date now;\n"
 	 "UnreachableError while a copy's unit does not answer."},
 	{"close", (PyCFunction)region_close, METH_NOARGS,
-	 "close()\n--\n\nRevoke this right at the unit and free it. Closing again does nothing."},
+	 "close($self)\n--\n\nRevoke this right at the unit and free it. Closing again does nothing."},
 	{"__enter__", (PyCFunction)region_enter, METH_NOARGS, "Return self."},
 	{"__exit__", (PyCFunction)region_exit, METH_VARARGS, "Close the region."},
 	{NULL}};

@@ -1,6 +1,5 @@
 /* stream.c -- npmu.Stream: a checkpoint stream's primary (commit, update) or backup (follow,
  * takeover), its state seen without a copy (the buffer protocol), its kept checkpoints. */
-#include <limits.h>
 #include <time.h>
 
 #include "module.h"
@@ -374,27 +373,27 @@ static PyObject *stream_repr(StreamObject *self)
 
 static PyMethodDef stream_methods[] = {
 	{"commit", (PyCFunction)stream_commit, METH_O,
-	 "commit(state)\n--\n\n(Primary) commit a whole new state from STATE (any buffer): an\n"
+	 "commit($self, state)\n--\n\n(Primary) commit a whole new state from STATE (any buffer): an\n"
 	 "overwrite stream's next checkpoint, or an append stream's new base. Returns once\n"
 	 "durable at the stream's level. FencedError once another process took the stream over."},
 	{"update", (PyCFunction)stream_update, METH_VARARGS,
-	 "update(offset, data)\n--\n\n(Primary, append) commit one update: DATA's bytes at OFFSET "
+	 "update($self, offset, data)\n--\n\n(Primary, append) commit one update: DATA's bytes at OFFSET "
 	 "in the state."},
 	{"follow", (PyCFunction)stream_follow, METH_NOARGS,
-	 "follow()\n--\n\n(Backup) apply what was committed since the last call to the local "
+	 "follow($self)\n--\n\n(Backup) apply what was committed since the last call to the local "
 	 "state, in\norder; returns how many commits were applied."},
 	{"takeover", (PyCFunction)(void (*)(void))stream_takeover, METH_VARARGS | METH_KEYWORDS,
-	 "takeover(wait=0.0)\n--\n\n(Backup) wait up to WAIT seconds for the primary's lease to\n"
+	 "takeover($self, wait=0.0)\n--\n\n(Backup) wait up to WAIT seconds for the primary's lease to\n"
 	 "lapse, take it (the old primary is fenced), read every unread commit and become the\n"
 	 "primary. LeaseError while the primary's lease holds. The GIL is released and signals\n"
 	 "are handled while it waits."},
 	{"stat", (PyCFunction)stream_stat, METH_NOARGS,
-	 "stat()\n--\n\nWhat the stream and this handle know (a StreamInfo)."},
+	 "stat($self)\n--\n\nWhat the stream and this handle know (a StreamInfo)."},
 	{"checkpoints", (PyCFunction)stream_checkpoints, METH_NOARGS,
-	 "checkpoints()\n--\n\n(Overwrite) every kept checkpoint that passes its checksum, newest\n"
+	 "checkpoints($self)\n--\n\n(Overwrite) every kept checkpoint that passes its checksum, newest\n"
 	 "first: Checkpoint(seq, epoch, data) each, data a copy (bytes). A torn one is left out."},
 	{"close", (PyCFunction)stream_close, METH_NOARGS,
-	 "close()\n--\n\nRelease the lease (primary), close the rights. BufferError while a view\n"
+	 "close($self)\n--\n\nRelease the lease (primary), close the rights. BufferError while a view\n"
 	 "of the state is alive."},
 	{"__enter__", (PyCFunction)stream_enter, METH_NOARGS, "Return self."},
 	{"__exit__", (PyCFunction)stream_exit, METH_VARARGS, "Close the stream."},

@@ -436,8 +436,10 @@ class Checkpointer:
             self._writer = None
 
     def __enter__(self):
+        """`with Checkpointer(...) as ck:`"""
         return self
 
     def __exit__(self, *exc):
+        """Close on leaving the block."""
         self.close()
         return False

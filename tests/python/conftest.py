@@ -42,6 +42,7 @@ class Daemons:
         raise RuntimeError(f'{name} did not start: ' + open(log.name).read())
 
     def stop(self):
+        """SIGKILL and reap every process started, then remove the directory."""
         for p in self.procs:
             p.kill()
             p.wait()
@@ -50,6 +51,7 @@ class Daemons:
 
 @pytest.fixture(scope='session')
 def daemons():
+    """The session's processes and their directory."""
     if not BUILD or not os.path.exists(os.path.join(BUILD, 'npmud')):
         pytest.fail('NPMU_BUILD must name a build tree with npmud and pmmd')
     d = Daemons()
@@ -89,6 +91,7 @@ def name():
 
 @pytest.fixture
 def conn(unit):
+    """A connection to the single unit, closed after the test."""
     import npmu
     with npmu.Connection(unit) as c:
         yield c
@@ -96,6 +99,7 @@ def conn(unit):
 
 @pytest.fixture
 def mconn(pmmd):
+    """A connection to the pmmd of two units, closed after the test."""
     import npmu
     with npmu.Connection(pmmd) as c:
         yield c
