@@ -282,7 +282,8 @@ static PyObject *mirror_stat(ConnectionObject *self, PyObject *name)
 static PyMethodDef conn_methods[] = {
 	{"close", (PyCFunction)conn_close, METH_NOARGS,
 	 "close($self)\n--\n\nClose every region, stream and dataset opened through this connection,\n"
-	 "then the connection. Closing again does nothing."},
+	 "then the connection. Closing again does nothing. BufferError, and the rest left open,\n"
+	 "at a stream a view of whose state is alive."},
 	{"__enter__", (PyCFunction)conn_enter, METH_NOARGS, "Return self."},
 	{"__exit__", (PyCFunction)conn_exit, METH_VARARGS, "Close the connection."},
 	{"create_region", (PyCFunction)(void (*)(void))create_region, METH_VARARGS | METH_KEYWORDS,

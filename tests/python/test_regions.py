@@ -246,4 +246,5 @@ def test_threads_share_a_connection(conn, name):
                 b.takeover(wait=0.5)  # the primary is alive: its lease holds
             stop.set()
             t.join()
-    assert len(ticks) > 40, f'the other thread ran {len(ticks)} times in 0.5 s'
+    # held through the wait, the GIL would let the ticker run only between the 100 ms slices
+    assert len(ticks) > 20, f'the other thread ran {len(ticks)} times in 0.5 s'
