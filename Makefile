@@ -1,4 +1,5 @@
-# Makefile -- the README's commands: `make demo`, `make test`, `make bench`, `make install`.
+# Makefile -- the README's commands: `make demo`, `make demo-train`, `make test`, `make bench`,
+# `make install`.
 # Each installs what it needs (scripts/install-deps.sh) and builds first.
 
 BUILD ?= build
@@ -6,7 +7,7 @@ BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= $(shell nproc)
 TSAN_TESTS ?= integration_(ckpt|crash_images|pmmd|hosts|resync|mirror_takeover|rights|manager_restart|unit_faults)|unit_|fuzz_replay_
 
-.PHONY: all deps build demo test test-asan test-tsan fuzz fault soak bench install clean
+.PHONY: all deps build demo demo-train test test-asan test-tsan fuzz fault soak bench install clean
 
 all: build
 
@@ -19,6 +20,9 @@ build: deps
 
 demo: build
 	@scripts/demo.sh $(BUILD)
+
+demo-train: build
+	@scripts/demo-train.sh $(BUILD)
 
 test: build
 	@cd $(BUILD) && ctest --output-on-failure -j 2 --timeout 300

@@ -91,6 +91,7 @@ void bench_striped(const struct bench_env *env, uint64_t len);
 void bench_commit(const struct bench_env *env);
 void bench_group_commit(const struct bench_env *env);
 void bench_shm(const struct bench_env *env);
+void bench_python(const struct bench_env *env);
 void bench_catchup(const struct bench_env *env);
 void bench_takeover(const struct bench_env *env);
 int takeover_primary_main(const char *server, const char *name, uint64_t size);

@@ -23,7 +23,7 @@ static const char usage[] =
 	"  --quick             fewer repetitions: a smoke run, not figures to report\n"
 	"  --sections LIST     only these sections, comma-separated, of: memcpy, transport,\n"
 	"                      commit, group, catchup, takeover, scale, mirrored, striped,\n"
-	"                      dataset, memory, shm\n"
+	"                      dataset, memory, shm, python\n"
 	"  --shm-unit NAME:N   an npmud on the shm provider (same host), measured next to --unit\n";
 
 /* wanted -- whether section `name` is in the comma-separated list (NULL: every section). */
@@ -119,6 +119,13 @@ int main(int argc, char **argv)
 		bench_memory(&env);
 	if (wanted(sections, "shm") && env.shm_unit)
 		bench_shm(&env);
+#ifdef NPMU_BENCH_PYTHON
+	if (wanted(sections, "python"))
+		bench_python(&env);
+#else
+	if (sections && wanted(sections, "python"))
+		fprintf(stderr, "npmu_bench: built without the Python package: no python section\n");
+#endif
 	kill(env.raw_pid, SIGCONT);
 	report_targets();
 

@@ -28,7 +28,17 @@ LAYERS = {
     'src/pmmd': {'src/common', 'src/proto', 'src/fabric', 'src/rpc', 'src/manager'},
     'src/lib': {'src/common', 'src/proto', 'src/fabric', 'src/rpc'},
     'tools': {'src/common', 'src/proto', 'src/lib'},
+    'python': set(),  # the Python package: libnpmu's public API only (PUBLIC_ONLY)
 }
+# Folders that may use the project's code only through the public API: a symbol declared in
+# include/npmu.h, wherever it is defined, and no header of the project's folders.
+PUBLIC_ONLY = {'python'}
+
+
+def public_api(root):
+    """The names include/npmu.h declares for export (NPMU_API)."""
+    with open(os.path.join(root, 'include', 'npmu.h')) as f:
+        return set(re.findall(r'^NPMU_API\s[^;(]*?\b(\w+)\s*\(', f.read(), re.M))
 
 
 def folder(path):
@@ -136,10 +146,17 @@ def main():
                     edges[f].add(t)
                     why[(f, t)].add('#include')
     bad = 0
+    api = public_api(root)
     for f in sorted(edges):
         for t in sorted(edges[f]):
             a, b = folder(f), folder(t)
-            if a and b and a != b and b not in LAYERS[a]:
+            if a in PUBLIC_ONLY and b and a != b:
+                private = sorted(why[(f, t)] - api)
+                if private:
+                    print(f'check-layers: {a} may use only the public API (include/npmu.h): '
+                          f'{f} -> {t} ({", ".join(private[:4])})')
+                    bad += 1
+            elif a and b and a != b and b not in LAYERS[a]:
                 print(f'check-layers: {a} may not use {b}: {f} -> {t} '
                       f'({", ".join(sorted(why[(f, t)])[:4])})')
                 bad += 1

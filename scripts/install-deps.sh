@@ -15,6 +15,8 @@ packages=(
   iproute2 procps               # tests: network namespaces, process checks
   python3                       # tests: scripts/check-layers.py
   openmpi-bin libopenmpi-dev    # examples/mpi_heat.c and its test (a real MPI job)
+  python3-dev python3-numpy     # the Python module (python/) for /usr/bin/python3,
+  python3-torch python3-pytest  # npmu.torch, make demo-train, and its tests (tests/python)
 )
 if [ "${1:-}" = fuzz ]; then
   packages+=(clang libclang-rt-14-dev)        # libFuzzer and the sanitizers' runtimes

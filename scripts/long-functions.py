@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""long-functions.py -- list the functions in src/ and tools/ longer than a limit (default 80
+"""long-functions.py -- list the functions in src/, tools/ and python/ longer than a limit (default 80
 lines), longest first. A function may say why it is long with a comment line containing
 "long:" right above it. Usage: scripts/long-functions.py [LIMIT] [ROOT]"""
 import os
@@ -9,7 +9,7 @@ import sys
 limit = int(sys.argv[1]) if len(sys.argv) > 1 else 80
 root = sys.argv[2] if len(sys.argv) > 2 else os.path.join(os.path.dirname(__file__), '..')
 found = []
-for top in ('src', 'tools'):
+for top in ('src', 'tools', 'python'):
     for d, _, files in os.walk(os.path.join(root, top)):
         for f in files:
             if not f.endswith('.c'):

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # install.sh -- `make install` into a temporary prefix gives a working npmud, npmu, header,
 # libraries and pkg-config file: an example built against the installed copy talks to the
-# installed npmud.
+# installed npmud; so does the installed Python package (when built), on the installed libnpmu.
 set -euo pipefail
 build=$1
 src=$2
@@ -27,3 +27,11 @@ for _ in $(seq 500); do [ -s "$dir/addr" ] && break; sleep 0.01; done
 "$dir/hello_static" "$(cat "$dir/addr")" | grep -q identical
 NPMU_SERVER=$(cat "$dir/addr") "$dir/prefix/bin/npmu" region ls | grep -q hello.state
 echo "installed npmud, npmu, libnpmu (shared and static) and npmu.pc work"
+ext=$(find "$dir/prefix" -path '*-packages/npmu/_npmu*.so')
+if [ -n "$ext" ]; then
+  ldd "$ext" | grep -q "$dir/prefix/.*libnpmu.so" || { echo "installed _npmu does not load the installed libnpmu"; ldd "$ext"; exit 1; }
+  PYTHONPATH=$(dirname "$(dirname "$ext")") /usr/bin/python3 -c \
+    'import sys, npmu; print([r.name for r in npmu.Connection(sys.argv[1]).regions()])' \
+    "$(cat "$dir/addr")" | grep -q hello.state
+  echo "the installed Python package works"
+fi

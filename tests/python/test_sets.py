@@ -1,0 +1,72 @@
+"""test_sets.py -- striped sets and datasets from Python on two units under pmmd: put from
+any buffer, restore into bytes or into a buffer of ours, versions, pins, bad input."""
+import numpy as np
+import pytest
+
+import npmu
+
+
+def test_striped_set_put_get_read(mconn, name):
+    """Two versions of a mirrored set restore exactly, newest or by number, into new bytes
+    or straight into an array; a buffer too small restores nothing."""
+    a = np.random.default_rng(2).integers(0, 256, 3 << 20, dtype=np.uint8)
+    v1 = mconn.stripe_put(name, a, n=2, mirror=True, seg_size=1 << 20)
+    v2 = mconn.stripe_put(name, b'second', level=npmu.PLACED)
+    assert (v1, v2) == (1, 2)
+    data, rep = mconn.stripe_get(name)
+    assert data == b'second' and rep.version == 2 and rep.lost == 0
+    back = np.zeros_like(a)
+    rep = mconn.stripe_read(name, back, version=1)
+    assert rep.length == a.nbytes and np.array_equal(back, a)
+    with pytest.raises(ValueError, match='needs 3145728'):
+        mconn.stripe_read(name, bytearray(10), version=1)
+    with pytest.raises(TypeError, match='read-only'):
+        mconn.stripe_read(name, b'x' * 10)
+    info = mconn.stripe_stat(name)
+    assert (info.k, info.m, info.n) == (1, 1, 2) and info.versions[0][0] == 2
+    assert all(m[2] == npmu.MemberState.OK for m in info.members)
+    assert mconn.stripe_rebuild(name).lost == 0
+    mconn.stripe_delete(name)
+    with pytest.raises(npmu.NotFoundError):
+        mconn.stripe_stat(name)
+
+
+def test_dataset_put_commit_read_pin(mconn, name):
+    """A dataset of two parts: a version is seen only once committed; parts read back by
+    range; pins and versions; bad parts and ranges raise."""
+    with mconn.open_dataset(name, parts=2, n=2, mirror=True, keep=2) as ds:
+        assert ds.latest() is None
+        parts = [np.full(10000, p + 1, dtype=np.int16) for p in range(2)]
+        for p in range(2):
+            ds.put(1, p, parts[p])
+        with pytest.raises(npmu.NotFoundError):
+            ds.part_size(1, 0)  # not complete yet
+        ds.commit(1, 100)
+        latest = ds.latest()
+        assert (latest.version, latest.label, latest.parts) == (1, 100, 2)
+        assert ds.part_size(1, 1) == parts[1].nbytes
+        back = np.zeros(100, dtype=np.int16)
+        ds.read_into(1, 1, 200, back)
+        assert (back == 2).all()
+        ds.pin(1)
+        for v in (2, 3):
+            for p in range(2):
+                ds.put(v, p, parts[p])
+            ds.commit(v, 100 * v)
+        assert [x.version for x in ds.versions()][:2] == [3, 2]
+        assert any(x.version == 1 and x.pinned for x in ds.versions())
+        ds.pin(1, pinned=False)
+        with pytest.raises(npmu.RangeError):
+            ds.read_into(3, 0, 19990, bytearray(100))
+        with pytest.raises(ValueError, match='part must be below'):
+            ds.put(4, 5000, b'x')
+        with pytest.raises(npmu.InvalidArgumentError):
+            ds.put(2, 0, b'x')  # versions only grow
+    assert ds.closed
+    with pytest.raises(ValueError, match='closed'):
+        ds.latest()
+    with mconn.open_dataset(name) as reader:  # parts=0: reading an existing one
+        assert reader.latest().label == 300
+    mconn.delete_dataset(name)
+    with pytest.raises(ValueError, match='parts'):
+        mconn.open_dataset(name, parts=5000)
