@@ -110,6 +110,7 @@ int npmu__unit_new(struct npmu__pool *pool, struct npmu__fabric *fab, struct npm
 	unit->pool = pool;
 	unit->fab = fab;
 	npmu__flush_init(&unit->flush, pool->fd);
+	npmu__prefetch_start(&unit->prefetch, pool->fd);
 	for (uint32_t i = 0; i < pool->meta.nregions; i++) {
 		int rc = entry_build(unit, &pool->meta.regions[i]);
 		if (rc != 0) {
@@ -129,6 +130,7 @@ void npmu__unit_delete(struct npmu__unit **unit_ptr)
 	struct npmu__unit *unit = *unit_ptr;
 	if (!unit)
 		return;
+	npmu__prefetch_stop(&unit->prefetch);
 	npmu__flush_fini(&unit->flush);
 	if (unit->flush.requests)
 		LOG_INFO("unit: %llu persist requests made durable by %llu flushes (group commit)",
@@ -399,7 +401,7 @@ int npmu__unit_grant(struct npmu__unit *unit, const char *name, uint32_t access,
 		return rc;
 	}
 	e->nmr++;
-	npmu__window_prefetch(e->win); /* the holder's first transfers find the pages in memory */
+	npmu__window_prefetch(e->win, &unit->prefetch); /* the holder's transfers find its pages */
 	region_info(r, info);
 	ai->key = e->mr[slot].key;
 	ai->base = unit->fab->virt_addr ? (uint64_t)(uintptr_t)e->win->addr : 0;

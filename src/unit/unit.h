@@ -25,6 +25,7 @@ struct npmu__unit {
 	uint32_t nentries;
 	struct npmu__tpt_entry *entries; /* one per region, same count as pool->meta */
 	struct npmu__flush flush;        /* PERSISTs answered once it runs (group commit) */
+	struct npmu__prefetch prefetch;  /* regions opened, read ahead in the background */
 };
 
 /*

@@ -32,7 +32,7 @@ void npmu__window_delete(struct npmu__window **win_ptr)
  * into each page faults; the file system's fault handler works on the whole folio the page
  * lies in, so with the large folios fault read-ahead builds, rewriting a flushed region costs
  * each page a whole folio's work (measured: a flushed region rewritten at half the speed of a
- * dirty one). Read-ahead is asked for explicitly instead (npmu__window_prefetch).
+ * dirty one). Read-ahead is asked for explicitly instead (npmu__window_prefetch, prefetch.h).
  */
 static void page_per_folio(void *addr, uint64_t len)
 {
@@ -40,15 +40,13 @@ static void page_per_folio(void *addr, uint64_t len)
 		LOG_DEBUG("window: madvise(MADV_RANDOM): %s", strerror(errno));
 }
 
-/* npmu__window_prefetch -- start reading the whole window into memory in the background, so
- * the remote reads and writes that follow an open find their pages there. */
-void npmu__window_prefetch(struct npmu__window *win)
+/* npmu__window_prefetch -- queue every extent of the window in pf, to be read in the
+ * background. */
+void npmu__window_prefetch(const struct npmu__window *win, struct npmu__prefetch *pf)
 {
 	for (uint32_t e = 0; e < win->nmaps; e++) {
-		uint64_t len = e + 1 < win->nmaps ? win->map_off[e + 1] - win->map_off[e]
-						  : win->mapped - win->map_off[e];
-		if (madvise(pmem2_map_get_address(win->maps[e]), len, MADV_WILLNEED) != 0)
-			LOG_DEBUG("window: madvise(MADV_WILLNEED): %s", strerror(errno));
+		uint64_t end = e + 1 < win->nmaps ? win->map_off[e + 1] : win->mapped;
+		npmu__prefetch_add(pf, win->file_off[e], end - win->map_off[e]);
 	}
 }
 

@@ -7,6 +7,7 @@
 
 #include "flush.h"
 #include "pool.h"
+#include "prefetch.h"
 
 /*
  * A window is a contiguous virtual range reserved with libpmem2 into which each extent of a
@@ -24,8 +25,9 @@ struct npmu__window {
 	uint64_t mapped;           /* bytes mapped (whole pages) */
 };
 
-/* npmu__window_prefetch -- start reading the whole window into memory in the background. */
-void npmu__window_prefetch(struct npmu__window *win);
+/* npmu__window_prefetch -- queue every extent of the window in pf, to be read in the
+ * background. */
+void npmu__window_prefetch(const struct npmu__window *win, struct npmu__prefetch *pf);
 
 /* npmu__window_new -- reserve a window and map every extent of region r from the pool. */
 int npmu__window_new(struct npmu__pool *pool, const struct npmu__region_meta *r,
