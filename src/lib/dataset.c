@@ -31,6 +31,19 @@ struct npmu_dataset {
 	struct npmu__stripe_reader *catalog;  /* the catalog, kept open: read at every put */
 };
 
+/* A handle of a job of up to this many processes keeps the catalog open between its reads
+ * (each copy of the catalog has NPMU_RIGHTS_MAX = 64 rights, one per reader that holds it
+ * open: every process of a larger job keeping one would leave none for the rest). */
+#define CATALOG_KEPT_PARTS_MAX 32u
+
+/* catalog_via -- the reader through which ds reads its catalog: its own, kept open, for a
+ * job of up to CATALOG_KEPT_PARTS_MAX processes that puts; NULL (opened for each read) for a
+ * larger job, or a handle that only reads. */
+static struct npmu__stripe_reader **catalog_via(struct npmu_dataset *ds)
+{
+	return ds->parts && ds->parts <= CATALOG_KEPT_PARTS_MAX ? &ds->catalog : NULL;
+}
+
 /* slot_of -- the slot of entry p in *arr of *n (grown as needed), or NULL without memory. */
 static void **slot_of(void ***arr, uint32_t *n, uint32_t p)
 {
@@ -198,7 +211,7 @@ int npmu_dataset_open(struct npmu_conn *conn, const char *name,
 	snprintf(ds->name, sizeof(ds->name), "%s", name);
 	ds->parts = cfg ? cfg->parts : 0;
 	ds->durability = cfg && cfg->durability ? cfg->durability : NPMU_PERSISTENT;
-	int rc = read_catalog(conn, name, &ds->cat, &ds->catalog);
+	int rc = read_catalog(conn, name, &ds->cat, catalog_via(ds));
 	if (rc == NPMU_E_NOENT && ds->cat.flags == 0 && ds->parts) {
 		struct npmu__ds_catalog want;
 		char cname[NPMU_NAME_MAX + 1];
@@ -208,7 +221,7 @@ int npmu_dataset_open(struct npmu_conn *conn, const char *name,
 			rc = npmu__stripe_update(conn, cname, &cc, -1, create_fn, &want);
 		}
 		if (rc == 0)
-			rc = read_catalog(conn, name, &ds->cat, &ds->catalog);
+			rc = read_catalog(conn, name, &ds->cat, catalog_via(ds));
 		if (rc == 0)
 			LOG_INFO("dataset %s: %u+%u over %u units, keeping %u versions", name,
 				 ds->cat.k, ds->cat.m, ds->cat.n, ds->cat.keep);
@@ -240,7 +253,7 @@ static int put_check(struct npmu__stripe_put_opts *o, void *arg)
 {
 	struct put_arg *a = arg;
 	struct npmu_dataset *ds = a->ds;
-	int rc = read_catalog(ds->conn, ds->name, &ds->cat, &ds->catalog);
+	int rc = read_catalog(ds->conn, ds->name, &ds->cat, catalog_via(ds));
 	if (rc != 0)
 		return rc;
 	const struct npmu__ds_catalog *cat = &ds->cat;
@@ -311,7 +324,9 @@ static int gather_parts(const struct commit_arg *a, struct npmu__ds_version *v)
 		char pname[NPMU_NAME_MAX + 1];
 		part_name(a->ds->name, p, pname);
 		struct npmu__stripe_version sv;
-		int rc = npmu__stripe_find(a->ds->conn, pname, a->version, &sv);
+		struct npmu__stripe_reader **r = reader_of(a->ds, p);
+		int rc = r ? npmu__stripe_reader_find(r, a->ds->conn, pname, a->version, &sv)
+			   : NPMU_E_NOMEM;
 		if (rc == NPMU_E_NOENT)
 			LOG_WARN("dataset %s: part %u (%s) holds no version %llu: not committed",
 				 a->ds->name, p, pname, (unsigned long long)a->version);
@@ -394,7 +409,7 @@ int npmu_dataset_latest(struct npmu_dataset *ds, struct npmu_dataset_version *ou
 {
 	if (!ds || !out)
 		return NPMU_E_INVAL;
-	int rc = read_catalog(ds->conn, ds->name, &ds->cat, &ds->catalog);
+	int rc = read_catalog(ds->conn, ds->name, &ds->cat, catalog_via(ds));
 	if (rc != 0)
 		return rc;
 	if (!ds->cat.nversions)
@@ -409,7 +424,7 @@ int npmu_dataset_versions(struct npmu_dataset *ds, struct npmu_dataset_version *
 {
 	if (!ds || !list || !count)
 		return NPMU_E_INVAL;
-	int rc = read_catalog(ds->conn, ds->name, &ds->cat, &ds->catalog);
+	int rc = read_catalog(ds->conn, ds->name, &ds->cat, catalog_via(ds));
 	if (rc != 0)
 		return rc;
 	*list = calloc(ds->cat.nversions ? ds->cat.nversions : 1, sizeof(**list));
@@ -426,7 +441,7 @@ int npmu_dataset_versions(struct npmu_dataset *ds, struct npmu_dataset_version *
 static const struct npmu__ds_version *listed(struct npmu_dataset *ds, uint64_t version, int *rc)
 {
 	const struct npmu__ds_version *v = npmu__ds_find(&ds->cat, version);
-	if (!v && (*rc = read_catalog(ds->conn, ds->name, &ds->cat, &ds->catalog)) != 0)
+	if (!v && (*rc = read_catalog(ds->conn, ds->name, &ds->cat, catalog_via(ds))) != 0)
 		return NULL;
 	if (!(v = npmu__ds_find(&ds->cat, version))) {
 		LOG_WARN("dataset %s: version %llu is not complete, or no longer kept", ds->name,
@@ -456,7 +471,7 @@ int npmu_dataset_part_size(struct npmu_dataset *ds, uint64_t version, uint32_t p
  * catalog, read again, no longer keeps it; else NPMU_E_LOST naming the part. */
 static int part_gone(struct npmu_dataset *ds, uint64_t version, uint32_t part, const char *pname)
 {
-	int rc = read_catalog(ds->conn, ds->name, &ds->cat, &ds->catalog);
+	int rc = read_catalog(ds->conn, ds->name, &ds->cat, catalog_via(ds));
 	if (rc != 0)
 		return rc;
 	if (!npmu__ds_find(&ds->cat, version)) {
@@ -553,7 +568,7 @@ int npmu_dataset_pin(struct npmu_dataset *ds, uint64_t version, int pinned)
 	struct npmu_stripe_cfg cc = catalog_cfg(&ds->cat);
 	struct pin_arg a = {ds->name, version, pinned};
 	int rc = npmu__stripe_update(ds->conn, cname, &cc, -1, pin_fn, &a);
-	return rc == 0 ? read_catalog(ds->conn, ds->name, &ds->cat, &ds->catalog) : rc;
+	return rc == 0 ? read_catalog(ds->conn, ds->name, &ds->cat, catalog_via(ds)) : rc;
 }
 
 /* npmu_dataset_close -- free the handle. */

@@ -804,51 +804,86 @@ static int place_members(struct set *s, const struct npmu__stripe_layout *l, con
 	return rc ? drop_failed(s, l, t, who, nt, rc) : 0;
 }
 
+#define PUT_BATCH_PARITY (8u << 20) /* parity bytes of the groups encoded before a transfer */
+#define PUT_BATCH_MAX 16u              /* groups in one transfer at most */
+
+/* put_batch_of -- the groups one transfer of a put carries: as many as PUT_BATCH_PARITY of
+ * parity holds (each transfer waits for all it carries; fewer, larger ones keep every member's
+ * window of writes busy), at least one, and few enough that a put reports its progress (once a
+ * batch) four times when it has four groups or more. */
+static uint32_t put_batch_of(const struct npmu__stripe_layout *l)
+{
+	uint64_t per = (uint64_t)l->m * l->seg_size;
+	uint64_t b = per ? PUT_BATCH_PARITY / per : PUT_BATCH_MAX;
+	uint64_t quarter = ((uint64_t)l->ngroups + 3) / 4;
+	b = b > PUT_BATCH_MAX ? PUT_BATCH_MAX : b;
+	b = b > quarter ? quarter : b;
+	return (uint32_t)(b < 1 ? 1 : b);
+}
+
+/* put_groups -- groups [g0, g0 + nb) encoded (parity into parbuf, checksums into mf) and
+ * written to the members that are open, each member's pieces in one transfer with the others';
+ * iov has room for n * nb pieces. */
+static int put_groups(struct set *s, const struct npmu__stripe_layout *l, const struct npmu__ec *ec,
+		      const void *data, uint32_t g0, uint32_t nb, uint8_t *pad, uint8_t *parbuf,
+		      struct npmu_iov *iov, struct npmu__stripe_manifest *mf)
+{
+	uint64_t doff = npmu__stripe_data_off(&s->shape, mf->slot);
+	uint32_t cnt[NPMU_STRIPE_UNITS_MAX] = {0};
+	for (uint32_t b = 0; b < nb; b++) {
+		uint32_t g = g0 + b;
+		uint8_t *dp[NPMU_EC_K_MAX], *pp[NPMU_EC_M_MAX];
+		for (uint32_t j = 0; j < l->m; j++)
+			pp[j] = parbuf + ((size_t)b * l->m + j) * l->seg_size;
+		encode_group(ec, l, data, g, dp, pad, pp, mf->csums + (size_t)g * (l->k + l->m));
+		for (uint32_t j = 0; j < l->k + l->m; j++) {
+			uint32_t i = npmu__stripe_member_of(l, g, j);
+			iov[(size_t)i * nb + cnt[i]++] = (struct npmu_iov){
+				doff + (uint64_t)g * l->seg_size, j < l->k ? dp[j] : pp[j - l->k],
+				l->seg_size};
+		}
+	}
+	struct npmu__xfer_target t[NPMU_STRIPE_UNITS_MAX];
+	uint32_t who[NPMU_STRIPE_UNITS_MAX];
+	int nt = 0;
+	for (uint32_t i = 0; i < s->n; i++) {
+		struct member *mb = &s->mem[i];
+		if (!cnt[i] || !mb->r || mb->state != NPMU_MEMBER_OK)
+			continue; /* lost: a degraded put (check_degraded) */
+		t[nt] = member_target(mb, &iov[(size_t)i * nb], (int)cnt[i]);
+		who[nt++] = i;
+	}
+	int rc = nt ? npmu__transfer(t, nt, 1, NULL, 0, 0) : 0;
+	return rc ? drop_failed(s, l, t, who, nt, rc) : 0;
+}
+
 /* put_data -- S1: every group's k data and m parity sub-segments written to the members that
- * are open, all at once (made durable with the manifests: put_manifests); their checksums into
- * mf. Stops as soon as the set is taken over. */
+ * are open, a batch of groups at a time (made durable with the manifests: put_manifests); their
+ * checksums into mf. Stops as soon as the set is taken over. */
 static int put_data(struct set *s, const struct npmu__stripe_layout *l, const void *data,
 		    uint64_t len, struct npmu__lease_holder *lh,
 		    struct npmu__stripe_manifest *mf, npmu_progress_fn progress, void *arg)
 {
-	const struct npmu__stripe_member *h = &s->shape;
-	uint64_t doff = npmu__stripe_data_off(h, mf->slot);
 	struct npmu__ec ec;
 	int rc = npmu__ec_init(&ec, (int)l->k, (int)l->m);
+	uint32_t batch = put_batch_of(l);
 	uint8_t *pad = malloc((size_t)l->k * l->seg_size);
-	uint8_t *parbuf = malloc((size_t)l->m * l->seg_size);
-	if (rc == 0 && (!pad || !parbuf))
+	uint8_t *parbuf = malloc((size_t)batch * l->m * l->seg_size);
+	struct npmu_iov *iov = malloc((size_t)s->n * batch * sizeof(*iov));
+	if (rc == 0 && (!pad || !parbuf || !iov))
 		rc = NPMU_E_NOMEM;
-	for (uint32_t g = 0; rc == 0 && g < l->ngroups; g++) {
-		uint8_t *dp[NPMU_EC_K_MAX], *pp[NPMU_EC_M_MAX];
-		for (uint32_t j = 0; j < l->m; j++)
-			pp[j] = parbuf + (size_t)j * l->seg_size;
-		encode_group(&ec, l, data, g, dp, pad, pp, mf->csums + (size_t)g * (l->k + l->m));
-		struct npmu__xfer_target t[NPMU_EC_K_MAX + NPMU_EC_M_MAX];
-		struct npmu_iov iov[NPMU_EC_K_MAX + NPMU_EC_M_MAX];
-		uint32_t who[NPMU_EC_K_MAX + NPMU_EC_M_MAX];
-		int nt = 0;
-		for (uint32_t j = 0; j < l->k + l->m; j++) {
-			uint32_t i = npmu__stripe_member_of(l, g, j);
-			struct member *mb = &s->mem[i];
-			if (!mb->r || mb->state != NPMU_MEMBER_OK)
-				continue; /* lost: a degraded put (check_degraded) */
-			iov[nt] = (struct npmu_iov){doff + (uint64_t)g * l->seg_size,
-						    j < l->k ? dp[j] : pp[j - l->k], l->seg_size};
-			t[nt] = member_target(mb, &iov[nt], 1);
-			who[nt++] = i;
-		}
-		rc = npmu__transfer(t, nt, 1, NULL, 0, 0);
-		if (rc != 0 && !atomic_load(&lh->fenced))
-			rc = drop_failed(s, l, t, who, nt, rc);
-		if (rc == 0 && atomic_load(&lh->fenced))
+	for (uint32_t g0 = 0; rc == 0 && g0 < l->ngroups; g0 += batch) {
+		uint32_t nb = l->ngroups - g0 < batch ? l->ngroups - g0 : batch;
+		rc = put_groups(s, l, &ec, data, g0, nb, pad, parbuf, iov, mf);
+		if (atomic_load(&lh->fenced))
 			rc = NPMU_E_FENCED; /* taken over: stop (the members' keys are dead anyway) */
-		if (progress)
-			progress((uint64_t)(g + 1) * l->k * l->seg_size < len
-					 ? (uint64_t)(g + 1) * l->k * l->seg_size : len, len, arg);
+		uint64_t done = (uint64_t)(g0 + nb) * l->k * l->seg_size;
+		if (rc == 0 && progress)
+			progress(done < len ? done : len, len, arg);
 	}
 	free(pad);
 	free(parbuf);
+	free(iov);
 	return rc;
 }
 
@@ -2105,6 +2140,38 @@ int npmu__stripe_reader_read(struct npmu__stripe_reader **r, struct npmu_conn *c
 			 (unsigned long long)off, (unsigned long long)(off + len),
 			 (unsigned long long)version, rep->which);
 	return rc;
+}
+
+/* npmu__stripe_reader_find -- npmu__stripe_find through *r (stripe_ops.h). */
+int npmu__stripe_reader_find(struct npmu__stripe_reader **r, struct npmu_conn *conn,
+			     const char *name, uint64_t version, struct npmu__stripe_version *out)
+{
+	if (!r || !out || !version)
+		return NPMU_E_INVAL;
+	for (int attempt = 0; attempt < 2; attempt++) {
+		if (!*r) {
+			struct set *s;
+			int rc = set_open(conn, name, NPMU_ACCESS_READ, 0, &s);
+			if (rc != 0)
+				return rc;
+			*r = (struct npmu__stripe_reader *)s;
+			attempt = 1; /* just opened: its answer is the answer */
+		} else {
+			refresh_manifests((struct set *)*r);
+		}
+		struct set *s = (struct set *)*r;
+		const struct npmu__stripe_manifest *mf = exact(s, version);
+		if (mf) {
+			*out = (struct npmu__stripe_version){.version = mf->version,
+							     .length = mf->layout.length,
+							     .length_csum = mf->length_csum,
+							     .members = holders_of(s, version)};
+			return 0;
+		}
+		if (attempt == 0)
+			npmu__stripe_reader_close(r); /* a member re-placed since: once more */
+	}
+	return NPMU_E_NOENT;
 }
 
 /* members_agree -- whether every member open holds a manifest of the newest version any of them

@@ -102,6 +102,12 @@ int npmu__stripe_reader_read(struct npmu__stripe_reader **r, struct npmu_conn *c
 			     void *buf, uint64_t len, struct npmu_stripe_report *rep);
 void npmu__stripe_reader_close(struct npmu__stripe_reader **r);
 
+/* npmu__stripe_reader_find -- npmu__stripe_find through *r (opened at the first call): the
+ * members' manifests read again; a version they do not hold is looked for once more in the set
+ * opened again from pmmd's list of members. */
+int npmu__stripe_reader_find(struct npmu__stripe_reader **r, struct npmu_conn *conn,
+			     const char *name, uint64_t version, struct npmu__stripe_version *out);
+
 /*
  * npmu__stripe_get_newest -- npmu_stripe_get of the newest version, with no fall back: when it
  * cannot be restored, the error (NPMU_E_LOST, NPMU_E_CORRUPT; rep says which members), never an
