@@ -25,6 +25,8 @@ struct npmu__unit {
 	uint32_t nentries;
 	struct npmu__tpt_entry *entries; /* one per region, same count as pool->meta */
 	struct npmu__flush flush;        /* PERSISTs answered once it runs (group commit) */
+	_Atomic uint64_t fences;         /* fence operations (metrics.h) */
+	_Atomic uint64_t fenced_rights;  /* read-write rights they closed */
 };
 
 /*
