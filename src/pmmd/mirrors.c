@@ -456,6 +456,7 @@ int npmu__mirror_create(struct npmu__units *us, const struct npmu__request *req,
 		drop_copy(us, a, req->name);
 		return rc;
 	}
+	saw(us, req->name, &m);
 	LOG_INFO("region %s: mirrored on %s and %s", req->name, us->u[a].addr, us->u[b].addr);
 	return 0;
 }
