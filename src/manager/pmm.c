@@ -600,6 +600,14 @@ int npmu__pmm_handle(struct npmu__pmm *pmm, const char *who, uint16_t type,
 			return NPMU_E_ACCESS;
 		npmu__reply_info_put(reply, &info);
 		return 0;
+	case NPMU_MSG_WHERE: {
+		struct npmu_region_place place;
+		if (!rights)
+			return NPMU_E_ACCESS;
+		if ((rc = pmm->ops->where(pmm->unit, req->name, &place)) == 0)
+			npmu__reply_where_put(reply, &place);
+		return rc;
+	}
 	case NPMU_MSG_OPEN: return open_region(pmm, who, req, rights, &info, reply);
 	case NPMU_MSG_LEASE:
 		if (!(rights & (req->lease_op == NPMU__LEASE_QUERY ? NPMU_RIGHT_READ : NPMU_RIGHT_WRITE)))

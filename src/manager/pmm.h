@@ -62,6 +62,8 @@ struct npmu__unit_ops {
 		      struct npmu__cursor *reply);
 	/* units -- append the UNITS reply body: every unit with its state and capacity */
 	int (*units)(void *unit, struct npmu__cursor *reply);
+	/* where -- the units holding region name's copies */
+	int (*where)(void *unit, const char *name, struct npmu_region_place *place);
 };
 
 struct npmu__credentials;

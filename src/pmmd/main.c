@@ -175,7 +175,7 @@ static int apply(struct pmmd *p, const struct npmu__config_entry *e)
 	case 'l':
 		if (npmu__split_hostport(v, p->host, sizeof(p->host), p->port, sizeof(p->port),
 					 PMMD_DEFAULT_PORT) != 0) {
-			fprintf(stderr, "pmmd: %s '%s': expected HOST:PORT\n", where, v);
+			fprintf(stderr, "pmmd: %s '%s': invalid address (expected HOST:PORT)\n", where, v);
 			return 2;
 		}
 		p->listen = v;

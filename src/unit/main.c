@@ -127,7 +127,7 @@ static int apply(struct npmud *d, const struct npmu__config_entry *e)
 	case 'p': d->pool_path = v; break;
 	case 's':
 		if (npmu__size_parse(v, &d->size) != 0) {
-			fprintf(stderr, "npmud: %s '%s': not a size (examples: 1048576, 64M, 4G)\n",
+			fprintf(stderr, "npmud: %s '%s': invalid size (examples: 1048576, 64M, 4G)\n",
 				where, v);
 			return 2;
 		}
@@ -135,7 +135,7 @@ static int apply(struct npmud *d, const struct npmu__config_entry *e)
 	case 'l':
 		if (npmu__split_hostport(v, d->host, sizeof(d->host), d->port, sizeof(d->port),
 					 NPMU_DEFAULT_PORT) != 0) {
-			fprintf(stderr, "npmud: %s '%s': expected HOST:PORT\n", where, v);
+			fprintf(stderr, "npmud: %s '%s': invalid address (expected HOST:PORT)\n", where, v);
 			return 2;
 		}
 		d->listen = v;

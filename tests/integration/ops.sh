@@ -137,10 +137,19 @@ expect_metric pmmd npmu_lease_takeovers_total -eq 1
 fences=$(( $(metric u1 npmu_fences_total) + $(metric u2 npmu_fences_total) ))
 [ "$fences" -ge 2 ] || fail "units fenced $fences times (the first primary's start and the takeover: 2)"
 
+# where regions are, a unit's counters and the live view, through the npmu command
+expect 0 "r1 .* $u1" "$npmu" region ls
+expect 0 "npmu_persist_bytes_total +[0-9]{6,}" "$npmu" unit stat "$(cat "$dir/u1.metrics")"
+expect 0 '"metric":"npmu_regions","labels":"","value":"1"' "$npmu" --json unit stat "$(cat "$dir/u1.metrics")"
+expect 1 "unit stat: http://127.0.0.1:1/metrics" "$npmu" unit stat 127.0.0.1:1
+expect 0 "$u1 +up .*r1 .* $u1 .*s1 " "$npmu" top --count 1 --metrics "$(cat "$dir/pmmd.metrics")"
+expect 0 "leases: 0 held, 0 lapsed; 1 takeovers" "$npmu" top --count 2 --interval 1 --metrics "$(cat "$dir/pmmd.metrics")"
+
 # a unit away: a mirrored region's writer goes on degraded, its copy there is recorded stale,
 # and the library's lines about it reach the application's sink, not stderr
 expect 0 "m1" "$npmu" region create m1 256K --mirror --unit "$u1" --mirror-unit "$u2"
 expect_metric pmmd 'npmu_mirror_copies{state="in-sync"}' -eq 2
+expect 0 "\"units\":\[\"($u1\",\"$u2|$u2\",\"$u1)\"\]" "$npmu" --json region stat m1
 "$client" degraded m1 "$dir/go" >"$dir/degraded.out" 2>"$dir/degraded.err" &
 writer=$!; pids+=($writer)
 wait_file "$dir/degraded.out"
