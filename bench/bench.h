@@ -17,6 +17,7 @@ struct bench_env {
 	const char *unit;      /* one npmud with its embedded manager */
 	const char *shm_unit;  /* the same on libfabric's shm provider (NULL: not measured) */
 	pid_t unit_pid;        /* for its CPU use */
+	const char *unit_metrics; /* its metrics endpoint HOST:PORT (NULL: no scrape section) */
 	const char *pmmd;      /* a pmmd over six units (mirrors, striped sets) */
 	pid_t pmmd_pid;        /* for its memory (0: unknown) */
 	const char *redis;     /* HOST:PORT of a redis-server with an append-only file, or NULL */
@@ -98,6 +99,7 @@ int takeover_primary_main(const char *server, const char *name, uint64_t size);
 void bench_scale(const struct bench_env *env);
 int scale_client_main(int argc, char **argv);
 void bench_memory(const struct bench_env *env);
+void bench_scrape(const struct bench_env *env);
 void bench_dataset(const struct bench_env *env);
 int ds_worker_main(int argc, char **argv);
 int mem_client_main(int argc, char **argv);

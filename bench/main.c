@@ -23,8 +23,12 @@ static const char usage[] =
 	"  --quick             fewer repetitions: a smoke run, not figures to report\n"
 	"  --sections LIST     only these sections, comma-separated, of: memcpy, transport,\n"
 	"                      commit, group, catchup, takeover, scale, mirrored, striped,\n"
-	"                      dataset, memory, shm, python\n"
-	"  --shm-unit NAME:N   an npmud on the shm provider (same host), measured next to --unit\n";
+	"                      dataset, memory, shm, scrape, python\n"
+	"  --shm-unit NAME:N   an npmud on the shm provider (same host), measured next to --unit\n"
+	"  --unit-metrics HOST:PORT\n"
+	"                      --unit's metrics endpoint (npmud --metrics): the scrape section\n"
+	"                      (NPMU_BENCH_SCRAPE_N: writes per block, for a smoke run;\n"
+	"                      NPMU_BENCH_SCRAPE_MS: between scrapes, default 10, 0: none)\n";
 
 /* wanted -- whether section `name` is in the comma-separated list (NULL: every section). */
 static bool wanted(const char *list, const char *name)
@@ -61,6 +65,7 @@ int main(int argc, char **argv)
 		{"pmmd-pid", required_argument, NULL, 'P'},
 		{"sections", required_argument, NULL, 's'},
 		{"shm-unit", required_argument, NULL, 'm'},
+		{"unit-metrics", required_argument, NULL, 'M'},
 		{NULL, 0, NULL, 0}};
 	int c;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -77,6 +82,7 @@ int main(int argc, char **argv)
 		case 'P': env.pmmd_pid = atoi(optarg); break;
 		case 's': sections = optarg; break;
 		case 'm': env.shm_unit = optarg; break;
+		case 'M': env.unit_metrics = optarg; break;
 		case 'h': fputs(usage, stdout); return 0;
 		default: fputs(usage, stderr); return 2;
 		}
@@ -119,6 +125,8 @@ int main(int argc, char **argv)
 		bench_memory(&env);
 	if (wanted(sections, "shm") && env.shm_unit)
 		bench_shm(&env);
+	if (wanted(sections, "scrape") && env.unit_metrics)
+		bench_scrape(&env);
 #ifdef NPMU_BENCH_PYTHON
 	if (wanted(sections, "python"))
 		bench_python(&env);

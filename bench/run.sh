@@ -22,6 +22,7 @@ wait_file() { for _ in $(seq 1000); do [ -s "$1" ] && return 0; sleep 0.01; done
 
 "$build/bench/npmu_bench" --raw-target "$dir/raw.addr" & raw_pid=$!; pids+=($raw_pid)
 "$build/npmud" --pool "$dir/bench.pool" --size 4G --listen 127.0.0.1:0 --addr-file "$dir/npmu.addr" \
+  --metrics 127.0.0.1:0 --metrics-addr-file "$dir/npmu.metrics" \
   2>"$dir/npmud.log" & unit_pid=$!; pids+=($unit_pid)
 # the same kind of unit on libfabric's shm provider (same host only), named after this run
 "$build/npmud" --pool "$dir/shm.pool" --size 256M --provider shm --listen "npmu-bench-$$" \
@@ -55,6 +56,7 @@ if command -v redis-server > /dev/null; then
 fi
 [ ${#redis[@]} -gt 0 ] || echo "bench: no redis-server could be started: the Redis baselines are left out"
 wait_file "$dir/raw.addr"; wait_file "$dir/npmu.addr"; wait_file "$dir/pmmd.addr"; wait_file "$dir/shm.addr"
+wait_file "$dir/npmu.metrics"
 
 fi_ver=$(fi_info --version 2>/dev/null | awk '/libfabric:/ {print $2}')
 export NPMU_BENCH_COMMIT=$(git -C "$here/.." rev-parse --short HEAD 2>/dev/null || echo unknown)
@@ -64,7 +66,8 @@ export NPMU_BENCH_COMMIT=$(git -C "$here/.." rev-parse --short HEAD 2>/dev/null 
        "commit $NPMU_BENCH_COMMIT, $(date -u +%Y-%m-%d)"
   "$build/bench/npmu_bench" --raw "$(cat "$dir/raw.addr")" --raw-pid "$raw_pid" \
     --unit "$(cat "$dir/npmu.addr")" --unit-pid "$unit_pid" --pmmd "$(cat "$dir/pmmd.addr")" --pmmd-pid "$pmmd_pid" \
-    --shm-unit "$(cat "$dir/shm.addr")" "${redis[@]}" --dir "$dir" --out "$out" "$@"
+    --shm-unit "$(cat "$dir/shm.addr")" --unit-metrics "$(cat "$dir/npmu.metrics")" "${redis[@]}" \
+    --dir "$dir" --out "$out" "$@"
 } | tee "$out/report.txt"
 if [[ " $* " == *" --sections "* ]]; then
   echo "bench: some sections only: no plots"

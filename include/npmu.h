@@ -175,6 +175,18 @@ struct npmu_region_opts {
 NPMU_API int npmu_region_create_ex(struct npmu_conn *conn, const char *name, uint64_t size,
 				   const struct npmu_region_opts *opts, struct npmu_region_info *info);
 
+/* Where a region's copies are (npmu_region_where). */
+#define NPMU_PLACE_COPIES 2
+struct npmu_region_place {
+	uint32_t count;                        /* copies: 1, or 2 for a mirrored region */
+	char unit[NPMU_PLACE_COPIES][128];     /* the unit of each ("host:port") */
+};
+
+/* npmu_region_where -- the units holding region NAME (a manager of several units knows; a
+ * unit's embedded manager names itself). NPMU_E_VERSION from a manager too old to say. */
+NPMU_API int npmu_region_where(struct npmu_conn *conn, const char *name,
+			       struct npmu_region_place *place);
+
 /* npmu_region_delete -- delete a region; every right to it is revoked at once. */
 NPMU_API int npmu_region_delete(struct npmu_conn *conn, const char *name);
 

@@ -12,6 +12,10 @@ packages=(
   libisal-dev                   # checksums (CRC-64) and erasure coding
   libsodium-dev                 # CSPRNG keys, authentication, encryption
   libcmocka-dev                 # unit tests
+  libmicrohttpd-dev             # the daemons' metrics endpoint (--metrics)
+  libsystemd-dev                # systemd's notifications (Type=notify, watchdog); optional
+  libcurl4-openssl-dev          # npmu unit stat and npmu top read the daemons' metrics
+  curl                          # tests: scraping the metrics
   iproute2 procps               # tests: network namespaces, process checks
   python3                       # tests: scripts/check-layers.py
   openmpi-bin libopenmpi-dev    # examples/mpi_heat.c and its test (a real MPI job)

@@ -1,9 +1,14 @@
-/* daemon.c -- start-up helpers shared by npmud and pmmd. */
+/* daemon.c -- start-up helpers shared by npmud and pmmd, and their notifications to systemd. */
 #include "daemon.h"
 
 #include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <sys/signalfd.h>
+#ifdef NPMU_HAVE_SYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
 
 /* npmu__daemon_stop_fd -- a signalfd for SIGINT and SIGTERM; SIGPIPE ignored. */
 int npmu__daemon_stop_fd(void)
@@ -30,3 +35,70 @@ int npmu__daemon_write_addr(const char *path, const char *addr)
 		return -1;
 	return rename(tmp, path);
 }
+
+#ifdef NPMU_HAVE_SYSTEMD
+/* notify -- one notification: state ("READY=1") and a STATUS= line from fmt. */
+static void notify(const char *state, const char *fmt, va_list ap)
+{
+	char status[512];
+	vsnprintf(status, sizeof(status), fmt, ap);
+	sd_notifyf(0, "%s\nSTATUS=%s", state, status);
+}
+
+/* npmu__daemon_ready -- READY=1 and the status. */
+void npmu__daemon_ready(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	notify("READY=1", fmt, ap);
+	va_end(ap);
+}
+
+/* npmu__daemon_stopping -- STOPPING=1 and the status. */
+void npmu__daemon_stopping(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	notify("STOPPING=1", fmt, ap);
+	va_end(ap);
+}
+
+/* npmu__daemon_watchdog_ms -- half of $WATCHDOG_USEC, when it is meant for this process. */
+unsigned npmu__daemon_watchdog_ms(void)
+{
+	uint64_t usec = 0;
+	if (sd_watchdog_enabled(0, &usec) <= 0 || usec == 0)
+		return 0;
+	uint64_t ms = usec / 2000;
+	return ms ? (unsigned)ms : 1;
+}
+
+/* npmu__daemon_watchdog -- WATCHDOG=1. */
+void npmu__daemon_watchdog(void)
+{
+	sd_notify(0, "WATCHDOG=1");
+}
+#else
+/* npmu__daemon_ready -- (built without libsystemd) nothing. */
+void npmu__daemon_ready(const char *fmt, ...)
+{
+	(void)fmt;
+}
+
+/* npmu__daemon_stopping -- (built without libsystemd) nothing. */
+void npmu__daemon_stopping(const char *fmt, ...)
+{
+	(void)fmt;
+}
+
+/* npmu__daemon_watchdog_ms -- (built without libsystemd) no watchdog. */
+unsigned npmu__daemon_watchdog_ms(void)
+{
+	return 0;
+}
+
+/* npmu__daemon_watchdog -- (built without libsystemd) nothing. */
+void npmu__daemon_watchdog(void)
+{
+}
+#endif

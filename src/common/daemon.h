@@ -1,4 +1,5 @@
-/* daemon.h -- what npmud and pmmd share at start-up: the stop signal and the address file. */
+/* daemon.h -- what npmud and pmmd share at start-up and while they run: the stop signal, the
+ * address file, and what they tell systemd. */
 #ifndef NPMU_DAEMON_H
 #define NPMU_DAEMON_H
 
@@ -9,5 +10,24 @@ int npmu__daemon_stop_fd(void);
 /* npmu__daemon_write_addr -- publish the address served on, atomically (temporary file, then
  * rename), for scripts and tests waiting on it. 0 or -1 with errno. */
 int npmu__daemon_write_addr(const char *path, const char *addr);
+
+/*
+ * Under systemd (Type=notify, $NOTIFY_SOCKET set) the daemons say when they are ready, what
+ * they are doing and when they stop, and, with WatchdogSec= ($WATCHDOG_USEC), show they are
+ * alive from their request loop. Without $NOTIFY_SOCKET, or in a build without libsystemd,
+ * these do nothing.
+ */
+/* npmu__daemon_ready -- READY=1 with a STATUS= line (printf-style). */
+void npmu__daemon_ready(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* npmu__daemon_stopping -- STOPPING=1 with a STATUS= line. */
+void npmu__daemon_stopping(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* npmu__daemon_watchdog_ms -- how often the loop must call npmu__daemon_watchdog (half the
+ * watchdog timeout systemd set for this process); 0 without a watchdog. */
+unsigned npmu__daemon_watchdog_ms(void);
+
+/* npmu__daemon_watchdog -- WATCHDOG=1: the request loop is alive. */
+void npmu__daemon_watchdog(void);
 
 #endif

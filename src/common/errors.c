@@ -90,3 +90,26 @@ bool npmu__is_error(int code)
 {
 	return code <= NPMU_E_INVAL && code >= NPMU_E_CONFIG;
 }
+
+/* npmu__error_name -- a short name for 0 ("ok") and each NPMU_E_* code ("noent"), for metric
+ * labels; "other" for anything else. */
+const char *npmu__error_name(int code)
+{
+	static const char *const names[] = {
+		"ok",	 "inval",   "nomem",   "noent",	"exist",   "nospc",	  "name",
+		"range", "access",  "key",     "proto",	"toobig",  "corrupt",	  "version",
+		"io",	 "fabric",  "timedout", "unreachable", "limit", "shrink",	  "internal",
+		"busy",	 "auth",    "nounit",  "fenced", "lease",   "lost",	  "manager",
+		"config"};
+	_Static_assert(sizeof(names) / sizeof(names[0]) == NPMU__ERROR_NAMES, "a name per code");
+	int i = npmu__error_index(code);
+	return i < 0 ? "other" : names[i];
+}
+
+/* npmu__error_index -- 0 for success, 1.. for NPMU_E_INVAL.. NPMU_E_CONFIG, -1 otherwise. */
+int npmu__error_index(int code)
+{
+	if (code == 0)
+		return 0;
+	return npmu__is_error(code) ? NPMU_E_INVAL - code + 1 : -1;
+}

@@ -1,5 +1,5 @@
 /* log.c -- leveled one-line logging: to the application's sink, or to stderr with a timestamp
- * and the program name. */
+ * and the program name, or, when stderr is the journal's stream, with its priority alone. */
 #include "log.h"
 
 #include <pthread.h>
@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 
 _Atomic int npmu__log_threshold = NPMU_LOG_WARN;
@@ -21,12 +22,26 @@ static npmu_log_fn sink_fn;
 static void *sink_arg;
 
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
+static const char syslog_priority[] = {'3', '4', '6', '7'}; /* err, warning, info, debug */
+static atomic_bool to_journal; /* stderr is the journal's stream: "<N>message" lines */
+
+/* stderr_is_journal -- whether $JOURNAL_STREAM ("DEVICE:INODE", set by systemd) names the file
+ * that stderr is (not one that a child of the service inherited elsewhere). */
+static bool stderr_is_journal(void)
+{
+	const char *env = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+	return env && sscanf(env, "%llu:%llu", &dev, &ino) == 2 && fstat(2, &st) == 0 &&
+	       (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
 
 /* npmu__log_init -- set the threshold and program name; $NPMU_LOG=error|warn|info|debug overrides. */
 void npmu__log_init(const char *prog, enum npmu_log_level level)
 {
 	if (prog)
 		snprintf(prog_name, sizeof(prog_name), "%s", prog);
+	atomic_store(&to_journal, stderr_is_journal());
 	npmu__log_threshold = level;
 	const char *env = getenv("NPMU_LOG");
 	if (!env)
@@ -68,17 +83,26 @@ void npmu_log_set_function(npmu_log_fn fn, void *arg)
 	pthread_mutex_unlock(&sink_lock);
 }
 
-/* npmu__log_write -- one line to the application's sink, or "TIME prog level: message" as one
- * write to stderr. */
-void npmu__log_write(enum npmu_log_level level, const char *fmt, ...)
+/* prefix -- what goes before a message on stderr: "TIME prog level: ", or "<N>" (the syslog
+ * priority, sd-daemon.h style) for the journal, which keeps the time and the program itself. */
+static int prefix(char *line, size_t size, enum npmu_log_level level)
 {
-	char line[1024];
+	if (atomic_load(&to_journal))
+		return snprintf(line, size, "<%c>", syslog_priority[level]);
 	struct timespec ts;
 	struct tm tm;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
-	int n = snprintf(line, sizeof(line), "%02d:%02d:%02d.%03ld %s %s: ", tm.tm_hour, tm.tm_min,
-			 tm.tm_sec, ts.tv_nsec / 1000000, prog_name, level_names[level]);
+	return snprintf(line, size, "%02d:%02d:%02d.%03ld %s %s: ", tm.tm_hour, tm.tm_min,
+			tm.tm_sec, ts.tv_nsec / 1000000, prog_name, level_names[level]);
+}
+
+/* npmu__log_write -- one line to the application's sink, or with its prefix as one write to
+ * stderr. */
+void npmu__log_write(enum npmu_log_level level, const char *fmt, ...)
+{
+	char line[1024];
+	int n = prefix(line, sizeof(line), level);
 	va_list ap;
 	va_start(ap, fmt);
 	int m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);

@@ -87,6 +87,15 @@ static struct {
 	size_t n, cap;
 } abandoned = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
+/* npmu__fabric_abandoned -- the count of endpoints abandoned. */
+size_t npmu__fabric_abandoned(void)
+{
+	pthread_mutex_lock(&abandoned.lock);
+	size_t n = abandoned.n;
+	pthread_mutex_unlock(&abandoned.lock);
+	return n;
+}
+
 /* npmu__fabric_abandon -- keep an endpoint with transfers in flight, unclosed (see fabric.h). */
 void npmu__fabric_abandon(struct npmu__fabric **fab_ptr)
 {

@@ -79,6 +79,9 @@ void npmu__fabric_close(struct npmu__fabric **fab_ptr);
  */
 void npmu__fabric_abandon(struct npmu__fabric **fab_ptr);
 
+/* npmu__fabric_abandoned -- how many endpoints this process has abandoned so far. */
+size_t npmu__fabric_abandoned(void);
+
 /*
  * npmu__fabric_wait -- sleep until one of the n endpoints' completion queues may have something
  * (their wait fds), at most timeout_ms; returns at once when one already has (fi_trywait) or

@@ -365,6 +365,29 @@ int npmu_region_stat(struct npmu_conn *conn, const char *name, struct npmu_regio
 	return info_call(conn, NPMU_MSG_STAT, &req, info);
 }
 
+/* npmu_region_where -- the units holding a region (WHERE), from a manager that answers it. */
+int npmu_region_where(struct npmu_conn *conn, const char *name, struct npmu_region_place *place)
+{
+	struct npmu__request req;
+	int rc = name_request(name, &req);
+	if (!conn || !place)
+		return NPMU_E_INVAL;
+	if (rc != 0)
+		return rc;
+	const uint8_t *body;
+	size_t blen;
+	pthread_mutex_lock(&conn->rpc.lock);
+	rc = npmu__rpc_ready(&conn->rpc, conn->rpc.timeout_ms);
+	if (rc == 0 && !(conn->rpc.unit_flags & NPMU_UNIT_WHERE))
+		rc = NPMU_E_VERSION; /* (an older manager would drop the request unanswered) */
+	if (rc == 0)
+		rc = npmu__conn_call(conn, NPMU_MSG_WHERE, &req, &body, &blen);
+	if (rc == 0)
+		rc = npmu__reply_where(body, blen, place);
+	pthread_mutex_unlock(&conn->rpc.lock);
+	return rc;
+}
+
 /* name_call -- a request that names a region, on the locked connection; the reply's status. */
 static int name_call(struct npmu_conn *conn, uint16_t type, const char *name, uint32_t *count)
 {

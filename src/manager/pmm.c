@@ -9,6 +9,7 @@
 #include <sodium.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "replies.h"
 
 #include "credentials.h"
@@ -325,6 +326,8 @@ static int lease_acquire(struct npmu__pmm *pmm, const char *who, const struct np
 			memset(l, 0, sizeof(*l));
 	} else {
 		if (old_id)
+			npmu__metric_add(&pmm->takeovers, 1);
+		if (old_id)
 			LOG_WARN("%s %s: lease lapsed and taken by %s; the writer before was fenced",
 				 req->members ? "set" : "stream", req->name,
 				 who && who[0] ? who : "another writer");
@@ -420,8 +423,10 @@ static int writer_admit(struct npmu__pmm *pmm, const char *name, uint64_t shown)
 	else
 		l->taking = false;
 	pthread_mutex_unlock(&pmm->lock);
-	if (rc == 0)
+	if (rc == 0) {
+		npmu__metric_add(&pmm->takeovers, 1);
 		LOG_WARN("stream %s: lease lapsed; its writer fenced for a writer without a lease", name);
+	}
 	return rc;
 }
 
@@ -442,6 +447,22 @@ int npmu__pmm_handle_fast(struct npmu__pmm *pmm, const char *who, uint16_t type,
 		pthread_mutex_unlock(&pmm->lock);
 	}
 	return rc;
+}
+
+/* npmu__pmm_publish -- the leases by state and the live holders, into the gauges. */
+void npmu__pmm_publish(struct npmu__pmm *pmm)
+{
+	uint64_t held = 0, lapsed = 0;
+	pthread_mutex_lock(&pmm->lock);
+	for (uint32_t i = 0; pmm->leases.l && i < NPMU_LEASES_MAX; i++) {
+		enum npmu__lease_state st = npmu__lease_state(&pmm->leases.l[i]);
+		held += st == LEASE_HELD || st == LEASE_TAKING;
+		lapsed += st == LEASE_LAPSED;
+	}
+	pthread_mutex_unlock(&pmm->lock);
+	npmu__metric_set(&pmm->leases_held, held);
+	npmu__metric_set(&pmm->leases_lapsed, lapsed);
+	npmu__metric_set(&pmm->holders_live, npmu__holders_count(&pmm->holders));
 }
 
 /* npmu__pmm_stalled -- nothing was answered for ms: leases may not lapse for it. */
@@ -579,6 +600,14 @@ int npmu__pmm_handle(struct npmu__pmm *pmm, const char *who, uint16_t type,
 			return NPMU_E_ACCESS;
 		npmu__reply_info_put(reply, &info);
 		return 0;
+	case NPMU_MSG_WHERE: {
+		struct npmu_region_place place;
+		if (!rights)
+			return NPMU_E_ACCESS;
+		if ((rc = pmm->ops->where(pmm->unit, req->name, &place)) == 0)
+			npmu__reply_where_put(reply, &place);
+		return rc;
+	}
 	case NPMU_MSG_OPEN: return open_region(pmm, who, req, rights, &info, reply);
 	case NPMU_MSG_LEASE:
 		if (!(rights & (req->lease_op == NPMU__LEASE_QUERY ? NPMU_RIGHT_READ : NPMU_RIGHT_WRITE)))
@@ -614,4 +643,22 @@ int npmu__pmm_handle(struct npmu__pmm *pmm, const char *who, uint16_t type,
 		return rc;
 	default: return NPMU_E_PROTO;
 	}
+}
+
+/* npmu__pmm_render -- the manager's metrics in the text exposition (see pmm.h). */
+void npmu__pmm_render(struct npmu__pmm *pmm, struct npmu__prom *p)
+{
+	npmu__prom_family(p, "npmu_leases", "gauge",
+			  "Writers' leases on streams and striped sets, by state (held: renewed "
+			  "within its term; lapsed: not renewed, kept until another writer asks).");
+	npmu__prom_u64(p, "npmu_leases", npmu__metric_get(&pmm->leases_held), "state", "held",
+		       NULL);
+	npmu__prom_u64(p, "npmu_leases", npmu__metric_get(&pmm->leases_lapsed), "state", "lapsed",
+		       NULL);
+	npmu__prom_family(p, "npmu_lease_takeovers_total", "counter",
+			  "Lapsed leases passed to another writer, the writer before fenced.");
+	npmu__prom_u64(p, "npmu_lease_takeovers_total", npmu__metric_get(&pmm->takeovers), NULL);
+	npmu__prom_family(p, "npmu_clients", "gauge",
+			  "Clients keeping their rights alive (holders renewed within their term).");
+	npmu__prom_u64(p, "npmu_clients", npmu__metric_get(&pmm->holders_live), NULL);
 }

@@ -3,6 +3,7 @@
 #define NPMU_PMM_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -61,6 +62,8 @@ struct npmu__unit_ops {
 		      struct npmu__cursor *reply);
 	/* units -- append the UNITS reply body: every unit with its state and capacity */
 	int (*units)(void *unit, struct npmu__cursor *reply);
+	/* where -- the units holding region name's copies */
+	int (*where)(void *unit, const char *name, struct npmu_region_place *place);
 };
 
 struct npmu__credentials;
@@ -79,6 +82,11 @@ struct npmu__pmm {
 	pthread_mutex_t lock;
 	struct npmu__leases leases;
 	struct npmu__holders holders;
+	/* for the metrics (metrics.h): */
+	_Atomic uint64_t takeovers;     /* lapsed leases passed to another writer, the holder fenced */
+	_Atomic uint64_t leases_held;   /* gauge, as of the last npmu__pmm_publish (TAKING: held) */
+	_Atomic uint64_t leases_lapsed; /* gauge, likewise */
+	_Atomic uint64_t holders_live;  /* gauge, likewise: clients renewing their holder */
 };
 
 /* npmu__pmm_init -- a manager over unit through ops; its leases' grace (leases.h L4) and its
@@ -112,6 +120,15 @@ int npmu__pmm_handle_fast(struct npmu__pmm *pmm, const char *who, uint16_t type,
  */
 int npmu__pmm_handle(struct npmu__pmm *pmm, const char *who, uint16_t type,
 		     const struct npmu__request *req, struct npmu__cursor *reply);
+
+/* npmu__pmm_publish -- count the leases by state and the live holders into the gauges (under
+ * the lock, briefly: called once a tick by the thread that serves renewals). */
+void npmu__pmm_publish(struct npmu__pmm *pmm);
+
+/* npmu__pmm_render -- npmu_leases{state}, npmu_lease_takeovers_total and npmu_clients in
+ * Prometheus text, from the atomics alone. */
+struct npmu__prom;
+void npmu__pmm_render(struct npmu__pmm *pmm, struct npmu__prom *p);
 
 /* npmu__pmm_stalled -- the service answered nothing for ms (leases.h L3). */
 void npmu__pmm_stalled(struct npmu__pmm *pmm, uint64_t ms);

@@ -10,9 +10,11 @@
 
 #include <sodium.h>
 
+#include "config.h"
 #include "credentials.h"
 #include "daemon.h"
 #include "log.h"
+#include "metrics_http.h"
 #include "mirrors.h"
 #include "pmmd_serve.h"
 #include "remote_ops.h"
@@ -37,7 +39,6 @@ static const char usage[] =
 	"                         a unit to manage (repeat for each), in fault domain DOMAIN\n"
 	"                         (a mirrored region's two copies never share a unit, nor a\n"
 	"                         domain; a unit without one is a domain of its own)\n"
-	"  -f, --config FILE      more units, one `unit HOST:PORT [DOMAIN]` per line\n"
 	"  -t, --unit-timeout MS  how long a unit may take to answer (default 1000)\n"
 	"  -g, --lease-grace MS   after a start, how long writers' leases from before it may be\n"
 	"                         renewed before any lease is granted anew (default %u; keep it\n"
@@ -48,8 +49,25 @@ static const char usage[] =
 	"  -P, --provider NAME    libfabric provider (default $NPMU_PROVIDER or \"tcp\")\n"
 	"      --addr-file PATH   write the address served on to PATH once ready\n"
 	"      --insecure         serve without credentials on a non-loopback address\n"
+	"      --metrics HOST:PORT\n"
+	"                         serve Prometheus metrics at http://HOST:PORT/metrics (port 0\n"
+	"                         picks one); a loopback address only, as they are not\n"
+	"                         authenticated, unless --metrics-insecure\n"
+	"      --metrics-insecure serve --metrics on a non-loopback address too\n"
+	"      --metrics-addr-file PATH\n"
+	"                         write the metrics' HOST:PORT to PATH once ready\n"
 	"  -v, --verbose          debug logging\n"
-	"  -h, --help             this text\n";
+	"  -f, --config FILE      settings from FILE, `key = value` lines whose keys are these\n"
+	"                         options' long names, `unit = HOST:PORT[@DOMAIN]` once per unit\n"
+	"                         (default " NPMU_CONFIG_DIR "/pmmd.conf, read if it exists); the\n"
+	"                         command line overrides the file (its --unit replace the file's)\n"
+	"      --check-config     check the settings (and the files they name), say what is\n"
+	"                         wrong, and exit: 0 when they are good, 1 when not\n"
+	"  -h, --help             this text\n"
+	"\n"
+	"Stops cleanly on SIGINT or SIGTERM (requests in progress answered). Under systemd\n"
+	"(Type=notify) it says when it is ready and stopping, and shows its watchdog the request\n"
+	"loop is alive.\n";
 
 _Static_assert(NPMU_PMMD_UNITS_MAX == 64, "unit_problem says 64");
 
@@ -64,39 +82,43 @@ static const char *unit_problem(int rc)
 	}
 }
 
-/* read_config -- add the units of a config file; returns 0 or prints the problem. */
-static int read_config(const char *path, struct npmu__units *us)
-{
-	FILE *f = fopen(path, "r");
-	if (!f) {
-		fprintf(stderr, "pmmd: %s: %s\n", path, strerror(errno));
-		return -1;
-	}
-	char line[512], word[32], addr[256], domain[128], spec[400];
-	int lineno = 0, rc = 0;
-	while (rc == 0 && fgets(line, sizeof(line), f)) {
-		lineno++;
-		int n = sscanf(line, "%31s %255s %127s", word, addr, domain);
-		if (n <= 0 || word[0] == '#')
-			continue;
-		snprintf(spec, sizeof(spec), "%s%s%s", addr, n == 3 ? "@" : "", n == 3 ? domain : "");
-		int arc = n < 2 || strcmp(word, "unit") != 0 || strchr(addr, '@')
-				  ? NPMU_E_INVAL : npmu__units_add(us, spec);
-		if (arc != 0) {
-			fprintf(stderr, "pmmd: %s line %d: %s (expected `unit HOST:PORT [DOMAIN]`)\n",
-				path, lineno, unit_problem(arc));
-			rc = -1;
-		}
-	}
-	fclose(f);
-	return rc;
-}
+/* The options that have no short form. */
+enum {
+	O_ADDR_FILE = 256, O_INSECURE, O_CHECK_CONFIG, O_METRICS, O_METRICS_INSECURE,
+	O_METRICS_ADDR_FILE
+};
+
+static const struct option long_opts[] = {
+	{"cluster-key", required_argument, NULL, 'k'},
+	{"unit", required_argument, NULL, 'u'},
+	{"unit-timeout", required_argument, NULL, 't'},
+	{"lease-grace", required_argument, NULL, 'g'},
+	{"credentials", required_argument, NULL, 'c'},
+	{"listen", required_argument, NULL, 'l'},
+	{"provider", required_argument, NULL, 'P'},
+	{"addr-file", required_argument, NULL, O_ADDR_FILE},
+	{"insecure", no_argument, NULL, O_INSECURE},
+	{"metrics", required_argument, NULL, O_METRICS},
+	{"metrics-insecure", no_argument, NULL, O_METRICS_INSECURE},
+	{"metrics-addr-file", required_argument, NULL, O_METRICS_ADDR_FILE},
+	{"verbose", no_argument, NULL, 'v'},
+	{"config", required_argument, NULL, 'f'},
+	{"check-config", no_argument, NULL, O_CHECK_CONFIG},
+	{"help", no_argument, NULL, 'h'},
+	{NULL, 0, NULL, 0}};
+
+static const char *const repeatable[] = {"unit", NULL};
+static const char *const command_only[] = {"config", "check-config", "help", NULL};
+static const struct npmu__config_spec spec = {long_opts, "k:u:f:c:l:P:t:g:vh", repeatable,
+					      command_only};
 
 /* What pmmd was asked to do, and what it runs. */
 struct pmmd {
-	/* the command line */
+	/* the settings (their strings belong to cfg) */
+	struct npmu__config cfg;
 	const char *key_path, *cred_path, *listen, *addr_file, *provider;
-	int insecure, verbose, unit_timeout;
+	const char *metrics, *metrics_addr_file;
+	int insecure, verbose, unit_timeout, check, metrics_insecure;
 	long grace;
 	char host[256], port[16];
 	/* what serves */
@@ -107,86 +129,136 @@ struct pmmd {
 	struct npmu__pmmd_service handlers;
 	struct npmu__fabric *fab;
 	struct npmu__service *svc;
+	struct npmu__metrics_server *metrics_srv;
+	bool watchdog;
 };
 
-/* parse_option -- one option c (with optarg) into p; -1 to go on, else the exit status. */
-static int parse_option(int c, struct pmmd *p)
+/* number -- a whole number in [lo, hi] into *out; prints the problem at `where` otherwise. */
+static bool number(const char *where, const char *v, long lo, long hi, long *out)
 {
 	char *end;
-	switch (c) {
-	case 'k': p->key_path = optarg; break;
+	*out = strtol(v, &end, 10);
+	if (*end || end == v || *out < lo || *out > hi) {
+		fprintf(stderr, "pmmd: %s '%s': expected %ld..%ld ms\n", where, v, lo, hi);
+		return false;
+	}
+	return true;
+}
+
+/* apply -- one setting into p; -1 to go on, else the exit status. */
+static int apply(struct pmmd *p, const struct npmu__config_entry *e)
+{
+	char where[512];
+	const char *v = e->value;
+	npmu__config_where(&p->cfg, e, where, sizeof(where));
+	long n;
+	switch (e->opt) {
+	case 'k': p->key_path = v; break;
 	case 'u': {
-		int arc = npmu__units_add(&p->units, optarg);
+		int arc = npmu__units_add(&p->units, v);
 		if (arc != 0) {
-			fprintf(stderr, "pmmd: --unit %s: %s\n", optarg, unit_problem(arc));
+			fprintf(stderr, "pmmd: %s %s: %s\n", where, v, unit_problem(arc));
 			return 2;
 		}
 		break;
 	}
-	case 'f':
-		if (read_config(optarg, &p->units) != 0)
-			return 2;
-		break;
 	case 't':
-		p->unit_timeout = (int)strtol(optarg, &end, 10);
-		if (*end || end == optarg || p->unit_timeout < 10 || p->unit_timeout > 600000) {
-			fprintf(stderr, "pmmd: --unit-timeout %s: expected 10..600000 ms\n", optarg);
+		if (!number(where, v, 10, 600000, &n))
 			return 2;
-		}
+		p->unit_timeout = (int)n;
 		break;
 	case 'g':
-		p->grace = strtol(optarg, &end, 10);
-		if (*end || end == optarg || p->grace < 0 || p->grace > 600000) {
-			fprintf(stderr, "pmmd: --lease-grace %s: expected 0..600000 ms\n", optarg);
+		if (!number(where, v, 0, 600000, &p->grace))
+			return 2;
+		break;
+	case 'c': p->cred_path = v; break;
+	case 'l':
+		if (npmu__split_hostport(v, p->host, sizeof(p->host), p->port, sizeof(p->port),
+					 PMMD_DEFAULT_PORT) != 0) {
+			fprintf(stderr, "pmmd: %s '%s': invalid address (expected HOST:PORT)\n", where, v);
 			return 2;
 		}
+		p->listen = v;
 		break;
-	case 'c': p->cred_path = optarg; break;
-	case 'l': p->listen = optarg; break;
-	case 'P': p->provider = optarg; break;
-	case 'A': p->addr_file = optarg; break;
-	case 'I': p->insecure = 1; break;
+	case 'P': p->provider = v; break;
+	case O_ADDR_FILE: p->addr_file = v; break;
+	case O_INSECURE: p->insecure = 1; break;
+	case O_METRICS: p->metrics = v; break;
+	case O_METRICS_INSECURE: p->metrics_insecure = 1; break;
+	case O_METRICS_ADDR_FILE: p->metrics_addr_file = v; break;
 	case 'v': p->verbose = 1; break;
-	case 'h': printf(usage, NPMU_LEASE_GRACE_MS, PMMD_DEFAULT_PORT); return 0;
-	default: fprintf(stderr, usage, NPMU_LEASE_GRACE_MS, PMMD_DEFAULT_PORT); return 2;
+	case O_CHECK_CONFIG: p->check = 1; break;
+	case 'f': break; /* (read before) */
+	default: return 2;
 	}
 	return -1;
 }
 
-/* parse_args -- the command line into p; -1 to go on, else the exit status. */
+/* read_settings -- the command line, and the configuration file it names (or the default one,
+ * if it exists), merged into p->cfg; -1 to go on, else the exit status. */
+static int read_settings(int argc, char **argv, struct pmmd *p)
+{
+	struct npmu__config args, file = {0};
+	if (npmu__config_args(argc, argv, &spec, &args) != 0) {
+		fprintf(stderr, usage, NPMU_LEASE_GRACE_MS, PMMD_DEFAULT_PORT);
+		return 2;
+	}
+	int status = -1;
+	const struct npmu__config_entry *conf = npmu__config_find(&args, 'f');
+	const char *path = conf ? conf->value : NPMU_CONFIG_DIR "/pmmd.conf";
+	char err[512];
+	int rc;
+	if (npmu__config_find(&args, 'h')) {
+		printf(usage, NPMU_LEASE_GRACE_MS, PMMD_DEFAULT_PORT);
+		status = 0;
+	} else if (optind != argc) {
+		fprintf(stderr, "pmmd: unexpected argument '%s'\n\n", argv[optind]);
+		fprintf(stderr, usage, NPMU_LEASE_GRACE_MS, PMMD_DEFAULT_PORT);
+		status = 2;
+	} else if ((rc = npmu__config_read(path, &spec, &file, err, sizeof(err))) == NPMU_E_NOENT) {
+		if (conf) {
+			fprintf(stderr, "pmmd: --config %s: no such file\n", path);
+			status = 2;
+		}
+	} else if (rc != 0) {
+		fprintf(stderr, "pmmd: %s\n", err);
+		status = 2;
+	}
+	if (status < 0 && npmu__config_merge(&file, &args, &spec, &p->cfg) != 0) {
+		fprintf(stderr, "pmmd: out of memory\n");
+		status = 1;
+	}
+	if (npmu__config_find(&args, O_CHECK_CONFIG))
+		p->check = 1;
+	npmu__config_free(&args);
+	npmu__config_free(&file);
+	return status;
+}
+
+/* parse_args -- the settings from the command line and the configuration file into p; -1 to go
+ * on, else the exit status. */
 static int parse_args(int argc, char **argv, struct pmmd *p)
 {
-	static const struct option opts[] = {
-		{"cluster-key", required_argument, NULL, 'k'}, {"unit", required_argument, NULL, 'u'},
-		{"config", required_argument, NULL, 'f'},      {"credentials", required_argument, NULL, 'c'},
-		{"listen", required_argument, NULL, 'l'},      {"provider", required_argument, NULL, 'P'},
-		{"addr-file", required_argument, NULL, 'A'},   {"insecure", no_argument, NULL, 'I'},
-		{"verbose", no_argument, NULL, 'v'},           {"help", no_argument, NULL, 'h'},
-		{"unit-timeout", required_argument, NULL, 't'},
-		{"lease-grace", required_argument, NULL, 'g'},
-		{NULL, 0, NULL, 0}};
 	p->listen = "127.0.0.1";
+	npmu__split_hostport(p->listen, p->host, sizeof(p->host), p->port, sizeof(p->port),
+			     PMMD_DEFAULT_PORT);
 	p->provider = getenv("NPMU_PROVIDER");
 	p->unit_timeout = 1000;
 	p->grace = NPMU_LEASE_GRACE_MS;
-	int c, rc;
-	while ((c = getopt_long(argc, argv, "k:u:f:c:l:P:t:g:vh", opts, NULL)) != -1)
-		if ((rc = parse_option(c, p)) >= 0)
-			return rc;
-	if (!p->key_path || p->units.n == 0 || optind != argc) {
+	int rc = read_settings(argc, argv, p);
+	for (size_t i = 0; rc < 0 && i < p->cfg.n; i++)
+		rc = apply(p, &p->cfg.e[i]);
+	if (rc >= 0)
+		return rc;
+	if (!p->key_path || p->units.n == 0) {
 		fprintf(stderr, "pmmd: %s\n\n", !p->key_path ? "--cluster-key is required"
-					       : p->units.n == 0 ? "at least one --unit is required"
-								 : "unexpected argument");
-		fprintf(stderr, usage, NPMU_LEASE_GRACE_MS, PMMD_DEFAULT_PORT);
+							    : "at least one --unit is required");
+		if (!p->check)
+			fprintf(stderr, usage, NPMU_LEASE_GRACE_MS, PMMD_DEFAULT_PORT);
 		return 2;
 	}
 	if (!p->provider)
 		p->provider = NPMU_DEFAULT_PROVIDER;
-	if (npmu__split_hostport(p->listen, p->host, sizeof(p->host), p->port, sizeof(p->port),
-				 PMMD_DEFAULT_PORT) != 0) {
-		fprintf(stderr, "pmmd: invalid --listen '%s' (expected HOST:PORT)\n", p->listen);
-		return 2;
-	}
 	return -1;
 }
 
@@ -211,7 +283,7 @@ static int load_secrets(struct pmmd *p)
 }
 
 /* start -- the manager over the units, the endpoint, sessions and the service; then the units
- * are asked for their regions and the address is published. */
+ * are asked for their regions. */
 static int start(struct pmmd *p)
 {
 	p->units.provider = p->provider;
@@ -238,6 +310,49 @@ static int start(struct pmmd *p)
 	if ((rc = npmu__service_new(p->fab, &ops, p->cred_path ? &p->sessions : NULL, &p->svc)) != 0)
 		return rc;
 	npmu__units_refresh(&p->units);
+	return 0;
+}
+
+/* render -- (the metrics thread) the service's, the manager's and the process's metrics. */
+static void render(void *arg, struct npmu__prom *out)
+{
+	struct pmmd *p = arg;
+	npmu__service_render(npmu__service_counters(p->svc), out);
+	npmu__pmmd_service_render(&p->handlers, out);
+	npmu__prom_process(out);
+}
+
+/* on_tick -- (the receiving thread) publish the leases' gauges; show the watchdog we are alive. */
+static void on_tick(void *arg)
+{
+	struct pmmd *p = arg;
+	npmu__pmm_publish(&p->pmm);
+	if (p->watchdog)
+		npmu__daemon_watchdog();
+}
+
+/* serve_metrics -- the metrics endpoint, when asked for, and its address file. */
+static int serve_metrics(struct pmmd *p)
+{
+	char err[512];
+	int rc = npmu__metrics_start(p->metrics, p->metrics_insecure, render, p, &p->metrics_srv,
+				     err, sizeof(err));
+	if (rc != 0) {
+		fprintf(stderr, "pmmd: --metrics %s\n", err);
+		return rc;
+	}
+	const char *addr = npmu__metrics_addr(p->metrics_srv);
+	LOG_INFO("metrics on http://%s/metrics", addr);
+	if (p->metrics_addr_file && npmu__daemon_write_addr(p->metrics_addr_file, addr) != 0) {
+		fprintf(stderr, "pmmd: cannot write %s\n", p->metrics_addr_file);
+		return NPMU_E_IO;
+	}
+	return 0;
+}
+
+/* announce -- log what serves where, publish the address, and tell systemd we are ready. */
+static int announce(struct pmmd *p)
+{
 	uint32_t up = 0;
 	for (uint32_t i = 0; i < p->units.n; i++)
 		up += p->units.u[i].up;
@@ -249,12 +364,31 @@ static int start(struct pmmd *p)
 		fprintf(stderr, "pmmd: cannot write %s\n", p->addr_file);
 		return NPMU_E_IO;
 	}
+	unsigned watchdog_ms = npmu__daemon_watchdog_ms();
+	p->watchdog = watchdog_ms != 0;
+	npmu__service_set_tick(p->svc, on_tick, p, watchdog_ms);
+	npmu__daemon_ready("managing %u unit(s), %u up, for clients on %s", p->units.n, up, addr);
 	return 0;
+}
+
+/* check_config -- --check-config: the settings and the files they name; 0 or 1. */
+static int check_config(struct pmmd *p, int rc)
+{
+	if (rc < 0)
+		rc = load_secrets(p);
+	if (rc < 0)
+		printf("pmmd: the configuration is good (%s)\n",
+		       p->cfg.path ? p->cfg.path : "the command line alone");
+	npmu__credentials_free(&p->creds);
+	npmu__units_fini(&p->units);
+	npmu__config_free(&p->cfg);
+	return rc < 0 || rc == 0 ? 0 : 1;
 }
 
 /* stop -- free what start made, in reverse. */
 static void stop(struct pmmd *p)
 {
+	npmu__metrics_stop(&p->metrics_srv);
 	npmu__service_delete(&p->svc);
 	npmu__fabric_close(&p->fab);
 	npmu__units_fini(&p->units);
@@ -262,6 +396,7 @@ static void stop(struct pmmd *p)
 		npmu__pmm_fini(&p->pmm);
 	npmu__sessions_fini(&p->sessions);
 	npmu__credentials_free(&p->creds);
+	npmu__config_free(&p->cfg);
 }
 
 int main(int argc, char **argv)
@@ -269,15 +404,24 @@ int main(int argc, char **argv)
 	static struct pmmd p; /* (large: the unit and session tables) */
 	npmu__log_init("pmmd", NPMU_LOG_INFO);
 	int rc = parse_args(argc, argv, &p);
-	if (rc >= 0)
+	if (p.check)
+		return check_config(&p, rc);
+	if (rc >= 0) {
+		npmu__units_fini(&p.units);
+		npmu__config_free(&p.cfg);
 		return rc;
+	}
 	npmu__log_init("pmmd", p.verbose ? NPMU_LOG_DEBUG : NPMU_LOG_INFO);
-	if ((rc = load_secrets(&p)) >= 0)
+	if ((rc = load_secrets(&p)) >= 0) {
+		stop(&p);
 		return rc;
+	}
 	int stop_fd = npmu__daemon_stop_fd();
-	if ((rc = start(&p)) == 0) {
+	if ((rc = start(&p)) == 0 && (!p.metrics || (rc = serve_metrics(&p)) == 0) &&
+	    (rc = announce(&p)) == 0) {
 		/* from here on only the slow thread touches the units */
 		rc = npmu__service_run(p.svc, stop_fd, 200);
+		npmu__daemon_stopping("stopping");
 		LOG_INFO("stopping");
 	}
 	stop(&p);

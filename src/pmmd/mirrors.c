@@ -34,17 +34,24 @@ static struct npmu__gen_seen *seen_of(struct npmu__units *us, const char *name)
 		return NULL;
 	us->seen = p;
 	struct npmu__gen_seen *g = &us->seen[us->nseen++];
+	memset(g, 0, sizeof(*g));
 	snprintf(g->name, sizeof(g->name), "%s", name);
-	g->generation = 0;
 	return g;
 }
 
-/* saw -- note generation gen of region name. */
-static void saw(struct npmu__units *us, const char *name, uint64_t gen)
+/* saw -- note record m of region name, in force from now on (its generation is the newest). */
+static void saw(struct npmu__units *us, const char *name, const struct npmu__mirror *m)
 {
 	struct npmu__gen_seen *g = seen_of(us, name);
-	if (g && gen > g->generation)
-		g->generation = gen;
+	if (!g || m->generation < g->generation)
+		return;
+	g->generation = m->generation;
+	g->size = m->size;
+	g->ncopies = m->ncopies < NPMU_MIRROR_COPIES ? m->ncopies : NPMU_MIRROR_COPIES;
+	for (uint32_t c = 0; c < g->ncopies; c++) {
+		g->state[c] = m->copy[c].state;
+		g->resync_done[c] = m->copy[c].resync_done;
+	}
 }
 
 /* forget -- a deleted region's generation. */
@@ -259,7 +266,7 @@ static int load_and_repair(struct npmu__units *us, const char *name, struct mvie
 		return NPMU_E_UNREACHABLE;
 	}
 	if (seen)
-		seen->generation = g.m.generation;
+		saw(us, name, &g.m);
 	v->m = g.m;
 	copies_of(us, &g, v);
 	if (g.pick.disagree)
@@ -303,7 +310,7 @@ static int store(struct npmu__units *us, struct mview *v, struct npmu__mirror *n
 	if (!in_sync_stored)
 		return first_err ? first_err : NPMU_E_UNREACHABLE;
 	v->m = *next;
-	saw(us, v->name, next->generation);
+	saw(us, v->name, next);
 	return 0;
 }
 
@@ -449,6 +456,7 @@ int npmu__mirror_create(struct npmu__units *us, const struct npmu__request *req,
 		drop_copy(us, a, req->name);
 		return rc;
 	}
+	saw(us, req->name, &m);
 	LOG_INFO("region %s: mirrored on %s and %s", req->name, us->u[a].addr, us->u[b].addr);
 	return 0;
 }

@@ -122,6 +122,21 @@ static int remote_stat(void *v, const char *name, struct npmu_region_info *info)
 	return rc;
 }
 
+/* remote_where -- the units the directory says hold the region. */
+static int remote_where(void *v, const char *name, struct npmu_region_place *place)
+{
+	struct npmu__units *us = v;
+	int at[NPMU_PLACE_COPIES];
+	int n = npmu__units_find_all(us, name, at, NPMU_PLACE_COPIES);
+	if (n <= 0)
+		return NPMU_E_NOENT;
+	memset(place, 0, sizeof(*place));
+	place->count = (uint32_t)n;
+	for (int k = 0; k < n; k++)
+		snprintf(place->unit[k], sizeof(place->unit[k]), "%s", us->u[at[k]].addr);
+	return 0;
+}
+
 /* remote_grant -- open a right on the region's unit; the client is sent there for data. */
 static int remote_grant(void *v, const char *name, uint32_t access, uint64_t holder,
 			struct npmu__holders *hs, struct npmu_region_info *info,
@@ -267,6 +282,7 @@ const struct npmu__unit_ops npmu__remote_unit_ops = {
 	.grant = remote_grant,
 	.revoke = remote_revoke,
 	.units = remote_units,
+	.where = remote_where,
 	.revoke_all = remote_revoke_all,
 	.fence = remote_fence,
 	.key_live = remote_key_live,

@@ -57,11 +57,15 @@ struct npmu__units {
 	struct npmu_region_info *cache;
 	/* the newest mirror record generation seen per mirrored region since pmmd started: a
 	 * unit coming back alone with an older record is not trusted (its peer, which holds the
-	 * newer one, is away) */
+	 * newer one, is away); with the copies' states that record gave (for the metrics) */
 	uint32_t nseen, capseen;
 	struct npmu__gen_seen {
 		char name[NPMU_NAME_MAX + 1];
 		uint64_t generation;
+		uint64_t size;
+		uint32_t ncopies;                  /* 0: no record seen yet */
+		uint8_t state[NPMU_MIRROR_COPIES]; /* enum npmu__copy_state */
+		uint64_t resync_done[NPMU_MIRROR_COPIES];
 	} *seen;
 };
 

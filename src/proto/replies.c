@@ -179,6 +179,34 @@ void npmu__reply_list_put(struct npmu__cursor *c, uint32_t total, uint32_t next,
 		npmu__info_put(c, &infos[i]);
 }
 
+/* npmu__reply_where -- decode a WHERE reply: 1 or 2 units, none empty. */
+int npmu__reply_where(const uint8_t *body, size_t len, struct npmu_region_place *place)
+{
+	struct npmu__cursor c;
+	npmu__cursor_init(&c, (void *)body, len);
+	memset(place, 0, sizeof(*place));
+	place->count = npmu__get_u32(&c);
+	if (!c.ok || place->count == 0 || place->count > NPMU_PLACE_COPIES)
+		return NPMU_E_PROTO;
+	for (uint32_t i = 0; i < place->count && c.ok; i++) {
+		npmu__str_get(&c, place->unit[i], sizeof(place->unit[i]));
+		if (!place->unit[i][0])
+			c.ok = false;
+	}
+	int rc = done(&c);
+	if (rc != 0)
+		memset(place, 0, sizeof(*place));
+	return rc;
+}
+
+/* npmu__reply_where_put -- encode a WHERE reply. */
+void npmu__reply_where_put(struct npmu__cursor *c, const struct npmu_region_place *place)
+{
+	npmu__put_u32(c, place->count);
+	for (uint32_t i = 0; i < place->count; i++)
+		npmu__str_put(c, place->unit[i]);
+}
+
 /* npmu__reply_units -- decode a UNITS reply into a malloc'd list. */
 int npmu__reply_units(const uint8_t *body, size_t len, struct npmu_unit_info **list,
 		      size_t *count)

@@ -87,6 +87,10 @@ int npmu__reply_units(const uint8_t *body, size_t len, struct npmu_unit_info **l
 		      size_t *count);
 void npmu__reply_units_put(struct npmu__cursor *c, const struct npmu_unit_info *list, size_t count);
 
+/* WHERE: u32 count (1..NPMU_PLACE_COPIES), count x unit. */
+int npmu__reply_where(const uint8_t *body, size_t len, struct npmu_region_place *place);
+void npmu__reply_where_put(struct npmu__cursor *c, const struct npmu_region_place *place);
+
 /* One copy of a mirrored region in an OPEN or an ATTACH reply. */
 struct npmu__copy_grant {
 	bool granted;

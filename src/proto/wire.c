@@ -28,7 +28,7 @@ const char *npmu__msg_type_name(uint16_t type)
 					    "DELETE", "RESIZE", "STAT", "LIST",  "PERSIST",
 					    "AUTH1",  "AUTH3",  "UNITS", "REVOKE", "LEASE",
 					    "FENCE",  "MIRROR_REC", "MIRROR", "HOLDER", "RIGHTS",
-					    "MEMBERS"};
+					    "MEMBERS", "WHERE"};
 	_Static_assert(sizeof(names) / sizeof(names[0]) == NPMU_MSG_TYPE_MAX + 1,
 		       "a name for every message type");
 	type &= (uint16_t)~NPMU_MSG_REPLY;
@@ -235,6 +235,7 @@ int npmu__req_encode(uint16_t type, const struct npmu__request *req, void *buf, 
 	case NPMU_MSG_REVOKE:
 	case NPMU_MSG_RIGHTS:
 	case NPMU_MSG_STAT:
+	case NPMU_MSG_WHERE:
 	case NPMU_MSG_MEMBERS: put_name(&c, req->name); break;
 	case NPMU_MSG_LIST: npmu__put_u32(&c, req->start); break;
 	case NPMU_MSG_PERSIST:
@@ -336,7 +337,8 @@ int npmu__req_decode(uint16_t type, const void *body, size_t len, struct npmu__r
 	case NPMU_MSG_DELETE:
 	case NPMU_MSG_REVOKE:
 	case NPMU_MSG_RIGHTS:
-	case NPMU_MSG_STAT: rc = get_name(&c, req->name); break;
+	case NPMU_MSG_STAT:
+	case NPMU_MSG_WHERE: rc = get_name(&c, req->name); break;
 	case NPMU_MSG_MEMBERS:
 		rc = get_name(&c, req->name);
 		if (c.ok && rc == 0 && strlen(req->name) + 4 > NPMU_NAME_MAX)

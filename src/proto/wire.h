@@ -111,7 +111,11 @@ enum npmu__msg_type {
 				* may see it). One request finds a set's members (src/lib/stripe.c);
 				* NPMU_E_ACCESS when members exist but the requester may see none.
 				* Asked only of a manager whose HELLO sets NPMU_UNIT_MEMBERS */
-	NPMU_MSG_TYPE_MAX = 20,
+	NPMU_MSG_WHERE = 21,  /* client to manager: body: name; reply: u32 count (1, or 2 for a
+			       * mirrored region), count x unit (the units holding the region's
+			       * copies, "host:port"). Asked only of a manager whose HELLO sets
+			       * NPMU_UNIT_WHERE */
+	NPMU_MSG_TYPE_MAX = 21,
 };
 
 /* What a LEASE request asks (its op field). */
@@ -154,6 +158,7 @@ enum npmu__mirror_op {
 #define NPMU_UNIT_MANAGER 0x4   /* a manager answers (region requests served) */
 #define NPMU_UNIT_DATA 0x8      /* a unit answers (one-sided access, persist, close) */
 #define NPMU_UNIT_MEMBERS 0x10  /* the manager answers MEMBERS (older ones drop it unanswered) */
+#define NPMU_UNIT_WHERE 0x20    /* the manager answers WHERE (likewise) */
 #define NPMU_ADDR_STR_MAX 127   /* "host:port" of a unit */
 
 /*

@@ -183,3 +183,12 @@ struct npmu__job *npmu__deferred_take(struct npmu__deferred *d)
 	pthread_mutex_unlock(&d->lock);
 	return j;
 }
+
+/* npmu__deferred_waiting -- jobs queued or being served, plus one if served jobs wait. */
+unsigned npmu__deferred_waiting(struct npmu__deferred *d)
+{
+	pthread_mutex_lock(&d->lock);
+	unsigned n = d->waiting + (d->served != NULL);
+	pthread_mutex_unlock(&d->lock);
+	return n;
+}

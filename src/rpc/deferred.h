@@ -57,6 +57,10 @@ int npmu__deferred_fd(const struct npmu__deferred *d);
 /* npmu__deferred_submit -- queue a copy of job; NPMU_E_LIMIT when NPMU_DEFERRED_MAX wait. */
 int npmu__deferred_submit(struct npmu__deferred *d, const struct npmu__job *job);
 
+/* npmu__deferred_waiting -- jobs submitted and not yet taken back (queued, being served, or
+ * served). */
+unsigned npmu__deferred_waiting(struct npmu__deferred *d);
+
 /* npmu__deferred_take -- a served job (the caller frees it with free()), or NULL. */
 struct npmu__job *npmu__deferred_take(struct npmu__deferred *d);
 

@@ -70,7 +70,11 @@ struct npmu__service {
 	struct peer *peers;
 	uint32_t npeers;
 	uint64_t tick;
-	struct npmu__service_stats stats;
+	struct npmu__service_counters counters;
+	void (*tick_fn)(void *arg);     /* the owner's tick (npmu__service_set_tick), or NULL */
+	void *tick_arg;
+	unsigned tick_ms;
+	uint64_t last_tick_ns;
 	struct batched batch[BATCH_MAX]; /* waiting for ops.batch_end */
 	uint32_t nbatch;
 	/* Rate limit for logging bad input: a burst, then one line per second with a count. */
@@ -79,10 +83,18 @@ struct npmu__service {
 	uint64_t log_suppressed;
 };
 
-/* log_bad -- log one rejected input with its peer, at most 10 lines a second, counting the rest. */
-static void log_bad(struct npmu__service *svc, const char *peer, const char *what, int rc)
+/* npmu__refusal_name -- a refusal's label. */
+const char *npmu__refusal_name(enum npmu__refusal r)
 {
-	svc->stats.rejected++;
+	static const char *const names[NPMU__REFUSALS] = {"receive", "header",	"address",
+							   "no_room", "session", "body"};
+	return r < NPMU__REFUSALS ? names[r] : "other";
+}
+
+/* log_quota -- whether one more line about bad input may be logged this second (10 may; the
+ * rest are counted and said once the second is over). */
+static bool log_quota(struct npmu__service *svc)
+{
 	time_t now = time(NULL);
 	if (now != svc->log_second) {
 		if (svc->log_suppressed)
@@ -93,9 +105,25 @@ static void log_bad(struct npmu__service *svc, const char *peer, const char *wha
 		svc->log_suppressed = 0;
 	}
 	if (svc->log_count++ < 10)
+		return true;
+	svc->log_suppressed++;
+	return false;
+}
+
+/* log_bad -- count and log one input refused before any handler saw it, with its peer. */
+static void log_bad(struct npmu__service *svc, enum npmu__refusal why, const char *peer,
+		    const char *what, int rc)
+{
+	npmu__metric_add(&svc->counters.refused[why], 1);
+	if (log_quota(svc))
 		LOG_WARN("rejected %s from %s: %s", what, peer, npmu_strerror(rc));
-	else
-		svc->log_suppressed++;
+}
+
+/* log_refused -- log one request a handler answered with an error (rate-limited). */
+static void log_refused(struct npmu__service *svc, const char *peer, const char *what, int rc)
+{
+	if (log_quota(svc))
+		LOG_WARN("rejected %s from %s: %s", what, peer, npmu_strerror(rc));
 }
 
 /* post_rx -- (re)post one receive buffer. */
@@ -162,10 +190,19 @@ void npmu__service_delete(struct npmu__service **svc_ptr)
 	*svc_ptr = NULL;
 }
 
-/* npmu__service_stats -- the counters so far. */
-struct npmu__service_stats npmu__service_stats(const struct npmu__service *svc)
+/* npmu__service_counters -- the live counters. */
+const struct npmu__service_counters *npmu__service_counters(const struct npmu__service *svc)
 {
-	return svc->stats;
+	return &svc->counters;
+}
+
+/* npmu__service_set_tick -- the owner's tick. */
+void npmu__service_set_tick(struct npmu__service *svc, void (*fn)(void *arg), void *arg,
+			    unsigned ms)
+{
+	svc->tick_fn = fn;
+	svc->tick_arg = arg;
+	svc->tick_ms = ms && ms < NPMU_SERVICE_TICK_MS ? ms : NPMU_SERVICE_TICK_MS;
 }
 
 /*
@@ -216,6 +253,7 @@ static int peer_lookup(struct npmu__service *svc, const uint8_t *addr, uint16_t 
 
 static void handle_completion(struct npmu__service *svc, const struct fi_cq_msg_entry *e);
 static void finish_batch(struct npmu__service *svc);
+static void flush_deferred(struct npmu__service *svc);
 
 /* drain -- handle every completion now available; returns how many there were. The batched
  * requests are answered when nothing more waits (or after BATCH_MAX completions). */
@@ -240,7 +278,8 @@ static int drain(struct npmu__service *svc)
 			if (fi_cq_readerr(svc->fab->cq, &err, 0) == 1) {
 				enum op_kind *kind = err.op_context;
 				if (kind && *kind == OP_RX) {
-					log_bad(svc, "an unknown peer", "message",
+					log_bad(svc, NPMU__REFUSED_RECEIVE, "an unknown peer",
+						"message",
 						err.err == FI_ETRUNC ? NPMU_E_TOOBIG : NPMU_E_FABRIC);
 					post_rx(svc, (struct rx_buf *)kind);
 				} else if (kind && *kind == OP_TX) {
@@ -367,14 +406,12 @@ static int dispatch(struct npmu__service *svc, const struct npmu__msg_hdr *hdr,
 static void refused(struct npmu__service *svc, const char *peer, uint16_t type, const char *name,
 		    bool unopened, int rc)
 {
-	if (rc == NPMU_E_UNREACHABLE) {
-		svc->stats.rejected++;
+	if (rc == NPMU_E_UNREACHABLE)
 		return;
-	}
 	char what[128];
 	snprintf(what, sizeof(what), "%s%s%s%s", npmu__msg_type_name(type), name[0] ? " " : "",
 		 name, unopened ? " (sealed)" : "");
-	log_bad(svc, peer, what, rc);
+	log_refused(svc, peer, what, rc);
 }
 
 /* answer -- send the reply to request (type, req_id) with status rc, its body_len bytes of
@@ -390,6 +427,9 @@ static void answer(struct npmu__service *svc, struct tx_buf *b, fi_addr_t to, ui
 		.req_id = req_id,
 		.session = sess ? sess->ch.session : 0,
 	};
+	int result = npmu__error_index(rc);
+	if (type <= NPMU_MSG_TYPE_MAX && result >= 0)
+		npmu__metric_add(&svc->counters.answered[type][result], 1);
 	size_t plain = out.body_len;
 	if (sess)
 		out.body_len += NPMU_TAG_LEN;
@@ -408,27 +448,29 @@ static void serve(struct npmu__service *svc, uint8_t *msg, size_t len)
 	if (rc == 0 && (hdr.type & NPMU_MSG_REPLY))
 		rc = NPMU_E_PROTO;
 	if (rc != 0 && (rc != NPMU_E_VERSION || !hdr.addr)) {
-		log_bad(svc, "an unknown peer", "message header", rc);
+		log_bad(svc, NPMU__REFUSED_HEADER, "an unknown peer", "message header", rc);
 		return;
 	}
 	char peer[128];
 	npmu__fabric_addr_str(svc->fab, hdr.addr, peer, sizeof(peer));
 	fi_addr_t to;
 	if (peer_lookup(svc, hdr.addr, hdr.addr_len, &to) != 0) {
-		log_bad(svc, peer, "return address", NPMU_E_PROTO);
+		log_bad(svc, NPMU__REFUSED_ADDRESS, peer, "return address", NPMU_E_PROTO);
 		return;
 	}
 	uint8_t host[16];
 	npmu__host_of(hdr.addr, hdr.addr_len, host);
 	struct tx_buf *b = tx_get(svc);
 	if (!b) {
-		log_bad(svc, peer, "request (no room to reply)", NPMU_E_LIMIT);
+		log_bad(svc, NPMU__REFUSED_NO_ROOM, peer, "request (no room to reply)", NPMU_E_LIMIT);
 		return;
 	}
 	struct npmu__session *sess = NULL;
 	size_t blen = hdr.body_len;
 	if (rc == 0 && hdr.session != 0 && hdr.type != NPMU_MSG_AUTH3) {
 		rc = open_sealed(svc, msg, &hdr, &blen, &sess);
+		if (rc != 0)
+			npmu__metric_add(&svc->counters.refused[NPMU__REFUSED_SESSION], 1);
 		if (rc != 0 && svc->sessions)
 			npmu__sessions_fail(svc->sessions, host);
 	}
@@ -438,14 +480,13 @@ static void serve(struct npmu__service *svc, uint8_t *msg, size_t len)
 	struct npmu__cursor reply;
 	npmu__cursor_init(&reply, b->data + NPMU_WIRE_HDR_LEN,
 			  NPMU_WIRE_MAX - NPMU_WIRE_HDR_LEN - NPMU_TAG_LEN);
-	if (rc == 0)
-		rc = npmu__req_decode(hdr.type, hdr.body, blen, &req);
+	if (rc == 0 && (rc = npmu__req_decode(hdr.type, hdr.body, blen, &req)) != 0)
+		npmu__metric_add(&svc->counters.refused[NPMU__REFUSED_BODY], 1);
 	if (rc == 0 && hdr.addr_len <= sizeof(req.peer)) {
 		memcpy(req.peer, hdr.addr, hdr.addr_len);
 		req.peer_len = (uint8_t)hdr.addr_len;
 	}
 	if (rc == 0) {
-		svc->stats.requests++;
 		uint64_t t0 = npmu__now_ns();
 		rc = dispatch(svc, &hdr, &req, to, host, sess, peer, &reply);
 		uint64_t took_ms = (npmu__now_ns() - t0) / 1000000;
@@ -549,11 +590,65 @@ static void handle_completion(struct npmu__service *svc, const struct fi_cq_msg_
 	serve(svc, msg, len);
 }
 
+/* publish -- the service's gauges (sessions, handshakes) and the sessions' counters. */
+static void publish(struct npmu__service *svc)
+{
+	uint64_t open = 0, pending = 0, failures = 0, abandoned = 0;
+	const struct npmu__sessions *ss = svc->sessions;
+	if (ss) {
+		for (size_t i = 0; i < NPMU_SESSIONS_MAX; i++)
+			open += ss->s[i].state == SESSION_OPEN;
+		for (size_t i = 0; i < NPMU_PENDING_MAX; i++)
+			pending += ss->pending[i].state == SESSION_CHALLENGED;
+		failures = ss->failures;
+		abandoned = ss->abandoned;
+	}
+	npmu__metric_set(&svc->counters.sessions, open);
+	npmu__metric_set(&svc->counters.handshakes, pending);
+	npmu__metric_set(&svc->counters.auth_failures, failures);
+	npmu__metric_set(&svc->counters.handshakes_abandoned, abandoned);
+}
+
+/* tick -- the service's and the owner's tick, when it is due; returns the milliseconds until
+ * the next. */
+static int tick(struct npmu__service *svc)
+{
+	uint64_t now = npmu__now_ns(), every = (uint64_t)svc->tick_ms * 1000000;
+	if (now - svc->last_tick_ns >= every) {
+		svc->last_tick_ns = now;
+		publish(svc);
+		if (svc->tick_fn)
+			svc->tick_fn(svc->tick_arg);
+		return (int)svc->tick_ms;
+	}
+	return (int)((every - (now - svc->last_tick_ns)) / 1000000) + 1;
+}
+
+/* finish_in_flight -- (stopping) answer what the slow thread holds, serving what else comes
+ * meanwhile, for up to NPMU_SERVICE_STOP_MS. */
+static void finish_in_flight(struct npmu__service *svc)
+{
+	if (!svc->deferred)
+		return;
+	uint64_t until = npmu__now_ns() + (uint64_t)NPMU_SERVICE_STOP_MS * 1000000;
+	unsigned left;
+	while ((left = npmu__deferred_waiting(svc->deferred)) > 0 && npmu__now_ns() < until) {
+		struct pollfd pfd = {.fd = npmu__deferred_fd(svc->deferred), .events = POLLIN};
+		(void)poll(&pfd, 1, 10);
+		flush_deferred(svc);
+		drain(svc);
+	}
+	flush_deferred(svc);
+	if (left)
+		LOG_WARN("stopped with %u request(s) unanswered: the units they wait on are slow",
+			 left);
+}
+
 /*
  * npmu__service_run -- serve until stop_fd is readable. After any activity the loop keeps
  * polling the CQ for spin_us microseconds (one-sided operations on providers such as tcp need
  * the target to drive progress, and a wake-up from poll() per operation costs latency), then
- * sleeps in poll() on the CQ's wait fd, so an idle unit uses no CPU.
+ * sleeps in poll() on the CQ's wait fd until the next tick, so an idle unit uses no CPU.
  */
 int npmu__service_run(struct npmu__service *svc, int stop_fd, unsigned spin_us)
 {
@@ -563,8 +658,11 @@ int npmu__service_run(struct npmu__service *svc, int stop_fd, unsigned spin_us)
 			 ? npmu__deferred_new(&svc->ops, &svc->deferred) : 0;
 	if (rc != 0)
 		return rc;
+	if (!svc->tick_ms)
+		svc->tick_ms = NPMU_SERVICE_TICK_MS;
 	int dfd = svc->deferred ? npmu__deferred_fd(svc->deferred) : -1;
 	for (;;) {
+		int next_tick_ms = tick(svc);
 		flush_deferred(svc);
 		if (drain(svc) > 0) {
 			last = npmu__now_ns();
@@ -580,19 +678,61 @@ int npmu__service_run(struct npmu__service *svc, int stop_fd, unsigned spin_us)
 		 * while clients talk to it (one holding a region renews its holder every second),
 		 * 1 ms once none has for NAP_BUSY_NS */
 		const struct timespec nap = {0, npmu__now_ns() - last < NAP_BUSY_NS ? NAP_NS : 1000000};
+		const struct timespec until_tick = {next_tick_ms / 1000,
+						    (long)(next_tick_ms % 1000) * 1000000};
 		if (svc->fab->wait_fd >= 0 && fi_trywait(svc->fab->fabric, &cq_fid, 1) != FI_SUCCESS) {
 			last = npmu__now_ns();
 			continue;
 		}
-		int n = ppoll(pfd, svc->fab->wait_fd < 0 ? 2 : 3, svc->fab->wait_fd < 0 ? &nap : NULL,
-			      NULL);
+		int n = ppoll(pfd, svc->fab->wait_fd < 0 ? 2 : 3,
+			      svc->fab->wait_fd < 0 ? &nap : &until_tick, NULL);
 		if (n < 0 && errno != EINTR) {
 			LOG_ERR("poll: %s", strerror(errno));
 			return NPMU_E_INTERNAL;
 		}
-		if (n > 0 && (pfd[0].revents & POLLIN))
+		if (n > 0 && (pfd[0].revents & POLLIN)) {
+			finish_in_flight(svc);
 			return 0;
+		}
 		if (n > 0)
 			last = npmu__now_ns();
 	}
+}
+
+/* npmu__service_render -- the service's metrics in the text exposition (see service.h). */
+void npmu__service_render(const struct npmu__service_counters *c, struct npmu__prom *p)
+{
+	npmu__prom_family(p, "npmu_requests_total", "counter",
+			  "Requests answered, by message type and result (ok, or the error).");
+	for (uint16_t t = 1; t <= NPMU_MSG_TYPE_MAX; t++)
+		for (int r = 0; r < NPMU__ERROR_NAMES; r++) {
+			uint64_t v = npmu__metric_get(&c->answered[t][r]);
+			if (v || r == 0) /* (ok always: a type asked for never reads as absent) */
+				npmu__prom_u64(p, "npmu_requests_total", v, "type",
+					       npmu__msg_type_name(t), "result",
+					       npmu__error_name(r ? NPMU_E_INVAL - r + 1 : 0), NULL);
+		}
+	npmu__prom_family(p, "npmu_requests_refused_total", "counter",
+			  "Messages refused before a handler saw them, by reason (receive, header, "
+			  "address, no_room: unanswered; session, body: answered with an error).");
+	for (int r = 0; r < NPMU__REFUSALS; r++)
+		npmu__prom_u64(p, "npmu_requests_refused_total", npmu__metric_get(&c->refused[r]),
+			       "reason", npmu__refusal_name((enum npmu__refusal)r), NULL);
+	npmu__prom_family(p, "npmu_sessions", "gauge", "Open authenticated sessions.");
+	npmu__prom_u64(p, "npmu_sessions", npmu__metric_get(&c->sessions), NULL);
+	npmu__prom_family(p, "npmu_handshakes_pending", "gauge",
+			  "Authentication handshakes begun and not finished.");
+	npmu__prom_u64(p, "npmu_handshakes_pending", npmu__metric_get(&c->handshakes), NULL);
+	npmu__prom_family(p, "npmu_handshakes_abandoned_total", "counter",
+			  "Handshakes evicted or expired unfinished.");
+	npmu__prom_u64(p, "npmu_handshakes_abandoned_total",
+		       npmu__metric_get(&c->handshakes_abandoned), NULL);
+	npmu__prom_family(p, "npmu_authentication_failures_total", "counter",
+			  "Failed authentications (bad proofs, sealed messages that do not open).");
+	npmu__prom_u64(p, "npmu_authentication_failures_total",
+		       npmu__metric_get(&c->auth_failures), NULL);
+	npmu__prom_family(p, "npmu_abandoned_endpoints", "gauge",
+			  "Endpoints given up with transfers in flight (a peer that stopped "
+			  "answering mid-transfer), kept open until the process exits.");
+	npmu__prom_u64(p, "npmu_abandoned_endpoints", npmu__fabric_abandoned(), NULL);
 }

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "grow.h"
 #include "log.h"
 
@@ -81,6 +82,9 @@ void npmu__flush_run(struct npmu__flush *f)
 		f->pending_requests = 0;
 		return;
 	}
+	uint64_t t0 = npmu__now_ns(), bytes = 0;
+	for (uint32_t i = 0; i < f->n; i++)
+		bytes += f->piece[i].len;
 	struct npmu__flush_piece *last = &f->piece[f->n - 1];
 	if (pmem2_map_get_store_granularity(last->map) == PMEM2_GRANULARITY_PAGE) {
 		if (f->n == 1 || write_back(f)) {
@@ -95,6 +99,8 @@ void npmu__flush_run(struct npmu__flush *f)
 			pmem2_get_flush_fn(f->piece[i].map)(f->piece[i].addr, f->piece[i].len);
 		pmem2_get_drain_fn(last->map)();
 	}
+	npmu__metric_add(&f->bytes, bytes);
+	npmu__histogram_observe(&f->latency, npmu__now_ns() - t0);
 	f->groups++;
 	f->requests += f->pending_requests;
 	f->pending_requests = 0;

@@ -5,6 +5,8 @@
 #include <libpmem2.h>
 #include <stdint.h>
 
+#include "metrics.h"
+
 /*
  * A unit answers each PERSIST only once its ranges are durable. The requests that arrive
  * together (those its service loop finds waiting at once) are flushed as one group:
@@ -37,6 +39,9 @@ struct npmu__flush {
 	uint32_t n, cap;
 	uint64_t groups, requests;       /* flushes run and requests they served, for the log */
 	uint32_t pending_requests;       /* requests whose pieces are waiting */
+	/* for the metrics (metrics.h): */
+	_Atomic uint64_t bytes;          /* bytes of the pieces made durable */
+	struct npmu__histogram latency;  /* how long each group took to flush */
 };
 
 /* npmu__flush_init -- an empty group for the pool file fd. */

@@ -13,8 +13,10 @@
 
 #include "log.h"
 #include "pmm.h"
+#include "config.h"
 #include "credentials.h"
 #include "daemon.h"
+#include "metrics_http.h"
 #include "unit_serve.h"
 #include "service.h"
 #include "sessions.h"
@@ -43,18 +45,61 @@ static const char usage[] =
 	"      --addr-file PATH   write the address served on to PATH once ready\n"
 	"      --spin-us N        keep polling N microseconds after activity before sleeping\n"
 	"                         (default 200; 0: sleep at once, lowest CPU, higher latency)\n"
+	"      --metrics HOST:PORT\n"
+	"                         serve Prometheus metrics at http://HOST:PORT/metrics (port 0\n"
+	"                         picks one); a loopback address only, as they are not\n"
+	"                         authenticated, unless --metrics-insecure\n"
+	"      --metrics-insecure serve --metrics on a non-loopback address too\n"
+	"      --metrics-addr-file PATH\n"
+	"                         write the metrics' HOST:PORT to PATH once ready\n"
 	"  -v, --verbose          debug logging (default: one line per region operation and\n"
 	"                         per rejected request; NPMU_LOG=error|warn|info|debug)\n"
+	"  -f, --config FILE      settings from FILE, `key = value` lines whose keys are these\n"
+	"                         options' long names (default " NPMU_CONFIG_DIR "/npmud.conf, read\n"
+	"                         if it exists); the command line overrides the file\n"
+	"      --check-config     check the settings (and the files they name), say what is\n"
+	"                         wrong, and exit: 0 when they are good, 1 when not\n"
 	"  -h, --help             this text\n"
 	"\n"
-	"Stops cleanly on SIGINT or SIGTERM. After any stop, clean or not, the next start\n"
-	"rebuilds every region, its data and its open rights from the pool alone.\n";
+	"Stops cleanly on SIGINT or SIGTERM (requests in progress answered, the pool closed).\n"
+	"After any stop, clean or not, the next start rebuilds every region, its data and its\n"
+	"open rights from the pool alone. Under systemd (Type=notify) it says when it is ready\n"
+	"and stopping, and shows its watchdog the request loop is alive.\n";
+
+/* The options that have no short form. */
+enum { O_CHECK_CONFIG = 256, O_METRICS, O_METRICS_INSECURE, O_METRICS_ADDR_FILE };
+
+static const struct option long_opts[] = {
+	{"pool", required_argument, NULL, 'p'},
+	{"size", required_argument, NULL, 's'},
+	{"listen", required_argument, NULL, 'l'},
+	{"provider", required_argument, NULL, 'P'},
+	{"no-manager", no_argument, NULL, 'M'},
+	{"manager", no_argument, NULL, 'm'},
+	{"addr-file", required_argument, NULL, 'A'},
+	{"spin-us", required_argument, NULL, 'S'},
+	{"credentials", required_argument, NULL, 'c'},
+	{"insecure", no_argument, NULL, 'I'},
+	{"cluster-key", required_argument, NULL, 'k'},
+	{"metrics", required_argument, NULL, O_METRICS},
+	{"metrics-insecure", no_argument, NULL, O_METRICS_INSECURE},
+	{"metrics-addr-file", required_argument, NULL, O_METRICS_ADDR_FILE},
+	{"verbose", no_argument, NULL, 'v'},
+	{"config", required_argument, NULL, 'f'},
+	{"check-config", no_argument, NULL, O_CHECK_CONFIG},
+	{"help", no_argument, NULL, 'h'},
+	{NULL, 0, NULL, 0}};
+
+static const char *const command_only[] = {"config", "check-config", "help", NULL};
+static const struct npmu__config_spec spec = {long_opts, "p:s:l:P:c:k:f:vh", NULL, command_only};
 
 /* What npmud was asked to do, and what it runs. */
 struct npmud {
-	/* the command line */
-	const char *pool_path, *size_text, *listen, *provider, *addr_file, *cred_path, *key_path;
-	int insecure, manager, verbose;
+	/* the settings (their strings belong to cfg) */
+	struct npmu__config cfg;
+	const char *pool_path, *listen, *provider, *addr_file, *cred_path, *key_path;
+	const char *metrics, *metrics_addr_file;
+	int insecure, manager, verbose, check, metrics_insecure;
 	long spin_us;
 	char host[256], port[16];
 	uint64_t size;
@@ -68,67 +113,122 @@ struct npmud {
 	struct npmu__pmm pmm;
 	struct npmu__unit_service handlers;
 	struct npmu__service *svc;
+	struct npmu__metrics_server *metrics_srv;
+	bool watchdog;
 };
 
-/* parse_args -- the command line into d; -1 to go on, else the exit status. */
-static int parse_args(int argc, char **argv, struct npmud *d)
+/* apply -- one setting into d; -1 to go on, else the exit status. */
+static int apply(struct npmud *d, const struct npmu__config_entry *e)
 {
-	static const struct option opts[] = {
-		{"pool", required_argument, NULL, 'p'},   {"size", required_argument, NULL, 's'},
-		{"listen", required_argument, NULL, 'l'}, {"provider", required_argument, NULL, 'P'},
-		{"no-manager", no_argument, NULL, 'M'},   {"manager", no_argument, NULL, 'm'},
-		{"addr-file", required_argument, NULL, 'A'},
-		{"spin-us", required_argument, NULL, 'S'},
-		{"credentials", required_argument, NULL, 'c'},
-		{"insecure", no_argument, NULL, 'I'},
-		{"cluster-key", required_argument, NULL, 'k'},
-		{"verbose", no_argument, NULL, 'v'},      {"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0}};
-	d->listen = "127.0.0.1";
-	d->provider = getenv("NPMU_PROVIDER");
-	d->manager = 1;
-	d->spin_us = 200;
-	int c;
-	while ((c = getopt_long(argc, argv, "p:s:l:P:c:k:vh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'p': d->pool_path = optarg; break;
-		case 's': d->size_text = optarg; break;
-		case 'l': d->listen = optarg; break;
-		case 'P': d->provider = optarg; break;
-		case 'M': d->manager = 0; break;
-		case 'm': d->manager = 1; break;
-		case 'c': d->cred_path = optarg; break;
-		case 'I': d->insecure = 1; break;
-		case 'k': d->key_path = optarg; break;
-		case 'A': d->addr_file = optarg; break;
-		case 'S': {
-			char *end;
-			d->spin_us = strtol(optarg, &end, 10);
-			if (*end || d->spin_us < 0 || d->spin_us > 1000000) {
-				fprintf(stderr, "npmud: --spin-us takes 0..1000000\n");
-				return 2;
-			}
-			break;
+	char where[512];
+	const char *v = e->value;
+	npmu__config_where(&d->cfg, e, where, sizeof(where));
+	switch (e->opt) {
+	case 'p': d->pool_path = v; break;
+	case 's':
+		if (npmu__size_parse(v, &d->size) != 0) {
+			fprintf(stderr, "npmud: %s '%s': invalid size (examples: 1048576, 64M, 4G)\n",
+				where, v);
+			return 2;
 		}
-		case 'v': d->verbose = 1; break;
-		case 'h': printf(usage, NPMU_DEFAULT_PORT); return 0;
-		default: fprintf(stderr, usage, NPMU_DEFAULT_PORT); return 2;
+		break;
+	case 'l':
+		if (npmu__split_hostport(v, d->host, sizeof(d->host), d->port, sizeof(d->port),
+					 NPMU_DEFAULT_PORT) != 0) {
+			fprintf(stderr, "npmud: %s '%s': invalid address (expected HOST:PORT)\n", where, v);
+			return 2;
 		}
+		d->listen = v;
+		break;
+	case 'P': d->provider = v; break;
+	case 'M': d->manager = 0; break;
+	case 'm': d->manager = 1; break;
+	case 'c': d->cred_path = v; break;
+	case 'I': d->insecure = 1; break;
+	case 'k': d->key_path = v; break;
+	case 'A': d->addr_file = v; break;
+	case 'S': {
+		char *end;
+		d->spin_us = strtol(v, &end, 10);
+		if (*end || end == v || d->spin_us < 0 || d->spin_us > 1000000) {
+			fprintf(stderr, "npmud: %s '%s': expected 0..1000000\n", where, v);
+			return 2;
+		}
+		break;
 	}
-	if (!d->provider)
-		d->provider = NPMU_DEFAULT_PROVIDER;
-	if (!d->pool_path || optind != argc) {
-		fprintf(stderr, "npmud: %s\n\n", d->pool_path ? "unexpected argument" : "--pool is required");
+	case O_METRICS: d->metrics = v; break;
+	case O_METRICS_INSECURE: d->metrics_insecure = 1; break;
+	case O_METRICS_ADDR_FILE: d->metrics_addr_file = v; break;
+	case 'v': d->verbose = 1; break;
+	case O_CHECK_CONFIG: d->check = 1; break;
+	case 'f': break; /* (read before) */
+	default: return 2;
+	}
+	return -1;
+}
+
+/* read_settings -- the command line, and the configuration file it names (or the default one,
+ * if it exists), merged into d->cfg; -1 to go on, else the exit status. */
+static int read_settings(int argc, char **argv, struct npmud *d)
+{
+	struct npmu__config args, file = {0};
+	if (npmu__config_args(argc, argv, &spec, &args) != 0) {
 		fprintf(stderr, usage, NPMU_DEFAULT_PORT);
 		return 2;
 	}
-	if (d->size_text && npmu__size_parse(d->size_text, &d->size) != 0) {
-		fprintf(stderr, "npmud: invalid size '%s' (examples: 1048576, 64M, 4G)\n", d->size_text);
-		return 2;
+	int status = -1;
+	const struct npmu__config_entry *conf = npmu__config_find(&args, 'f');
+	const char *path = conf ? conf->value : NPMU_CONFIG_DIR "/npmud.conf";
+	char err[512];
+	int rc;
+	if (npmu__config_find(&args, 'h')) {
+		printf(usage, NPMU_DEFAULT_PORT);
+		status = 0;
+	} else if (optind != argc) {
+		fprintf(stderr, "npmud: unexpected argument '%s'\n\n", argv[optind]);
+		fprintf(stderr, usage, NPMU_DEFAULT_PORT);
+		status = 2;
+	} else if ((rc = npmu__config_read(path, &spec, &file, err, sizeof(err))) == NPMU_E_NOENT) {
+		if (conf) {
+			fprintf(stderr, "npmud: --config %s: no such file\n", path);
+			status = 2;
+		}
+	} else if (rc != 0) {
+		fprintf(stderr, "npmud: %s\n", err);
+		status = 2;
 	}
-	if (npmu__split_hostport(d->listen, d->host, sizeof(d->host), d->port, sizeof(d->port),
-				 NPMU_DEFAULT_PORT) != 0) {
-		fprintf(stderr, "npmud: invalid --listen '%s' (expected HOST:PORT)\n", d->listen);
+	if (status < 0 && npmu__config_merge(&file, &args, &spec, &d->cfg) != 0) {
+		fprintf(stderr, "npmud: out of memory\n");
+		status = 1;
+	}
+	if (npmu__config_find(&args, O_CHECK_CONFIG))
+		d->check = 1;
+	npmu__config_free(&args);
+	npmu__config_free(&file);
+	return status;
+}
+
+/* parse_args -- the settings from the command line and the configuration file into d; -1 to go
+ * on, else the exit status. */
+static int parse_args(int argc, char **argv, struct npmud *d)
+{
+	d->listen = "127.0.0.1";
+	npmu__split_hostport(d->listen, d->host, sizeof(d->host), d->port, sizeof(d->port),
+			     NPMU_DEFAULT_PORT);
+	d->provider = getenv("NPMU_PROVIDER");
+	d->manager = 1;
+	d->spin_us = 200;
+	int rc = read_settings(argc, argv, d);
+	for (size_t i = 0; rc < 0 && i < d->cfg.n; i++)
+		rc = apply(d, &d->cfg.e[i]);
+	if (rc >= 0)
+		return rc;
+	if (!d->provider)
+		d->provider = NPMU_DEFAULT_PROVIDER;
+	if (!d->pool_path) {
+		fprintf(stderr, "npmud: --pool is required (or `pool = PATH` in the configuration)\n\n");
+		if (!d->check)
+			fprintf(stderr, usage, NPMU_DEFAULT_PORT);
 		return 2;
 	}
 	return -1;
@@ -215,7 +315,45 @@ static int start(struct npmud *d)
 				 &d->svc);
 }
 
-/* announce -- log what serves where, and publish the address. */
+/* render -- (the metrics thread) the service's, the unit's and the process's metrics. */
+static void render(void *arg, struct npmu__prom *out)
+{
+	struct npmud *d = arg;
+	npmu__service_render(npmu__service_counters(d->svc), out);
+	npmu__unit_service_render(&d->handlers, out);
+	npmu__prom_process(out);
+}
+
+/* on_tick -- (the receiving thread) publish the gauges; show the watchdog we are alive. */
+static void on_tick(void *arg)
+{
+	struct npmud *d = arg;
+	npmu__unit_service_publish(&d->handlers);
+	if (d->watchdog)
+		npmu__daemon_watchdog();
+}
+
+/* serve_metrics -- the metrics endpoint, when asked for, and its address file. */
+static int serve_metrics(struct npmud *d)
+{
+	char err[512];
+	int rc = npmu__metrics_start(d->metrics, d->metrics_insecure, render, d, &d->metrics_srv,
+				     err, sizeof(err));
+	if (rc != 0) {
+		fprintf(stderr, "npmud: --metrics %s\n", err);
+		return rc;
+	}
+	const char *addr = npmu__metrics_addr(d->metrics_srv);
+	LOG_INFO("metrics on http://%s/metrics", addr);
+	if (d->metrics_addr_file && npmu__daemon_write_addr(d->metrics_addr_file, addr) != 0) {
+		fprintf(stderr, "npmud: cannot write %s: %s\n", d->metrics_addr_file,
+			strerror(errno));
+		return NPMU_E_IO;
+	}
+	return 0;
+}
+
+/* announce -- log what serves where, publish the address, and tell systemd we are ready. */
 static int announce(struct npmud *d)
 {
 	char addr[128];
@@ -230,12 +368,19 @@ static int announce(struct npmud *d)
 		fprintf(stderr, "npmud: cannot write %s: %s\n", d->addr_file, strerror(errno));
 		return NPMU_E_IO;
 	}
+	unsigned watchdog_ms = npmu__daemon_watchdog_ms();
+	d->watchdog = watchdog_ms != 0;
+	npmu__service_set_tick(d->svc, on_tick, d, watchdog_ms);
+	npmu__unit_service_publish(&d->handlers);
+	npmu__daemon_ready("serving pool %s (%u regions) on %s", d->pool_path,
+			   d->pool->meta.nregions, addr);
 	return 0;
 }
 
 /* stop -- free everything start and open_pool made, in reverse. */
 static void stop(struct npmud *d)
 {
+	npmu__metrics_stop(&d->metrics_srv);
 	npmu__service_delete(&d->svc);
 	npmu__unit_service_fini(&d->handlers);
 	npmu__unit_delete(&d->unit);
@@ -245,23 +390,69 @@ static void stop(struct npmud *d)
 		npmu__pmm_fini(&d->pmm);
 	npmu__sessions_fini(&d->sessions);
 	npmu__credentials_free(&d->creds);
+	npmu__config_free(&d->cfg);
+}
+
+/* check_config -- --check-config: the settings and the files they name; 0 or 1. */
+static int check_config(struct npmud *d, int rc)
+{
+	struct stat st;
+	if (rc < 0 && stat(d->pool_path, &st) != 0 && (errno != ENOENT || !d->size)) {
+		fprintf(stderr, "npmud: pool %s: %s\n", d->pool_path,
+			errno == ENOENT ? "does not exist, and no size to create it with is given"
+					: strerror(errno));
+		rc = 1;
+	}
+	if (rc < 0)
+		rc = load_secrets(d);
+	if (rc < 0)
+		printf("npmud: the configuration is good (%s)\n",
+		       d->cfg.path ? d->cfg.path : "the command line alone");
+	npmu__credentials_free(&d->creds);
+	npmu__config_free(&d->cfg);
+	return rc < 0 || rc == 0 ? 0 : 1;
+}
+
+/* stopped -- log and tell systemd what the service did. */
+static void stopped(struct npmud *d)
+{
+	const struct npmu__service_counters *c = npmu__service_counters(d->svc);
+	uint64_t answered = 0, failed = 0, refused = 0;
+	for (int t = 0; t <= NPMU_MSG_TYPE_MAX; t++)
+		for (int r = 0; r < NPMU__ERROR_NAMES; r++) {
+			answered += npmu__metric_get(&c->answered[t][r]);
+			failed += r ? npmu__metric_get(&c->answered[t][r]) : 0;
+		}
+	for (int r = 0; r < NPMU__REFUSALS; r++)
+		refused += npmu__metric_get(&c->refused[r]);
+	npmu__daemon_stopping("stopping: %llu requests answered", (unsigned long long)answered);
+	LOG_INFO("stopping: %llu requests answered (%llu with an error), %llu messages refused",
+		 (unsigned long long)answered, (unsigned long long)failed,
+		 (unsigned long long)refused);
 }
 
 int main(int argc, char **argv)
 {
 	static struct npmud d; /* (large: the session tables) */
+	npmu__log_init("npmud", NPMU_LOG_INFO);
 	int rc = parse_args(argc, argv, &d);
-	if (rc >= 0)
+	if (d.check)
+		return check_config(&d, rc);
+	if (rc >= 0) {
+		npmu__config_free(&d.cfg);
 		return rc;
+	}
 	npmu__log_init("npmud", d.verbose ? NPMU_LOG_DEBUG : NPMU_LOG_INFO);
-	if ((rc = load_secrets(&d)) >= 0)
+	if ((rc = load_secrets(&d)) >= 0) {
+		npmu__credentials_free(&d.creds);
+		npmu__config_free(&d.cfg);
 		return rc;
+	}
 	int stop_fd = npmu__daemon_stop_fd();
-	if ((rc = open_pool(&d)) == 0 && (rc = start(&d)) == 0 && (rc = announce(&d)) == 0) {
+	if ((rc = open_pool(&d)) == 0 && (rc = start(&d)) == 0 &&
+	    (!d.metrics || (rc = serve_metrics(&d)) == 0) && (rc = announce(&d)) == 0) {
 		rc = npmu__service_run(d.svc, stop_fd, (unsigned)d.spin_us);
-		struct npmu__service_stats stats = npmu__service_stats(d.svc);
-		LOG_INFO("stopping: %llu requests served, %llu rejected",
-			 (unsigned long long)stats.requests, (unsigned long long)stats.rejected);
+		stopped(&d);
 	}
 	stop(&d);
 	return rc == 0 ? 0 : 1;

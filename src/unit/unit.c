@@ -11,6 +11,7 @@
 #include "ckpt_format.h"
 #include "codec.h"
 #include "log.h"
+#include "metrics.h"
 #include "replies.h"
 
 /* entry_find -- the TPT entry of region id, or NULL. */
@@ -501,11 +502,13 @@ int npmu__unit_fence(struct npmu__unit *unit, const char *name, bool raise, uint
 	struct npmu__ckpt_hdr h;
 	if (raise && (r->size < NPMU_CKPT_HDR || npmu__ckpt_hdr_decode(e->win->addr, &h) != 0))
 		return NPMU_E_INVAL;
+	npmu__metric_add(&unit->fences, 1);
 	for (uint32_t m = 0; m < e->nmr;) {
 		if (e->mr[m].access != NPMU_ACCESS_READ_WRITE) {
 			m++;
 			continue;
 		}
+		npmu__metric_add(&unit->fenced_rights, 1);
 		fi_close(&e->mr[m].mr->fid);
 		for (uint32_t k = 0; k < r->nrights; k++)
 			if (r->rights[k].key == e->mr[m].key)

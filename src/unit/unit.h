@@ -26,6 +26,8 @@ struct npmu__unit {
 	struct npmu__tpt_entry *entries; /* one per region, same count as pool->meta */
 	struct npmu__flush flush;        /* PERSISTs answered once it runs (group commit) */
 	struct npmu__prefetch prefetch;  /* regions opened, read ahead in the background */
+	_Atomic uint64_t fences;         /* fence operations (metrics.h) */
+	_Atomic uint64_t fenced_rights;  /* read-write rights they closed */
 };
 
 /*

@@ -125,7 +125,22 @@ static int local_units(void *u, struct npmu__cursor *reply)
 	return 0;
 }
 
+/* local_where -- the region is here: this unit's address. */
+static int local_where(void *u, const char *name, struct npmu_region_place *place)
+{
+	struct npmu__unit *unit = u;
+	struct npmu_region_info info;
+	int rc = npmu__unit_stat(unit, name, &info);
+	if (rc != 0)
+		return rc;
+	memset(place, 0, sizeof(*place));
+	place->count = 1;
+	npmu__fabric_addr_str(unit->fab, unit->fab->name, place->unit[0], sizeof(place->unit[0]));
+	return 0;
+}
+
 const struct npmu__unit_ops npmu__local_unit_ops = {
+	.where = local_where,
 	.create = local_create,
 	.remove = local_remove,
 	.resize = local_resize,

@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "metrics.h"
 #include "unit_ops.h"
 
 /* hello -- a unit with data, and a manager when one is embedded. */
@@ -10,7 +11,8 @@ static void hello(void *arg, uint32_t *flags, uint8_t id[8], uint64_t *capacity,
 {
 	struct npmu__unit_service *us = arg;
 	const struct npmu__pool *pool = us->unit->pool;
-	*flags = NPMU_UNIT_DATA | (us->pmm ? NPMU_UNIT_MANAGER | NPMU_UNIT_MEMBERS : 0);
+	*flags = NPMU_UNIT_DATA |
+		 (us->pmm ? NPMU_UNIT_MANAGER | NPMU_UNIT_MEMBERS | NPMU_UNIT_WHERE : 0);
 	memcpy(id, pool->sb.uuid, 8);
 	*capacity = (pool->sb.npages - pool->sb.data_start) * NPMU_PAGE_SIZE;
 	*free = pool->alloc.nfree * NPMU_PAGE_SIZE;
@@ -69,6 +71,56 @@ void npmu__unit_service_init(struct npmu__unit_service *us, struct npmu__unit *u
 	us->programming.programmed = true;
 	*ops = (struct npmu__service_ops){.arg = us, .hello = hello, .handle = handle,
 					  .batch_end = batch_end, .stalled = stalled};
+}
+
+/* npmu__unit_service_publish -- the gauges, from the pool and the TPT. */
+void npmu__unit_service_publish(struct npmu__unit_service *us)
+{
+	const struct npmu__unit *unit = us->unit;
+	const struct npmu__pool *pool = unit->pool;
+	uint64_t rights = 0;
+	for (uint32_t i = 0; i < unit->nentries; i++)
+		rights += unit->entries[i].nmr;
+	npmu__metric_set(&us->regions, pool->meta.nregions);
+	npmu__metric_set(&us->rights, rights);
+	npmu__metric_set(&us->capacity, (pool->sb.npages - pool->sb.data_start) * NPMU_PAGE_SIZE);
+	npmu__metric_set(&us->free, pool->alloc.nfree * NPMU_PAGE_SIZE);
+	if (us->pmm)
+		npmu__pmm_publish(us->pmm);
+}
+
+/* gauge -- one family of one unlabelled sample. */
+static void gauge(struct npmu__prom *p, const char *name, const char *type, const char *help,
+		  uint64_t v)
+{
+	npmu__prom_family(p, name, type, help);
+	npmu__prom_u64(p, name, v, NULL);
+}
+
+/* npmu__unit_service_render -- the unit's families (and its embedded manager's). */
+void npmu__unit_service_render(struct npmu__unit_service *us, struct npmu__prom *p)
+{
+	const struct npmu__unit *unit = us->unit;
+	gauge(p, "npmu_regions", "gauge", "Regions in the pool.", npmu__metric_get(&us->regions));
+	gauge(p, "npmu_rights", "gauge", "Open rights (registrations with a live key).",
+	      npmu__metric_get(&us->rights));
+	gauge(p, "npmu_pool_capacity_bytes", "gauge", "Bytes of the pool that regions can use.",
+	      npmu__metric_get(&us->capacity));
+	gauge(p, "npmu_pool_free_bytes", "gauge", "Bytes of the pool no region uses.",
+	      npmu__metric_get(&us->free));
+	gauge(p, "npmu_persist_bytes_total", "counter",
+	      "Bytes made durable for PERSIST requests (ranges flushed).",
+	      npmu__metric_get(&unit->flush.bytes));
+	npmu__prom_histogram(p, "npmu_flush_duration_seconds",
+			     "Time to make a group of PERSIST requests durable (one flush).",
+			     &unit->flush.latency);
+	gauge(p, "npmu_fences_total", "counter",
+	      "Fence operations: a region's read-write rights closed (a stream's epoch raised).",
+	      npmu__metric_get(&unit->fences));
+	gauge(p, "npmu_fenced_rights_total", "counter", "Read-write rights closed by fences.",
+	      npmu__metric_get(&unit->fenced_rights));
+	if (us->pmm)
+		npmu__pmm_render(us->pmm, p);
 }
 
 /* npmu__unit_service_fini -- release the programming manager. */

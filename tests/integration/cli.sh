@@ -35,11 +35,11 @@ expect_json() {
 expect 0 "Usage: npmud" "$npmud" --help
 expect 2 "--pool is required" "$npmud"
 expect 1 "does not exist; give --size" "$npmud" --pool "$dir/none.pool"
-expect 2 "invalid size" "$npmud" --pool "$dir/x.pool" --size 12Q
+expect 2 "--size '12Q': invalid size" "$npmud" --pool "$dir/x.pool" --size 12Q
 expect 1 "too small" "$npmud" --pool "$dir/x.pool" --size 100K
 head -c 4M /dev/urandom > "$dir/junk.pool"
 expect 1 "corrupt, or not of the expected format" "$npmud" --pool "$dir/junk.pool"
-expect 2 "invalid --listen" "$npmud" --pool "$dir/x.pool" --size 8M --listen "[::1"
+expect 2 "--listen '\[::1': invalid address" "$npmud" --pool "$dir/x.pool" --size 8M --listen "[::1"
 
 "$npmud" --pool "$dir/unit.pool" --size 16M --listen 127.0.0.1:0 --addr-file "$dir/addr" 2>"$dir/log" &
 pid=$!
@@ -68,6 +68,7 @@ expect 0 '"bytes":300000' "$npmu" --json put --offset 4096 r "$dir/in.bin"
 expect 1 "does not fit" "$npmu" put --offset 900K r "$dir/in.bin"
 expect 0 "persistent" "$npmu" put --create newr "$dir/in.bin"
 expect 0 '"name":"newr","id":[0-9]+,"size":300000' "$npmu" --json region ls
+expect 0 '"name":"newr",.*"copies":1,"units":\["127\.0\.0\.1:[0-9]+"\]' "$npmu" --json region ls
 expect 0 "r +1 +2 MiB" "$npmu" region grow r 2M
 expect 1 "can only grow" "$npmu" region grow r 1M
 expect 1 "outside the region" "$npmu" get --offset 3M r "$dir/out.bin"

@@ -16,7 +16,7 @@ static const char usage_main[] =
 	"                            unit when a manager has several; --mirror keeps a second\n"
 	"                            copy on another unit, in another fault domain\n"
 	"  region grow NAME SIZE     grow a region to SIZE, keeping its data\n"
-	"  region ls                 list regions\n"
+	"  region ls                 list regions, with the units holding them\n"
 	"  region stat NAME          describe a region (and each copy of a mirrored one)\n"
 	"  region resync NAME        bring a mirrored region's stale copy up to date now\n"
 	"  region rm NAME            delete a region (revokes every open right)\n"
@@ -24,6 +24,10 @@ static const char usage_main[] =
 	"  put REGION FILE           write FILE into REGION and make it persistent\n"
 	"  get REGION FILE           read REGION into FILE ('-' for standard output)\n"
 	"  unit ls                   the manager's units, their state and capacity\n"
+	"  unit stat METRICS         a daemon's counters, from its --metrics endpoint HOST:PORT\n"
+	"  top [--interval S] [--count N] [--metrics HOST:PORT]\n"
+	"                            a live view of units, regions (and their units) and, from\n"
+	"                            the manager's metrics, leases and requests a second\n"
 	"  ckpt stat STREAM          a checkpoint stream: mode, epoch, sequence, latest update, unread\n"
 	"  ckpt dump STREAM FILE     the stream's latest state into FILE ('-' for standard output)\n"
 	"  stripe put NAME FILE [--k 4] [--m 2] [--n N] [--seg 1M] [--keep 2] [--capacity SIZE]\n"
@@ -71,7 +75,8 @@ struct verb {
 static const struct verb verbs[] = {
 	{"region", cmd_region}, {"put", cmd_put},	  {"get", cmd_get},
 	{"keygen", cmd_keygen}, {"unit", cmd_unit},	  {"ckpt", cmd_ckpt},
-	{"stripe", cmd_stripe}, {"dataset", cmd_dataset}, {NULL, NULL},
+	{"stripe", cmd_stripe}, {"dataset", cmd_dataset}, {"top", cmd_top},
+	{NULL, NULL},
 };
 
 /* main -- the global options (up to the verb), then the verb with the words after it. */

@@ -37,11 +37,20 @@ static const struct opt_cmd resync_cmd = {"npmu region resync", usage_region, NU
 
 static const struct out_col info_cols[] = {
 	{"NAME", -32, 0},   {"ID", 6, 1},     {"SIZE", 12, 1},
-	{"EXTENTS", 8, 1}, {"RIGHTS", 7, 1}, {"COPIES", 6, 1},
+	{"EXTENTS", 8, 1}, {"RIGHTS", 7, 1}, {"COPIES", 6, 1}, {"UNITS", 0, 2},
 };
 
-/* info_json -- a region's members, in the open JSON object. */
-static void info_json(struct out_json *j, const struct npmu_region_info *i)
+/* where -- the units holding region name into *place; count 0 when the manager cannot say
+ * (one from before WHERE) or the region went meanwhile. */
+static void where(struct npmu_conn *conn, const char *name, struct npmu_region_place *place)
+{
+	if (npmu_region_where(conn, name, place) != 0)
+		place->count = 0;
+}
+
+/* info_json -- a region's members, in the open JSON object (its units, when known). */
+static void info_json(struct out_json *j, const struct npmu_region_info *i,
+		      const struct npmu_region_place *place)
 {
 	out_json_str(j, "name", i->name);
 	out_json_u64(j, "id", i->id);
@@ -49,33 +58,46 @@ static void info_json(struct out_json *j, const struct npmu_region_info *i)
 	out_json_u64(j, "extents", i->extents);
 	out_json_u64(j, "rights", i->rights);
 	out_json_u64(j, "copies", i->copies);
+	if (!place->count)
+		return;
+	out_json_array(j, "units");
+	for (uint32_t k = 0; k < place->count; k++)
+		out_json_str(j, NULL, place->unit[k]);
+	out_json_end(j);
 }
 
-/* info_row -- a region as a table row, after the titles if header. */
-static void info_row(const struct npmu_region_info *i, bool header)
+/* info_row -- a region as a table row, after the titles if header; "?" for units unknown. */
+static void info_row(const struct npmu_region_info *i, const struct npmu_region_place *place,
+		     bool header)
 {
-	char id[24], sz[32], ext[16], rights[16], copies[16];
+	char id[24], sz[32], ext[16], rights[16], copies[16], units[2 * 128 + 2] = "?";
 	snprintf(id, sizeof(id), "%llu", (unsigned long long)i->id);
 	snprintf(ext, sizeof(ext), "%u", i->extents);
 	snprintf(rights, sizeof(rights), "%u", i->rights);
 	snprintf(copies, sizeof(copies), "%u", i->copies);
+	if (place->count == 1)
+		snprintf(units, sizeof(units), "%s", place->unit[0]);
+	else if (place->count == 2)
+		snprintf(units, sizeof(units), "%s,%s", place->unit[0], place->unit[1]);
 	const char *cells[] = {i->name, id, npmu__size_format(i->size, sz, sizeof(sz)), ext, rights,
-			       copies};
+			       copies, units};
 	if (header)
-		out_table_row(info_cols, 6, NULL);
-	out_table_row(info_cols, 6, cells);
+		out_table_row(info_cols, 7, NULL);
+	out_table_row(info_cols, 7, cells);
 }
 
-/* print_info -- one region, as a table or a JSON object. */
-static void print_info(const struct npmu_region_info *i)
+/* print_info -- one region and where it is, as a table or a JSON object. */
+static void print_info(struct npmu_conn *conn, const struct npmu_region_info *i)
 {
+	struct npmu_region_place place;
+	where(conn, i->name, &place);
 	if (!out_json_mode()) {
-		info_row(i, true);
+		info_row(i, &place, true);
 		return;
 	}
 	struct out_json j = out_json_start(stdout);
 	out_json_object(&j, NULL);
-	info_json(&j, i);
+	info_json(&j, i, &place);
 	out_json_end(&j);
 }
 
@@ -154,7 +176,7 @@ static int make(const struct opt_result *r, bool create)
 			 "(pmmd --unit A --unit B)");
 	if (rc != 0)
 		cli_die(name, rc);
-	print_info(&info);
+	print_info(conn, &info);
 	npmu_conn_delete(&conn);
 	return 0;
 }
@@ -184,15 +206,17 @@ static int region_stat(const struct opt_result *r)
 	bool mirrored = info.copies > 1;
 	if (mirrored && (rc = npmu_region_mirror_stat(conn, name, &mi)) != 0)
 		cli_die(name, rc);
+	struct npmu_region_place place;
+	where(conn, name, &place);
 	if (out_json_mode()) {
 		struct out_json j = out_json_start(stdout);
 		out_json_object(&j, NULL);
-		info_json(&j, &info);
+		info_json(&j, &info, &place);
 		if (mirrored)
 			mirror_json(&j, &mi);
 		out_json_end(&j);
 	} else {
-		info_row(&info, true);
+		info_row(&info, &place, true);
 		if (mirrored)
 			mirror_lines(&mi);
 	}
@@ -286,12 +310,14 @@ static int region_ls(const struct opt_result *r)
 	if (out_json_mode())
 		out_json_array(&j, NULL);
 	for (size_t i = 0; i < n; i++) {
+		struct npmu_region_place place;
+		where(conn, list[i].name, &place);
 		if (!out_json_mode()) {
-			info_row(&list[i], i == 0);
+			info_row(&list[i], &place, i == 0);
 			continue;
 		}
 		out_json_object(&j, NULL);
-		info_json(&j, &list[i]);
+		info_json(&j, &list[i], &place);
 		out_json_end(&j);
 	}
 	if (out_json_mode())

@@ -1,16 +1,69 @@
-/* unit.c -- npmu unit ls: the manager's units, their state and capacity. */
+/* unit.c -- npmu unit ls: the manager's units, their state and capacity; npmu unit stat: a
+ * daemon's counters, read from its metrics endpoint. */
+#include <math.h>
 #include <stdlib.h>
 
 #include "cli.h"
 #include "output.h"
+#include "scrape.h"
 #include "verbs.h"
 #include "size.h"
 
 static const char usage_unit[] =
-	"Usage: npmu unit ls\nList the manager's units: address, state, capacity, free space and "
-	"regions.\n";
+	"Usage: npmu unit ls | stat METRICS\n"
+	"  ls            the manager's units: address, state, capacity, free space and regions\n"
+	"  stat METRICS  a daemon's counters and gauges (npmud's or pmmd's), read from the metrics\n"
+	"                endpoint it serves with --metrics HOST:PORT: METRICS is that HOST:PORT.\n"
+	"                They are its Prometheus metrics (README: Operating), one per line.\n";
 
 static const struct opt_cmd ls_cmd = {"npmu unit ls", usage_unit, NULL, NULL};
+static const struct opt_spec stat_args[] = {{"METRICS", 0, OPT_STRING}, {NULL}};
+static const struct opt_cmd stat_cmd = {"npmu unit stat", usage_unit, NULL, stat_args};
+
+static const struct out_col stat_cols[] = {{"METRIC", -40, 0}, {"LABELS", -40, 1}, {"VALUE", 0, 1}};
+
+/* number -- a sample's value as text: whole numbers exactly, others as %g. */
+static const char *number(double v, char *buf, size_t len)
+{
+	if (v == floor(v) && fabs(v) < 9007199254740992.0)
+		snprintf(buf, len, "%.0f", v);
+	else
+		snprintf(buf, len, "%g", v);
+	return buf;
+}
+
+/* unit_stat -- unit stat METRICS: every sample, as a table or a JSON array. */
+static int unit_stat(const struct opt_result *r)
+{
+	struct scrape sc;
+	char err[512], num[64];
+	if (scrape_fetch(r->arg[0].text, &sc, err, sizeof(err)) != 0) {
+		out_warn("unit stat: %s", err);
+		return 1;
+	}
+	struct out_json j = out_json_start(stdout);
+	if (out_json_mode())
+		out_json_array(&j, NULL);
+	else
+		out_table_row(stat_cols, 3, NULL);
+	for (size_t i = 0; i < sc.n; i++) {
+		const struct scrape_sample *s = &sc.s[i];
+		if (out_json_mode()) {
+			out_json_object(&j, NULL);
+			out_json_str(&j, "metric", s->name);
+			out_json_str(&j, "labels", s->labels);
+			out_json_str(&j, "value", number(s->value, num, sizeof(num)));
+			out_json_end(&j);
+		} else {
+			const char *cells[] = {s->name, s->labels, number(s->value, num, sizeof(num))};
+			out_table_row(stat_cols, 3, cells);
+		}
+	}
+	if (out_json_mode())
+		out_json_end(&j);
+	scrape_free(&sc);
+	return 0;
+}
 
 static const struct out_col unit_cols[] = {
 	{"UNIT", -24, 0}, {"STATE", -5, 1},   {"SIZE", 12, 1},
@@ -72,9 +125,10 @@ static int unit_ls(const struct opt_result *r)
 	return 0;
 }
 
-/* cmd_unit -- unit ls. */
+/* cmd_unit -- unit ls | stat. */
 int cmd_unit(int argc, char **argv)
 {
-	static const struct cli_sub subs[] = {{"ls", &ls_cmd, unit_ls}, {NULL}};
+	static const struct cli_sub subs[] = {{"ls", &ls_cmd, unit_ls},
+					      {"stat", &stat_cmd, unit_stat}, {NULL}};
 	return cli_dispatch(usage_unit, subs, argc, argv);
 }
