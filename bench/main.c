@@ -101,6 +101,7 @@ int main(int argc, char **argv)
 	if (!env.redis)
 		fprintf(stderr, "npmu_bench: no --redis: the Redis baselines are left out\n");
 
+	kill(env.raw_pid, SIGSTOP); /* it busy-polls: it runs only while measured (transport.c) */
 	if (wanted(sections, "memcpy"))
 		bench_memcpy(&env);
 	if (wanted(sections, "transport"))

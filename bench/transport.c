@@ -14,12 +14,8 @@
 struct stat3 ref_raw_read_bw_64m;
 static struct stat3 memcpy_bw;
 
-#define RAW_SPIN_NS 200000 /* npmud's default --spin-us */
-
 /* raw_target_main -- a plain libfabric process exposing one registered buffer and driving
- * progress for the initiator's one-sided operations, until its parent goes: polling for
- * RAW_SPIN_NS after each wake-up, as an npmud does with its default --spin-us, then sleeping on
- * the completion queue (an idle target took a whole core of two from every other section). */
+ * progress for the initiator's one-sided operations, until its parent goes. */
 int raw_target_main(const char *addr_file)
 {
 	struct npmu__fabric *fab;
@@ -38,16 +34,11 @@ int raw_target_main(const char *addr_file)
 		return 1;
 	fprintf(f, "%s\n", addr);
 	fclose(f);
-	for (uint64_t woke = now_ns();;) {
+	for (;;) {
 		struct fi_cq_msg_entry e;
 		(void)fi_cq_read(fab->cq, &e, 1);
-		if (now_ns() - woke < RAW_SPIN_NS)
-			continue;
 		if (getppid() == 1)
 			return 0;
-		if (!npmu__fabric_wait(&fab, 1, 100))
-			usleep(50); /* no wait object: nap */
-		woke = now_ns();
 	}
 }
 
