@@ -68,15 +68,16 @@ static void parse_line(char *line, struct py_figures *f)
 	}
 }
 
-/* run_python -- python_bench.py against env's unit; its figures, or false when it failed. */
+/* run_python -- python_bench.py against env's unit (only_writes: one block of 4 KiB writes;
+ * else the rest); its figures into f, or false when it failed. */
 static bool run_python(const struct bench_env *env, int writes, int reps, size_t state,
-		       struct py_figures *f)
+		       bool only_writes, struct py_figures *f)
 {
 	char cmd[2048];
 	snprintf(cmd, sizeof(cmd),
-		 "PYTHONPATH='%s' '%s' '%s' '%s' " REGION_NAME " %d %d %d %zu '%s'",
+		 "PYTHONPATH='%s' '%s' '%s' '%s' " REGION_NAME " %d %d %d %zu '%s'%s",
 		 NPMU_BENCH_PYTHONPATH, NPMU_BENCH_PYTHON, NPMU_BENCH_PY_SCRIPT, env->unit, writes,
-		 BLOCKS, reps, state, env->dir);
+		 BLOCKS, reps, state, env->dir, only_writes ? " write4k" : "");
 	FILE *p = popen(cmd, "r");
 	if (!p)
 		return false;
@@ -86,8 +87,8 @@ static bool run_python(const struct bench_env *env, int writes, int reps, size_t
 		parse_line(line, f);
 	free(line);
 	int st = pclose(p);
-	return st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0 && f->write4k.n && f->put.n &&
-	       f->npmu_save.n && f->state_mb.n;
+	return st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0 &&
+	       (only_writes ? f->write4k.n > 0 : f->put.n && f->npmu_save.n && f->state_mb.n);
 }
 
 /* report_python -- the section's table: Python next to C, npmu.torch next to a local file. */
@@ -132,13 +133,17 @@ void bench_python(const struct bench_env *env)
 	if (rc != 0)
 		bail("python: region", rc);
 	struct samples lat = {0}, put = {0}, get = {0};
-	for (int b = 0; b < BLOCKS; b++)
-		region_latency(r, 1, 4096, writes, &lat);
-	put_get(r, len, reps, &put, &get);
 	struct py_figures f = {0};
-	if (run_python(env, writes, reps, state, &f)) {
+	bool ok = true;
+	for (int b = 0; b < BLOCKS && ok; b++) { /* C's blocks and Python's, alternating */
+		region_latency(r, 1, 4096, writes, &lat);
+		ok = run_python(env, writes, reps, state, true, &f);
+	}
+	put_get(r, len, reps, &put, &get);
+	if (ok && run_python(env, writes, reps, state, false, &f)) {
 		report_python(&lat, &put, &get, &f, len);
-		report_note("%d blocks of %d placed 4 KiB writes, then %d puts (persistent) and reads "
+		report_note("%d blocks of %d placed 4 KiB writes, C's and Python's alternating (each "
+			    "Python block a process of its own), then %d puts (persistent) and reads "
 			    "of a %zu MiB buffer, from C (libnpmu) and then from Python (npmu: "
 			    "Region.write, put, read_into of a numpy array) on the same region of the "
 			    "npmud; npmu.torch.save/load of %.0f MB of float32 tensors (4 MiB each) "

@@ -2,7 +2,8 @@
 with /usr/bin/python3 and the build's package): 4 KiB placed writes, numpy put and get of a
 whole region, and npmu.torch.save/load of a state_dict next to torch.save to a local file with
 fsync and torch.load. Prints one line per figure, "NAME SAMPLE SAMPLE ...", for python.c.
-Usage: python_bench.py SERVER REGION WRITES BLOCKS REPS STATE_BYTES DIR"""
+Usage: python_bench.py SERVER REGION WRITES BLOCKS REPS STATE_BYTES DIR [write4k]
+(write4k: only the 4 KiB writes, one block; python.c alternates such runs with C's blocks)"""
 import os
 import sys
 import time
@@ -77,11 +78,16 @@ def torch_figures(conn, nbytes, reps, scratch):
 def main():
     """Every figure, one line each."""
     server, name, writes, blocks, reps, state_bytes, scratch = sys.argv[1:8]
+    only_writes = sys.argv[8:9] == ['write4k']
     with npmu.Connection(server) as conn:
         with conn.open_region(name, write=True) as r:
-            figures = {'write4k_us': write_4k(r, int(writes), int(blocks))}
-            figures['put_mibs'], figures['get_mibs'] = put_get(r, int(reps))
-        figures.update(torch_figures(conn, int(state_bytes), int(reps), scratch))
+            if only_writes:
+                figures = {'write4k_us': write_4k(r, int(writes), 1)}
+            else:
+                figures = {}
+                figures['put_mibs'], figures['get_mibs'] = put_get(r, int(reps))
+        if not only_writes:
+            figures.update(torch_figures(conn, int(state_bytes), int(reps), scratch))
     for k, v in figures.items():
         print(k, ' '.join(f'{x:.3f}' for x in v), flush=True)
 

@@ -114,11 +114,11 @@ void bench_scrape(const struct bench_env *env)
 	if (atomic_load(&s.scrapes) == 0)
 		bail("scrape: no scrape answered (npmud --metrics?)", NPMU_E_UNREACHABLE);
 	report_section("metrics: the data path while a scrape loop runs", NULL);
-	report_figure("placed write 4 KiB p50, scraped (us)", "us", stat_pct(&w1, 50, BLOCKS));
+	report_figure("placed write 4 KiB p50, scraped", "us", stat_pct(&w1, 50, BLOCKS));
 	report_baseline("not scraped", stat_pct(&w0, 50, BLOCKS), GOAL_AT_MOST, 1.1);
-	report_figure("placed write 4 KiB p99, scraped (us)", "us", stat_pct(&w1, 99, BLOCKS));
+	report_figure("placed write 4 KiB p99, scraped", "us", stat_pct(&w1, 99, BLOCKS));
 	report_baseline("not scraped", stat_pct(&w0, 99, BLOCKS), GOAL_NONE, 0);
-	report_figure("persistent put 4 KiB p50, scraped (us)", "us", stat_pct(&p1, 50, BLOCKS));
+	report_figure("persistent put 4 KiB p50, scraped", "us", stat_pct(&p1, 50, BLOCKS));
 	report_baseline("not scraped", stat_pct(&p0, 50, BLOCKS), GOAL_AT_MOST, 1.1);
 	report_note("%d blocks of %d placed writes and %d persistent puts of 4 KiB to a region of "
 		    "the npmud, alternating without and with a thread scraping its metrics endpoint "

@@ -804,7 +804,7 @@ static int place_members(struct set *s, const struct npmu__stripe_layout *l, con
 	return rc ? drop_failed(s, l, t, who, nt, rc) : 0;
 }
 
-#define PUT_BATCH_PARITY (8u << 20) /* parity bytes of the groups encoded before a transfer */
+#define PUT_BATCH_PARITY (4u << 20) /* parity bytes of the groups encoded before a transfer */
 #define PUT_BATCH_MAX 16u              /* groups in one transfer at most */
 
 /* put_batch_of -- the groups one transfer of a put carries: as many as PUT_BATCH_PARITY of
