@@ -1,14 +1,19 @@
 /* daemon.c -- start-up helpers shared by npmud and pmmd, and their notifications to systemd. */
 #include "daemon.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/signalfd.h>
 #ifdef NPMU_HAVE_SYSTEMD
 #include <systemd/sd-daemon.h>
 #endif
+
+#include "log.h"
+#include "npmu.h"
 
 /* npmu__daemon_stop_fd -- a signalfd for SIGINT and SIGTERM; SIGPIPE ignored. */
 int npmu__daemon_stop_fd(void)
@@ -102,3 +107,24 @@ void npmu__daemon_watchdog(void)
 {
 }
 #endif
+
+/* npmu__daemon_serve_metrics -- the metrics endpoint on hostport, and the address it serves on
+ * written to addr_file (daemon.h). */
+int npmu__daemon_serve_metrics(const char *prog, const char *hostport, bool any_address,
+			       const char *addr_file, npmu__metrics_render render, void *arg,
+			       struct npmu__metrics_server **srv)
+{
+	char err[512];
+	int rc = npmu__metrics_start(hostport, any_address, render, arg, srv, err, sizeof(err));
+	if (rc != 0) {
+		fprintf(stderr, "%s: --metrics %s\n", prog, err);
+		return rc;
+	}
+	const char *addr = npmu__metrics_addr(*srv);
+	LOG_INFO("metrics on http://%s/metrics", addr);
+	if (addr_file && npmu__daemon_write_addr(addr_file, addr) != 0) {
+		fprintf(stderr, "%s: cannot write %s: %s\n", prog, addr_file, strerror(errno));
+		return NPMU_E_IO;
+	}
+	return 0;
+}

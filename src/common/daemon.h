@@ -3,6 +3,10 @@
 #ifndef NPMU_DAEMON_H
 #define NPMU_DAEMON_H
 
+#include <stdbool.h>
+
+#include "metrics_http.h"
+
 /* npmu__daemon_stop_fd -- block SIGINT and SIGTERM and return a signalfd that becomes readable
  * when one arrives (the event loop polls it); SIGPIPE is ignored. */
 int npmu__daemon_stop_fd(void);
@@ -10,6 +14,13 @@ int npmu__daemon_stop_fd(void);
 /* npmu__daemon_write_addr -- publish the address served on, atomically (temporary file, then
  * rename), for scripts and tests waiting on it. 0 or -1 with errno. */
 int npmu__daemon_write_addr(const char *path, const char *addr);
+
+/* npmu__daemon_serve_metrics -- serve the metrics endpoint on hostport (any_address: beyond
+ * loopback) rendered by render(arg), and write the address it serves on to addr_file (may be
+ * NULL); what failed is told on stderr as prog's. */
+int npmu__daemon_serve_metrics(const char *prog, const char *hostport, bool any_address,
+			       const char *addr_file, npmu__metrics_render render, void *arg,
+			       struct npmu__metrics_server **srv);
 
 /*
  * Under systemd (Type=notify, $NOTIFY_SOCKET set) the daemons say when they are ready, what

@@ -331,25 +331,6 @@ static void on_tick(void *arg)
 		npmu__daemon_watchdog();
 }
 
-/* serve_metrics -- the metrics endpoint, when asked for, and its address file. */
-static int serve_metrics(struct pmmd *p)
-{
-	char err[512];
-	int rc = npmu__metrics_start(p->metrics, p->metrics_insecure, render, p, &p->metrics_srv,
-				     err, sizeof(err));
-	if (rc != 0) {
-		fprintf(stderr, "pmmd: --metrics %s\n", err);
-		return rc;
-	}
-	const char *addr = npmu__metrics_addr(p->metrics_srv);
-	LOG_INFO("metrics on http://%s/metrics", addr);
-	if (p->metrics_addr_file && npmu__daemon_write_addr(p->metrics_addr_file, addr) != 0) {
-		fprintf(stderr, "pmmd: cannot write %s\n", p->metrics_addr_file);
-		return NPMU_E_IO;
-	}
-	return 0;
-}
-
 /* announce -- log what serves where, publish the address, and tell systemd we are ready. */
 static int announce(struct pmmd *p)
 {
@@ -417,7 +398,10 @@ int main(int argc, char **argv)
 		return rc;
 	}
 	int stop_fd = npmu__daemon_stop_fd();
-	if ((rc = start(&p)) == 0 && (!p.metrics || (rc = serve_metrics(&p)) == 0) &&
+	if ((rc = start(&p)) == 0 &&
+	    (!p.metrics ||
+	     (rc = npmu__daemon_serve_metrics("pmmd", p.metrics, p.metrics_insecure,
+					      p.metrics_addr_file, render, &p, &p.metrics_srv)) == 0) &&
 	    (rc = announce(&p)) == 0) {
 		/* from here on only the slow thread touches the units */
 		rc = npmu__service_run(p.svc, stop_fd, 200);

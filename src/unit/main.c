@@ -333,26 +333,6 @@ static void on_tick(void *arg)
 		npmu__daemon_watchdog();
 }
 
-/* serve_metrics -- the metrics endpoint, when asked for, and its address file. */
-static int serve_metrics(struct npmud *d)
-{
-	char err[512];
-	int rc = npmu__metrics_start(d->metrics, d->metrics_insecure, render, d, &d->metrics_srv,
-				     err, sizeof(err));
-	if (rc != 0) {
-		fprintf(stderr, "npmud: --metrics %s\n", err);
-		return rc;
-	}
-	const char *addr = npmu__metrics_addr(d->metrics_srv);
-	LOG_INFO("metrics on http://%s/metrics", addr);
-	if (d->metrics_addr_file && npmu__daemon_write_addr(d->metrics_addr_file, addr) != 0) {
-		fprintf(stderr, "npmud: cannot write %s: %s\n", d->metrics_addr_file,
-			strerror(errno));
-		return NPMU_E_IO;
-	}
-	return 0;
-}
-
 /* announce -- log what serves where, publish the address, and tell systemd we are ready. */
 static int announce(struct npmud *d)
 {
@@ -450,7 +430,10 @@ int main(int argc, char **argv)
 	}
 	int stop_fd = npmu__daemon_stop_fd();
 	if ((rc = open_pool(&d)) == 0 && (rc = start(&d)) == 0 &&
-	    (!d.metrics || (rc = serve_metrics(&d)) == 0) && (rc = announce(&d)) == 0) {
+	    (!d.metrics ||
+	     (rc = npmu__daemon_serve_metrics("npmud", d.metrics, d.metrics_insecure,
+					      d.metrics_addr_file, render, &d, &d.metrics_srv)) == 0) &&
+	    (rc = announce(&d)) == 0) {
 		rc = npmu__service_run(d.svc, stop_fd, (unsigned)d.spin_us);
 		stopped(&d);
 	}
