@@ -275,3 +275,27 @@ const char *npmu__config_where(const struct npmu__config *cfg, const struct npmu
 		snprintf(buf, buflen, "%s line %u: %s", cfg->path, e->line, e->key);
 	return buf;
 }
+
+/* npmu__config_load -- the configuration file merged with the command line (config.h). */
+int npmu__config_load(const char *prog, const char *path, bool named,
+		      const struct npmu__config_spec *spec, const struct npmu__config *args,
+		      struct npmu__config *out)
+{
+	struct npmu__config file = {0};
+	char err[512];
+	int status = -1;
+	int rc = npmu__config_read(path, spec, &file, err, sizeof(err));
+	if (rc == NPMU_E_NOENT && named) {
+		fprintf(stderr, "%s: --config %s: no such file\n", prog, path);
+		status = 2;
+	} else if (rc != 0 && rc != NPMU_E_NOENT) {
+		fprintf(stderr, "%s: %s\n", prog, err);
+		status = 2;
+	}
+	if (status < 0 && npmu__config_merge(&file, args, spec, out) != 0) {
+		fprintf(stderr, "%s: out of memory\n", prog);
+		status = 1;
+	}
+	npmu__config_free(&file);
+	return status;
+}

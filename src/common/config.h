@@ -80,6 +80,15 @@ const struct npmu__config_entry *npmu__config_find(const struct npmu__config *cf
 int npmu__config_merge(const struct npmu__config *file, const struct npmu__config *args,
 		       const struct npmu__config_spec *spec, struct npmu__config *out);
 
+/*
+ * npmu__config_load -- the configuration file at path (named: given with --config, so it must
+ * exist; else the default one, skipped when it does not exist) merged with the command line's
+ * args into *out. -1 to go on, else the exit status, what is wrong told on stderr as prog's.
+ */
+int npmu__config_load(const char *prog, const char *path, bool named,
+		      const struct npmu__config_spec *spec, const struct npmu__config *args,
+		      struct npmu__config *out);
+
 /* npmu__config_where -- where an entry of cfg came from, for messages: "--KEY" or
  * "PATH line N: KEY"; returns buf. */
 const char *npmu__config_where(const struct npmu__config *cfg, const struct npmu__config_entry *e,

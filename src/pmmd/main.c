@@ -198,16 +198,13 @@ static int apply(struct pmmd *p, const struct npmu__config_entry *e)
  * if it exists), merged into p->cfg; -1 to go on, else the exit status. */
 static int read_settings(int argc, char **argv, struct pmmd *p)
 {
-	struct npmu__config args, file = {0};
+	struct npmu__config args;
 	if (npmu__config_args(argc, argv, &spec, &args) != 0) {
 		fprintf(stderr, usage, NPMU_LEASE_GRACE_MS, PMMD_DEFAULT_PORT);
 		return 2;
 	}
 	int status = -1;
 	const struct npmu__config_entry *conf = npmu__config_find(&args, 'f');
-	const char *path = conf ? conf->value : NPMU_CONFIG_DIR "/pmmd.conf";
-	char err[512];
-	int rc;
 	if (npmu__config_find(&args, 'h')) {
 		printf(usage, NPMU_LEASE_GRACE_MS, PMMD_DEFAULT_PORT);
 		status = 0;
@@ -215,23 +212,13 @@ static int read_settings(int argc, char **argv, struct pmmd *p)
 		fprintf(stderr, "pmmd: unexpected argument '%s'\n\n", argv[optind]);
 		fprintf(stderr, usage, NPMU_LEASE_GRACE_MS, PMMD_DEFAULT_PORT);
 		status = 2;
-	} else if ((rc = npmu__config_read(path, &spec, &file, err, sizeof(err))) == NPMU_E_NOENT) {
-		if (conf) {
-			fprintf(stderr, "pmmd: --config %s: no such file\n", path);
-			status = 2;
-		}
-	} else if (rc != 0) {
-		fprintf(stderr, "pmmd: %s\n", err);
-		status = 2;
-	}
-	if (status < 0 && npmu__config_merge(&file, &args, &spec, &p->cfg) != 0) {
-		fprintf(stderr, "pmmd: out of memory\n");
-		status = 1;
+	} else {
+		status = npmu__config_load("pmmd", conf ? conf->value : NPMU_CONFIG_DIR "/pmmd.conf",
+					   conf != NULL, &spec, &args, &p->cfg);
 	}
 	if (npmu__config_find(&args, O_CHECK_CONFIG))
 		p->check = 1;
 	npmu__config_free(&args);
-	npmu__config_free(&file);
 	return status;
 }
 

@@ -171,16 +171,13 @@ static int apply(struct npmud *d, const struct npmu__config_entry *e)
  * if it exists), merged into d->cfg; -1 to go on, else the exit status. */
 static int read_settings(int argc, char **argv, struct npmud *d)
 {
-	struct npmu__config args, file = {0};
+	struct npmu__config args;
 	if (npmu__config_args(argc, argv, &spec, &args) != 0) {
 		fprintf(stderr, usage, NPMU_DEFAULT_PORT);
 		return 2;
 	}
 	int status = -1;
 	const struct npmu__config_entry *conf = npmu__config_find(&args, 'f');
-	const char *path = conf ? conf->value : NPMU_CONFIG_DIR "/npmud.conf";
-	char err[512];
-	int rc;
 	if (npmu__config_find(&args, 'h')) {
 		printf(usage, NPMU_DEFAULT_PORT);
 		status = 0;
@@ -188,23 +185,13 @@ static int read_settings(int argc, char **argv, struct npmud *d)
 		fprintf(stderr, "npmud: unexpected argument '%s'\n\n", argv[optind]);
 		fprintf(stderr, usage, NPMU_DEFAULT_PORT);
 		status = 2;
-	} else if ((rc = npmu__config_read(path, &spec, &file, err, sizeof(err))) == NPMU_E_NOENT) {
-		if (conf) {
-			fprintf(stderr, "npmud: --config %s: no such file\n", path);
-			status = 2;
-		}
-	} else if (rc != 0) {
-		fprintf(stderr, "npmud: %s\n", err);
-		status = 2;
-	}
-	if (status < 0 && npmu__config_merge(&file, &args, &spec, &d->cfg) != 0) {
-		fprintf(stderr, "npmud: out of memory\n");
-		status = 1;
+	} else {
+		status = npmu__config_load("npmud", conf ? conf->value : NPMU_CONFIG_DIR "/npmud.conf",
+					   conf != NULL, &spec, &args, &d->cfg);
 	}
 	if (npmu__config_find(&args, O_CHECK_CONFIG))
 		d->check = 1;
 	npmu__config_free(&args);
-	npmu__config_free(&file);
 	return status;
 }
 
