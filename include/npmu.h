@@ -500,6 +500,8 @@ struct npmu_stripe_report {
 	uint32_t bad;           /* sub-segments that failed their checksum (treated as lost) */
 	uint32_t repaired;      /* sub-segments reconstructed (get) or written back (rebuild) */
 	char which[512];        /* the members lost or failing, "s2 (host:port) unreachable, ..." */
+	uint32_t staged;        /* (since NPMU_0.6) 1: the version restored is staged, not yet
+				 * protected: read from its staging copy (npmu_stage_put) */
 };
 
 /*
@@ -525,6 +527,10 @@ NPMU_API int npmu_stripe_put(struct npmu_conn *conn, const char *name, const voi
  * restored is skipped for the newest older one that can: rep->version is the one restored and
  * rep->newest the newest committed (rep->which says why it was skipped). NPMU_E_LOST when too
  * many are lost: rep names them and gives the newest older version that can still be restored.
+ * A set with staged versions (npmu_stage_put): the newest version is the newest protected one
+ * or, when newer, the newest staged one whose staging copy reads whole (its checksum matches);
+ * rep->staged says it came from there. Asked for a version by number, a staged one is read from
+ * its staging copy until it is protected.
  */
 NPMU_API int npmu_stripe_get(struct npmu_conn *conn, const char *name, uint64_t version,
 			     void **data, uint64_t *len, npmu_progress_fn progress, void *arg,
@@ -586,6 +592,120 @@ NPMU_API int npmu_stripe_stat(struct npmu_conn *conn, const char *name,
  * the log and left, the rest deleted, and NPMU_E_UNREACHABLE says so (delete again once the
  * units are back). NPMU_E_NOENT when the set has no member. */
 NPMU_API int npmu_stripe_delete(struct npmu_conn *conn, const char *name);
+
+/* ---- Staged puts: checkpoint once, protect in the background (seed 004 claims 11-12) ----- */
+
+/*
+ * A staged put writes a version of set NAME once, plain, into the set's staging region
+ * (NAME.stg, one region on one unit) with one placed or persistent write, and returns: the
+ * version is *staged*. An encoder -- `npmu-encoder` on a unit's host or on any other machine,
+ * or npmu_stripe_protect -- reads it there with one-sided reads, cuts and encodes it with the
+ * set's k+m, writes the members and commits the version's manifests as a synchronous put does:
+ * the version is then *protected*, and its staging slot free for a later version. Several
+ * encoders may run: each version is encoded by one of them, under the set's lease, and one
+ * killed midway is finished by another. What a version survives:
+ *   staged (NPMU_PLACED staging)     the writer's death, the staging unit process's death
+ *   staged (NPMU_PERSISTENT staging) also the staging unit's power loss
+ *   protected                        what a synchronous npmu_stripe_put survives
+ * A staged version whose staging unit is lost before it was protected is *lost*; the newest
+ * protected version is never touched by a later staged one. Layout and rules:
+ * src/proto/stage_format.h.
+ */
+struct npmu_stage;
+
+/* What a staged put does when every staging slot holds a version not yet protected. */
+enum npmu_stage_full {
+	NPMU_STAGE_WAIT = 0, /* wait for an encoder to free a slot, up to wait_ms */
+	NPMU_STAGE_SYNC = 1, /* put this version synchronously instead (npmu_stripe_put) */
+};
+
+/* How a set is staged; zero fields take defaults. */
+struct npmu_stage_cfg {
+	const char *unit;       /* the staging region's unit, "host:port"; NULL: the manager's choice */
+	uint32_t slots;         /* versions staged at once, 1..8; 0: 2 */
+	uint64_t slot_size;     /* bytes of the largest version staged; 0: the set's capacity, else
+				 * the first put's length (a longer put later lays the region out
+				 * again once nothing in it waits) */
+	enum npmu_durability durability; /* of the staging write; 0: NPMU_PLACED */
+	enum npmu_stage_full full;
+	int wait_ms;            /* NPMU_STAGE_WAIT: how long a put waits; 0: 60000; < 0: forever */
+};
+
+/*
+ * npmu_stage_open -- stage versions of set NAME: set_cfg is the set's shape (as npmu_stripe_put
+ * takes it; its durability is that of the protected versions) and cfg how it is staged (NULL:
+ * defaults). The handle holds the staging region's lease (one staging writer per set: another
+ * gets NPMU_E_LEASE while this one lives) until npmu_stage_close.
+ */
+NPMU_API int npmu_stage_open(struct npmu_conn *conn, const char *name,
+			     const struct npmu_stripe_cfg *set_cfg, const struct npmu_stage_cfg *cfg,
+			     struct npmu_stage **st_ptr);
+
+/*
+ * npmu_stage_put -- stage len bytes as the next version of the set (above every version it holds
+ * or has staged); *version (may be NULL) gets its number. Returns 0 once staged, or 1 when
+ * every slot was busy and cfg.full is NPMU_STAGE_SYNC: then it was put synchronously and is
+ * protected already. NPMU_E_TIMEDOUT when every slot stayed busy for wait_ms (no encoder runs?
+ * the log says which versions wait); NPMU_E_UNREACHABLE when the staging unit does not answer;
+ * NPMU_E_TOOBIG for a version beyond the set's capacity (set_cfg's, else the first version's).
+ */
+NPMU_API int npmu_stage_put(struct npmu_stage *st, const void *data, uint64_t len,
+			    uint64_t *version);
+
+/* npmu_stage_close -- give the staging lease back and free (staged versions stay staged, for
+ * the encoders); NULLs *st_ptr. */
+NPMU_API int npmu_stage_close(struct npmu_stage **st_ptr);
+
+/* A version's state (npmu_version_info.state). */
+enum npmu_version_state {
+	NPMU_VERSION_PROTECTED = 0,  /* its manifest is on every member that answers */
+	NPMU_VERSION_STAGED = 1,     /* in its staging slot, waiting for an encoder */
+	NPMU_VERSION_LOST = 2,       /* staged, never protected, and its staging copy cannot be read
+				      * now (its unit down, the region gone, the bytes torn) */
+	NPMU_VERSION_SUPERSEDED = 3, /* staged, never protected: a newer version was protected
+				      * first (a synchronous put), so it never will be */
+	NPMU_VERSION_PARTIAL = 4,    /* its manifest is on some members only: being protected, or
+				      * an encoder died midway (another finishes it), or degraded */
+};
+
+/* One version of a set, protected or staged (npmu_stripe_versions). */
+struct npmu_version_info {
+	uint64_t version, length;
+	enum npmu_version_state state;
+	uint32_t members;       /* members holding its manifest */
+	uint64_t staged_ms;     /* when it was staged (wall clock, ms since 1970); 0: not staged */
+	char staging[128];      /* the staging region's unit ("host:port"), "" when not staged */
+};
+
+/*
+ * npmu_stripe_versions -- every version set NAME holds or has staged, newest first; *list is
+ * freed by the caller with free(). A staging region whose unit does not answer is said in the
+ * log; the versions in it are then not listed (they are lost unless it comes back).
+ * NPMU_E_NOENT when the set has neither members nor a staging region.
+ */
+NPMU_API int npmu_stripe_versions(struct npmu_conn *conn, const char *name,
+				  struct npmu_version_info **list, size_t *count);
+
+/*
+ * npmu_stripe_wait -- wait until version `version` of set NAME, or a newer one, is protected:
+ * 0, with *protected_version (may be NULL) the newest protected. NPMU_E_LOST when timeout_ms
+ * passed and it is neither protected nor staged readably (its staging unit down, its slot
+ * reused: npmu_stripe_versions says which); NPMU_E_TIMEDOUT when it is still staged (is an
+ * encoder running?). timeout_ms < 0: forever.
+ */
+NPMU_API int npmu_stripe_wait(struct npmu_conn *conn, const char *name, uint64_t version,
+			      int timeout_ms, uint64_t *protected_version);
+
+/*
+ * npmu_stripe_protect -- (what an encoder does, once) protect every staged version of set NAME,
+ * oldest first, under the set's lease: read from the staging region, checked against its
+ * checksum, put into the set as that version (data durable on every member before any
+ * manifest). Returns how many it protected; NPMU_E_BUSY when another encoder or a writer holds
+ * the set (it protects them, or this is asked again later); NPMU_E_NOENT when the set has no
+ * staging region. progress (may be NULL) sees each version's put.
+ */
+NPMU_API int npmu_stripe_protect(struct npmu_conn *conn, const char *name,
+				 npmu_progress_fn progress, void *arg);
 
 /* ---- Datasets: one checkpoint of many processes, committed together ----------------------- */
 

@@ -27,6 +27,7 @@ LAYERS = {
     'src/unit': {'src/common', 'src/proto', 'src/fabric', 'src/rpc', 'src/manager'},
     'src/pmmd': {'src/common', 'src/proto', 'src/fabric', 'src/rpc', 'src/manager'},
     'src/lib': {'src/common', 'src/proto', 'src/fabric', 'src/rpc'},
+    'src/encoder': {'src/common', 'src/proto', 'src/lib'},  # libnpmu's public API
     'tools': {'src/common', 'src/proto', 'src/lib'},
     'python': set(),  # the Python package: libnpmu's public API only (PUBLIC_ONLY)
 }

@@ -498,6 +498,14 @@ static void encode_group(const struct npmu__ec *ec, const struct npmu__stripe_la
 }
 
 /* put_defaults -- cfg with every zero field at its default. */
+static struct npmu_stripe_cfg put_defaults(const struct npmu_stripe_cfg *cfg);
+
+/* npmu__stripe_defaults -- cfg with every zero field at its default (stripe_ops.h). */
+struct npmu_stripe_cfg npmu__stripe_defaults(const struct npmu_stripe_cfg *cfg)
+{
+	return put_defaults(cfg);
+}
+
 static struct npmu_stripe_cfg put_defaults(const struct npmu_stripe_cfg *cfg)
 {
 	struct npmu_stripe_cfg c = cfg ? *cfg : (struct npmu_stripe_cfg){0};
@@ -1119,6 +1127,32 @@ int npmu__stripe_writer_put(struct npmu__stripe_writer **wp, struct npmu_conn *c
 			      version);
 	if (rc != 0)
 		writer_drop(w); /* whatever failed, the next put starts afresh */
+	return rc;
+}
+
+/* npmu__stripe_writer_claim -- take set NAME's lease for *wp without putting (stripe_ops.h). */
+int npmu__stripe_writer_claim(struct npmu__stripe_writer **wp, struct npmu_conn *conn,
+			      const char *name, const struct npmu_stripe_cfg *cfg, int wait_ms)
+{
+	if (!wp || !conn || !name)
+		return NPMU_E_INVAL;
+	if (!*wp && !(*wp = calloc(1, sizeof(**wp))))
+		return NPMU_E_NOMEM;
+	struct npmu__stripe_writer *w = *wp;
+	if (w->held && atomic_load(&w->lh.fenced))
+		writer_drop(w);
+	if (w->held)
+		return 0;
+	uint32_t members = 0;
+	int rc = set_members(conn, name, &members);
+	if (rc != 0)
+		return rc;
+	if (members == 0)
+		members = put_defaults(cfg).n;
+	rc = take_set(conn, name, members, wait_ms, &w->lh);
+	w->held = rc == 0;
+	if (rc != 0)
+		npmu__lease_fini(&w->lh);
 	return rc;
 }
 
@@ -1746,8 +1780,8 @@ static int get_new(struct npmu_conn *conn, const char *name, uint64_t version, s
 	return 0;
 }
 
-/* npmu_stripe_get -- restore a version of a set into new memory (see npmu.h). */
-int npmu_stripe_get(struct npmu_conn *conn, const char *name, uint64_t version, void **data,
+/* npmu__stripe_get_set -- npmu_stripe_get from the set's members alone (stripe_ops.h). */
+int npmu__stripe_get_set(struct npmu_conn *conn, const char *name, uint64_t version, void **data,
 		    uint64_t *len, npmu_progress_fn progress, void *arg,
 		    struct npmu_stripe_report *rep)
 {
@@ -1763,8 +1797,8 @@ int npmu__stripe_get_newest(struct npmu_conn *conn, const char *name, void **dat
 	return get_new(conn, name, 0, &d, data, len, NULL, NULL, rep);
 }
 
-/* npmu_stripe_read -- restore a version of a set into the caller's buffer (see npmu.h). */
-int npmu_stripe_read(struct npmu_conn *conn, const char *name, uint64_t version, void *buf,
+/* npmu__stripe_read_set -- npmu_stripe_read from the set's members alone (stripe_ops.h). */
+int npmu__stripe_read_set(struct npmu_conn *conn, const char *name, uint64_t version, void *buf,
 		     uint64_t cap, uint64_t *len, npmu_progress_fn progress, void *arg,
 		     struct npmu_stripe_report *rep)
 {
@@ -1868,9 +1902,15 @@ static int recreate_member(struct set *s, uint32_t i, const struct npmu__stripe_
 static int rebuild(struct set *s, uint64_t lease, npmu_progress_fn progress, void *arg,
 		   struct npmu_stripe_report *rep);
 
-/* npmu_stripe_rebuild -- regenerate every lost or corrupt sub-segment (see npmu.h). */
-int npmu_stripe_rebuild(struct npmu_conn *conn, const char *name, npmu_progress_fn progress,
-			void *arg, struct npmu_stripe_report *rep)
+__asm__(".symver npmu__stripe_rebuild_0_6, npmu_stripe_rebuild@@NPMU_0.6");
+NPMU_API int npmu__stripe_rebuild_0_6(struct npmu_conn *conn, const char *name,
+				      npmu_progress_fn progress, void *arg,
+				      struct npmu_stripe_report *rep);
+
+/* npmu__stripe_rebuild_0_6 -- npmu_stripe_rebuild@@NPMU_0.6: regenerate every lost or corrupt
+ * sub-segment (see npmu.h; the report as it is since NPMU_0.6, src/lib/compat.c). */
+int npmu__stripe_rebuild_0_6(struct npmu_conn *conn, const char *name, npmu_progress_fn progress,
+			     void *arg, struct npmu_stripe_report *rep)
 {
 	struct npmu_stripe_report dummy;
 	if (!rep)
@@ -2172,6 +2212,42 @@ int npmu__stripe_reader_find(struct npmu__stripe_reader **r, struct npmu_conn *c
 			npmu__stripe_reader_close(r); /* a member re-placed since: once more */
 	}
 	return NPMU_E_NOENT;
+}
+
+/* seen_of -- the distinct versions open set s's members hold, newest first, with their holders. */
+static void seen_of(const struct set *s, struct npmu__stripe_seen *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->n = s->n;
+	out->open = s->n - count_lost(s);
+	for (const struct npmu__stripe_manifest *mf = newest(s, 0, NULL);
+	     mf && out->nversions < NPMU__STRIPE_SEEN_MAX; mf = newest(s, mf->version, NULL))
+		out->v[out->nversions++] = (struct npmu__stripe_version){
+			.version = mf->version, .length = mf->layout.length,
+			.length_csum = mf->length_csum, .members = holders_of(s, mf->version)};
+}
+
+/* npmu__stripe_reader_seen -- what a set's members hold, through a kept reader (stripe_ops.h). */
+int npmu__stripe_reader_seen(struct npmu__stripe_reader **r, struct npmu_conn *conn,
+			     const char *name, struct npmu__stripe_seen *out)
+{
+	if (!r || !out)
+		return NPMU_E_INVAL;
+	if (*r && count_lost((struct set *)*r) == 0) {
+		refresh_manifests((struct set *)*r);
+		if (count_lost((struct set *)*r) == 0) {
+			seen_of((const struct set *)*r, out);
+			return 0;
+		}
+	}
+	npmu__stripe_reader_close(r); /* not yet open, or a member lost: from pmmd's list */
+	struct set *s;
+	int rc = set_open(conn, name, NPMU_ACCESS_READ, 0, &s);
+	if (rc != 0)
+		return rc;
+	*r = (struct npmu__stripe_reader *)s;
+	seen_of(s, out);
+	return 0;
 }
 
 /* members_agree -- whether every member open holds a manifest of the newest version any of them

@@ -7,6 +7,10 @@
 
 #include "npmu.h"
 
+/* npmu__stripe_defaults -- cfg (may be NULL) with every zero field at the default a put takes
+ * (capacity stays 0: the first put's length). */
+struct npmu_stripe_cfg npmu__stripe_defaults(const struct npmu_stripe_cfg *cfg);
+
 /*
  * How a put chooses its version and slot. A plain npmu_stripe_put writes the set's newest
  * version + 1 into slot version % keep. A dataset's part names its version (the dataset's) and
@@ -64,6 +68,12 @@ int npmu__stripe_writer_put(struct npmu__stripe_writer **wp, struct npmu_conn *c
 			    const struct npmu_stripe_cfg *cfg, const struct npmu__stripe_put_opts *o,
 			    npmu_progress_fn progress, void *arg, uint64_t *version);
 void npmu__stripe_writer_close(struct npmu__stripe_writer **wp);
+/* npmu__stripe_writer_claim -- take set NAME's lease for *wp (made at the first call) without
+ * putting, waiting up to wait_ms for another writer (0: asked once, NPMU_E_LEASE while another
+ * holds it); the puts through *wp that follow hold it (an encoder looks at what to do under the
+ * lease before it writes anything). cfg->n (0: k+m): the members of a set not made yet. */
+int npmu__stripe_writer_claim(struct npmu__stripe_writer **wp, struct npmu_conn *conn,
+			      const char *name, const struct npmu_stripe_cfg *cfg, int wait_ms);
 
 /* A version as its manifest describes it. */
 struct npmu__stripe_version {
@@ -107,6 +117,35 @@ void npmu__stripe_reader_close(struct npmu__stripe_reader **r);
  * opened again from pmmd's list of members. */
 int npmu__stripe_reader_find(struct npmu__stripe_reader **r, struct npmu_conn *conn,
 			     const char *name, uint64_t version, struct npmu__stripe_version *out);
+
+/* What the members of a set hold now: the versions whose manifest some member holds, newest
+ * first (staged versions are judged by it: src/proto/stage_format.h G4). */
+#define NPMU__STRIPE_SEEN_MAX 16
+struct npmu__stripe_seen {
+	uint32_t n;        /* the set's members */
+	uint32_t open;     /* members that answer with a good header */
+	uint32_t nversions;
+	struct npmu__stripe_version v[NPMU__STRIPE_SEEN_MAX]; /* .members: holders of its manifest */
+};
+
+/* npmu__stripe_reader_seen -- what set NAME's members hold, through *r (opened at the first
+ * call, and again while some member does not answer, in case its unit is back): NPMU_E_NOENT
+ * when the set does not exist. */
+int npmu__stripe_reader_seen(struct npmu__stripe_reader **r, struct npmu_conn *conn,
+			     const char *name, struct npmu__stripe_seen *out);
+
+/* npmu__stripe_get_set / npmu__stripe_read_set -- npmu_stripe_get and npmu_stripe_read from the
+ * set's members alone, its staging region aside (src/lib/stage.c adds it). */
+int npmu__stripe_get_set(struct npmu_conn *conn, const char *name, uint64_t version, void **data,
+			 uint64_t *len, npmu_progress_fn progress, void *arg,
+			 struct npmu_stripe_report *rep);
+int npmu__stripe_read_set(struct npmu_conn *conn, const char *name, uint64_t version, void *buf,
+			  uint64_t cap, uint64_t *len, npmu_progress_fn progress, void *arg,
+			  struct npmu_stripe_report *rep);
+
+/* npmu__stripe_rebuild_0_6 -- npmu_stripe_rebuild of today (src/lib/compat.c keeps the older). */
+int npmu__stripe_rebuild_0_6(struct npmu_conn *conn, const char *name, npmu_progress_fn progress,
+			     void *arg, struct npmu_stripe_report *rep);
 
 /*
  * npmu__stripe_get_newest -- npmu_stripe_get of the newest version, with no fall back: when it

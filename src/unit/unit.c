@@ -490,7 +490,8 @@ int npmu__unit_revoke_all(struct npmu__unit *unit, const char *name)
 	return rc == 0 ? n : rc;
 }
 
-/* npmu__unit_fence -- close the read-write rights of a region (and raise a stream's epoch). */
+/* npmu__unit_fence -- close the read-write rights of a region (and raise a stream's epoch; a
+ * plain region under a lease, a set's staging region, has none: its rights alone are closed). */
 int npmu__unit_fence(struct npmu__unit *unit, const char *name, bool raise, uint64_t *epoch)
 {
 	struct npmu__region_meta *r = npmu__meta_find(&unit->pool->meta, name);
@@ -501,7 +502,7 @@ int npmu__unit_fence(struct npmu__unit *unit, const char *name, bool raise, uint
 		return NPMU_E_IO;
 	struct npmu__ckpt_hdr h;
 	if (raise && (r->size < NPMU_CKPT_HDR || npmu__ckpt_hdr_decode(e->win->addr, &h) != 0))
-		return NPMU_E_INVAL;
+		raise = false;
 	npmu__metric_add(&unit->fences, 1);
 	for (uint32_t m = 0; m < e->nmr;) {
 		if (e->mr[m].access != NPMU_ACCESS_READ_WRITE) {

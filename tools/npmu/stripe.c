@@ -7,12 +7,16 @@
 #include "output.h"
 #include "verbs.h"
 #include "size.h"
+#include "stage.h"
 
 static const char usage_stripe[] =
 	"Usage: npmu stripe put NAME FILE [--k K] [--m M] [--n N] [--seg SIZE] [--keep V]\n"
 	"                       [--capacity SIZE] [--mirror] [--placed]\n"
+	"                       [--staged [--stage-unit HOST:PORT] [--stage-slots S]\n"
+	"                                 [--stage-persistent] [--sync-when-full] [--wait MS]]\n"
 	"       npmu stripe get NAME FILE [--version V]\n"
 	"       npmu stripe stat NAME | rebuild NAME | rm NAME\n"
+	"       npmu stripe wait NAME VERSION [--timeout MS] | protect NAME | versions NAME\n"
 	"A striped set is n member regions NAME.s0.. on n distinct units. Each version of the\n"
 	"checkpoint is cut into sub-segments of --seg bytes (default 1M), grouped k at a time\n"
 	"(default 4) with m parity sub-segments (default 2; 1: XOR parity), parity rotating over\n"
@@ -25,9 +29,16 @@ static const char usage_stripe[] =
 	"of its k+m sub-segments (k with --m 1: unprotected), and stat shows the version degraded;\n"
 	"fewer: refused, naming the units. rebuild brings the set back to full redundancy, placing\n"
 	"lost members on other units (with no spare unit, two members on one: reduced fault\n"
-	"tolerance, logged). rm deletes every member; refused while a put or rebuild runs.\n";
+	"tolerance, logged). rm deletes every member; refused while a put or rebuild runs.\n"
+	"--staged writes the version once, plain, to the set's staging region (NAME.stg, on\n"
+	"--stage-unit or where the manager chooses; --stage-slots versions at once, default 2)\n"
+	"and returns: staged, not yet protected. An encoder (npmu-encoder, or stripe protect)\n"
+	"then encodes it into the members. Staging is placed unless --stage-persistent. With\n"
+	"every slot waiting, the put waits --wait ms (default 60000) for an encoder, or with\n"
+	"--sync-when-full puts synchronously. wait returns once a version is protected.\n";
 
-enum { PUT_K, PUT_M, PUT_N, PUT_SEG, PUT_KEEP, PUT_CAPACITY, PUT_MIRROR, PUT_PLACED };
+enum { PUT_K, PUT_M, PUT_N, PUT_SEG, PUT_KEEP, PUT_CAPACITY, PUT_MIRROR, PUT_PLACED, PUT_STAGED,
+       PUT_STAGE_UNIT, PUT_STAGE_SLOTS, PUT_STAGE_PERSISTENT, PUT_SYNC_WHEN_FULL, PUT_WAIT };
 static const struct opt_spec put_opts[] = {
 	[PUT_K] = {"k", 'k', OPT_UINT, 0, UINT32_MAX},
 	[PUT_M] = {"m", 'm', OPT_UINT, 0, UINT32_MAX},
@@ -37,6 +48,12 @@ static const struct opt_spec put_opts[] = {
 	[PUT_CAPACITY] = {"capacity", 'c', OPT_SIZE},
 	[PUT_MIRROR] = {"mirror", 'M', OPT_FLAG},
 	[PUT_PLACED] = {"placed", 'p', OPT_FLAG},
+	[PUT_STAGED] = {"staged", 'S', OPT_FLAG},
+	[PUT_STAGE_UNIT] = {"stage-unit", 0, OPT_STRING},
+	[PUT_STAGE_SLOTS] = {"stage-slots", 0, OPT_UINT, 1, 8},
+	[PUT_STAGE_PERSISTENT] = {"stage-persistent", 0, OPT_FLAG},
+	[PUT_SYNC_WHEN_FULL] = {"sync-when-full", 0, OPT_FLAG},
+	[PUT_WAIT] = {"wait", 0, OPT_UINT, 1, INT32_MAX},
 	{NULL},
 };
 enum { GET_VERSION };
@@ -68,7 +85,8 @@ static void stripe_progress(uint64_t done, uint64_t total, void *arg)
 static int zero_given(const struct opt_spec *opts, const struct opt_result *r)
 {
 	for (int i = 0; opts[i].name; i++)
-		if (opts[i].kind != OPT_FLAG && r->opt[i].seen && r->opt[i].num == 0) {
+		if ((opts[i].kind == OPT_UINT || opts[i].kind == OPT_SIZE) && r->opt[i].seen &&
+		    r->opt[i].num == 0) {
 			out_warn("--%s 0: invalid argument", opts[i].name);
 			return 1;
 		}
@@ -91,10 +109,13 @@ static void print_report(const char *verb, const char *name, const struct npmu_s
 		out_json_u64(&j, "bad", r->bad);
 		out_json_u64(&j, "repaired", r->repaired);
 		out_json_str(&j, "which", r->which);
+		out_json_bool(&j, "staged", r->staged);
 		out_json_end(&j);
 		return;
 	}
-	if (r->lost || r->bad || r->which[0])
+	if (r->staged)
+		out_line("%s: %s", name, r->which);
+	else if (r->lost || r->bad || r->which[0])
 		(rc ? out_note : out_line)("%s: %u member(s) lost, %u sub-segment(s) failed their "
 					   "checksum%s%s", name, r->lost, r->bad,
 					   r->which[0] ? ": " : "", r->which);
@@ -205,6 +226,25 @@ static int stripe_put(const struct opt_result *r)
 		return cli_file_error(path);
 	if (fd != STDIN_FILENO)
 		close(fd);
+	if (r->opt[PUT_STAGED].seen) {
+		struct npmu_stage_cfg stc = {
+			.unit = r->opt[PUT_STAGE_UNIT].text,
+			.slots = (uint32_t)r->opt[PUT_STAGE_SLOTS].num,
+			.durability = r->opt[PUT_STAGE_PERSISTENT].seen ? NPMU_PERSISTENT : NPMU_PLACED,
+			.full = r->opt[PUT_SYNC_WHEN_FULL].seen ? NPMU_STAGE_SYNC : NPMU_STAGE_WAIT,
+			.wait_ms = (int)r->opt[PUT_WAIT].num};
+		int status = stage_put(conn, name, path, buf, len, &sc, &stc);
+		free(buf);
+		npmu_conn_delete(&conn);
+		return status;
+	}
+	if (r->opt[PUT_STAGE_UNIT].seen || r->opt[PUT_STAGE_SLOTS].seen ||
+	    r->opt[PUT_STAGE_PERSISTENT].seen || r->opt[PUT_SYNC_WHEN_FULL].seen ||
+	    r->opt[PUT_WAIT].seen) {
+		out_warn("npmu stripe put: --stage-unit, --stage-slots, --stage-persistent, "
+			 "--sync-when-full and --wait go with --staged");
+		return 2;
+	}
 	struct progress p = {"put", cli_now()};
 	int rc = npmu_stripe_put(conn, name, buf, len, &sc, stripe_progress, &p, &v);
 	free(buf);
@@ -290,10 +330,10 @@ static bool set_degraded(const struct npmu_stripe_info *si)
 	return bad;
 }
 
-/* stat_json -- a set's layout, versions and members as one JSON object. */
-static void stat_json(const char *name, const struct npmu_stripe_info *si)
+/* stat_json -- a set's layout, versions and members into the JSON object j (left open). */
+static void stat_json(struct out_json *jp, const char *name, const struct npmu_stripe_info *si)
 {
-	struct out_json j = out_json_start(stdout);
+	struct out_json j = *jp;
 	out_json_object(&j, NULL);
 	out_json_str(&j, "set", name);
 	out_json_u64(&j, "k", si->k);
@@ -324,11 +364,12 @@ static void stat_json(const char *name, const struct npmu_stripe_info *si)
 		out_json_end(&j);
 	}
 	out_json_end(&j);
-	out_json_end(&j);
+	*jp = j;
 }
 
-/* stat_lines -- a set's layout, versions and members, for people. */
-static void stat_lines(const char *name, const struct npmu_stripe_info *si)
+/* stat_lines -- a set's layout and (unless states follows: npmu_stripe_versions lists them)
+ * its versions, for people. */
+static void stat_lines(const char *name, const struct npmu_stripe_info *si, bool states)
 {
 	char a[32], b[32];
 	out_line("%s: %u+%u over %u units (%s), sub-segments of %s, capacity %s, %u version(s) "
@@ -336,30 +377,53 @@ static void stat_lines(const char *name, const struct npmu_stripe_info *si)
 		 si->k == 1 ? "mirrored copies" : si->m == 1 ? "XOR parity" : "Reed-Solomon",
 		 npmu__size_format(si->seg_size, a, sizeof(a)),
 		 npmu__size_format(si->capacity, b, sizeof(b)), si->keep);
-	for (uint32_t i = 0; i < si->nversions; i++)
+	for (uint32_t i = 0; !states && i < si->nversions; i++)
 		out_line("  version %llu: %s, manifest on %u of %u members%s",
 			 (unsigned long long)si->versions[i].version,
 			 npmu__size_format(si->versions[i].length, a, sizeof(a)),
 			 si->versions[i].members, si->n,
 			 si->versions[i].members < si->n ? " (DEGRADED: rebuild the set)" : "");
+}
+
+/* stat_members -- each member of a set and its health, for people. */
+static void stat_members(const struct npmu_stripe_info *si)
+{
 	for (uint32_t i = 0; i < si->n; i++)
 		out_line("  %-24s %-24s %s", si->member[i].region, si->member[i].unit,
 			 member_state(si->member[i].state, true));
 }
 
-/* stripe_stat -- stripe stat NAME: layout, versions, and each member's health. */
+/* stripe_stat -- stripe stat NAME: layout, versions (with the staged ones and every version's
+ * state), and each member's health; a set whose versions are all staged shows those alone. */
 static int stripe_stat(const struct opt_result *r)
 {
 	const char *name = r->arg[0].text;
 	struct npmu_conn *conn = cli_connect();
 	struct npmu_stripe_info si;
+	struct npmu_version_info *v = NULL;
+	size_t nv = 0;
 	int rc = npmu_stripe_stat(conn, name, &si);
-	if (rc != 0)
+	int vrc = npmu_stripe_versions(conn, name, &v, &nv);
+	if (rc != 0 && (rc != NPMU_E_NOENT || vrc != 0))
 		cli_die(name, rc);
-	if (out_json_mode())
-		stat_json(name, &si);
-	else
-		stat_lines(name, &si);
+	if (out_json_mode()) {
+		struct out_json j = out_json_start(stdout);
+		if (rc == 0)
+			stat_json(&j, name, &si);
+		else
+			out_json_object(&j, NULL);
+		stage_print_versions(v, nv, &j, "states");
+		out_json_end(&j);
+	} else {
+		if (rc == 0)
+			stat_lines(name, &si, vrc == 0);
+		else
+			out_line("%s: no member yet; staged versions only:", name);
+		stage_print_versions(v, vrc == 0 ? nv : 0, NULL, NULL);
+		if (rc == 0)
+			stat_members(&si);
+	}
+	free(v);
 	npmu_conn_delete(&conn);
 	return 0;
 }
@@ -402,7 +466,9 @@ int cmd_stripe(int argc, char **argv)
 	static const struct cli_sub subs[] = {
 		{"put", &put_cmd, stripe_put},	 {"get", &get_cmd, stripe_get},
 		{"stat", &stat_cmd, stripe_stat}, {"rebuild", &rebuild_cmd, stripe_rebuild},
-		{"rm", &rm_cmd, stripe_rm},	 {NULL},
+		{"rm", &rm_cmd, stripe_rm},
+		{"wait", &stage_wait_cmd, stage_wait}, {"protect", &stage_protect_cmd, stage_protect},
+		{"versions", &stage_versions_cmd, stage_versions}, {NULL},
 	};
 	return cli_dispatch(usage_stripe, subs, argc, argv);
 }
