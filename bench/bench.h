@@ -19,6 +19,7 @@ struct bench_env {
 	pid_t unit_pid;        /* for its CPU use */
 	const char *unit_metrics; /* its metrics endpoint HOST:PORT (NULL: no scrape section) */
 	const char *pmmd;      /* a pmmd over six units (mirrors, striped sets) */
+	const char *stage_unit; /* the one of them with room for staging (NULL: no staged section) */
 	pid_t pmmd_pid;        /* for its memory (0: unknown) */
 	const char *redis;     /* HOST:PORT of a redis-server with an append-only file, or NULL */
 	const char *dir;       /* scratch directory on the disk measured (file baselines) */
@@ -89,6 +90,7 @@ void bench_memcpy(const struct bench_env *env);
 void bench_transport(const struct bench_env *env);
 void bench_mirrored(const struct bench_env *env);
 void bench_striped(const struct bench_env *env, uint64_t len);
+void bench_staged(const struct bench_env *env, uint64_t len);
 void bench_commit(const struct bench_env *env);
 void bench_group_commit(const struct bench_env *env);
 void bench_shm(const struct bench_env *env);

@@ -23,7 +23,10 @@ static const char usage[] =
 	"  --quick             fewer repetitions: a smoke run, not figures to report\n"
 	"  --sections LIST     only these sections, comma-separated, of: memcpy, transport,\n"
 	"                      commit, group, catchup, takeover, scale, mirrored, striped,\n"
-	"                      dataset, memory, shm, scrape, python\n"
+	"                      staged, dataset, memory, shm, scrape, python\n"
+	"  --stage-unit HOST:PORT\n"
+	"                      the unit of --pmmd with room for staging (the staged section;\n"
+	"                      bench/run.sh also starts an npmu-encoder)\n"
 	"  --shm-unit NAME:N   an npmud on the shm provider (same host), measured next to --unit\n"
 	"  --unit-metrics HOST:PORT\n"
 	"                      --unit's metrics endpoint (npmud --metrics): the scrape section\n"
@@ -66,6 +69,7 @@ int main(int argc, char **argv)
 		{"sections", required_argument, NULL, 's'},
 		{"shm-unit", required_argument, NULL, 'm'},
 		{"unit-metrics", required_argument, NULL, 'M'},
+		{"stage-unit", required_argument, NULL, 'g'},
 		{NULL, 0, NULL, 0}};
 	int c;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -83,6 +87,7 @@ int main(int argc, char **argv)
 		case 's': sections = optarg; break;
 		case 'm': env.shm_unit = optarg; break;
 		case 'M': env.unit_metrics = optarg; break;
+		case 'g': env.stage_unit = optarg; break;
 		case 'h': fputs(usage, stdout); return 0;
 		default: fputs(usage, stderr); return 2;
 		}
@@ -120,6 +125,11 @@ int main(int argc, char **argv)
 		bench_mirrored(&env);
 	if (wanted(sections, "striped"))
 		bench_striped(&env, env.quick ? 64u << 20 : 256u << 20);
+	if (wanted(sections, "staged")) {
+		bench_staged(&env, 256u << 20);
+		if (!env.quick)
+			bench_staged(&env, 1u << 30);
+	}
 	if (wanted(sections, "dataset"))
 		bench_dataset(&env);
 	if (wanted(sections, "memory"))

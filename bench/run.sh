@@ -30,13 +30,18 @@ wait_file() { for _ in $(seq 1000); do [ -s "$1" ] && return 0; sleep 0.01; done
 # six units under a manager: mirrored regions and striped sets. They sleep on their completion
 # queue (--spin-us 0): with 2 cores, spinning units would measure the scheduler.
 "$build/npmu" keygen "$dir/cluster.key" > /dev/null
+# Unit a also holds the staged section's staging region and its single-region baseline (1 GiB
+# each), and an npmu-encoder protects that section's set.
 for u in a b c d e f; do
-  "$build/npmud" --pool "$dir/$u.pool" --size 640M --listen 127.0.0.1:0 --addr-file "$dir/$u.addr" \
+  size=640M; [ $u = a ] && size=3G
+  "$build/npmud" --pool "$dir/$u.pool" --size $size --listen 127.0.0.1:0 --addr-file "$dir/$u.addr" \
     --no-manager --cluster-key "$dir/cluster.key" --spin-us "${NPMU_BENCH_UNIT_SPIN_US:-0}" 2>"$dir/$u.log" & pids+=($!)
   wait_file "$dir/$u.addr"
 done
 "$build/pmmd" --cluster-key "$dir/cluster.key" $(for u in a b c d e f; do echo --unit "$(cat "$dir/$u.addr")"; done) \
   --listen 127.0.0.1:0 --addr-file "$dir/pmmd.addr" 2>"$dir/pmmd.log" & pmmd_pid=$!; pids+=($pmmd_pid)
+wait_file "$dir/pmmd.addr"
+"$build/npmu-encoder" --server "$(cat "$dir/pmmd.addr")" --set bench.sg 2>"$dir/encoder.log" & pids+=($!)
 
 # Redis with an append-only file in the same directory, on a free loopback port
 redis=()
@@ -65,7 +70,7 @@ export NPMU_BENCH_COMMIT=$(git -C "$here/.." rev-parse --short HEAD 2>/dev/null 
        "$(free -g | awk '/Mem:/ {print $2}') GiB, Linux $(uname -r), libfabric ${fi_ver:-?} tcp on loopback,"\
        "commit $NPMU_BENCH_COMMIT, $(date -u +%Y-%m-%d)"
   "$build/bench/npmu_bench" --raw "$(cat "$dir/raw.addr")" --raw-pid "$raw_pid" \
-    --unit "$(cat "$dir/npmu.addr")" --unit-pid "$unit_pid" --pmmd "$(cat "$dir/pmmd.addr")" --pmmd-pid "$pmmd_pid" \
+    --unit "$(cat "$dir/npmu.addr")" --unit-pid "$unit_pid" --pmmd "$(cat "$dir/pmmd.addr")" --pmmd-pid "$pmmd_pid" --stage-unit "$(cat "$dir/a.addr")" \
     --shm-unit "$(cat "$dir/shm.addr")" --unit-metrics "$(cat "$dir/npmu.metrics")" "${redis[@]}" \
     --dir "$dir" --out "$out" "$@"
 } | tee "$out/report.txt"

@@ -103,6 +103,20 @@ static int staging_open(struct npmu_conn *conn, const char *name, enum npmu_acce
 	return 0;
 }
 
+/* staging_find -- staging_open when the manager says set NAME has a staging region (asked with
+ * the set's members, in one request: a set without one costs no refused OPEN). */
+static int staging_find(struct npmu_conn *conn, const char *name, bool quiet,
+			struct npmu_region **r, struct staging *st)
+{
+	uint64_t present;
+	bool staging = false;
+	int rc = conn && name ? npmu__stripe_members(conn, name, &present, &staging)
+			      : NPMU_E_INVAL;
+	if (rc == 0 && !staging)
+		rc = NPMU_E_NOENT;
+	return rc != 0 ? rc : staging_open(conn, name, NPMU_ACCESS_READ, quiet, r, st);
+}
+
 /* set_seen -- what set NAME's members hold (nothing when the set does not exist yet). */
 static int set_seen(struct npmu__stripe_reader **rd, struct npmu_conn *conn, const char *name,
 		    struct npmu__stripe_seen *seen)
@@ -455,6 +469,9 @@ int npmu_stage_open(struct npmu_conn *conn, const char *name, const struct npmu_
 	rc = stage_take(st); /* an existing staging region: held from now on */
 	if (rc == NPMU_E_NOENT)
 		rc = 0; /* made at the first put, when its slots' size is known */
+	struct npmu__stripe_seen seen;
+	if (rc == 0) /* the set's members opened now: a put reads their manifests again only */
+		set_seen(&st->seen, conn, name, &seen);
 	if (rc != 0) {
 		stage_drop(st);
 		free(st);
@@ -613,7 +630,7 @@ int npmu_stripe_protect(struct npmu_conn *conn, const char *name, npmu_progress_
 	struct staging sg;
 	struct npmu__stripe_seen seen;
 	struct npmu__stripe_reader *rd = NULL;
-	int rc = staging_open(conn, name, NPMU_ACCESS_READ, false, &r, &sg);
+	int rc = staging_find(conn, name, false, &r, &sg);
 	if (rc == 0)
 		rc = set_seen(&rd, conn, name, &seen);
 	if (rc != 0 || oldest_pending(&sg, &seen, 0) < 0) { /* nothing to do: no lease taken */
@@ -723,7 +740,7 @@ int npmu_stripe_versions(struct npmu_conn *conn, const char *name,
 	}
 	struct npmu_region *r = NULL;
 	struct staging sg;
-	int src = rc == 0 ? staging_open(conn, name, NPMU_ACCESS_READ, false, &r, &sg) : 0;
+	int src = rc == 0 ? staging_find(conn, name, false, &r, &sg) : 0;
 	if (rc == 0 && src == 0)
 		rc = list_staged(&sg, &seen, &out, &n);
 	else if (rc == 0 && src != NPMU_E_NOENT)
@@ -762,7 +779,7 @@ int npmu_stripe_wait(struct npmu_conn *conn, const char *name, uint64_t version,
 			break;
 		}
 		struct staging sg;
-		int src = r ? staging_read(r, &sg) : staging_open(conn, name, NPMU_ACCESS_READ, true, &r, &sg);
+		int src = r ? staging_read(r, &sg) : staging_find(conn, name, true, &r, &sg);
 		bool staged = false;
 		for (uint32_t s = 0; src == 0 && s < sg.h.slots; s++)
 			staged |= sg.valid[s] && sg.rec[s].version == version;
@@ -845,7 +862,7 @@ static int restore_staged(struct npmu_conn *conn, const char *name, uint64_t ver
 {
 	struct npmu_region *r = NULL;
 	struct staging sg;
-	int rc = staging_open(conn, name, NPMU_ACCESS_READ, false, &r, &sg);
+	int rc = staging_find(conn, name, false, &r, &sg);
 	if (rc != 0) {
 		if (rc != NPMU_E_NOENT && rc != NPMU_E_NAME)
 			LOG_WARN("stripe %s: its staging region cannot be read (%s): restoring from "

@@ -155,22 +155,36 @@ static void refresh_manifests(struct set *s)
  * HELLO lacks NPMU_UNIT_MEMBERS) leaves every one to be tried. */
 static int find_members(struct npmu_conn *conn, const char *name, uint64_t *present)
 {
+	return npmu__stripe_members(conn, name, present, NULL);
+}
+
+/* npmu__stripe_members -- which members of set NAME exist, and whether its staging region does
+ * (stripe_ops.h). */
+int npmu__stripe_members(struct npmu_conn *conn, const char *name, uint64_t *present,
+			 bool *staging)
+{
 	struct npmu__request req = {0};
 	memcpy(req.name, name, strnlen(name, NPMU_NAME_MAX));
 	const uint8_t *body;
 	size_t blen;
+	uint32_t flags = NPMU__MEMBERS_HAS_STAGING; /* a manager too old to say: look for it */
 	pthread_mutex_lock(&conn->rpc.lock);
 	int rc = npmu__rpc_ready(&conn->rpc, conn->rpc.timeout_ms);
 	bool asked = rc == 0 && (conn->rpc.unit_flags & NPMU_UNIT_MEMBERS);
+	bool says = asked && staging && (conn->rpc.unit_flags & NPMU_UNIT_STAGING);
+	req.op = says ? NPMU__MEMBERS_STAGING : 0;
 	if (asked)
 		rc = npmu__conn_call(conn, NPMU_MSG_MEMBERS, &req, &body, &blen);
 	if (asked && rc == 0)
-		rc = npmu__reply_u64(body, blen, present);
+		rc = says ? npmu__reply_members(body, blen, present, &flags)
+			  : npmu__reply_u64(body, blen, present);
 	pthread_mutex_unlock(&conn->rpc.lock);
 	if (rc == 0 && !asked) {
 		LOG_DEBUG("stripe %s: the manager does not answer MEMBERS: trying every member", name);
 		*present = UINT64_MAX;
 	}
+	if (staging)
+		*staging = rc == 0 && (flags & NPMU__MEMBERS_HAS_STAGING);
 	return rc;
 }
 

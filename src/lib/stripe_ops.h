@@ -7,6 +7,13 @@
 
 #include "npmu.h"
 
+/* npmu__stripe_members -- which members of set NAME exist (bit i: NAME.sI, as the manager's
+ * MEMBERS request says; all bits from a manager too old to answer it) and (staging may be
+ * NULL) whether its staging region NAME.stg does (true from a manager too old to say), in one
+ * request: nothing is opened, so a missing region costs no refused request. */
+int npmu__stripe_members(struct npmu_conn *conn, const char *name, uint64_t *present,
+			 bool *staging);
+
 /* npmu__stripe_defaults -- cfg (may be NULL) with every zero field at the default a put takes
  * (capacity stays 0: the first put's length). */
 struct npmu_stripe_cfg npmu__stripe_defaults(const struct npmu_stripe_cfg *cfg);

@@ -149,10 +149,13 @@ static bool holds_set_of(struct npmu__pmm *pmm, const char *who, const char *reg
 /* set_members -- the MEMBERS reply: which regions NAME.s0 .. NAME.s63 exist and `who` may see,
  * found in one pass over the unit's table (pmmd: every unit's, listed afresh, so a member is
  * found however the directory stands); NPMU_E_ACCESS when some exist but none is visible. */
-static int set_members(struct npmu__pmm *pmm, const char *who, const char *name,
+static int set_members(struct npmu__pmm *pmm, const char *who, const char *name, uint32_t op,
 		       struct npmu__cursor *reply)
 {
 	struct npmu_region_info page[NPMU_LIST_PAGE];
+	char staging[NPMU_NAME_MAX + 8];
+	snprintf(staging, sizeof(staging), "%s.stg", name);
+	uint32_t flags = 0;
 	uint64_t present = 0, hidden = 0;
 	uint32_t start = 0, total = 0;
 	do {
@@ -167,12 +170,16 @@ static int set_members(struct npmu__pmm *pmm, const char *who, const char *name,
 				present |= 1ull << i;
 			else if (i >= 0)
 				hidden |= 1ull << i;
+			else if (strcmp(page[k].name, staging) == 0 && rights_of(pmm, who, &page[k]))
+				flags |= NPMU__MEMBERS_HAS_STAGING;
 		}
 		start += (uint32_t)n;
 	} while (start < total);
 	if (!present && hidden)
 		return NPMU_E_ACCESS;
 	npmu__reply_u64_put(reply, present);
+	if (op == NPMU__MEMBERS_STAGING)
+		npmu__put_u32(reply, flags);
 	return 0;
 }
 
@@ -564,7 +571,7 @@ int npmu__pmm_handle(struct npmu__pmm *pmm, const char *who, uint16_t type,
 		return rc;
 	}
 	case NPMU_MSG_LIST: return list(pmm, who, req->start, reply);
-	case NPMU_MSG_MEMBERS: return set_members(pmm, who, req->name, reply);
+	case NPMU_MSG_MEMBERS: return set_members(pmm, who, req->name, req->op, reply);
 	case NPMU_MSG_UNITS: return pmm->ops->units(pmm->unit, reply);
 	case NPMU_MSG_HOLDER: return npmu__pmm_handle_fast(pmm, who, type, req, reply);
 	case NPMU_MSG_CLOSE: /* the key is the proof: whoever holds it may give it back */

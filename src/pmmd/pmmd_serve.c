@@ -9,7 +9,7 @@ static void hello(void *arg, uint32_t *flags, uint8_t id[8], uint64_t *capacity,
 {
 	(void)arg;
 	(void)id;
-	*flags = NPMU_UNIT_MANAGER | NPMU_UNIT_MEMBERS | NPMU_UNIT_WHERE;
+	*flags = NPMU_UNIT_MANAGER | NPMU_UNIT_MEMBERS | NPMU_UNIT_WHERE | NPMU_UNIT_STAGING;
 	*capacity = *free = 0;
 }
 

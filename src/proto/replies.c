@@ -133,6 +133,16 @@ int npmu__reply_u64(const uint8_t *body, size_t len, uint64_t *v)
 	return done(&c);
 }
 
+/* npmu__reply_members -- decode a MEMBERS reply asked with NPMU__MEMBERS_STAGING. */
+int npmu__reply_members(const uint8_t *body, size_t len, uint64_t *present, uint32_t *flags)
+{
+	struct npmu__cursor c;
+	npmu__cursor_init(&c, (void *)body, len);
+	*present = npmu__get_u64(&c);
+	*flags = npmu__get_u32(&c);
+	return done(&c);
+}
+
 /* npmu__reply_u64_put -- encode a reply that is one u64. */
 void npmu__reply_u64_put(struct npmu__cursor *c, uint64_t v)
 {

@@ -67,6 +67,9 @@ void npmu__reply_u32_put(struct npmu__cursor *c, uint32_t v);
 /* FENCE: u64 epoch. */
 int npmu__reply_u64(const uint8_t *body, size_t len, uint64_t *v);
 void npmu__reply_u64_put(struct npmu__cursor *c, uint64_t v);
+/* npmu__reply_members -- a MEMBERS reply asked with NPMU__MEMBERS_STAGING: u64 present, u32
+ * flags (wire.h). */
+int npmu__reply_members(const uint8_t *body, size_t len, uint64_t *present, uint32_t *flags);
 
 /* LIST: one page. A page moves on (start < next) unless it is the last (next >= total); it
  * holds no more regions than it moved over. */

@@ -235,8 +235,12 @@ int npmu__req_encode(uint16_t type, const struct npmu__request *req, void *buf, 
 	case NPMU_MSG_REVOKE:
 	case NPMU_MSG_RIGHTS:
 	case NPMU_MSG_STAT:
-	case NPMU_MSG_WHERE:
-	case NPMU_MSG_MEMBERS: put_name(&c, req->name); break;
+	case NPMU_MSG_WHERE: put_name(&c, req->name); break;
+	case NPMU_MSG_MEMBERS:
+		put_name(&c, req->name);
+		if (req->op)
+			npmu__put_u32(&c, req->op);
+		break;
 	case NPMU_MSG_LIST: npmu__put_u32(&c, req->start); break;
 	case NPMU_MSG_PERSIST:
 		if (put_persist(&c, req) != 0)
@@ -343,6 +347,8 @@ int npmu__req_decode(uint16_t type, const void *body, size_t len, struct npmu__r
 		rc = get_name(&c, req->name);
 		if (c.ok && rc == 0 && strlen(req->name) + 4 > NPMU_NAME_MAX)
 			return NPMU_E_NAME; /* a set's name leaves room for its members' ".s63" */
+		if (c.ok && c.pos < len && (req->op = npmu__get_u32(&c)) != NPMU__MEMBERS_STAGING)
+			return NPMU_E_PROTO;
 		break;
 	case NPMU_MSG_LIST: req->start = npmu__get_u32(&c); break;
 	case NPMU_MSG_PERSIST:

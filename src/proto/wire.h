@@ -110,7 +110,11 @@ enum npmu__msg_type {
 				* i: region NAME.sI exists on a unit that answered and the requester
 				* may see it). One request finds a set's members (src/lib/stripe.c);
 				* NPMU_E_ACCESS when members exist but the requester may see none.
-				* Asked only of a manager whose HELLO sets NPMU_UNIT_MEMBERS */
+				* Asked only of a manager whose HELLO sets NPMU_UNIT_MEMBERS.
+				* Body + u32 op = NPMU__MEMBERS_STAGING (only to a manager whose HELLO
+				* sets NPMU_UNIT_STAGING): reply u64 present, u32 flags (bit 0: the
+				* set's staging region NAME.stg exists and the requester may see it),
+				* so a restore looks for staged versions without a failed OPEN */
 	NPMU_MSG_WHERE = 21,  /* client to manager: body: name; reply: u32 count (1, or 2 for a
 			       * mirrored region), count x unit (the units holding the region's
 			       * copies, "host:port"). Asked only of a manager whose HELLO sets
@@ -159,6 +163,9 @@ enum npmu__mirror_op {
 #define NPMU_UNIT_DATA 0x8      /* a unit answers (one-sided access, persist, close) */
 #define NPMU_UNIT_MEMBERS 0x10  /* the manager answers MEMBERS (older ones drop it unanswered) */
 #define NPMU_UNIT_WHERE 0x20    /* the manager answers WHERE (likewise) */
+#define NPMU_UNIT_STAGING 0x40  /* the manager answers MEMBERS with NPMU__MEMBERS_STAGING */
+#define NPMU__MEMBERS_STAGING 1u /* MEMBERS op: also say whether NAME.stg exists */
+#define NPMU__MEMBERS_HAS_STAGING 1u /* MEMBERS flags: NAME.stg exists */
 #define NPMU_ADDR_STR_MAX 127   /* "host:port" of a unit */
 
 /*
@@ -224,7 +231,8 @@ struct npmu__request {
 	uint64_t epoch;                      /* FENCE: the least epoch to raise to */
 	uint32_t copies;                     /* CREATE */
 	char unit2[NPMU_ADDR_STR_MAX + 1];   /* CREATE: where copy 1 goes */
-	uint32_t op;                         /* FENCE: enum npmu__fence_op; MIRROR_REC: enum
+	uint32_t op;                         /* MEMBERS: 0 or NPMU__MEMBERS_STAGING;
+					      * FENCE: enum npmu__fence_op; MIRROR_REC: enum
 					      * npmu__rec_op; MIRROR: enum npmu__mirror_op */
 	uint32_t copy;                       /* MIRROR */
 	uint64_t key1;                       /* MIRROR: key on copy 1 (key: on copy 0) */

@@ -12,7 +12,8 @@ static void hello(void *arg, uint32_t *flags, uint8_t id[8], uint64_t *capacity,
 	struct npmu__unit_service *us = arg;
 	const struct npmu__pool *pool = us->unit->pool;
 	*flags = NPMU_UNIT_DATA |
-		 (us->pmm ? NPMU_UNIT_MANAGER | NPMU_UNIT_MEMBERS | NPMU_UNIT_WHERE : 0);
+		 (us->pmm ? NPMU_UNIT_MANAGER | NPMU_UNIT_MEMBERS | NPMU_UNIT_WHERE |
+				   NPMU_UNIT_STAGING : 0);
 	memcpy(id, pool->sb.uuid, 8);
 	*capacity = (pool->sb.npages - pool->sb.data_start) * NPMU_PAGE_SIZE;
 	*free = pool->alloc.nfree * NPMU_PAGE_SIZE;

@@ -1,12 +1,13 @@
 /* fuzz_manifest.c -- the metadata other units hand back: a striped set's member header and
- * manifest, a mirrored region's record (alone, and chosen among three copies), and a
- * dataset's catalog. */
+ * manifest, a mirrored region's record (alone, and chosen among three copies), a dataset's
+ * catalog, and a staging region's header and slot records. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "fuzz.h"
 #include "dataset_format.h"
 #include "mirror_format.h"
+#include "stage_format.h"
 #include "stripe_format.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -43,6 +44,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			__builtin_trap(); /* a catalog that decodes encodes to the same bytes */
 		free(again);
 		npmu__ds_free(&cat);
+	}
+	uint8_t sh[NPMU_STAGE_HDR + 0] = {0}; /* a staging region's first page */
+	memcpy(sh, data, size < sizeof(sh) ? size : sizeof(sh));
+	struct npmu__stage_hdr h;
+	if (npmu__stage_hdr_decode(sh, &h) == 0) {
+		if (npmu__stage_data_off(&h, h.slots) != npmu__stage_region_size(&h) ||
+		    npmu__stage_region_size(&h) < NPMU_STAGE_HDR + h.slot_size)
+			__builtin_trap(); /* a valid header's slots lie after the header page */
+		for (uint32_t s = 0; s < h.slots; s++) {
+			struct npmu__stage_rec r;
+			if (npmu__stage_rec_decode(sh + NPMU_STAGE_REC_OFF + s * NPMU_STAGE_REC_LEN, &h,
+						   s, &r) == 0 &&
+			    (r.length > h.slot_size || r.version == 0 || r.slot != s))
+				__builtin_trap(); /* a valid record fits its slot */
+		}
 	}
 	return 0;
 }

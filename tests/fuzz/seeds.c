@@ -9,6 +9,7 @@
 #include "ckpt_format.h"
 #include "codec.h"
 #include "mirror_format.h"
+#include "stage_format.h"
 #include "dataset_format.h"
 #include "stripe_format.h"
 #include "wire.h"
@@ -136,7 +137,24 @@ static void catalog(void)
 	free(buf);
 }
 
-/* manifest -- a member header, a manifest, a mirror record and a dataset catalog. */
+/* staging -- a staging region's first page: its header and two slot records. */
+static void staging(void)
+{
+	static uint8_t page[NPMU_STAGE_HDR];
+	struct npmu__stage_hdr h = {.slots = 2, .durability = 2, .slot_size = 1 << 20, .k = 4,
+				    .m = 2, .n = 6, .keep = 2, .seg_size = 1 << 20,
+				    .capacity = 1 << 20};
+	npmu__stage_hdr_encode(&h, page);
+	for (uint32_t s = 0; s < 2; s++) {
+		struct npmu__stage_rec r = {.slot = s, .version = 5 + s, .length = 1000 * (s + 1),
+					    .length_csum = 99, .staged_ms = 1};
+		npmu__stage_rec_encode(&r, page + NPMU_STAGE_REC_OFF + s * NPMU_STAGE_REC_LEN);
+	}
+	put("manifest", "staging", page, NPMU_STAGE_REC_OFF + 2 * NPMU_STAGE_REC_LEN);
+}
+
+/* manifest -- a member header, a manifest, a mirror record, a dataset catalog and a staging
+ * page. */
 static void manifest(void)
 {
 	struct npmu__stripe_member m = {.index = 1, .n = 6, .keep = 2, .k = 4, .m = 2,
@@ -175,6 +193,7 @@ static void manifest(void)
 	memcpy(rb + 2 * n, rb, (size_t)n);
 	put("manifest", "mirror-x3", rb, 3 * (size_t)n);
 	catalog();
+	staging();
 }
 
 /* reply -- one replies seed: kind byte, then the body in c (from byte 1 of buf). */

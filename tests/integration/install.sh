@@ -29,7 +29,7 @@ NPMU_SERVER=$(cat "$dir/addr") "$dir/prefix/bin/npmu" region ls | grep -q hello.
 echo "installed npmud, npmu, libnpmu (shared and static) and npmu.pc work"
 ext=$(find "$dir/prefix" -path '*-packages/npmu/_npmu*.so')
 if [ -n "$ext" ]; then
-  ldd "$ext" | grep -q "$dir/prefix/.*libnpmu.so" || { echo "installed _npmu does not load the installed libnpmu"; ldd "$ext"; exit 1; }
+  ldd "$ext" | grep "$dir/prefix/.*libnpmu.so" > /dev/null || { echo "installed _npmu does not load the installed libnpmu"; ldd "$ext"; exit 1; }
   PYTHONPATH=$(dirname "$(dirname "$ext")") /usr/bin/python3 -c \
     'import sys, npmu; print([r.name for r in npmu.Connection(sys.argv[1]).regions()])' \
     "$(cat "$dir/addr")" | grep -q hello.state

@@ -367,9 +367,8 @@ static void stat_json(struct out_json *jp, const char *name, const struct npmu_s
 	*jp = j;
 }
 
-/* stat_lines -- a set's layout and (unless states follows: npmu_stripe_versions lists them)
- * its versions, for people. */
-static void stat_lines(const char *name, const struct npmu_stripe_info *si, bool states)
+/* stat_lines -- a set's layout and the versions its members hold, for people. */
+static void stat_lines(const char *name, const struct npmu_stripe_info *si)
 {
 	char a[32], b[32];
 	out_line("%s: %u+%u over %u units (%s), sub-segments of %s, capacity %s, %u version(s) "
@@ -377,7 +376,7 @@ static void stat_lines(const char *name, const struct npmu_stripe_info *si, bool
 		 si->k == 1 ? "mirrored copies" : si->m == 1 ? "XOR parity" : "Reed-Solomon",
 		 npmu__size_format(si->seg_size, a, sizeof(a)),
 		 npmu__size_format(si->capacity, b, sizeof(b)), si->keep);
-	for (uint32_t i = 0; !states && i < si->nversions; i++)
+	for (uint32_t i = 0; i < si->nversions; i++)
 		out_line("  version %llu: %s, manifest on %u of %u members%s",
 			 (unsigned long long)si->versions[i].version,
 			 npmu__size_format(si->versions[i].length, a, sizeof(a)),
@@ -393,8 +392,8 @@ static void stat_members(const struct npmu_stripe_info *si)
 			 member_state(si->member[i].state, true));
 }
 
-/* stripe_stat -- stripe stat NAME: layout, versions (with the staged ones and every version's
- * state), and each member's health; a set whose versions are all staged shows those alone. */
+/* stripe_stat -- stripe stat NAME: layout, versions (those the members hold, then those staged
+ * and not protected), and each member's health; a set not made yet shows its staged ones. */
 static int stripe_stat(const struct opt_result *r)
 {
 	const char *name = r->arg[0].text;
@@ -416,10 +415,15 @@ static int stripe_stat(const struct opt_result *r)
 		out_json_end(&j);
 	} else {
 		if (rc == 0)
-			stat_lines(name, &si, vrc == 0);
+			stat_lines(name, &si);
 		else
 			out_line("%s: no member yet; staged versions only:", name);
-		stage_print_versions(v, vrc == 0 ? nv : 0, NULL, NULL);
+		size_t staged = 0; /* the versions not in the set: staged, superseded, lost */
+		for (size_t i = 0; vrc == 0 && i < nv; i++)
+			if (v[i].state != NPMU_VERSION_PROTECTED &&
+			    v[i].state != NPMU_VERSION_PARTIAL)
+				v[staged++] = v[i];
+		stage_print_versions(v, staged, NULL, NULL);
 		if (rc == 0)
 			stat_members(&si);
 	}
