@@ -587,7 +587,8 @@ struct npmu_stripe_info {
 NPMU_API int npmu_stripe_stat(struct npmu_conn *conn, const char *name,
 			      struct npmu_stripe_info *info);
 
-/* npmu_stripe_delete -- delete set NAME: every member region. NPMU_E_BUSY while a put or a
+/* npmu_stripe_delete -- delete set NAME: every member region, and its staging region (staged
+ * versions are deleted with the set; a staging writer's next put fails). NPMU_E_BUSY while a put or a
  * rebuild holds the set (nothing deleted); members on units that do not answer are named in
  * the log and left, the rest deleted, and NPMU_E_UNREACHABLE says so (delete again once the
  * units are back). NPMU_E_NOENT when the set has no member. */

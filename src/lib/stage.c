@@ -578,40 +578,103 @@ static int oldest_pending(const struct staging *sg, const struct npmu__stripe_se
 	return best;
 }
 
-/* protect_one -- (the set's lease held in *w) read staged slot s, check it, and put it into the
- * set as its version (G3). 1: protected; 0: torn, left; < 0: the error. */
+/* A staged version read while it is put (G3): a thread reads it in chunks from the staging
+ * region, summing it, and the put waits for the bytes each batch of groups needs. */
+struct feed {
+	struct npmu_region *r;
+	const struct npmu__stage_rec *rec;
+	uint64_t off;            /* the slot's bytes in the staging region */
+	uint8_t *data;
+	pthread_mutex_t lk;
+	pthread_cond_t cv;
+	uint64_t have;           /* bytes read so far */
+	int rc;                  /* the read's error, or NPMU_E_CORRUPT: the checksum failed */
+	bool done;               /* every byte read and summed (rc says how it ended) */
+};
+
+#define FEED_CHUNK (16u << 20)
+
+/* feed_main -- the reading thread: every chunk read and summed, then the whole judged. */
+static void *feed_main(void *arg)
+{
+	struct feed *f = arg;
+	uint64_t len = f->rec->length, csum = 0;
+	int rc = 0;
+	for (uint64_t pos = 0; rc == 0 && pos < len;) {
+		uint64_t n = len - pos < FEED_CHUNK ? len - pos : FEED_CHUNK;
+		rc = npmu_region_read(f->r, f->off + pos, f->data + pos, n);
+		if (rc == 0)
+			csum = npmu__csum_more(csum, f->data + pos, n);
+		pos += n;
+		pthread_mutex_lock(&f->lk);
+		f->have = rc == 0 ? pos : f->have;
+		f->rc = rc;
+		pthread_cond_broadcast(&f->cv);
+		pthread_mutex_unlock(&f->lk);
+	}
+	pthread_mutex_lock(&f->lk);
+	if (rc == 0 && csum != f->rec->length_csum)
+		f->rc = NPMU_E_CORRUPT;
+	f->done = true;
+	pthread_cond_broadcast(&f->cv);
+	pthread_mutex_unlock(&f->lk);
+	return NULL;
+}
+
+/* feed_ready -- the put's data_ready: wait until [0, upto) is read (the whole: and checked). */
+static int feed_ready(uint64_t upto, void *arg)
+{
+	struct feed *f = arg;
+	pthread_mutex_lock(&f->lk);
+	while (!f->rc && !f->done && (f->have < upto || upto == f->rec->length))
+		pthread_cond_wait(&f->cv, &f->lk);
+	int rc = f->rc;
+	pthread_mutex_unlock(&f->lk);
+	return rc;
+}
+
+/* protect_one -- (the set's lease held in *w) staged slot s put into the set as its version
+ * while it is read from the staging region and checked (G3). 1: protected; 0: torn (its bytes
+ * fail their checksum: nothing committed, left for its writer to clear); < 0: the error. */
 static int protect_one(struct npmu_conn *conn, const char *name, struct npmu_region *r,
 		       const struct staging *sg, uint32_t s, struct npmu__stripe_writer **w,
 		       npmu_progress_fn progress, void *arg)
 {
 	const struct npmu__stage_rec *rec = &sg->rec[s];
-	uint8_t *data = malloc(rec->length ? rec->length : 1);
-	if (!data)
+	struct feed f = {.r = r, .rec = rec, .off = npmu__stage_data_off(&sg->h, s),
+			 .data = malloc(rec->length ? rec->length : 1)};
+	if (!f.data)
 		return NPMU_E_NOMEM;
-	int rc = rec->length ? npmu_region_read(r, npmu__stage_data_off(&sg->h, s), data,
-						rec->length)
-			     : 0;
-	if (rc == 0 && npmu__csum(data, rec->length) != rec->length_csum) {
+	pthread_mutex_init(&f.lk, NULL);
+	pthread_cond_init(&f.cv, NULL);
+	pthread_t t;
+	int rc = pthread_create(&t, NULL, feed_main, &f) == 0 ? 0 : NPMU_E_NOMEM;
+	struct npmu_stripe_cfg cfg = {.k = sg->h.k, .m = sg->h.m, .n = sg->h.n,
+				      .seg_size = sg->h.seg_size, .keep = sg->h.keep,
+				      .capacity = sg->h.capacity,
+				      .durability = (enum npmu_durability)sg->h.durability};
+	/* (the mirrored layout's k = 1, m = n - 1 are stored as they are: mirror stays 0) */
+	struct npmu__stripe_put_opts o = {.version = rec->version, .data_first = true,
+					  .data_ready = feed_ready, .ready_arg = &f,
+					  .expect_csum = rec->length_csum};
+	uint64_t t0 = npmu__now_ms();
+	LOG_INFO("stripe %s: encoding staged version %llu (%llu bytes)", name,
+		 (unsigned long long)rec->version, (unsigned long long)rec->length);
+	if (rc == 0) {
+		rc = npmu__stripe_writer_put(w, conn, name, f.data, rec->length, &cfg, &o, progress,
+					     arg, NULL);
+		pthread_join(t, NULL);
+	}
+	bool torn = f.rc == NPMU_E_CORRUPT;
+	free(f.data);
+	pthread_mutex_destroy(&f.lk);
+	pthread_cond_destroy(&f.cv);
+	if (torn) {
 		LOG_WARN("stripe %s: staged version %llu is torn (its bytes fail their checksum): "
 			 "never protected (its writer clears it)", name,
 			 (unsigned long long)rec->version);
-		free(data);
 		return 0;
 	}
-	struct npmu_stripe_cfg cfg = {.k = sg->h.k, .m = sg->h.m, .n = sg->h.n,
-				      .seg_size = sg->h.seg_size, .keep = sg->h.keep,
-				      .capacity = sg->h.capacity, .mirror = (int)sg->h.mirror,
-				      .durability = (enum npmu_durability)sg->h.durability};
-	cfg.mirror = 0; /* (the mirrored layout's k = 1, m = n - 1 are stored as they are) */
-	struct npmu__stripe_put_opts o = {.version = rec->version, .data_first = true};
-	uint64_t t0 = npmu__now_ms();
-	if (rc == 0)
-		LOG_INFO("stripe %s: encoding staged version %llu (%llu bytes)", name,
-			 (unsigned long long)rec->version, (unsigned long long)rec->length);
-	if (rc == 0)
-		rc = npmu__stripe_writer_put(w, conn, name, data, rec->length, &cfg, &o, progress,
-					     arg, NULL);
-	free(data);
 	if (rc == 0)
 		LOG_INFO("stripe %s: staged version %llu protected (%llu bytes, %llu ms after it was "
 			 "staged, put in %llu ms)", name, (unsigned long long)rec->version,
@@ -640,10 +703,15 @@ int npmu_stripe_protect(struct npmu_conn *conn, const char *name, npmu_progress_
 	}
 	struct npmu__stripe_writer *w = NULL;
 	struct npmu_stripe_cfg shape = {.k = sg.h.k, .m = sg.h.m, .n = sg.h.n};
+	uint64_t t0 = npmu__now_ms();
 	rc = npmu__stripe_writer_claim(&w, conn, name, &shape, 0);
+	LOG_DEBUG("stripe %s: claim %s in %llu ms", name, rc == 0 ? "taken" : npmu_strerror(rc),
+		  (unsigned long long)(npmu__now_ms() - t0));
 	int done = 0;
 	uint32_t torn = 0;
 	while (rc == 0) { /* under the lease: what is still to do, read again each time */
+		if ((rc = npmu__stripe_writer_claim(&w, conn, name, &shape, 0)) != 0)
+			break; /* (a failed put gave it back: taken again, or another has it) */
 		if ((rc = staging_read(r, &sg)) == 0)
 			rc = set_seen(&rd, conn, name, &seen);
 		int s = rc == 0 ? oldest_pending(&sg, &seen, torn) : -1;

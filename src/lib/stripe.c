@@ -10,6 +10,7 @@
 #include "prefault.h"
 #include "lease.h"
 #include "log.h"
+#include "stage_format.h"
 #include "stripe_format.h"
 #include "stripe_ops.h"
 
@@ -752,7 +753,7 @@ static int put_version(const struct set *s, const struct npmu__stripe_put_opts *
 	int rc = o && o->version ? choose_slot(s, o, &mf->slot) : 0;
 	if (rc != 0)
 		return rc;
-	mf->length_csum = npmu__csum(data, len);
+	mf->length_csum = o && o->data_ready ? o->expect_csum : npmu__csum(data, len);
 	for (uint32_t i = 0; last && i < s->n; i++) /* where a member not written was */
 		memcpy(mf->unit[i], last->unit[i], sizeof(mf->unit[i]));
 	mf->csums = malloc((size_t)l->ngroups * (l->k + l->m) * sizeof(uint64_t));
@@ -883,8 +884,9 @@ static int put_groups(struct set *s, const struct npmu__stripe_layout *l, const 
  * are open, a batch of groups at a time (made durable with the manifests: put_manifests); their
  * checksums into mf. Stops as soon as the set is taken over. */
 static int put_data(struct set *s, const struct npmu__stripe_layout *l, const void *data,
-		    uint64_t len, struct npmu__lease_holder *lh,
-		    struct npmu__stripe_manifest *mf, npmu_progress_fn progress, void *arg)
+		    uint64_t len, const struct npmu__stripe_put_opts *o,
+		    struct npmu__lease_holder *lh, struct npmu__stripe_manifest *mf,
+		    npmu_progress_fn progress, void *arg)
 {
 	struct npmu__ec ec;
 	int rc = npmu__ec_init(&ec, (int)l->k, (int)l->m);
@@ -896,7 +898,11 @@ static int put_data(struct set *s, const struct npmu__stripe_layout *l, const vo
 		rc = NPMU_E_NOMEM;
 	for (uint32_t g0 = 0; rc == 0 && g0 < l->ngroups; g0 += batch) {
 		uint32_t nb = l->ngroups - g0 < batch ? l->ngroups - g0 : batch;
-		rc = put_groups(s, l, &ec, data, g0, nb, pad, parbuf, iov, mf);
+		uint64_t upto = (uint64_t)(g0 + nb) * l->k * l->seg_size;
+		if (o && o->data_ready) /* (the bytes arriving while they are put) */
+			rc = o->data_ready(upto < len ? upto : len, o->ready_arg);
+		if (rc == 0)
+			rc = put_groups(s, l, &ec, data, g0, nb, pad, parbuf, iov, mf);
 		if (atomic_load(&lh->fenced))
 			rc = NPMU_E_FENCED; /* taken over: stop (the members' keys are dead anyway) */
 		uint64_t done = (uint64_t)(g0 + nb) * l->k * l->seg_size;
@@ -1012,7 +1018,9 @@ static int put_held(struct npmu_conn *conn, const char *name, const void *data, 
 	if (rc == 0)
 		rc = put_version(s, o, &l, data, len, &mf);
 	if (rc == 0)
-		rc = put_data(s, &l, data, len, lh, &mf, progress, arg);
+		rc = put_data(s, &l, data, len, o, lh, &mf, progress, arg);
+	if (rc == 0 && o && o->data_ready) /* the whole checked before anything is committed */
+		rc = o->data_ready(len, o->ready_arg);
 	if (rc == 0)
 		rc = put_manifests(conn, s, &mf, c->durability, o && o->data_first);
 	rc = put_said(s, &mf, len, c->durability, lh, rc);
@@ -2463,18 +2471,37 @@ static int delete_members(struct npmu_conn *conn, const char *name)
 	return nleft ? NPMU_E_UNREACHABLE : 0;
 }
 
+/* delete_staging -- the set's staging region (src/proto/stage_format.h) deleted with it, first,
+ * so no encoder makes the set again from what was staged. */
+static int delete_staging(struct npmu_conn *conn, const char *name)
+{
+	char region[NPMU_NAME_MAX + 8];
+	snprintf(region, sizeof(region), "%s%s", name, NPMU_STAGE_SUFFIX);
+	int rc = npmu_region_delete(conn, region);
+	if (rc == 0)
+		LOG_INFO("stripe %s: its staging region %s deleted", name, region);
+	return rc == NPMU_E_NOENT ? 0 : rc;
+}
+
 /* npmu_stripe_delete -- delete set NAME without waiting for a writer (see npmu.h). */
 int npmu_stripe_delete(struct npmu_conn *conn, const char *name)
 {
 	uint32_t members;
+	uint64_t present;
+	bool staging = false;
 	int rc = set_members(conn, name, &members);
+	if (rc == 0 && npmu__stripe_members(conn, name, &present, &staging) == 0 && staging &&
+	    members == 0)
+		return delete_staging(conn, name); /* staged versions only, never protected */
 	if (rc == 0 && members == 0)
 		rc = NPMU_E_NOENT;
 	if (rc != 0)
 		return rc;
 	struct npmu__lease_holder lh;
 	int took = take_set(conn, name, members, 0, &lh);
-	rc = took != 0 ? took : delete_members(conn, name);
+	if (took == 0 && staging)
+		rc = delete_staging(conn, name);
+	rc = took != 0 ? took : rc != 0 ? rc : delete_members(conn, name);
 	let_go(&lh, took);
 	if (took == NPMU_E_LEASE) {
 		LOG_WARN("stripe %s: a put or a rebuild is writing it: not deleted", name);

@@ -51,6 +51,14 @@ struct npmu__stripe_put_opts {
 	 * no part of a dataset being deleted is written or made again) */
 	int (*under_lease)(struct npmu__stripe_put_opts *o, void *arg);
 	void *arg;
+	/* (may be NULL) the bytes arrive while the put runs (an encoder reading a staged version
+	 * as it encodes it): data_ready(upto) returns 0 once data[0, upto) is there, or the error
+	 * that stops the put; it is called before each batch of groups, and with upto = len before
+	 * any manifest is written (it checks the whole then: an error leaves nothing committed).
+	 * The manifest's length_csum is then expect_csum, not computed from data first. */
+	int (*data_ready)(uint64_t upto, void *arg);
+	void *ready_arg;
+	uint64_t expect_csum;
 };
 
 /* npmu__stripe_put -- npmu_stripe_put with the version, slot and durability of o (NULL: as
