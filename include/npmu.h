@@ -703,7 +703,9 @@ NPMU_API int npmu_stripe_wait(struct npmu_conn *conn, const char *name, uint64_t
  * checksum, put into the set as that version (data durable on every member before any
  * manifest). Returns how many it protected; NPMU_E_BUSY when another encoder or a writer holds
  * the set (it protects them, or this is asked again later); NPMU_E_NOENT when the set has no
- * staging region. progress (may be NULL) sees each version's put.
+ * staging region. progress (may be NULL) sees each version's put. The memory a version is read
+ * into is kept with conn for the next call (an encoder's next version: fresh memory's page
+ * faults would cost as much as the transfer) until npmu_conn_delete.
  */
 NPMU_API int npmu_stripe_protect(struct npmu_conn *conn, const char *name,
 				 npmu_progress_fn progress, void *arg);

@@ -108,11 +108,13 @@ static int conn_open(const struct npmu_conn_cfg *cfg, bool manager, const char *
 		randombytes_buf(&conn->holder, sizeof(conn->holder));
 	while (conn->holder == 0);
 	pthread_mutex_init(&conn->ka_lock, NULL);
+	pthread_mutex_init(&conn->scratch_lock, NULL);
 	pthread_cond_init(&conn->ka_cond, NULL);
 	if (rc == 0)
 		rc = npmu__rpc_ready(&conn->rpc, conn->rpc.timeout_ms);
 	if (rc != 0) {
 		npmu__rpc_fini(&conn->rpc);
+		pthread_mutex_destroy(&conn->scratch_lock);
 		pthread_mutex_destroy(&conn->ka_lock);
 		pthread_cond_destroy(&conn->ka_cond);
 		sodium_memzero(conn, sizeof(*conn));
@@ -247,6 +249,8 @@ int npmu_conn_delete(struct npmu_conn **conn_ptr)
 	for (uint32_t i = 0; i < conn->nunits; i++)
 		npmu_conn_delete(&conn->units[i]);
 	npmu__rpc_fini(&conn->rpc);
+	free(conn->scratch);
+	pthread_mutex_destroy(&conn->scratch_lock);
 	pthread_mutex_destroy(&conn->ka_lock);
 	pthread_cond_destroy(&conn->ka_cond);
 	sodium_memzero(conn, sizeof(*conn));

@@ -33,6 +33,12 @@ struct npmu_conn {
 	int io_timeout_ms;              /* a mirrored region's copy without progress this long is lost */
 	struct npmu_conn *units[NPMU_UNITS_MAX]; /* data connections to other units (pmmd) */
 	uint32_t nunits;
+	/* an encoder's buffer (src/lib/stage.c): the largest staged version it read, kept for the
+	 * next (fresh memory's page faults cost as much as the transfer); freed with the conn */
+	pthread_mutex_t scratch_lock;
+	void *scratch;
+	size_t scratch_cap;
+	bool scratch_busy;
 };
 
 /* One copy of a mirrored region, as a handle holds it. */

@@ -633,6 +633,38 @@ static int feed_ready(uint64_t upto, void *arg)
 	return rc;
 }
 
+/* scratch_take -- len bytes to read a staged version into: conn's kept buffer (grown when too
+ * small), or, while another thread of this connection holds it, memory of its own. */
+static uint8_t *scratch_take(struct npmu_conn *conn, size_t len)
+{
+	len = len ? len : 1;
+	pthread_mutex_lock(&conn->scratch_lock);
+	uint8_t *buf = NULL;
+	if (!conn->scratch_busy) {
+		if (conn->scratch_cap < len) {
+			free(conn->scratch);
+			conn->scratch = malloc(len);
+			conn->scratch_cap = conn->scratch ? len : 0;
+		}
+		buf = conn->scratch;
+		conn->scratch_busy = buf != NULL;
+	}
+	pthread_mutex_unlock(&conn->scratch_lock);
+	return buf ? buf : malloc(len);
+}
+
+/* scratch_give -- a buffer of scratch_take back: kept for the next version, or freed. */
+static void scratch_give(struct npmu_conn *conn, uint8_t *buf)
+{
+	pthread_mutex_lock(&conn->scratch_lock);
+	bool kept = buf == conn->scratch;
+	if (kept)
+		conn->scratch_busy = false;
+	pthread_mutex_unlock(&conn->scratch_lock);
+	if (!kept)
+		free(buf);
+}
+
 /* protect_one -- (the set's lease held in *w) staged slot s put into the set as its version
  * while it is read from the staging region and checked (G3). 1: protected; 0: torn (its bytes
  * fail their checksum: nothing committed, left for its writer to clear); < 0: the error. */
@@ -642,7 +674,7 @@ static int protect_one(struct npmu_conn *conn, const char *name, struct npmu_reg
 {
 	const struct npmu__stage_rec *rec = &sg->rec[s];
 	struct feed f = {.r = r, .rec = rec, .off = npmu__stage_data_off(&sg->h, s),
-			 .data = malloc(rec->length ? rec->length : 1)};
+			 .data = scratch_take(conn, rec->length)};
 	if (!f.data)
 		return NPMU_E_NOMEM;
 	pthread_mutex_init(&f.lk, NULL);
@@ -666,7 +698,7 @@ static int protect_one(struct npmu_conn *conn, const char *name, struct npmu_reg
 		pthread_join(t, NULL);
 	}
 	bool torn = f.rc == NPMU_E_CORRUPT;
-	free(f.data);
+	scratch_give(conn, f.data);
 	pthread_mutex_destroy(&f.lk);
 	pthread_cond_destroy(&f.cv);
 	if (torn) {
