@@ -335,10 +335,16 @@ static PyMethodDef conn_methods[] = {
 	 "observe=True only looks: no consumed marks, no takeover."},
 	{"stripe_put", (PyCFunction)(void (*)(void))npmu_py_stripe_put, METH_VARARGS | METH_KEYWORDS,
 	 "stripe_put($self, name, data, *, k=0, m=0, n=0, seg_size=0, keep=0, capacity=0,\n"
-	 "           mirror=False, level=npmu.PERSISTENT)\n--\n\n"
+	 "           mirror=False, level=npmu.PERSISTENT, staged=False, stage_unit=None,\n"
+	 "           stage_slots=0, stage_level=npmu.PLACED, sync_when_full=False, wait_ms=0)\n"
+	 "--\n\n"
 	 "Put DATA (any buffer, sent without a copy) as the next version of striped set NAME,\n"
 	 "creating the set on first use (k data + m parity sub-segments per group over n\n"
-	 "units; 0: 4, 2, k+m). Returns the version number."},
+	 "units; 0: 4, 2, k+m). Returns the version number. staged=True writes it once, plain,\n"
+	 "to the set's staging region (on stage_unit, else the manager's choice; stage_slots\n"
+	 "versions at once, default 2) and returns: an encoder (npmu-encoder) protects it\n"
+	 "later (stripe_wait). With every slot waiting it waits wait_ms (0: 60000) for an\n"
+	 "encoder, or with sync_when_full puts synchronously."},
 	{"stripe_get", (PyCFunction)(void (*)(void))npmu_py_stripe_get, METH_VARARGS | METH_KEYWORDS,
 	 "stripe_get($self, name, version=0)\n--\n\n"
 	 "Restore version VERSION (0: the newest restorable) of set NAME: (bytes, StripeReport).\n"
@@ -353,7 +359,20 @@ static PyMethodDef conn_methods[] = {
 	 "stripe_rebuild($self, name)\n--\n\nRegenerate every lost or corrupt sub-segment of set NAME; a\n"
 	 "StripeReport of what was written."},
 	{"stripe_delete", (PyCFunction)npmu_py_stripe_delete, METH_O,
-	 "stripe_delete($self, name)\n--\n\nDelete set NAME: every member region."},
+	 "stripe_delete($self, name)\n--\n\nDelete set NAME: every member region, and its "
+	 "staging region."},
+	{"stripe_versions", (PyCFunction)npmu_py_stripe_versions, METH_O,
+	 "stripe_versions($self, name)\n--\n\nEvery version set NAME holds or has staged, newest\n"
+	 "first: dicts of version, length, state ('protected', 'partial', 'staged', 'superseded',\n"
+	 "'lost'), members, staged_ms and staging (the staging unit)."},
+	{"stripe_wait", (PyCFunction)(void (*)(void))npmu_py_stripe_wait, METH_VARARGS | METH_KEYWORDS,
+	 "stripe_wait($self, name, version, timeout_ms=60000)\n--\n\n"
+	 "Wait until VERSION of set NAME, or a newer one, is protected: the newest protected.\n"
+	 "TimedOutError while it is still staged; LostError when no staging copy of it can be\n"
+	 "read (its staging unit down)."},
+	{"stripe_protect", (PyCFunction)npmu_py_stripe_protect, METH_O,
+	 "stripe_protect($self, name)\n--\n\nProtect every staged version of set NAME now (an "
+	 "encoder's work, once): how many.\nBusyError while another encoder holds the set."},
 	{"open_dataset", (PyCFunction)(void (*)(void))npmu_py_open_dataset,
 	 METH_VARARGS | METH_KEYWORDS,
 	 "open_dataset($self, name, parts=0, *, k=0, m=0, n=0, mirror=False, seg_size=0, capacity=0,\n"

@@ -63,6 +63,7 @@ static PyStructSequence_Field report_fields[] = {
 	{"repaired", "sub-segments reconstructed or written back"},
 	{"which", "the members lost or failing"},
 	{"length", "bytes restored (stripe_read), else 0"},
+	{"staged", "True: the version restored is staged, not yet protected (its staging copy)"},
 	{NULL}};
 static PyStructSequence_Field stripe_fields[] = {
 	{"k", "data sub-segments per group"},
@@ -202,9 +203,9 @@ PyObject *npmu_py_stream_info_new(const struct npmu_ckpt_info *i)
 /* npmu_py_stripe_report_new -- a StripeReport (length: bytes restored, 0 when not a read). */
 PyObject *npmu_py_stripe_report_new(const struct npmu_stripe_report *r, uint64_t length)
 {
-	return fill(npmu_py_stripe_report, "(KKKIIIsK)", (unsigned long long)r->version,
+	return fill(npmu_py_stripe_report, "(KKKIIIsKN)", (unsigned long long)r->version,
 		    (unsigned long long)r->newest, (unsigned long long)r->older_ok, r->lost, r->bad,
-		    r->repaired, r->which, (unsigned long long)length);
+		    r->repaired, r->which, (unsigned long long)length, PyBool_FromLong(r->staged));
 }
 
 /* npmu_py_stripe_info_new -- a StripeInfo with its versions and members. */

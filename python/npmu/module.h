@@ -112,6 +112,9 @@ PyObject *npmu_py_stripe_read(ConnectionObject *c, PyObject *args, PyObject *kw)
 PyObject *npmu_py_stripe_stat(ConnectionObject *c, PyObject *arg);
 PyObject *npmu_py_stripe_rebuild(ConnectionObject *c, PyObject *arg);
 PyObject *npmu_py_stripe_delete(ConnectionObject *c, PyObject *arg);
+PyObject *npmu_py_stripe_versions(ConnectionObject *c, PyObject *arg);
+PyObject *npmu_py_stripe_wait(ConnectionObject *c, PyObject *args, PyObject *kw);
+PyObject *npmu_py_stripe_protect(ConnectionObject *c, PyObject *arg);
 /* dataset.c */
 PyObject *npmu_py_open_dataset(ConnectionObject *c, PyObject *args, PyObject *kw);
 PyObject *npmu_py_delete_dataset(ConnectionObject *c, PyObject *arg);

@@ -1,5 +1,6 @@
-/* sets.c -- striped checkpoint sets (Connection.stripe_*): put from any buffer, restore into
- * bytes or into the caller's buffer, stat, rebuild, delete. */
+/* sets.c -- striped checkpoint sets (Connection.stripe_*): put from any buffer (synchronous, or
+ * staged for an encoder), restore into bytes or into the caller's buffer, stat, rebuild,
+ * delete; the versions' states, waiting until one is protected, an encoder's work once. */
 #include "module.h"
 
 /* raise_with_report -- the exception of rc, with what the restore found as its .report. */
@@ -18,24 +19,51 @@ static PyObject *raise_with_report(int rc, const char *what, PyObject *name,
 	return NULL;
 }
 
-/* npmu_py_stripe_put -- stripe_put(name, data, *, k, m, n, ...): the version put. */
+/* staged_put -- a staged put through a staging handle held for this put alone: 0 staged, 1 put
+ * synchronously (staging full and `sync` asked), or the error. */
+static int staged_put(struct npmu_conn *conn, const char *name, const void *data, uint64_t len,
+		      const struct npmu_stripe_cfg *cfg, const struct npmu_stage_cfg *sc,
+		      uint64_t *version)
+{
+	struct npmu_stage *st;
+	int rc = npmu_stage_open(conn, name, cfg, sc, &st);
+	if (rc == 0) {
+		rc = npmu_stage_put(st, data, len, version);
+		npmu_stage_close(&st);
+	}
+	return rc;
+}
+
+/* npmu_py_stripe_put -- stripe_put(name, data, *, k, m, n, ..., staged, ...): the version. */
 PyObject *npmu_py_stripe_put(ConnectionObject *c, PyObject *args, PyObject *kw)
 {
 	static char *kwlist[] = {"name", "data", "k", "m", "n", "seg_size", "keep", "capacity",
-				 "mirror", "level", NULL};
-	PyObject *name_o, *data_o, *seg_o = NULL, *cap_o = NULL;
-	unsigned int k = 0, m = 0, n = 0, keep = 0;
-	int mirror = 0, level = NPMU_PERSISTENT;
+				 "mirror", "level", "staged", "stage_unit", "stage_slots",
+				 "stage_level", "sync_when_full", "wait_ms", NULL};
+	PyObject *name_o, *data_o, *seg_o = NULL, *cap_o = NULL, *unit_o = Py_None;
+	unsigned int k = 0, m = 0, n = 0, keep = 0, slots = 0;
+	int mirror = 0, level = NPMU_PERSISTENT, staged = 0, stage_level = NPMU_PLACED;
+	int sync = 0, wait_ms = 0;
 	const char *name;
 	struct npmu_stripe_cfg cfg = {0};
-	if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|$IIIOIOpi:stripe_put", kwlist, &name_o,
-					 &data_o, &k, &m, &n, &seg_o, &keep, &cap_o, &mirror,
-					 &level) ||
+	struct npmu_stage_cfg sc = {0};
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|$IIIOIOpipOIipi:stripe_put", kwlist,
+					 &name_o, &data_o, &k, &m, &n, &seg_o, &keep, &cap_o,
+					 &mirror, &level, &staged, &unit_o, &slots, &stage_level,
+					 &sync, &wait_ms) ||
 	    !(name = npmu_py_name(name_o, "name")) ||
 	    (seg_o && npmu_py_u64(seg_o, "seg_size", &cfg.seg_size) < 0) ||
 	    (cap_o && npmu_py_u64(cap_o, "capacity", &cfg.capacity) < 0) ||
-	    npmu_py_level(level, &cfg.durability) < 0)
+	    npmu_py_level(level, &cfg.durability) < 0 ||
+	    npmu_py_level(stage_level, &sc.durability) < 0 ||
+	    (unit_o != Py_None && !(sc.unit = npmu_py_name(unit_o, "stage_unit"))))
 		return NULL;
+	if (!staged && (unit_o != Py_None || slots || sync || wait_ms))
+		return PyErr_Format(PyExc_ValueError, "stripe_put %R: stage_unit, stage_slots, "
+				    "sync_when_full and wait_ms go with staged=True", name_o);
+	sc.slots = slots;
+	sc.full = sync ? NPMU_STAGE_SYNC : NPMU_STAGE_WAIT;
+	sc.wait_ms = wait_ms;
 	cfg.k = k;
 	cfg.m = m;
 	cfg.n = n;
@@ -46,11 +74,13 @@ PyObject *npmu_py_stripe_put(ConnectionObject *c, PyObject *args, PyObject *kw)
 		return NULL;
 	uint64_t version = 0;
 	int rc;
-	LOCKED(c, rc = c->conn ? npmu_stripe_put(c->conn, name, view.buf, (uint64_t)view.len, &cfg,
-						 NULL, NULL, &version)
-			       : NPMU_PY_CLOSED);
+	LOCKED(c, rc = !c->conn ? NPMU_PY_CLOSED
+		       : staged ? staged_put(c->conn, name, view.buf, (uint64_t)view.len, &cfg, &sc,
+					     &version)
+				: npmu_stripe_put(c->conn, name, view.buf, (uint64_t)view.len, &cfg,
+						  NULL, NULL, &version));
 	PyBuffer_Release(&view);
-	if (rc != 0)
+	if (rc < 0)
 		return npmu_py_raise(rc, "stripe_put", name_o);
 	return PyLong_FromUnsignedLongLong(version);
 }
@@ -164,4 +194,76 @@ PyObject *npmu_py_stripe_delete(ConnectionObject *c, PyObject *name_o)
 	if (rc != 0)
 		return npmu_py_raise(rc, "stripe_delete", name_o);
 	Py_RETURN_NONE;
+}
+
+/* state_name -- a version's state as stripe_versions names it. */
+static const char *state_name(enum npmu_version_state s)
+{
+	static const char *const names[] = {"protected", "staged", "lost", "superseded", "partial"};
+	return (unsigned)s < sizeof(names) / sizeof(names[0]) ? names[s] : "unknown";
+}
+
+/* npmu_py_stripe_versions -- stripe_versions(name): [dict] newest first, with each state. */
+PyObject *npmu_py_stripe_versions(ConnectionObject *c, PyObject *name_o)
+{
+	const char *name = npmu_py_name(name_o, "name");
+	if (!name)
+		return NULL;
+	struct npmu_version_info *v = NULL;
+	size_t n = 0;
+	int rc;
+	LOCKED(c, rc = c->conn ? npmu_stripe_versions(c->conn, name, &v, &n) : NPMU_PY_CLOSED);
+	if (rc != 0)
+		return npmu_py_raise(rc, "stripe_versions", name_o);
+	PyObject *list = PyList_New((Py_ssize_t)n);
+	for (size_t i = 0; list && i < n; i++) {
+		PyObject *d = Py_BuildValue("{sKsKsssIsKss}", "version",
+					    (unsigned long long)v[i].version, "length",
+					    (unsigned long long)v[i].length, "state",
+					    state_name(v[i].state), "members", v[i].members,
+					    "staged_ms", (unsigned long long)v[i].staged_ms,
+					    "staging", v[i].staging);
+		if (!d) {
+			Py_CLEAR(list);
+			break;
+		}
+		PyList_SET_ITEM(list, (Py_ssize_t)i, d);
+	}
+	free(v);
+	return list;
+}
+
+/* npmu_py_stripe_wait -- stripe_wait(name, version, timeout_ms=60000): the protected version
+ * (the GIL released while it waits). */
+PyObject *npmu_py_stripe_wait(ConnectionObject *c, PyObject *args, PyObject *kw)
+{
+	static char *kwlist[] = {"name", "version", "timeout_ms", NULL};
+	PyObject *name_o, *ver_o;
+	int timeout = 60000;
+	uint64_t version, got = 0;
+	const char *name;
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|i:stripe_wait", kwlist, &name_o, &ver_o,
+					 &timeout) ||
+	    !(name = npmu_py_name(name_o, "name")) ||
+	    npmu_py_u64(ver_o, "version", &version) < 0)
+		return NULL;
+	int rc;
+	LOCKED(c, rc = c->conn ? npmu_stripe_wait(c->conn, name, version, timeout, &got)
+			       : NPMU_PY_CLOSED);
+	if (rc != 0)
+		return npmu_py_raise(rc, "stripe_wait", name_o);
+	return PyLong_FromUnsignedLongLong(got);
+}
+
+/* npmu_py_stripe_protect -- stripe_protect(name): an encoder's work once; versions protected. */
+PyObject *npmu_py_stripe_protect(ConnectionObject *c, PyObject *name_o)
+{
+	const char *name = npmu_py_name(name_o, "name");
+	if (!name)
+		return NULL;
+	int rc;
+	LOCKED(c, rc = c->conn ? npmu_stripe_protect(c->conn, name, NULL, NULL) : NPMU_PY_CLOSED);
+	if (rc < 0)
+		return npmu_py_raise(rc, "stripe_protect", name_o);
+	return PyLong_FromLong(rc);
 }

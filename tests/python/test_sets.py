@@ -31,6 +31,38 @@ def test_striped_set_put_get_read(mconn, name):
         mconn.stripe_stat(name)
 
 
+def test_staged_put_protect_wait(mconn, name):
+    """A staged put returns staged; a restore reads it from staging and says so; the encoder's
+    work (stripe_protect) protects it; stripe_wait and stripe_versions see each state; options
+    that go with staged=True alone are refused."""
+    a = np.random.default_rng(5).integers(0, 256, 2 << 20, dtype=np.uint8)
+    v = mconn.stripe_put(name, a, n=2, mirror=True, staged=True, stage_slots=1)
+    assert v == 1
+    states = {x['version']: x['state'] for x in mconn.stripe_versions(name)}
+    assert states == {1: 'staged'}
+    back = np.zeros_like(a)
+    rep = mconn.stripe_read(name, back)
+    assert rep.staged and rep.version == 1 and np.array_equal(back, a)
+    with pytest.raises(npmu.TimedOutError):
+        mconn.stripe_wait(name, 1, timeout_ms=50)
+    assert mconn.stripe_protect(name) == 1
+    assert mconn.stripe_wait(name, 1, timeout_ms=0) == 1
+    data, rep = mconn.stripe_get(name)
+    assert not rep.staged and data == a.tobytes()
+    # the only slot now free again: a second version staged, then a third waits, or goes sync
+    assert mconn.stripe_put(name, b'two', staged=True) == 2
+    with pytest.raises(npmu.TimedOutError):
+        mconn.stripe_put(name, b'three', staged=True, wait_ms=50)
+    assert mconn.stripe_put(name, b'three', staged=True, sync_when_full=True) == 3
+    states = {x['version']: x['state'] for x in mconn.stripe_versions(name)}
+    assert states[3] == 'protected' and states[2] == 'superseded'
+    with pytest.raises(ValueError, match='go with staged=True'):
+        mconn.stripe_put(name, b'x', stage_slots=2)
+    mconn.stripe_delete(name)
+    with pytest.raises(npmu.NotFoundError):
+        mconn.stripe_versions(name)
+
+
 def test_dataset_put_commit_read_pin(mconn, name):
     """A dataset of two parts: a version is seen only once committed; parts read back by
     range; pins and versions; bad parts and ranges raise."""
