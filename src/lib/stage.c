@@ -90,7 +90,10 @@ static int staging_open(struct npmu_conn *conn, const char *name, enum npmu_acce
 		rc = npmu_region_open(conn, region, access, r);
 	if (rc != 0)
 		return rc;
-	if ((rc = staging_read(*r, st)) != 0) {
+	rc = staging_read(*r, st);
+	if (rc == 0 && npmu__stage_region_size(&st->h) > npmu_region_size(*r))
+		rc = NPMU_E_CORRUPT; /* a header claiming more slots than the region holds */
+	if (rc != 0) {
 		if (!quiet && (rc == NPMU_E_CORRUPT || rc == NPMU_E_VERSION))
 			LOG_WARN("staging region %s: its header is %s: ignored", region,
 				 rc == NPMU_E_VERSION ? "of another format" : "not a staging header");
@@ -495,12 +498,18 @@ static int stage_ready(struct npmu_stage *st, uint64_t len, struct staging *sg,
 	}
 	if (rc == 0)
 		rc = staging_read(st->r, sg);
+	if (rc == 0 && npmu__stage_region_size(&sg->h) > npmu_region_size(st->r))
+		rc = NPMU_E_CORRUPT; /* more slots than the region holds: not a header of ours */
+	if (rc == NPMU_E_NOENT || rc == NPMU_E_CORRUPT) { /* made, never laid out; or not ours:
+							    * we hold its lease, so laid out afresh */
+		if (!st->set.capacity)
+			st->set.capacity = len;
+		uint64_t size = st->set.capacity > len ? st->set.capacity : len;
+		if ((rc = stage_layout(st, round_slot(size))) == 0)
+			rc = staging_read(st->r, sg);
+	}
 	if (rc == 0 && !st->set.capacity)
 		st->set.capacity = sg->h.capacity; /* (a set not made yet: as its staging says) */
-	if (rc == NPMU_E_NOENT || rc == NPMU_E_CORRUPT) /* made, never laid out; or not ours: we
-							  * hold its lease, so laid out afresh */
-		if ((rc = stage_layout(st, round_slot(len))) == 0)
-			rc = staging_read(st->r, sg);
 	if (rc == 0)
 		rc = set_seen(&st->seen, st->conn, st->name, seen);
 	return rc;

@@ -182,5 +182,16 @@ grep -q "protected (staging full: put synchronously)" <<<"$out" || fail "--sync-
 w "$npmu" stripe get st "$dir/out" > /dev/null 2>&1 && cmp -s "$dir/out" "$dir/f15" || fail "the synchronous put's version differs"
 w "$npmu" --json stripe versions st | grep -q '"state":"superseded"' || fail "staged versions older than a synchronous put not shown superseded"
 
+# 7. a staging region that is not one (made by hand, filled with junk): readers and the encoder
+# ignore it, saying so; a staged put, holding its lease, lays it out afresh
+w "$npmu" region create stj.stg 256K > /dev/null || fail "region create stj.stg"
+head -c 65536 /dev/urandom > "$dir/junk"
+w "$npmu" put stj.stg "$dir/junk" > /dev/null || fail "junk into stj.stg"
+out=$(w "$npmu" stripe versions stj 2>&1) || fail "versions of a junk staging region: $out"
+grep -q "not a staging header" <<<"$out" || fail "junk staging not said: $out"
+v=$(w "$npmu" --json stripe put stj "$dir/f16" --staged | json_version)
+[ "$v" = 1 ] || fail "a staged put over a junk staging region got version '$v'"
+w "$npmu" stripe get stj "$dir/out" > /dev/null 2>&1 && cmp -s "$dir/out" "$dir/f16" || fail "stj version 1 differs"
+
 echo "stage: $fails failure(s)"
 [ "$fails" = 0 ]
