@@ -341,7 +341,6 @@ static int free_slot(const struct staging *sg, const struct npmu__stripe_seen *s
 /* any_busy -- whether some slot holds a version not yet protected. */
 static bool any_busy(const struct staging *sg, const struct npmu__stripe_seen *seen)
 {
-	char busy[8];
 	uint32_t members;
 	for (uint32_t s = 0; s < sg->h.slots; s++)
 		if (sg->valid[s]) {
@@ -349,7 +348,6 @@ static bool any_busy(const struct staging *sg, const struct npmu__stripe_seen *s
 			if (state != NPMU_VERSION_PROTECTED && state != NPMU_VERSION_SUPERSEDED)
 				return true;
 		}
-	(void)busy;
 	return false;
 }
 
