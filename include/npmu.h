@@ -692,7 +692,8 @@ NPMU_API int npmu_stripe_versions(struct npmu_conn *conn, const char *name,
  * 0, with *protected_version (may be NULL) the newest protected. NPMU_E_LOST when timeout_ms
  * passed and it is neither protected nor staged readably (its staging unit down, its slot
  * reused: npmu_stripe_versions says which); NPMU_E_TIMEDOUT when it is still staged (is an
- * encoder running?). timeout_ms < 0: forever.
+ * encoder running?); NPMU_E_NOENT at once when neither the set nor a staging region of it
+ * answers. timeout_ms < 0: forever.
  */
 NPMU_API int npmu_stripe_wait(struct npmu_conn *conn, const char *name, uint64_t version,
 			      int timeout_ms, uint64_t *protected_version);

@@ -892,6 +892,12 @@ int npmu_stripe_wait(struct npmu_conn *conn, const char *name, uint64_t version,
 			staged |= sg.valid[s] && sg.rec[s].version == version;
 		if (src != 0)
 			npmu_region_close(&r); /* opened again: its unit may come back */
+		if (rc == 0 && seen.n == 0 && src == NPMU_E_NOENT) {
+			LOG_WARN("stripe %s: no such set, and no staging region that answers",
+				 name);
+			rc = NPMU_E_NOENT; /* (a misspelt name: said at once) */
+			break;
+		}
 		if (rc == 0)
 			rc = staged ? NPMU_E_TIMEDOUT : NPMU_E_LOST;
 		if (timeout_ms >= 0 && npmu__now_ms() - start >= (uint64_t)timeout_ms)

@@ -75,7 +75,8 @@ out=$(w "$npmu" stripe put st "$dir/f1" --stage-slots 9 2>&1) && fail "--stage-s
 grep -q "stage-slots" <<<"$out" || fail "--stage-slots 9: $out"
 out=$(w "$npmu" stripe put st "$dir/f1" --stage-unit "$stage_unit" 2>&1) && fail "--stage-unit without --staged accepted"
 grep -q "go with --staged" <<<"$out" || fail "--stage-unit without --staged: $out"
-out=$(w "$npmu" stripe wait st 1 --timeout 0 2>&1) && fail "wait on a set that does not exist succeeded"
+out=$(w "$npmu" stripe wait st 1 --timeout 60000 2>&1) && fail "wait on a set that does not exist succeeded"
+grep -q "no such" <<<"$out" || fail "wait on a set that does not exist: $out"
 
 # 1. a writer stages, an encoder on another host protects
 start_encoder e1
