@@ -26,8 +26,13 @@
 #   heavy-load       three more pairs committing 16 MiB states on the primary's host
 #   crash-loop       80 primaries on one stream, each killed after committing, with a backup
 #                    killed every fourth round; then a backup takes over
-# The checker counts, per kind: commits acknowledged; lost (acknowledged, missing after the
-# takeover); torn (a recovered state other than a failure-free run's); two writers (an old
+#   stage-encoder    a writer stages versions of a mirrored set (staging on u1) while two
+#                    npmu-encoders (on the backup's and the hostile host) protect them; the one
+#                    encoding is SIGKILLed, or SIGSTOPped and continued once the writer is done
+# The checker counts, per kind: commits acknowledged (stage-encoder: versions staged); lost
+# (acknowledged, missing after the takeover; stage-encoder: a version staged never protected,
+# or a kept one not restorable); torn (a recovered state other than a failure-free run's, or a
+# version restored other than the bytes staged); two writers (an old
 # primary committing after a takeover, a stream changed after the backup finished, a backup
 # taking over from a live primary); locked out (a client refused or stopped by a fault that
 # took nobody's place: a manager restart, a flood, load, a crash loop); effective rounds (the
@@ -37,7 +42,7 @@
 set -euo pipefail
 build=$(cd "${1:?usage: fault.sh BUILD [--seed N] [--runs N | --seconds S]}" && pwd)
 shift
-seed=$(( $(date +%s) % 100000 )); runs=12; seconds=0; only=""
+seed=$(( $(date +%s) % 100000 )); runs=13; seconds=0; only=""
 logs=${FAULT_LOGS:-$build/fault-logs}   # the logs of runs with a violation are kept here
 while [ $# -gt 0 ]; do
   case $1 in
@@ -45,7 +50,7 @@ while [ $# -gt 0 ]; do
     --runs) runs=$2; shift 2 ;;
     --seconds) seconds=$2; runs=0; shift 2 ;;
     --kind) only=$2; shift 2 ;;
-    -h|--help) sed -n '2,39p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,42p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "fault.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -97,7 +102,7 @@ start_unit u1; start_unit u2; start_pmmd; start_em
 export NPMU_SERVER=$ip_pm:7410 NPMU_CREDENTIALS=$dir/app.cred NPMU_LEASE_MS=1500
 
 kinds=(kill-primary stop-primary cut-primary kill-unit cut-unit netem asym-partition kill-manager
-       restart-embedded handshake-flood heavy-load crash-loop)
+       restart-embedded handshake-flood heavy-load crash-loop stage-encoder)
 declare -A n_runs n_faults n_acks n_lost n_torn n_two n_locked n_eff n_viol
 for k in "${kinds[@]}"; do
   n_runs[$k]=0; n_faults[$k]=0; n_acks[$k]=0; n_lost[$k]=0; n_torn[$k]=0; n_two[$k]=0
@@ -344,6 +349,64 @@ crash_run() {
     "$rounds" $((rounds / 4)) "$eff" "$(grep -o 'took over at step [0-9]*' "$dir/backup.out" || echo 'no takeover')"
 }
 
+# stage_run N -- a writer stages versions while two encoders protect them; the one encoding is
+# killed (or stopped, and continued at the end: it must change nothing); every version staged
+# must end protected, and the versions kept restore to the bytes staged
+stage_run() {
+  local i=$1 kind=stage-encoder s=stg.f$1 nv=8 v e victim how eff=0 lost=0 torn=0 enc=()
+  both_units_up || { violation "$kind" other "the units did not come back"; return; }
+  n_runs[$kind]=$((n_runs[$kind] + 1))
+  for v in $(seq $nv); do head -c $((25165824 + RANDOM * 16)) /dev/urandom > "$dir/stg$v"; done
+  for e in bak fl; do
+    : > "$dir/enc-$e.log"
+    exec_on_bg "$e" "$build/npmu-encoder" --set "$s" --rescan 100 --verbose 2>>"$dir/enc-$e.log"
+    enc+=($!); pids+=($!)
+  done
+  ( for v in $(seq $nv); do
+      NETNS_ON_TIMEOUT=60 on pri "$npmu" --json stripe put "$s" "$dir/stg$v" --staged --mirror --n 2 \
+        --capacity 32M --stage-unit "$ip_u1:7411" --wait 60000 || exit 1
+    done ) > "$dir/stager.out" 2>&1 &
+  local stager=$!
+  # the fault: whichever encoder first logs that it starts a version's put (or, in half the runs,
+  # has written a quarter of it) is struck at once
+  local at="encoding staged version"
+  [ $((RANDOM % 2)) = 0 ] || at="version in hand 25% written"
+  for _ in $(seq 1500); do
+    victim=""
+    for e in 0 1; do grep -q "$at" "$dir/enc-$([ $e = 0 ] && echo bak || echo fl).log" && victim=$e; done
+    [ -n "$victim" ] && break; sleep 0.01
+  done
+  how=$([ $((RANDOM % 2)) = 0 ] && echo KILL || echo STOP)
+  if [ -n "$victim" ]; then
+    kill -"$how" "${enc[$victim]}"
+    # effective: the victim was encoding a version it had not finished when struck
+    local last; last=$(grep -o "encoding staged version [0-9]*" "$dir/enc-$([ $victim = 0 ] && echo bak || echo fl).log" | tail -1 | grep -o "[0-9]*$")
+    grep -q "staged version $last protected" "$dir/enc-$([ $victim = 0 ] && echo bak || echo fl).log" || eff=1
+  fi
+  n_faults[$kind]=$((n_faults[$kind] + 1))
+  wait "$stager" || violation "$kind" locked "the writer could not stage: $(tail -2 "$dir/stager.out")"
+  local staged; staged=$(grep -c '"state"' "$dir/stager.out" || true)
+  n_acks[$kind]=$((n_acks[$kind] + staged))
+  NETNS_ON_TIMEOUT=90 on pri "$npmu" stripe wait "$s" "$staged" --timeout 60000 > "$dir/wait.out" 2>&1 ||
+    { violation "$kind" lost "version $staged not protected: $(tail -1 "$dir/wait.out")"; lost=1; }
+  [ "$how" = STOP ] && [ -n "$victim" ] && { kill -CONT "${enc[$victim]}"; sleep 3; }
+  for v in $((staged - 1)) "$staged"; do   # the versions the set keeps, byte for byte
+    [ "$v" -ge 1 ] || continue
+    if ! NETNS_ON_TIMEOUT=30 on bak "$npmu" stripe get "$s" "$dir/stg.out" --version "$v" > "$dir/get.out" 2>&1; then
+      violation "$kind" lost "version $v cannot be restored: $(tail -1 "$dir/get.out")"; lost=1
+    elif grep -q "staged, not yet protected" "$dir/get.out" || ! cmp -s "$dir/stg.out" "$dir/stg$v"; then
+      violation "$kind" torn "version $v restored other bytes (or from staging)"; torn=1
+    fi
+  done
+  local n; n=$(cat "$dir/enc-bak.log" "$dir/enc-fl.log" | grep -c "staged version [0-9]* protected" || true)
+  [ "$n" = "$staged" ] || violation "$kind" two "$n protections logged for $staged versions staged"
+  for e in 0 1; do kill -9 "${enc[$e]}" 2>/dev/null || true; wait "${enc[$e]}" 2>/dev/null || true; done
+  NETNS_ON_TIMEOUT=30 on bak "$npmu" stripe rm "$s" > /dev/null 2>&1 || true
+  [ "$eff" = 1 ] && n_eff[$kind]=$((n_eff[$kind] + 1)) || violation "$kind" vacuous "no encoder was struck mid-encode"
+  printf '  run %3d %-16s SIG%s of an encoder at "%s"; %d staged, %d protections\n' "$i" "$kind" \
+    "$how" "$at" "$staged" "$n"
+}
+
 echo "fault: seed $seed (replay: tests/fault/fault.sh $build --seed $seed ${seconds:+--seconds $seconds})"
 echo "fault: the netem kind degrades links with: $netem_how"
 start=$SECONDS; i=0
@@ -357,6 +420,7 @@ while :; do
   case $kind in
     restart-embedded) embedded_run "$i" ;;
     crash-loop) crash_run "$i" ;;
+    stage-encoder) stage_run "$i" ;;
     *) pair_run "$i" "$kind" ;;
   esac
 done
