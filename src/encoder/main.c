@@ -65,6 +65,7 @@ static int bad_usage(const char *what)
 	return 2;
 }
 
+/* main -- options, the manager's connection, then the encoder's loop until a signal. */
 int main(int argc, char **argv)
 {
 	static const struct option longs[] = {

@@ -6,6 +6,7 @@
 #include "npmu.h"
 #include "stripe_ops.h"
 
+/* (the entry points of today, src/lib/stage.c) */
 int npmu__stripe_get_0_6(struct npmu_conn *conn, const char *name, uint64_t version, void **data,
 			 uint64_t *len, npmu_progress_fn progress, void *arg,
 			 struct npmu_stripe_report *rep);

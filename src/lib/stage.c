@@ -357,6 +357,7 @@ struct summing {
 	uint64_t len, csum;
 };
 
+/* sum_thread -- the staged bytes' CRC-64 into the struct summing at arg. */
 static void *sum_thread(void *arg)
 {
 	struct summing *sm = arg;

@@ -18,6 +18,7 @@ uint64_t npmu__stage_region_size(const struct npmu__stage_hdr *h)
 	return npmu__stage_data_off(h, h->slots);
 }
 
+/* npmu__stage_data_off -- after the header page, slot after slot. */
 uint64_t npmu__stage_data_off(const struct npmu__stage_hdr *h, uint32_t s)
 {
 	return NPMU_STAGE_HDR + (uint64_t)s * h->slot_size;
