@@ -62,11 +62,11 @@ extern "C" {
 #define NPMU_E_LIMIT (-1018)       /* too many regions, rights or peers */
 #define NPMU_E_SHRINK (-1019)      /* a region can only grow */
 #define NPMU_E_INTERNAL (-1020)    /* internal error (a bug: please report) */
-#define NPMU_E_BUSY (-1021)        /* the pool is in use by another process */
+#define NPMU_E_BUSY (-1021)        /* in use by another process: a pool, or a set another writer holds */
 #define NPMU_E_AUTH (-1022)        /* authentication failed, or a message was replayed or altered */
 #define NPMU_E_NOUNIT (-1023)      /* the manager has no unit of that address */
 #define NPMU_E_FENCED (-1024)      /* fenced: another process took over the stream */
-#define NPMU_E_LEASE (-1025)       /* the stream is held by a live writer */
+#define NPMU_E_LEASE (-1025)       /* a stream, set or staging held by a live writer */
 #define NPMU_E_LOST (-1026)        /* too many units lost or corrupt to restore this version */
 #define NPMU_E_MANAGER (-1027)     /* the manager (pmmd, or a unit's embedded one) does not answer */
 #define NPMU_E_CONFIG (-1028)      /* a credentials or key file is missing, exposed or malformed */

@@ -24,14 +24,20 @@ const char *npmu_strerror(int err)
 	case NPMU_E_VERSION: return "unsupported pool or protocol version";
 	case NPMU_E_IO: return "I/O or persistence failure on the unit";
 	case NPMU_E_FABRIC: return "fabric (libfabric) transport error";
-	case NPMU_E_TIMEDOUT: return "timed out waiting for the unit";
+	case NPMU_E_TIMEDOUT:
+		return "timed out waiting (for the unit, or for what the call waits on: an encoder, "
+		       "a free staging slot)";
 	case NPMU_E_UNREACHABLE: return "the unit cannot be reached";
 	case NPMU_E_LIMIT: return "too many regions, rights or peers";
 	case NPMU_E_SHRINK: return "a region can only grow";
 	case NPMU_E_INTERNAL: return "internal error";
-	case NPMU_E_BUSY: return "the pool is in use by another process";
+	case NPMU_E_BUSY:
+		return "in use by another process (a pool another npmud holds; a set or dataset "
+		       "another writer, encoder or rebuild holds)";
 	case NPMU_E_FENCED: return "fenced: the lease lapsed and another process took over the stream";
-	case NPMU_E_LEASE: return "the stream is held by a live writer (its lease has not lapsed)";
+	case NPMU_E_LEASE:
+		return "held by a live writer (its lease has not lapsed): a stream, a set, or a set's "
+		       "staging";
 	case NPMU_E_LOST: return "too many units lost or corrupt to restore this version";
 	case NPMU_E_CONFIG:
 		return "a credentials or key file is missing, unreadable, readable by others or "
