@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,19 @@ struct npmu_conn_cfg cli_cfg = {.timeout_ms = 5000};
 _Noreturn void cli_die(const char *what, int rc)
 {
 	out_error(what, rc);
+	exit(1);
+}
+
+/* cli_refuse -- rc about `what` in JSON, the command's own sentence for people; exit 1. */
+_Noreturn void cli_refuse(const char *what, int rc, const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	out_error_json(what, rc);
+	out_warn("%s", line);
 	exit(1);
 }
 

@@ -21,6 +21,11 @@ struct npmu_conn *cli_connect(void);
 /* cli_die -- report a failed request (out_error) and exit 1. */
 _Noreturn void cli_die(const char *what, int rc);
 
+/* cli_refuse -- a failure said in the command's own words: rc's JSON error about `what` (under
+ * --json), the formatted line for people, and exit 1. */
+_Noreturn void cli_refuse(const char *what, int rc, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 /* cli_file_error -- "npmu: PATH: what errno says" on standard error; returns 1, the exit status. */
 int cli_file_error(const char *path);
 

@@ -61,9 +61,7 @@ static _Noreturn void ds_die(const char *name, int rc)
 			 "0-9 . _ -", name, NPMU_DATASET_NAME_MAX);
 	else
 		snprintf(what, sizeof(what), "%s: no such dataset, or no such complete version", name);
-	out_error_json(what, rc);
-	out_warn("%s", what);
-	exit(1);
+	cli_refuse(what, rc, "%s", what);
 }
 
 /* open_ds -- dataset NAME opened for reading, or the command dies saying why. */

@@ -157,18 +157,14 @@ int stage_wait(const struct opt_result *r)
 	struct npmu_conn *conn = cli_connect();
 	double t0 = cli_now();
 	int rc = npmu_stripe_wait(conn, name, version, timeout, &got);
-	if (rc == NPMU_E_TIMEDOUT || rc == NPMU_E_LOST) {
-		out_error_json(name, rc);
-		if (rc == NPMU_E_TIMEDOUT)
-			out_warn("%s: version %llu is still staged, not protected, after %d ms (is "
-				 "an encoder running? npmu-encoder, or npmu stripe protect %s)", name,
-				 (unsigned long long)version, timeout, name);
-		else
-			out_warn("%s: version %llu is not protected and no staging copy of it can be "
-				 "read: lost unless its staging unit comes back (npmu stripe versions "
-				 "%s)", name, (unsigned long long)version, name);
-		exit(1);
-	}
+	if (rc == NPMU_E_TIMEDOUT)
+		cli_refuse(name, rc, "%s: version %llu is still staged, not protected, after %d ms "
+			   "(is an encoder running? npmu-encoder, or npmu stripe protect %s)", name,
+			   (unsigned long long)version, timeout, name);
+	if (rc == NPMU_E_LOST)
+		cli_refuse(name, rc, "%s: version %llu is not protected and no staging copy of it "
+			   "can be read: lost unless its staging unit comes back (npmu stripe "
+			   "versions %s)", name, (unsigned long long)version, name);
 	if (rc != 0)
 		cli_die(name, rc);
 	if (out_json_mode()) {
@@ -195,12 +191,9 @@ int stage_protect(const struct opt_result *r)
 	struct npmu_conn *conn = cli_connect();
 	double t0 = cli_now();
 	int rc = npmu_stripe_protect(conn, name, NULL, NULL);
-	if (rc == NPMU_E_BUSY) {
-		out_error_json(name, rc);
-		out_warn("%s: another encoder, or a writer, holds the set: it protects what is staged, "
-			 "or try again later", name);
-		exit(1);
-	}
+	if (rc == NPMU_E_BUSY)
+		cli_refuse(name, rc, "%s: another encoder, or a writer, holds the set: it protects "
+			   "what is staged, or try again later", name);
 	if (rc < 0)
 		cli_die(name, rc);
 	if (out_json_mode()) {

@@ -438,18 +438,12 @@ static int stripe_rm(const struct opt_result *r)
 	const char *name = r->arg[0].text;
 	struct npmu_conn *conn = cli_connect();
 	int rc = npmu_stripe_delete(conn, name);
-	if (rc == NPMU_E_BUSY) {
-		out_error_json(name, rc);
-		out_warn("%s: a put or a rebuild is writing the set: nothing deleted (try again once "
-			 "it is done)", name);
-		exit(1);
-	}
-	if (rc == NPMU_E_UNREACHABLE) {
-		out_error_json(name, rc);
-		out_warn("%s: members on units that do not answer were left (named above): run npmu "
-			 "stripe rm %s again once they are back", name, name);
-		exit(1);
-	}
+	if (rc == NPMU_E_BUSY)
+		cli_refuse(name, rc, "%s: a put or a rebuild is writing the set: nothing deleted (try "
+			   "again once it is done)", name);
+	if (rc == NPMU_E_UNREACHABLE)
+		cli_refuse(name, rc, "%s: members on units that do not answer were left (named "
+			   "above): run npmu stripe rm %s again once they are back", name, name);
 	if (rc != 0)
 		cli_die(name, rc);
 	if (out_json_mode()) {
