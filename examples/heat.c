@@ -22,6 +22,9 @@ static const char usage[] =
 	"                  each part gets room for that many processes' rows (default: half of\n"
 	"                  this run's)\n"
 	"  --out FILE      the final grid (default heat.grid)\n"
+	"  --staged        stage each checkpoint (one plain write to a staging region) and let an\n"
+	"                  encoder (npmu-encoder) protect it in the background\n"
+	"  --stage-unit H:P  the unit that holds the staging regions (default: the manager's choice)\n"
 	"  --server H:P    the manager (default $NPMU_SERVER)\n"
 	"  --help          this text\n";
 
@@ -49,6 +52,7 @@ int heat_parse_options(int argc, char **argv, const char *prog, const char *syno
 		{"iters", required_argument, NULL, 'i'},   {"every", required_argument, NULL, 'k'},
 		{"dataset", required_argument, NULL, 'd'}, {"min-ranks", required_argument, NULL, 'm'},
 		{"out", required_argument, NULL, 'o'},     {"server", required_argument, NULL, 's'},
+		{"staged", no_argument, NULL, 'S'},        {"stage-unit", required_argument, NULL, 'U'},
 		{"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
 	};
 	*o = (struct heat_options){.rows = 512, .cols = 512, .iters = 1000, .every = 100,
@@ -77,6 +81,8 @@ int heat_parse_options(int argc, char **argv, const char *prog, const char *syno
 		case 'd': o->dataset = optarg; break;
 		case 'o': o->out = optarg; break;
 		case 's': o->server = optarg; break;
+		case 'S': o->staged = 1; break;
+		case 'U': o->stage_unit = optarg, o->staged = 1; break;
 		case 'h':
 			if (!quiet)
 				printf("usage: %s\n%s", synopsis, usage);
@@ -98,6 +104,18 @@ int heat_parse_options(int argc, char **argv, const char *prog, const char *syno
 	if (!ok && !quiet)
 		fprintf(stderr, "%s: see --help\n", prog);
 	return ok ? 0 : -1;
+}
+
+int heat_stage(struct npmu_dataset *ds, const struct heat_options *o, const char *who)
+{
+	if (!o->staged)
+		return 0;
+	struct npmu_stage_cfg cfg = {.unit = o->stage_unit};
+	int rc = npmu_dataset_stage(ds, &cfg);
+	if (rc != 0)
+		fprintf(stderr, "%s: staging the checkpoints of %s: %s\n", who, o->dataset,
+			npmu_strerror(rc));
+	return rc;
 }
 
 /* the fixed edges */

@@ -26,6 +26,8 @@ struct heat_options {
 	const char *dataset;   /* the dataset's name */
 	const char *out;       /* the final grid's file */
 	const char *server;    /* the manager, NULL: $NPMU_SERVER */
+	int staged;            /* checkpoints staged, protected by an encoder in the background */
+	const char *stage_unit; /* where the staging regions go, NULL: the manager's choice */
 };
 
 /*
@@ -35,6 +37,10 @@ struct heat_options {
  */
 int heat_parse_options(int argc, char **argv, const char *prog, const char *synopsis,
 		       uint32_t nprocs, int quiet, struct heat_options *o);
+
+/* heat_stage -- when o->staged, ds's puts are staged (npmu_dataset_stage) from now on; says on
+ * stderr what failed, prefixed by `who`. */
+int heat_stage(struct npmu_dataset *ds, const struct heat_options *o, const char *who);
 
 /* heat_first_row -- the first global row of process `rank` of `nprocs` (rank = nprocs: rows). */
 static inline uint32_t heat_first_row(uint32_t rows, uint32_t rank, uint32_t nprocs)

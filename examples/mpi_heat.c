@@ -52,6 +52,8 @@ static int open_dataset(struct npmu_conn *conn, const struct heat_options *o, in
 	if (rank != 0 && (rc = npmu_dataset_open(conn, o->dataset, &cfg, ds)) != 0)
 		fprintf(stderr, "mpi_heat: rank %d: opening dataset %s: %s\n", rank, o->dataset,
 			npmu_strerror(rc));
+	if (rc == 0)
+		rc = heat_stage(*ds, o, "mpi_heat");
 	return all_ok(rc);
 }
 

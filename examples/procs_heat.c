@@ -70,6 +70,8 @@ static int open_dataset(struct job *job, uint32_t me, struct npmu_conn *conn,
 	if (me != 0 && (rc = npmu_dataset_open(conn, o->dataset, &cfg, ds)) != 0)
 		fprintf(stderr, "procs_heat: process %" PRIu32 ": opening dataset %s: %s\n", me,
 			o->dataset, npmu_strerror(rc));
+	if (rc == 0)
+		rc = heat_stage(*ds, o, "procs_heat");
 	return worst(job, me, rc);
 }
 

@@ -789,7 +789,9 @@ NPMU_API int npmu_dataset_put(struct npmu_dataset *ds, uint64_t version, uint32_
  */
 NPMU_API int npmu_dataset_commit(struct npmu_dataset *ds, uint64_t version, uint64_t label);
 
-/* npmu_dataset_latest -- the newest complete version; NPMU_E_NOENT when none is. */
+/* npmu_dataset_latest -- the newest complete version that can be read (a staged one whose
+ * staging copy is lost is passed over, and, by a handle that puts, unlisted: its job's next
+ * version then follows the one it returns); NPMU_E_NOENT when none is. */
 NPMU_API int npmu_dataset_latest(struct npmu_dataset *ds, struct npmu_dataset_version *out);
 
 /* npmu_dataset_versions -- every kept complete version, newest first; *list is freed by the
@@ -814,6 +816,35 @@ NPMU_API int npmu_dataset_read(struct npmu_dataset *ds, uint64_t version, uint32
 /* npmu_dataset_pin -- keep complete version `version` (pinned 1) whatever is committed after
  * it, or let it go (0). NPMU_E_NOENT for a version not kept, NPMU_E_LIMIT beyond cfg.pins. */
 NPMU_API int npmu_dataset_pin(struct npmu_dataset *ds, uint64_t version, int pinned);
+
+/*
+ * npmu_dataset_stage -- this handle's puts from now on are staged (seed 004 claims 11-12, as
+ * npmu_stage_put is for a set): npmu_dataset_put writes the part's bytes once, plain, to the
+ * part's staging region NAME.pP.stg (cfg->unit, else the manager's choice; cfg NULL: defaults)
+ * and returns; an encoder (npmu-encoder) protects it into the part's set later. A version whose
+ * parts are staged is committed as any other and readable at once (npmu_dataset_read takes a
+ * part from its staging copy until it is protected). cfg->full must be NPMU_STAGE_WAIT: a full
+ * staging waits cfg->wait_ms for the encoder. A put is made synchronously instead when the
+ * part's staging unit does not answer, or when the part holds this version or a newer one
+ * already (a job restarted from an older version); it first waits for what the part has
+ * staged to be protected. NPMU_E_INVAL for a handle opened without cfg.parts.
+ */
+NPMU_API int npmu_dataset_stage(struct npmu_dataset *ds, const struct npmu_stage_cfg *cfg);
+
+/*
+ * npmu_dataset_state -- complete version `version`'s state: NPMU_VERSION_PROTECTED (every part
+ * in its set), STAGED (some parts only in their staging, all readable), PARTIAL (some part on
+ * some of its members only: being protected) or LOST (some part's staging copy cannot be read
+ * and it was never protected: npmu_dataset_latest passes over it). NPMU_E_NOENT for a version
+ * that is not complete.
+ */
+NPMU_API int npmu_dataset_state(struct npmu_dataset *ds, uint64_t version,
+				enum npmu_version_state *state);
+
+/* npmu_dataset_wait -- wait until complete version `version` is protected: 0, NPMU_E_TIMEDOUT
+ * after timeout_ms (< 0: no limit), NPMU_E_LOST when it never will be, NPMU_E_NOENT when it is
+ * not complete. */
+NPMU_API int npmu_dataset_wait(struct npmu_dataset *ds, uint64_t version, int timeout_ms);
 
 /* npmu_dataset_close -- free the handle (nothing is committed by closing); NULLs *ds_ptr. */
 NPMU_API int npmu_dataset_close(struct npmu_dataset **ds_ptr);

@@ -228,6 +228,63 @@ static PyObject *dataset_pin(DatasetObject *self, PyObject *args, PyObject *kw)
 	Py_RETURN_NONE;
 }
 
+/* dataset_stage -- stage(*, unit=None, slots=0, level=PLACED, wait_ms=0): this handle's puts
+ * from now on are staged; an encoder protects them in the background. */
+static PyObject *dataset_stage(DatasetObject *self, PyObject *args, PyObject *kw)
+{
+	static char *kwlist[] = {"unit", "slots", "level", "wait_ms", NULL};
+	PyObject *unit_o = Py_None;
+	unsigned int slots = 0;
+	int level = NPMU_PLACED, wait_ms = 0;
+	struct npmu_stage_cfg sc = {0};
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "|$OIii:stage", kwlist, &unit_o, &slots, &level,
+					 &wait_ms) ||
+	    npmu_py_level(level, &sc.durability) < 0 ||
+	    (unit_o != Py_None && !(sc.unit = npmu_py_name(unit_o, "unit"))))
+		return NULL;
+	sc.slots = slots;
+	sc.wait_ms = wait_ms;
+	int rc;
+	LOCKED(self->base.owner,
+	       rc = self->ds ? npmu_dataset_stage(self->ds, &sc) : NPMU_PY_CLOSED);
+	if (rc != 0)
+		return npmu_py_raise(rc, "Dataset.stage", self->name);
+	Py_RETURN_NONE;
+}
+
+/* dataset_state -- state(version): "protected", "staged", "partial" or "lost". */
+static PyObject *dataset_state(DatasetObject *self, PyObject *ver_o)
+{
+	uint64_t version;
+	if (npmu_py_u64(ver_o, "version", &version) < 0)
+		return NULL;
+	enum npmu_version_state st = NPMU_VERSION_PROTECTED;
+	int rc;
+	LOCKED(self->base.owner,
+	       rc = self->ds ? npmu_dataset_state(self->ds, version, &st) : NPMU_PY_CLOSED);
+	if (rc != 0)
+		return npmu_py_raise(rc, "Dataset.state", self->name);
+	return PyUnicode_FromString(npmu_py_state_name(st));
+}
+
+/* dataset_wait -- wait(version, timeout_ms=60000): until that complete version is protected. */
+static PyObject *dataset_wait(DatasetObject *self, PyObject *args, PyObject *kw)
+{
+	static char *kwlist[] = {"version", "timeout_ms", NULL};
+	PyObject *ver_o;
+	int timeout = 60000;
+	uint64_t version;
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "O|i:wait", kwlist, &ver_o, &timeout) ||
+	    npmu_py_u64(ver_o, "version", &version) < 0)
+		return NULL;
+	int rc;
+	LOCKED(self->base.owner,
+	       rc = self->ds ? npmu_dataset_wait(self->ds, version, timeout) : NPMU_PY_CLOSED);
+	if (rc != 0)
+		return npmu_py_raise(rc, "Dataset.wait", self->name);
+	Py_RETURN_NONE;
+}
+
 /* dataset_close -- free the handle (nothing is committed by closing). */
 static PyObject *dataset_close(DatasetObject *self, PyObject *unused)
 {
@@ -289,6 +346,14 @@ static PyMethodDef dataset_methods[] = {
 	{"pin", (PyCFunction)(void (*)(void))dataset_pin, METH_VARARGS | METH_KEYWORDS,
 	 "pin($self, version, pinned=True)\n--\n\nKeep complete version VERSION whatever is committed "
 	 "after it\n(pinned=False lets it go). LimitError beyond the dataset's pins."},
+	{"stage", (PyCFunction)(void (*)(void))dataset_stage, METH_VARARGS | METH_KEYWORDS,
+	 "stage(*, unit=None, slots=0, level=PLACED, wait_ms=0): this handle's puts from now on\n"
+	 "write each part once to its staging region and return; npmu-encoder protects them."},
+	{"state", (PyCFunction)dataset_state, METH_O,
+	 "state(version): 'protected', 'staged' (waiting for an encoder), 'partial' or 'lost'."},
+	{"wait", (PyCFunction)(void (*)(void))dataset_wait, METH_VARARGS | METH_KEYWORDS,
+	 "wait(version, timeout_ms=60000): until that complete version is protected\n"
+	 "(TimedOutError, LostError)."},
 	{"close", (PyCFunction)dataset_close, METH_NOARGS,
 	 "close($self)\n--\n\nFree the handle and its parts' leases (nothing is committed by closing)."},
 	{"__enter__", (PyCFunction)dataset_enter, METH_NOARGS, "Return self."},

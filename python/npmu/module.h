@@ -71,6 +71,9 @@ PyObject *npmu_py_raise(int rc, const char *what, PyObject *name);
 int npmu_py_u64(PyObject *o, const char *arg, uint64_t *out);
 /* npmu_py_name -- a str without NUL as UTF-8 (alive as long as o); NULL with an exception. */
 const char *npmu_py_name(PyObject *o, const char *arg);
+/* npmu_py_state_name -- a version's state in one word ("protected", "staged", ...). */
+const char *npmu_py_state_name(enum npmu_version_state s);
+
 /* npmu_py_level -- a durability (npmu.PLACED or npmu.PERSISTENT); 0 or -1. */
 int npmu_py_level(int level, enum npmu_durability *out);
 /* npmu_py_copy -- a copy to read from (None: the nearest); 0 or -1. */

@@ -196,8 +196,8 @@ PyObject *npmu_py_stripe_delete(ConnectionObject *c, PyObject *name_o)
 	Py_RETURN_NONE;
 }
 
-/* state_name -- a version's state as stripe_versions names it. */
-static const char *state_name(enum npmu_version_state s)
+/* npmu_py_state_name -- a version's state as stripe_versions names it. */
+const char *npmu_py_state_name(enum npmu_version_state s)
 {
 	static const char *const names[] = {"protected", "staged", "lost", "superseded", "partial"};
 	return (unsigned)s < sizeof(names) / sizeof(names[0]) ? names[s] : "unknown";
@@ -220,7 +220,7 @@ PyObject *npmu_py_stripe_versions(ConnectionObject *c, PyObject *name_o)
 		PyObject *d = Py_BuildValue("{sKsKsssIsKss}", "version",
 					    (unsigned long long)v[i].version, "length",
 					    (unsigned long long)v[i].length, "state",
-					    state_name(v[i].state), "members", v[i].members,
+					    npmu_py_state_name(v[i].state), "members", v[i].members,
 					    "staged_ms", (unsigned long long)v[i].staged_ms,
 					    "staging", v[i].staging);
 		if (!d) {

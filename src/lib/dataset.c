@@ -3,10 +3,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "catalog.h"
+#include "clock.h"
 #include "dataset_format.h"
+#include "stage_format.h"
 #include "internal.h"
 #include "log.h"
+#include "stage_ops.h"
 #include "stripe_format.h"
 #include "stripe_ops.h"
 
@@ -29,6 +34,13 @@ struct npmu_dataset {
 	struct npmu__stripe_writer **writers; /* parts this process puts, lease held, by part */
 	uint32_t nwriters;
 	struct npmu__stripe_reader *catalog;  /* the catalog, kept open: read at every put */
+	bool staging;                     /* npmu_dataset_stage: puts are staged */
+	struct npmu_stage_cfg stage;      /* how (its unit in stage_unit) */
+	char stage_unit[128];
+	struct npmu_stage **stagers;      /* parts this process stages, by part */
+	uint32_t nstagers;
+	uint8_t *settled;                 /* by part: its staging found with nothing waiting (D3) */
+	uint32_t nsettled;
 };
 
 /* A handle of a job of up to this many processes keeps the catalog open between its reads
@@ -71,24 +83,33 @@ static struct npmu__stripe_writer **writer_of(struct npmu_dataset *ds, uint32_t 
 	return (struct npmu__stripe_writer **)slot_of((void ***)&ds->writers, &ds->nwriters, p);
 }
 
-/* part_name -- "NAME.pP", the striped set holding part P. */
-static void part_name(const char *name, uint32_t p, char out[NPMU_NAME_MAX + 1])
-{
-	snprintf(out, NPMU_NAME_MAX + 1, "%.*s.p%u", NAME_MAX_DS, name, (unsigned)(uint16_t)p);
-}
-
-/* catalog_name -- "NAME.ds", the catalog's set. */
-static void catalog_name(const char *name, char out[NPMU_NAME_MAX + 1])
-{
-	snprintf(out, NPMU_NAME_MAX + 1, "%.*s.ds", NAME_MAX_DS, name);
-}
-
 /* catalog_cfg -- the catalog's set: as many full copies as a part survives losses, plus one. */
 static struct npmu_stripe_cfg catalog_cfg(const struct npmu__ds_catalog *cat)
 {
 	return (struct npmu_stripe_cfg){.mirror = 1, .n = cat->mirror ? cat->n : cat->m + 1,
 					.seg_size = CATALOG_SEG, .keep = 2,
 					.capacity = NPMU_DS_CATALOG_MAX};
+}
+
+/* stager_of -- part p's staging writer slot, or NULL without memory. */
+static struct npmu_stage **stager_of(struct npmu_dataset *ds, uint32_t p)
+{
+	return (struct npmu_stage **)slot_of((void ***)&ds->stagers, &ds->nstagers, p);
+}
+
+/* settled_of -- part p's settled flag, or NULL without memory. */
+static uint8_t *settled_of(struct npmu_dataset *ds, uint32_t p)
+{
+	if (p >= ds->nsettled) {
+		uint32_t want = p + 1 > 2 * ds->nsettled ? p + 1 : 2 * ds->nsettled;
+		uint8_t *grown = realloc(ds->settled, want);
+		if (!grown)
+			return NULL;
+		memset(grown + ds->nsettled, 0, want - ds->nsettled);
+		ds->settled = grown;
+		ds->nsettled = want;
+	}
+	return &ds->settled[p];
 }
 
 /* part_cfg -- a part's set: the dataset's protection, keep + pins + 2 slots (D2). */
@@ -98,38 +119,6 @@ static struct npmu_stripe_cfg part_cfg(const struct npmu__ds_catalog *cat, uint6
 					.seg_size = cat->seg_size, .mirror = cat->mirror,
 					.keep = cat->keep + cat->pins + 2,
 					.capacity = cat->capacity ? cat->capacity : len};
-}
-
-/* read_catalog -- the newest catalog of dataset NAME into cat (replacing what it held), through
- * the reader *via keeps open (NULL: opened for this read); never an older one, which may list
- * versions whose slots puts have reused since. */
-static int read_catalog(struct npmu_conn *conn, const char *name, struct npmu__ds_catalog *cat,
-			struct npmu__stripe_reader **via)
-{
-	char cname[NPMU_NAME_MAX + 1];
-	catalog_name(name, cname);
-	void *buf = NULL;
-	uint64_t len = 0;
-	struct npmu_stripe_report rep;
-	int rc = via ? npmu__stripe_reader_newest(via, conn, cname, &buf, &len, &rep)
-		     : npmu__stripe_get_newest(conn, cname, &buf, &len, &rep);
-	struct npmu__ds_catalog fresh;
-	if (rc == NPMU_E_LOST || rc == NPMU_E_CORRUPT)
-		LOG_WARN("dataset %s: the newest version of its catalog %s cannot be read (%s): %s",
-			 name, cname, npmu_strerror(rc), rep.which);
-	if (rc == 0 && (rc = npmu__ds_decode(buf, len, &fresh)) != 0)
-		LOG_WARN("dataset %s: its catalog %s is not a dataset catalog (%s)", name, cname,
-			 npmu_strerror(rc));
-	free(buf);
-	if (rc != 0)
-		return rc;
-	npmu__ds_free(cat);
-	*cat = fresh;
-	if (cat->flags & NPMU_DS_FLAG_DELETING) {
-		LOG_WARN("dataset %s is being deleted", name);
-		return NPMU_E_NOENT;
-	}
-	return 0;
 }
 
 /* shape_of -- the catalog a new dataset gets from cfg (defaults filled); NPMU_E_INVAL when a
@@ -211,17 +200,17 @@ int npmu_dataset_open(struct npmu_conn *conn, const char *name,
 	snprintf(ds->name, sizeof(ds->name), "%s", name);
 	ds->parts = cfg ? cfg->parts : 0;
 	ds->durability = cfg && cfg->durability ? cfg->durability : NPMU_PERSISTENT;
-	int rc = read_catalog(conn, name, &ds->cat, catalog_via(ds));
+	int rc = npmu__ds_read_catalog(conn, name, &ds->cat, catalog_via(ds));
 	if (rc == NPMU_E_NOENT && ds->cat.flags == 0 && ds->parts) {
 		struct npmu__ds_catalog want;
 		char cname[NPMU_NAME_MAX + 1];
-		catalog_name(name, cname);
+		npmu__ds_catalog_name(name, cname);
 		if ((rc = shape_of(name, cfg, &want)) == 0) {
 			struct npmu_stripe_cfg cc = catalog_cfg(&want);
 			rc = npmu__stripe_update(conn, cname, &cc, -1, create_fn, &want);
 		}
 		if (rc == 0)
-			rc = read_catalog(conn, name, &ds->cat, catalog_via(ds));
+			rc = npmu__ds_read_catalog(conn, name, &ds->cat, catalog_via(ds));
 		if (rc == 0)
 			LOG_INFO("dataset %s: %u+%u over %u units, keeping %u versions", name,
 				 ds->cat.k, ds->cat.m, ds->cat.n, ds->cat.keep);
@@ -253,7 +242,7 @@ static int put_check(struct npmu__stripe_put_opts *o, void *arg)
 {
 	struct put_arg *a = arg;
 	struct npmu_dataset *ds = a->ds;
-	int rc = read_catalog(ds->conn, ds->name, &ds->cat, catalog_via(ds));
+	int rc = npmu__ds_read_catalog(ds->conn, ds->name, &ds->cat, catalog_via(ds));
 	if (rc != 0)
 		return rc;
 	const struct npmu__ds_catalog *cat = &ds->cat;
@@ -264,16 +253,70 @@ static int put_check(struct npmu__stripe_put_opts *o, void *arg)
 			 (unsigned long long)newest);
 		return NPMU_E_INVAL;
 	}
-	for (uint32_t i = 0; i < cat->nversions; i++)
-		a->keep[i] = cat->v[i].version;
-	o->keep = a->keep;
-	o->nkeep = cat->nversions;
-	o->pending_above = newest;
+	npmu__ds_keep_listed(cat, o, a->keep);
 	return 0;
 }
 
+/* settle -- (once per part and handle) before part `part` is put synchronously, nothing in
+ * its staging may wait for an encoder: it would be superseded and its slot reused (D3). A
+ * staging that cannot be reached is said and passed: what waits there is lost already. */
+static int settle(struct npmu_dataset *ds, uint32_t part, const char *pname)
+{
+	uint8_t *done = settled_of(ds, part);
+	if (!done)
+		return NPMU_E_NOMEM;
+	if (*done && !ds->staging) /* (a handle that stages makes versions wait itself) */
+		return 0;
+	const char *env = getenv("NPMU_SET_WAIT_MS");
+	int wait = env && atoi(env) >= 0 ? atoi(env) : 60000;
+	int rc = npmu__stage_settle(ds->conn, pname, ds->staging ? ds->stage.wait_ms : wait);
+	if (rc == NPMU_E_TIMEDOUT) {
+		LOG_WARN("dataset %s: part %u not put: versions staged for it wait for an encoder "
+			 "(start npmu-encoder, or wait)", ds->name, part);
+		return rc;
+	}
+	if (rc != 0)
+		LOG_WARN("dataset %s: part %u: its staging cannot be read (%s): putting it "
+			 "synchronously all the same", ds->name, part, npmu_strerror(rc));
+	*done = rc == 0;
+	return 0;
+}
+
+/* put_staged -- part `part` of `version` staged (D3): 0, NPMU_E_EXIST when it must be put
+ * synchronously (a version at or below what the part holds: a restarted job), or the error. */
+static int put_staged(struct npmu_dataset *ds, uint64_t version, uint32_t part, const char *pname,
+		      const struct npmu_stripe_cfg *pc, const void *data, uint64_t len)
+{
+	int rc = npmu__ds_read_catalog(ds->conn, ds->name, &ds->cat, catalog_via(ds));
+	uint64_t newest = rc == 0 && ds->cat.nversions ? ds->cat.v[0].version : 0;
+	if (rc == 0 && version <= newest) {
+		LOG_WARN("dataset %s: version %llu is not above the newest complete one, %llu: "
+			 "versions only grow", ds->name, (unsigned long long)version,
+			 (unsigned long long)newest);
+		return NPMU_E_INVAL;
+	}
+	struct npmu_stage **st = stager_of(ds, part);
+	if (rc == 0 && !st)
+		rc = NPMU_E_NOMEM;
+	if (rc == 0 && !*st) {
+		struct npmu_stripe_cfg set = *pc;
+		set.durability = ds->durability;
+		rc = npmu__stage_open_part(ds->conn, pname, &set, &ds->stage, st);
+	}
+	if (rc == 0)
+		rc = npmu__stage_put_as(*st, version, data, len);
+	if (rc == NPMU_E_EXIST)
+		LOG_INFO("dataset %s: part %u holds version %llu or a newer one already (a restarted "
+			 "job): put synchronously", ds->name, part, (unsigned long long)version);
+	if (rc == NPMU_E_FENCED || rc == NPMU_E_LEASE)
+		npmu_stage_close(st); /* opened again at the next put */
+	return rc;
+}
+
 /* npmu_dataset_put -- part `part` of version `version`, in a slot no kept version uses; the
- * catalog is read under the part's lease, so a deletion either waits for it or stops it. */
+ * catalog is read under the part's lease, so a deletion either waits for it or stops it.
+ * Staged (npmu_dataset_stage): written to the part's staging instead, unless its staging unit
+ * is down or the part holds this version or a newer one (then put synchronously, D3). */
 int npmu_dataset_put(struct npmu_dataset *ds, uint64_t version, uint32_t part, const void *data,
 		     uint64_t len)
 {
@@ -291,19 +334,62 @@ int npmu_dataset_put(struct npmu_dataset *ds, uint64_t version, uint32_t part, c
 		return NPMU_E_TOOBIG;
 	}
 	char pname[NPMU_NAME_MAX + 1];
-	part_name(ds->name, part, pname);
+	npmu__ds_part_name(ds->name, part, pname);
 	struct npmu_stripe_cfg pc = part_cfg(cat, len);
+	int rc = NPMU_E_EXIST;
+	if (ds->staging) {
+		rc = put_staged(ds, version, part, pname, &pc, data, len);
+		if (rc == NPMU_E_UNREACHABLE)
+			LOG_WARN("dataset %s: part %u: its staging unit does not answer: version %llu "
+				 "put synchronously", ds->name, part, (unsigned long long)version);
+		if (rc != NPMU_E_EXIST && rc != NPMU_E_UNREACHABLE) {
+			if (rc != 0)
+				LOG_WARN("dataset %s: part %u of version %llu not staged: %s",
+					 ds->name, part, (unsigned long long)version,
+					 npmu_strerror(rc));
+			return rc;
+		}
+	}
+	if ((rc = settle(ds, part, pname)) != 0)
+		return rc;
 	struct put_arg a = {.ds = ds};
 	struct npmu__stripe_put_opts o = {.version = version, .keep_pending = true,
 					  .durability = ds->durability,
 					  .under_lease = put_check, .arg = &a};
 	struct npmu__stripe_writer **w = writer_of(ds, part);
-	int rc = w ? npmu__stripe_writer_put(w, ds->conn, pname, data, len, &pc, &o, NULL, NULL, NULL)
-		   : NPMU_E_NOMEM;
+	rc = w ? npmu__stripe_writer_put(w, ds->conn, pname, data, len, &pc, &o, NULL, NULL, NULL)
+	       : NPMU_E_NOMEM;
+	if (w && ds->staging) /* the lease back: the encoder protects this part's staged versions */
+		npmu__stripe_writer_close(w);
 	if (rc != 0)
 		LOG_WARN("dataset %s: part %u of version %llu not put: %s", ds->name, part,
 			 (unsigned long long)version, npmu_strerror(rc));
 	return rc;
+}
+
+/* npmu_dataset_stage -- this handle's puts from now on are staged (see npmu.h). */
+int npmu_dataset_stage(struct npmu_dataset *ds, const struct npmu_stage_cfg *cfg)
+{
+	struct npmu_stage_cfg c = cfg ? *cfg : (struct npmu_stage_cfg){0};
+	if (!ds || c.slots > NPMU_STAGE_SLOTS_MAX || c.slot_size % 4096 != 0 ||
+	    (c.durability && c.durability != NPMU_PLACED && c.durability != NPMU_PERSISTENT) ||
+	    (c.unit && strlen(c.unit) >= sizeof(ds->stage_unit)))
+		return NPMU_E_INVAL;
+	if (c.full != NPMU_STAGE_WAIT) {
+		LOG_WARN("dataset %s: a dataset's staged put waits for the encoder when its staging "
+			 "is full (a synchronous put would supersede versions it may list)", ds->name);
+		return NPMU_E_INVAL;
+	}
+	if (!ds->parts) {
+		LOG_WARN("dataset %s: staging is for a handle that puts (cfg.parts at open)", ds->name);
+		return NPMU_E_INVAL;
+	}
+	snprintf(ds->stage_unit, sizeof(ds->stage_unit), "%s", c.unit ? c.unit : "");
+	c.unit = ds->stage_unit[0] ? ds->stage_unit : NULL;
+	c.wait_ms = c.wait_ms ? c.wait_ms : 60000;
+	ds->stage = c;
+	ds->staging = true;
+	return 0;
 }
 
 /* What a commit changes. */
@@ -322,16 +408,22 @@ static int gather_parts(const struct commit_arg *a, struct npmu__ds_version *v)
 		return NPMU_E_NOMEM;
 	for (uint32_t p = 0; p < v->parts; p++) {
 		char pname[NPMU_NAME_MAX + 1];
-		part_name(a->ds->name, p, pname);
+		npmu__ds_part_name(a->ds->name, p, pname);
 		struct npmu__stripe_version sv;
 		struct npmu__stripe_reader **r = reader_of(a->ds, p);
 		int rc = r ? npmu__stripe_reader_find(r, a->ds->conn, pname, a->version, &sv)
 			   : NPMU_E_NOMEM;
+		if (rc == NPMU_E_NOENT) { /* staged, not yet protected (D3)? */
+			rc = npmu__stage_lookup(a->ds->conn, pname, a->version, &sv.length,
+						&sv.length_csum);
+			v->staged |= rc == 0;
+		}
 		if (rc == NPMU_E_NOENT)
 			LOG_WARN("dataset %s: part %u (%s) holds no version %llu: not committed",
 				 a->ds->name, p, pname, (unsigned long long)a->version);
 		if (rc != 0)
 			return rc;
+		v->staged |= a->ds->staging; /* (its encoder may be putting it: some members only) */
 		v->length[p] = sv.length;
 		v->csum[p] = sv.length_csum;
 	}
@@ -385,7 +477,7 @@ int npmu_dataset_commit(struct npmu_dataset *ds, uint64_t version, uint64_t labe
 		return NPMU_E_INVAL;
 	}
 	char cname[NPMU_NAME_MAX + 1];
-	catalog_name(ds->name, cname);
+	npmu__ds_catalog_name(ds->name, cname);
 	struct npmu_stripe_cfg cc = catalog_cfg(&ds->cat);
 	struct commit_arg a = {ds, version, label};
 	int rc = npmu__stripe_update(ds->conn, cname, &cc, -1, commit_fn, &a);
@@ -404,18 +496,138 @@ static void describe(const struct npmu__ds_version *v, struct npmu_dataset_versi
 		out->bytes += v->length[p];
 }
 
-/* npmu_dataset_latest -- the newest complete version. */
+/* listed -- complete version `version` (the catalog read again if this handle has not seen
+ * it), or NULL with *rc saying why. */
+static const struct npmu__ds_version *listed(struct npmu_dataset *ds, uint64_t version, int *rc)
+{
+	const struct npmu__ds_version *v = npmu__ds_find(&ds->cat, version);
+	if (!v && (*rc = npmu__ds_read_catalog(ds->conn, ds->name, &ds->cat, catalog_via(ds))) != 0)
+		return NULL;
+	if (!(v = npmu__ds_find(&ds->cat, version))) {
+		LOG_WARN("dataset %s: version %llu is not complete, or no longer kept", ds->name,
+			 (unsigned long long)version);
+		*rc = NPMU_E_NOENT;
+	}
+	return v;
+}
+
+/* version_state -- listed version v as its parts show it (D3): PROTECTED when every part is
+ * (a version put synchronously is, unlooked-at), LOST when some part is neither protected nor
+ * readable from its staging, PARTIAL when some part is on some members only, else STAGED. */
+static int version_state(struct npmu_dataset *ds, const struct npmu__ds_version *v,
+			 enum npmu_version_state *state, uint32_t *lost_part)
+{
+	*state = NPMU_VERSION_PROTECTED;
+	for (uint32_t p = 0; v->staged && p < v->parts; p++) {
+		char pname[NPMU_NAME_MAX + 1];
+		npmu__ds_part_name(ds->name, p, pname);
+		struct npmu__stripe_reader **r = reader_of(ds, p);
+		enum npmu_version_state ps;
+		int rc = r ? npmu__stage_part_state(ds->conn, pname, v->version, v->csum[p], r, &ps)
+			   : NPMU_E_NOMEM;
+		if (rc != 0)
+			return rc;
+		if (ps == NPMU_VERSION_LOST) {
+			*state = ps;
+			*lost_part = p;
+			return 0;
+		}
+		if (ps == NPMU_VERSION_PARTIAL || (ps == NPMU_VERSION_STAGED &&
+						   *state == NPMU_VERSION_PROTECTED))
+			*state = ps; /* the worst: PARTIAL, then STAGED, then PROTECTED */
+	}
+	return 0;
+}
+
+/* drop_fn -- (under the catalog's lease) unlist a version found lost (D3). */
+static int drop_fn(const void *cur, uint64_t cur_len, void **out, uint64_t *out_len, void *arg)
+{
+	const uint64_t *version = arg;
+	struct npmu__ds_catalog cat;
+	int rc = cur ? npmu__ds_decode(cur, cur_len, &cat) : NPMU_E_NOENT;
+	if (rc != 0)
+		return rc;
+	if (cat.flags & NPMU_DS_FLAG_DELETING)
+		rc = NPMU_E_NOENT;
+	else if (!npmu__ds_drop(&cat, *version))
+		rc = 1; /* dropped already */
+	else
+		rc = npmu__ds_encode(&cat, out, out_len);
+	npmu__ds_free(&cat);
+	return rc;
+}
+
+/* npmu_dataset_latest -- the newest complete version that can be read: one staged and lost
+ * (D3) is passed over, and unlisted by a handle that puts, so its job's next version follows
+ * the one it resumes from. */
 int npmu_dataset_latest(struct npmu_dataset *ds, struct npmu_dataset_version *out)
 {
 	if (!ds || !out)
 		return NPMU_E_INVAL;
-	int rc = read_catalog(ds->conn, ds->name, &ds->cat, catalog_via(ds));
-	if (rc != 0)
-		return rc;
-	if (!ds->cat.nversions)
-		return NPMU_E_NOENT;
-	describe(&ds->cat.v[0], out);
-	return 0;
+	int rc = npmu__ds_read_catalog(ds->conn, ds->name, &ds->cat, catalog_via(ds));
+	for (uint32_t i = 0; rc == 0 && i < ds->cat.nversions; i++) {
+		const struct npmu__ds_version *v = &ds->cat.v[i];
+		enum npmu_version_state state;
+		uint32_t lost = 0;
+		if ((rc = version_state(ds, v, &state, &lost)) != 0)
+			return rc;
+		if (state != NPMU_VERSION_LOST) {
+			describe(v, out);
+			if (state != NPMU_VERSION_PROTECTED)
+				LOG_INFO("dataset %s: version %llu is staged, not yet protected: its "
+					 "staged parts are read from their staging copies", ds->name,
+					 (unsigned long long)v->version);
+			return 0;
+		}
+		uint64_t gone = v->version;
+		LOG_WARN("dataset %s: complete version %llu is lost: part %u was staged and its "
+			 "staging copy cannot be read (its unit down before an encoder protected "
+			 "it)%s", ds->name, (unsigned long long)gone, lost,
+			 ds->parts ? ": unlisted, the version before is the newest" : "");
+		if (!ds->parts)
+			continue;
+		char cname[NPMU_NAME_MAX + 1];
+		npmu__ds_catalog_name(ds->name, cname);
+		struct npmu_stripe_cfg cc = catalog_cfg(&ds->cat);
+		rc = npmu__stripe_update(ds->conn, cname, &cc, -1, drop_fn, &gone);
+		if (rc == 0)
+			rc = npmu__ds_read_catalog(ds->conn, ds->name, &ds->cat, catalog_via(ds));
+		i = (uint32_t)-1; /* the catalog read again: from its newest */
+	}
+	return rc != 0 ? rc : NPMU_E_NOENT;
+}
+
+/* npmu_dataset_state -- a complete version's state (see npmu.h). */
+int npmu_dataset_state(struct npmu_dataset *ds, uint64_t version, enum npmu_version_state *state)
+{
+	if (!ds || !state)
+		return NPMU_E_INVAL;
+	int rc = 0;
+	const struct npmu__ds_version *v = listed(ds, version, &rc);
+	uint32_t lost;
+	return v ? version_state(ds, v, state, &lost) : rc;
+}
+
+/* npmu_dataset_wait -- wait until a complete version is protected (see npmu.h). */
+int npmu_dataset_wait(struct npmu_dataset *ds, uint64_t version, int timeout_ms)
+{
+	if (!ds)
+		return NPMU_E_INVAL;
+	uint64_t start = npmu__now_ms();
+	for (;;) {
+		enum npmu_version_state state;
+		int rc = npmu_dataset_state(ds, version, &state);
+		if (rc == 0 && state == NPMU_VERSION_PROTECTED)
+			return 0;
+		if (rc == 0 && state == NPMU_VERSION_LOST)
+			return NPMU_E_LOST;
+		if (rc != 0)
+			return rc;
+		if (timeout_ms >= 0 && npmu__now_ms() - start >= (uint64_t)timeout_ms)
+			return NPMU_E_TIMEDOUT;
+		struct timespec ts = {0, 20 * 1000000L};
+		nanosleep(&ts, NULL);
+	}
 }
 
 /* npmu_dataset_versions -- every kept complete version, newest first. */
@@ -424,7 +636,7 @@ int npmu_dataset_versions(struct npmu_dataset *ds, struct npmu_dataset_version *
 {
 	if (!ds || !list || !count)
 		return NPMU_E_INVAL;
-	int rc = read_catalog(ds->conn, ds->name, &ds->cat, catalog_via(ds));
+	int rc = npmu__ds_read_catalog(ds->conn, ds->name, &ds->cat, catalog_via(ds));
 	if (rc != 0)
 		return rc;
 	*list = calloc(ds->cat.nversions ? ds->cat.nversions : 1, sizeof(**list));
@@ -434,21 +646,6 @@ int npmu_dataset_versions(struct npmu_dataset *ds, struct npmu_dataset_version *
 		describe(&ds->cat.v[i], &(*list)[i]);
 	*count = ds->cat.nversions;
 	return 0;
-}
-
-/* listed -- complete version `version` (the catalog read again if this handle has not seen
- * it), or NULL with *rc saying why. */
-static const struct npmu__ds_version *listed(struct npmu_dataset *ds, uint64_t version, int *rc)
-{
-	const struct npmu__ds_version *v = npmu__ds_find(&ds->cat, version);
-	if (!v && (*rc = read_catalog(ds->conn, ds->name, &ds->cat, catalog_via(ds))) != 0)
-		return NULL;
-	if (!(v = npmu__ds_find(&ds->cat, version))) {
-		LOG_WARN("dataset %s: version %llu is not complete, or no longer kept", ds->name,
-			 (unsigned long long)version);
-		*rc = NPMU_E_NOENT;
-	}
-	return v;
 }
 
 /* npmu_dataset_part_size -- the bytes of one part of a complete version. */
@@ -471,7 +668,7 @@ int npmu_dataset_part_size(struct npmu_dataset *ds, uint64_t version, uint32_t p
  * catalog, read again, no longer keeps it; else NPMU_E_LOST naming the part. */
 static int part_gone(struct npmu_dataset *ds, uint64_t version, uint32_t part, const char *pname)
 {
-	int rc = read_catalog(ds->conn, ds->name, &ds->cat, catalog_via(ds));
+	int rc = npmu__ds_read_catalog(ds->conn, ds->name, &ds->cat, catalog_via(ds));
 	if (rc != 0)
 		return rc;
 	if (!npmu__ds_find(&ds->cat, version)) {
@@ -503,7 +700,7 @@ int npmu_dataset_read(struct npmu_dataset *ds, uint64_t version, uint32_t part, 
 	if (len == 0)
 		return 0;
 	char pname[NPMU_NAME_MAX + 1];
-	part_name(ds->name, part, pname);
+	npmu__ds_part_name(ds->name, part, pname);
 	struct npmu_stripe_report rep;
 	struct npmu__stripe_reader **r = reader_of(ds, part);
 	rc = r ? npmu__stripe_reader_read(r, ds->conn, pname, version, v->csum[part], offset, buf,
@@ -511,6 +708,16 @@ int npmu_dataset_read(struct npmu_dataset *ds, uint64_t version, uint32_t part, 
 	       : NPMU_E_NOMEM;
 	if (!r)
 		rep.which[0] = '\0';
+	if (rc != 0 && rc != NPMU_E_NOMEM && v->staged) { /* staged, not (all) protected yet: D3 */
+		int src = npmu__stage_read_part(ds->conn, pname, version, v->csum[part], offset, buf,
+						len);
+		if (src == 0)
+			return 0;
+		if (src != NPMU_E_NOENT)
+			LOG_WARN("dataset %s: part %u of version %llu: its staging copy cannot be read "
+				 "either: %s", ds->name, part, (unsigned long long)version,
+				 npmu_strerror(src));
+	}
 	if (rc == NPMU_E_NOENT)
 		return part_gone(ds, version, part, pname);
 	if (rc != 0)
@@ -564,11 +771,11 @@ int npmu_dataset_pin(struct npmu_dataset *ds, uint64_t version, int pinned)
 	if (!ds)
 		return NPMU_E_INVAL;
 	char cname[NPMU_NAME_MAX + 1];
-	catalog_name(ds->name, cname);
+	npmu__ds_catalog_name(ds->name, cname);
 	struct npmu_stripe_cfg cc = catalog_cfg(&ds->cat);
 	struct pin_arg a = {ds->name, version, pinned};
 	int rc = npmu__stripe_update(ds->conn, cname, &cc, -1, pin_fn, &a);
-	return rc == 0 ? read_catalog(ds->conn, ds->name, &ds->cat, catalog_via(ds)) : rc;
+	return rc == 0 ? npmu__ds_read_catalog(ds->conn, ds->name, &ds->cat, catalog_via(ds)) : rc;
 }
 
 /* npmu_dataset_close -- free the handle. */
@@ -582,6 +789,11 @@ int npmu_dataset_close(struct npmu_dataset **ds_ptr)
 	for (uint32_t p = 0; p < (*ds_ptr)->nwriters; p++)
 		npmu__stripe_writer_close(&(*ds_ptr)->writers[p]);
 	free((*ds_ptr)->writers);
+	for (uint32_t p = 0; p < (*ds_ptr)->nstagers; p++)
+		if ((*ds_ptr)->stagers[p])
+			npmu_stage_close(&(*ds_ptr)->stagers[p]);
+	free((*ds_ptr)->stagers);
+	free((*ds_ptr)->settled);
 	npmu__stripe_reader_close(&(*ds_ptr)->catalog);
 	npmu__ds_free(&(*ds_ptr)->cat);
 	free(*ds_ptr);
@@ -605,7 +817,8 @@ static int deleting_fn(const void *cur, uint64_t cur_len, void **out, uint64_t *
 	return rc;
 }
 
-/* part_of -- P when region `region` is member 0 of part P of dataset NAME ("NAME.pP.s0"). */
+/* part_of -- P when region `region` is member 0 of part P of dataset NAME ("NAME.pP.s0"), or
+ * its staging region ("NAME.pP.stg": a part staged and never protected has no member). */
 static bool part_of(const char *name, const char *region, uint32_t *p)
 {
 	size_t n = strlen(name);
@@ -613,7 +826,8 @@ static bool part_of(const char *name, const char *region, uint32_t *p)
 		return false;
 	char *end;
 	unsigned long v = strtoul(region + n + 2, &end, 10);
-	if (end == region + n + 2 || strcmp(end, ".s0") != 0 || v >= NPMU_DATASET_PARTS_MAX)
+	if (end == region + n + 2 || (strcmp(end, ".s0") != 0 && strcmp(end, ".stg") != 0) ||
+	    v >= NPMU_DATASET_PARTS_MAX)
 		return false;
 	*p = (uint32_t)v;
 	return true;
@@ -630,7 +844,7 @@ static int delete_parts(struct npmu_conn *conn, const char *name)
 		char pname[NPMU_NAME_MAX + 1];
 		if (!part_of(name, list[i].name, &p))
 			continue;
-		part_name(name, p, pname);
+		npmu__ds_part_name(name, p, pname);
 		rc = npmu_stripe_delete(conn, pname);
 		if (rc == NPMU_E_NOENT)
 			rc = 0;
@@ -649,12 +863,12 @@ static int mark_deleting(struct npmu_conn *conn, const char *name, bool *exists)
 {
 	struct npmu__ds_catalog cat;
 	memset(&cat, 0, sizeof(cat));
-	int rc = read_catalog(conn, name, &cat, NULL);
+	int rc = npmu__ds_read_catalog(conn, name, &cat, NULL);
 	bool unreadable = rc == NPMU_E_LOST || rc == NPMU_E_CORRUPT;
 	*exists = rc == 0 || cat.flags || unreadable; /* a deletion that stopped half-way goes on */
 	if (rc == 0) {
 		char cname[NPMU_NAME_MAX + 1];
-		catalog_name(name, cname);
+		npmu__ds_catalog_name(name, cname);
 		struct npmu_stripe_cfg cc = catalog_cfg(&cat);
 		rc = npmu__stripe_update(conn, cname, &cc, 0, deleting_fn, NULL);
 		if (rc == NPMU_E_BUSY)
@@ -678,7 +892,7 @@ int npmu_dataset_delete(struct npmu_conn *conn, const char *name)
 		return NPMU_E_NAME;
 	}
 	char cname[NPMU_NAME_MAX + 1];
-	catalog_name(name, cname);
+	npmu__ds_catalog_name(name, cname);
 	bool exists = false;
 	int rc = mark_deleting(conn, name, &exists);
 	if (rc == 0)

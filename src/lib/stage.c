@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "catalog.h"
 #include "clock.h"
 #include "csum.h"
 #include "internal.h"
@@ -15,6 +16,7 @@
 #include "log.h"
 #include "npmu.h"
 #include "stage_format.h"
+#include "stage_ops.h"
 #include "stripe_format.h"
 #include "stripe_ops.h"
 
@@ -39,6 +41,8 @@ struct npmu_stage {
 	char unit[128];                 /* the unit asked for ("": the manager's choice) */
 	struct npmu_stripe_cfg set;     /* the set's shape, defaults filled in */
 	struct npmu_stage_cfg cfg;
+	bool part;                      /* a dataset's part (G5) */
+	bool made;                      /* NAME.stg existed at open, or was made since */
 	struct npmu__lease_holder lh;
 	bool held;
 	struct npmu_region *r;          /* NAME.stg, read-write under lh */
@@ -269,7 +273,7 @@ static int stage_take(struct npmu_stage *st)
 static int stage_layout(struct npmu_stage *st, uint64_t slot_size)
 {
 	struct npmu__stage_hdr h = {
-		.slots = st->cfg.slots, .durability = (uint32_t)st->set.durability,
+		.flags = st->part ? NPMU_STAGE_DATASET_PART : 0u, .slots = st->cfg.slots, .durability = (uint32_t)st->set.durability,
 		.slot_size = slot_size, .k = st->set.k, .m = st->set.m, .n = st->set.n,
 		.keep = st->set.keep, .mirror = st->set.mirror ? 1u : 0u,
 		.seg_size = st->set.seg_size,
@@ -435,9 +439,10 @@ static int put_sync(struct npmu_stage *st, const void *data, uint64_t len, uint6
 	return rc == 0 ? 1 : rc;
 }
 
-/* npmu_stage_open -- a staging writer for set NAME (see npmu.h). */
-int npmu_stage_open(struct npmu_conn *conn, const char *name, const struct npmu_stripe_cfg *set_cfg,
-		    const struct npmu_stage_cfg *cfg, struct npmu_stage **st_ptr)
+/* stage_open -- a staging writer for set NAME, a dataset's part or not. */
+static int stage_open(struct npmu_conn *conn, const char *name,
+		      const struct npmu_stripe_cfg *set_cfg, const struct npmu_stage_cfg *cfg,
+		      bool part, struct npmu_stage **st_ptr)
 {
 	struct npmu_stage_cfg c = cfg ? *cfg : (struct npmu_stage_cfg){0};
 	char region[NPMU_NAME_MAX + 1];
@@ -456,6 +461,7 @@ int npmu_stage_open(struct npmu_conn *conn, const char *name, const struct npmu_
 	if (!st)
 		return NPMU_E_NOMEM;
 	st->conn = conn;
+	st->part = part;
 	snprintf(st->name, sizeof(st->name), "%s", name);
 	memcpy(st->region, region, sizeof(region));
 	snprintf(st->unit, sizeof(st->unit), "%s", c.unit ? c.unit : "");
@@ -468,7 +474,12 @@ int npmu_stage_open(struct npmu_conn *conn, const char *name, const struct npmu_
 			.k = info.k, .m = info.m, .n = info.n, .seg_size = info.seg_size,
 			.keep = info.keep, .capacity = info.capacity,
 			.durability = st->set.durability});
-	rc = stage_take(st); /* an existing staging region: held from now on */
+	uint64_t present;
+	bool exists = true; /* (asked first: a lease on a region not made yet is refused, logged) */
+	if (npmu__stripe_members(conn, name, &present, &exists) != 0)
+		exists = true;
+	st->made = exists;
+	rc = exists ? stage_take(st) : NPMU_E_NOENT; /* an existing one: held from now on */
 	if (rc == NPMU_E_NOENT)
 		rc = 0; /* made at the first put, when its slots' size is known */
 	struct npmu__stripe_seen seen;
@@ -483,17 +494,38 @@ int npmu_stage_open(struct npmu_conn *conn, const char *name, const struct npmu_
 	return 0;
 }
 
+/* npmu_stage_open -- a staging writer for set NAME (see npmu.h). */
+int npmu_stage_open(struct npmu_conn *conn, const char *name, const struct npmu_stripe_cfg *set_cfg,
+		    const struct npmu_stage_cfg *cfg, struct npmu_stage **st_ptr)
+{
+	return stage_open(conn, name, set_cfg, cfg, false, st_ptr);
+}
+
+/* npmu__stage_open_part -- a staging writer for a dataset's part set NAME (G5). */
+int npmu__stage_open_part(struct npmu_conn *conn, const char *name,
+			  const struct npmu_stripe_cfg *set_cfg, const struct npmu_stage_cfg *cfg,
+			  struct npmu_stage **st_ptr)
+{
+	if (cfg && cfg->full == NPMU_STAGE_SYNC) {
+		LOG_WARN("stripe %s: a dataset's part waits for the encoder when its staging is full "
+			 "(a synchronous put would supersede versions the dataset may list)", name);
+		return NPMU_E_INVAL;
+	}
+	return stage_open(conn, name, set_cfg, cfg, true, st_ptr);
+}
+
 /* stage_ready -- the staging region made (first put), held, and read, with the set's state. */
 static int stage_ready(struct npmu_stage *st, uint64_t len, struct staging *sg,
 		       struct npmu__stripe_seen *seen)
 {
-	int rc = stage_take(st);
+	int rc = st->made ? stage_take(st) : NPMU_E_NOENT;
 	if (rc == NPMU_E_NOENT) { /* the first staged put: the set's capacity is fixed now */
 		if (!st->set.capacity)
 			st->set.capacity = len;
 		uint64_t size = st->cfg.slot_size > st->set.capacity ? st->cfg.slot_size
 								    : st->set.capacity;
 		rc = stage_make(st, round_slot(size > len ? size : len));
+		st->made = rc == 0;
 	}
 	if (rc == 0)
 		rc = staging_read(st->r, sg);
@@ -681,10 +713,26 @@ static int protect_one(struct npmu_conn *conn, const char *name, struct npmu_reg
 		       npmu_progress_fn progress, void *arg)
 {
 	const struct npmu__stage_rec *rec = &sg->rec[s];
+	struct npmu__ds_guard *guard = NULL; /* a dataset's part: its catalog, read under the lease */
+	uint32_t part;
+	if ((sg->h.flags & NPMU_STAGE_DATASET_PART) &&
+	    (!(guard = calloc(1, sizeof(*guard))) ||
+	     !npmu__ds_of_part(name, guard->dataset, &part))) {
+		int bad = guard ? NPMU_E_NAME : NPMU_E_NOMEM;
+		if (guard)
+			LOG_WARN("stripe %s: staged as a dataset's part, but not named as one "
+				 "(DATASET.pP): not protected", name);
+		free(guard);
+		return bad;
+	}
+	if (guard)
+		guard->conn = conn;
 	struct feed f = {.r = r, .rec = rec, .off = npmu__stage_data_off(&sg->h, s),
 			 .data = scratch_take(conn, rec->length)};
-	if (!f.data)
+	if (!f.data) {
+		free(guard);
 		return NPMU_E_NOMEM;
+	}
 	pthread_mutex_init(&f.lk, NULL);
 	pthread_cond_init(&f.cv, NULL);
 	pthread_t t;
@@ -697,6 +745,11 @@ static int protect_one(struct npmu_conn *conn, const char *name, struct npmu_reg
 	struct npmu__stripe_put_opts o = {.version = rec->version, .data_first = true,
 					  .data_ready = feed_ready, .ready_arg = &f,
 					  .expect_csum = rec->length_csum};
+	if (sg->h.flags & NPMU_STAGE_DATASET_PART) { /* G5: never over a version it lists */
+		o.keep_pending = true;
+		o.under_lease = npmu__ds_guard;
+		o.arg = guard;
+	}
 	uint64_t t0 = npmu__now_ms();
 	LOG_INFO("stripe %s: encoding staged version %llu (%llu bytes)", name,
 		 (unsigned long long)rec->version, (unsigned long long)rec->length);
@@ -706,6 +759,7 @@ static int protect_one(struct npmu_conn *conn, const char *name, struct npmu_reg
 		pthread_join(t, NULL);
 	}
 	bool torn = f.rc == NPMU_E_CORRUPT;
+	free(guard);
 	scratch_give(conn, f.data);
 	pthread_mutex_destroy(&f.lk);
 	pthread_cond_destroy(&f.cv);
@@ -1061,4 +1115,171 @@ int npmu__stripe_read_0_6(struct npmu_conn *conn, const char *name, uint64_t ver
 	return rc != 1 ? rc
 		       : npmu__stripe_read_set(conn, name, version, buf, cap, len, progress, arg,
 					       rep);
+}
+
+/* ---- a dataset's parts (G5) ------------------------------------------------------------ */
+
+/* npmu__stage_put_as -- (a dataset's part) stage version `version`, the caller's number (G5):
+ * NPMU_E_EXIST, nothing written, when the set or the staging holds it or a newer one. */
+int npmu__stage_put_as(struct npmu_stage *st, uint64_t version, const void *data, uint64_t len)
+{
+	if (!st || !version || (len && !data))
+		return NPMU_E_INVAL;
+	struct staging sg;
+	struct npmu__stripe_seen seen;
+	int slot = -1;
+	int rc = stage_ready(st, len, &sg, &seen);
+	if (rc == 0 && len > st->set.capacity) {
+		LOG_WARN("stripe %s: a part of %llu bytes is beyond the dataset's capacity (%llu bytes)",
+			 st->name, (unsigned long long)len, (unsigned long long)st->set.capacity);
+		return NPMU_E_TOOBIG;
+	}
+	if (rc == 0 && version <= newest_number(&seen, &sg))
+		return NPMU_E_EXIST;
+	if (rc == 0)
+		rc = stage_wait(st, len, &sg, &seen, &slot);
+	if (rc == 0 && len > sg.h.slot_size) {
+		if ((rc = stage_layout(st, round_slot(len))) == 0)
+			rc = staging_read(st->r, &sg);
+		slot = 0;
+	}
+	if (rc == 0)
+		rc = stage_write(st, &sg, (uint32_t)slot, data, len, version);
+	if (rc != 0 && rc != NPMU_E_TIMEDOUT)
+		npmu_region_close(&st->r); /* opened again at the next put */
+	return rc;
+}
+
+/* npmu__stage_settle -- wait until nothing in set NAME's staging waits for an encoder (G5):
+ * 0 (also when it has none), NPMU_E_TIMEDOUT after wait_ms (< 0: forever), or the error that
+ * keeps its staging from being read. */
+int npmu__stage_settle(struct npmu_conn *conn, const char *name, int wait_ms)
+{
+	uint64_t start = npmu__now_ms();
+	struct npmu__stripe_reader *rd = NULL;
+	struct npmu_region *r = NULL;
+	bool said = false;
+	int rc;
+	for (;;) {
+		struct staging sg;
+		struct npmu__stripe_seen seen;
+		rc = r ? staging_read(r, &sg) : staging_find(conn, name, true, &r, &sg);
+		if (rc == 0)
+			rc = set_seen(&rd, conn, name, &seen);
+		if (rc != 0 || !any_busy(&sg, &seen))
+			break;
+		char busy[128];
+		free_slot(&sg, &seen, busy, sizeof(busy));
+		if (wait_ms >= 0 && npmu__now_ms() - start >= (uint64_t)wait_ms) {
+			LOG_WARN("stripe %s: versions %s still wait for an encoder after %d ms (is "
+				 "npmu-encoder running?)", name, busy, wait_ms);
+			rc = NPMU_E_TIMEDOUT;
+			break;
+		}
+		if (!said)
+			LOG_INFO("stripe %s: waiting for an encoder to protect staged versions %s "
+				 "before a synchronous put", name, busy);
+		said = true;
+		sleep_ms(POLL_MS);
+	}
+	npmu__stripe_reader_close(&rd);
+	npmu_region_close(&r);
+	return rc == NPMU_E_NOENT ? 0 : rc;
+}
+
+/* staged_slot -- the slot of sg holding version `version` (with checksum csum unless csum_any),
+ * or -1. */
+static int staged_slot(const struct staging *sg, uint64_t version, uint64_t csum, bool csum_any)
+{
+	for (uint32_t s = 0; s < sg->h.slots; s++)
+		if (sg->valid[s] && sg->rec[s].version == version &&
+		    (csum_any || sg->rec[s].length_csum == csum))
+			return (int)s;
+	return -1;
+}
+
+/* npmu__stage_lookup -- the length and checksum of version `version` as set NAME's staging
+ * records it: NPMU_E_NOENT when it holds none, or the error that keeps it from being read. */
+int npmu__stage_lookup(struct npmu_conn *conn, const char *name, uint64_t version,
+		       uint64_t *length, uint64_t *csum)
+{
+	struct npmu_region *r = NULL;
+	struct staging sg;
+	int rc = staging_find(conn, name, false, &r, &sg);
+	int s = rc == 0 ? staged_slot(&sg, version, 0, true) : -1;
+	if (rc == 0 && s < 0)
+		rc = NPMU_E_NOENT;
+	if (rc == 0) {
+		*length = sg.rec[s].length;
+		*csum = sg.rec[s].length_csum;
+	}
+	npmu_region_close(&r);
+	return rc;
+}
+
+/* npmu__stage_read_part -- len bytes at offset of version `version` (whose bytes have checksum
+ * csum) from set NAME's staging: the whole staged copy is read and checked first. NPMU_E_NOENT
+ * when the staging holds no such version, NPMU_E_CORRUPT when its bytes do not check. */
+int npmu__stage_read_part(struct npmu_conn *conn, const char *name, uint64_t version,
+			  uint64_t csum, uint64_t offset, void *buf, uint64_t len)
+{
+	struct npmu_region *r = NULL;
+	struct staging sg;
+	int rc = staging_find(conn, name, false, &r, &sg);
+	int s = rc == 0 ? staged_slot(&sg, version, csum, false) : -1;
+	if (rc == 0 && s < 0)
+		rc = NPMU_E_NOENT;
+	uint64_t whole = s >= 0 ? sg.rec[s].length : 0;
+	if (rc == 0 && (offset > whole || len > whole - offset))
+		rc = NPMU_E_RANGE;
+	uint8_t *tmp = NULL;
+	if (rc == 0) {
+		bool direct = offset == 0 && len == whole;
+		uint64_t got = 0;
+		tmp = direct ? buf : malloc(whole ? whole : 1);
+		struct restore_to d = {.buf = tmp, .cap = whole, .len = &got};
+		rc = tmp ? read_staged(r, &sg, (uint32_t)s, &d) : NPMU_E_NOMEM;
+		if (rc == 0 && !direct)
+			memcpy(buf, tmp + offset, len);
+		if (!direct)
+			free(tmp);
+		if (rc == NPMU_E_CORRUPT)
+			LOG_WARN("stripe %s: the staged copy of version %llu fails its checksum", name,
+				 (unsigned long long)version);
+	}
+	npmu_region_close(&r);
+	return rc;
+}
+
+/* npmu__stage_part_state -- the state of version `version` (checksum csum) of set NAME: its
+ * members' manifests through *rd, then its staging's records. Protected once nothing of it waits
+ * in the staging (G4) and its manifest is on some member: put synchronously, or encoded with
+ * units down (degraded: `npmu dataset stat` says so) count. */
+int npmu__stage_part_state(struct npmu_conn *conn, const char *name, uint64_t version,
+			   uint64_t csum, struct npmu__stripe_reader **rd,
+			   enum npmu_version_state *state)
+{
+	struct npmu__stripe_seen seen;
+	int rc = set_seen(rd, conn, name, &seen);
+	if (rc != 0)
+		return rc;
+	bool held = false, whole = false;
+	for (uint32_t i = 0; i < seen.nversions; i++)
+		if (seen.v[i].version == version && seen.v[i].length_csum == csum) {
+			held = true;
+			whole = seen.open && seen.v[i].members >= seen.open;
+		}
+	if (whole) {
+		*state = NPMU_VERSION_PROTECTED;
+		return 0;
+	}
+	struct npmu_region *r = NULL;
+	struct staging sg;
+	int src = staging_find(conn, name, true, &r, &sg);
+	bool staged = src == 0 && staged_slot(&sg, version, csum, false) >= 0;
+	npmu_region_close(&r);
+	*state = staged ? (held ? NPMU_VERSION_PARTIAL : NPMU_VERSION_STAGED)
+			: held ? NPMU_VERSION_PROTECTED
+			       : NPMU_VERSION_LOST;
+	return 0;
 }

@@ -29,8 +29,11 @@ int npmu__ds_encode(const struct npmu__ds_catalog *cat, void **out, uint64_t *le
 		return NPMU_E_NOMEM;
 	struct npmu__cursor c;
 	npmu__cursor_init(&c, buf, n);
+	bool staged = false;
+	for (uint32_t i = 0; i < cat->nversions; i++)
+		staged |= cat->v[i].staged;
 	npmu__put_u32(&c, CATALOG_MAGIC);
-	npmu__put_u16(&c, NPMU_DS_FORMAT);
+	npmu__put_u16(&c, staged ? NPMU_DS_FORMAT_STAGED : NPMU_DS_FORMAT);
 	npmu__put_u16(&c, (uint16_t)cat->flags);
 	npmu__put_u32(&c, cat->k);
 	npmu__put_u32(&c, cat->m);
@@ -47,7 +50,8 @@ int npmu__ds_encode(const struct npmu__ds_catalog *cat, void **out, uint64_t *le
 		npmu__put_u64(&c, v->version);
 		npmu__put_u64(&c, v->label);
 		npmu__put_u32(&c, v->parts);
-		npmu__put_u32(&c, v->pinned ? NPMU_DS_VERSION_PINNED : 0);
+		npmu__put_u32(&c, (v->pinned ? NPMU_DS_VERSION_PINNED : 0) |
+				      (v->staged ? NPMU_DS_VERSION_STAGED : 0));
 		for (uint32_t p = 0; p < v->parts; p++) {
 			npmu__put_u64(&c, v->length[p]);
 			npmu__put_u64(&c, v->csum[p]);
@@ -72,17 +76,20 @@ static bool shape_ok(const struct npmu__ds_catalog *cat)
 	       cat->nversions <= cat->keep + cat->pins && (cat->flags & ~NPMU_DS_FLAG_DELETING) == 0;
 }
 
-/* decode_version -- one listed version (below: the one listed before it, 0 for the first):
- * 0, NPMU_E_CORRUPT when it does not hold together, or NPMU_E_NOMEM. */
-static int decode_version(struct npmu__cursor *c, struct npmu__ds_version *v, uint64_t below)
+/* decode_version -- one listed version (below: the one listed before it, 0 for the first;
+ * flags_ok: the flags its format allows): 0, NPMU_E_CORRUPT when it does not hold together, or
+ * NPMU_E_NOMEM. */
+static int decode_version(struct npmu__cursor *c, struct npmu__ds_version *v, uint64_t below,
+			  uint32_t flags_ok)
 {
 	v->version = npmu__get_u64(c);
 	v->label = npmu__get_u64(c);
 	v->parts = npmu__get_u32(c);
 	uint32_t flags = npmu__get_u32(c);
 	v->pinned = flags & NPMU_DS_VERSION_PINNED;
+	v->staged = flags & NPMU_DS_VERSION_STAGED;
 	if (!c->ok || v->version == 0 || (below && v->version >= below) || v->parts == 0 ||
-	    v->parts > NPMU_DATASET_PARTS_MAX || (flags & ~NPMU_DS_VERSION_PINNED) ||
+	    v->parts > NPMU_DATASET_PARTS_MAX || (flags & ~flags_ok) ||
 	    16ull * v->parts > c->len - c->pos)
 		return NPMU_E_CORRUPT;
 	v->length = malloc(v->parts * sizeof(uint64_t));
@@ -123,15 +130,17 @@ int npmu__ds_decode(const void *buf, uint64_t len, struct npmu__ds_catalog *cat)
 	uint32_t zero = npmu__get_u32(&c);
 	if (!c.ok || magic != CATALOG_MAGIC)
 		return NPMU_E_CORRUPT;
-	if (fmt != NPMU_DS_FORMAT)
-		return fmt > NPMU_DS_FORMAT ? NPMU_E_VERSION : NPMU_E_CORRUPT;
+	if (fmt != NPMU_DS_FORMAT && fmt != NPMU_DS_FORMAT_STAGED)
+		return fmt > NPMU_DS_FORMAT_STAGED ? NPMU_E_VERSION : NPMU_E_CORRUPT;
+	uint32_t flags_ok = NPMU_DS_VERSION_PINNED |
+			    (fmt == NPMU_DS_FORMAT_STAGED ? NPMU_DS_VERSION_STAGED : 0);
 	if (zero || mirror > 1 || !shape_ok(cat))
 		return NPMU_E_CORRUPT;
 	uint32_t count = cat->nversions;
 	cat->nversions = 0;
 	for (uint32_t i = 0; i < count; i++) {
 		cat->nversions = i + 1; /* freed by npmu__ds_free whatever happens next */
-		int rc = decode_version(&c, &cat->v[i], i ? cat->v[i - 1].version : 0);
+		int rc = decode_version(&c, &cat->v[i], i ? cat->v[i - 1].version : 0, flags_ok);
 		if (rc != 0) {
 			npmu__ds_free(cat);
 			return rc;
@@ -179,6 +188,21 @@ void npmu__ds_prune(struct npmu__ds_catalog *cat)
 		free(v->csum);
 	}
 	cat->nversions = out;
+}
+
+/* npmu__ds_drop -- unlist one version. */
+bool npmu__ds_drop(struct npmu__ds_catalog *cat, uint64_t version)
+{
+	for (uint32_t i = 0; i < cat->nversions; i++) {
+		if (cat->v[i].version != version)
+			continue;
+		free(cat->v[i].length);
+		free(cat->v[i].csum);
+		memmove(&cat->v[i], &cat->v[i + 1], (cat->nversions - i - 1) * sizeof(cat->v[0]));
+		cat->nversions--;
+		return true;
+	}
+	return false;
 }
 
 /* npmu__ds_add -- a new newest version, then the keeping rule. */

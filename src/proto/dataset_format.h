@@ -26,11 +26,14 @@
  *   u64 seg_size, u64 capacity              (capacity 0: each part's first put's size)
  *   u32 keep, u32 pins                      complete versions kept; pins allowed besides
  *   u32 nversions, u32 0
- *   nversions x { u64 version, u64 label, u32 parts, u32 flags (bit 0: pinned),
- *                 parts x { u64 length, u64 csum } }    newest first, versions strictly falling
+ *   nversions x { u64 version, u64 label, u32 parts, u32 flags (bit 0: pinned; bit 1: staged,
+ *                 format 2 only), parts x { u64 length, u64 csum } }
+ *                                           newest first, versions strictly falling
  *   u64 CRC-64 of everything before
  * csum is the CRC-64 of the part's bytes as committed: a reader restores a part only from
  * the write of that version the commit saw (stripe_ops.h, npmu__stripe_read_range).
+ * A catalog is written in format 1 unless a listed version has the staged flag (format 2, so
+ * that a library that does not know staging says "another format" rather than misreading it).
  *
  * Invariants:
  *   D1. Every version listed is complete: each of its parts held a manifest of that version
@@ -39,9 +42,19 @@
  *       else; a part's put never overwrites a listed version's slot, nor that of the newest
  *       version it holds between the newest listed one and its own (one being committed).
  *       So a part needs keep + pins + 2 slots.
+ *   D3. Staged parts (stage_format.h; npmu_dataset_stage): a part whose version is only in its
+ *       staging region NAME.pP.stg when it is committed, or on some of its members only, is
+ *       listed with that staging record's length and checksum, and the version is flagged
+ *       staged. Such a version stays readable while each part is protected or its staging
+ *       copy is; a handle that puts drops the newest listed version from the catalog when a
+ *       part of it is neither (its staging unit died before an encoder protected it), so the
+ *       job resumes from the version before and numbers its next one after it. A part is
+ *       never put synchronously over versions still waiting in its staging (they would be
+ *       superseded, G4, and their slots reused): such a put waits for the encoder first.
  */
 
-#define NPMU_DS_FORMAT 1
+#define NPMU_DS_FORMAT 1        /* without staged versions */
+#define NPMU_DS_FORMAT_STAGED 2 /* with */
 #define NPMU_DS_KEEP_MAX 4
 #define NPMU_DS_PINS_MAX 2
 #define NPMU_DS_VERSIONS_MAX (NPMU_DS_KEEP_MAX + NPMU_DS_PINS_MAX)
@@ -53,12 +66,14 @@
 	 8u)
 #define NPMU_DS_FLAG_DELETING 1u
 #define NPMU_DS_VERSION_PINNED 1u
+#define NPMU_DS_VERSION_STAGED 2u
 
 /* One complete version as the catalog lists it. */
 struct npmu__ds_version {
 	uint64_t version, label;
 	uint32_t parts;
 	bool pinned;
+	bool staged;      /* some part was staged, not protected, when it was listed (D3) */
 	uint64_t *length; /* parts entries each, owned by the catalog */
 	uint64_t *csum;
 };
@@ -94,5 +109,9 @@ int npmu__ds_add(struct npmu__ds_catalog *cat, struct npmu__ds_version *v);
 
 /* npmu__ds_prune -- drop what D2 no longer keeps (after an unpin). */
 void npmu__ds_prune(struct npmu__ds_catalog *cat);
+
+/* npmu__ds_drop -- unlist version `version` (one that cannot be read: D3); false when it is
+ * not listed. */
+bool npmu__ds_drop(struct npmu__ds_catalog *cat, uint64_t version);
 
 #endif

@@ -32,7 +32,7 @@ void npmu__stage_hdr_encode(const struct npmu__stage_hdr *h, uint8_t out[NPMU_ST
 	npmu__cursor_init(&c, out, NPMU_STAGE_HDR_LEN);
 	npmu__put_u32(&c, HDR_MAGIC);
 	npmu__put_u16(&c, NPMU_STAGE_FORMAT);
-	npmu__put_u16(&c, 0);
+	npmu__put_u16(&c, (uint16_t)h->flags);
 	npmu__put_u32(&c, h->slots);
 	npmu__put_u32(&c, h->durability);
 	npmu__put_u64(&c, h->slot_size);
@@ -52,7 +52,8 @@ int npmu__stage_hdr_decode(const uint8_t in[NPMU_STAGE_HDR_LEN], struct npmu__st
 	struct npmu__cursor c;
 	npmu__cursor_init(&c, (void *)in, NPMU_STAGE_HDR_LEN);
 	uint32_t magic = npmu__get_u32(&c);
-	uint16_t fmt = npmu__get_u16(&c), zero = npmu__get_u16(&c);
+	uint16_t fmt = npmu__get_u16(&c);
+	h->flags = npmu__get_u16(&c);
 	h->slots = npmu__get_u32(&c);
 	h->durability = npmu__get_u32(&c);
 	h->slot_size = npmu__get_u64(&c);
@@ -65,7 +66,8 @@ int npmu__stage_hdr_decode(const uint8_t in[NPMU_STAGE_HDR_LEN], struct npmu__st
 	h->mirror = npmu__get_u32(&c);
 	size_t body = c.pos;
 	uint64_t csum = npmu__get_u64(&c);
-	if (!c.ok || magic != HDR_MAGIC || zero != 0 || csum != npmu__csum(in, body))
+	if (!c.ok || magic != HDR_MAGIC || (h->flags & ~NPMU_STAGE_DATASET_PART) ||
+	    csum != npmu__csum(in, body))
 		return NPMU_E_CORRUPT;
 	if (fmt != NPMU_STAGE_FORMAT)
 		return NPMU_E_VERSION;

@@ -13,7 +13,8 @@
  * (parity, manifests: stripe_format.h), and from then on the slot may be written again.
  *
  * Region layout (all integers little-endian):
- *   [0, 128)                    header: u32 magic "NPSG", u16 format, u16 0, u32 slots,
+ *   [0, 128)                    header: u32 magic "NPSG", u16 format, u16 flags (bit 0: the
+ *                               set is a dataset's part, dataset_format.h D3), u32 slots,
  *                               u32 durability (of the protected versions, enum npmu_durability),
  *                               u64 slot_size, the set's shape (u32 k, m, n, keep, u64 seg_size,
  *                               u64 capacity, u32 mirror), u64 csum (CRC-64 of the bytes before)
@@ -40,6 +41,12 @@
  *       some member; lost while its staged copy cannot be read (its unit down, the region gone,
  *       its bytes torn) and it is neither. A later staged version never overwrites a protected
  *       one: the set's slots are chosen by the set's put (stripe_format.h).
+ *   G5. A dataset's part (header flag bit 0): its version numbers are the dataset's, chosen by
+ *       the writer. A staged put of version v where the set or the staging already holds v or
+ *       above (a job restarted from an older version) is not staged: the writer waits until
+ *       nothing in the staging waits for an encoder, then puts v synchronously (D3). The
+ *       encoder's put reads the dataset's catalog under the part's lease and never overwrites
+ *       a listed version's slot (D2).
  */
 
 #define NPMU_STAGE_FORMAT 1
@@ -49,12 +56,14 @@
 #define NPMU_STAGE_SLOTS_MAX 8
 #define NPMU_STAGE_REC_OFF 512u
 #define NPMU_STAGE_REC_LEN 64u
+#define NPMU_STAGE_DATASET_PART 1u /* header flag */
 
 /* The staging header. */
 struct npmu__stage_hdr {
 	uint32_t slots, durability;
 	uint64_t slot_size;
 	uint32_t k, m, n, keep, mirror;
+	uint32_t flags; /* NPMU_STAGE_DATASET_PART */
 	uint64_t seg_size, capacity;
 };
 

@@ -135,6 +135,11 @@ static void catalog(void)
 		exit(1);
 	put("manifest", "catalog", buf, (size_t)len);
 	free(buf);
+	cat.v[0].staged = true; /* committed with parts still in staging: format 2 (D3) */
+	if (npmu__ds_encode(&cat, &buf, &len) != 0)
+		exit(1);
+	put("manifest", "catalog-staged", buf, (size_t)len);
+	free(buf);
 }
 
 /* staging -- a staging region's first page: its header and two slot records. */
@@ -151,6 +156,9 @@ static void staging(void)
 		npmu__stage_rec_encode(&r, page + NPMU_STAGE_REC_OFF + s * NPMU_STAGE_REC_LEN);
 	}
 	put("manifest", "staging", page, NPMU_STAGE_REC_OFF + 2 * NPMU_STAGE_REC_LEN);
+	h.flags = NPMU_STAGE_DATASET_PART; /* a dataset's part (G5) */
+	npmu__stage_hdr_encode(&h, page);
+	put("manifest", "staging-part", page, NPMU_STAGE_REC_OFF + 2 * NPMU_STAGE_REC_LEN);
 }
 
 /* manifest -- a member header, a manifest, a mirror record, a dataset catalog and a staging

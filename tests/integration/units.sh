@@ -2,9 +2,9 @@
 # cluster key (as stripe.sh sets them up), in a fresh $dir removed at exit (KEEP=1 keeps it).
 # Needs $build. Gives: fail MSG, expect STATUS PATTERN CMD..., wait_file FILE, start_unit N
 # [LISTEN] (pools of $UNIT_SIZE, default 256M), kill_unit N, back_unit N, start_units (units
-# 1-6 in racks A A B B C C, then pmmd with --unit-timeout $UNIT_TIMEOUT_MS, default 5000: a
-# killed unit refuses at once, and a loaded machine must not make a live one look away;
-# exports NPMU_SERVER), $npmu, $pids.
+# 1-6 in racks A A B B C C, and 7 in rack D when NUNITS=7, then pmmd with --unit-timeout
+# $UNIT_TIMEOUT_MS, default 5000: a killed unit refuses at once, and a loaded machine must not
+# make a live one look away; exports NPMU_SERVER), $npmu, $pids.
 npmud="$build/npmud"; pmmd="$build/pmmd"; npmu="$build/npmu"
 test_name=${0##*/}
 dir=$(mktemp -d "/tmp/npmu-${test_name%.sh}-XXXXXX")
@@ -37,8 +37,8 @@ kill_unit() { local p=pid_$1; kill -9 "${!p}"; wait "${!p}" 2>/dev/null || true;
 back_unit() { start_unit "$1" "$(cat "$dir/u$1.addr")"; } # on its address, its pool kept
 start_units() {
   "$npmu" keygen "$dir/cluster.key" >/dev/null
-  local units=() rack=(- A A B B C C) i
-  for i in 1 2 3 4 5 6; do start_unit $i; units+=(--unit "$(cat "$dir/u$i.addr")@rack${rack[$i]}"); done
+  local units=() rack=(- A A B B C C D) i
+  for i in $(seq "${NUNITS:-6}"); do start_unit $i; units+=(--unit "$(cat "$dir/u$i.addr")@rack${rack[$i]}"); done
   "$pmmd" --cluster-key "$dir/cluster.key" "${units[@]}" --unit-timeout "${UNIT_TIMEOUT_MS:-5000}" --listen 127.0.0.1:0 \
     --addr-file "$dir/pmmd.addr" 2>"$dir/pmmd.log" &
   pids+=($!)

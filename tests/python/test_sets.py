@@ -63,6 +63,47 @@ def test_staged_put_protect_wait(mconn, name):
         mconn.stripe_versions(name)
 
 
+def test_dataset_staged_commit_read_protect(mconn, name):
+    """A dataset's staged parts: committed at once and read from their staging copies (state
+    'staged'), protected by an encoder's work (stripe_protect of each part's set), waited for;
+    a part put again over a version it holds goes synchronously; a handle that only reads, or
+    a full staging asked to go synchronous, is refused."""
+    parts = [np.full(30000, p + 7, dtype=np.int32) for p in range(2)]
+    with mconn.open_dataset(name, parts=2, n=2, mirror=True, keep=2) as ds:
+        ds.stage(slots=2)
+        for p in range(2):
+            ds.put(1, p, parts[p])
+        ds.commit(1, 10)
+        assert ds.state(1) == 'staged'
+        with pytest.raises(npmu.TimedOutError):
+            ds.wait(1, timeout_ms=50)
+        back = np.zeros(100, dtype=np.int32)
+        ds.read_into(1, 1, 400, back)  # from part 1's staging copy
+        assert (back == 8).all()
+        for p in range(2):
+            assert mconn.stripe_protect(f'{name}.p{p}') == 1
+        ds.wait(1, timeout_ms=0)
+        assert ds.state(1) == 'protected'
+        ds.read_into(1, 0, 0, back)  # from the part's set now
+        assert (back == 7).all()
+        # part 0 of version 2 staged, then put again (a restarted job): synchronously
+        ds.put(2, 0, parts[1])
+        assert mconn.stripe_protect(f'{name}.p0') == 1
+        ds.put(2, 0, parts[0])
+        ds.put(2, 1, parts[1])
+        ds.commit(2, 20)
+        ds.read_into(2, 0, 0, back)
+        assert (back == 7).all()
+        assert ds.state(2) == 'staged'  # part 1 still waits
+        assert mconn.stripe_protect(f'{name}.p1') == 1
+        assert ds.state(2) == 'protected'
+    with mconn.open_dataset(name) as reader:
+        with pytest.raises(npmu.InvalidArgumentError):
+            reader.stage()
+        assert reader.latest().version == 2
+    mconn.delete_dataset(name)
+
+
 def test_dataset_put_commit_read_pin(mconn, name):
     """A dataset of two parts: a version is seen only once committed; parts read back by
     range; pins and versions; bad parts and ranges raise."""

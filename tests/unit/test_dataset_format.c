@@ -118,7 +118,7 @@ static void decode__rejects_damage(void **state)
 	buf[20] ^= 1;
 	assert_int_equal(npmu__ds_decode(buf, len, &back), NPMU_E_CORRUPT);
 	memcpy(buf, enc, len);
-	buf[4] = NPMU_DS_FORMAT + 1;
+	buf[4] = NPMU_DS_FORMAT_STAGED + 1;
 	reseal(buf, len);
 	assert_int_equal(npmu__ds_decode(buf, len, &back), NPMU_E_VERSION);
 	memcpy(buf, enc, len); /* version 2 then 1 becomes 2 then 2 */
@@ -146,6 +146,42 @@ static void decode__rejects_damage(void **state)
 	free(buf);
 }
 
+/* staged__flag_format_and_drop: a version listed staged (D3) makes the catalog format 2 and
+ * reads back staged; format 1 may not carry the flag; a lost version is unlisted by drop. */
+static void staged__flag_format_and_drop(void **state)
+{
+	(void)state;
+	struct npmu__ds_catalog cat = shape(), back;
+	struct npmu__ds_version v1 = version(1, 2), v2 = version(2, 2);
+	assert_int_equal(npmu__ds_add(&cat, &v1), 0);
+	void *enc;
+	uint64_t len;
+	assert_int_equal(npmu__ds_encode(&cat, &enc, &len), 0);
+	assert_int_equal(((uint8_t *)enc)[4], NPMU_DS_FORMAT); /* nothing staged: format 1 */
+	free(enc);
+	v2.staged = true;
+	assert_int_equal(npmu__ds_add(&cat, &v2), 0);
+	assert_int_equal(npmu__ds_encode(&cat, &enc, &len), 0);
+	uint8_t *buf = enc;
+	assert_int_equal(buf[4], NPMU_DS_FORMAT_STAGED);
+	assert_int_equal(npmu__ds_decode(buf, len, &back), 0);
+	assert_true(back.v[0].staged);
+	assert_false(back.v[1].staged);
+	npmu__ds_free(&back);
+	buf[4] = NPMU_DS_FORMAT; /* the staged flag in a format-1 catalog */
+	reseal(buf, len);
+	assert_int_equal(npmu__ds_decode(buf, len, &back), NPMU_E_CORRUPT);
+	assert_false(npmu__ds_drop(&cat, 3));
+	assert_true(npmu__ds_drop(&cat, 2)); /* the newest unlisted: the one before is newest */
+	assert_int_equal(cat.nversions, 1);
+	assert_int_equal(cat.v[0].version, 1);
+	struct npmu__ds_version v3 = version(2, 2); /* its number may be put and listed again */
+	assert_int_equal(npmu__ds_add(&cat, &v3), 0);
+	assert_int_equal(cat.v[0].version, 2);
+	npmu__ds_free(&cat);
+	free(enc);
+}
+
 /* decode__rejects_shape_overflow: a k so large that k + m wraps around to fit n is refused. */
 static void decode__rejects_shape_overflow(void **state)
 {
@@ -166,6 +202,7 @@ int main(void)
 		cmocka_unit_test(keep__newest_and_pinned),
 		cmocka_unit_test(decode__rejects_damage),
 		cmocka_unit_test(decode__rejects_shape_overflow),
+		cmocka_unit_test(staged__flag_format_and_drop),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

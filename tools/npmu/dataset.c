@@ -1,4 +1,4 @@
-/* dataset.c -- npmu dataset ls|stat|get|rm|pin: checkpoints of jobs of many processes. */
+/* dataset.c -- npmu dataset ls|stat|get|rm|pin|wait: checkpoints of jobs of many processes. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +8,7 @@
 #include "output.h"
 #include "verbs.h"
 #include "size.h"
+#include "stage.h"
 
 static const char usage_dataset[] =
 	"Usage: npmu dataset ls\n"
@@ -15,6 +16,7 @@ static const char usage_dataset[] =
 	"       npmu dataset get NAME PART FILE [--version V] [--offset BYTES] [--length BYTES]\n"
 	"       npmu dataset rm NAME\n"
 	"       npmu dataset pin NAME VERSION [--unpin]\n"
+	"       npmu dataset wait NAME [--version V] [--timeout MS]\n"
 	"A dataset is the checkpoint of a job of many processes: each version has one part per\n"
 	"process, each part striped with parity over units (as `npmu stripe`), and a label (the\n"
 	"iteration). A version is complete once every part was put and the job committed it;\n"
@@ -25,7 +27,14 @@ static const char usage_dataset[] =
 	"  get    part PART of the newest complete version (or --version V) into FILE ('-':\n"
 	"         standard output); --offset and --length pick a byte range of the part\n"
 	"  rm     delete a dataset (refused while a process commits or puts)\n"
-	"  pin    keep VERSION whatever is committed after it; --unpin lets it go\n";
+	"  pin    keep VERSION whatever is committed after it; --unpin lets it go\n"
+	"  wait   until version V (default: the newest complete) is protected: a job that stages its\n"
+	"         checkpoints (npmu_dataset_stage) commits versions an encoder protects later;\n"
+	"         exits 1 after --timeout (default 60000; 0: look once) saying whether it is\n"
+	"         still staged or lost\n"
+	"A complete version is protected (every part in its units), staged (some parts only in\n"
+	"their staging regions, waiting for npmu-encoder; readable), partial (being protected) or\n"
+	"lost (a part's staging unit died before it was protected: restores pass over it).\n";
 
 enum { GET_VERSION, GET_OFFSET, GET_LENGTH };
 static const struct opt_spec get_opts[] = {
@@ -42,12 +51,17 @@ static const struct opt_spec get_args[] = {
 static const struct opt_spec pin_args[] = {
 	{"NAME", 0, OPT_STRING}, {"VERSION", 0, OPT_UINT, 1, UINT64_MAX}, {NULL}};
 static const struct opt_spec name_args[] = {{"NAME", 0, OPT_STRING}, {NULL}};
+enum { WAIT_TIMEOUT, WAIT_VERSION };
+static const struct opt_spec wait_opts[] = {
+	[WAIT_TIMEOUT] = {"timeout", 't', OPT_UINT, 0, INT32_MAX},
+	[WAIT_VERSION] = {"version", 'v', OPT_UINT, 1, UINT64_MAX}, {NULL}};
 
 static const struct opt_cmd ls_cmd = {"npmu dataset ls", usage_dataset, NULL, NULL};
 static const struct opt_cmd stat_cmd = {"npmu dataset stat", usage_dataset, NULL, name_args};
 static const struct opt_cmd get_cmd = {"npmu dataset get", usage_dataset, get_opts, get_args};
 static const struct opt_cmd rm_cmd = {"npmu dataset rm", usage_dataset, NULL, name_args};
 static const struct opt_cmd pin_cmd = {"npmu dataset pin", usage_dataset, pin_opts, pin_args};
+static const struct opt_cmd wait_cmd = {"npmu dataset wait", usage_dataset, wait_opts, name_args};
 
 /* ds_die -- a failed dataset request: "no such region" would mislead, so a missing dataset or
  * version is said as such; exit 1. */
@@ -172,26 +186,34 @@ static struct part_health part_health(struct npmu_conn *conn, const char *name, 
 	return h;
 }
 
-/* stat_versions -- the kept versions, newest first. */
-static void stat_versions(const struct npmu_dataset_version *vs, size_t count,
-			  struct out_json *j)
+/* stat_versions -- the kept versions, newest first, with their states. */
+static void stat_versions(struct npmu_dataset *ds, const struct npmu_dataset_version *vs,
+			  size_t count, struct out_json *j)
 {
 	char a[32];
 	if (j)
 		out_json_array(j, "versions");
 	for (size_t i = 0; i < count; i++) {
+		enum npmu_version_state st;
+		int rc = npmu_dataset_state(ds, vs[i].version, &st);
+		const char *state = rc == 0 ? stage_state_name(st) : npmu_strerror(rc);
 		if (j) {
 			out_json_object(j, NULL);
 			out_json_u64(j, "version", vs[i].version);
+			out_json_str(j, "state", state);
 			out_json_u64(j, "label", vs[i].label);
 			out_json_u64(j, "parts", vs[i].parts);
 			out_json_u64(j, "bytes", vs[i].bytes);
 			out_json_bool(j, "pinned", vs[i].pinned);
 			out_json_end(j);
 		} else {
-			out_line("  version %llu: label %llu, %u part(s), %s, complete%s",
+			out_line("  version %llu: label %llu, %u part(s), %s, complete, %s%s%s",
 				 (unsigned long long)vs[i].version, (unsigned long long)vs[i].label,
-				 vs[i].parts, npmu__size_format(vs[i].bytes, a, sizeof(a)),
+				 vs[i].parts, npmu__size_format(vs[i].bytes, a, sizeof(a)), state,
+				 rc == 0 && st == NPMU_VERSION_STAGED ? " (waiting for an encoder)"
+				 : rc == 0 && st == NPMU_VERSION_LOST
+					 ? " (a part's staging copy is gone: restores pass over it)"
+					 : "",
 				 vs[i].pinned ? ", pinned" : "");
 		}
 	}
@@ -261,7 +283,7 @@ static int dataset_stat(const struct opt_result *r)
 		out_line("%s: %zu complete version(s) kept%s", name, count,
 			 count ? "; parts below are the newest's" : "");
 	}
-	stat_versions(vs, count, jp);
+	stat_versions(ds, vs, count, jp);
 	uint32_t degraded = stat_parts(conn, name, count ? &vs[0] : NULL, jp);
 	if (jp) {
 		out_json_u64(jp, "degraded_parts", degraded);
@@ -322,9 +344,15 @@ static int dataset_get(const struct opt_result *r)
 		out_json_u64(&j, "bytes", len);
 		out_json_end(&j);
 	} else if (fd != STDOUT_FILENO) {
-		out_line("got part %u of version %llu of %s (%s at offset %llu) into %s, %.3f s", part,
+		enum npmu_version_state st = NPMU_VERSION_PROTECTED;
+		bool staged = npmu_dataset_state(ds, v.version, &st) == 0 &&
+			      st != NPMU_VERSION_PROTECTED;
+		out_line("got part %u of version %llu of %s (%s at offset %llu) into %s, %.3f s%s", part,
 			 (unsigned long long)v.version, name, npmu__size_format(len, a, sizeof(a)),
-			 (unsigned long long)off, path, cli_now() - t);
+			 (unsigned long long)off, path, cli_now() - t,
+			 staged ? " (staged, not yet protected: parts waiting for an encoder are read "
+				  "from their staging copies)"
+				: "");
 	}
 	npmu_dataset_close(&ds);
 	npmu_conn_delete(&conn);
@@ -373,13 +401,51 @@ static int dataset_pin(const struct opt_result *r)
 	return 0;
 }
 
-/* cmd_dataset -- dataset ls|stat|get|rm|pin. */
+/* dataset_wait -- dataset wait NAME [VERSION] [--timeout MS]. */
+static int dataset_wait(const struct opt_result *r)
+{
+	const char *name = r->arg[0].text;
+	int timeout = r->opt[WAIT_TIMEOUT].seen ? (int)r->opt[WAIT_TIMEOUT].num : 60000;
+	struct npmu_conn *conn = cli_connect();
+	struct npmu_dataset *ds = open_ds(conn, name);
+	struct npmu_dataset_version v = {.version = r->opt[WAIT_VERSION].num};
+	int rc = v.version ? 0 : npmu_dataset_latest(ds, &v);
+	double t0 = cli_now();
+	if (rc == 0)
+		rc = npmu_dataset_wait(ds, v.version, timeout);
+	if (rc == NPMU_E_TIMEDOUT)
+		cli_refuse(name, rc, "%s: version %llu is still staged, not protected, after %d ms "
+			   "(is npmu-encoder running?)", name, (unsigned long long)v.version, timeout);
+	if (rc == NPMU_E_LOST)
+		cli_refuse(name, rc, "%s: version %llu is lost: a part's staging copy cannot be read "
+			   "and it was never protected (npmu dataset stat %s)", name,
+			   (unsigned long long)v.version, name);
+	if (rc != 0)
+		ds_die(name, rc);
+	if (out_json_mode()) {
+		struct out_json j = out_json_start(stdout);
+		out_json_object(&j, NULL);
+		out_json_str(&j, "dataset", name);
+		out_json_u64(&j, "version", v.version);
+		out_json_str(&j, "state", "protected");
+		out_json_fixed(&j, "seconds", cli_now() - t0, 3);
+		out_json_end(&j);
+	} else {
+		out_line("%s: version %llu protected (waited %.3f s)", name,
+			 (unsigned long long)v.version, cli_now() - t0);
+	}
+	npmu_dataset_close(&ds);
+	npmu_conn_delete(&conn);
+	return 0;
+}
+
+/* cmd_dataset -- dataset ls|stat|get|rm|pin|wait. */
 int cmd_dataset(int argc, char **argv)
 {
 	static const struct cli_sub subs[] = {
 		{"ls", &ls_cmd, dataset_ls},	 {"stat", &stat_cmd, dataset_stat},
 		{"get", &get_cmd, dataset_get}, {"rm", &rm_cmd, dataset_rm},
-		{"pin", &pin_cmd, dataset_pin}, {NULL},
+		{"pin", &pin_cmd, dataset_pin}, {"wait", &wait_cmd, dataset_wait}, {NULL},
 	};
 	return cli_dispatch(usage_dataset, subs, argc, argv);
 }

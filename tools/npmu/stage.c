@@ -32,8 +32,8 @@ const struct opt_cmd stage_wait_cmd = {"npmu stripe wait", usage_stage, wait_opt
 const struct opt_cmd stage_protect_cmd = {"npmu stripe protect", usage_stage, NULL, name_args};
 const struct opt_cmd stage_versions_cmd = {"npmu stripe versions", usage_stage, NULL, name_args};
 
-/* state_name -- a version's state in one word. */
-static const char *state_name(enum npmu_version_state s)
+/* stage_state_name -- a version's state in one word. */
+const char *stage_state_name(enum npmu_version_state s)
 {
 	switch (s) {
 	case NPMU_VERSION_PROTECTED: return "protected";
@@ -102,7 +102,7 @@ void stage_print_versions(const struct npmu_version_info *v, size_t n, struct ou
 			out_json_object(j, NULL);
 			out_json_u64(j, "version", v[i].version);
 			out_json_u64(j, "length", v[i].length);
-			out_json_str(j, "state", state_name(v[i].state));
+			out_json_str(j, "state", stage_state_name(v[i].state));
 			out_json_u64(j, "members", v[i].members);
 			out_json_u64(j, "staged_ms", v[i].staged_ms);
 			out_json_str(j, "staging", v[i].staging);
@@ -116,7 +116,7 @@ void stage_print_versions(const struct npmu_version_info *v, size_t n, struct ou
 				 v[i].staging[0] ? v[i].staging : "its staging unit");
 		out_line("  version %llu: %s, %s, manifest on %u member(s)%s",
 			 (unsigned long long)v[i].version,
-			 npmu__size_format(v[i].length, a, sizeof(a)), state_name(v[i].state),
+			 npmu__size_format(v[i].length, a, sizeof(a)), stage_state_name(v[i].state),
 			 v[i].members, staged);
 	}
 	if (j)

@@ -7,6 +7,9 @@
 #include "npmu.h"
 #include "options.h"
 
+/* stage_state_name -- a version's state in one word. */
+const char *stage_state_name(enum npmu_version_state s);
+
 /* stage_put -- stage len bytes as the next version of set NAME and say so; exit status. */
 int stage_put(struct npmu_conn *conn, const char *name, const char *path, const void *buf,
 	      uint64_t len, const struct npmu_stripe_cfg *sc, const struct npmu_stage_cfg *stc);
