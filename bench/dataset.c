@@ -1,6 +1,6 @@
 /* dataset.c -- PROCS processes checkpointing into one dataset (4+2 on six units) next to the
- * same processes writing single regions: aggregate put (persistent, placed), restore, and
- * each process's memory above its own data. */
+ * same processes writing single regions: aggregate put (persistent, placed, and staged with an
+ * encoder protecting the parts), restore, and each process's memory above its own data. */
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,16 +37,20 @@ struct worker {
 	struct npmu_dataset *ds; /* at the durability of the last "mode" */
 	struct npmu_region *r[2]; /* persistent, placed */
 	uint32_t rank;
+	const char *stage_unit; /* where staged parts go ("": no staged rounds) */
 	uint8_t *data, *back;
 };
 
 /* worker_mode -- the dataset opened again at durability d (a job uses one durability; a
- * handle keeps the parts it puts, and their leases, until closed). */
-static int worker_mode(struct worker *w, enum npmu_durability d)
+ * handle keeps the parts it puts, and their leases, until closed); staged: its puts staged on
+ * the stage unit (placed), protected persistently by the encoder. */
+static int worker_mode(struct worker *w, enum npmu_durability d, bool staged)
 {
 	npmu_dataset_close(&w->ds);
 	struct npmu_dataset_cfg dc = {.parts = PROCS, .k = 4, .m = 2, .keep = 1, .durability = d};
-	return npmu_dataset_open(w->conn, DS_NAME, &dc, &w->ds);
+	int rc = npmu_dataset_open(w->conn, DS_NAME, &dc, &w->ds);
+	struct npmu_stage_cfg sc = {.unit = w->stage_unit};
+	return rc == 0 && staged ? npmu_dataset_stage(w->ds, &sc) : rc;
 }
 
 /* worker_cmd -- one command from the parent; the reply line ("ok" and a figure, or "err"). */
@@ -57,7 +61,8 @@ static void worker_cmd(struct worker *w, const char *cmd)
 	int rc = 0;
 	double fig = 0;
 	if (sscanf(cmd, "mode %15s", kind) == 1) {
-		rc = worker_mode(w, strcmp(kind, "placed") ? NPMU_PERSISTENT : NPMU_PLACED);
+		rc = worker_mode(w, strcmp(kind, "placed") ? NPMU_PERSISTENT : NPMU_PLACED,
+				 !strcmp(kind, "staged"));
 	} else if (sscanf(cmd, "put %llu", &v) == 1) {
 		rc = npmu_dataset_put(w->ds, v, w->rank, w->data, PART_LEN);
 	} else if (sscanf(cmd, "get %llu", &v) == 1) {
@@ -87,14 +92,15 @@ static void region_name(int rank, int placed, char out[64])
 }
 
 /*
- * ds_worker_main -- (child) npmu_bench --ds-worker PMMD RANK: open the dataset (PROCS parts)
- * and regions bench.ds.rRANK and bench.ds.rRANKp, then answer the parent's commands on stdin, one line each.
+ * ds_worker_main -- (child) npmu_bench --ds-worker PMMD RANK STAGE_UNIT: open the dataset
+ * (PROCS parts) and regions bench.ds.rRANK and bench.ds.rRANKp, then answer the parent's
+ * commands on stdin, one line each.
  */
 int ds_worker_main(int argc, char **argv)
 {
-	if (argc != 4)
+	if (argc != 5)
 		return 2;
-	struct worker w = {.rank = (uint32_t)atoi(argv[3])};
+	struct worker w = {.rank = (uint32_t)atoi(argv[3]), .stage_unit = argv[4]};
 	w.data = malloc(PART_LEN);
 	w.back = malloc(PART_LEN);
 	if (!w.data || !w.back)
@@ -105,7 +111,7 @@ int ds_worker_main(int argc, char **argv)
 	struct npmu_conn_cfg cc = {.server = argv[2]};
 	int rc = npmu_conn_new(&cc, &w.conn);
 	if (rc == 0)
-		rc = worker_mode(&w, NPMU_PERSISTENT);
+		rc = worker_mode(&w, NPMU_PERSISTENT, false);
 	for (int p = 0; p < 2 && rc == 0; p++) {
 		char rn[64];
 		region_name((int)w.rank, p, rn);
@@ -143,7 +149,8 @@ static void start(const struct bench_env *env, int rank, struct child *ch)
 		close(out[0]);
 		char r[16];
 		snprintf(r, sizeof(r), "%d", rank);
-		execl(env->self, env->self, "--ds-worker", env->pmmd, r, (char *)NULL);
+		execl(env->self, env->self, "--ds-worker", env->pmmd, r,
+		      env->stage_unit ? env->stage_unit : "", (char *)NULL);
 		_exit(127);
 	}
 	close(in[0]);
@@ -176,14 +183,16 @@ static double all(struct child *ch, const char *cmd, double *figs)
 	return (double)(now_ns() - t) / 1e9;
 }
 
-/* Figures of the section, in MiB/s (aggregate over the processes) and MiB. */
+/* Figures of the section, in MiB/s (aggregate over the processes) and MiB; put[2]: staged
+ * (until committed), protected: until the encoder protected every part. */
 struct ds_runs {
-	struct samples put[2], rput[2], get, rget, mem;
+	struct samples put[3], rput[2], get, rget, mem, protected;
 };
 
-/* one_round -- a version put at durability `placed` and committed (and the single regions
- * written the same way); after a placed one, the newest restored (and the regions read). */
-static void one_round(struct npmu_dataset *coord, struct child *ch, uint64_t *version, int placed,
+/* one_round -- a version put in mode `mode` (0 persistent, 1 placed, 2 staged) and committed
+ * (and the single regions written the same way); after a placed one, the newest restored (and
+ * the regions read); after a staged one, the time until the encoder protected it. */
+static void one_round(struct npmu_dataset *coord, struct child *ch, uint64_t *version, int mode,
 		      struct ds_runs *r)
 {
 	double mib = (double)PROCS * PART_LEN / (1 << 20);
@@ -194,7 +203,14 @@ static void one_round(struct npmu_dataset *coord, struct child *ch, uint64_t *ve
 	int rc = npmu_dataset_commit(coord, *version, *version);
 	if (rc != 0)
 		bail("dataset commit", rc);
-	samples_add(&r->put[placed], mib / ((double)(now_ns() - t) / 1e9));
+	samples_add(&r->put[mode], mib / ((double)(now_ns() - t) / 1e9));
+	if (mode == 2) {
+		if ((rc = npmu_dataset_wait(coord, *version, 120000)) != 0)
+			bail("waiting for the encoder (npmu-encoder --set bench.ds.pP)", rc);
+		samples_add(&r->protected, mib / ((double)(now_ns() - t) / 1e9));
+		return;
+	}
+	int placed = mode;
 	samples_add(&r->rput[placed], mib / all(ch, placed ? "rput placed" : "rput persistent", NULL));
 	if (!placed)
 		return;
@@ -206,10 +222,11 @@ static void one_round(struct npmu_dataset *coord, struct child *ch, uint64_t *ve
 /* ds_runs_free -- free the samples. */
 static void ds_runs_free(struct ds_runs *r)
 {
-	for (int p = 0; p < 2; p++) {
-		samples_free(&r->put[p]);
+	for (int p = 0; p < 2; p++)
 		samples_free(&r->rput[p]);
-	}
+	for (int p = 0; p < 3; p++)
+		samples_free(&r->put[p]);
+	samples_free(&r->protected);
 	samples_free(&r->get);
 	samples_free(&r->rget);
 	samples_free(&r->mem);
@@ -226,6 +243,12 @@ static void report(struct ds_runs *r, int rounds)
 		report_baseline(p ? "single regions, placed" : "single regions, persistent",
 				stat_of(&r->rput[p]), GOAL_AT_LEAST, 0.70);
 	}
+	if (r->put[2].n) {
+		report_figure("put and commit, staged (placed staging)", "MiB/s", stat_of(&r->put[2]));
+		report_baseline("single regions, placed", stat_of(&r->rput[1]), GOAL_NONE, 0);
+		report_figure("...until protected by npmu-encoder", "MiB/s", stat_of(&r->protected));
+		report_baseline("put and commit, persistent", stat_of(&r->put[0]), GOAL_NONE, 0);
+	}
 	report_figure("restore of the newest complete version", "MiB/s", stat_of(&r->get));
 	report_baseline("single regions", stat_of(&r->rget), GOAL_AT_LEAST, 0.70);
 	report_figure("a process's peak memory above its data", "MiB", stat_of(&r->mem));
@@ -239,7 +262,10 @@ static void report(struct ds_runs *r, int rounds)
 		    "persistently, one placed, as the dataset's versions of each kind have slots of "
 		    "their own) placed by pmmd; restores (after the placed rounds) read into memory "
 		    "already touched; memory: peak RSS minus the two 64 MiB buffers each process "
-		    "holds; all on this machine's two cores",
+		    "holds; staged (last): each part written once to its staging region on one "
+		    "unit (npmu_dataset_stage), the version committed at once, then protected "
+		    "(persistent, 4+2) by one npmu-encoder on the same two cores; all on this "
+		    "machine's two cores",
 		    rounds, WARM_ROUNDS, PROCS);
 }
 
@@ -270,11 +296,12 @@ void bench_dataset(const struct bench_env *env)
 	/* persistent puts, then placed ones, each by a job that keeps its handles open; warm-up:
 	 * the first rounds of each write every slot of the parts once (a part cycles through
 	 * keep + pins + 2 = 4 slots), as the single regions' pages are written once by theirs */
-	for (int placed = 0; placed < 2; placed++) {
-		all(ch, placed ? "mode placed" : "mode persistent", NULL);
+	static const char *const modes[] = {"mode persistent", "mode placed", "mode staged"};
+	for (int mode = 0; mode < (env->stage_unit ? 3 : 2); mode++) {
+		all(ch, modes[mode], NULL);
 		for (int i = 0; i < rounds + WARM_ROUNDS; i++) {
 			struct ds_runs warm = {0};
-			one_round(coord, ch, &version, placed, i >= WARM_ROUNDS ? &r : &warm);
+			one_round(coord, ch, &version, mode, i >= WARM_ROUNDS ? &r : &warm);
 			ds_runs_free(&warm);
 		}
 	}

@@ -31,7 +31,7 @@ wait_file() { for _ in $(seq 1000); do [ -s "$1" ] && return 0; sleep 0.01; done
 # queue (--spin-us 0): with 2 cores, spinning units would measure the scheduler.
 "$build/npmu" keygen "$dir/cluster.key" > /dev/null
 # Unit a also holds the staged section's staging region and its single-region baseline (1 GiB
-# each), and an npmu-encoder protects that section's set.
+# each) and the dataset section's staged parts, and an npmu-encoder protects them.
 for u in a b c d e f; do
   size=640M; [ $u = a ] && size=3G
   "$build/npmud" --pool "$dir/$u.pool" --size $size --listen 127.0.0.1:0 --addr-file "$dir/$u.addr" \
@@ -41,7 +41,8 @@ done
 "$build/pmmd" --cluster-key "$dir/cluster.key" $(for u in a b c d e f; do echo --unit "$(cat "$dir/$u.addr")"; done) \
   --listen 127.0.0.1:0 --addr-file "$dir/pmmd.addr" 2>"$dir/pmmd.log" & pmmd_pid=$!; pids+=($pmmd_pid)
 wait_file "$dir/pmmd.addr"
-"$build/npmu-encoder" --server "$(cat "$dir/pmmd.addr")" --set bench.sg 2>"$dir/encoder.log" & pids+=($!)
+"$build/npmu-encoder" --server "$(cat "$dir/pmmd.addr")" --set bench.sg \
+  $(for p in 0 1 2 3; do echo --set bench.ds.p$p; done) 2>"$dir/encoder.log" & pids+=($!)
 
 # Redis with an append-only file in the same directory, on a free loopback port
 redis=()

@@ -546,11 +546,12 @@ static int stage_ready(struct npmu_stage *st, uint64_t len, struct staging *sg,
 	return rc;
 }
 
-/* npmu_stage_put -- stage the next version (see npmu.h). */
-int npmu_stage_put(struct npmu_stage *st, const void *data, uint64_t len, uint64_t *version)
+/* stage_one -- stage len bytes as version `want` (0: the set's next number, G2; else a
+ * dataset's number, G5: NPMU_E_EXIST, nothing written, when the set or the staging holds it or
+ * a newer one) into a free slot, waiting for one as configured. */
+static int stage_one(struct npmu_stage *st, const void *data, uint64_t len, uint64_t want,
+		     uint64_t *version)
 {
-	if (!st || (len && !data))
-		return NPMU_E_INVAL;
 	struct staging sg;
 	struct npmu__stripe_seen seen;
 	int slot = -1;
@@ -561,9 +562,12 @@ int npmu_stage_put(struct npmu_stage *st, const void *data, uint64_t len, uint64
 			 (unsigned long long)st->set.capacity);
 		return NPMU_E_TOOBIG;
 	}
+	if (rc == 0 && want && want <= newest_number(&seen, &sg))
+		return NPMU_E_EXIST;
 	if (rc == 0)
 		rc = stage_wait(st, len, &sg, &seen, &slot);
-	uint64_t v = newest_number(&seen, rc == 0 || rc == NPMU_E_LIMIT ? &sg : NULL) + 1;
+	uint64_t v = want ? want
+			  : newest_number(&seen, rc == 0 || rc == NPMU_E_LIMIT ? &sg : NULL) + 1;
 	if (rc == NPMU_E_LIMIT)
 		return put_sync(st, data, len, v, version);
 	if (rc == 0 && len > sg.h.slot_size) { /* nothing waits: laid out again, larger */
@@ -574,8 +578,9 @@ int npmu_stage_put(struct npmu_stage *st, const void *data, uint64_t len, uint64
 	if (rc == 0)
 		rc = stage_write(st, &sg, (uint32_t)slot, data, len, v);
 	if (rc != 0) {
-		LOG_WARN("stripe %s: staged put of version %llu failed: %s", st->name,
-			 (unsigned long long)v, npmu_strerror(rc));
+		if (!st->part) /* (a dataset's put says it, and what it does instead) */
+			LOG_WARN("stripe %s: staged put of version %llu failed: %s", st->name,
+				 (unsigned long long)v, npmu_strerror(rc));
 		if (rc != NPMU_E_TIMEDOUT)
 			npmu_region_close(&st->r); /* opened again at the next put */
 		return rc;
@@ -583,6 +588,14 @@ int npmu_stage_put(struct npmu_stage *st, const void *data, uint64_t len, uint64
 	if (version)
 		*version = v;
 	return 0;
+}
+
+/* npmu_stage_put -- stage the next version (see npmu.h). */
+int npmu_stage_put(struct npmu_stage *st, const void *data, uint64_t len, uint64_t *version)
+{
+	if (!st || (len && !data))
+		return NPMU_E_INVAL;
+	return stage_one(st, data, len, 0, version);
 }
 
 /* npmu_stage_close -- give the staging lease back and free (see npmu.h). */
@@ -1125,29 +1138,7 @@ int npmu__stage_put_as(struct npmu_stage *st, uint64_t version, const void *data
 {
 	if (!st || !version || (len && !data))
 		return NPMU_E_INVAL;
-	struct staging sg;
-	struct npmu__stripe_seen seen;
-	int slot = -1;
-	int rc = stage_ready(st, len, &sg, &seen);
-	if (rc == 0 && len > st->set.capacity) {
-		LOG_WARN("stripe %s: a part of %llu bytes is beyond the dataset's capacity (%llu bytes)",
-			 st->name, (unsigned long long)len, (unsigned long long)st->set.capacity);
-		return NPMU_E_TOOBIG;
-	}
-	if (rc == 0 && version <= newest_number(&seen, &sg))
-		return NPMU_E_EXIST;
-	if (rc == 0)
-		rc = stage_wait(st, len, &sg, &seen, &slot);
-	if (rc == 0 && len > sg.h.slot_size) {
-		if ((rc = stage_layout(st, round_slot(len))) == 0)
-			rc = staging_read(st->r, &sg);
-		slot = 0;
-	}
-	if (rc == 0)
-		rc = stage_write(st, &sg, (uint32_t)slot, data, len, version);
-	if (rc != 0 && rc != NPMU_E_TIMEDOUT)
-		npmu_region_close(&st->r); /* opened again at the next put */
-	return rc;
+	return stage_one(st, data, len, version, NULL);
 }
 
 /* npmu__stage_settle -- wait until nothing in set NAME's staging waits for an encoder (G5):
