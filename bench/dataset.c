@@ -37,20 +37,18 @@ struct worker {
 	struct npmu_dataset *ds; /* at the durability of the last "mode" */
 	struct npmu_region *r[2]; /* persistent, placed */
 	uint32_t rank;
-	const char *stage_unit; /* where staged parts go ("": no staged rounds) */
 	uint8_t *data, *back;
 };
 
 /* worker_mode -- the dataset opened again at durability d (a job uses one durability; a
- * handle keeps the parts it puts, and their leases, until closed); staged: its puts staged on
- * the stage unit (placed), protected persistently by the encoder. */
+ * handle keeps the parts it puts, and their leases, until closed); staged: its puts staged
+ * (placed, each part's staging where pmmd places it), protected persistently by the encoder. */
 static int worker_mode(struct worker *w, enum npmu_durability d, bool staged)
 {
 	npmu_dataset_close(&w->ds);
 	struct npmu_dataset_cfg dc = {.parts = PROCS, .k = 4, .m = 2, .keep = 1, .durability = d};
 	int rc = npmu_dataset_open(w->conn, DS_NAME, &dc, &w->ds);
-	struct npmu_stage_cfg sc = {.unit = w->stage_unit};
-	return rc == 0 && staged ? npmu_dataset_stage(w->ds, &sc) : rc;
+	return rc == 0 && staged ? npmu_dataset_stage(w->ds, NULL) : rc;
 }
 
 /* worker_cmd -- one command from the parent; the reply line ("ok" and a figure, or "err"). */
@@ -92,15 +90,15 @@ static void region_name(int rank, int placed, char out[64])
 }
 
 /*
- * ds_worker_main -- (child) npmu_bench --ds-worker PMMD RANK STAGE_UNIT: open the dataset
+ * ds_worker_main -- (child) npmu_bench --ds-worker PMMD RANK: open the dataset
  * (PROCS parts) and regions bench.ds.rRANK and bench.ds.rRANKp, then answer the parent's
  * commands on stdin, one line each.
  */
 int ds_worker_main(int argc, char **argv)
 {
-	if (argc != 5)
+	if (argc != 4)
 		return 2;
-	struct worker w = {.rank = (uint32_t)atoi(argv[3]), .stage_unit = argv[4]};
+	struct worker w = {.rank = (uint32_t)atoi(argv[3])};
 	w.data = malloc(PART_LEN);
 	w.back = malloc(PART_LEN);
 	if (!w.data || !w.back)
@@ -149,8 +147,7 @@ static void start(const struct bench_env *env, int rank, struct child *ch)
 		close(out[0]);
 		char r[16];
 		snprintf(r, sizeof(r), "%d", rank);
-		execl(env->self, env->self, "--ds-worker", env->pmmd, r,
-		      env->stage_unit ? env->stage_unit : "", (char *)NULL);
+		execl(env->self, env->self, "--ds-worker", env->pmmd, r, (char *)NULL);
 		_exit(127);
 	}
 	close(in[0]);
@@ -262,10 +259,9 @@ static void report(struct ds_runs *r, int rounds)
 		    "persistently, one placed, as the dataset's versions of each kind have slots of "
 		    "their own) placed by pmmd; restores (after the placed rounds) read into memory "
 		    "already touched; memory: peak RSS minus the two 64 MiB buffers each process "
-		    "holds; staged (last): each part written once to its staging region on one "
-		    "unit (npmu_dataset_stage), the version committed at once, then protected "
-		    "(persistent, 4+2) by one npmu-encoder on the same two cores; all on this "
-		    "machine's two cores",
+		    "holds; staged (last): each part written once to its staging region, placed "
+		    "by pmmd (npmu_dataset_stage), the version committed at once, then protected "
+		    "(persistent, 4+2) by one npmu-encoder; all on this machine's two cores",
 		    rounds, WARM_ROUNDS, PROCS);
 }
 
@@ -297,7 +293,7 @@ void bench_dataset(const struct bench_env *env)
 	 * the first rounds of each write every slot of the parts once (a part cycles through
 	 * keep + pins + 2 = 4 slots), as the single regions' pages are written once by theirs */
 	static const char *const modes[] = {"mode persistent", "mode placed", "mode staged"};
-	for (int mode = 0; mode < (env->stage_unit ? 3 : 2); mode++) {
+	for (int mode = 0; mode < (env->stage_unit ? 3 : 2); mode++) { /* (staged: an encoder runs) */
 		all(ch, modes[mode], NULL);
 		for (int i = 0; i < rounds + WARM_ROUNDS; i++) {
 			struct ds_runs warm = {0};

@@ -41,7 +41,7 @@ done
 "$build/pmmd" --cluster-key "$dir/cluster.key" $(for u in a b c d e f; do echo --unit "$(cat "$dir/$u.addr")"; done) \
   --listen 127.0.0.1:0 --addr-file "$dir/pmmd.addr" 2>"$dir/pmmd.log" & pmmd_pid=$!; pids+=($pmmd_pid)
 wait_file "$dir/pmmd.addr"
-"$build/npmu-encoder" --server "$(cat "$dir/pmmd.addr")" --set bench.sg \
+nice -n 19 "$build/npmu-encoder" --server "$(cat "$dir/pmmd.addr")" --set bench.sg \
   $(for p in 0 1 2 3; do echo --set bench.ds.p$p; done) 2>"$dir/encoder.log" & pids+=($!)
 
 # Redis with an append-only file in the same directory, on a free loopback port

@@ -411,13 +411,15 @@ static int gather_parts(const struct commit_arg *a, struct npmu__ds_version *v)
 		npmu__ds_part_name(a->ds->name, p, pname);
 		struct npmu__stripe_version sv;
 		struct npmu__stripe_reader **r = reader_of(a->ds, p);
-		int rc = r ? npmu__stripe_reader_find(r, a->ds->conn, pname, a->version, &sv)
+		int rc = r ? npmu__stripe_reader_find(r, a->ds->conn, true, pname, a->version, &sv)
 			   : NPMU_E_NOMEM;
 		if (rc == NPMU_E_NOENT) { /* staged, not yet protected (D3)? */
 			rc = npmu__stage_lookup(a->ds->conn, pname, a->version, &sv.length,
 						&sv.length_csum);
 			v->staged |= rc == 0;
 		}
+		if (rc == NPMU_E_NOENT) /* neither: once more, the set opened again from pmmd */
+			rc = npmu__stripe_reader_find(r, a->ds->conn, false, pname, a->version, &sv);
 		if (rc == NPMU_E_NOENT)
 			LOG_WARN("dataset %s: part %u (%s) holds no version %llu: not committed",
 				 a->ds->name, p, pname, (unsigned long long)a->version);

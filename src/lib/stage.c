@@ -86,7 +86,7 @@ static int staging_read(struct npmu_region *r, struct staging *st)
 /* staging_open -- open set NAME's staging region (access) and read it; NPMU_E_NOENT when the
  * set has none. */
 static int staging_open(struct npmu_conn *conn, const char *name, enum npmu_access access,
-			bool quiet, struct npmu_region **r, struct staging *st)
+			bool quiet, bool where, struct npmu_region **r, struct staging *st)
 {
 	char region[NPMU_NAME_MAX + 1];
 	int rc = stage_region(name, region);
@@ -105,14 +105,14 @@ static int staging_open(struct npmu_conn *conn, const char *name, enum npmu_acce
 		return rc;
 	}
 	struct npmu_region_place pl;
-	if (npmu_region_where(conn, region, &pl) == 0 && pl.count)
+	if (where && npmu_region_where(conn, region, &pl) == 0 && pl.count)
 		snprintf(st->unit, sizeof(st->unit), "%s", pl.unit[0]);
 	return 0;
 }
 
 /* staging_find -- staging_open when the manager says set NAME has a staging region (asked with
  * the set's members, in one request: a set without one costs no refused OPEN). */
-static int staging_find(struct npmu_conn *conn, const char *name, bool quiet,
+static int staging_find(struct npmu_conn *conn, const char *name, bool quiet, bool where,
 			struct npmu_region **r, struct staging *st)
 {
 	uint64_t present;
@@ -121,7 +121,7 @@ static int staging_find(struct npmu_conn *conn, const char *name, bool quiet,
 			      : NPMU_E_INVAL;
 	if (rc == 0 && !staging)
 		rc = NPMU_E_NOENT;
-	return rc != 0 ? rc : staging_open(conn, name, NPMU_ACCESS_READ, quiet, r, st);
+	return rc != 0 ? rc : staging_open(conn, name, NPMU_ACCESS_READ, quiet, where, r, st);
 }
 
 /* set_seen -- what set NAME's members hold (nothing when the set does not exist yet). */
@@ -800,7 +800,7 @@ int npmu_stripe_protect(struct npmu_conn *conn, const char *name, npmu_progress_
 	struct staging sg;
 	struct npmu__stripe_seen seen;
 	struct npmu__stripe_reader *rd = NULL;
-	int rc = staging_find(conn, name, false, &r, &sg);
+	int rc = staging_find(conn, name, false, true, &r, &sg);
 	if (rc == 0)
 		rc = set_seen(&rd, conn, name, &seen);
 	if (rc != 0 || oldest_pending(&sg, &seen, 0) < 0) { /* nothing to do: no lease taken */
@@ -915,7 +915,7 @@ int npmu_stripe_versions(struct npmu_conn *conn, const char *name,
 	}
 	struct npmu_region *r = NULL;
 	struct staging sg;
-	int src = rc == 0 ? staging_find(conn, name, false, &r, &sg) : 0;
+	int src = rc == 0 ? staging_find(conn, name, false, true, &r, &sg) : 0;
 	if (rc == 0 && src == 0)
 		rc = list_staged(&sg, &seen, &out, &n);
 	else if (rc == 0 && src != NPMU_E_NOENT)
@@ -954,7 +954,7 @@ int npmu_stripe_wait(struct npmu_conn *conn, const char *name, uint64_t version,
 			break;
 		}
 		struct staging sg;
-		int src = r ? staging_read(r, &sg) : staging_find(conn, name, true, &r, &sg);
+		int src = r ? staging_read(r, &sg) : staging_find(conn, name, true, false, &r, &sg);
 		bool staged = false;
 		for (uint32_t s = 0; src == 0 && s < sg.h.slots; s++)
 			staged |= sg.valid[s] && sg.rec[s].version == version;
@@ -1043,7 +1043,7 @@ static int restore_staged(struct npmu_conn *conn, const char *name, uint64_t ver
 {
 	struct npmu_region *r = NULL;
 	struct staging sg;
-	int rc = staging_find(conn, name, false, &r, &sg);
+	int rc = staging_find(conn, name, false, true, &r, &sg);
 	if (rc != 0) {
 		if (rc != NPMU_E_NOENT && rc != NPMU_E_NAME)
 			LOG_WARN("stripe %s: its staging region cannot be read (%s): restoring from "
@@ -1154,7 +1154,7 @@ int npmu__stage_settle(struct npmu_conn *conn, const char *name, int wait_ms)
 	for (;;) {
 		struct staging sg;
 		struct npmu__stripe_seen seen;
-		rc = r ? staging_read(r, &sg) : staging_find(conn, name, true, &r, &sg);
+		rc = r ? staging_read(r, &sg) : staging_find(conn, name, true, false, &r, &sg);
 		if (rc == 0)
 			rc = set_seen(&rd, conn, name, &seen);
 		if (rc != 0 || !any_busy(&sg, &seen))
@@ -1196,7 +1196,7 @@ int npmu__stage_lookup(struct npmu_conn *conn, const char *name, uint64_t versio
 {
 	struct npmu_region *r = NULL;
 	struct staging sg;
-	int rc = staging_find(conn, name, false, &r, &sg);
+	int rc = staging_find(conn, name, false, false, &r, &sg);
 	int s = rc == 0 ? staged_slot(&sg, version, 0, true) : -1;
 	if (rc == 0 && s < 0)
 		rc = NPMU_E_NOENT;
@@ -1216,7 +1216,7 @@ int npmu__stage_read_part(struct npmu_conn *conn, const char *name, uint64_t ver
 {
 	struct npmu_region *r = NULL;
 	struct staging sg;
-	int rc = staging_find(conn, name, false, &r, &sg);
+	int rc = staging_find(conn, name, false, false, &r, &sg);
 	int s = rc == 0 ? staged_slot(&sg, version, csum, false) : -1;
 	if (rc == 0 && s < 0)
 		rc = NPMU_E_NOENT;
@@ -1266,7 +1266,7 @@ int npmu__stage_part_state(struct npmu_conn *conn, const char *name, uint64_t ve
 	}
 	struct npmu_region *r = NULL;
 	struct staging sg;
-	int src = staging_find(conn, name, true, &r, &sg);
+	int src = staging_find(conn, name, true, false, &r, &sg);
 	bool staged = src == 0 && staged_slot(&sg, version, csum, false) >= 0;
 	npmu_region_close(&r);
 	*state = staged ? (held ? NPMU_VERSION_PARTIAL : NPMU_VERSION_STAGED)

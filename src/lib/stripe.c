@@ -2205,7 +2205,7 @@ int npmu__stripe_reader_read(struct npmu__stripe_reader **r, struct npmu_conn *c
 }
 
 /* npmu__stripe_reader_find -- npmu__stripe_find through *r (stripe_ops.h). */
-int npmu__stripe_reader_find(struct npmu__stripe_reader **r, struct npmu_conn *conn,
+int npmu__stripe_reader_find(struct npmu__stripe_reader **r, struct npmu_conn *conn, bool quick,
 			     const char *name, uint64_t version, struct npmu__stripe_version *out)
 {
 	if (!r || !out || !version)
@@ -2230,6 +2230,8 @@ int npmu__stripe_reader_find(struct npmu__stripe_reader **r, struct npmu_conn *c
 							     .members = holders_of(s, version)};
 			return 0;
 		}
+		if (attempt == 0 && quick && count_lost(s) == 0)
+			break; /* every member answered, and none holds it */
 		if (attempt == 0)
 			npmu__stripe_reader_close(r); /* a member re-placed since: once more */
 	}

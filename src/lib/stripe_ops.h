@@ -129,8 +129,9 @@ void npmu__stripe_reader_close(struct npmu__stripe_reader **r);
 
 /* npmu__stripe_reader_find -- npmu__stripe_find through *r (opened at the first call): the
  * members' manifests read again; a version they do not hold is looked for once more in the set
- * opened again from pmmd's list of members. */
-int npmu__stripe_reader_find(struct npmu__stripe_reader **r, struct npmu_conn *conn,
+ * opened again from pmmd's list of members, unless `quick` and every member answered (a
+ * dataset's commit looks in the part's staging first then: D3). */
+int npmu__stripe_reader_find(struct npmu__stripe_reader **r, struct npmu_conn *conn, bool quick,
 			     const char *name, uint64_t version, struct npmu__stripe_version *out);
 
 /* What the members of a set hold now: the versions whose manifest some member holds, newest
