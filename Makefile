@@ -51,7 +51,7 @@ test-tsan: deps
 	  -R '$(TSAN_TESTS)'
 
 # fault injection across namespaces (a seeded schedule, FAULT_SEED to replay) and crash images
-FAULT_RUNS ?= 13
+FAULT_RUNS ?= 14
 fault: build
 	@scripts/install-deps.sh fault
 	@tests/fault/fault.sh $(BUILD) --runs $(FAULT_RUNS) $(if $(FAULT_SEED),--seed $(FAULT_SEED))

@@ -823,11 +823,12 @@ NPMU_API int npmu_dataset_pin(struct npmu_dataset *ds, uint64_t version, int pin
  * part's staging region NAME.pP.stg (cfg->unit, else the manager's choice; cfg NULL: defaults)
  * and returns; an encoder (npmu-encoder) protects it into the part's set later. A version whose
  * parts are staged is committed as any other and readable at once (npmu_dataset_read takes a
- * part from its staging copy until it is protected). cfg->full must be NPMU_STAGE_WAIT: a full
- * staging waits cfg->wait_ms for the encoder. A put is made synchronously instead when the
- * part's staging unit does not answer, or when the part holds this version or a newer one
- * already (a job restarted from an older version); it first waits for what the part has
- * staged to be protected. NPMU_E_INVAL for a handle opened without cfg.parts.
+ * part from its staging copy until it is protected). A full staging waits cfg->wait_ms for the
+ * encoder (NPMU_STAGE_WAIT, then NPMU_E_TIMEDOUT) or puts synchronously (NPMU_STAGE_SYNC). A
+ * put is also made synchronously when the part's staging cannot be written (its unit down), or
+ * when the part holds this version or a newer one already (a job restarted from an older
+ * version); what the part staged before stays for the encoder. NPMU_E_INVAL for a handle
+ * opened without cfg.parts.
  */
 NPMU_API int npmu_dataset_stage(struct npmu_dataset *ds, const struct npmu_stage_cfg *cfg);
 

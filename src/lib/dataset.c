@@ -39,8 +39,6 @@ struct npmu_dataset {
 	char stage_unit[128];
 	struct npmu_stage **stagers;      /* parts this process stages, by part */
 	uint32_t nstagers;
-	uint8_t *settled;                 /* by part: its staging found with nothing waiting (D3) */
-	uint32_t nsettled;
 };
 
 /* A handle of a job of up to this many processes keeps the catalog open between its reads
@@ -95,21 +93,6 @@ static struct npmu_stripe_cfg catalog_cfg(const struct npmu__ds_catalog *cat)
 static struct npmu_stage **stager_of(struct npmu_dataset *ds, uint32_t p)
 {
 	return (struct npmu_stage **)slot_of((void ***)&ds->stagers, &ds->nstagers, p);
-}
-
-/* settled_of -- part p's settled flag, or NULL without memory. */
-static uint8_t *settled_of(struct npmu_dataset *ds, uint32_t p)
-{
-	if (p >= ds->nsettled) {
-		uint32_t want = p + 1 > 2 * ds->nsettled ? p + 1 : 2 * ds->nsettled;
-		uint8_t *grown = realloc(ds->settled, want);
-		if (!grown)
-			return NULL;
-		memset(grown + ds->nsettled, 0, want - ds->nsettled);
-		ds->settled = grown;
-		ds->nsettled = want;
-	}
-	return &ds->settled[p];
 }
 
 /* part_cfg -- a part's set: the dataset's protection, keep + pins + 2 slots (D2). */
@@ -257,36 +240,15 @@ static int put_check(struct npmu__stripe_put_opts *o, void *arg)
 	return 0;
 }
 
-/* settle -- (once per part and handle) before part `part` is put synchronously, nothing in
- * its staging may wait for an encoder: it would be superseded and its slot reused (D3). A
- * staging that cannot be reached is said and passed: what waits there is lost already. */
-static int settle(struct npmu_dataset *ds, uint32_t part, const char *pname)
-{
-	uint8_t *done = settled_of(ds, part);
-	if (!done)
-		return NPMU_E_NOMEM;
-	if (*done && !ds->staging) /* (a handle that stages makes versions wait itself) */
-		return 0;
-	const char *env = getenv("NPMU_SET_WAIT_MS");
-	int wait = env && atoi(env) >= 0 ? atoi(env) : 60000;
-	int rc = npmu__stage_settle(ds->conn, pname, ds->staging ? ds->stage.wait_ms : wait);
-	if (rc == NPMU_E_TIMEDOUT) {
-		LOG_WARN("dataset %s: part %u not put: versions staged for it wait for an encoder "
-			 "(start npmu-encoder, or wait)", ds->name, part);
-		return rc;
-	}
-	if (rc != 0)
-		LOG_WARN("dataset %s: part %u: its staging cannot be read (%s): putting it "
-			 "synchronously all the same", ds->name, part, npmu_strerror(rc));
-	*done = rc == 0;
-	return 0;
-}
-
-/* put_staged -- part `part` of `version` staged (D3): 0, NPMU_E_EXIST when it must be put
- * synchronously (a version at or below what the part holds: a restarted job), or the error. */
+/* put_staged -- part `part` of `version` staged (D3): 0; NPMU_E_EXIST when the part holds
+ * this version or a newer one (a restarted job), NPMU_E_LIMIT when its staging is full and the
+ * handle asked for NPMU_STAGE_SYNC, or another error of the staging (its unit down): put
+ * synchronously then; or an error that stops the put (*fatal set). */
 static int put_staged(struct npmu_dataset *ds, uint64_t version, uint32_t part, const char *pname,
-		      const struct npmu_stripe_cfg *pc, const void *data, uint64_t len)
+		      const struct npmu_stripe_cfg *pc, const void *data, uint64_t len,
+		      bool *fatal)
 {
+	*fatal = true;
 	int rc = npmu__ds_read_catalog(ds->conn, ds->name, &ds->cat, catalog_via(ds));
 	uint64_t newest = rc == 0 && ds->cat.nversions ? ds->cat.v[0].version : 0;
 	if (rc == 0 && version <= newest) {
@@ -296,27 +258,27 @@ static int put_staged(struct npmu_dataset *ds, uint64_t version, uint32_t part, 
 		return NPMU_E_INVAL;
 	}
 	struct npmu_stage **st = stager_of(ds, part);
-	if (rc == 0 && !st)
-		rc = NPMU_E_NOMEM;
-	if (rc == 0 && !*st) {
+	if (rc != 0 || !st)
+		return rc ? rc : NPMU_E_NOMEM;
+	if (!*st) {
 		struct npmu_stripe_cfg set = *pc;
 		set.durability = ds->durability;
 		rc = npmu__stage_open_part(ds->conn, pname, &set, &ds->stage, st);
 	}
 	if (rc == 0)
 		rc = npmu__stage_put_as(*st, version, data, len);
-	if (rc == NPMU_E_EXIST)
-		LOG_INFO("dataset %s: part %u holds version %llu or a newer one already (a restarted "
-			 "job): put synchronously", ds->name, part, (unsigned long long)version);
-	if (rc == NPMU_E_FENCED || rc == NPMU_E_LEASE)
-		npmu_stage_close(st); /* opened again at the next put */
+	*fatal = rc == NPMU_E_TIMEDOUT || rc == NPMU_E_TOOBIG || rc == NPMU_E_INVAL ||
+		 rc == NPMU_E_NOMEM;
+	if (rc != 0 && rc != NPMU_E_TIMEDOUT && *st)
+		npmu_stage_close(st); /* opened again at the next put: its unit may be back */
 	return rc;
 }
 
 /* npmu_dataset_put -- part `part` of version `version`, in a slot no kept version uses; the
  * catalog is read under the part's lease, so a deletion either waits for it or stops it.
- * Staged (npmu_dataset_stage): written to the part's staging instead, unless its staging unit
- * is down or the part holds this version or a newer one (then put synchronously, D3). */
+ * Staged (npmu_dataset_stage): written to the part's staging instead; put synchronously when
+ * the part holds this version or a newer one, when its staging is full and the handle asked
+ * for that, or when its staging cannot be written (its unit down) (D3). */
 int npmu_dataset_put(struct npmu_dataset *ds, uint64_t version, uint32_t part, const void *data,
 		     uint64_t len)
 {
@@ -336,22 +298,29 @@ int npmu_dataset_put(struct npmu_dataset *ds, uint64_t version, uint32_t part, c
 	char pname[NPMU_NAME_MAX + 1];
 	npmu__ds_part_name(ds->name, part, pname);
 	struct npmu_stripe_cfg pc = part_cfg(cat, len);
-	int rc = NPMU_E_EXIST;
+	int rc;
 	if (ds->staging) {
-		rc = put_staged(ds, version, part, pname, &pc, data, len);
-		if (rc == NPMU_E_UNREACHABLE)
-			LOG_WARN("dataset %s: part %u: its staging unit does not answer: version %llu "
-				 "put synchronously", ds->name, part, (unsigned long long)version);
-		if (rc != NPMU_E_EXIST && rc != NPMU_E_UNREACHABLE) {
+		bool fatal;
+		rc = put_staged(ds, version, part, pname, &pc, data, len, &fatal);
+		if (rc == 0 || fatal) {
 			if (rc != 0)
 				LOG_WARN("dataset %s: part %u of version %llu not staged: %s",
 					 ds->name, part, (unsigned long long)version,
 					 npmu_strerror(rc));
 			return rc;
 		}
+		if (rc == NPMU_E_EXIST)
+			LOG_INFO("dataset %s: part %u holds version %llu or a newer one already (a "
+				 "restarted job): put synchronously", ds->name, part,
+				 (unsigned long long)version);
+		else if (rc == NPMU_E_LIMIT)
+			LOG_INFO("dataset %s: part %u: staging full: version %llu put synchronously",
+				 ds->name, part, (unsigned long long)version);
+		else
+			LOG_WARN("dataset %s: part %u: its staging cannot be written (%s): version "
+				 "%llu put synchronously", ds->name, part, npmu_strerror(rc),
+				 (unsigned long long)version);
 	}
-	if ((rc = settle(ds, part, pname)) != 0)
-		return rc;
 	struct put_arg a = {.ds = ds};
 	struct npmu__stripe_put_opts o = {.version = version, .keep_pending = true,
 					  .durability = ds->durability,
@@ -375,11 +344,8 @@ int npmu_dataset_stage(struct npmu_dataset *ds, const struct npmu_stage_cfg *cfg
 	    (c.durability && c.durability != NPMU_PLACED && c.durability != NPMU_PERSISTENT) ||
 	    (c.unit && strlen(c.unit) >= sizeof(ds->stage_unit)))
 		return NPMU_E_INVAL;
-	if (c.full != NPMU_STAGE_WAIT) {
-		LOG_WARN("dataset %s: a dataset's staged put waits for the encoder when its staging "
-			 "is full (a synchronous put would supersede versions it may list)", ds->name);
+	if (c.full != NPMU_STAGE_WAIT && c.full != NPMU_STAGE_SYNC)
 		return NPMU_E_INVAL;
-	}
 	if (!ds->parts) {
 		LOG_WARN("dataset %s: staging is for a handle that puts (cfg.parts at open)", ds->name);
 		return NPMU_E_INVAL;
@@ -795,7 +761,6 @@ int npmu_dataset_close(struct npmu_dataset **ds_ptr)
 		if ((*ds_ptr)->stagers[p])
 			npmu_stage_close(&(*ds_ptr)->stagers[p]);
 	free((*ds_ptr)->stagers);
-	free((*ds_ptr)->settled);
 	npmu__stripe_reader_close(&(*ds_ptr)->catalog);
 	npmu__ds_free(&(*ds_ptr)->cat);
 	free(*ds_ptr);

@@ -136,19 +136,24 @@ static int set_seen(struct npmu__stripe_reader **rd, struct npmu_conn *conn, con
 	return rc;
 }
 
-/* judge -- the state of staged record rec as the set's members show it (stage_format.h G4). */
-static enum npmu_version_state judge(const struct npmu__stripe_seen *seen,
+/* judge -- the state of staged record rec of staging sg as the set's members show it (G4). A
+ * dataset's part (G5) is superseded only by a put of the same version with other bytes: a newer
+ * version in its set (put synchronously while its staging unit was down) leaves it to protect,
+ * as the dataset may still list it. */
+static enum npmu_version_state judge(const struct staging *sg,
+				     const struct npmu__stripe_seen *seen,
 				     const struct npmu__stage_rec *rec, uint32_t *members)
 {
 	*members = 0;
-	bool newer = false;
+	bool newer = false, part = sg->h.flags & NPMU_STAGE_DATASET_PART;
 	for (uint32_t i = 0; i < seen->nversions; i++) {
 		const struct npmu__stripe_version *v = &seen->v[i];
 		if (v->version == rec->version && v->length_csum == rec->length_csum) {
 			*members = v->members;
 			return v->members >= seen->open ? NPMU_VERSION_PROTECTED : NPMU_VERSION_PARTIAL;
 		}
-		newer |= v->version >= rec->version; /* (the same number, other bytes: put over it) */
+		/* (the same number, other bytes: put over it) */
+		newer |= part ? v->version == rec->version : v->version >= rec->version;
 	}
 	return newer ? NPMU_VERSION_SUPERSEDED : NPMU_VERSION_STAGED;
 }
@@ -213,7 +218,7 @@ static void clear_torn(struct npmu_stage *st)
 		return;
 	for (uint32_t s = 0; s < sg.h.slots; s++) {
 		uint32_t members;
-		if (!sg.valid[s] || judge(&seen, &sg.rec[s], &members) != NPMU_VERSION_STAGED)
+		if (!sg.valid[s] || judge(&sg, &seen, &sg.rec[s], &members) != NPMU_VERSION_STAGED)
 			continue;
 		uint8_t *data = malloc(sg.rec[s].length ? sg.rec[s].length : 1);
 		if (!data)
@@ -326,7 +331,7 @@ static int free_slot(const struct staging *sg, const struct npmu__stripe_seen *s
 	busy[0] = '\0';
 	for (uint32_t s = 0; s < sg->h.slots; s++) {
 		uint32_t members;
-		enum npmu_version_state state = sg->valid[s] ? judge(seen, &sg->rec[s], &members)
+		enum npmu_version_state state = sg->valid[s] ? judge(sg, seen, &sg->rec[s], &members)
 							     : NPMU_VERSION_PROTECTED;
 		if (state == NPMU_VERSION_PROTECTED || state == NPMU_VERSION_SUPERSEDED) {
 			/* an empty slot first, else the oldest version's: the newest stay listed */
@@ -348,7 +353,7 @@ static bool any_busy(const struct staging *sg, const struct npmu__stripe_seen *s
 	uint32_t members;
 	for (uint32_t s = 0; s < sg->h.slots; s++)
 		if (sg->valid[s]) {
-			enum npmu_version_state state = judge(seen, &sg->rec[s], &members);
+			enum npmu_version_state state = judge(sg, seen, &sg->rec[s], &members);
 			if (state != NPMU_VERSION_PROTECTED && state != NPMU_VERSION_SUPERSEDED)
 				return true;
 		}
@@ -506,11 +511,6 @@ int npmu__stage_open_part(struct npmu_conn *conn, const char *name,
 			  const struct npmu_stripe_cfg *set_cfg, const struct npmu_stage_cfg *cfg,
 			  struct npmu_stage **st_ptr)
 {
-	if (cfg && cfg->full == NPMU_STAGE_SYNC) {
-		LOG_WARN("stripe %s: a dataset's part waits for the encoder when its staging is full "
-			 "(a synchronous put would supersede versions the dataset may list)", name);
-		return NPMU_E_INVAL;
-	}
 	return stage_open(conn, name, set_cfg, cfg, true, st_ptr);
 }
 
@@ -568,8 +568,8 @@ static int stage_one(struct npmu_stage *st, const void *data, uint64_t len, uint
 		rc = stage_wait(st, len, &sg, &seen, &slot);
 	uint64_t v = want ? want
 			  : newest_number(&seen, rc == 0 || rc == NPMU_E_LIMIT ? &sg : NULL) + 1;
-	if (rc == NPMU_E_LIMIT)
-		return put_sync(st, data, len, v, version);
+	if (rc == NPMU_E_LIMIT) /* (a dataset's part: its own put, under the catalog's rules) */
+		return st->part ? rc : put_sync(st, data, len, v, version);
 	if (rc == 0 && len > sg.h.slot_size) { /* nothing waits: laid out again, larger */
 		if ((rc = stage_layout(st, round_slot(len))) == 0)
 			rc = staging_read(st->r, &sg);
@@ -623,7 +623,7 @@ static int oldest_pending(const struct staging *sg, const struct npmu__stripe_se
 	for (uint32_t s = 0; s < sg->h.slots; s++) {
 		if (!sg->valid[s] || (skip & (1u << s)))
 			continue;
-		enum npmu_version_state state = judge(seen, &sg->rec[s], &members);
+		enum npmu_version_state state = judge(sg, seen, &sg->rec[s], &members);
 		if ((state == NPMU_VERSION_STAGED || state == NPMU_VERSION_PARTIAL) &&
 		    (best < 0 || sg->rec[s].version < sg->rec[best].version))
 			best = (int)s;
@@ -871,7 +871,7 @@ static int list_staged(const struct staging *sg, const struct npmu__stripe_seen 
 		struct npmu_version_info v = {.version = rec->version, .length = rec->length,
 					      .staged_ms = rec->staged_ms};
 		snprintf(v.staging, sizeof(v.staging), "%s", sg->unit);
-		v.state = judge(seen, rec, &v.members);
+		v.state = judge(sg, seen, rec, &v.members);
 		bool listed = false;
 		for (size_t i = 0; i < *count && !listed; i++)
 			if ((*list)[i].version == rec->version &&
@@ -1139,43 +1139,6 @@ int npmu__stage_put_as(struct npmu_stage *st, uint64_t version, const void *data
 	if (!st || !version || (len && !data))
 		return NPMU_E_INVAL;
 	return stage_one(st, data, len, version, NULL);
-}
-
-/* npmu__stage_settle -- wait until nothing in set NAME's staging waits for an encoder (G5):
- * 0 (also when it has none), NPMU_E_TIMEDOUT after wait_ms (< 0: forever), or the error that
- * keeps its staging from being read. */
-int npmu__stage_settle(struct npmu_conn *conn, const char *name, int wait_ms)
-{
-	uint64_t start = npmu__now_ms();
-	struct npmu__stripe_reader *rd = NULL;
-	struct npmu_region *r = NULL;
-	bool said = false;
-	int rc;
-	for (;;) {
-		struct staging sg;
-		struct npmu__stripe_seen seen;
-		rc = r ? staging_read(r, &sg) : staging_find(conn, name, true, false, &r, &sg);
-		if (rc == 0)
-			rc = set_seen(&rd, conn, name, &seen);
-		if (rc != 0 || !any_busy(&sg, &seen))
-			break;
-		char busy[128];
-		free_slot(&sg, &seen, busy, sizeof(busy));
-		if (wait_ms >= 0 && npmu__now_ms() - start >= (uint64_t)wait_ms) {
-			LOG_WARN("stripe %s: versions %s still wait for an encoder after %d ms (is "
-				 "npmu-encoder running?)", name, busy, wait_ms);
-			rc = NPMU_E_TIMEDOUT;
-			break;
-		}
-		if (!said)
-			LOG_INFO("stripe %s: waiting for an encoder to protect staged versions %s "
-				 "before a synchronous put", name, busy);
-		said = true;
-		sleep_ms(POLL_MS);
-	}
-	npmu__stripe_reader_close(&rd);
-	npmu_region_close(&r);
-	return rc == NPMU_E_NOENT ? 0 : rc;
 }
 
 /* staged_slot -- the slot of sg holding version `version` (with checksum csum unless csum_any),

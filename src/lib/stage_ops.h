@@ -10,20 +10,16 @@
 #include "stripe_ops.h"
 
 /* npmu__stage_open_part -- npmu_stage_open for part set NAME of a dataset: its staging header
- * says so, and its encoder reads the catalog (G5). cfg->full must be NPMU_STAGE_WAIT. */
+ * says so, and its encoder reads the catalog (G5). */
 int npmu__stage_open_part(struct npmu_conn *conn, const char *name,
 			  const struct npmu_stripe_cfg *set_cfg, const struct npmu_stage_cfg *cfg,
 			  struct npmu_stage **st_ptr);
 
 /* npmu__stage_put_as -- stage version `version` (the dataset's number): NPMU_E_EXIST, nothing
  * written, when the set or its staging holds that version or a newer one (a job restarted from
- * an older version: the caller settles, then puts synchronously). */
+ * an older version), NPMU_E_LIMIT when the staging is full and cfg.full is NPMU_STAGE_SYNC: the
+ * caller puts it synchronously then. */
 int npmu__stage_put_as(struct npmu_stage *st, uint64_t version, const void *data, uint64_t len);
-
-/* npmu__stage_settle -- wait until nothing in set NAME's staging waits for an encoder: 0 (also
- * when there is no staging), NPMU_E_TIMEDOUT after wait_ms (< 0: forever), or the error that
- * keeps the staging from being read. */
-int npmu__stage_settle(struct npmu_conn *conn, const char *name, int wait_ms);
 
 /* npmu__stage_lookup -- the length and checksum of version `version` in set NAME's staging
  * records: NPMU_E_NOENT when none holds it. */

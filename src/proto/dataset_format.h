@@ -48,9 +48,10 @@
  *       staged. Such a version stays readable while each part is protected or its staging
  *       copy is; a handle that puts drops the newest listed version from the catalog when a
  *       part of it is neither (its staging unit died before an encoder protected it), so the
- *       job resumes from the version before and numbers its next one after it. A part is
- *       never put synchronously over versions still waiting in its staging (they would be
- *       superseded, G4, and their slots reused): such a put waits for the encoder first.
+ *       job resumes from the version before and numbers its next one after it. A part put
+ *       synchronously (a restarted job's, or its staging unit down) supersedes only a staged
+ *       copy of the same version (stage_format.h G5): older staged versions stay for an
+ *       encoder, their slots kept.
  */
 
 #define NPMU_DS_FORMAT 1        /* without staged versions */

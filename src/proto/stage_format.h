@@ -46,7 +46,10 @@
  *       above (a job restarted from an older version) is not staged: the writer waits until
  *       nothing in the staging waits for an encoder, then puts v synchronously (D3). The
  *       encoder's put reads the dataset's catalog under the part's lease and never overwrites
- *       a listed version's slot (D2).
+ *       a listed version's slot (D2). A part's staged version is superseded (G4) only by a put
+ *       of the same version with other bytes: a newer version put synchronously (its staging
+ *       unit down meanwhile) leaves it staged, its slot kept, for an encoder to protect, since
+ *       the dataset may still list it.
  */
 
 #define NPMU_STAGE_FORMAT 1

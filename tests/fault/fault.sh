@@ -29,10 +29,16 @@
 #   stage-encoder    a writer stages versions of a mirrored set (staging on u1) while two
 #                    npmu-encoders (on the backup's and the hostile host) protect them; the one
 #                    encoding is SIGKILLed, or SIGSTOPped and continued once the writer is done
-# The checker counts, per kind: commits acknowledged (stage-encoder: versions staged); lost
-# (acknowledged, missing after the takeover; stage-encoder: a version staged never protected,
-# or a kept one not restorable); torn (a recovered state other than a failure-free run's, or a
-# version restored other than the bytes staged); two writers (an old
+#   stage-dataset    a job stages and commits versions of a dataset of two parts (1+1 over u1
+#                    and u2, staging on u1) while two encoders protect them; the encoder that
+#                    starts a part is SIGKILLed, or the staging unit u1 is SIGKILLed while a
+#                    committed version waits there and started again 1-3 s later (the job puts
+#                    synchronously meanwhile)
+# The checker counts, per kind: commits acknowledged (stage-encoder: versions staged;
+# stage-dataset: versions committed); lost (acknowledged, missing after the takeover;
+# stage-encoder and stage-dataset: a version never protected, or a kept one not restorable);
+# torn (a recovered state other than a failure-free run's, or a version restored other than the
+# bytes staged or put); two writers (an old
 # primary committing after a takeover, a stream changed after the backup finished, a backup
 # taking over from a live primary); locked out (a client refused or stopped by a fault that
 # took nobody's place: a manager restart, a flood, load, a crash loop); effective rounds (the
@@ -42,7 +48,7 @@
 set -euo pipefail
 build=$(cd "${1:?usage: fault.sh BUILD [--seed N] [--runs N | --seconds S]}" && pwd)
 shift
-seed=$(( $(date +%s) % 100000 )); runs=13; seconds=0; only=""
+seed=$(( $(date +%s) % 100000 )); runs=14; seconds=0; only=""
 logs=${FAULT_LOGS:-$build/fault-logs}   # the logs of runs with a violation are kept here
 while [ $# -gt 0 ]; do
   case $1 in
@@ -65,7 +71,7 @@ trap netns_teardown EXIT
 netns_up nf 198.18.5 "${hosts[@]}"
 npmu="$build/npmu"; demo="$build/npmu-demo"
 tool() { if [ -x "$build/tests/$1" ]; then echo "$build/tests/$1"; else echo "$build/$1"; fi; }
-flood=$(tool flood); loader=$(tool loader)
+flood=$(tool flood); loader=$(tool loader); dstool=$(tool dataset_tool)
 wait_file() { for _ in $(seq 1000); do [ -s "$1" ] && return 0; sleep 0.01; done; echo "fault: $1 never written"; exit 1; }
 wait_exit() { for _ in $(seq $(($2 * 20))); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.05; done; return 1; }
 acks_of() { [ -f "$1" ] && echo $(( $(stat -c %s "$1") / 8 )) || echo 0; }
@@ -102,7 +108,7 @@ start_unit u1; start_unit u2; start_pmmd; start_em
 export NPMU_SERVER=$ip_pm:7410 NPMU_CREDENTIALS=$dir/app.cred NPMU_LEASE_MS=1500
 
 kinds=(kill-primary stop-primary cut-primary kill-unit cut-unit netem asym-partition kill-manager
-       restart-embedded handshake-flood heavy-load crash-loop stage-encoder)
+       restart-embedded handshake-flood heavy-load crash-loop stage-encoder stage-dataset)
 declare -A n_runs n_faults n_acks n_lost n_torn n_two n_locked n_eff n_viol
 for k in "${kinds[@]}"; do
   n_runs[$k]=0; n_faults[$k]=0; n_acks[$k]=0; n_lost[$k]=0; n_torn[$k]=0; n_two[$k]=0
@@ -407,6 +413,89 @@ stage_run() {
     "$how" "$at" "$staged" "$n"
 }
 
+# dstage_run N -- a job of two parts stages each version and commits it while two encoders
+# protect them; the fault: the encoder that starts a part's put is SIGKILLed, or the staging
+# unit is SIGKILLed while a committed version waits there and started again (its pool kept).
+# Every put and commit must succeed (the job goes on through the fault), every version
+# committed must end protected, and the kept ones must restore to the bytes put.
+dstage_run() {
+  local i=$1 kind=stage-dataset ds=dsf$1 nv=6 v p e victim="" how eff=0 lost=0 enc=()
+  both_units_up || { violation "$kind" other "the units did not come back"; return; }
+  n_runs[$kind]=$((n_runs[$kind] + 1))
+  for v in $(seq $nv); do for p in 0 1; do
+    head -c $((6291456 + p * 4096)) /dev/urandom > "$dir/ds$v.$p"
+  done; done
+  for e in bak fl; do
+    : > "$dir/enc-$e.log"
+    exec_on_bg "$e" "$build/npmu-encoder" --set "$ds.p0" --set "$ds.p1" --rescan 100 --verbose \
+      2>>"$dir/enc-$e.log"
+    enc+=($!); pids+=($!)
+  done
+  ds_tool() { NETNS_ON_TIMEOUT=${T:-90} on pri "$dstool" "$NPMU_SERVER" "$ds" "$@"; }
+  ds_tool 2 open 1 1 > "$dir/dwriter.out" 2>&1 || violation "$kind" other "dataset not made: $(cat "$dir/dwriter.out")"
+  # (a commit may fail: a part staged on the unit killed is not there to commit; a job goes on
+  # with its next version, as this one does. Every put must succeed: the job goes on.)
+  ( for v in $(seq $nv); do
+      for p in 0 1; do ds_tool 2 put "$v" "$p" "$dir/ds$v.$p" staged "$ip_u1:7411" || exit 1; done
+      if ds_tool 2 commit "$v" "$v"; then echo "committed $v"; else echo "not committed $v"; fi
+    done ) >> "$dir/dwriter.out" 2>&1 &
+  local writer=$!
+  how=$([ $((RANDOM % 2)) = 0 ] && echo encoder || echo unit)
+  if [ "$how" = encoder ]; then
+    for _ in $(seq 1500); do
+      for e in 0 1; do grep -q "encoding staged version" "$dir/enc-$([ $e = 0 ] && echo bak || echo fl).log" && victim=$e; done
+      [ -n "$victim" ] && break; sleep 0.01
+    done
+    if [ -n "$victim" ]; then
+      kill -9 "${enc[$victim]}"
+      local log; log="$dir/enc-$([ "$victim" = 0 ] && echo bak || echo fl).log"
+      # effective: the part it had started was not protected by it
+      local last; last=$(grep -o "stripe $ds\.p[01]: encoding staged version [0-9]*" "$log" | tail -1)
+      grep -q "${last/encoding staged/staged} protected" "$log" || eff=1
+    fi
+  else # the staging unit, once a committed version waits in it: the encoders held meanwhile
+    for e in 0 1; do kill -STOP "${enc[$e]}"; done
+    local t0=$SECONDS
+    until grep -q "^committed" "$dir/dwriter.out" || [ $((SECONDS - t0)) -gt 60 ]; do sleep 0.05; done
+    if NETNS_ON_TIMEOUT=10 on bak "$npmu" --json dataset stat "$ds" 2>/dev/null | grep -q '"state":"staged"'; then
+      eff=1
+    fi
+    kill -9 "$pid_u1"; wait "$pid_u1" 2>/dev/null || true
+    sleep $((1 + RANDOM % 3))
+    start_unit u1
+    for e in 0 1; do kill -CONT "${enc[$e]}"; done
+  fi
+  n_faults[$kind]=$((n_faults[$kind] + 1))
+  wait "$writer" || violation "$kind" locked "the job stopped: $(tail -2 "$dir/dwriter.out")"
+  local done_v ndone; ndone=$(grep -c "^committed" "$dir/dwriter.out" || true)
+  done_v=$(grep -o "^committed [0-9]*" "$dir/dwriter.out" | tail -1 | grep -o "[0-9]*$" || echo 0)
+  n_acks[$kind]=$((n_acks[$kind] + ndone))
+  [ "$done_v" = "$nv" ] || violation "$kind" locked "the job's last version ($nv) was not committed: $(tail -2 "$dir/dwriter.out")"
+  if [ "$how" = encoder ] && [ "$ndone" != "$nv" ]; then
+    violation "$kind" locked "a commit failed with only an encoder killed: $(grep -m1 "not committed" -B2 "$dir/dwriter.out")"
+  fi
+  if [ "$done_v" -ge 1 ] && ! T=90 ds_tool 0 wait "$done_v" 60000 > "$dir/wait.out" 2>&1; then
+    violation "$kind" lost "version $done_v not protected: $(tail -1 "$dir/wait.out")"; lost=1
+  fi
+  local kept; kept=$(grep -o "^committed [0-9]*" "$dir/dwriter.out" | tail -2 | grep -o "[0-9]*$" || true)
+  for v in $kept; do   # the versions the dataset keeps, byte for byte
+    for p in 0 1; do
+      if ! T=30 ds_tool 0 read "$v" "$p" 0 "$(stat -c %s "$dir/ds$v.$p")" "$dir/ds.out" > "$dir/get.out" 2>&1; then
+        violation "$kind" lost "version $v part $p cannot be read: $(tail -1 "$dir/get.out")"; lost=1
+      elif ! cmp -s "$dir/ds.out" "$dir/ds$v.$p"; then
+        violation "$kind" torn "version $v part $p read other bytes"
+      fi
+    done
+  done
+  for e in 0 1; do kill -9 "${enc[$e]}" 2>/dev/null || true; wait "${enc[$e]}" 2>/dev/null || true; done
+  NETNS_ON_TIMEOUT=30 on bak "$npmu" dataset rm "$ds" > /dev/null 2>&1 || true
+  [ "$eff" = 1 ] && n_eff[$kind]=$((n_eff[$kind] + 1)) ||
+    violation "$kind" vacuous "the fault struck no encoder mid-encode, nor a staging unit holding a waiting version"
+  printf '  run %3d %-16s SIGKILL of %s; %d of %d versions committed, kept ones %s\n' "$i" "$kind" \
+    "$([ "$how" = encoder ] && echo "an encoder mid-encode" || echo "the staging unit")" "$ndone" "$nv" \
+    "$([ "$lost" = 0 ] && echo "protected and read back" || echo "NOT all read back")"
+}
+
 echo "fault: seed $seed (replay: tests/fault/fault.sh $build --seed $seed ${seconds:+--seconds $seconds})"
 echo "fault: the netem kind degrades links with: $netem_how"
 start=$SECONDS; i=0
@@ -421,6 +510,7 @@ while :; do
     restart-embedded) embedded_run "$i" ;;
     crash-loop) crash_run "$i" ;;
     stage-encoder) stage_run "$i" ;;
+    stage-dataset) dstage_run "$i" ;;
     *) pair_run "$i" "$kind" ;;
   esac
 done

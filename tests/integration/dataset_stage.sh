@@ -122,8 +122,8 @@ grep -q "^$prog: resuming from version 7 (iteration 280" "$dir/final.log" ||
   fail "C: did not resume from version 7: $(grep -m1 "resuming\|no complete" "$dir/final.log")"
 grep -q "complete version 8 is lost.*unlisted" "$dir/final.log" || fail "C: version 8 was not said lost and unlisted"
 grep -q "^$prog: checkpoint version 8: iteration 320$" "$dir/final.log" || fail "C: version 8 not committed again after 7"
-grep -q "staging unit does not answer: version [0-9]* put synchronously" "$dir/final.log" ||
-  fail "C: no put said its staging unit does not answer"
+grep -q "its staging cannot be written (.*): version [0-9]* put synchronously" "$dir/final.log" ||
+  fail "C: no put said its staging could not be written"
 if cmp -s "$dir/reference.grid" "$dir/final.grid"; then
   echo "C: resumed from version 7, put synchronously with the staging unit down; final grid equals the reference bit for bit"
 else

@@ -1,5 +1,7 @@
 /* dataset_tool.c -- drives the dataset calls of npmu.h one at a time for dataset.sh:
- *   dataset_tool SERVER NAME PARTS put VERSION PART FILE [placed]
+ *   dataset_tool SERVER NAME PARTS put VERSION PART FILE [placed | staged [UNIT]]
+ *                            (staged: npmu_dataset_stage first, its staging on UNIT)
+ *   dataset_tool SERVER NAME PARTS wait VERSION MS  until VERSION is protected
  *   dataset_tool SERVER NAME PARTS commit VERSION LABEL
  *   dataset_tool SERVER NAME PARTS latest          prints "version V label L parts N bytes B"
  *   dataset_tool SERVER NAME PARTS read VERSION PART OFFSET LENGTH FILE
@@ -130,6 +132,8 @@ static int run(struct npmu_dataset *ds, int argc, char **argv)
 		free(buf);
 		return rc;
 	}
+	if (!strcmp(verb, "wait") && argc >= 3)
+		return npmu_dataset_wait(ds, strtoull(argv[1], NULL, 0), atoi(argv[2]));
 	if ((!strcmp(verb, "pin") || !strcmp(verb, "unpin")) && argc >= 2)
 		return npmu_dataset_pin(ds, strtoull(argv[1], NULL, 0), !strcmp(verb, "pin"));
 	if (!strcmp(verb, "open"))
@@ -165,6 +169,8 @@ int main(int argc, char **argv)
 		rc = hold(conn, argc - 4, argv + 4);
 	else if (rc == 0)
 		rc = npmu_dataset_open(conn, argv[2], cfg.parts || cfg.k ? &cfg : NULL, &ds);
+	if (rc == 0 && ds && !strcmp(argv[4], "put") && argc > 8 && !strcmp(argv[8], "staged"))
+		rc = npmu_dataset_stage(ds, &(struct npmu_stage_cfg){.unit = argc > 9 ? argv[9] : NULL});
 	if (rc == 0 && ds)
 		rc = run(ds, argc - 4, argv + 4);
 	npmu_dataset_close(&ds);

@@ -66,8 +66,8 @@ def test_staged_put_protect_wait(mconn, name):
 def test_dataset_staged_commit_read_protect(mconn, name):
     """A dataset's staged parts: committed at once and read from their staging copies (state
     'staged'), protected by an encoder's work (stripe_protect of each part's set), waited for;
-    a part put again over a version it holds goes synchronously; a handle that only reads, or
-    a full staging asked to go synchronous, is refused."""
+    a part put again over a version it holds goes synchronously; a handle that only reads is
+    refused."""
     parts = [np.full(30000, p + 7, dtype=np.int32) for p in range(2)]
     with mconn.open_dataset(name, parts=2, n=2, mirror=True, keep=2) as ds:
         ds.stage(slots=2)
