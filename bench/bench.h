@@ -89,6 +89,7 @@ int raw_target_main(const char *addr_file);
 void bench_memcpy(const struct bench_env *env);
 void bench_transport(const struct bench_env *env);
 void bench_mirrored(const struct bench_env *env);
+void bench_create(const struct bench_env *env);
 void bench_striped(const struct bench_env *env, uint64_t len);
 void bench_staged(const struct bench_env *env, uint64_t len);
 void bench_commit(const struct bench_env *env);

@@ -22,8 +22,8 @@ static const char usage[] =
 	"  --out               where bench.json, report.md and the plot data go\n"
 	"  --quick             fewer repetitions: a smoke run, not figures to report\n"
 	"  --sections LIST     only these sections, comma-separated, of: memcpy, transport,\n"
-	"                      commit, group, catchup, takeover, scale, mirrored, striped,\n"
-	"                      staged, dataset, memory, shm, scrape, python\n"
+	"                      commit, group, catchup, takeover, scale, mirrored, create,\n"
+	"                      striped, staged, dataset, memory, shm, scrape, python\n"
 	"  --stage-unit HOST:PORT\n"
 	"                      the unit of --pmmd with room for staging (the staged section;\n"
 	"                      bench/run.sh also starts an npmu-encoder)\n"
@@ -123,6 +123,8 @@ int main(int argc, char **argv)
 		bench_scale(&env);
 	if (wanted(sections, "mirrored"))
 		bench_mirrored(&env);
+	if (wanted(sections, "create"))
+		bench_create(&env);
 	if (wanted(sections, "striped"))
 		bench_striped(&env, env.quick ? 64u << 20 : 256u << 20);
 	if (wanted(sections, "staged")) {
