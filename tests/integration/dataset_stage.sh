@@ -57,6 +57,15 @@ kill_job() { # kill_job LOG: the launcher and every stalled process
 "$heat" 4 "${grid[@]}" --every 0 --dataset ref --out "$dir/reference.grid" >"$dir/reference.log" 2>&1 ||
   { fail "the reference job failed: $(tail -3 "$dir/reference.log")"; exit 1; }
 
+# a version whose part is only staged (no encoder yet): stat says so, not that the part is lost
+head -c 100000 /dev/urandom > "$dir/solo.bin"
+"$build/tests/dataset_tool" "$NPMU_SERVER" solo 1 put 1 0 "$dir/solo.bin" staged >/dev/null &&
+  "$build/tests/dataset_tool" "$NPMU_SERVER" solo 1 commit 1 1 >/dev/null || fail "solo: staged put or commit failed"
+out=$("$npmu" dataset stat solo 2>&1) || true
+grep -q "part 0: staged only, not yet in its units" <<<"$out" && ! grep -q DEGRADED <<<"$out" ||
+  fail "stat of a part only staged: $out"
+"$npmu" dataset rm solo >/dev/null || fail "solo: not deleted"
+
 # --- A: staged checkpoints, an encoder killed, a second one finishing ---
 start_encoder 1
 stall a 4 280 4 --staged --stage-unit "$stage_unit"

@@ -223,15 +223,19 @@ static void stat_versions(struct npmu_dataset *ds, const struct npmu_dataset_ver
 
 /* stat_parts -- each part of the newest version: its members' health; returns how many are
  * degraded (a member lost, or not holding the version). */
-static uint32_t stat_parts(struct npmu_conn *conn, const char *name,
+static uint32_t stat_parts(struct npmu_conn *conn, struct npmu_dataset *ds, const char *name,
 			   const struct npmu_dataset_version *v, struct out_json *j)
 {
 	uint32_t degraded = 0;
+	enum npmu_version_state st = NPMU_VERSION_PROTECTED;
+	bool staged = v && npmu_dataset_state(ds, v->version, &st) == 0 &&
+		      st != NPMU_VERSION_PROTECTED && st != NPMU_VERSION_LOST;
 	if (j)
 		out_json_array(j, "parts");
 	for (uint32_t p = 0; v && p < v->parts; p++) {
 		struct part_health h = part_health(conn, name, p, v->version);
-		bool bad = h.rc != 0 || h.ok < h.members || h.holding < h.members;
+		bool waiting = staged && h.rc == NPMU_E_NOENT; /* staged, its set not made yet */
+		bool bad = !waiting && (h.rc != 0 || h.ok < h.members || h.holding < h.members);
 		degraded += bad;
 		if (j) {
 			out_json_object(j, NULL);
@@ -239,8 +243,14 @@ static uint32_t stat_parts(struct npmu_conn *conn, const char *name,
 			out_json_u64(j, "members", h.members);
 			out_json_u64(j, "healthy", h.ok);
 			out_json_u64(j, "holding_newest", h.holding);
-			out_json_str(j, "state", h.rc ? npmu_strerror(h.rc) : bad ? "degraded" : "ok");
+			out_json_str(j, "state", waiting ? "staged"
+						 : h.rc  ? npmu_strerror(h.rc)
+						 : bad   ? "degraded"
+							 : "ok");
 			out_json_end(j);
+		} else if (waiting) {
+			out_line("  part %u: staged only, not yet in its units (waiting for an encoder)",
+				 p);
 		} else if (h.rc == NPMU_E_NOENT) {
 			out_line("  part %u: %s.p%u is missing (deleted, or lost with its units)  "
 				 "DEGRADED", p, name, p);
@@ -284,7 +294,7 @@ static int dataset_stat(const struct opt_result *r)
 			 count ? "; parts below are the newest's" : "");
 	}
 	stat_versions(ds, vs, count, jp);
-	uint32_t degraded = stat_parts(conn, name, count ? &vs[0] : NULL, jp);
+	uint32_t degraded = stat_parts(conn, ds, name, count ? &vs[0] : NULL, jp);
 	if (jp) {
 		out_json_u64(jp, "degraded_parts", degraded);
 		out_json_end(jp);
