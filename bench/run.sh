@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # run.sh -- `make bench`: start a raw libfabric target, an npmud, six units under a pmmd and a
 # redis-server on loopback; run npmu_bench; draw the plots; stop everything it started.
-# Writes bench/out/{report.txt,bench.json,*.dat,*.png}.
+# Writes bench/out/{report.txt,bench.json,*.dat,*.png} and the daemons' logs in bench/out/logs.
 # Usage: bench/run.sh BUILD [--quick] [--sections memory,...] (npmu_bench --help)
 set -euo pipefail
 build=${1:-build-release}
@@ -14,6 +14,7 @@ pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill -CONT "$p" 2>/dev/null || true; kill -TERM "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  mkdir -p "$out/logs" && cp "$dir"/*.log "$out/logs/" 2>/dev/null || true   # the daemons' logs
   rm -rf "$dir"
 }
 trap cleanup EXIT

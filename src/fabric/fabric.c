@@ -367,6 +367,13 @@ int npmu__fabric_open(const char *provider, const char *node, const char *servic
 	return 0;
 }
 
+/* npmu__fabric_cq_read -- fi_cq_read with errno cleared first (see fabric.h). */
+ssize_t npmu__fabric_cq_read(struct npmu__fabric *fab, void *buf, size_t count)
+{
+	errno = 0;
+	return fi_cq_read(fab->cq, buf, count);
+}
+
 /* npmu__fabric_wait -- sleep on the endpoints' CQ wait fds until one may have work. */
 bool npmu__fabric_wait(struct npmu__fabric *const *fabs, int n, int timeout_ms)
 {

@@ -83,6 +83,16 @@ void npmu__fabric_abandon(struct npmu__fabric **fab_ptr);
 size_t npmu__fabric_abandoned(void);
 
 /*
+ * npmu__fabric_cq_read -- fi_cq_read with errno cleared first. libfabric 1.17's tcp provider
+ * judges a connection request's socket that reached end-of-file before its first message by
+ * errno ("would block" when errno holds a stale EAGAIN): it then keeps the closed socket in its
+ * connection manager's poll set, readable forever, and every server progressing it spins at
+ * 100% of a core (a bare TCP connect and close, a port scan, or a client's liveness probe was
+ * enough). With errno clear the provider closes that socket on the next progress.
+ */
+ssize_t npmu__fabric_cq_read(struct npmu__fabric *fab, void *buf, size_t count);
+
+/*
  * npmu__fabric_wait -- sleep until one of the n endpoints' completion queues may have something
  * (their wait fds), at most timeout_ms; returns at once when one already has (fi_trywait) or
  * when an endpoint has no wait fd (the caller then naps instead: false). A waiter that has

@@ -48,7 +48,7 @@ static int reap(struct xfer *x)
 {
 	struct npmu_conn *conn = x->t->data;
 	struct fi_cq_msg_entry ev[RMA_WINDOW];
-	ssize_t n = fi_cq_read(conn->rpc.fab->cq, ev, RMA_WINDOW);
+	ssize_t n = npmu__fabric_cq_read(conn->rpc.fab, ev, RMA_WINDOW);
 	int err = 0;
 	struct rma_slot *done[RMA_WINDOW];
 	int ndone = 0;
@@ -178,7 +178,7 @@ static void begin(struct npmu__xfer_target *t, struct xfer *x, int *tmo, int tim
 	/* progress first: a connection the unit closed meanwhile (it restarted) is noticed before
 	 * transfers go into it */
 	struct fi_cq_msg_entry stale;
-	(void)fi_cq_read(t->data->rpc.fab->cq, &stale, 0);
+	(void)npmu__fabric_cq_read(t->data->rpc.fab, &stale, 0);
 	size_t max = t->data->rpc.fab->max_rma;
 	x->chunk = max < RMA_CHUNK ? max : RMA_CHUNK;
 	x->deadline = npmu__now_ms() + (uint64_t)*tmo;

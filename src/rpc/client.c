@@ -27,7 +27,7 @@ static int ctx_send, ctx_recv;
  * dropped (a stale one), and count as none. */
 static ssize_t cq_read(struct npmu__rpc *conn, struct fi_cq_msg_entry *e, struct fi_cq_err_entry *err)
 {
-	ssize_t n = fi_cq_read(conn->fab->cq, e, 1);
+	ssize_t n = npmu__fabric_cq_read(conn->fab, e, 1);
 	if (n == 1 && e->op_context != &ctx_send && e->op_context != &ctx_recv) {
 		if (conn->hook)
 			conn->hook(conn->hook_arg, e->op_context, 0);
@@ -131,7 +131,7 @@ static int send_msg(struct npmu__rpc *conn, size_t len, int timeout_ms)
 	/* progress first: a connection the peer closed meanwhile (it restarted) is noticed now,
 	 * before the request goes into it and is lost */
 	struct fi_cq_msg_entry stale;
-	(void)fi_cq_read(conn->fab->cq, &stale, 0); /* (0: progress only, nothing taken) */
+	(void)npmu__fabric_cq_read(conn->fab, &stale, 0); /* (0: progress only, nothing taken) */
 	ssize_t frc = fi_recv(conn->fab->ep, conn->rx, sizeof(conn->rx), NULL, FI_ADDR_UNSPEC,
 			      &ctx_recv);
 	if (frc != 0)
@@ -142,7 +142,7 @@ static int send_msg(struct npmu__rpc *conn, size_t len, int timeout_ms)
 	while ((frc = fi_send(conn->fab->ep, conn->tx, len, NULL, conn->server, &ctx_send)) ==
 	       -FI_EAGAIN) {
 		struct fi_cq_msg_entry e;
-		(void)fi_cq_read(conn->fab->cq, &e, 0);
+		(void)npmu__fabric_cq_read(conn->fab, &e, 0);
 		uint64_t now = npmu__now_ms();
 		if (!checked && now - start >= REFUSED_CHECK_MS) {
 			checked = true;

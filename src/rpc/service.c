@@ -133,7 +133,7 @@ static int post_rx(struct npmu__service *svc, struct rx_buf *b)
 	while ((rc = fi_recv(svc->fab->ep, b->data, sizeof(b->data), NULL, FI_ADDR_UNSPEC, b)) ==
 	       -FI_EAGAIN) {
 		struct fi_cq_msg_entry e;
-		(void)fi_cq_read(svc->fab->cq, &e, 0);
+		(void)npmu__fabric_cq_read(svc->fab, &e, 0);
 	}
 	if (rc != 0) {
 		LOG_ERR("fi_recv: %s", fi_strerror((int)-rc));
@@ -262,7 +262,7 @@ static int drain(struct npmu__service *svc)
 	struct fi_cq_msg_entry ev[16];
 	int total = 0, since_batch = 0;
 	for (;;) {
-		ssize_t n = fi_cq_read(svc->fab->cq, ev, 16);
+		ssize_t n = npmu__fabric_cq_read(svc->fab, ev, 16);
 		if (n > 0) {
 			for (ssize_t i = 0; i < n; i++)
 				handle_completion(svc, &ev[i]);
@@ -332,7 +332,7 @@ static void send_reply(struct npmu__service *svc, fi_addr_t to, struct tx_buf *b
 			return;
 		}
 		struct fi_cq_msg_entry e;
-		(void)fi_cq_read(svc->fab->cq, &e, 0);
+		(void)npmu__fabric_cq_read(svc->fab, &e, 0);
 	}
 }
 
