@@ -42,7 +42,8 @@ done
 "$build/pmmd" --cluster-key "$dir/cluster.key" $(for u in a b c d e f; do echo --unit "$(cat "$dir/$u.addr")"; done) \
   --listen 127.0.0.1:0 --addr-file "$dir/pmmd.addr" 2>"$dir/pmmd.log" & pmmd_pid=$!; pids+=($pmmd_pid)
 wait_file "$dir/pmmd.addr"
-nice -n 19 "$build/npmu-encoder" --server "$(cat "$dir/pmmd.addr")" --set bench.sg \
+# (at nice 19 so the writer it serves keeps the cores: NPMU_BENCH_ENCODER_NICE=0 to compare)
+nice -n "${NPMU_BENCH_ENCODER_NICE:-19}" "$build/npmu-encoder" --server "$(cat "$dir/pmmd.addr")" --set bench.sg \
   $(for p in 0 1 2 3; do echo --set bench.ds.p$p; done) 2>"$dir/encoder.log" & pids+=($!)
 
 # Redis with an append-only file in the same directory, on a free loopback port

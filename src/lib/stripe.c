@@ -189,12 +189,12 @@ int npmu__stripe_members(struct npmu_conn *conn, const char *name, uint64_t *pre
 	return rc;
 }
 
-/* open_members -- open the members that exist (a writer shows the set's lease), then read all
- * their headers at once: the first good one tells n; a member missing, or that does not open
+/* open_members -- open the members that exist (a writer shows the set's lease; a member in
+ * `opened`, when not NULL, is taken over from there instead), then read all their headers at once: the first good one tells n; a member missing, or that does not open
  * or read, is noted lost; those from n on (not the set's) are closed. 0, or an error that
  * ends the open (a header of a newer format). */
 static int open_members(struct set *s, uint64_t present, enum npmu_access access, uint64_t lease,
-			int *last)
+			struct npmu_region **opened, int *last)
 {
 	uint8_t raw[NPMU_STRIPE_UNITS_MAX][64];
 	struct npmu__xfer_target t[NPMU_STRIPE_UNITS_MAX];
@@ -205,9 +205,13 @@ static int open_members(struct set *s, uint64_t present, enum npmu_access access
 		struct member *mb = &s->mem[i];
 		member_name(s->name, i, mb->region);
 		mb->state = NPMU_MEMBER_LOST; /* missing (or on a unit that did not answer) */
-		int rc = present & (1ull << i) ? npmu__region_open_leased(s->conn, mb->region, access,
-									lease, &mb->r)
-					       : NPMU_E_NOENT;
+		int rc = !(present & (1ull << i)) ? NPMU_E_NOENT : 0;
+		if (rc == 0 && opened && opened[i]) { /* (its creator's handle, taken over) */
+			mb->r = opened[i];
+			opened[i] = NULL;
+		} else if (rc == 0) {
+			rc = npmu__region_open_leased(s->conn, mb->region, access, lease, &mb->r);
+		}
 		if (rc != 0 && rc != NPMU_E_NOENT)
 			*last = rc;
 		if (rc != 0)
@@ -236,11 +240,13 @@ static int open_members(struct set *s, uint64_t present, enum npmu_access access
 }
 
 /*
- * set_open -- find set NAME's members (one MEMBERS request), open those that exist: the first
- * whose header reads tells n; a lost one is noted, not fatal. NPMU_E_NOENT when none exists.
+ * set_open_with -- find set NAME's members (one MEMBERS request) and open those that exist, or,
+ * when `opened` is not NULL, take the members open there (its creator's: each taken is left
+ * NULL): the first whose header reads tells n; a lost one is noted, not fatal. NPMU_E_NOENT
+ * when none exists.
  */
-static int set_open(struct npmu_conn *conn, const char *name, enum npmu_access access,
-		    uint64_t lease, struct set **out)
+static int set_open_with(struct npmu_conn *conn, const char *name, enum npmu_access access,
+			 uint64_t lease, struct npmu_region **opened, struct set **out)
 {
 	if (!conn || !name)
 		return NPMU_E_INVAL;
@@ -248,7 +254,12 @@ static int set_open(struct npmu_conn *conn, const char *name, enum npmu_access a
 	if (!npmu__name_valid(name, nl) || nl > NPMU_NAME_MAX - 4)
 		return NPMU_E_NAME;
 	uint64_t present = 0;
-	int rc = find_members(conn, name, &present);
+	int rc = 0;
+	if (opened) /* (its creator's: the members it made, open) */
+		for (uint32_t i = 0; i < NPMU_STRIPE_UNITS_MAX; i++)
+			present |= opened[i] ? 1ull << i : 0;
+	else
+		rc = find_members(conn, name, &present);
 	if (rc == 0 && present == 0)
 		rc = NPMU_E_NOENT;
 	if (rc != 0)
@@ -259,7 +270,7 @@ static int set_open(struct npmu_conn *conn, const char *name, enum npmu_access a
 	s->conn = conn;
 	memcpy(s->name, name, nl);
 	int last = NPMU_E_NOENT;
-	if ((rc = open_members(s, present, access, lease, &last)) != 0 || s->n == 0) {
+	if ((rc = open_members(s, present, access, lease, opened, &last)) != 0 || s->n == 0) {
 		bool unborn = rc == 0 && s->blank == present; /* every member made, none written */
 		if (unborn)
 			LOG_INFO("stripe %s: only members of a creation that never finished (no header "
@@ -280,6 +291,13 @@ static int set_open(struct npmu_conn *conn, const char *name, enum npmu_access a
 	read_manifests(s);
 	*out = s;
 	return 0;
+}
+
+/* set_open -- set_open_with, every member opened here. */
+static int set_open(struct npmu_conn *conn, const char *name, enum npmu_access access,
+		    uint64_t lease, struct set **out)
+{
+	return set_open_with(conn, name, access, lease, NULL, out);
 }
 
 /* newest -- the valid manifest of the highest version below `below` (0: any); NULL if none. */
@@ -393,7 +411,49 @@ static bool start_degraded(const char *name, const struct npmu__stripe_layout *l
 	return true;
 }
 
-/* set_create -- the member regions of a new set, one per unit, with their headers. */
+/* A new member's header written and made durable, on a thread of its own. */
+struct member_init {
+	struct npmu_region *r;
+	uint8_t raw[64];
+	pthread_t thread;
+	bool started;
+	int rc;
+};
+
+/* init_one -- the thread: the header written, then flushed. */
+static void *init_one(void *arg)
+{
+	struct member_init *m = arg;
+	m->rc = npmu_region_write(m->r, 0, m->raw, sizeof(m->raw));
+	if (m->rc == 0)
+		m->rc = npmu_region_persist(m->r, 0, sizeof(m->raw), NPMU_PERSISTENT);
+	return NULL;
+}
+
+/* init_members -- every new member's header written and flushed at once, a thread per member
+ * (each unit's flush, often a journal commit of its file system, overlaps the others'). */
+static int init_members(struct member_init *m, uint32_t got)
+{
+	for (uint32_t i = 0; i < got; i++) {
+		m[i].started = pthread_create(&m[i].thread, NULL, init_one, &m[i]) == 0;
+		if (!m[i].started)
+			init_one(&m[i]);
+	}
+	int rc = 0;
+	for (uint32_t i = 0; i < got; i++) {
+		if (m[i].started)
+			pthread_join(m[i].thread, NULL);
+		rc = rc ? rc : m[i].rc;
+	}
+	return rc;
+}
+
+/*
+ * set_create -- the member regions of a new set, one per unit, with their headers: each made
+ * and opened (requests to the manager, one at a time), every header written and flushed at
+ * once, and the set opened on those same handles (a second open and a close per member would
+ * each cost the unit a durable change of its region table).
+ */
 static int set_create(struct npmu_conn *conn, const char *name, const struct npmu__stripe_layout *l,
 		      uint32_t keep, uint64_t capacity, uint64_t lease, struct set **out)
 {
@@ -406,50 +466,49 @@ static int set_create(struct npmu_conn *conn, const char *name, const struct npm
 					.marea = npmu__stripe_marea(l->n, l->k, l->m, cap.ngroups),
 					.dslot = (uint64_t)cap.ngroups * l->seg_size};
 	char (*units)[NPMU_ADDR_STR_MAX + 1] = calloc(l->n, NPMU_ADDR_STR_MAX + 1);
-	if (!units)
+	struct member_init *m = calloc(l->n, sizeof(*m));
+	if (!units || !m) {
+		free(units);
+		free(m);
 		return NPMU_E_NOMEM;
+	}
 	uint32_t got = 0;
 	rc = pick_units(conn, name, l->n, npmu__stripe_member_size(&h), units, &got);
 	if (rc == NPMU_E_UNREACHABLE && start_degraded(name, l, got))
 		rc = 0;
-	if (rc != 0) {
-		free(units);
-		return rc;
-	}
 	uint32_t made = 0; /* members created by this call: the only ones an undo may delete */
 	for (uint32_t i = 0; i < got && rc == 0; i++) {
 		char rn[NPMU_NAME_MAX + 1];
 		member_name(name, i, rn);
 		h.index = i;
+		npmu__stripe_member_encode(&h, m[i].raw);
 		rc = npmu_region_create_ex(conn, rn, npmu__stripe_member_size(&h),
 					   &(struct npmu_region_opts){.unit = units[i]}, NULL);
 		if (rc == 0)
 			made = i + 1;
-		struct npmu_region *r = NULL;
 		if (rc == 0)
-			rc = npmu__region_open_leased(conn, rn, NPMU_ACCESS_READ_WRITE, lease, &r);
-		uint8_t raw[64];
-		npmu__stripe_member_encode(&h, raw);
-		if (rc == 0)
-			rc = npmu_region_write(r, 0, raw, sizeof(raw));
-		if (rc == 0)
-			rc = npmu_region_persist(r, 0, sizeof(raw), NPMU_PERSISTENT);
-		if (r)
-			npmu_region_close(&r);
-		if (rc != 0)
-			break;
+			rc = npmu__region_open_leased(conn, rn, NPMU_ACCESS_READ_WRITE, lease, &m[i].r);
 	}
+	if (rc == 0)
+		rc = init_members(m, got);
+	struct npmu_region *opened[NPMU_STRIPE_UNITS_MAX] = {0};
+	for (uint32_t i = 0; i < got; i++)
+		opened[i] = m[i].r;
+	if (rc == 0)
+		rc = set_open_with(conn, name, NPMU_ACCESS_READ_WRITE, lease, opened, out);
+	for (uint32_t i = 0; i < got; i++)
+		if (opened[i]) /* (not taken by the set: it failed) */
+			npmu_region_close(&opened[i]);
 	if (rc != 0) { /* undo: no half-made set stays behind */
 		for (uint32_t i = 0; i < made; i++) {
 			char rn[NPMU_NAME_MAX + 1];
 			member_name(name, i, rn);
 			npmu_region_delete(conn, rn);
 		}
-		free(units);
-		return rc;
 	}
 	free(units);
-	return set_open(conn, name, NPMU_ACCESS_READ_WRITE, lease, out);
+	free(m);
+	return rc;
 }
 
 /* set_members -- how many members set NAME has (from member 0's header), 0 when it has none. */

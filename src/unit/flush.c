@@ -13,6 +13,8 @@
 #include "log.h"
 
 #define PIECES_MAX (1u << 20) /* a bound on the queue; past it pieces are persisted at once */
+#define SLOW_FLUSH_NS (100 * 1000000ull)       /* a flush slower than this is logged, */
+#define SLOW_SAY_EVERY_NS (10 * 1000000000ull) /* at most once in this time */
 
 /* npmu__flush_init -- an empty group for the pool file fd. */
 void npmu__flush_init(struct npmu__flush *f, int fd)
@@ -99,8 +101,16 @@ void npmu__flush_run(struct npmu__flush *f)
 			pmem2_get_flush_fn(f->piece[i].map)(f->piece[i].addr, f->piece[i].len);
 		pmem2_get_drain_fn(last->map)();
 	}
+	uint64_t took = npmu__now_ns() - t0;
 	npmu__metric_add(&f->bytes, bytes);
-	npmu__histogram_observe(&f->latency, npmu__now_ns() - t0);
+	npmu__histogram_observe(&f->latency, took);
+	if (took >= SLOW_FLUSH_NS && t0 - f->slow_said_ns >= SLOW_SAY_EVERY_NS) {
+		f->slow_said_ns = t0; /* (once in a while: a slow disk would say it at every flush) */
+		LOG_INFO("unit: a flush of %llu KiB in %u range(s) took %llu ms: the pool's file "
+			 "system is slow now (writing back other data first?)",
+			 (unsigned long long)(bytes >> 10), f->n,
+			 (unsigned long long)(took / 1000000));
+	}
 	f->groups++;
 	f->requests += f->pending_requests;
 	f->pending_requests = 0;

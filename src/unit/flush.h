@@ -39,6 +39,7 @@ struct npmu__flush {
 	uint32_t n, cap;
 	uint64_t groups, requests;       /* flushes run and requests they served, for the log */
 	uint32_t pending_requests;       /* requests whose pieces are waiting */
+	uint64_t slow_said_ns;           /* when a slow flush was last logged */
 	/* for the metrics (metrics.h): */
 	_Atomic uint64_t bytes;          /* bytes of the pieces made durable */
 	struct npmu__histogram latency;  /* how long each group took to flush */

@@ -14,6 +14,7 @@
 
 #include <sodium.h>
 
+#include "clock.h"
 #include "csum.h"
 #include "errors.h"
 #include "log.h"
@@ -309,13 +310,18 @@ static int sync_range(struct npmu__pool *pool, off_t off, off_t len)
 	return rc != 0 ? NPMU_E_IO : 0;
 }
 
+#define SLOW_ZERO_NS (100 * 1000000ull) /* zeroing slower than this is logged */
+
 /* npmu__pool_zero -- zero the pages of n extents and make that durable. */
 int npmu__pool_zero(struct npmu__pool *pool, const struct npmu__extent *ext, uint32_t n)
 {
 	static char zeros[1 << 16];
+	uint64_t t0 = npmu__now_ns(), zeroed = 0, bytes = 0;
 	for (uint32_t i = 0; i < n; i++) {
 		off_t off = (off_t)(ext[i].start * NPMU_PAGE_SIZE);
 		off_t len = (off_t)(ext[i].npages * NPMU_PAGE_SIZE);
+		uint64_t z0 = npmu__now_ns();
+		bytes += (uint64_t)len;
 		if (fallocate(pool->fd, FALLOC_FL_ZERO_RANGE, off, len) != 0) {
 			for (off_t done = 0; done < len;) {
 				size_t chunk = (size_t)(len - done) < sizeof(zeros)
@@ -329,10 +335,17 @@ int npmu__pool_zero(struct npmu__pool *pool, const struct npmu__extent *ext, uin
 				done += w;
 			}
 		}
+		zeroed += npmu__now_ns() - z0;
 		int rc = sync_range(pool, off, len);
 		if (rc != 0)
 			return rc;
 	}
+	uint64_t took = npmu__now_ns() - t0;
+	if (took >= SLOW_ZERO_NS) /* (the file system's doing: said, so a slow create is explained) */
+		LOG_INFO("pool: zeroing %llu KiB took %llu ms (zero range %llu ms, flush %llu ms)",
+			 (unsigned long long)(bytes >> 10), (unsigned long long)(took / 1000000),
+			 (unsigned long long)(zeroed / 1000000),
+			 (unsigned long long)((took - zeroed) / 1000000));
 	return 0;
 }
 

@@ -9,6 +9,7 @@
 #include <sys/sysmacros.h>
 
 #include "log.h"
+#include "metrics.h"
 
 #define PIECE_DEFAULT (128u << 10) /* the kernel's default read-ahead */
 
@@ -91,6 +92,7 @@ void npmu__prefetch_add(struct npmu__prefetch *pf, uint64_t off, uint64_t len)
 	}
 	pf->q[(pf->head + pf->n) % NPMU_PREFETCH_QUEUE] = (struct npmu__prefetch_range){off, len};
 	pf->n++;
+	npmu__metric_add(&pf->queued, len);
 	pthread_cond_signal(&pf->more);
 	pthread_mutex_unlock(&pf->lock);
 }

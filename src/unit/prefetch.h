@@ -29,6 +29,7 @@ struct npmu__prefetch {
 	pthread_cond_t more;
 	struct npmu__prefetch_range q[NPMU_PREFETCH_QUEUE];
 	uint32_t head, n;
+	_Atomic uint64_t queued; /* bytes queued so far, for the metrics (metrics.h) */
 };
 
 /* npmu__prefetch_start -- the thread for pool file fd; without it (no thread), prefetching is

@@ -9,6 +9,7 @@
 #include <endian.h>
 
 #include "ckpt_format.h"
+#include "clock.h"
 #include "codec.h"
 #include "log.h"
 #include "metrics.h"
@@ -165,6 +166,7 @@ int npmu__unit_create(struct npmu__unit *unit, const char *name, const char *own
 		      const uint8_t *rec, size_t rec_len, struct npmu_region_info *info)
 {
 	struct npmu__pool *pool = unit->pool;
+	uint64_t t0 = npmu__now_ms();
 	if (npmu__meta_find(&pool->meta, name))
 		return NPMU_E_EXIST; /* said first: a size too large for a name taken is beside it */
 	int rc = check_size(unit, size);
@@ -208,8 +210,11 @@ int npmu__unit_create(struct npmu__unit *unit, const char *name, const char *own
 	struct npmu__region_meta *rm = &pool->meta.regions[pool->meta.nregions - 1];
 	if ((rc = entry_build(unit, rm)) != 0)
 		LOG_ERR("region %s: created but cannot be mapped: %s", name, npmu_strerror(rc));
+	else
+		unit->entries[unit->nentries - 1].fresh = true;
 	region_info(rm, info);
-	LOG_INFO("region %s: created, %llu bytes in %d extent(s)", name, (unsigned long long)size, n);
+	LOG_INFO("region %s: created, %llu bytes in %d extent(s), in %llu ms", name,
+		 (unsigned long long)size, n, (unsigned long long)(npmu__now_ms() - t0));
 	return rc;
 err_free:
 	free(r.extents);
@@ -402,7 +407,8 @@ int npmu__unit_grant(struct npmu__unit *unit, const char *name, uint32_t access,
 		return rc;
 	}
 	e->nmr++;
-	npmu__window_prefetch(e->win, &unit->prefetch); /* the holder's transfers find its pages */
+	if (!e->fresh) /* (a fresh region's pages are zeros: reading them ahead only costs) */
+		npmu__window_prefetch(e->win, &unit->prefetch); /* its transfers find its pages */
 	region_info(r, info);
 	ai->key = e->mr[slot].key;
 	ai->base = unit->fab->virt_addr ? (uint64_t)(uintptr_t)e->win->addr : 0;
@@ -428,6 +434,7 @@ int npmu__unit_revoke(struct npmu__unit *unit, uint64_t region_id, uint64_t key)
 	/* Kill the key first: from here on no access through it can succeed. */
 	fi_close(&e->mr[m].mr->fid);
 	e->mr[m] = e->mr[--e->nmr];
+	e->fresh = false; /* (a writer may have left data) */
 	r->rights[k] = r->rights[--r->nrights];
 	return npmu__pool_commit(unit->pool);
 }
@@ -450,6 +457,7 @@ int npmu__unit_reclaim(struct npmu__unit *unit, const char *name,
 			if (e->mr[m].key == r->rights[k].key) {
 				fi_close(&e->mr[m].mr->fid);
 				e->mr[m] = e->mr[--e->nmr];
+				e->fresh = false; /* (a writer may have left data) */
 				break;
 			}
 		r->rights[k] = r->rights[--r->nrights];
@@ -483,6 +491,7 @@ int npmu__unit_revoke_all(struct npmu__unit *unit, const char *name)
 	if (e) {
 		entry_close_mrs(e);
 		e->nmr = 0;
+		e->fresh = false;
 	}
 	r->nrights = 0;
 	int rc = npmu__pool_commit(unit->pool);
@@ -515,6 +524,7 @@ int npmu__unit_fence(struct npmu__unit *unit, const char *name, bool raise, uint
 			if (r->rights[k].key == e->mr[m].key)
 				r->rights[k] = r->rights[--r->nrights];
 		e->mr[m] = e->mr[--e->nmr];
+		e->fresh = false; /* (a writer may have left data) */
 	}
 	uint64_t least = *epoch;
 	*epoch = 0;

@@ -11,6 +11,8 @@
 struct npmu__tpt_entry {
 	uint64_t region_id;
 	struct npmu__window *win;
+	bool fresh; /* made by this process and no right closed since: its pages are the zeros
+		     * npmu__pool_zero left, so an open reads nothing ahead (prefetch.h) */
 	uint32_t nmr;
 	struct {
 		uint64_t key;

@@ -112,6 +112,10 @@ void npmu__unit_service_render(struct npmu__unit_service *us, struct npmu__prom 
 	gauge(p, "npmu_persist_bytes_total", "counter",
 	      "Bytes made durable for PERSIST requests (ranges flushed).",
 	      npmu__metric_get(&unit->flush.bytes));
+	gauge(p, "npmu_prefetch_bytes_total", "counter",
+	      "Bytes of regions being opened asked to be read ahead (a region this unit made "
+	      "and no writer has closed yet is not: its pages are zeros).",
+	      npmu__metric_get(&unit->prefetch.queued));
 	npmu__prom_histogram(p, "npmu_flush_duration_seconds",
 			     "Time to make a group of PERSIST requests durable (one flush).",
 			     &unit->flush.latency);

@@ -110,6 +110,9 @@ wait "$scraper"
 [ -s "$dir/scrapes.log" ] && fail "scrapes failed during the workload: $(head -1 "$dir/scrapes.log")"
 expect_metric u1 npmu_regions -eq 1
 expect_metric u1 npmu_persist_bytes_total -ge $((3 * 262144))
+# three puts opened r1: the first while it was fresh (made by u1, no writer closed yet: its pages
+# are zeros, nothing read ahead), the other two read its 1 MiB ahead
+expect_metric u1 npmu_prefetch_bytes_total -eq $((2 * 1048576))
 expect_metric u1 'npmu_requests_total{type="PERSIST",result="ok"}' -ge 3
 expect_metric u1 npmu_flush_duration_seconds_count -ge 1
 expect_metric u1 npmu_pool_capacity_bytes -gt 60000000
