@@ -193,14 +193,17 @@ int pmmd_start(struct unit_proc *p, const char *const *args)
 	return spawn(p, NULL, "127.0.0.1:0");
 }
 
-/* mirror_cluster_start -- two units and their pmmd sharing a new cluster key. */
-int mirror_cluster_start(struct unit_proc units[2], struct unit_proc *pm)
+/* cluster_start -- two units and their pmmd sharing a new cluster key. */
+int cluster_start(struct unit_proc units[2], struct unit_proc *pm, const char *size,
+		  const char *unit_timeout_ms)
 {
 	/* kept for the life of the test: a unit restarted later is given them again */
 	static char dir[64], key[96], unit_arg[2][160];
 	static const char *unit_args[] = {"--no-manager", "--cluster-key", key, NULL};
 	static const char *pmmd_args[] = {"--cluster-key", key, "--unit", unit_arg[0], "--unit",
-					  unit_arg[1], "--unit-timeout", "500", NULL};
+					  unit_arg[1], "--unit-timeout", NULL, NULL};
+	pmmd_args[6] = unit_timeout_ms ? "--unit-timeout" : NULL;
+	pmmd_args[7] = unit_timeout_ms;
 	snprintf(dir, sizeof(dir), "/tmp/npmu-it-XXXXXX");
 	if (!mkdtemp(dir))
 		return -1;
@@ -209,11 +212,17 @@ int mirror_cluster_start(struct unit_proc units[2], struct unit_proc *pm)
 	if (npmu__key_write(key) != 0)
 		return -1;
 	for (int i = 0; i < 2; i++) {
-		if (unit_start_args(&units[i], NULL, "64M", unit_args) != 0)
+		if (unit_start_args(&units[i], NULL, size, unit_args) != 0)
 			return -1;
 		snprintf(unit_arg[i], sizeof(unit_arg[i]), "%s@rack%c", units[i].addr, 'A' + i);
 	}
 	return pmmd_start(pm, pmmd_args);
+}
+
+/* mirror_cluster_start -- cluster_start of 64 MiB units, pmmd's unit timeout 500 ms. */
+int mirror_cluster_start(struct unit_proc units[2], struct unit_proc *pm)
+{
+	return cluster_start(units, pm, "64M", "500");
 }
 
 /* unit_restart -- start npmud again on the same pool and port. */

@@ -31,8 +31,14 @@ int unit_start_args(struct unit_proc *u, const char *dir, const char *size,
  * up like a unit (unit_stop, unit_cleanup). */
 int pmmd_start(struct unit_proc *p, const char *const *args);
 
-/* mirror_cluster_start -- two units (no manager of their own, fault domains rackA and rackB) and
- * a pmmd managing them, on loopback, sharing a fresh cluster key; for mirrored regions. */
+/* cluster_start -- two units of `size` each (no manager of their own, fault domains rackA and
+ * rackB) and a pmmd managing them, on loopback, sharing a fresh cluster key (its directory
+ * removed at exit); unit_timeout_ms: pmmd's --unit-timeout (NULL: its default). */
+int cluster_start(struct unit_proc units[2], struct unit_proc *pm, const char *size,
+		  const char *unit_timeout_ms);
+
+/* mirror_cluster_start -- cluster_start of 64 MiB units that pmmd gives 500 ms to answer; for
+ * mirrored regions. */
 int mirror_cluster_start(struct unit_proc units[2], struct unit_proc *pm);
 
 /* unit_restart -- start npmud again on the same pool and port. */

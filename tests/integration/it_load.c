@@ -100,24 +100,6 @@ static uint64_t count(int fd)
 	return n;
 }
 
-/* cluster -- two units of `size` each and a pmmd on loopback, sharing a fresh cluster key. */
-static void cluster(struct unit_proc units[2], struct unit_proc *pm, const char *size)
-{
-	static char dir[64], key[96], unit_arg[2][160];
-	static const char *unit_args[] = {"--no-manager", "--cluster-key", key, NULL};
-	static const char *pmmd_args[] = {"--cluster-key", key, "--unit", unit_arg[0], "--unit",
-					  unit_arg[1], NULL};
-	snprintf(dir, sizeof(dir), "/tmp/npmu-it-XXXXXX");
-	assert_non_null(mkdtemp(dir));
-	snprintf(key, sizeof(key), "%s/cluster.key", dir);
-	assert_int_equal(npmu__key_write(key), 0);
-	for (int i = 0; i < 2; i++) {
-		assert_int_equal(unit_start_args(&units[i], NULL, size, unit_args), 0);
-		snprintf(unit_arg[i], sizeof(unit_arg[i]), "%s@rack%c", units[i].addr, 'A' + i);
-	}
-	assert_int_equal(pmmd_start(pm, pmmd_args), 0);
-}
-
 /*
  * pairs -- PAIRS primary/backup pairs on streams of `size` bytes (mirrored or not) run for
  * `seconds`; with kill_unit, units[1] is killed a second in. Every primary must commit all
@@ -190,7 +172,7 @@ static void heavy__large_states(void **state)
 {
 	(void)state;
 	struct unit_proc units[2], pm;
-	cluster(units, &pm, "400M");
+	assert_int_equal(cluster_start(units, &pm, "400M", NULL), 0);
 	pairs(units, &pm, 32 << 20, false, false, 15);
 	unit_stop(&pm, false);
 	for (int i = 0; i < 2; i++)
@@ -205,7 +187,7 @@ static void unit_killed__mirrored(void **state)
 {
 	(void)state;
 	struct unit_proc units[2], pm;
-	cluster(units, &pm, "128M");
+	assert_int_equal(cluster_start(units, &pm, "128M", NULL), 0);
 	pairs(units, &pm, 4 << 20, true, true, 12);
 	unit_stop(&pm, false);
 	unit_stop(&units[0], false);
