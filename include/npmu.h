@@ -591,7 +591,8 @@ NPMU_API int npmu_stripe_stat(struct npmu_conn *conn, const char *name,
  * versions are deleted with the set; a staging writer's next put fails). NPMU_E_BUSY while a put or a
  * rebuild holds the set (nothing deleted); members on units that do not answer are named in
  * the log and left, the rest deleted, and NPMU_E_UNREACHABLE says so (delete again once the
- * units are back). NPMU_E_NOENT when the set has no member. */
+ * units are back); members the caller may not delete (made by another principal) likewise,
+ * with NPMU_E_ACCESS. NPMU_E_NOENT when the set has no member. */
 NPMU_API int npmu_stripe_delete(struct npmu_conn *conn, const char *name);
 
 /* ---- Staged puts: checkpoint once, protect in the background (seed 004 claims 11-12) ----- */

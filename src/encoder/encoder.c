@@ -105,22 +105,26 @@ static void scan(struct encoder *e)
 		}
 }
 
-/* look -- read w's slot records; a change since the last protect marks it dirty. */
-static void look(struct encoder *e, struct watched *w)
+/* look -- read w's slot records; a change since the last protect marks it dirty. False when
+ * its staging region is gone (deleted): the caller stops watching it until a scan finds it. */
+static bool look(struct encoder *e, struct watched *w)
 {
 	char region[NPMU_NAME_MAX + sizeof(NPMU_STAGE_SUFFIX)]; /* (scan made name short enough) */
 	snprintf(region, sizeof(region), "%s%s", w->name, NPMU_STAGE_SUFFIX);
 	uint8_t recs[RECS_LEN];
-	if (!w->stg && npmu_region_open(e->conn, region, NPMU_ACCESS_READ, &w->stg) != 0)
-		return; /* its unit may be down: the next scan or look tries again */
-	int rc = npmu_region_read(w->stg, NPMU_STAGE_REC_OFF, recs, sizeof(recs));
-	if (rc != 0) {
+	int rc = w->stg ? 0 : npmu_region_open(e->conn, region, NPMU_ACCESS_READ, &w->stg);
+	if (rc == NPMU_E_NOENT)
+		return false;
+	if (rc != 0)
+		return true; /* its unit may be down: the next scan or look tries again */
+	if ((rc = npmu_region_read(w->stg, NPMU_STAGE_REC_OFF, recs, sizeof(recs))) != 0) {
 		npmu_region_close(&w->stg); /* opened again next time */
-		return;
+		return true;
 	}
 	if (memcmp(recs, w->recs, sizeof(recs)) != 0)
 		w->dirty = true;
 	memcpy(w->recs, recs, sizeof(recs));
+	return true;
 }
 
 /* progress -- each quarter of a version's put, in the debug log (arg: its struct watched). */
@@ -188,11 +192,17 @@ int npmu__encoder_run(struct npmu_conn *conn, const struct npmu__encoder_cfg *cf
 			next_scan = npmu__now_ms() + (uint64_t)cfg->scan_ms;
 		}
 		bool left = false;
-		for (size_t i = 0; i < e.n && !*stop; i++) {
-			look(&e, &e.w[i]);
+		for (size_t i = 0; i < e.n && !*stop;) {
+			if (!look(&e, &e.w[i])) { /* (not asked for again every interval) */
+				LOG_INFO("encoder: set %s: its staging region was deleted",
+					 e.w[i].name);
+				forget(&e, i);
+				continue;
+			}
 			if (e.w[i].dirty)
 				protect(&e, &e.w[i]);
 			left |= e.w[i].dirty;
+			i++;
 		}
 		if (cfg->once && !left)
 			break;

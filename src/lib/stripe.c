@@ -2488,7 +2488,8 @@ static bool unit_up(const struct npmu_unit_info *list, size_t count, const char 
 }
 
 /* delete_member -- delete member i of open set s (the lease held); a member whose unit does not
- * answer is left, said into `left` ("NAME.sI (host:port)"). Returns 1 when it was left. */
+ * answer, or that refuses (access denied), is left, said into `left` ("NAME.sI (host:port:
+ * why)"). Returns 0, or why it was left: NPMU_E_UNREACHABLE (its unit down), or the refusal. */
 static int delete_member(struct set *s, uint32_t i, const struct npmu__stripe_manifest *top,
 			 const struct npmu_unit_info *list, size_t count, char *left, size_t cap)
 {
@@ -2502,11 +2503,12 @@ static int delete_member(struct set *s, uint32_t i, const struct npmu__stripe_ma
 	size_t at = strlen(left);
 	snprintf(left + at, cap - at, "%s%s (%s: %s)", at ? ", " : "", s->mem[i].region, unit,
 		 rc == NPMU_E_NOENT ? "unit down" : npmu_strerror(rc));
-	return 1;
+	return rc == NPMU_E_NOENT ? NPMU_E_UNREACHABLE : rc;
 }
 
 /* delete_members -- (set NAME's lease held) delete every member; those on units that do not
- * answer are left, named once: NPMU_E_UNREACHABLE. */
+ * answer, or that refuse, are left, named once: NPMU_E_UNREACHABLE, or the refusal (such as
+ * NPMU_E_ACCESS: the members were made by another principal). */
 static int delete_members(struct npmu_conn *conn, const char *name)
 {
 	struct set *s;
@@ -2520,16 +2522,21 @@ static int delete_members(struct npmu_conn *conn, const char *name)
 	const struct npmu__stripe_manifest *top = newest(s, 0, NULL);
 	char left[1024] = "";
 	uint32_t nleft = 0;
-	for (uint32_t i = 0; i < s->n; i++)
-		nleft += (uint32_t)delete_member(s, i, top, list, count, left, sizeof(left));
+	rc = 0; /* the first refusal that is not a unit down (access denied) wins */
+	for (uint32_t i = 0; i < s->n; i++) {
+		int d = delete_member(s, i, top, list, count, left, sizeof(left));
+		nleft += d != 0;
+		rc = !rc || (rc == NPMU_E_UNREACHABLE && d != 0) ? d : rc;
+	}
 	if (nleft)
-		LOG_WARN("stripe %s: %u of its %u members not deleted: %s; delete the set again once "
-			 "their units are back", name, nleft, s->n, left);
+		LOG_WARN("stripe %s: %u of its %u members not deleted: %s; %s", name, nleft, s->n,
+			 left, rc == NPMU_E_UNREACHABLE ? "delete the set again once their units are back"
+						 : "deleting them needs a principal allowed to");
 	else
 		LOG_INFO("stripe %s: deleted (%u members)", name, s->n);
 	free(list);
 	set_close(s);
-	return nleft ? NPMU_E_UNREACHABLE : 0;
+	return rc;
 }
 
 /* delete_staging -- the set's staging region (src/proto/stage_format.h) deleted with it, first,

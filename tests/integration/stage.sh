@@ -7,6 +7,7 @@
 #   - an encoder SIGKILLed mid-encode (each round checks it had started and not finished) leaves
 #     nothing half-committed: the second encoder, on a third host, finishes the version;
 #   - two encoders running at once never encode one version twice;
+#   - a set deleted while an encoder watches it is let go at once;
 #   - the staging unit killed after protection: the set restores the version; killed before:
 #     the version is reported lost and the previous protected one is restored;
 #   - a full staging waits or, asked, puts synchronously; bad arguments get clear errors.
@@ -193,6 +194,25 @@ grep -q "not a staging header" <<<"$out" || fail "junk staging not said: $out"
 v=$(w "$npmu" --json stripe put stj "$dir/f16" --staged | json_version)
 [ "$v" = 1 ] || fail "a staged put over a junk staging region got version '$v'"
 w "$npmu" stripe get stj "$dir/out" > /dev/null 2>&1 && cmp -s "$dir/out" "$dir/f16" || fail "stj version 1 differs"
+
+# 8. a set deleted while an encoder watches it: the encoder lets its staging go at the first
+# refusal (it used to ask pmmd for the region every 20 ms until its next scan)
+NPMU_CREDENTIALS=$dir/enc.cred exec_on_bg e1 "$encoder" --rescan 60000 2>>"$dir/e1.rm.log"
+pids+=($!); enc_rm=$!
+for _ in $(seq 200); do grep -q "stripe stj: staged version 1 protected" "$dir/e1.rm.log" && break; sleep 0.05; done
+grep -q "stripe stj: staged version 1 protected" "$dir/e1.rm.log" || fail "the encoder never protected stj"
+before=$(grep -c "rejected OPEN stj.stg" "$dir/pm.log" || true)
+# (the writer deletes its staging region; the members are the encoder's principal's: left, and
+# the writer is told why)
+out=$(w "$npmu" stripe rm stj 2>&1) && fail "the writer deleted the encoder's members"
+grep -q "deleting them needs a principal allowed to" <<<"$out" || fail "stripe rm stj by the writer: $out"
+w "$npmu" region ls | grep -q "stj\.stg" && fail "stripe rm left stj's staging region"
+sleep 1.5
+refused=$(( $(grep -c "rejected OPEN stj.stg" "$dir/pm.log" || true) - before ))
+kill -TERM "$enc_rm" 2>/dev/null || true; wait "$enc_rm" 2>/dev/null || true
+grep -q "set stj: its staging region was deleted" "$dir/e1.rm.log" || fail "the encoder did not say stj's staging went"
+[ "$refused" -le 1 ] || fail "the encoder asked for a deleted staging region $refused times in 1.5 s"
+echo "a deleted set: the encoder was refused its staging region $refused time(s)"
 
 echo "stage: $fails failure(s)"
 [ "$fails" = 0 ]
