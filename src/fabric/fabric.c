@@ -384,6 +384,7 @@ bool npmu__fabric_wait(struct npmu__fabric *const *fabs, int n, int timeout_ms)
 		if (!fabs[i] || fabs[i]->wait_fd < 0)
 			return false;
 		struct fid *cq = &fabs[i]->cq->fid;
+		errno = 0; /* (a progress call: see npmu__fabric_cq_read) */
 		if (fi_trywait(fabs[i]->fabric, &cq, 1) != FI_SUCCESS)
 			return true; /* something is there (or progress is due): look now */
 		p[i] = (struct pollfd){.fd = fabs[i]->wait_fd, .events = POLLIN};

@@ -680,6 +680,7 @@ int npmu__service_run(struct npmu__service *svc, int stop_fd, unsigned spin_us)
 		const struct timespec nap = {0, npmu__now_ns() - last < NAP_BUSY_NS ? NAP_NS : 1000000};
 		const struct timespec until_tick = {next_tick_ms / 1000,
 						    (long)(next_tick_ms % 1000) * 1000000};
+		errno = 0; /* (a progress call: see npmu__fabric_cq_read) */
 		if (svc->fab->wait_fd >= 0 && fi_trywait(svc->fab->fabric, &cq_fid, 1) != FI_SUCCESS) {
 			last = npmu__now_ns();
 			continue;
