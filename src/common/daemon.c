@@ -4,9 +4,11 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #ifdef NPMU_HAVE_SYSTEMD
 #include <systemd/sd-daemon.h>
@@ -25,6 +27,42 @@ int npmu__daemon_stop_fd(void)
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	return signalfd(-1, &mask, SFD_CLOEXEC);
+}
+
+#define FDS_ENOUGH 65536u /* more than one host can hold open to one port */
+
+/* nr_open -- the kernel's ceiling on a process's descriptors (fs.nr_open), or `fallback`. */
+static rlim_t nr_open(rlim_t fallback)
+{
+	FILE *f = fopen("/proc/sys/fs/nr_open", "r");
+	unsigned long long v = 0;
+	bool got = f && fscanf(f, "%llu", &v) == 1;
+	if (f)
+		fclose(f);
+	return got && v ? (rlim_t)v : fallback;
+}
+
+/* npmu__daemon_raise_fd_limit -- soft limit up to the hard one, the hard one up if permitted. */
+void npmu__daemon_raise_fd_limit(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return;
+	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < NPMU_DAEMON_FDS) {
+		rlim_t want = nr_open(NPMU_DAEMON_FDS);
+		struct rlimit up = {.rlim_cur = rl.rlim_cur,
+				    .rlim_max = want < NPMU_DAEMON_FDS ? want : NPMU_DAEMON_FDS};
+		if (up.rlim_max > rl.rlim_max && setrlimit(RLIMIT_NOFILE, &up) == 0)
+			rl.rlim_max = up.rlim_max; /* (permitted: privileged, CAP_SYS_RESOURCE) */
+	}
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0 && getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return;
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < FDS_ENOUGH)
+		LOG_WARN("open descriptors limited to %llu: a host opening that many idle "
+			 "connections would lock clients out (raise the limit: LimitNOFILE=, "
+			 "ulimit -n), and limit connections per source at the firewall",
+			 (unsigned long long)rl.rlim_cur);
 }
 
 /* npmu__daemon_write_addr -- write a temporary file, then rename it into place. */

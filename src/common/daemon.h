@@ -11,6 +11,14 @@
  * when one arrives (the event loop polls it); SIGPIPE is ignored. */
 int npmu__daemon_stop_fd(void);
 
+/* npmu__daemon_raise_fd_limit -- raise the soft limit on open descriptors to the hard one
+ * (and the hard one, where permitted, to NPMU_DAEMON_FDS): every TCP connection a peer opens
+ * holds one of the daemon's descriptors until it sends its first message, so a low limit lets
+ * one host that opens idle connections lock every client out (a host cannot hold more than
+ * about 64k connections to one port). A limit left below that is said in the log. */
+#define NPMU_DAEMON_FDS (1u << 20)
+void npmu__daemon_raise_fd_limit(void);
+
 /* npmu__daemon_write_addr -- publish the address served on, atomically (temporary file, then
  * rename), for scripts and tests waiting on it. 0 or -1 with errno. */
 int npmu__daemon_write_addr(const char *path, const char *addr);

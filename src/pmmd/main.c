@@ -384,6 +384,7 @@ int main(int argc, char **argv)
 		stop(&p);
 		return rc;
 	}
+	npmu__daemon_raise_fd_limit();
 	int stop_fd = npmu__daemon_stop_fd();
 	if ((rc = start(&p)) == 0 &&
 	    (!p.metrics ||

@@ -415,6 +415,7 @@ int main(int argc, char **argv)
 		npmu__config_free(&d.cfg);
 		return rc;
 	}
+	npmu__daemon_raise_fd_limit();
 	int stop_fd = npmu__daemon_stop_fd();
 	if ((rc = open_pool(&d)) == 0 && (rc = start(&d)) == 0 &&
 	    (!d.metrics ||
