@@ -190,9 +190,10 @@ int npmu__stripe_members(struct npmu_conn *conn, const char *name, uint64_t *pre
 }
 
 /* open_members -- open the members that exist (a writer shows the set's lease; a member in
- * `opened`, when not NULL, is taken over from there instead), then read all their headers at once: the first good one tells n; a member missing, or that does not open
- * or read, is noted lost; those from n on (not the set's) are closed. 0, or an error that
- * ends the open (a header of a newer format). */
+ * `opened`, when not NULL, is taken over from there instead), then read all their headers at
+ * once: the first good one tells n; a member missing, or that does not open or read, is noted
+ * lost; those from n on (not the set's) are closed. 0, or an error that ends the open (a
+ * header of a newer format). */
 static int open_members(struct set *s, uint64_t present, enum npmu_access access, uint64_t lease,
 			struct npmu_region **opened, int *last)
 {
