@@ -2494,7 +2494,8 @@ static bool unit_up(const struct npmu_unit_info *list, size_t count, const char 
 static int delete_member(struct set *s, uint32_t i, const struct npmu__stripe_manifest *top,
 			 const struct npmu_unit_info *list, size_t count, char *left, size_t cap)
 {
-	const char *unit = top ? member_unit(s, i, top) : "unit unknown";
+	char unit[NPMU_ADDR_STR_MAX + 1]; /* (copied: it may lie in the handle closed below) */
+	snprintf(unit, sizeof(unit), "%s", top ? member_unit(s, i, top) : "unit unknown");
 	bool open = s->mem[i].state == NPMU_MEMBER_OK || s->mem[i].state == NPMU_MEMBER_CORRUPT;
 	if (s->mem[i].r)
 		npmu_region_close(&s->mem[i].r);
