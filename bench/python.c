@@ -11,14 +11,11 @@
 #define BLOCKS 3
 #define REGION_NAME "bench.py"
 
-/* put_get -- n samples each of MiB/s putting (persistent) and reading len bytes at offset 0. */
-static void put_get(struct npmu_region *r, size_t len, int n, struct samples *put,
+/* put_get -- n samples each of MiB/s putting (persistent) and reading len bytes of buf at
+ * offset 0, after one put to warm up (as python_bench.py's). */
+static void put_get(struct npmu_region *r, char *buf, size_t len, int n, struct samples *put,
 		    struct samples *get)
 {
-	char *buf = malloc(len);
-	if (!buf)
-		bail("python: put/get buffer", NPMU_E_NOMEM);
-	memset(buf, 1, len);
 	struct npmu_iov iov = {0, buf, len};
 	if (npmu_region_put(r, &iov, 1, NPMU_PERSISTENT) != 0) /* warm-up */
 		bail("python: put", NPMU_E_IO);
@@ -33,7 +30,6 @@ static void put_get(struct npmu_region *r, size_t len, int n, struct samples *pu
 		samples_add(put, (double)len / (1 << 20) / ((double)(m - s) / 1e9));
 		samples_add(get, (double)len / (1 << 20) / ((double)(now_ns() - m) / 1e9));
 	}
-	free(buf);
 }
 
 /* Python's figures, by the names python_bench.py prints. */
@@ -68,16 +64,22 @@ static void parse_line(char *line, struct py_figures *f)
 	}
 }
 
-/* run_python -- python_bench.py against env's unit (only_writes: one block of 4 KiB writes;
- * else the rest); its figures into f, or false when it failed. */
+/* The runs of python_bench.py: its modes, and the figures each must give. */
+enum py_mode { PY_WRITE4K, PY_PUTGET, PY_TORCH };
+
+/* run_python -- python_bench.py against env's unit in one mode (write4k: one block of 4 KiB
+ * writes; putget: reps puts and reads of the whole region; torch: the state_dict figures);
+ * its figures added to f, or false when it failed. */
 static bool run_python(const struct bench_env *env, int writes, int reps, size_t state,
-		       bool only_writes, struct py_figures *f)
+		       enum py_mode mode, struct py_figures *f)
 {
+	static const char *const names[] = {"write4k", "putget", "torch"};
 	char cmd[2048];
 	snprintf(cmd, sizeof(cmd),
-		 "PYTHONPATH='%s' '%s' '%s' '%s' " REGION_NAME " %d %d %d %zu '%s'%s",
+		 "PYTHONPATH='%s' '%s' '%s' '%s' " REGION_NAME " %d %d %d %zu '%s' %s",
 		 NPMU_BENCH_PYTHONPATH, NPMU_BENCH_PYTHON, NPMU_BENCH_PY_SCRIPT, env->unit, writes,
-		 BLOCKS, reps, state, env->dir, only_writes ? " write4k" : "");
+		 BLOCKS, reps, state, env->dir, names[mode]);
+	int before = mode == PY_WRITE4K ? f->write4k.n : mode == PY_PUTGET ? f->put.n : 0;
 	FILE *p = popen(cmd, "r");
 	if (!p)
 		return false;
@@ -87,8 +89,11 @@ static bool run_python(const struct bench_env *env, int writes, int reps, size_t
 		parse_line(line, f);
 	free(line);
 	int st = pclose(p);
-	return st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0 &&
-	       (only_writes ? f->write4k.n > 0 : f->put.n && f->npmu_save.n && f->state_mb.n);
+	if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		return false;
+	return mode == PY_WRITE4K ? f->write4k.n > before
+	       : mode == PY_PUTGET ? f->put.n > before && f->get.n > before
+				   : f->npmu_save.n && f->state_mb.n;
 }
 
 /* report_python -- the section's table: Python next to C, npmu.torch next to a local file. */
@@ -137,16 +142,27 @@ void bench_python(const struct bench_env *env)
 	bool ok = true;
 	for (int b = 0; b < BLOCKS && ok; b++) { /* C's blocks and Python's, alternating */
 		region_latency(r, 1, 4096, writes, &lat);
-		ok = run_python(env, writes, reps, state, true, &f);
+		ok = run_python(env, writes, reps, state, PY_WRITE4K, &f);
 	}
-	put_get(r, len, reps, &put, &get);
-	if (ok && run_python(env, writes, reps, state, false, &f)) {
+	/* puts and reads alternating too: each one writes the whole region through the unit's
+	 * disk, whose speed drifts over a run (its cache on the host fills) */
+	char *buf = malloc(len);
+	if (!buf)
+		bail("python: put/get buffer", NPMU_E_NOMEM);
+	memset(buf, 1, len);
+	for (int i = 0; i < reps && ok; i++) {
+		put_get(r, buf, len, 1, &put, &get);
+		ok = run_python(env, writes, 1, state, PY_PUTGET, &f);
+	}
+	free(buf);
+	if (ok && run_python(env, writes, reps, state, PY_TORCH, &f)) {
 		report_python(&lat, &put, &get, &f, len);
 		report_note("%d blocks of %d placed 4 KiB writes, C's and Python's alternating (each "
-			    "Python block a process of its own), then %d puts (persistent) and reads "
-			    "of a %zu MiB buffer, from C (libnpmu) and then from Python (npmu: "
-			    "Region.write, put, read_into of a numpy array) on the same region of the "
-			    "npmud; npmu.torch.save/load of %.0f MB of float32 tensors (4 MiB each) "
+			    "Python block a process of its own), then %d rounds of a put (persistent) "
+			    "and a read of a %zu MiB buffer, from C (libnpmu) and then from Python "
+			    "(npmu: Region.write, put, read_into of a numpy array; a process each "
+			    "round, C's buffer the same one every round), each after a put to warm up, on the same region of the npmud; "
+			    "npmu.torch.save/load of %.0f MB of float32 tensors (4 MiB each) "
 			    "with the manifest committed persistently, alternating with torch.save "
 			    "to a file in the scratch directory followed by fsync, and torch.load "
 			    "of it (from the page cache)", BLOCKS, writes, reps, len >> 20,

@@ -2,8 +2,9 @@
 with /usr/bin/python3 and the build's package): 4 KiB placed writes, numpy put and get of a
 whole region, and npmu.torch.save/load of a state_dict next to torch.save to a local file with
 fsync and torch.load. Prints one line per figure, "NAME SAMPLE SAMPLE ...", for python.c.
-Usage: python_bench.py SERVER REGION WRITES BLOCKS REPS STATE_BYTES DIR [write4k]
-(write4k: only the 4 KiB writes, one block; python.c alternates such runs with C's blocks)"""
+Usage: python_bench.py SERVER REGION WRITES BLOCKS REPS STATE_BYTES DIR MODE
+MODE: write4k (one block of 4 KiB writes), putget (REPS puts and reads of the whole region) or
+torch (the state_dict figures); python.c alternates the first two with C's runs of the same."""
 import os
 import sys
 import time
@@ -77,17 +78,19 @@ def torch_figures(conn, nbytes, reps, scratch):
 
 def main():
     """Every figure, one line each."""
-    server, name, writes, blocks, reps, state_bytes, scratch = sys.argv[1:8]
-    only_writes = sys.argv[8:9] == ['write4k']
+    if len(sys.argv) != 9 or sys.argv[8] not in ('write4k', 'putget', 'torch'):
+        sys.exit(__doc__)
+    server, name, writes, _blocks, reps, state_bytes, scratch, mode = sys.argv[1:9]
+    figures = {}
     with npmu.Connection(server) as conn:
-        with conn.open_region(name, write=True) as r:
-            if only_writes:
-                figures = {'write4k_us': write_4k(r, int(writes), 1)}
-            else:
-                figures = {}
-                figures['put_mibs'], figures['get_mibs'] = put_get(r, int(reps))
-        if not only_writes:
+        if mode == 'torch':
             figures.update(torch_figures(conn, int(state_bytes), int(reps), scratch))
+        else:
+            with conn.open_region(name, write=True) as r:
+                if mode == 'write4k':
+                    figures['write4k_us'] = write_4k(r, int(writes), 1)
+                else:
+                    figures['put_mibs'], figures['get_mibs'] = put_get(r, int(reps))
     for k, v in figures.items():
         print(k, ' '.join(f'{x:.3f}' for x in v), flush=True)
 
