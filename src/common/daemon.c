@@ -65,6 +65,22 @@ void npmu__daemon_raise_fd_limit(void)
 			 (unsigned long long)rl.rlim_cur);
 }
 
+/* npmu__daemon_set_nice -- the nice value asked for, or a warning (daemon.h). */
+void npmu__daemon_set_nice(int nice)
+{
+	errno = 0;
+	int now = getpriority(PRIO_PROCESS, 0);
+	if (errno == 0 && now == nice)
+		return;
+	if (setpriority(PRIO_PROCESS, 0, nice) == 0) {
+		LOG_INFO("running at nice %d (--nice)", nice);
+		return;
+	}
+	LOG_WARN("cannot run at nice %d (%s): staying at %d; clients on this host may take the "
+		 "CPU it needs (run it as root, with CAP_SYS_NICE, or under systemd with Nice=)",
+		 nice, strerror(errno), now);
+}
+
 /* npmu__daemon_write_addr -- write a temporary file, then rename it into place. */
 int npmu__daemon_write_addr(const char *path, const char *addr)
 {

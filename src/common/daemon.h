@@ -19,6 +19,11 @@ int npmu__daemon_stop_fd(void);
 #define NPMU_DAEMON_FDS (1u << 20)
 void npmu__daemon_raise_fd_limit(void);
 
+/* npmu__daemon_set_nice -- run at nice value `nice` (the calling thread and the threads it
+ * starts after: call it before any). Where that is not permitted (lowering it needs root or
+ * CAP_SYS_NICE) the log says so once and the priority stays as it was. */
+void npmu__daemon_set_nice(int nice);
+
 /* npmu__daemon_write_addr -- publish the address served on, atomically (temporary file, then
  * rename), for scripts and tests waiting on it. 0 or -1 with errno. */
 int npmu__daemon_write_addr(const char *path, const char *addr);

@@ -41,6 +41,7 @@ metrics-addr-file = $dir/u$1.metrics
 EOF
 }
 unit_conf 1; unit_conf 2
+echo "nice = 3" >>"$dir/u2.conf"
 
 # --check-config: good files pass; each bad one fails naming the file, the line and the fault
 expect 0 "configuration is good \($dir/u1.conf\)" "$npmud" --config "$dir/u1.conf" --check-config
@@ -51,6 +52,8 @@ expect 1 "bad2.conf line 3: unknown key 'metrics-port'" "$npmud" -f "$dir/bad2.c
 printf 'pool = %s\n' "$dir/missing.pool" >"$dir/bad3.conf"
 expect 1 "missing.pool: does not exist" "$npmud" -f "$dir/bad3.conf" --check-config
 expect 1 "^npmud: --spin-us 'x': expected" "$npmud" -f "$dir/u1.conf" --spin-us x --check-config
+printf 'pool = %s\nsize = 8M\nnice = -30\n' "$dir/x.pool" >"$dir/bad7.conf"
+expect 1 "bad7.conf line 3: nice '-30': expected -20..19" "$npmud" -f "$dir/bad7.conf" --check-config
 expect 2 "no such file" "$npmud" --config "$dir/nonexistent.conf"
 printf 'cluster-key = %s/none.key\nunit = 127.0.0.1:1\n' "$dir" >"$dir/bad4.conf"
 expect 1 "cluster key $dir/none.key" "$pmmd" -f "$dir/bad4.conf" --check-config
@@ -94,6 +97,15 @@ EOF
 expect 0 "configuration is good" "$pmmd" --config "$dir/pmmd.conf" --check-config
 start_from_conf pmmd "$pmmd"
 export NPMU_SERVER=$(cat "$dir/pmmd.addr")
+# the units' scheduling priority, every thread's: u1 the default (ahead of the clients beside
+# it: where lowering it is not permitted, a warning says so), u2 as its file says
+nices() { cat /proc/"$1"/task/*/stat | sed 's/.*) //' | awk '{ print $17 }' | sort -u | tr '\n' ' '; }
+if [ "$(id -u)" = 0 ]; then
+  [ "$(nices "$pid_u1")" = "-10 " ] || fail "u1's threads run at nice $(nices "$pid_u1"), not -10"
+else
+  grep -q "cannot run at nice -10" "$dir/u1.log" || fail "u1 did not say it could not run at nice -10"
+fi
+[ "$(nices "$pid_u2")" = "3 " ] || fail "u2's threads run at nice $(nices "$pid_u2"), not 3 (nice = 3)"
 grep -q "^<6>serving pool $dir/u2.pool" "$dir/u2.log" || fail "u2's log is not in the journal's form: $(head -2 "$dir/u2.log")"
 grep -q "READY=1 STATUS=serving pool $dir/u1.pool" "$dir/notify.log" || fail "u1 did not say READY"
 grep -q "READY=1 STATUS=managing 2 unit(s), 2 up" "$dir/notify.log" || fail "pmmd did not say READY"
