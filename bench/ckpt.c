@@ -30,45 +30,92 @@ static void drop_stream(struct npmu_conn *conn, const char *name)
 	npmu_region_delete(conn, cname);
 }
 
-/* commits -- blocks of per commits of len bytes (append updates or overwrite commits) at a
- * durability, microseconds appended to lat. The stream is written through once first at that
- * durability, so the unit's pages are warm, and a persistent stream's blocks already written
- * to the disk (the pool's extents no longer unwritten), as in a stream that has run a while. */
-static void commits(struct npmu_conn *conn, bool append, size_t len, enum npmu_durability d,
-		    int per, struct samples *lat)
+/* One commit row's stream: its kind and handle, and its latencies. */
+struct commit_row {
+	bool append;
+	enum npmu_durability d;
+	char name[64];
+	struct npmu_ckpt *ck;
+	struct samples lat; /* microseconds */
+};
+
+/* commit_once -- commit i of row r: an append update (alternating between two offsets of the
+ * state, or at 0 for 1 MiB) or an overwrite commit of len bytes. */
+static int commit_once(struct commit_row *r, int i, const char *buf, size_t len)
+{
+	return r->append ? npmu_ckpt_update(r->ck, (uint64_t)(i % 2) * (len < (1u << 20) ? len : 0),
+					    buf, (uint32_t)len)
+			 : npmu_ckpt_commit(r->ck, buf, len);
+}
+
+/* row_open -- a new stream for row r of len-byte commits, written through once at the row's
+ * durability (so the unit's pages are warm, and a persistent stream's blocks already written
+ * to the disk, the pool's extents no longer unwritten, as in a stream that has run a while),
+ * then opened again for the timed blocks. */
+static void row_open(struct npmu_conn *conn, struct commit_row *r, size_t len, const char *buf)
 {
 	static int seq;
-	char name[64];
-	snprintf(name, sizeof(name), "bench.commit.%d", seq++);
+	snprintf(r->name, sizeof(r->name), "bench.commit.%d", seq++);
 	uint64_t log = 64 * (uint64_t)len < (4u << 20) ? 4u << 20 : 64 * (uint64_t)len;
-	struct npmu_ckpt_cfg cfg = {.mode = append ? NPMU_CKPT_APPEND : NPMU_CKPT_OVERWRITE,
-				    .state_size = append ? 2u << 20 : len,
-				    .log_size = append ? log : 0};
-	struct npmu_ckpt_opts warm = {.durability = d}, opts = {.durability = d};
-	struct npmu_ckpt *ck;
-	char *buf = malloc(len);
-	if (!buf)
-		bail("commit", NPMU_E_NOMEM);
-	memset(buf, 7, len);
-	int rc = npmu_ckpt_create(conn, name, &cfg);
+	struct npmu_ckpt_cfg cfg = {.mode = r->append ? NPMU_CKPT_APPEND : NPMU_CKPT_OVERWRITE,
+				    .state_size = r->append ? 2u << 20 : len,
+				    .log_size = r->append ? log : 0};
+	struct npmu_ckpt_opts opts = {.durability = r->d};
+	int rc = npmu_ckpt_create(conn, r->name, &cfg);
 	for (int pass = 0; rc == 0 && pass < 2; pass++) {
-		int n = pass ? BLOCKS * per : append ? (int)(log / (len + 64)) + 10 : 10;
-		if ((rc = npmu_ckpt_open_primary(conn, name, pass ? &opts : &warm, &ck)) != 0)
+		if ((rc = npmu_ckpt_open_primary(conn, r->name, &opts, &r->ck)) != 0 || pass)
 			break;
-		for (int i = 0; rc == 0 && i < n; i++) {
-			uint64_t s = now_ns();
-			rc = append ? npmu_ckpt_update(ck, (uint64_t)(i % 2) * (len < (1u << 20) ? len : 0),
-						       buf, (uint32_t)len)
-				    : npmu_ckpt_commit(ck, buf, len);
-			if (pass)
-				samples_add(lat, (double)(now_ns() - s) / 1000.0);
-		}
-		npmu_ckpt_close(&ck);
+		int n = r->append ? (int)(log / (len + 64)) + 10 : 10;
+		for (int i = 0; rc == 0 && i < n; i++)
+			rc = commit_once(r, i, buf, len);
+		npmu_ckpt_close(&r->ck);
 	}
 	if (rc != 0)
-		bail("commit", rc);
-	free(buf);
-	drop_stream(conn, name);
+		bail("commit stream", rc);
+}
+
+/* row_block -- per timed commits of row r. */
+static void row_block(struct commit_row *r, int per, const char *buf, size_t len)
+{
+	for (int i = 0; i < per; i++) {
+		uint64_t s = now_ns();
+		int rc = commit_once(r, i, buf, len);
+		if (rc != 0)
+			bail("commit", rc);
+		samples_add(&r->lat, (double)(now_ns() - s) / 1000.0);
+	}
+}
+
+/* row_close -- close and delete row r's stream and its cursor. */
+static void row_close(struct npmu_conn *conn, struct commit_row *r)
+{
+	npmu_ckpt_close(&r->ck);
+	drop_stream(conn, r->name);
+	samples_free(&r->lat);
+}
+
+/* row_report -- one row's figure next to its baselines. */
+static void row_report(struct commit_row *r, size_t len, struct stat3 f50, struct stat3 w50,
+		       const struct stat3 *redis)
+{
+	char name[80];
+	const char *lab = len == 64 ? "64 B" : len == 4096 ? "4 KiB" : "1 MiB";
+	snprintf(name, sizeof(name), "%s %s, %s", lab, r->append ? "append update" : "overwrite",
+		 r->d == NPMU_PLACED ? "placed" : "persistent");
+	report_figure(name, "us", stat_pct(&r->lat, 50, BLOCKS));
+	if (r->d == NPMU_PERSISTENT) {
+		/* the limit: the same bytes placed, then flushed as a local file's would be */
+		bool small = len <= 4096;
+		report_baseline("placed write+fdatasync", stat_sum(w50, f50),
+				small ? GOAL_AT_MOST : GOAL_NONE, small ? 1.25 : 0);
+		report_baseline("write+fdatasync", f50, GOAL_NONE, 0);
+	} else {
+		report_baseline("write+fdatasync", f50, GOAL_AT_MOST, 0.1);
+	}
+	if (redis) {
+		report_baseline("redis always", redis[0], GOAL_BELOW, 1.0);
+		report_baseline("redis everysec", redis[1], GOAL_NONE, 0);
+	}
 }
 
 /* placed_writes -- per placed writes of len bytes to a scratch region, microseconds to lat. */
@@ -82,34 +129,46 @@ static void placed_writes(struct npmu_conn *conn, size_t len, int per, struct sa
 		bail("placed write", rc);
 	region_latency(r, 1, len, per, lat);
 	npmu_region_close(&r);
-	npmu_region_delete(conn, "bench.commit.placed");
 }
 
-/* commit_row -- one kind of commit of len bytes, next to its baselines. */
-static void commit_row(struct npmu_conn *conn, bool append, enum npmu_durability d, size_t len,
-		       int per, struct stat3 f50, struct stat3 w50, const struct stat3 *redis)
+/* commit_size -- the four kinds of commit of len bytes next to their baselines, each block of
+ * them all in turn (the disk's speed drifts over a run: rows far apart in time would compare
+ * different disks). */
+static void commit_size(const struct bench_env *env, struct npmu_conn *conn, size_t len,
+			int per)
 {
-	struct samples c = {0};
-	commits(conn, append, len, d, per, &c);
-	char name[80];
-	const char *lab = len == 64 ? "64 B" : len == 4096 ? "4 KiB" : "1 MiB";
-	snprintf(name, sizeof(name), "%s %s, %s", lab, append ? "append update" : "overwrite",
-		 d == NPMU_PLACED ? "placed" : "persistent");
-	report_figure(name, "us", stat_pct(&c, 50, BLOCKS));
-	if (d == NPMU_PERSISTENT) {
-		/* the limit: the same bytes placed, then flushed as a local file's would be */
-		bool small = len <= 4096;
-		report_baseline("placed write+fdatasync", stat_sum(w50, f50),
-				small ? GOAL_AT_MOST : GOAL_NONE, small ? 1.25 : 0);
-		report_baseline("write+fdatasync", f50, GOAL_NONE, 0);
-	} else {
-		report_baseline("write+fdatasync", f50, GOAL_AT_MOST, 0.1);
+	struct commit_row rows[4];
+	char *buf = malloc(len);
+	if (!buf)
+		bail("commit", NPMU_E_NOMEM);
+	memset(buf, 7, len);
+	for (int k = 0; k < 4; k++) {
+		rows[k] = (struct commit_row){.append = k < 2,
+					      .d = k % 2 ? NPMU_PERSISTENT : NPMU_PLACED};
+		row_open(conn, &rows[k], len, buf);
 	}
-	if (redis) {
-		report_baseline("redis always", redis[0], GOAL_BELOW, 1.0);
-		report_baseline("redis everysec", redis[1], GOAL_NONE, 0);
+	struct samples file = {0}, always = {0}, everysec = {0}, placed = {0};
+	bool have_redis = true;
+	for (int b = 0; b < BLOCKS; b++) {
+		file_fdatasync(env->dir, len, per, &file);
+		placed_writes(conn, len, per, &placed);
+		have_redis = have_redis && redis_set(env->redis, "always", len, per, &always) &&
+			     redis_set(env->redis, "everysec", len, per, &everysec);
+		for (int k = 0; k < 4; k++)
+			row_block(&rows[k], per, buf, len);
 	}
-	samples_free(&c);
+	npmu_region_delete(conn, "bench.commit.placed");
+	struct stat3 f50 = stat_pct(&file, 50, BLOCKS), w50 = stat_pct(&placed, 50, BLOCKS);
+	struct stat3 redis[2] = {stat_pct(&always, 50, BLOCKS), stat_pct(&everysec, 50, BLOCKS)};
+	for (int k = 0; k < 4; k++) {
+		row_report(&rows[k], len, f50, w50, have_redis ? redis : NULL);
+		row_close(conn, &rows[k]);
+	}
+	samples_free(&file);
+	samples_free(&always);
+	samples_free(&everysec);
+	samples_free(&placed);
+	free(buf);
 }
 
 /* bench_commit -- commit latency by size and kind, next to write + fdatasync and Redis SET. */
@@ -120,39 +179,22 @@ void bench_commit(const struct bench_env *env)
 	struct npmu_conn *conn = connect_unit(env->unit);
 	int q = env->quick ? 10 : 1;
 	report_section("checkpoint commit latency, p50", NULL);
-	for (int i = 0; i < 3; i++) {
-		size_t len = sizes[i];
-		int n = counts[i] / q, per = n / BLOCKS;
-		struct samples file = {0}, always = {0}, everysec = {0}, placed = {0};
-		bool have_redis = true;
-		for (int b = 0; b < BLOCKS; b++) {
-			file_fdatasync(env->dir, len, per, &file);
-			placed_writes(conn, len, per, &placed);
-			have_redis = have_redis && redis_set(env->redis, "always", len, per, &always) &&
-				     redis_set(env->redis, "everysec", len, per, &everysec);
-		}
-		struct stat3 f50 = stat_pct(&file, 50, BLOCKS), w50 = stat_pct(&placed, 50, BLOCKS);
-		struct stat3 redis[2] = {stat_pct(&always, 50, BLOCKS), stat_pct(&everysec, 50, BLOCKS)};
-		for (int k = 0; k < 4; k++)
-			commit_row(conn, k < 2, k % 2 ? NPMU_PERSISTENT : NPMU_PLACED, len, per, f50, w50,
-				   have_redis ? redis : NULL);
-		samples_free(&file);
-		samples_free(&always);
-		samples_free(&everysec);
-		samples_free(&placed);
-	}
-	report_note("%d blocks per row of %d, %d and %d commits (64 B, 4 KiB, 1 MiB); median = p50 "
-		    "over all, spread = lowest and highest block's p50; each stream is written through once before "
-		    "at the row's durability (warm pages at the unit and, persistent, blocks already written to "
-		    "its disk, as in a stream that has run a while). placed: in the unit's memory "
-		    "(survives the writer); persistent: flushed to the unit's persistence domain (here "
-		    "msync of a pool file on this machine's disk). Baselines with the same bytes: "
-		    "pwrite + fdatasync to a file on the same disk; placed write+fdatasync: an npmu "
-		    "placed write's p50 plus that (the limit of a persistent commit); Redis SET with an "
-		    "append-only file on the same disk, appendfsync always and everysec, over loopback. "
-		    "Targets: placed <= 0.10x of write+fdatasync (10x lower); persistent 64 B and 4 KiB "
-		    "<= 1.25x of placed write+fdatasync; < 1x of Redis always", BLOCKS,
-		    counts[0] / q / BLOCKS, counts[1] / q / BLOCKS, counts[2] / q / BLOCKS);
+	for (int i = 0; i < 3; i++)
+		commit_size(env, conn, sizes[i], counts[i] / q / BLOCKS);
+	report_note("%d blocks per row of %d, %d and %d commits (64 B, 4 KiB, 1 MiB); each block "
+		    "runs the baselines and then every row in turn; median = p50 over all, "
+		    "spread = lowest and highest block's p50; each stream is written through once "
+		    "before at the row's durability (warm pages at the unit and, persistent, blocks "
+		    "already written to its disk, as in a stream that has run a while). placed: in "
+		    "the unit's memory (survives the writer); persistent: flushed to the unit's "
+		    "persistence domain (here msync of a pool file on this machine's disk). "
+		    "Baselines with the same bytes: pwrite + fdatasync to a file on the same disk; "
+		    "placed write+fdatasync: an npmu placed write's p50 plus that (the limit of a "
+		    "persistent commit); Redis SET with an append-only file on the same disk, "
+		    "appendfsync always and everysec, over loopback. Targets: placed <= 0.10x of "
+		    "write+fdatasync (10x lower); persistent 64 B and 4 KiB <= 1.25x of placed "
+		    "write+fdatasync; < 1x of Redis always", BLOCKS, counts[0] / q / BLOCKS,
+		    counts[1] / q / BLOCKS, counts[2] / q / BLOCKS);
 	npmu_conn_delete(&conn);
 }
 
