@@ -19,7 +19,7 @@ struct npmu__caller {
 
 /* A handler's answer meaning "serve this on the slow thread" (ops.handle_later). */
 #define NPMU__SERVE_LATER 1
-/* A handler's answer meaning "answer this, with an empty body, once ops.batch_end has run". */
+/* A handler's answer meaning "answer this, with an empty body, once its batch is done" (ops). */
 #define NPMU__SERVE_BATCHED 2
 
 /*
@@ -28,9 +28,14 @@ struct npmu__caller {
  * handle_later serve it, in arrival order, on a thread of its own (a request that may wait on
  * other machines must not delay renewals). idle runs on that thread when nothing came for
  * idle_ms. stalled is told when one request kept the loop busy for ms or more (STALL_MS).
- * batch_end finishes the work the requests answered NPMU__SERVE_BATCHED left in common (a
- * unit's group flush): the loop calls it once it has served every request waiting at once
- * (or NPMU_BATCH_MAX of them), never waiting for more, and answers them with its status.
+ * The requests answered NPMU__SERVE_BATCHED leave work in common (a unit's group flush): once
+ * the loop has served every request waiting at once (or BATCH_MAX of them), never waiting for
+ * more, it calls batch_begin: 1 when the work is done already (answered at once), 0 when it
+ * was sent away, off the loop, which goes on serving meanwhile; NPMU_E_BUSY when it can only
+ * be sent away and one batch is away already (the requests gather until that lands), or an
+ * error to answer them with at once. When the batch away is done, the owner makes batch_fd
+ * readable; the loop then calls batch_end (with wait, it blocks until the work is done; true
+ * when it was) and answers its requests.
  */
 struct npmu__service_ops {
 	void *arg;
@@ -42,7 +47,9 @@ struct npmu__service_ops {
 	void (*idle)(void *arg);
 	unsigned idle_ms;
 	void (*stalled)(void *arg, uint64_t ms);
-	int (*batch_end)(void *arg);
+	int (*batch_begin)(void *arg);
+	bool (*batch_end)(void *arg, bool wait);
+	int batch_fd;
 };
 
 #endif

@@ -24,7 +24,7 @@
 #define STALL_MS 20        /* a request served longer than this stalled the manager (leases) */
 #define NAP_NS 50000       /* a sleep without a wait object (shm), while busy */
 #define NAP_BUSY_NS 3000000000ull /* busy: a message came this recently */
-#define BATCH_MAX 32       /* requests answered after one batch_end at most (< TX_BUFS) */
+#define BATCH_MAX 24       /* requests in one batch at most (two held: < TX_BUFS) */
 _Static_assert(RX_BUFS <= NPMU_FABRIC_SERVER_RX && TX_BUFS <= NPMU_FABRIC_SERVER_TX,
 	       "the endpoint is opened with room for the receives posted and replies in flight");
 
@@ -75,8 +75,11 @@ struct npmu__service {
 	void *tick_arg;
 	unsigned tick_ms;
 	uint64_t last_tick_ns;
-	struct batched batch[BATCH_MAX]; /* waiting for ops.batch_end */
+	struct batched batch[BATCH_MAX]; /* the next batch, being gathered */
 	uint32_t nbatch;
+	struct batched flight[BATCH_MAX]; /* the batch begun, waiting for ops.batch_end */
+	uint32_t nflight;
+	bool flying;
 	/* Rate limit for logging bad input: a burst, then one line per second with a count. */
 	time_t log_second;
 	unsigned log_count;
@@ -253,6 +256,7 @@ static int peer_lookup(struct npmu__service *svc, const uint8_t *addr, uint16_t 
 
 static void handle_completion(struct npmu__service *svc, const struct fi_cq_msg_entry *e);
 static void finish_batch(struct npmu__service *svc);
+static void land_batch(struct npmu__service *svc, bool wait);
 static void flush_deferred(struct npmu__service *svc);
 
 /* drain -- handle every completion now available; returns how many there were. The batched
@@ -304,7 +308,8 @@ static struct tx_buf *tx_get(struct npmu__service *svc)
 		for (int i = 0; i < TX_BUFS; i++)
 			if (!svc->tx[i].busy)
 				return &svc->tx[i];
-		finish_batch(svc); /* (its buffers are held) */
+		land_batch(svc, false); /* (its buffers are held) */
+		finish_batch(svc);
 		drain(svc);
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		if ((now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000 >
@@ -494,7 +499,7 @@ static void serve(struct npmu__service *svc, uint8_t *msg, size_t len)
 			svc->ops.stalled(svc->ops.arg, took_ms); /* nobody could renew meanwhile */
 		if (rc == NPMU__SERVE_LATER)
 			return; /* the slow thread answers */
-		if (rc == NPMU__SERVE_BATCHED && svc->ops.batch_end) {
+		if (rc == NPMU__SERVE_BATCHED && svc->ops.batch_begin) {
 			struct batched *q = &svc->batch[svc->nbatch++];
 			*q = (struct batched){.b = b, .to = to, .type = hdr.type,
 					      .req_id = hdr.req_id,
@@ -506,7 +511,7 @@ static void serve(struct npmu__service *svc, uint8_t *msg, size_t len)
 			return;
 		}
 		if (rc == NPMU__SERVE_BATCHED)
-			rc = NPMU_E_INTERNAL; /* (an owner without batch_end) */
+			rc = NPMU_E_INTERNAL; /* (an owner without batch_begin) */
 	}
 	if (rc != 0)
 		refused(svc, peer, hdr.type, req.name,
@@ -516,22 +521,15 @@ static void serve(struct npmu__service *svc, uint8_t *msg, size_t len)
 	answer(svc, b, to, hdr.type, hdr.req_id, sess, rc, rc == 0 ? reply.pos : 0);
 }
 
-/* finish_batch -- run the owner's batch_end for the requests waiting on it, then answer them
- * (a sealed one only while its session lives). */
-static void finish_batch(struct npmu__service *svc)
+/* answer_batched -- answer n batched requests (*list, emptied first: answering may drain and
+ * gather more) with status rc; a sealed one only while its session lives. */
+static void answer_batched(struct npmu__service *svc, struct batched *list, uint32_t *n, int rc)
 {
-	if (svc->nbatch == 0)
-		return;
-	uint32_t n = svc->nbatch;
-	svc->nbatch = 0; /* (answering may drain, and drain finishes batches) */
-	uint64_t t0 = npmu__now_ns();
-	int rc = svc->ops.batch_end(svc->ops.arg);
-	uint64_t took_ms = (npmu__now_ns() - t0) / 1000000;
-	if (took_ms >= STALL_MS && svc->ops.stalled)
-		svc->ops.stalled(svc->ops.arg, took_ms);
+	uint32_t count = *n;
 	struct batched q[BATCH_MAX];
-	memcpy(q, svc->batch, n * sizeof(*q));
-	for (uint32_t i = 0; i < n; i++) {
+	memcpy(q, list, count * sizeof(*q));
+	*n = 0;
+	for (uint32_t i = 0; i < count; i++) {
 		struct npmu__session *sess = q[i].session && svc->sessions
 						     ? npmu__sessions_find(svc->sessions, q[i].session)
 						     : NULL;
@@ -545,6 +543,45 @@ static void finish_batch(struct npmu__service *svc)
 			refused(svc, q[i].peer, q[i].type, "", false, rc);
 		answer(svc, q[i].b, q[i].to, q[i].type, q[i].req_id, sess, rc, 0);
 	}
+}
+
+/* land_batch -- the batch away, if its work is done (with wait: once it is), answered. The
+ * next one begins when the loop next finds nothing waiting (drain): the peers just answered
+ * may have sent their next requests by then. */
+static void land_batch(struct npmu__service *svc, bool wait)
+{
+	if (!svc->flying || !svc->ops.batch_end(svc->ops.arg, wait))
+		return;
+	svc->flying = false;
+	answer_batched(svc, svc->flight, &svc->nflight, 0);
+}
+
+/* finish_batch -- the owner's work for the requests gathered (ops.batch_begin): answered at
+ * once when it is done at once, sent away, or (work that cannot start while a batch is away)
+ * left to gather more until that lands -- a full batch waits for it here. */
+static void finish_batch(struct npmu__service *svc)
+{
+	if (svc->nbatch == 0)
+		return;
+	uint64_t t0 = npmu__now_ns();
+	int rc = svc->ops.batch_begin(svc->ops.arg);
+	if (rc == NPMU_E_BUSY) {
+		if (svc->nbatch < BATCH_MAX)
+			return; /* (begun again after the one away lands) */
+		land_batch(svc, true);
+		rc = svc->ops.batch_begin(svc->ops.arg);
+	}
+	uint64_t took_ms = (npmu__now_ns() - t0) / 1000000;
+	if (took_ms >= STALL_MS && svc->ops.stalled)
+		svc->ops.stalled(svc->ops.arg, took_ms); /* (work done here: nobody could renew) */
+	if (rc == 0) {
+		svc->nflight = svc->nbatch;
+		memcpy(svc->flight, svc->batch, svc->nbatch * sizeof(*svc->batch));
+		svc->nbatch = 0;
+		svc->flying = true;
+		return;
+	}
+	answer_batched(svc, svc->batch, &svc->nbatch, rc == 1 ? 0 : rc);
 }
 
 /* flush_deferred -- send the replies of the jobs the slow thread served. */
@@ -628,6 +665,10 @@ static int tick(struct npmu__service *svc)
  * meanwhile, for up to NPMU_SERVICE_STOP_MS. */
 static void finish_in_flight(struct npmu__service *svc)
 {
+	for (int i = 0; i < 2; i++) { /* the batch away, then the one gathered meanwhile */
+		finish_batch(svc);
+		land_batch(svc, true);
+	}
 	if (!svc->deferred)
 		return;
 	uint64_t until = npmu__now_ns() + (uint64_t)NPMU_SERVICE_STOP_MS * 1000000;
@@ -661,17 +702,23 @@ int npmu__service_run(struct npmu__service *svc, int stop_fd, unsigned spin_us)
 	if (!svc->tick_ms)
 		svc->tick_ms = NPMU_SERVICE_TICK_MS;
 	int dfd = svc->deferred ? npmu__deferred_fd(svc->deferred) : -1;
+	int bfd = svc->ops.batch_begin ? svc->ops.batch_fd : -1;
 	for (;;) {
 		int next_tick_ms = tick(svc);
 		flush_deferred(svc);
-		if (drain(svc) > 0) {
+		bool landed = svc->flying;
+		land_batch(svc, false);
+		if (drain(svc) > 0 || landed != svc->flying) {
 			last = npmu__now_ns();
 			continue;
 		}
-		if (spin_ns && npmu__now_ns() - last < spin_ns)
+		/* (not while a batch is away: its work, not a peer, is what the loop waits for, and
+		 * it would keep a core from the peers; its end wakes the poll below) */
+		if (spin_ns && npmu__now_ns() - last < spin_ns && !svc->flying)
 			continue;
-		struct pollfd pfd[3] = {{.fd = stop_fd, .events = POLLIN},
+		struct pollfd pfd[4] = {{.fd = stop_fd, .events = POLLIN},
 					{.fd = dfd, .events = POLLIN},
+					{.fd = svc->flying ? bfd : -1, .events = POLLIN},
 					{.fd = svc->fab->wait_fd, .events = POLLIN}};
 		/* a provider without a wait object (shm) drives one-sided transfers only when the
 		 * unit progresses it, and they leave nothing in the CQ: it naps 50 us at a time
@@ -685,7 +732,7 @@ int npmu__service_run(struct npmu__service *svc, int stop_fd, unsigned spin_us)
 			last = npmu__now_ns();
 			continue;
 		}
-		int n = ppoll(pfd, svc->fab->wait_fd < 0 ? 2 : 3,
+		int n = ppoll(pfd, svc->fab->wait_fd < 0 ? 3 : 4,
 			      svc->fab->wait_fd < 0 ? &nap : &until_tick, NULL);
 		if (n < 0 && errno != EINTR) {
 			LOG_ERR("poll: %s", strerror(errno));

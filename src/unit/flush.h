@@ -3,6 +3,8 @@
 #define NPMU_FLUSH_H
 
 #include <libpmem2.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "metrics.h"
@@ -24,7 +26,21 @@
  *   pool on byte- or cache-line-granularity memory (DAX): each piece is flushed, and one drain
  *     ends the group.
  *
- * Pieces point into windows: whoever deletes a window runs the group first.
+ * A large group is flushed by the flusher thread, so that the service loop goes on moving every
+ * other client's bytes meanwhile (a 256 MiB persist's flush takes a few hundred milliseconds;
+ * in the loop it stalled every client of the unit that long). A small one (under
+ * NPMU_FLUSH_INLINE bytes, about a flush of the disk) is flushed on the service thread: handing
+ * it over and back would cost two thread wake-ups, more than it takes. Two groups,
+ * double-buffered:
+ *   queued   -- filled by the service thread (npmu__flush_add, _request_done) while
+ *   in flight -- the other one is flushed by the flusher thread.
+ *   F1. npmu__flush_begin flushes a small queued group at once, or hands a large one over when
+ *       none is in flight; the flusher makes it durable, then writes done_fd (an eventfd the
+ *       service polls); npmu__flush_end, on the service thread, reads it: the requests of that
+ *       group may be answered now.
+ *   F2. Pieces point into windows: whoever deletes a window first waits for the group in
+ *       flight and runs the queued one (npmu__flush_quiesce), on its own thread.
+ *   F3. Only the service thread calls these, but for the flusher's own loop.
  */
 struct npmu__flush_piece {
 	struct pmem2_map *map;  /* the mapping the bytes are in */
@@ -33,28 +49,44 @@ struct npmu__flush_piece {
 	uint64_t file_off;      /* their offset in the pool file */
 };
 
+/* A group of pieces: the queued one, or the one in flight. */
+struct npmu__flush_group {
+	struct npmu__flush_piece *piece;
+	uint32_t n, cap;
+	uint32_t requests; /* requests whose pieces these are */
+	uint64_t bytes;    /* the pieces' */
+};
+
+#define NPMU_FLUSH_INLINE (256u << 10) /* smaller groups are flushed on the service thread */
+
 struct npmu__flush {
 	int fd;                          /* the pool file */
-	struct npmu__flush_piece *piece; /* waiting to be flushed */
-	uint32_t n, cap;
-	uint64_t groups, requests;       /* flushes run and requests they served, for the log */
-	uint32_t pending_requests;       /* requests whose pieces are waiting */
-	uint64_t slow_said_ns;           /* when a slow flush was last logged */
+	struct npmu__flush_group group[2];
+	int queued;                      /* index of the queued group (the other: in flight) */
+	bool in_flight;                  /* the other group was handed over, not yet ended (F1) */
+	int done_fd;                     /* eventfd: written when a group in flight is durable */
+	pthread_t thread;
+	pthread_mutex_t lock;            /* guards work and stop: the handover */
+	pthread_cond_t cv;
+	bool work, stop;                 /* the flusher has a group / is to end */
+	_Atomic uint64_t groups, requests; /* flushes run and requests they served, for the log */
+	_Atomic uint64_t slow_said_ns;   /* when a slow flush was last logged */
 	/* for the metrics (metrics.h): */
 	_Atomic uint64_t bytes;          /* bytes of the pieces made durable */
 	struct npmu__histogram latency;  /* how long each group took to flush */
 };
 
-/* npmu__flush_init -- an empty group for the pool file fd. */
-void npmu__flush_init(struct npmu__flush *f, int fd);
+/* npmu__flush_init -- empty groups for the pool file fd, and the flusher thread; 0 or
+ * NPMU_E_NOMEM (no thread or eventfd). */
+int npmu__flush_init(struct npmu__flush *f, int fd);
 
-/* npmu__flush_fini -- run what waits and free the group. */
+/* npmu__flush_fini -- wait for the group in flight, run the queued one, stop the thread. */
 void npmu__flush_fini(struct npmu__flush *f);
 
 /*
  * npmu__flush_add -- queue [addr, addr+len) of map, at file_off in the pool file, for the next
- * run. When it cannot be queued (no memory) it is persisted at once. Returns nothing: either way
- * the bytes are durable once npmu__flush_run returns.
+ * group. When it cannot be queued (no memory) it is persisted at once. Returns nothing: either
+ * way the bytes are durable once the group they joined is.
  */
 void npmu__flush_add(struct npmu__flush *f, struct pmem2_map *map, void *addr, uint64_t len,
 		     uint64_t file_off);
@@ -62,7 +94,17 @@ void npmu__flush_add(struct npmu__flush *f, struct pmem2_map *map, void *addr, u
 /* npmu__flush_request_done -- one request's pieces are all queued (for the counts). */
 void npmu__flush_request_done(struct npmu__flush *f);
 
-/* npmu__flush_run -- make every queued piece durable (see above) and empty the group. */
-void npmu__flush_run(struct npmu__flush *f);
+/* npmu__flush_begin -- the queued group flushed (F1): 1 when it is durable now (empty, or small
+ * and flushed here: its requests may be answered at once), 0 when the flusher has it,
+ * NPMU_E_BUSY when it is large and a group is in flight already (begin again after
+ * npmu__flush_end). */
+int npmu__flush_begin(struct npmu__flush *f);
+
+/* npmu__flush_end -- (done_fd readable, or wait) the group in flight is durable: true when one
+ * was, and is finished now; with wait, blocks until it is. */
+bool npmu__flush_end(struct npmu__flush *f, bool wait);
+
+/* npmu__flush_quiesce -- F2: the group in flight finished, the queued one run here. */
+void npmu__flush_quiesce(struct npmu__flush *f);
 
 #endif

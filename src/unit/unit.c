@@ -1,6 +1,8 @@
 /* unit.c -- the NPMU's region operations: pool metadata commits plus the TPT (windows and registrations). */
 #include "unit.h"
 
+#include <stdatomic.h>
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,7 +39,7 @@ static void entry_close_mrs(struct npmu__tpt_entry *e)
 /* entry_drop -- close an entry's registrations and window and remove it from the table. */
 static void entry_drop(struct npmu__unit *unit, struct npmu__tpt_entry *e)
 {
-	npmu__flush_run(&unit->flush); /* queued pieces may lie in its window */
+	npmu__flush_quiesce(&unit->flush); /* queued or running pieces may lie in its window */
 	entry_close_mrs(e);
 	npmu__window_delete(&e->win);
 	*e = unit->entries[--unit->nentries];
@@ -111,7 +113,10 @@ int npmu__unit_new(struct npmu__pool *pool, struct npmu__fabric *fab, struct npm
 		return NPMU_E_NOMEM;
 	unit->pool = pool;
 	unit->fab = fab;
-	npmu__flush_init(&unit->flush, pool->fd);
+	if (npmu__flush_init(&unit->flush, pool->fd) != 0) {
+		free(unit);
+		return NPMU_E_NOMEM;
+	}
 	npmu__prefetch_start(&unit->prefetch, pool->fd);
 	for (uint32_t i = 0; i < pool->meta.nregions; i++) {
 		int rc = entry_build(unit, &pool->meta.regions[i]);
@@ -134,10 +139,10 @@ void npmu__unit_delete(struct npmu__unit **unit_ptr)
 		return;
 	npmu__prefetch_stop(&unit->prefetch);
 	npmu__flush_fini(&unit->flush);
-	if (unit->flush.requests)
+	if (atomic_load(&unit->flush.requests))
 		LOG_INFO("unit: %llu persist requests made durable by %llu flushes (group commit)",
-			 (unsigned long long)unit->flush.requests,
-			 (unsigned long long)unit->flush.groups);
+			 (unsigned long long)atomic_load(&unit->flush.requests),
+			 (unsigned long long)atomic_load(&unit->flush.groups));
 	while (unit->nentries > 0)
 		entry_drop(unit, &unit->entries[0]);
 	free(unit->entries);
@@ -311,7 +316,7 @@ int npmu__unit_resize(struct npmu__unit *unit, const char *name, uint64_t size,
 	struct npmu__tpt_entry *e = entry_find(unit, r->id);
 	struct npmu__window *win = NULL;
 	if (e && (rc = npmu__window_new(pool, r, &win)) == 0) {
-		npmu__flush_run(&unit->flush); /* queued pieces may lie in the old window */
+		npmu__flush_quiesce(&unit->flush); /* pieces may lie in the old window */
 		entry_close_mrs(e);
 		npmu__window_delete(&e->win);
 		e->win = win;

@@ -19,11 +19,11 @@ static void hello(void *arg, uint32_t *flags, uint8_t id[8], uint64_t *capacity,
 	*free = pool->alloc.nfree * NPMU_PAGE_SIZE;
 }
 
-/* handle -- PERSIST (checked now, flushed and answered when the batch ends: batch_end) and
+/* handle -- PERSIST (checked now, flushed with its batch and answered when that lands) and
  * CLOSE (outside a session too: the key is the proof), TPT programming by the manager's
  * session, and region requests to the embedded manager. A persist checked before a key is
  * revoked counts as before it (a flush of bytes written since is harmless); a window is never
- * unmapped under a queued flush (unit.c runs the group first). */
+ * unmapped under a queued or running flush (unit.c quiesces the groups first: flush.h F2). */
 static int handle(void *arg, const struct npmu__caller *c, uint16_t type,
 		  const struct npmu__request *req, struct npmu__cursor *reply)
 {
@@ -46,12 +46,19 @@ static int handle(void *arg, const struct npmu__caller *c, uint16_t type,
 	}
 }
 
-/* batch_end -- the persists of the batch: one flush for all (group commit, flush.h). */
-static int batch_end(void *arg)
+/* batch_begin -- the persists of the batch: one flush for all, here or (a large one) on the
+ * flusher thread (group commit, flush.h F1). */
+static int batch_begin(void *arg)
 {
 	struct npmu__unit_service *us = arg;
-	npmu__flush_run(&us->unit->flush);
-	return 0;
+	return npmu__flush_begin(&us->unit->flush);
+}
+
+/* batch_end -- the batch's flush is done (or, with wait, once it is). */
+static bool batch_end(void *arg, bool wait)
+{
+	struct npmu__unit_service *us = arg;
+	return npmu__flush_end(&us->unit->flush, wait);
 }
 
 /* stalled -- nobody could renew a lease meanwhile (leases.h L3). */
@@ -71,7 +78,8 @@ void npmu__unit_service_init(struct npmu__unit_service *us, struct npmu__unit *u
 	npmu__pmm_init(&us->programming, &npmu__local_unit_ops, unit, NULL, 0);
 	us->programming.programmed = true;
 	*ops = (struct npmu__service_ops){.arg = us, .hello = hello, .handle = handle,
-					  .batch_end = batch_end, .stalled = stalled};
+					  .batch_begin = batch_begin, .batch_end = batch_end,
+					  .batch_fd = unit->flush.done_fd, .stalled = stalled};
 }
 
 /* npmu__unit_service_publish -- the gauges, from the pool and the TPT. */

@@ -1,0 +1,144 @@
+/* it_flush.c -- a unit's group flush runs beside its service loop (flush.h F1): while one client
+ * makes 256 MiB durable, another client's placed writes and the manager's requests go on at
+ * once instead of waiting for the flush; every byte of both read back. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+#define BIG (256u << 20) /* the persisting client's region and each put */
+#define PUTS 3
+#define SLOW_ENOUGH_MS 60 /* a flush shorter than this shows nothing: the round fails */
+
+static struct unit_proc unit;
+
+static int setup(void **state)
+{
+	(void)state;
+	return unit_start(&unit, "640M");
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	unit_stop(&unit, false);
+	unit_cleanup(&unit);
+	return 0;
+}
+
+/* now_ms -- monotonic milliseconds. */
+static double now_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+}
+
+/* The persisting client: PUTS whole-region persistent puts, each of other bytes. */
+struct persister {
+	struct npmu_region *r;
+	uint8_t *buf;
+	double longest_ms; /* out: the longest put */
+	int rc;            /* out */
+	atomic_bool done;
+};
+
+/* persister_main -- put the region PUTS times, persistently, timing each put. */
+static void *persister_main(void *arg)
+{
+	struct persister *p = arg;
+	for (int i = 0; i < PUTS && p->rc == 0; i++) {
+		fill_pattern(p->buf, BIG, 100 + (uint64_t)i, 0);
+		struct npmu_iov iov = {0, p->buf, BIG};
+		double t = now_ms();
+		p->rc = npmu_region_put(p->r, &iov, 1, NPMU_PERSISTENT);
+		double took = now_ms() - t;
+		p->longest_ms = took > p->longest_ms ? took : p->longest_ms;
+	}
+	atomic_store(&p->done, true);
+	return NULL;
+}
+
+/* flush__others_go_on: while a client's 256 MiB persistent puts are flushed, another client's
+ * placed 4 KiB writes (and region stats from the embedded manager) are answered in a small
+ * part of a flush's time, not after it; the last put's bytes and every write read back. */
+static void flush__others_go_on(void **state)
+{
+	(void)state;
+	struct npmu_conn *pc = unit_connect(&unit), *wc = unit_connect(&unit);
+	struct npmu_region_info info;
+	assert_int_equal(npmu_region_create(pc, "big", BIG, &info), 0);
+	assert_int_equal(npmu_region_create(wc, "small", 1 << 20, &info), 0);
+	struct persister p = {.buf = malloc(BIG)};
+	assert_non_null(p.buf);
+	struct npmu_region *small;
+	assert_int_equal(npmu_region_open(pc, "big", NPMU_ACCESS_READ_WRITE, &p.r), 0);
+	assert_int_equal(npmu_region_open(wc, "small", NPMU_ACCESS_READ_WRITE, &small), 0);
+	uint8_t w[4096];
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, persister_main, &p), 0);
+	double worst = 0, worst_stat = 0;
+	int writes = 0;
+	while (!atomic_load(&p.done)) {
+		fill_pattern(w, sizeof(w), 7, (uint64_t)writes);
+		double s = now_ms();
+		assert_int_equal(npmu_region_write(small, (uint64_t)(writes % 256) * 4096, w, sizeof(w)),
+				 0);
+		double took = now_ms() - s;
+		worst = took > worst ? took : worst;
+		if (writes % 20 == 0) { /* the embedded manager answers on the same loop */
+			s = now_ms();
+			assert_int_equal(npmu_region_stat(wc, "small", &info), 0);
+			took = now_ms() - s;
+			worst_stat = took > worst_stat ? took : worst_stat;
+		}
+		writes++;
+		usleep(1000);
+	}
+	pthread_join(t, NULL);
+	assert_int_equal(p.rc, 0);
+	printf("# %d placed writes beside %d persistent puts of 256 MiB: the longest put %.0f ms, "
+	       "the slowest write %.1f ms, the slowest stat %.1f ms\n",
+	       writes, PUTS, p.longest_ms, worst, worst_stat);
+	if (p.longest_ms < SLOW_ENOUGH_MS)
+		fail_msg("the longest put took %.0f ms: too quick a flush to show a stall (this "
+			 "round proved nothing)", p.longest_ms);
+	assert_true(writes >= 20);
+	/* before: a write or a stat waited for the whole flush; now a small part of it at most */
+	assert_true(worst < p.longest_ms / 4);
+	assert_true(worst_stat < p.longest_ms / 4);
+	/* every byte: the last put's, and each write's */
+	uint8_t *back = malloc(BIG);
+	assert_non_null(back);
+	assert_int_equal(npmu_region_read(p.r, 0, back, BIG), 0);
+	assert_true(check_pattern(back, BIG, 100 + PUTS - 1, 0));
+	for (int i = writes - 256 > 0 ? writes - 256 : 0; i < writes; i++) {
+		assert_int_equal(npmu_region_read(small, (uint64_t)(i % 256) * 4096, w, sizeof(w)), 0);
+		assert_true(check_pattern(w, sizeof(w), 7, (uint64_t)i));
+	}
+	free(back);
+	free(p.buf);
+	npmu_region_close(&small);
+	npmu_region_close(&p.r);
+	npmu_conn_delete(&wc);
+	npmu_conn_delete(&pc);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(flush__others_go_on),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
