@@ -127,12 +127,16 @@ void npmu__flush_request_done(struct npmu__flush *f)
 int npmu__flush_begin(struct npmu__flush *f)
 {
 	struct npmu__flush_group *g = &f->group[f->queued];
-	if (g->bytes < NPMU_FLUSH_INLINE) { /* (empty too: its pieces run by a quiesce, or none) */
+	if (g->n == 0) { /* (its pieces run by a quiesce, or none) */
 		run_group(f, g);
 		return 1;
 	}
-	if (f->in_flight)
+	if (f->in_flight) /* (even a small group: the disk is busy with that one) */
 		return NPMU_E_BUSY;
+	if (g->bytes < NPMU_FLUSH_INLINE && npmu__now_ns() >= atomic_load(&f->slow_until_ns)) {
+		run_group(f, g);
+		return 1;
+	}
 	pthread_mutex_lock(&f->lock);
 	f->queued = !f->queued; /* (the flusher takes the other one) */
 	f->work = true;
@@ -221,6 +225,8 @@ static void run_group(struct npmu__flush *f, struct npmu__flush_group *g)
 		pmem2_get_drain_fn(last->map)();
 	}
 	uint64_t took = npmu__now_ns() - t0;
+	if (took >= NPMU_FLUSH_SLOW_NS) /* the disk is slow: small groups off the loop for a while */
+		atomic_store(&f->slow_until_ns, t0 + took + NPMU_FLUSH_SLOW_FOR_NS);
 	npmu__metric_add(&f->bytes, bytes);
 	npmu__histogram_observe(&f->latency, took);
 	if (took >= SLOW_FLUSH_NS && t0 - atomic_load(&f->slow_said_ns) >= SLOW_SAY_EVERY_NS) {

@@ -30,8 +30,10 @@
  * other client's bytes meanwhile (a 256 MiB persist's flush takes a few hundred milliseconds;
  * in the loop it stalled every client of the unit that long). A small one (under
  * NPMU_FLUSH_INLINE bytes, about a flush of the disk) is flushed on the service thread: handing
- * it over and back would cost two thread wake-ups, more than it takes. Two groups,
- * double-buffered:
+ * it over and back would cost two thread wake-ups, more than it takes -- but not while a group
+ * is away (the disk is busy with it: the small one waits for it), nor for NPMU_FLUSH_SLOW_FOR_NS
+ * after any flush took NPMU_FLUSH_SLOW_NS or more (a disk writing back other data makes even a
+ * small flush slow). Two groups, double-buffered:
  *   queued   -- filled by the service thread (npmu__flush_add, _request_done) while
  *   in flight -- the other one is flushed by the flusher thread.
  *   F1. npmu__flush_begin flushes a small queued group at once, or hands a large one over when
@@ -57,7 +59,9 @@ struct npmu__flush_group {
 	uint64_t bytes;    /* the pieces' */
 };
 
-#define NPMU_FLUSH_INLINE (256u << 10) /* smaller groups are flushed on the service thread */
+#define NPMU_FLUSH_INLINE (256u << 10) /* smaller groups are flushed on the service thread, */
+#define NPMU_FLUSH_SLOW_NS 5000000ull   /* unless a flush took this long */
+#define NPMU_FLUSH_SLOW_FOR_NS 1000000000ull /* this recently */
 
 struct npmu__flush {
 	int fd;                          /* the pool file */
@@ -71,6 +75,7 @@ struct npmu__flush {
 	bool work, stop;                 /* the flusher has a group / is to end */
 	_Atomic uint64_t groups, requests; /* flushes run and requests they served, for the log */
 	_Atomic uint64_t slow_said_ns;   /* when a slow flush was last logged */
+	_Atomic uint64_t slow_until_ns;  /* small groups go to the flusher until then */
 	/* for the metrics (metrics.h): */
 	_Atomic uint64_t bytes;          /* bytes of the pieces made durable */
 	struct npmu__histogram latency;  /* how long each group took to flush */
@@ -96,8 +101,7 @@ void npmu__flush_request_done(struct npmu__flush *f);
 
 /* npmu__flush_begin -- the queued group flushed (F1): 1 when it is durable now (empty, or small
  * and flushed here: its requests may be answered at once), 0 when the flusher has it,
- * NPMU_E_BUSY when it is large and a group is in flight already (begin again after
- * npmu__flush_end). */
+ * NPMU_E_BUSY when a group is in flight already (begin again after npmu__flush_end). */
 int npmu__flush_begin(struct npmu__flush *f);
 
 /* npmu__flush_end -- (done_fd readable, or wait) the group in flight is durable: true when one

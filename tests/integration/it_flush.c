@@ -1,6 +1,7 @@
 /* it_flush.c -- a unit's group flush runs beside its service loop (flush.h F1): while one client
- * makes 256 MiB durable, another client's placed writes and the manager's requests go on at
- * once instead of waiting for the flush; every byte of both read back. */
+ * makes 256 MiB durable and another makes 4 KiB durable again and again, a third client's placed
+ * writes and the manager's requests go on at once instead of waiting for the flushes; every
+ * byte of all three read back. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -70,9 +71,33 @@ static void *persister_main(void *arg)
 	return NULL;
 }
 
-/* flush__others_go_on: while a client's 256 MiB persistent puts are flushed, another client's
- * placed 4 KiB writes (and region stats from the embedded manager) are answered in a small
- * part of a flush's time, not after it; the last put's bytes and every write read back. */
+/* The client making 4 KiB durable again and again until the large puts end. */
+struct small_persister {
+	struct npmu_region *r;
+	atomic_bool *stop;
+	int puts; /* out */
+	int rc;   /* out */
+};
+
+/* small_main -- persistent 4 KiB puts, each of other bytes, until told to stop. */
+static void *small_main(void *arg)
+{
+	struct small_persister *sp = arg;
+	uint8_t b[4096];
+	while (sp->rc == 0 && !atomic_load(sp->stop)) {
+		fill_pattern(b, sizeof(b), 300, (uint64_t)sp->puts);
+		struct npmu_iov iov = {(uint64_t)(sp->puts % 16) * 4096, b, sizeof(b)};
+		if ((sp->rc = npmu_region_put(sp->r, &iov, 1, NPMU_PERSISTENT)) == 0)
+			sp->puts++;
+	}
+	return NULL;
+}
+
+/* flush__others_go_on: while a client's 256 MiB persistent puts are flushed (and another's
+ * 4 KiB ones, which then wait for them, the disk being busy), a third client's placed 4 KiB
+ * writes (and region stats from the embedded manager) are answered in a small part of a
+ * flush's time, not after it; the last large put's bytes, the small puts' and every write
+ * read back. */
 static void flush__others_go_on(void **state)
 {
 	(void)state;
@@ -80,13 +105,19 @@ static void flush__others_go_on(void **state)
 	struct npmu_region_info info;
 	assert_int_equal(npmu_region_create(pc, "big", BIG, &info), 0);
 	assert_int_equal(npmu_region_create(wc, "small", 1 << 20, &info), 0);
+	struct npmu_conn *sc = unit_connect(&unit);
+	assert_int_equal(npmu_region_create(sc, "durable", 64 << 10, &info), 0);
 	struct persister p = {.buf = malloc(BIG)};
 	assert_non_null(p.buf);
 	struct npmu_region *small;
+	atomic_bool stop = false;
+	struct small_persister sp = {.stop = &stop};
 	assert_int_equal(npmu_region_open(pc, "big", NPMU_ACCESS_READ_WRITE, &p.r), 0);
 	assert_int_equal(npmu_region_open(wc, "small", NPMU_ACCESS_READ_WRITE, &small), 0);
+	assert_int_equal(npmu_region_open(sc, "durable", NPMU_ACCESS_READ_WRITE, &sp.r), 0);
 	uint8_t w[4096];
-	pthread_t t;
+	pthread_t t, ts;
+	assert_int_equal(pthread_create(&ts, NULL, small_main, &sp), 0);
 	assert_int_equal(pthread_create(&t, NULL, persister_main, &p), 0);
 	double worst = 0, worst_stat = 0;
 	int writes = 0;
@@ -107,10 +138,13 @@ static void flush__others_go_on(void **state)
 		usleep(1000);
 	}
 	pthread_join(t, NULL);
+	atomic_store(&stop, true);
+	pthread_join(ts, NULL);
 	assert_int_equal(p.rc, 0);
-	printf("# %d placed writes beside %d persistent puts of 256 MiB: the longest put %.0f ms, "
-	       "the slowest write %.1f ms, the slowest stat %.1f ms\n",
-	       writes, PUTS, p.longest_ms, worst, worst_stat);
+	assert_int_equal(sp.rc, 0);
+	printf("# %d placed writes beside %d persistent puts of 256 MiB and %d of 4 KiB: the longest "
+	       "large put %.0f ms, the slowest write %.1f ms, the slowest stat %.1f ms\n",
+	       writes, PUTS, sp.puts, p.longest_ms, worst, worst_stat);
 	if (p.longest_ms < SLOW_ENOUGH_MS)
 		fail_msg("the longest put took %.0f ms: too quick a flush to show a stall (this "
 			 "round proved nothing)", p.longest_ms);
@@ -127,6 +161,13 @@ static void flush__others_go_on(void **state)
 		assert_int_equal(npmu_region_read(small, (uint64_t)(i % 256) * 4096, w, sizeof(w)), 0);
 		assert_true(check_pattern(w, sizeof(w), 7, (uint64_t)i));
 	}
+	assert_true(sp.puts >= 1);
+	for (int i = sp.puts - 16 > 0 ? sp.puts - 16 : 0; i < sp.puts; i++) {
+		assert_int_equal(npmu_region_read(sp.r, (uint64_t)(i % 16) * 4096, w, sizeof(w)), 0);
+		assert_true(check_pattern(w, sizeof(w), 300, (uint64_t)i));
+	}
+	npmu_region_close(&sp.r);
+	npmu_conn_delete(&sc);
 	free(back);
 	free(p.buf);
 	npmu_region_close(&small);
