@@ -152,10 +152,9 @@ bool npmu__flush_end(struct npmu__flush *f, bool wait)
 	if (!f->in_flight)
 		return false;
 	pthread_mutex_lock(&f->lock);
-	bool busy = f->work;
 	while (wait && f->work)
 		pthread_cond_wait(&f->cv, &f->lock);
-	busy = f->work;
+	bool busy = f->work;
 	pthread_mutex_unlock(&f->lock);
 	if (busy)
 		return false;
