@@ -5,7 +5,7 @@
 BUILD ?= build
 BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= $(shell nproc)
-TSAN_TESTS ?= integration_(ckpt|crash_images|pmmd|hosts|resync|mirror_takeover|rights|manager_restart|unit_faults)|unit_|fuzz_replay_
+TSAN_TESTS ?= integration_(ckpt|crash_images|pmmd|hosts|resync|mirror_takeover|rights|manager_restart|unit_faults|flush|overload)|unit_|fuzz_replay_
 
 .PHONY: all deps build demo demo-train test test-asan test-tsan fuzz fault soak bench install clean
 
@@ -39,7 +39,8 @@ test-asan: deps
 # fencing) and holder keepalive, pmmd's unit thread beside its receiving thread (the manager,
 # restart, rights and multi-host tests), and a mirrored region's resync thread beside a writing
 # thread (it_resync; mirror.sh itself is left out: its fail-over time bounds do not hold at
-# TSan's speed).
+# TSan's speed), and a unit's flusher thread beside its service loop, under large persists
+# (it_flush) and under a flood of client processes (it_overload).
 test-tsan: deps
 	@cmake -S . -B $(BUILD)-tsan -DCMAKE_BUILD_TYPE=Debug -DNPMU_TSAN=ON >/dev/null
 	@cmake --build $(BUILD)-tsan -j $(JOBS)

@@ -204,20 +204,30 @@ static void junk(void)
 	_exit(0);
 }
 
-/* spawn -- fork a child running fn(arg). */
-static pid_t spawn(void (*fn)(void))
+static void reader4s(void) { reader(4000); }
+static void slow_a(void) { slow_writer("slow.a"); }
+static void slow_b(void) { slow_writer("slow.b"); }
+
+/* The hostile clients, by the name a child is started with. */
+static const struct {
+	const char *name;
+	void (*fn)(void);
+} roles[] = {{"opener", opener}, {"reader", reader4s}, {"junk", junk},
+	     {"slow.a", slow_a}, {"slow.b", slow_b}};
+
+/* spawn -- start a client process playing `role` against the unit: this program executed
+ * afresh (not a bare fork of this threaded process: a child is a process of its own, as real
+ * clients are, and ThreadSanitizer follows it). */
+static pid_t spawn(const char *role)
 {
 	pid_t p = fork();
 	assert_true(p >= 0);
-	if (p == 0)
-		fn();
+	if (p == 0) {
+		execl("/proc/self/exe", "it_overload", "--child", role, unit.addr, (char *)NULL);
+		_exit(127);
+	}
 	return p;
 }
-
-static int reader_ms = 4000;
-static void reader4s(void) { reader(reader_ms); }
-static void slow_a(void) { slow_writer("slow.a"); }
-static void slow_b(void) { slow_writer("slow.b"); }
 
 /* overload__legit_client_served_and_bounded */
 static void overload__legit_client_served_and_bounded(void **state)
@@ -241,12 +251,12 @@ static void overload__legit_client_served_and_bounded(void **state)
 	pid_t kids[128];
 	int nk = 0;
 	for (int i = 0; i < 48; i++) /* a crowd that opens rights and dies holding them */
-		kids[nk++] = spawn(opener);
+		kids[nk++] = spawn("opener");
 	for (int i = 0; i < 8; i++) /* a flood of one-sided reads */
-		kids[nk++] = spawn(reader4s);
+		kids[nk++] = spawn("reader");
 	for (int i = 0; i < 2; i++) /* junk and oversized messages */
-		kids[nk++] = spawn(junk);
-	pid_t sa = spawn(slow_a), sb = spawn(slow_b);
+		kids[nk++] = spawn("junk");
+	pid_t sa = spawn("slow.a"), sb = spawn("slow.b");
 	usleep(300000);
 	kill(sa, SIGSTOP); /* slow clients: stopped in the middle of 64 MiB writes */
 	kill(sb, SIGSTOP);
@@ -287,15 +297,26 @@ static void overload__legit_client_served_and_bounded(void **state)
 	assert_true(atomic_load(&good_ops) > 100);
 	assert_true(atomic_load(&worst_ms) < 5000);
 	assert_int_equal(kill(unit.pid, 0), 0);
-	/* bounded: buffers are preallocated; nothing grows with the number of clients */
+	/* bounded: buffers are preallocated; nothing grows with the number of clients (not under
+	 * ThreadSanitizer: its shadow of every pool page a transfer touched counts as anonymous) */
+#ifndef __SANITIZE_THREAD__
 	assert_true(peak - rss0 < 32768 && rss1 - rss0 < 32768);
+#endif
 	assert_true(fds1 <= fds0 + 8);
 	npmu_region_close(&legit);
 	npmu_conn_delete(&c);
 }
 
-int main(void)
+/* main -- the test; or, started as `it_overload --child ROLE ADDRESS`, one hostile client. */
+int main(int argc, char **argv)
 {
+	if (argc == 4 && strcmp(argv[1], "--child") == 0) {
+		snprintf(unit.addr, sizeof(unit.addr), "%s", argv[3]);
+		for (size_t i = 0; i < sizeof(roles) / sizeof(roles[0]); i++)
+			if (strcmp(argv[2], roles[i].name) == 0)
+				roles[i].fn(); /* (each ends the process) */
+		return 126;
+	}
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(overload__legit_client_served_and_bounded),
 	};
