@@ -928,7 +928,8 @@ int npmu_stripe_versions(struct npmu_conn *conn, const char *name,
 		free(out);
 		return rc;
 	}
-	qsort(out, n, sizeof(*out), by_version);
+	if (n > 1) /* (out is NULL when no version is known) */
+		qsort(out, n, sizeof(*out), by_version);
 	*list = out;
 	*count = n;
 	return 0;
