@@ -35,7 +35,9 @@ struct npmu__caller {
  * be sent away and one batch is away already (the requests gather until that lands), or an
  * error to answer them with at once. When the batch away is done, the owner makes batch_fd
  * readable; the loop then calls batch_end (with wait, it blocks until the work is done; true
- * when it was) and answers its requests.
+ * when it was) and answers its requests. batch_types has bit T set for each message type T
+ * that handle may answer NPMU__SERVE_BATCHED: while a full batch waits for the one away,
+ * requests of those types are held unread (service.c, hold) and the rest served.
  */
 struct npmu__service_ops {
 	void *arg;
@@ -50,6 +52,7 @@ struct npmu__service_ops {
 	int (*batch_begin)(void *arg);
 	bool (*batch_end)(void *arg, bool wait);
 	int batch_fd;
+	uint64_t batch_types;
 };
 
 #endif

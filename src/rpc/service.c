@@ -25,6 +25,8 @@
 #define NAP_NS 50000       /* a sleep without a wait object (shm), while busy */
 #define NAP_BUSY_NS 3000000000ull /* busy: a message came this recently */
 #define BATCH_MAX 24       /* requests in one batch at most (two held: < TX_BUFS) */
+#define HELD_MAX (RX_BUFS / 2) /* batched requests held at most (the rest keep receiving) */
+#define HELD_SAY_EVERY_NS (10 * 1000000000ull) /* holding is logged at most this often */
 _Static_assert(RX_BUFS <= NPMU_FABRIC_SERVER_RX && TX_BUFS <= NPMU_FABRIC_SERVER_TX,
 	       "the endpoint is opened with room for the receives posted and replies in flight");
 
@@ -80,6 +82,15 @@ struct npmu__service {
 	struct batched flight[BATCH_MAX]; /* the batch begun, waiting for ops.batch_end */
 	uint32_t nflight;
 	bool flying;
+	/* Requests held while a full batch waits for the one away (see hold): their receive
+	 * buffers, in arrival order, and since when. */
+	struct held {
+		struct rx_buf *b;
+		size_t len;
+	} held[HELD_MAX];
+	uint32_t nheld;
+	uint64_t held_since_ns;
+	uint64_t held_said_ns; /* when holding was last logged */
 	/* Rate limit for logging bad input: a burst, then one line per second with a count. */
 	time_t log_second;
 	unsigned log_count;
@@ -257,6 +268,8 @@ static int peer_lookup(struct npmu__service *svc, const uint8_t *addr, uint16_t 
 static void handle_completion(struct npmu__service *svc, const struct fi_cq_msg_entry *e);
 static void finish_batch(struct npmu__service *svc);
 static void land_batch(struct npmu__service *svc, bool wait);
+static void make_room(struct npmu__service *svc);
+static void release_held(struct npmu__service *svc);
 static void flush_deferred(struct npmu__service *svc);
 
 /* drain -- handle every completion now available; returns how many there were. The batched
@@ -500,6 +513,8 @@ static void serve(struct npmu__service *svc, uint8_t *msg, size_t len)
 		if (rc == NPMU__SERVE_LATER)
 			return; /* the slow thread answers */
 		if (rc == NPMU__SERVE_BATCHED && svc->ops.batch_begin) {
+			if (svc->nbatch == BATCH_MAX)
+				make_room(svc);
 			struct batched *q = &svc->batch[svc->nbatch++];
 			*q = (struct batched){.b = b, .to = to, .type = hdr.type,
 					      .req_id = hdr.req_id,
@@ -519,6 +534,19 @@ static void serve(struct npmu__service *svc, uint8_t *msg, size_t len)
 	if (rc == 0 && !reply.ok)
 		rc = NPMU_E_INTERNAL;
 	answer(svc, b, to, hdr.type, hdr.req_id, sess, rc, rc == 0 ? reply.pos : 0);
+}
+
+/* make_room -- (a batched request served while the gathering batch is full: only after the
+ * batch away landed, as a full one holds new messages until then) the full batch begun, or,
+ * should one still be away, waited for. A request whose work joined the owner's next batch
+ * and is answered with the one after is answered late, never early. */
+static void make_room(struct npmu__service *svc)
+{
+	finish_batch(svc);
+	if (svc->nbatch == BATCH_MAX) {
+		land_batch(svc, true);
+		finish_batch(svc);
+	}
 }
 
 /* answer_batched -- answer n batched requests (*list, emptied first: answering may drain and
@@ -565,12 +593,9 @@ static void finish_batch(struct npmu__service *svc)
 		return;
 	uint64_t t0 = npmu__now_ns();
 	int rc = svc->ops.batch_begin(svc->ops.arg);
-	if (rc == NPMU_E_BUSY) {
-		if (svc->nbatch < BATCH_MAX)
-			return; /* (begun again after the one away lands) */
-		land_batch(svc, true);
-		rc = svc->ops.batch_begin(svc->ops.arg);
-	}
+	if (rc == NPMU_E_BUSY)
+		return; /* (begun again after the one away lands; a full one holds new messages
+			 * meanwhile: handle_completion) */
 	uint64_t took_ms = (npmu__now_ns() - t0) / 1000000;
 	if (took_ms >= STALL_MS && svc->ops.stalled)
 		svc->ops.stalled(svc->ops.arg, took_ms); /* (work done here: nobody could renew) */
@@ -607,6 +632,76 @@ static void flush_deferred(struct npmu__service *svc)
 	}
 }
 
+/*
+ * Flow control while a full batch waits. A batch gathers while the one sent away is worked on;
+ * when it is full (BATCH_MAX), no more batched requests fit until that one lands. The loop
+ * must not wait for it (it drives every client's one-sided transfers on providers such as tcp,
+ * and the work away may take seconds), and other requests (lease renewals, handshakes, stats)
+ * need not: a request of a type the owner batches (ops.batch_types, read from the plain
+ * header) is held, unread, in its receive buffer (not posted again), behind any held before
+ * it; everything else is served as it comes. When the batch away lands, the loop serves the
+ * held requests (release_held) in the order they came, until a batch is full again. At most
+ * HELD_MAX are held, so the other receives stay posted; one more waits for the batch away, as
+ * the loop did for every full batch before.
+ */
+
+/* held_type -- whether a received message is of a type the owner batches (held while full). */
+static bool held_type(const struct npmu__service *svc, const struct rx_buf *b, size_t len)
+{
+	struct npmu__msg_hdr hdr;
+	return npmu__msg_decode_hdr(b->data, len, &hdr) == 0 && hdr.type < 64 &&
+	       (svc->ops.batch_types >> hdr.type & 1);
+}
+
+/* hold -- keep a received request, unread, until release_held (the oldest ones served first
+ * when HELD_MAX are held already); false when it is to be served now. */
+static bool hold(struct npmu__service *svc, struct rx_buf *b, size_t len)
+{
+	if (!(svc->nheld || (svc->flying && svc->nbatch == BATCH_MAX)) || !held_type(svc, b, len))
+		return false;
+	if (svc->nheld == HELD_MAX) { /* (held all it may: wait for the batch away) */
+		land_batch(svc, true);
+		release_held(svc);
+		if (!(svc->nheld || (svc->flying && svc->nbatch == BATCH_MAX)))
+			return false;
+	}
+	if (svc->nheld == 0)
+		svc->held_since_ns = npmu__now_ns();
+	svc->held[svc->nheld++] = (struct held){b, len};
+	npmu__metric_add(&svc->counters.held, 1);
+	return true;
+}
+
+/* release_held -- serve the held requests in order while no full batch waits; logged (at most
+ * every HELD_SAY_EVERY_NS) once none is left. */
+static void release_held(struct npmu__service *svc)
+{
+	uint8_t msg[NPMU_WIRE_MAX + NPMU_TAG_LEN];
+	for (;;) {
+		if (svc->nheld && svc->nbatch == BATCH_MAX && !svc->flying)
+			finish_batch(svc); /* (the full one, begun now that none is away) */
+		if (!svc->nheld || (svc->flying && svc->nbatch == BATCH_MAX))
+			break;
+		struct held h = svc->held[0];
+		memmove(&svc->held[0], &svc->held[1], (svc->nheld - 1) * sizeof(svc->held[0]));
+		svc->nheld--;
+		memcpy(msg, h.b->data, h.len);
+		post_rx(svc, h.b);
+		serve(svc, msg, h.len);
+	}
+	if (svc->nheld || !svc->held_since_ns)
+		return;
+	uint64_t now = npmu__now_ns(), ms = (now - svc->held_since_ns) / 1000000;
+	svc->held_since_ns = 0;
+	if (!svc->held_said_ns || now - svc->held_said_ns >= HELD_SAY_EVERY_NS) {
+		svc->held_said_ns = now; /* (once in a while: a slow disk would have it said often) */
+		LOG_INFO("held new requests for %llu ms while %u persist requests waited for the "
+			 "flush before them (%llu held so far): the flushes are the bottleneck",
+			 (unsigned long long)ms, BATCH_MAX,
+			 (unsigned long long)npmu__metric_get(&svc->counters.held));
+	}
+}
+
 /* handle_completion -- a received request or a finished reply. */
 static void handle_completion(struct npmu__service *svc, const struct fi_cq_msg_entry *e)
 {
@@ -620,8 +715,10 @@ static void handle_completion(struct npmu__service *svc, const struct fi_cq_msg_
 	if (!(e->flags & FI_RECV))
 		return;
 	struct rx_buf *b = (struct rx_buf *)kind;
-	uint8_t msg[NPMU_WIRE_MAX + NPMU_TAG_LEN];
 	size_t len = e->len < NPMU_WIRE_MAX ? e->len : NPMU_WIRE_MAX;
+	if (hold(svc, b, len))
+		return;
+	uint8_t msg[NPMU_WIRE_MAX + NPMU_TAG_LEN];
 	memcpy(msg, b->data, len);
 	post_rx(svc, b);
 	serve(svc, msg, len);
@@ -665,9 +762,12 @@ static int tick(struct npmu__service *svc)
  * meanwhile, for up to NPMU_SERVICE_STOP_MS. */
 static void finish_in_flight(struct npmu__service *svc)
 {
-	for (int i = 0; i < 2; i++) { /* the batch away, then the one gathered meanwhile */
+	/* the batch away, the one gathered meanwhile, and what was held (which may fill more) */
+	for (int i = 0; i < 2 + HELD_MAX / BATCH_MAX + 1 && (svc->nbatch || svc->flying ||
+								 svc->nheld); i++) {
 		finish_batch(svc);
 		land_batch(svc, true);
+		release_held(svc);
 	}
 	if (!svc->deferred)
 		return;
@@ -708,6 +808,7 @@ int npmu__service_run(struct npmu__service *svc, int stop_fd, unsigned spin_us)
 		flush_deferred(svc);
 		bool landed = svc->flying;
 		land_batch(svc, false);
+		release_held(svc);
 		if (drain(svc) > 0 || landed != svc->flying) {
 			last = npmu__now_ns();
 			continue;
@@ -771,6 +872,10 @@ void npmu__service_render(const struct npmu__service_counters *c, struct npmu__p
 	npmu__prom_family(p, "npmu_handshakes_pending", "gauge",
 			  "Authentication handshakes begun and not finished.");
 	npmu__prom_u64(p, "npmu_handshakes_pending", npmu__metric_get(&c->handshakes), NULL);
+	npmu__prom_family(p, "npmu_requests_held_total", "counter",
+			  "Messages held unread while a full batch of requests waited for the one "
+			  "before it (a unit: persists waiting for a flush): flow control.");
+	npmu__prom_u64(p, "npmu_requests_held_total", npmu__metric_get(&c->held), NULL);
 	npmu__prom_family(p, "npmu_handshakes_abandoned_total", "counter",
 			  "Handshakes evicted or expired unfinished.");
 	npmu__prom_u64(p, "npmu_handshakes_abandoned_total",

@@ -42,6 +42,7 @@ struct npmu__service_counters {
 	_Atomic uint64_t handshakes;           /* gauge: handshakes begun, not finished */
 	_Atomic uint64_t auth_failures;        /* failed authentications (sessions.h) */
 	_Atomic uint64_t handshakes_abandoned; /* handshakes evicted or expired unfinished */
+	_Atomic uint64_t held;                 /* messages held while a full batch waited */
 };
 
 /*

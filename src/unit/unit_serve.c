@@ -79,7 +79,8 @@ void npmu__unit_service_init(struct npmu__unit_service *us, struct npmu__unit *u
 	us->programming.programmed = true;
 	*ops = (struct npmu__service_ops){.arg = us, .hello = hello, .handle = handle,
 					  .batch_begin = batch_begin, .batch_end = batch_end,
-					  .batch_fd = unit->flush.done_fd, .stalled = stalled};
+					  .batch_fd = unit->flush.done_fd,
+					  .batch_types = 1ull << NPMU_MSG_PERSIST, .stalled = stalled};
 }
 
 /* npmu__unit_service_publish -- the gauges, from the pool and the TPT. */

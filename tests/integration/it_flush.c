@@ -1,7 +1,9 @@
 /* it_flush.c -- a unit's group flush runs beside its service loop (flush.h F1): while one client
  * makes 256 MiB durable and another makes 4 KiB durable again and again, a third client's placed
- * writes and the manager's requests go on at once instead of waiting for the flushes; every
- * byte of all three read back. */
+ * writes and the manager's requests go on at once instead of waiting for the flushes; and while
+ * 56 clients make 4 KiB durable at once beside the 256 MiB ones (more persists than a batch
+ * holds wait for the flush away), placed writes still go on: the unit holds new requests, not
+ * its loop (service.c, hold). Every byte read back. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -176,10 +178,117 @@ static void flush__others_go_on(void **state)
 	npmu_conn_delete(&pc);
 }
 
+#define MANY 56 /* clients persisting at once: more than two batches hold (BATCH_MAX, service.c) */
+
+/* log_has -- whether the unit's log holds text. */
+static bool log_has(const char *text)
+{
+	FILE *f = fopen(unit.log, "r");
+	char line[1024];
+	bool found = false;
+	while (f && !found && fgets(line, sizeof(line), f))
+		found = strstr(line, text) != NULL;
+	if (f)
+		fclose(f);
+	return found;
+}
+
+/* flush__a_full_batch_holds_requests_not_the_loop: while a client's 256 MiB persistent puts
+ * are flushed, MANY clients put 4 KiB persistently, each on a connection of its own, so that
+ * a full batch of persists waits for the flush away; a further client's placed writes and
+ * region stats are still done in a small part of a flush's time (before, the loop itself
+ * waited for the flush once a batch was full); the unit says it held requests (else the round
+ * proved nothing); every persist succeeded and its bytes read back. */
+static void flush__a_full_batch_holds_requests_not_the_loop(void **state)
+{
+	(void)state;
+	struct npmu_conn *pc = unit_connect(&unit), *wc = unit_connect(&unit);
+	struct npmu_region_info info;
+	struct npmu_region *small;
+	struct persister p = {.buf = malloc(BIG)};
+	assert_non_null(p.buf);
+	assert_int_equal(npmu_region_open(pc, "big", NPMU_ACCESS_READ_WRITE, &p.r), 0);
+	assert_int_equal(npmu_region_open(wc, "small", NPMU_ACCESS_READ_WRITE, &small), 0);
+	struct npmu_conn *mc[MANY];
+	struct small_persister sp[MANY];
+	pthread_t ts[MANY], t;
+	atomic_bool stop = false;
+	for (int i = 0; i < MANY; i++) {
+		char name[32];
+		snprintf(name, sizeof(name), "many.%d", i);
+		mc[i] = unit_connect(&unit);
+		assert_int_equal(npmu_region_create(mc[i], name, 64 << 10, &info), 0);
+		sp[i] = (struct small_persister){.stop = &stop};
+		assert_int_equal(npmu_region_open(mc[i], name, NPMU_ACCESS_READ_WRITE, &sp[i].r), 0);
+	}
+	for (int i = 0; i < MANY; i++)
+		assert_int_equal(pthread_create(&ts[i], NULL, small_main, &sp[i]), 0);
+	assert_int_equal(pthread_create(&t, NULL, persister_main, &p), 0);
+	uint8_t w[4096];
+	double worst = 0, worst_stat = 0;
+	int writes = 0;
+	while (!atomic_load(&p.done)) {
+		fill_pattern(w, sizeof(w), 8, (uint64_t)writes);
+		double s = now_ms();
+		assert_int_equal(npmu_region_write(small, (uint64_t)(writes % 256) * 4096, w, sizeof(w)),
+				 0);
+		double took = now_ms() - s;
+		worst = took > worst ? took : worst;
+		if (writes % 20 == 0) { /* not a persist: served while persists are held */
+			s = now_ms();
+			assert_int_equal(npmu_region_stat(wc, "small", &info), 0);
+			took = now_ms() - s;
+			worst_stat = took > worst_stat ? took : worst_stat;
+		}
+		writes++;
+		usleep(1000);
+	}
+	pthread_join(t, NULL);
+	atomic_store(&stop, true);
+	int puts = 0;
+	for (int i = 0; i < MANY; i++) {
+		pthread_join(ts[i], NULL);
+		assert_int_equal(sp[i].rc, 0);
+		puts += sp[i].puts;
+	}
+	assert_int_equal(p.rc, 0);
+	bool held = log_has("held new requests");
+	printf("# %d placed writes beside %d persistent puts of 256 MiB and %d of 4 KiB from %d "
+	       "clients: the longest large put %.0f ms, the slowest write %.1f ms, the slowest stat "
+	       "%.1f ms; requests held: %s\n", writes, PUTS, puts, MANY, p.longest_ms, worst,
+	       worst_stat, held ? "yes" : "no");
+	if (p.longest_ms < SLOW_ENOUGH_MS || !held)
+		fail_msg("the longest put took %.0f ms and the unit %s requests: this round proved "
+			 "nothing", p.longest_ms, held ? "held" : "never held");
+	assert_true(writes >= 20);
+	assert_true(worst < p.longest_ms / 4);
+	assert_true(worst_stat < p.longest_ms / 4);
+	for (int i = writes - 256 > 0 ? writes - 256 : 0; i < writes; i++) {
+		assert_int_equal(npmu_region_read(small, (uint64_t)(i % 256) * 4096, w, sizeof(w)), 0);
+		assert_true(check_pattern(w, sizeof(w), 8, (uint64_t)i));
+	}
+	for (int i = 0; i < MANY; i++) {
+		assert_true(sp[i].puts >= 1);
+		for (int k = sp[i].puts - 16 > 0 ? sp[i].puts - 16 : 0; k < sp[i].puts; k++) {
+			assert_int_equal(npmu_region_read(sp[i].r, (uint64_t)(k % 16) * 4096, w,
+							  sizeof(w)), 0);
+			assert_true(check_pattern(w, sizeof(w), 300, (uint64_t)k));
+		}
+		npmu_region_close(&sp[i].r);
+		npmu_conn_delete(&mc[i]);
+	}
+	free(p.buf);
+	npmu_region_close(&small);
+	npmu_region_close(&p.r);
+	npmu_conn_delete(&wc);
+	npmu_conn_delete(&pc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(flush__others_go_on),
+		cmocka_unit_test(flush__a_full_batch_holds_requests_not_the_loop),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
