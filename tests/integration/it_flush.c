@@ -95,6 +95,34 @@ static void *small_main(void *arg)
 	return NULL;
 }
 
+/* meanwhile -- until p's puts are done, placed 4 KiB writes of pattern `seed` into small, every
+ * 20th followed by a stat of it on wc (the embedded manager answers on the unit's loop; not a
+ * persist, so not held either), each timed; returns the writes made. */
+static int meanwhile(struct persister *p, struct npmu_region *small, struct npmu_conn *wc,
+		     uint64_t seed, double *worst, double *worst_stat)
+{
+	uint8_t w[4096];
+	struct npmu_region_info info;
+	int writes = 0;
+	while (!atomic_load(&p->done)) {
+		fill_pattern(w, sizeof(w), seed, (uint64_t)writes);
+		double s = now_ms();
+		assert_int_equal(npmu_region_write(small, (uint64_t)(writes % 256) * 4096, w, sizeof(w)),
+				 0);
+		double took = now_ms() - s;
+		*worst = took > *worst ? took : *worst;
+		if (writes % 20 == 0) {
+			s = now_ms();
+			assert_int_equal(npmu_region_stat(wc, "small", &info), 0);
+			took = now_ms() - s;
+			*worst_stat = took > *worst_stat ? took : *worst_stat;
+		}
+		writes++;
+		usleep(1000);
+	}
+	return writes;
+}
+
 /* flush__others_go_on: while a client's 256 MiB persistent puts are flushed (and another's
  * 4 KiB ones, which then wait for them, the disk being busy), a third client's placed 4 KiB
  * writes (and region stats from the embedded manager) are answered in a small part of a
@@ -122,23 +150,7 @@ static void flush__others_go_on(void **state)
 	assert_int_equal(pthread_create(&ts, NULL, small_main, &sp), 0);
 	assert_int_equal(pthread_create(&t, NULL, persister_main, &p), 0);
 	double worst = 0, worst_stat = 0;
-	int writes = 0;
-	while (!atomic_load(&p.done)) {
-		fill_pattern(w, sizeof(w), 7, (uint64_t)writes);
-		double s = now_ms();
-		assert_int_equal(npmu_region_write(small, (uint64_t)(writes % 256) * 4096, w, sizeof(w)),
-				 0);
-		double took = now_ms() - s;
-		worst = took > worst ? took : worst;
-		if (writes % 20 == 0) { /* the embedded manager answers on the same loop */
-			s = now_ms();
-			assert_int_equal(npmu_region_stat(wc, "small", &info), 0);
-			took = now_ms() - s;
-			worst_stat = took > worst_stat ? took : worst_stat;
-		}
-		writes++;
-		usleep(1000);
-	}
+	int writes = meanwhile(&p, small, wc, 7, &worst, &worst_stat);
 	pthread_join(t, NULL);
 	atomic_store(&stop, true);
 	pthread_join(ts, NULL);
@@ -226,23 +238,7 @@ static void flush__a_full_batch_holds_requests_not_the_loop(void **state)
 	assert_int_equal(pthread_create(&t, NULL, persister_main, &p), 0);
 	uint8_t w[4096];
 	double worst = 0, worst_stat = 0;
-	int writes = 0;
-	while (!atomic_load(&p.done)) {
-		fill_pattern(w, sizeof(w), 8, (uint64_t)writes);
-		double s = now_ms();
-		assert_int_equal(npmu_region_write(small, (uint64_t)(writes % 256) * 4096, w, sizeof(w)),
-				 0);
-		double took = now_ms() - s;
-		worst = took > worst ? took : worst;
-		if (writes % 20 == 0) { /* not a persist: served while persists are held */
-			s = now_ms();
-			assert_int_equal(npmu_region_stat(wc, "small", &info), 0);
-			took = now_ms() - s;
-			worst_stat = took > worst_stat ? took : worst_stat;
-		}
-		writes++;
-		usleep(1000);
-	}
+	int writes = meanwhile(&p, small, wc, 8, &worst, &worst_stat);
 	pthread_join(t, NULL);
 	atomic_store(&stop, true);
 	int puts = 0;
