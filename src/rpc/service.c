@@ -24,7 +24,7 @@
 #define STALL_MS 20        /* a request served longer than this stalled the manager (leases) */
 #define NAP_NS 50000       /* a sleep without a wait object (shm), while busy */
 #define NAP_BUSY_NS 3000000000ull /* busy: a message came this recently */
-#define BATCH_MAX 24       /* requests in one batch at most (two held: < TX_BUFS) */
+#define BATCH_MAX 24       /* requests in one batch at most */
 #define HELD_MAX (RX_BUFS / 2) /* batched requests held at most (the rest keep receiving) */
 #define HELD_SAY_EVERY_NS (10 * 1000000000ull) /* holding is logged at most this often */
 _Static_assert(RX_BUFS <= NPMU_FABRIC_SERVER_RX && TX_BUFS <= NPMU_FABRIC_SERVER_TX,
@@ -52,9 +52,9 @@ struct peer {
 	uint64_t last_used;
 };
 
-/* A request answered once the batch ends (NPMU__SERVE_BATCHED): its reply buffer is held. */
+/* A request answered once the batch ends (NPMU__SERVE_BATCHED), with an empty body: a reply
+ * buffer is taken when it is answered (replies in flight use the buffers, waiting ones do not). */
 struct batched {
-	struct tx_buf *b;
 	fi_addr_t to;
 	uint16_t type;
 	uint64_t req_id;
@@ -331,14 +331,19 @@ static struct tx_buf *tx_get(struct npmu__service *svc)
 	}
 }
 
-/* send_reply -- post a reply; gives up (and logs) if the peer cannot take it in time. */
+/* send_reply -- post a reply; gives up (and logs) if the peer cannot take it in time. Its
+ * buffer is free again once the provider has sent it (transmit complete), not once the client
+ * has taken it (the endpoint's delivery complete): a client that is not running would keep it,
+ * and with a hundred such a unit ran out of buffers and dropped requests (it_flush). */
 static void send_reply(struct npmu__service *svc, fi_addr_t to, struct tx_buf *b, size_t len)
 {
 	struct timespec start, now;
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	b->busy = 1;
 	for (;;) {
-		ssize_t rc = fi_send(svc->fab->ep, b->data, len, NULL, to, b);
+		struct iovec iov = {b->data, len};
+		struct fi_msg m = {.msg_iov = &iov, .iov_count = 1, .addr = to, .context = b};
+		ssize_t rc = fi_sendmsg(svc->fab->ep, &m, FI_TRANSMIT_COMPLETE | FI_COMPLETION);
 		if (rc == 0)
 			return;
 		clock_gettime(CLOCK_MONOTONIC, &now);
@@ -516,11 +521,9 @@ static void serve(struct npmu__service *svc, uint8_t *msg, size_t len)
 			if (svc->nbatch == BATCH_MAX)
 				make_room(svc);
 			struct batched *q = &svc->batch[svc->nbatch++];
-			*q = (struct batched){.b = b, .to = to, .type = hdr.type,
-					      .req_id = hdr.req_id,
+			*q = (struct batched){.to = to, .type = hdr.type, .req_id = hdr.req_id,
 					      .session = sess ? sess->ch.session : 0};
-			snprintf(q->peer, sizeof(q->peer), "%s", peer);
-			b->busy = 1;
+			snprintf(q->peer, sizeof(q->peer), "%s", peer); /* (b stays free) */
 			if (svc->nbatch == BATCH_MAX)
 				finish_batch(svc);
 			return;
@@ -558,18 +561,18 @@ static void answer_batched(struct npmu__service *svc, struct batched *list, uint
 	memcpy(q, list, count * sizeof(*q));
 	*n = 0;
 	for (uint32_t i = 0; i < count; i++) {
+		struct tx_buf *b = tx_get(svc); /* (may serve more: the session is looked up after) */
 		struct npmu__session *sess = q[i].session && svc->sessions
 						     ? npmu__sessions_find(svc->sessions, q[i].session)
 						     : NULL;
-		if (q[i].session && !sess) {
-			LOG_INFO("reply to %s from %s dropped: its session is gone",
-				 npmu__msg_type_name(q[i].type), q[i].peer);
-			q[i].b->busy = 0;
+		if ((q[i].session && !sess) || !b) {
+			LOG_INFO("reply to %s from %s dropped: %s", npmu__msg_type_name(q[i].type),
+				 q[i].peer, b ? "its session is gone" : "no room to send it");
 			continue;
 		}
 		if (rc != 0)
 			refused(svc, q[i].peer, q[i].type, "", false, rc);
-		answer(svc, q[i].b, q[i].to, q[i].type, q[i].req_id, sess, rc, 0);
+		answer(svc, b, q[i].to, q[i].type, q[i].req_id, sess, rc, 0);
 	}
 }
 
