@@ -59,7 +59,7 @@ extern "C" {
 #define NPMU_E_FABRIC (-1015)      /* libfabric transport error */
 #define NPMU_E_TIMEDOUT (-1016)    /* no answer in time */
 #define NPMU_E_UNREACHABLE (-1017) /* the unit cannot be reached */
-#define NPMU_E_LIMIT (-1018)       /* too many regions, rights or peers */
+#define NPMU_E_LIMIT (-1018)       /* too many regions, rights, peers or requests in flight */
 #define NPMU_E_SHRINK (-1019)      /* a region can only grow */
 #define NPMU_E_INTERNAL (-1020)    /* internal error (a bug: please report) */
 #define NPMU_E_BUSY (-1021)        /* in use by another process: a pool, or a set another writer holds */

@@ -28,7 +28,7 @@ const char *npmu_strerror(int err)
 		return "timed out waiting (for the unit, or for what the call waits on: an encoder, "
 		       "a free staging slot)";
 	case NPMU_E_UNREACHABLE: return "the unit cannot be reached";
-	case NPMU_E_LIMIT: return "too many regions, rights or peers";
+	case NPMU_E_LIMIT: return "too many regions, rights, peers or requests in flight";
 	case NPMU_E_SHRINK: return "a region can only grow";
 	case NPMU_E_INTERNAL: return "internal error";
 	case NPMU_E_BUSY:

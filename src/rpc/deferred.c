@@ -22,6 +22,7 @@ struct npmu__deferred {
 	bool stop;
 	unsigned waiting;                        /* queued, not yet served */
 	struct npmu__job *queued, **queued_tail; /* in arrival order */
+	struct npmu__job *serving;               /* the one the slow thread has, or NULL */
 	struct npmu__job *served, **served_tail;
 	int fd;                                  /* eventfd: served jobs to take */
 };
@@ -69,9 +70,11 @@ static void *slow_main(void *arg)
 		d->queued = job->next;
 		if (!d->queued)
 			d->queued_tail = &d->queued;
+		d->serving = job;
 		pthread_mutex_unlock(&d->lock);
 		serve(d->ops, job);
 		pthread_mutex_lock(&d->lock);
+		d->serving = NULL;
 		d->waiting--;
 		job->next = NULL;
 		*d->served_tail = job;
@@ -145,11 +148,23 @@ int npmu__deferred_fd(const struct npmu__deferred *d)
 	return d->fd;
 }
 
+/* peer_jobs -- (lock held) the jobs of the peer at `to` not yet taken back. */
+static unsigned peer_jobs(const struct npmu__deferred *d, fi_addr_t to)
+{
+	unsigned n = d->serving && d->serving->to == to;
+	for (const struct npmu__job *j = d->queued; j; j = j->next)
+		n += j->to == to;
+	for (const struct npmu__job *j = d->served; j; j = j->next)
+		n += j->to == to;
+	return n;
+}
+
 /* npmu__deferred_submit -- queue a copy of job for the slow thread. */
 int npmu__deferred_submit(struct npmu__deferred *d, const struct npmu__job *job)
 {
 	pthread_mutex_lock(&d->lock);
-	bool full = d->waiting >= NPMU_DEFERRED_MAX;
+	bool full = d->waiting >= NPMU_DEFERRED_MAX ||
+		    peer_jobs(d, job->to) >= NPMU_DEFERRED_PER_PEER;
 	pthread_mutex_unlock(&d->lock);
 	if (full)
 		return NPMU_E_LIMIT;

@@ -19,10 +19,14 @@
  *
  * A job's life: QUEUED (submitted by the receiving thread) -> SERVED (its reply body and status
  * filled by the slow thread) -> taken back and sent by the receiving thread. At most
- * NPMU_DEFERRED_MAX jobs wait; beyond that a request is refused at once (NPMU_E_LIMIT).
+ * NPMU_DEFERRED_MAX jobs wait, and NPMU_DEFERRED_PER_PEER of one peer (its return address:
+ * where its session was made, when sealed): a client sends one request at a time, so one that
+ * sends them back to back cannot fill the queue and lock everyone else out, nor delay their
+ * requests behind its own; beyond either a request is refused at once (NPMU_E_LIMIT).
  * When idle for `idle_ms`, the slow thread calls `idle` (pmmd: look at the units that are away).
  */
 #define NPMU_DEFERRED_MAX 256
+#define NPMU_DEFERRED_PER_PEER 2
 
 struct npmu__job {
 	/* the request */
@@ -54,7 +58,8 @@ void npmu__deferred_delete(struct npmu__deferred **d);
 /* npmu__deferred_fd -- readable while served jobs wait to be taken. */
 int npmu__deferred_fd(const struct npmu__deferred *d);
 
-/* npmu__deferred_submit -- queue a copy of job; NPMU_E_LIMIT when NPMU_DEFERRED_MAX wait. */
+/* npmu__deferred_submit -- queue a copy of job; NPMU_E_LIMIT when NPMU_DEFERRED_MAX wait, or
+ * NPMU_DEFERRED_PER_PEER of job->to's. */
 int npmu__deferred_submit(struct npmu__deferred *d, const struct npmu__job *job);
 
 /* npmu__deferred_waiting -- jobs submitted and not yet taken back (queued, being served, or

@@ -26,6 +26,10 @@
 #define NAP_BUSY_NS 3000000000ull /* busy: a message came this recently */
 #define BATCH_MAX 24       /* requests in one batch at most */
 #define HELD_MAX (RX_BUFS / 2) /* batched requests held at most (the rest keep receiving) */
+#define PEER_WAITING_MAX 2 /* batched requests of one peer waiting at once (its client sends one
+			    * at a time: the rest are answered NPMU_E_LIMIT) */
+#define PEER_REPLIES_MAX 4 /* replies to one peer in flight at once (it asks one at a time: one
+			    * that does not take its replies cannot hold every transmit buffer) */
 #define HELD_SAY_EVERY_NS (10 * 1000000000ull) /* holding is logged at most this often */
 _Static_assert(RX_BUFS <= NPMU_FABRIC_SERVER_RX && TX_BUFS <= NPMU_FABRIC_SERVER_TX,
 	       "the endpoint is opened with room for the receives posted and replies in flight");
@@ -41,6 +45,7 @@ struct rx_buf {
 struct tx_buf {
 	enum op_kind kind;
 	int busy;
+	fi_addr_t to; /* while busy: where it goes */
 	uint8_t data[NPMU_WIRE_MAX];
 };
 
@@ -101,7 +106,8 @@ struct npmu__service {
 const char *npmu__refusal_name(enum npmu__refusal r)
 {
 	static const char *const names[NPMU__REFUSALS] = {"receive", "header",	"address",
-							   "no_room", "session", "body"};
+							   "no_room", "session", "body",
+							   "in_flight"};
 	return r < NPMU__REFUSALS ? names[r] : "other";
 }
 
@@ -331,15 +337,45 @@ static struct tx_buf *tx_get(struct npmu__service *svc)
 	}
 }
 
-/* send_reply -- post a reply; gives up (and logs) if the peer cannot take it in time. Its
+/* replies_to -- how many replies to `to` are in flight. */
+static int replies_to(const struct npmu__service *svc, fi_addr_t to)
+{
+	int n = 0;
+	for (int i = 0; i < TX_BUFS; i++)
+		n += svc->tx[i].busy && svc->tx[i].to == to;
+	return n;
+}
+
+/* refuse_reply -- (a reply to a peer with PEER_REPLIES_MAX in flight already: it sends
+ * requests without taking their answers) drop it; counted and logged with the peer's address. */
+static void refuse_reply(struct npmu__service *svc, fi_addr_t to)
+{
+	npmu__metric_add(&svc->counters.refused[NPMU__REFUSED_NO_ROOM], 1);
+	if (!log_quota(svc))
+		return;
+	char peer[128] = "an unknown peer";
+	for (uint32_t i = 0; i < svc->npeers; i++)
+		if (svc->peers[i].fi_addr == to)
+			npmu__fabric_addr_str(svc->fab, svc->peers[i].addr, peer, sizeof(peer));
+	LOG_WARN("reply to %s dropped: %d replies to it in flight already (it does not take "
+		 "them)", peer, PEER_REPLIES_MAX);
+}
+
+/* send_reply -- post a reply; gives up (and logs) if the peer cannot take it in time, or has
+ * PEER_REPLIES_MAX in flight already (refuse_reply). Its
  * buffer is free again once the provider has sent it (transmit complete), not once the client
  * has taken it (the endpoint's delivery complete): a client that is not running would keep it,
  * and with a hundred such a unit ran out of buffers and dropped requests (it_flush). */
 static void send_reply(struct npmu__service *svc, fi_addr_t to, struct tx_buf *b, size_t len)
 {
 	struct timespec start, now;
+	if (replies_to(svc, to) >= PEER_REPLIES_MAX) {
+		refuse_reply(svc, to);
+		return;
+	}
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	b->busy = 1;
+	b->to = to;
 	for (;;) {
 		struct iovec iov = {b->data, len};
 		struct fi_msg m = {.msg_iov = &iov, .iov_count = 1, .addr = to, .context = b};
@@ -420,6 +456,8 @@ static int dispatch(struct npmu__service *svc, const struct npmu__msg_hdr *hdr,
 		snprintf(job.who, sizeof(job.who), "%s", who ? who : "");
 		snprintf(job.peer, sizeof(job.peer), "%s", peer);
 		rc = npmu__deferred_submit(svc->deferred, &job);
+		if (rc == NPMU_E_LIMIT) /* (the peer has its share waiting, or the queue is full) */
+			npmu__metric_add(&svc->counters.refused[NPMU__REFUSED_IN_FLIGHT], 1);
 		return rc == 0 ? NPMU__SERVE_LATER : rc;
 	}
 	}
@@ -460,6 +498,23 @@ static void answer(struct npmu__service *svc, struct tx_buf *b, fi_addr_t to, ui
 	if (sess)
 		npmu__seal(&sess->ch, false, req_id, b->data, hlen, b->data + hlen, plain);
 	send_reply(svc, to, b, hlen + out.body_len);
+}
+
+/* batched_type -- whether requests of this type are batched by the owner (ops.batch_types). */
+static bool batched_type(const struct npmu__service *svc, uint16_t type)
+{
+	return type < 64 && (svc->ops.batch_types >> type & 1);
+}
+
+/* waiting_of -- how many batched requests of the peer at `to` wait (gathering or away). */
+static int waiting_of(const struct npmu__service *svc, fi_addr_t to)
+{
+	int n = 0;
+	for (uint32_t i = 0; i < svc->nbatch; i++)
+		n += svc->batch[i].to == to;
+	for (uint32_t i = 0; svc->flying && i < svc->nflight; i++)
+		n += svc->flight[i].to == to;
+	return n;
 }
 
 /* serve -- decode one request (opening it when sealed), run it, and answer it (or leave it to
@@ -508,6 +563,10 @@ static void serve(struct npmu__service *svc, uint8_t *msg, size_t len)
 	if (rc == 0 && hdr.addr_len <= sizeof(req.peer)) {
 		memcpy(req.peer, hdr.addr, hdr.addr_len);
 		req.peer_len = (uint8_t)hdr.addr_len;
+	}
+	if (rc == 0 && batched_type(svc, hdr.type) && waiting_of(svc, to) >= PEER_WAITING_MAX) {
+		npmu__metric_add(&svc->counters.refused[NPMU__REFUSED_IN_FLIGHT], 1);
+		rc = NPMU_E_LIMIT; /* (one client cannot fill a batch: see "Flow control") */
 	}
 	if (rc == 0) {
 		uint64_t t0 = npmu__now_ns();
@@ -644,30 +703,34 @@ static void flush_deferred(struct npmu__service *svc)
  * header) is held, unread, in its receive buffer (not posted again), behind any held before
  * it; everything else is served as it comes. When the batch away lands, the loop serves the
  * held requests (release_held) in the order they came, until a batch is full again. At most
- * HELD_MAX are held, so the other receives stay posted; one more waits for the batch away, as
- * the loop did for every full batch before.
+ * HELD_MAX are held, so the other receives stay posted; one more is served at once, and waits
+ * for the batch away (make_room), as the loop did for every full batch before.
+ *
+ * One peer cannot bring that about alone: its client sends one request at a time (a request
+ * that timed out takes its endpoint, and so its address and session, with it), so a batched
+ * request from a peer (its return address: where its session was made, when sealed) that has
+ * PEER_WAITING_MAX waiting already, gathering or away, is answered NPMU_E_LIMIT at once,
+ * before the owner sees it (npmu_requests_refused_total{reason="in_flight"}). A full batch
+ * then takes BATCH_MAX / PEER_WAITING_MAX peers, and their further requests are held, and
+ * past HELD_MAX refused, without waiting.
  */
 
 /* held_type -- whether a received message is of a type the owner batches (held while full). */
 static bool held_type(const struct npmu__service *svc, const struct rx_buf *b, size_t len)
 {
 	struct npmu__msg_hdr hdr;
-	return npmu__msg_decode_hdr(b->data, len, &hdr) == 0 && hdr.type < 64 &&
-	       (svc->ops.batch_types >> hdr.type & 1);
+	return npmu__msg_decode_hdr(b->data, len, &hdr) == 0 && batched_type(svc, hdr.type);
 }
 
-/* hold -- keep a received request, unread, until release_held (the oldest ones served first
- * when HELD_MAX are held already); false when it is to be served now. */
+/* hold -- keep a received request, unread, until release_held; false when it is to be served
+ * now (not a batched type, no full batch waiting, or HELD_MAX held already). */
 static bool hold(struct npmu__service *svc, struct rx_buf *b, size_t len)
 {
 	if (!(svc->nheld || (svc->flying && svc->nbatch == BATCH_MAX)) || !held_type(svc, b, len))
 		return false;
-	if (svc->nheld == HELD_MAX) { /* (held all it may: wait for the batch away) */
-		land_batch(svc, true);
-		release_held(svc);
-		if (!(svc->nheld || (svc->flying && svc->nbatch == BATCH_MAX)))
-			return false;
-	}
+	if (svc->nheld == HELD_MAX)
+		return false; /* (held all it may: served now -- refused if its peer has its share
+			       * waiting, else it waits for the batch away, make_room) */
 	if (svc->nheld == 0)
 		svc->held_since_ns = npmu__now_ns();
 	svc->held[svc->nheld++] = (struct held){b, len};

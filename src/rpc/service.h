@@ -20,13 +20,19 @@ enum npmu__refusal {
 	NPMU__REFUSED_RECEIVE,   /* the receive failed (an oversized message): unanswered */
 	NPMU__REFUSED_HEADER,    /* a malformed header, or a reply sent as a request: unanswered */
 	NPMU__REFUSED_ADDRESS,   /* a return address that is none: unanswered */
-	NPMU__REFUSED_NO_ROOM,   /* no transmit buffer came free in time: unanswered */
+	NPMU__REFUSED_NO_ROOM,   /* no transmit buffer came free in time, or its peer has
+				  * PEER_REPLIES_MAX replies in flight (it does not take them):
+				  * unanswered */
 	NPMU__REFUSED_SESSION,   /* sealed on no open session, replayed or altered: answered */
 	NPMU__REFUSED_BODY,      /* a body that does not decode: answered */
+	NPMU__REFUSED_IN_FLIGHT, /* a request from a peer with its share waiting already (a
+				  * unit's batched persists, pmmd's slow thread: deferred.h), or
+				  * that queue full: answered NPMU_E_LIMIT */
 	NPMU__REFUSALS
 };
 
-/* npmu__refusal_name -- "receive", "header", "address", "no_room", "session" or "body". */
+/* npmu__refusal_name -- "receive", "header", "address", "no_room", "session", "body" or
+ * "in_flight". */
 const char *npmu__refusal_name(enum npmu__refusal r);
 
 /*

@@ -1,7 +1,10 @@
 /* harness.c -- start, stop and inspect real npmud and pmmd processes for the integration tests. */
 #define _GNU_SOURCE
 #include "harness.h"
+#include "clock.h"
+#include "fabric.h"
 #include "session.h"
+#include "wire.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -345,4 +348,115 @@ int app_credentials(char *dir, char *srv, char *cli)
 	if (c)
 		fclose(c);
 	return rc == 0 && chmod(srv, 0600) == 0 && chmod(cli, 0600) == 0 ? 0 : -1;
+}
+
+#define RAW_BURST_MAX 512
+
+struct raw_peer {
+	struct npmu__fabric *fab;
+	fi_addr_t server;
+	uint64_t req_id;
+	uint8_t rx[NPMU_WIRE_MAX]; /* the answer being received */
+	int rctx;                  /* its context */
+	uint8_t msg[RAW_BURST_MAX][NPMU_WIRE_MAX];
+};
+
+/* raw_peer_open -- a bare endpoint to addr. */
+struct raw_peer *raw_peer_open(const char *addr)
+{
+	char host[64], port[16];
+	struct raw_peer *p = calloc(1, sizeof(*p));
+	if (!p || npmu__split_hostport(addr, host, sizeof(host), port, sizeof(port), 0) != 0 ||
+	    npmu__fabric_open("tcp", host, port, false, &p->fab) != 0) {
+		free(p);
+		return NULL;
+	}
+	if (fi_av_insert(p->fab->av, p->fab->info->dest_addr, 1, &p->server, 0, NULL) != 1 ||
+	    fi_recv(p->fab->ep, p->rx, sizeof(p->rx), NULL, FI_ADDR_UNSPEC, &p->rctx) != 0) {
+		npmu__fabric_close(&p->fab);
+		free(p);
+		return NULL;
+	}
+	return p;
+}
+
+/* raw_peer_close -- close the endpoint. */
+void raw_peer_close(struct raw_peer **pp)
+{
+	if (!*pp)
+		return;
+	npmu__fabric_close(&(*pp)->fab);
+	free(*pp);
+	*pp = NULL;
+}
+
+/* raw_encode -- request i of a burst into p->msg[i]; its length, or -1. */
+static int raw_encode(struct raw_peer *p, int i, uint16_t type, const struct npmu__request *req)
+{
+	struct npmu__msg_hdr h = {.type = type, .req_id = ++p->req_id,
+				  .addr_len = (uint16_t)p->fab->name_len, .addr = p->fab->name};
+	int hl = npmu__msg_encode_hdr(p->msg[i], NPMU_WIRE_MAX, &h);
+	if (hl < 0)
+		return -1;
+	int bl = npmu__req_encode(type, req, p->msg[i] + hl, NPMU_WIRE_MAX - (size_t)hl);
+	if (bl < 0)
+		return -1;
+	h.body_len = (uint32_t)bl;
+	npmu__msg_encode_hdr(p->msg[i], NPMU_WIRE_MAX, &h);
+	return hl + bl;
+}
+
+/* raw_answer -- (a completion e on p) count an answer into *a and post the next receive (one
+ * is always posted: an answer to an earlier burst counts when it comes); 1 if e was an answer,
+ * 0 if not, -1 on error. */
+static int raw_answer(struct raw_peer *p, const struct fi_cq_msg_entry *e, int expect,
+		      int *answers, struct raw_answers *a)
+{
+	struct npmu__msg_hdr h;
+	if (e->op_context != &p->rctx)
+		return 0; /* (a send done) */
+	if (npmu__msg_decode_hdr(p->rx, e->len, &h) != 0)
+		return -1;
+	++*answers;
+	a->answered++;
+	a->served += h.status == expect;
+	a->limited += h.status == NPMU_E_LIMIT;
+	a->other += h.status != expect && h.status != NPMU_E_LIMIT;
+	if (fi_recv(p->fab->ep, p->rx, sizeof(p->rx), NULL, FI_ADDR_UNSPEC, &p->rctx) != 0)
+		return -1;
+	return 1;
+}
+
+/* raw_pipeline -- a burst of n requests, then their answers. */
+int raw_pipeline(struct raw_peer *p, uint16_t type, const struct npmu__request *req, int n,
+		 int expect, int quiet_ms, struct raw_answers *a)
+{
+	static int sctx;
+	int answers = 0;
+	struct fi_cq_msg_entry e;
+	n = n < RAW_BURST_MAX ? n : RAW_BURST_MAX;
+	for (int i = 0; i < n; i++) {
+		int len = raw_encode(p, i, type, req);
+		if (len < 0)
+			return -1;
+		ssize_t rc;
+		while ((rc = fi_send(p->fab->ep, p->msg[i], (size_t)len, NULL, p->server, &sctx)) ==
+		       -FI_EAGAIN)
+			if (fi_cq_read(p->fab->cq, &e, 1) == 1 &&
+			    raw_answer(p, &e, expect, &answers, a) < 0)
+				return -1;
+		if (rc != 0)
+			return -1;
+		a->sent++;
+	}
+	for (uint64_t until = npmu__now_ms() + (uint64_t)quiet_ms;
+	     answers < n && npmu__now_ms() < until;) {
+		int rc = fi_cq_read(p->fab->cq, &e, 1) == 1 ? raw_answer(p, &e, expect, &answers, a)
+							     : 0;
+		if (rc < 0)
+			return -1;
+		if (rc == 1)
+			until = npmu__now_ms() + (uint64_t)quiet_ms;
+	}
+	return 0;
 }

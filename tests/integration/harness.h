@@ -62,6 +62,34 @@ int unit_log_count(const struct unit_proc *u, const char *needle);
  * client's into cli (both mode 0600; 96 bytes each). 0 or -1. */
 int app_credentials(char *dir, char *srv, char *cli);
 
+/*
+ * A peer speaking the protocol by hand, as a hostile client would: requests sent back to back
+ * on one endpoint without waiting for their answers (the library sends one at a time).
+ */
+struct raw_peer;
+struct npmu__request;
+
+/* What a burst of requests was answered. */
+struct raw_answers {
+	int sent, answered;
+	int served;  /* answered with the status a served request gets (raw_pipeline's expect) */
+	int limited; /* answered NPMU_E_LIMIT */
+	int other;   /* anything else */
+};
+
+/* raw_peer_open -- a bare endpoint to the server at addr ("host:port", tcp); NULL on error. */
+struct raw_peer *raw_peer_open(const char *addr);
+
+/* raw_peer_close -- close it and free it; NULLs *p. */
+void raw_peer_close(struct raw_peer **p);
+
+/* raw_pipeline -- send n (at most 512) plain requests (type, req) back to back, then collect
+ * their answers until quiet_ms pass without one (a server may drop answers to a peer that
+ * sends faster than it takes them), counted into *a (added to); 0, or -1 if the endpoint
+ * failed. */
+int raw_pipeline(struct raw_peer *p, uint16_t type, const struct npmu__request *req, int n,
+		 int expect, int quiet_ms, struct raw_answers *a);
+
 void fill_pattern(void *buf, size_t len, uint64_t seed, uint64_t pos);
 bool check_pattern(const void *buf, size_t len, uint64_t seed, uint64_t pos);
 

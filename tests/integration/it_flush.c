@@ -3,8 +3,9 @@
  * writes and the manager's requests go on at once instead of waiting for the flushes; and while
  * 56 clients make 4 KiB durable at once beside the 256 MiB ones (more persists than a batch
  * holds wait for the flush away), placed writes still go on: the unit holds new requests, not
- * its loop (service.c, hold); and with 100 clients at once every request is answered. Every
- * byte read back. */
+ * its loop (service.c, hold); with 100 clients at once every request is answered; and one
+ * client sending persists back to back cannot fill a batch (the rest of its requests are
+ * refused at once) nor so make the loop wait. Every byte read back. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "internal.h"
 #include "harness.h"
 
 #define BIG (256u << 20) /* the persisting client's region and each put */
@@ -302,12 +304,95 @@ static void flush__a_hundred_clients_are_all_answered(void **state)
 	beside_large(100, false);
 }
 
+/* The pipelining client: a bare endpoint sending PERSIST requests for one region back to back,
+ * BURST at a time, 20 ms apart, until the large puts end. */
+struct pipeliner {
+	struct persister *p;
+	uint64_t region_id, key;
+	struct raw_answers a; /* out */
+	int rc;               /* out: 0, or -1 if its endpoint failed */
+};
+
+#define BURST 64
+
+/* pipeliner_main -- bursts of persists until the large puts end (an answer not come in 100 ms
+ * is not waited for). */
+static void *pipeliner_main(void *arg)
+{
+	struct pipeliner *x = arg;
+	struct raw_peer *peer = raw_peer_open(unit.addr);
+	struct npmu__request req = {.region_id = x->region_id, .key = x->key, .len = 4096};
+	x->rc = peer ? 0 : -1;
+	while (x->rc == 0 && !atomic_load(&x->p->done)) {
+		x->rc = raw_pipeline(peer, NPMU_MSG_PERSIST, &req, BURST, 0, 100, &x->a);
+		usleep(20000);
+	}
+	raw_peer_close(&peer);
+	return NULL;
+}
+
+/* flush__one_client_cannot_fill_the_batch: a client that sends persist requests back to back
+ * (64 at a time, while 256 MiB puts are flushed) has at most two of them waiting; the rest are
+ * answered NPMU_E_LIMIT at once, so it can neither fill a batch nor make the loop wait for the
+ * flush away: a placed writer's writes and stats beside it stay within a small part of a
+ * flush's time. Before, its requests filled the batch and the held ones, and the next one made
+ * the loop wait for the whole flush. */
+static void flush__one_client_cannot_fill_the_batch(void **state)
+{
+	(void)state;
+	struct npmu_conn *pc = unit_connect(&unit), *wc = unit_connect(&unit),
+			 *xc = unit_connect(&unit);
+	struct npmu_region_info info;
+	struct npmu_region *small, *xr;
+	struct persister p = {.buf = malloc(BIG)};
+	assert_non_null(p.buf);
+	assert_int_equal(npmu_region_create(xc, "pipelined", 64 << 10, &info), 0);
+	assert_int_equal(npmu_region_open(pc, "big", NPMU_ACCESS_READ_WRITE, &p.r), 0);
+	assert_int_equal(npmu_region_open(wc, "small", NPMU_ACCESS_READ_WRITE, &small), 0);
+	assert_int_equal(npmu_region_open(xc, "pipelined", NPMU_ACCESS_READ_WRITE, &xr), 0);
+	struct pipeliner x = {.p = &p, .region_id = xr->info.id, .key = xr->ai.key};
+	pthread_t t, tx;
+	assert_int_equal(pthread_create(&t, NULL, persister_main, &p), 0);
+	assert_int_equal(pthread_create(&tx, NULL, pipeliner_main, &x), 0);
+	double worst = 0, worst_stat = 0;
+	int writes = meanwhile(&p, small, wc, 9, &worst, &worst_stat);
+	pthread_join(t, NULL);
+	pthread_join(tx, NULL);
+	assert_int_equal(p.rc, 0);
+	assert_int_equal(x.rc, 0);
+	printf("# %d placed writes beside %d persistent puts of 256 MiB and %d pipelined persists "
+	       "(%d answered, %d refused NPMU_E_LIMIT, %d other errors): the longest large put "
+	       "%.0f ms, the slowest write %.1f ms, the slowest stat %.1f ms\n", writes, PUTS,
+	       x.a.sent, x.a.answered, x.a.limited, x.a.other, p.longest_ms, worst, worst_stat);
+	if (p.longest_ms < SLOW_ENOUGH_MS || x.a.sent < 4 * BURST)
+		fail_msg("the longest put took %.0f ms beside %d pipelined persists: this round "
+			 "proved nothing", p.longest_ms, x.a.sent);
+	assert_true(writes >= 20);
+	assert_true(worst < p.longest_ms / 4); /* (before: the whole flush away) */
+	assert_true(worst_stat < p.longest_ms / 4);
+	assert_int_equal(x.a.other, 0);
+	/* most refused at once with NPMU_E_LIMIT (or, past four answers in flight to it, not
+	 * answered): the cap was met */
+	assert_true(x.a.limited >= BURST && x.a.sent - x.a.served >= x.a.sent / 2);
+	/* the client itself still gets its persists done one at a time */
+	struct npmu_iov iov = {0, p.buf, 4096};
+	assert_int_equal(npmu_region_put(xr, &iov, 1, NPMU_PERSISTENT), 0);
+	free(p.buf);
+	npmu_region_close(&xr);
+	npmu_region_close(&small);
+	npmu_region_close(&p.r);
+	npmu_conn_delete(&xc);
+	npmu_conn_delete(&wc);
+	npmu_conn_delete(&pc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(flush__others_go_on),
 		cmocka_unit_test(flush__a_full_batch_holds_requests_not_the_loop),
 		cmocka_unit_test(flush__a_hundred_clients_are_all_answered),
+		cmocka_unit_test(flush__one_client_cannot_fill_the_batch),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -6,7 +6,9 @@
  * processes, oversized and junk messages, and huge writes from slow clients that stop for a
  * while in the middle. A legitimate client writes, persists and reads back all along; every one
  * of its operations must succeed. Afterwards npmud's RSS and open descriptors are back near
- * where they were (anonymous memory within 32 MiB, descriptors within 8).
+ * where they were (anonymous memory within 32 MiB, descriptors within 8). And a client sending
+ * requests to pmmd back to back, without taking the answers, neither fills pmmd's queue for its
+ * slow thread nor its reply buffers: another client's requests are all served meanwhile.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -307,6 +309,94 @@ static void overload__legit_client_served_and_bounded(void **state)
 	npmu_conn_delete(&c);
 }
 
+/* The client sending manager requests back to back: bursts of QUEUE_BURST stats of one region
+ * on a bare endpoint, until told to stop. */
+struct stat_flooder {
+	const char *addr;
+	atomic_bool stop;
+	struct raw_answers a; /* out */
+	int bursts, rc;       /* out */
+};
+
+#define QUEUE_BURST 320 /* more than pmmd's slow thread queues (NPMU_DEFERRED_MAX) */
+
+/* stat_flooder_main -- the bursts, one after another. */
+static void *stat_flooder_main(void *arg)
+{
+	struct stat_flooder *f = arg;
+	struct raw_peer *peer = raw_peer_open(f->addr);
+	struct npmu__request req = {0};
+	snprintf(req.name, sizeof(req.name), "queued");
+	f->rc = peer ? 0 : -1;
+	while (f->rc == 0 && !atomic_load(&f->stop)) {
+		f->rc = raw_pipeline(peer, NPMU_MSG_STAT, &req, QUEUE_BURST, 0, 200, &f->a);
+		f->bursts++;
+	}
+	raw_peer_close(&peer);
+	return NULL;
+}
+
+/* overload__one_client_cannot_fill_pmmd_queue: while one client sends stats to pmmd back to back
+ * (bursts of 320, more than its slow thread queues), another creates, stats and deletes regions
+ * through it: every one of its requests is served (before, the flooder filled the queue and
+ * others were refused NPMU_E_LIMIT, or waited behind its 256 requests); the flooder itself has
+ * at most two waiting at once and the rest refused. */
+static void overload__one_client_cannot_fill_pmmd_queue(void **state)
+{
+	(void)state;
+	struct unit_proc u[2], pm;
+	assert_int_equal(cluster_start(u, &pm, "64M", NULL), 0);
+	struct npmu_conn *c = unit_connect(&pm);
+	assert_int_equal(npmu_region_create(c, "queued", 4096, NULL), 0);
+	struct stat_flooder f = {.addr = pm.addr};
+	pthread_t th;
+	assert_int_equal(pthread_create(&th, NULL, stat_flooder_main, &f), 0);
+	int calls = 0, failed = 0;
+	long worst = 0;
+	uint64_t until = npmu__now_ms() + 4000;
+	for (int i = 0; npmu__now_ms() < until || f.bursts < 4; i++) {
+		char name[32];
+		struct npmu_region_info info;
+		snprintf(name, sizeof(name), "legit.%d", i);
+		uint64_t t = npmu__now_ms();
+		int rc[3] = {npmu_region_create(c, name, 4096, NULL), npmu_region_stat(c, name, &info),
+			     npmu_region_delete(c, name)};
+		long ms = (long)(npmu__now_ms() - t);
+		worst = ms > worst ? ms : worst;
+		for (int k = 0; k < 3; k++) {
+			if (rc[k] != 0 && failed++ < 5)
+				printf("overload: a legit request failed: %s\n", npmu_strerror(rc[k]));
+			calls++;
+		}
+	}
+	atomic_store(&f.stop, true);
+	pthread_join(th, NULL);
+	printf("overload: %d legit requests to pmmd (%d failed, the slowest three %ld ms) beside %d "
+	       "bursts of %d stats (%d answered: %d served, %d refused NPMU_E_LIMIT, %d other)\n",
+	       calls, failed, worst, f.bursts, QUEUE_BURST, f.a.answered, f.a.served, f.a.limited,
+	       f.a.other);
+	if (f.a.answered < f.a.sent)
+		printf("overload: %d of the flooder's answers dropped (it does not take them)\n",
+		       f.a.sent - f.a.answered);
+	assert_int_equal(f.rc, 0);
+	if (f.bursts < 4)
+		fail_msg("only %d bursts: this round proved nothing", f.bursts);
+	assert_int_equal(failed, 0);
+	assert_true(calls >= 30);
+	assert_int_equal(f.a.other, 0);
+	/* at most two of the flooder's waited at once: the rest refused (or, past four answers in
+	 * flight to it, not answered) -- before, it was served four times in five */
+	assert_true(f.a.served * 4 <= f.a.sent);
+	assert_true(f.a.limited > 0);
+	npmu_conn_delete(&c);
+	unit_stop(&pm, false);
+	for (int i = 0; i < 2; i++) {
+		unit_stop(&u[i], false);
+		unit_cleanup(&u[i]);
+	}
+	unit_cleanup(&pm);
+}
+
 /* main -- the test; or, started as `it_overload --child ROLE ADDRESS`, one hostile client. */
 int main(int argc, char **argv)
 {
@@ -319,6 +409,7 @@ int main(int argc, char **argv)
 	}
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(overload__legit_client_served_and_bounded),
+		cmocka_unit_test(overload__one_client_cannot_fill_pmmd_queue),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
