@@ -49,6 +49,8 @@ static const char usage[] =
 	"  -P, --provider NAME    libfabric provider (default $NPMU_PROVIDER or \"tcp\")\n"
 	"      --addr-file PATH   write the address served on to PATH once ready\n"
 	"      --insecure         serve without credentials on a non-loopback address\n"
+	"      --max-sessions N   authenticated clients (endpoints) at once, 1..%d (default\n"
+	"                         %d; memory is taken as they come, about 0.5 KiB each)\n"
 	"      --metrics HOST:PORT\n"
 	"                         serve Prometheus metrics at http://HOST:PORT/metrics (port 0\n"
 	"                         picks one); a loopback address only, as they are not\n"
@@ -85,7 +87,7 @@ static const char *unit_problem(int rc)
 /* The options that have no short form. */
 enum {
 	O_ADDR_FILE = 256, O_INSECURE, O_CHECK_CONFIG, O_METRICS, O_METRICS_INSECURE,
-	O_METRICS_ADDR_FILE
+	O_METRICS_ADDR_FILE, O_MAX_SESSIONS
 };
 
 static const struct option long_opts[] = {
@@ -98,6 +100,7 @@ static const struct option long_opts[] = {
 	{"provider", required_argument, NULL, 'P'},
 	{"addr-file", required_argument, NULL, O_ADDR_FILE},
 	{"insecure", no_argument, NULL, O_INSECURE},
+	{"max-sessions", required_argument, NULL, O_MAX_SESSIONS},
 	{"metrics", required_argument, NULL, O_METRICS},
 	{"metrics-insecure", no_argument, NULL, O_METRICS_INSECURE},
 	{"metrics-addr-file", required_argument, NULL, O_METRICS_ADDR_FILE},
@@ -119,7 +122,7 @@ struct pmmd {
 	const char *key_path, *cred_path, *listen, *addr_file, *provider;
 	const char *metrics, *metrics_addr_file;
 	int insecure, verbose, unit_timeout, check, metrics_insecure;
-	long grace;
+	long grace, max_sessions;
 	char host[256], port[16];
 	/* what serves */
 	struct npmu__units units;
@@ -133,13 +136,15 @@ struct pmmd {
 	bool watchdog;
 };
 
-/* number -- a whole number in [lo, hi] into *out; prints the problem at `where` otherwise. */
-static bool number(const char *where, const char *v, long lo, long hi, long *out)
+/* number -- a whole number in [lo, hi] (of `unit`) into *out; prints the problem at `where`
+ * otherwise. */
+static bool number(const char *where, const char *v, long lo, long hi, const char *unit,
+		   long *out)
 {
 	char *end;
 	*out = strtol(v, &end, 10);
 	if (*end || end == v || *out < lo || *out > hi) {
-		fprintf(stderr, "pmmd: %s '%s': expected %ld..%ld ms\n", where, v, lo, hi);
+		fprintf(stderr, "pmmd: %s '%s': expected %ld..%ld%s\n", where, v, lo, hi, unit);
 		return false;
 	}
 	return true;
@@ -163,12 +168,12 @@ static int apply(struct pmmd *p, const struct npmu__config_entry *e)
 		break;
 	}
 	case 't':
-		if (!number(where, v, 10, 600000, &n))
+		if (!number(where, v, 10, 600000, " ms", &n))
 			return 2;
 		p->unit_timeout = (int)n;
 		break;
 	case 'g':
-		if (!number(where, v, 0, 600000, &p->grace))
+		if (!number(where, v, 0, 600000, " ms", &p->grace))
 			return 2;
 		break;
 	case 'c': p->cred_path = v; break;
@@ -183,6 +188,10 @@ static int apply(struct pmmd *p, const struct npmu__config_entry *e)
 	case 'P': p->provider = v; break;
 	case O_ADDR_FILE: p->addr_file = v; break;
 	case O_INSECURE: p->insecure = 1; break;
+	case O_MAX_SESSIONS:
+		if (!number(where, v, 1, NPMU_SESSIONS_LIMIT, "", &p->max_sessions))
+			return 2;
+		break;
 	case O_METRICS: p->metrics = v; break;
 	case O_METRICS_INSECURE: p->metrics_insecure = 1; break;
 	case O_METRICS_ADDR_FILE: p->metrics_addr_file = v; break;
@@ -200,17 +209,17 @@ static int read_settings(int argc, char **argv, struct pmmd *p)
 {
 	struct npmu__config args;
 	if (npmu__config_args(argc, argv, &spec, &args) != 0) {
-		fprintf(stderr, usage, NPMU_LEASE_GRACE_MS, PMMD_DEFAULT_PORT);
+		fprintf(stderr, usage, NPMU_LEASE_GRACE_MS, PMMD_DEFAULT_PORT, NPMU_SESSIONS_LIMIT, NPMU_SESSIONS_MAX);
 		return 2;
 	}
 	int status = -1;
 	const struct npmu__config_entry *conf = npmu__config_find(&args, 'f');
 	if (npmu__config_find(&args, 'h')) {
-		printf(usage, NPMU_LEASE_GRACE_MS, PMMD_DEFAULT_PORT);
+		printf(usage, NPMU_LEASE_GRACE_MS, PMMD_DEFAULT_PORT, NPMU_SESSIONS_LIMIT, NPMU_SESSIONS_MAX);
 		status = 0;
 	} else if (optind != argc) {
 		fprintf(stderr, "pmmd: unexpected argument '%s'\n\n", argv[optind]);
-		fprintf(stderr, usage, NPMU_LEASE_GRACE_MS, PMMD_DEFAULT_PORT);
+		fprintf(stderr, usage, NPMU_LEASE_GRACE_MS, PMMD_DEFAULT_PORT, NPMU_SESSIONS_LIMIT, NPMU_SESSIONS_MAX);
 		status = 2;
 	} else {
 		status = npmu__config_load("pmmd", conf ? conf->value : NPMU_CONFIG_DIR "/pmmd.conf",
@@ -241,7 +250,7 @@ static int parse_args(int argc, char **argv, struct pmmd *p)
 		fprintf(stderr, "pmmd: %s\n\n", !p->key_path ? "--cluster-key is required"
 							    : "at least one --unit is required");
 		if (!p->check)
-			fprintf(stderr, usage, NPMU_LEASE_GRACE_MS, PMMD_DEFAULT_PORT);
+			fprintf(stderr, usage, NPMU_LEASE_GRACE_MS, PMMD_DEFAULT_PORT, NPMU_SESSIONS_LIMIT, NPMU_SESSIONS_MAX);
 		return 2;
 	}
 	if (!p->provider)
@@ -290,7 +299,9 @@ static int start(struct pmmd *p)
 				"FILE, or --insecure\n", p->listen);
 		return NPMU_E_ACCESS;
 	}
-	npmu__sessions_init(&p->sessions, p->pmm.creds, NULL, "pmmd");
+	if ((rc = npmu__sessions_init(&p->sessions, p->pmm.creds, NULL, "pmmd",
+				      (uint32_t)p->max_sessions)) != 0)
+		return rc;
 	p->sessions.probe = npmu__fabric_tcp(p->fab); /* likewise (sessions.h) */
 	struct npmu__service_ops ops;
 	npmu__pmmd_service_init(&p->handlers, &p->pmm, &p->units, PROBE_MS, &ops);

@@ -796,8 +796,7 @@ static void publish(struct npmu__service *svc)
 	uint64_t open = 0, pending = 0, failures = 0, abandoned = 0;
 	const struct npmu__sessions *ss = svc->sessions;
 	if (ss) {
-		for (size_t i = 0; i < NPMU_SESSIONS_MAX; i++)
-			open += ss->s[i].state == SESSION_OPEN;
+		open = ss->open;
 		for (size_t i = 0; i < NPMU_PENDING_MAX; i++)
 			pending += ss->pending[i].state == SESSION_CHALLENGED;
 		failures = ss->failures;

@@ -1,6 +1,7 @@
 /* sessions.c -- responder side of the handshake, the session table, and slowing down guessers. */
 #include "sessions.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -13,21 +14,95 @@
 #include "log.h"
 #include "replies.h"
 
+_Static_assert(NPMU_SESSIONS_LIMIT < UINT16_MAX, "the index holds slot + 1 in 16 bits");
+
 /* npmu__sessions_init -- an empty table answering as `id`. */
-void npmu__sessions_init(struct npmu__sessions *ss, const struct npmu__credentials *creds,
-			 const uint8_t *cluster_key, const char *id)
+int npmu__sessions_init(struct npmu__sessions *ss, const struct npmu__credentials *creds,
+			const uint8_t *cluster_key, const char *id, uint32_t max)
 {
 	memset(ss, 0, sizeof(*ss));
+	if (max > NPMU_SESSIONS_LIMIT)
+		return NPMU_E_INVAL;
+	ss->max = max ? max : NPMU_SESSIONS_MAX;
+	for (ss->index_size = 2; ss->index_size < 2 * ss->max; ss->index_size *= 2)
+		; /* (a power of two, never over half full) */
+	ss->s = calloc(ss->max, sizeof(*ss->s)); /* (zero pages: untouched until used) */
+	ss->index = calloc(ss->index_size, sizeof(*ss->index));
+	if (!ss->s || !ss->index) {
+		npmu__sessions_fini(ss);
+		return NPMU_E_NOMEM;
+	}
 	ss->creds = creds;
 	ss->cluster_key = cluster_key;
 	snprintf(ss->id, sizeof(ss->id), "%s", id);
 	randombytes_buf(ss->decoy, sizeof(ss->decoy));
+	return 0;
 }
 
-/* npmu__sessions_fini -- wipe every key. */
+/* npmu__sessions_fini -- wipe every key (of the slots ever used) and free the table. */
 void npmu__sessions_fini(struct npmu__sessions *ss)
 {
+	for (uint32_t i = 0; ss->s && i < ss->max; i++)
+		if (ss->s[i].state != SESSION_FREE)
+			sodium_memzero(&ss->s[i], sizeof(ss->s[i]));
+	free(ss->s);
+	free(ss->index);
 	sodium_memzero(ss, sizeof(*ss));
+}
+
+/* index_home -- where an open session's id is looked for first. */
+static uint32_t index_home(const struct npmu__sessions *ss, uint64_t id)
+{
+	return (uint32_t)(id ^ id >> 32) & (ss->index_size - 1);
+}
+
+/* index_find -- the open session with that id, or NULL. */
+static struct npmu__session *index_find(const struct npmu__sessions *ss, uint64_t id)
+{
+	for (uint32_t h = index_home(ss, id); ss->index[h]; h = (h + 1) & (ss->index_size - 1)) {
+		struct npmu__session *s = &ss->s[ss->index[h] - 1];
+		if (s->t.session == id)
+			return s;
+	}
+	return NULL;
+}
+
+/* index_add -- s (just opened) into the index. */
+static void index_add(struct npmu__sessions *ss, struct npmu__session *s)
+{
+	uint32_t h = index_home(ss, s->t.session);
+	while (ss->index[h])
+		h = (h + 1) & (ss->index_size - 1);
+	ss->index[h] = (uint16_t)(s - ss->s + 1);
+}
+
+/* index_del -- s (open, its id still in it) out of the index; the entries after it that would
+ * no longer be found from their home are moved back into the gap (backward-shift deletion). */
+static void index_del(struct npmu__sessions *ss, const struct npmu__session *s)
+{
+	const uint32_t mask = ss->index_size - 1;
+	uint32_t gap = index_home(ss, s->t.session);
+	while (ss->index[gap] && ss->index[gap] != (uint16_t)(s - ss->s + 1))
+		gap = (gap + 1) & mask;
+	if (!ss->index[gap])
+		return; /* (not there: nothing to do) */
+	for (uint32_t j = (gap + 1) & mask; ss->index[j]; j = (j + 1) & mask) {
+		uint32_t home = index_home(ss, ss->s[ss->index[j] - 1].t.session);
+		/* j may fill the gap unless its home lies cyclically in (gap, j] */
+		if (((j - home) & mask) >= ((j - gap) & mask)) {
+			ss->index[gap] = ss->index[j];
+			gap = j;
+		}
+	}
+	ss->index[gap] = 0;
+}
+
+/* close_open -- close an open session: out of the index, its keys wiped, its slot free. */
+static void close_open(struct npmu__sessions *ss, struct npmu__session *s)
+{
+	index_del(ss, s);
+	sodium_memzero(s, sizeof(*s));
+	ss->open--;
 }
 
 /* npmu__host_of -- the host part of a socket address, the port zeroed. */
@@ -79,6 +154,15 @@ static bool throttled(struct npmu__sessions *ss, const uint8_t host[16])
 
 #define GONE_PROBES 8 /* peers asked, at most, for one slot */
 
+/* among -- whether s is one of the n in list. */
+static bool among(struct npmu__session *const *list, int n, const struct npmu__session *s)
+{
+	for (int i = 0; i < n; i++)
+		if (list[i] == s)
+			return true;
+	return false;
+}
+
 /* open_slot -- a free session slot, else the least recently used open session idle for over a
  * minute, else the first of the longest-idle (idle NPMU_SESSION_IDLE_MS at least) whose peer is
  * gone; NULL when all are in use. */
@@ -86,31 +170,35 @@ static struct npmu__session *open_slot(struct npmu__sessions *ss)
 {
 	uint64_t now = npmu__now_ns();
 	struct npmu__session *lru = NULL;
-	for (int i = 0; i < NPMU_SESSIONS_MAX; i++) {
+	for (uint32_t i = 0; i < ss->max; i++) {
 		struct npmu__session *s = &ss->s[i];
 		if (s->state == SESSION_FREE)
 			return s;
 		if (now - s->last_ns > 60ull * 1000000000 && (!lru || s->last_ns < lru->last_ns))
 			lru = s;
 	}
-	if (lru || !ss->probe)
+	if (lru) {
+		LOG_INFO("session of %s: idle for a minute: closed to make room", lru->who);
+		close_open(ss, lru);
 		return lru;
-	bool asked[NPMU_SESSIONS_MAX] = {false};
+	}
+	if (!ss->probe)
+		return NULL;
+	struct npmu__session *asked[GONE_PROBES];
 	for (int k = 0; k < GONE_PROBES; k++) {
 		struct npmu__session *c = NULL;
-		for (int i = 0; i < NPMU_SESSIONS_MAX; i++) {
+		for (uint32_t i = 0; i < ss->max; i++) {
 			struct npmu__session *s = &ss->s[i];
-			if (!asked[i] && s->addr_len &&
-			    now - s->last_ns > (uint64_t)NPMU_SESSION_IDLE_MS * 1000000 &&
-			    (!c || s->last_ns < c->last_ns))
+			if (s->addr_len && now - s->last_ns > (uint64_t)NPMU_SESSION_IDLE_MS * 1000000 &&
+			    (!c || s->last_ns < c->last_ns) && !among(asked, k, s))
 				c = s;
 		}
 		if (!c)
 			break;
-		asked[c - ss->s] = true;
+		asked[k] = c;
 		if (npmu__addr_refused(c->addr, c->addr_len)) {
 			LOG_INFO("session of %s: its client is gone: closed to make room", c->who);
-			sodium_memzero(c, sizeof(*c));
+			close_open(ss, c);
 			return c;
 		}
 	}
@@ -225,14 +313,32 @@ int npmu__sessions_auth1(struct npmu__sessions *ss, const struct npmu__request *
 static struct npmu__session *find_state(struct npmu__sessions *ss, uint64_t id,
 					 enum npmu__session_state st)
 {
-	struct npmu__session *t = st == SESSION_CHALLENGED ? ss->pending : ss->s;
-	int n = st == SESSION_CHALLENGED ? NPMU_PENDING_MAX : NPMU_SESSIONS_MAX;
 	if (id == 0)
 		return NULL;
-	for (int i = 0; i < n; i++)
-		if (t[i].state == st && t[i].t.session == id)
-			return &t[i];
+	if (st == SESSION_OPEN)
+		return index_find(ss, id);
+	for (int i = 0; i < NPMU_PENDING_MAX; i++)
+		if (ss->pending[i].state == st && ss->pending[i].t.session == id)
+			return &ss->pending[i];
 	return NULL;
+}
+
+/* close_same_peer -- close the open session of the peer that completed handshake p, if it has
+ * one: a client authenticates once per endpoint (sessions.h). */
+static void close_same_peer(struct npmu__sessions *ss, const struct npmu__session *p)
+{
+	uint32_t seen = 0;
+	for (uint32_t i = 0; i < ss->max && seen < ss->open; i++) {
+		struct npmu__session *s = &ss->s[i];
+		seen += s->state == SESSION_OPEN;
+		if (s->state != SESSION_OPEN || s->addr_len != p->addr_len ||
+		    (p->addr_len ? memcmp(s->addr, p->addr, p->addr_len) != 0 : s->peer != p->peer))
+			continue;
+		LOG_DEBUG("session of %s: its endpoint authenticated again: the old one closed",
+			  s->who);
+		close_open(ss, s);
+		return; /* (one at most) */
+	}
 }
 
 /* npmu__sessions_auth3 -- check the initiator's proof: open the session, or free it. */
@@ -251,6 +357,7 @@ int npmu__sessions_auth3(struct npmu__sessions *ss, uint64_t session, const uint
 		sodium_memzero(p, sizeof(*p));
 		return NPMU_E_AUTH;
 	}
+	close_same_peer(ss, p);
 	struct npmu__session *s = open_slot(ss);
 	if (!s) { /* every session in use: the handshake stays, the client may retry */
 		return NPMU_E_LIMIT;
@@ -259,6 +366,8 @@ int npmu__sessions_auth3(struct npmu__sessions *ss, uint64_t session, const uint
 	sodium_memzero(p, sizeof(*p));
 	npmu__channel_init(&s->ch, s->key, false, &s->t);
 	s->state = SESSION_OPEN;
+	index_add(ss, s);
+	ss->open++;
 	failures_of(ss, host)->count = 0; /* a success forgives earlier failures */
 	s->last_ns = npmu__now_ns();
 	*who = s->who;

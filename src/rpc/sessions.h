@@ -9,7 +9,9 @@
 #include "session.h"
 #include "wire.h"
 
-#define NPMU_SESSIONS_MAX 256        /* open sessions at once */
+#define NPMU_SESSIONS_MAX 4096       /* open sessions at once (one per client endpoint), unless
+				      * told otherwise (--max-sessions) */
+#define NPMU_SESSIONS_LIMIT 65534    /* ...at most */
 #define NPMU_PENDING_MAX 64          /* unfinished handshakes at once (a table of their own) */
 #define NPMU_PENDING_PER_HOST 8      /* unfinished handshakes of one host at once */
 #define NPMU_SESSION_PENDING_MS 2000 /* a handshake must finish within this */
@@ -29,6 +31,13 @@
  * holding most makes room (a flooding host pays, not the others); one so evicted counts as a
  * failed authentication of its host, so a host that floods is refused for a growing time
  * (npmu__sessions_fail). One left unfinished for NPMU_SESSION_PENDING_MS is freed uncounted.
+ *
+ * A peer (a client's endpoint: its address) holds one open session: a client authenticates
+ * once per endpoint (again only on a fresh endpoint), so a handshake completed from an address
+ * that has a session already closes that one. One endpoint repeating handshakes therefore
+ * cannot fill the table; a job of thousands of processes can (each its own endpoint). The
+ * table is allocated zeroed and untouched, so the memory of slots never used is never paid;
+ * open sessions are found by id through an index (open addressing, linear probing).
  *
  * Open sessions of clients that died are never closed by them. When the sessions' table is
  * full, a session idle for a minute makes room; failing that, one idle for NPMU_SESSION_IDLE_MS
@@ -71,7 +80,12 @@ struct npmu__sessions {
 	const uint8_t *cluster_key;     /* NULL: no manager may program this unit remotely */
 	char id[NPMU_ID_MAX + 1];       /* our identity in handshakes */
 	uint8_t decoy[NPMU_KEY_LEN];    /* answers for unknown principals, so they cannot be probed */
-	struct npmu__session s[NPMU_SESSIONS_MAX];        /* OPEN (or FREE) */
+	uint32_t max;                   /* slots in s */
+	struct npmu__session *s;        /* max: OPEN (or FREE) */
+	uint32_t index_size;            /* slots in index: a power of two, at least 2 * max */
+	uint16_t *index;                /* slot + 1 of an open session (at its id's home, or the
+					 * next ones on), 0: empty */
+	uint32_t open;                  /* sessions OPEN */
 	struct npmu__session pending[NPMU_PENDING_MAX];   /* CHALLENGED (or FREE) */
 	struct npmu__auth_failures f[64];
 	bool probe;                     /* peers' addresses take TCP connections (tcp provider) */
@@ -79,11 +93,12 @@ struct npmu__sessions {
 	uint64_t abandoned;             /* handshakes evicted or expired unfinished */
 };
 
-/* npmu__sessions_init -- an empty table answering as `id` for the principals of creds. */
-void npmu__sessions_init(struct npmu__sessions *ss, const struct npmu__credentials *creds,
-			 const uint8_t *cluster_key, const char *id);
+/* npmu__sessions_init -- an empty table of `max` sessions (0: NPMU_SESSIONS_MAX) answering as
+ * `id` for the principals of creds; NPMU_E_INVAL (max over NPMU_SESSIONS_LIMIT), NPMU_E_NOMEM. */
+int npmu__sessions_init(struct npmu__sessions *ss, const struct npmu__credentials *creds,
+			const uint8_t *cluster_key, const char *id, uint32_t max);
 
-/* npmu__sessions_fini -- wipe every key. */
+/* npmu__sessions_fini -- wipe every key and free the table (a no-op on one never made). */
 void npmu__sessions_fini(struct npmu__sessions *ss);
 
 /* npmu__host_of -- the host part of a socket address (the port zeroed), for failure accounting. */

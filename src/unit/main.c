@@ -44,6 +44,8 @@ static const char usage[] =
 	"  -k, --cluster-key FILE accept region programming from a manager (pmmd) proving this\n"
 	"                         key (written by `npmu keygen`)\n"
 	"      --insecure         serve without credentials on a non-loopback address\n"
+	"      --max-sessions N   authenticated clients (endpoints) at once, 1..%d (default\n"
+	"                         %d; memory is taken as they come, about 0.5 KiB each)\n"
 	"      --manager          run the embedded manager (the default)\n"
 	"      --no-manager       do not run the embedded manager (units managed by pmmd)\n"
 	"      --addr-file PATH   write the address served on to PATH once ready\n"
@@ -75,7 +77,14 @@ static const char usage[] =
 	"and stopping, and shows its watchdog the request loop is alive.\n";
 
 /* The options that have no short form. */
-enum { O_CHECK_CONFIG = 256, O_METRICS, O_METRICS_INSECURE, O_METRICS_ADDR_FILE, O_NICE };
+enum {
+	O_CHECK_CONFIG = 256,
+	O_METRICS,
+	O_METRICS_INSECURE,
+	O_METRICS_ADDR_FILE,
+	O_NICE,
+	O_MAX_SESSIONS
+};
 
 static const struct option long_opts[] = {
 	{"pool", required_argument, NULL, 'p'},
@@ -87,6 +96,7 @@ static const struct option long_opts[] = {
 	{"addr-file", required_argument, NULL, 'A'},
 	{"spin-us", required_argument, NULL, 'S'},
 	{"nice", required_argument, NULL, O_NICE},
+	{"max-sessions", required_argument, NULL, O_MAX_SESSIONS},
 	{"credentials", required_argument, NULL, 'c'},
 	{"insecure", no_argument, NULL, 'I'},
 	{"cluster-key", required_argument, NULL, 'k'},
@@ -109,7 +119,7 @@ struct npmud {
 	const char *pool_path, *listen, *provider, *addr_file, *cred_path, *key_path;
 	const char *metrics, *metrics_addr_file;
 	int insecure, manager, verbose, check, metrics_insecure;
-	long spin_us, nice;
+	long spin_us, nice, max_sessions;
 	char host[256], port[16];
 	uint64_t size;
 	/* what serves */
@@ -174,6 +184,16 @@ static int apply(struct npmud *d, const struct npmu__config_entry *e)
 		}
 		break;
 	}
+	case O_MAX_SESSIONS: {
+		char *end;
+		d->max_sessions = strtol(v, &end, 10);
+		if (*end || end == v || d->max_sessions < 1 || d->max_sessions > NPMU_SESSIONS_LIMIT) {
+			fprintf(stderr, "npmud: %s '%s': expected 1..%d\n", where, v,
+				NPMU_SESSIONS_LIMIT);
+			return 2;
+		}
+		break;
+	}
 	case O_METRICS: d->metrics = v; break;
 	case O_METRICS_INSECURE: d->metrics_insecure = 1; break;
 	case O_METRICS_ADDR_FILE: d->metrics_addr_file = v; break;
@@ -191,17 +211,17 @@ static int read_settings(int argc, char **argv, struct npmud *d)
 {
 	struct npmu__config args;
 	if (npmu__config_args(argc, argv, &spec, &args) != 0) {
-		fprintf(stderr, usage, NPMU_DEFAULT_PORT, NPMUD_NICE);
+		fprintf(stderr, usage, NPMU_DEFAULT_PORT, NPMU_SESSIONS_LIMIT, NPMU_SESSIONS_MAX, NPMUD_NICE);
 		return 2;
 	}
 	int status = -1;
 	const struct npmu__config_entry *conf = npmu__config_find(&args, 'f');
 	if (npmu__config_find(&args, 'h')) {
-		printf(usage, NPMU_DEFAULT_PORT, NPMUD_NICE);
+		printf(usage, NPMU_DEFAULT_PORT, NPMU_SESSIONS_LIMIT, NPMU_SESSIONS_MAX, NPMUD_NICE);
 		status = 0;
 	} else if (optind != argc) {
 		fprintf(stderr, "npmud: unexpected argument '%s'\n\n", argv[optind]);
-		fprintf(stderr, usage, NPMU_DEFAULT_PORT, NPMUD_NICE);
+		fprintf(stderr, usage, NPMU_DEFAULT_PORT, NPMU_SESSIONS_LIMIT, NPMU_SESSIONS_MAX, NPMUD_NICE);
 		status = 2;
 	} else {
 		status = npmu__config_load("npmud", conf ? conf->value : NPMU_CONFIG_DIR "/npmud.conf",
@@ -234,7 +254,7 @@ static int parse_args(int argc, char **argv, struct npmud *d)
 	if (!d->pool_path) {
 		fprintf(stderr, "npmud: --pool is required (or `pool = PATH` in the configuration)\n\n");
 		if (!d->check)
-			fprintf(stderr, usage, NPMU_DEFAULT_PORT, NPMUD_NICE);
+			fprintf(stderr, usage, NPMU_DEFAULT_PORT, NPMU_SESSIONS_LIMIT, NPMU_SESSIONS_MAX, NPMUD_NICE);
 		return 2;
 	}
 	return -1;
@@ -313,7 +333,10 @@ static int start(struct npmud *d)
 	npmu__pmm_init(&d->pmm, &npmu__local_unit_ops, d->unit, d->cred_path ? &d->creds : NULL,
 		       NPMU_LEASE_GRACE_MS);
 	d->pmm.holders.probe = npmu__fabric_tcp(d->fab); /* a gone client's port refuses (holders.h) */
-	npmu__sessions_init(&d->sessions, d->pmm.creds, d->key_path ? d->cluster_key : NULL, "npmud");
+	if ((rc = npmu__sessions_init(&d->sessions, d->pmm.creds,
+				      d->key_path ? d->cluster_key : NULL, "npmud",
+				      (uint32_t)d->max_sessions)) != 0)
+		return rc;
 	d->sessions.probe = npmu__fabric_tcp(d->fab); /* likewise (sessions.h) */
 	struct npmu__service_ops ops;
 	npmu__unit_service_init(&d->handlers, d->unit, d->manager ? &d->pmm : NULL, &ops);

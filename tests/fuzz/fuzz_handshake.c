@@ -13,6 +13,7 @@
 #include "sessions.h"
 
 static const uint8_t alice_key[NPMU_KEY_LEN] = {1, 2, 3, 4, 5, 6, 7, 8};
+#define FUZZ_SESSIONS 8 /* a small table, so that scripts fill it (16 peers) */
 
 /* take -- the next n bytes of the script, or NULL at its end. */
 static const uint8_t *take(const uint8_t **p, size_t *left, size_t n)
@@ -25,14 +26,18 @@ static const uint8_t *take(const uint8_t **p, size_t *left, size_t n)
 	return r;
 }
 
-/* open_slot -- index of a session in state st (the k-th found, wrapping), or -1. */
-static int slot_in(struct npmu__sessions *ss, enum npmu__session_state st, unsigned k)
+/* slot_in -- a session in state st (the k-th found, wrapping; handshakes are in their own
+ * table), or NULL. */
+static struct npmu__session *slot_in(struct npmu__sessions *ss, enum npmu__session_state st,
+				     unsigned k)
 {
-	int found[NPMU_SESSIONS_MAX], n = 0;
-	for (int i = 0; i < NPMU_SESSIONS_MAX; i++)
-		if (ss->s[i].state == st)
+	static int found[NPMU_SESSIONS_MAX];
+	struct npmu__session *t = st == SESSION_CHALLENGED ? ss->pending : ss->s;
+	int n = 0, max = st == SESSION_CHALLENGED ? NPMU_PENDING_MAX : (int)ss->max;
+	for (int i = 0; i < max; i++)
+		if (t[i].state == st)
 			found[n++] = i;
-	return n ? found[k % (unsigned)n] : -1;
+	return n ? &t[found[k % (unsigned)n]] : NULL;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -48,7 +53,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		once = true;
 	}
 	static struct npmu__sessions ss;
-	npmu__sessions_init(&ss, &creds, NULL, "unit");
+	if (npmu__sessions_init(&ss, &creds, NULL, "unit", FUZZ_SESSIONS) != 0)
+		return 0;
 	const uint8_t *p = data;
 	size_t left = size;
 	const uint8_t *op;
@@ -67,11 +73,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		switch (op[0] % 5) {
 		case 0: /* AUTH1 with whatever body */
 			if (npmu__req_decode(NPMU_MSG_AUTH1, body, n, &req) == 0)
-				(void)npmu__sessions_auth1(&ss, &req, 1, host, &reply);
+				(void)npmu__sessions_auth1(&ss, &req, op[0] >> 4, host, &reply);
 			break;
 		case 1: { /* AUTH3 with whatever proof, on some session */
-			int i = slot_in(&ss, SESSION_CHALLENGED, n);
-			uint64_t sid = i >= 0 ? ss.s[i].t.session : n;
+			struct npmu__session *c = slot_in(&ss, SESSION_CHALLENGED, n);
+			uint64_t sid = c ? c->t.session : n;
 			const char *who;
 			if (npmu__req_decode(NPMU_MSG_AUTH3, body, n, &req) == 0 &&
 			    npmu__sessions_auth3(&ss, sid, host, &req, &who) == 0) {
@@ -96,56 +102,58 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			memcpy(nonce, body, n < sizeof(nonce) ? n : sizeof(nonce));
 			npmu__put_bytes(&c, nonce, sizeof(nonce));
 			if (npmu__req_decode(NPMU_MSG_AUTH1, b, c.pos, &req) != 0 ||
-			    npmu__sessions_auth1(&ss, &req, 1, host, &reply) != 0 || !(n & 1))
+			    npmu__sessions_auth1(&ss, &req, op[0] >> 4, host, &reply) != 0 || !(n & 1))
 				break;
-			int i = slot_in(&ss, SESSION_CHALLENGED, 0);
-			for (int k = 0; k < NPMU_SESSIONS_MAX; k++) /* the newest challenged one */
-				if (ss.s[k].state == SESSION_CHALLENGED &&
-				    !memcmp(ss.s[k].t.nonce_i, nonce, sizeof(nonce)))
-					i = k;
-			if (i < 0)
-				break;
+			struct npmu__session *hs = NULL;
+			for (int k = 0; k < NPMU_PENDING_MAX; k++) /* the one just challenged */
+				if (ss.pending[k].state == SESSION_CHALLENGED &&
+				    !memcmp(ss.pending[k].t.nonce_i, nonce, sizeof(nonce)))
+					hs = &ss.pending[k];
+			if (!hs)
+				__builtin_trap(); /* an answered AUTH1 leaves its handshake */
 			struct npmu__request r3;
 			memset(&r3, 0, sizeof(r3));
-			npmu__auth_mac(alice_key, true, &ss.s[i].t, r3.mac);
+			npmu__auth_mac(alice_key, true, &hs->t, r3.mac);
 			const char *who;
-			uint64_t sid = ss.s[i].t.session;
-			if (npmu__sessions_auth3(&ss, sid, host, &r3, &who) != 0 ||
-			    !npmu__sessions_find(&ss, sid))
+			uint64_t sid = hs->t.session;
+			int rc = npmu__sessions_auth3(&ss, sid, host, &r3, &who);
+			if (rc == NPMU_E_LIMIT && ss.open == ss.max)
+				break; /* (full of other peers' sessions, none idle) */
+			if (rc != 0 || !npmu__sessions_find(&ss, sid))
 				__builtin_trap(); /* the right proof opens the session */
 			break;
 		}
 		case 3: { /* an arbitrary sealed body on an open session: never accepted */
-			int i = slot_in(&ss, SESSION_OPEN, n);
-			if (i < 0 || n < 9)
+			struct npmu__session *o = slot_in(&ss, SESSION_OPEN, n);
+			if (!o || n < 9)
 				break;
 			uint8_t msg[256], ad[8];
 			memcpy(msg, body, n);
 			memcpy(ad, body, 8);
-			uint64_t seq = ss.s[i].ch.rx_seq + 1;
-			int rc = npmu__unseal(&ss.s[i].ch, true, seq, ad, sizeof(ad), msg + 8, n - 8);
+			uint64_t seq = o->ch.rx_seq + 1;
+			int rc = npmu__unseal(&o->ch, true, seq, ad, sizeof(ad), msg + 8, n - 8);
 			if (rc >= 0)
 				__builtin_trap(); /* forging a Poly1305 tag by chance: not in this life */
 			break;
 		}
 		case 4: { /* a properly sealed request, under a sequence number from the script */
-			int i = slot_in(&ss, SESSION_OPEN, n);
-			if (i < 0 || n < 1)
+			struct npmu__session *o = slot_in(&ss, SESSION_OPEN, n);
+			if (!o || n < 1)
 				break;
 			struct npmu__channel ich;
-			npmu__channel_init(&ich, alice_key, true, &ss.s[i].t);
+			npmu__channel_init(&ich, alice_key, true, &o->t);
 			uint8_t msg[256 + NPMU_TAG_LEN], ad[8] = {0};
-			uint64_t seq = ss.s[i].ch.rx_seq + (body[0] % 3); /* old, next or skipped */
+			uint64_t seq = o->ch.rx_seq + (body[0] % 3); /* old, next or skipped */
 			memcpy(msg, body + 1, n - 1);
 			npmu__seal(&ich, true, seq, ad, sizeof(ad), msg, n - 1);
-			int rc = npmu__unseal(&ss.s[i].ch, true, ss.s[i].ch.rx_seq + 1, ad, sizeof(ad), msg,
+			int rc = npmu__unseal(&o->ch, true, o->ch.rx_seq + 1, ad, sizeof(ad), msg,
 					      n - 1 + NPMU_TAG_LEN);
-			bool next = seq == ss.s[i].ch.rx_seq + 1;
+			bool next = seq == o->ch.rx_seq + 1;
 			if ((rc >= 0) != next || (rc >= 0 && (size_t)rc != n - 1) ||
 			    (rc >= 0 && memcmp(msg, body + 1, n - 1) != 0))
 				__builtin_trap(); /* accepted exactly when in sequence, and unaltered */
 			if (rc >= 0) {
-				ss.s[i].ch.rx_seq++;
+				o->ch.rx_seq++;
 				(void)npmu__req_decode(body[0], msg, (size_t)rc, &req);
 			}
 			npmu__channel_wipe(&ich);

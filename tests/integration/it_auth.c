@@ -344,6 +344,62 @@ static void throttle__slows_guessers(void **state)
 	npmu__fabric_close(&r.fab);
 }
 
+#define MANY_CLIENTS 300 /* more than the table held before (256) */
+
+/* sessions__hundreds_of_clients: 300 client processes' worth of connections authenticated at
+ * once (a job of many ranks) are all served, and all still are after each made a request: no
+ * session is refused or pushed out (before, the table held 256: the rest got NPMU_E_LIMIT). */
+static void sessions__hundreds_of_clients(void **state)
+{
+	(void)state;
+	static struct npmu_conn *c[MANY_CLIENTS];
+	struct npmu_region_info info;
+	assert_int_equal(as(0, &c[0]), 0);
+	assert_int_equal(npmu_region_create(c[0], "ckpt.many", 4096, NULL), 0);
+	for (int i = 1; i < MANY_CLIENTS; i++) {
+		int rc = as(0, &c[i]);
+		if (rc != 0)
+			fail_msg("client %d of %d could not connect: %s", i, MANY_CLIENTS,
+				 npmu_strerror(rc));
+	}
+	for (int round = 0; round < 2; round++)
+		for (int i = 0; i < MANY_CLIENTS; i++)
+			assert_int_equal(npmu_region_stat(c[i], "ckpt.many", &info), 0);
+	assert_int_equal(unit_log_count(&unit, "closed to make room"), 0);
+	assert_int_equal(npmu_region_delete(c[0], "ckpt.many"), 0);
+	for (int i = 0; i < MANY_CLIENTS; i++)
+		npmu_conn_delete(&c[i]);
+}
+
+#define FLOOD_ADDRESSES 1100 /* more return addresses than a server keeps (1024) */
+
+/* sessions__outlast_a_crowd_of_addresses: an authenticated client's session still answers at
+ * once after 1,100 other endpoints greeted the unit, one after another, pushing its address out
+ * of the unit's table of return addresses (PEERS_MAX, service.c; the session's replies go to
+ * the fi_addr it was made with): a guard against a crowd of addresses cutting sessions off. */
+static void sessions__outlast_a_crowd_of_addresses(void **state)
+{
+	(void)state;
+	struct npmu_conn *c;
+	struct npmu_region_info info;
+	assert_int_equal(as(0, &c), 0);
+	assert_int_equal(npmu_region_create(c, "ckpt.crowd", 4096, NULL), 0);
+	struct npmu__request hello = {0};
+	struct raw_answers a = {0};
+	for (int i = 0; i < FLOOD_ADDRESSES; i++) {
+		struct raw_peer *p = raw_peer_open(unit.addr);
+		assert_non_null(p);
+		assert_int_equal(raw_pipeline(p, NPMU_MSG_HELLO, &hello, 1, 0, 2000, &a), 0);
+		raw_peer_close(&p);
+	}
+	assert_int_equal(a.served, FLOOD_ADDRESSES); /* every greeting answered */
+	uint64_t t = npmu__now_ms();
+	assert_int_equal(npmu_region_stat(c, "ckpt.crowd", &info), 0);
+	assert_true(npmu__now_ms() - t < 1000); /* answered, not after a timeout and a reconnect */
+	assert_int_equal(npmu_region_delete(c, "ckpt.crowd"), 0);
+	npmu_conn_delete(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -351,6 +407,8 @@ int main(void)
 		cmocka_unit_test(auth__refused),
 		cmocka_unit_test(handshake__attacks),
 		cmocka_unit_test(throttle__slows_guessers),
+		cmocka_unit_test(sessions__hundreds_of_clients),
+		cmocka_unit_test(sessions__outlast_a_crowd_of_addresses),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -238,6 +238,8 @@ static void crash_loop__pmmd(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+#define SESSIONS_TABLE 256 /* the unit's --max-sessions here, so that 300 clients fill it */
+
 /* crash_loop__sessions: with principals, 300 clients that authenticate and are killed leave no
  * session behind that keeps the next one out (the table holds 256): the last one connects. */
 static void crash_loop__sessions(void **state)
@@ -245,7 +247,8 @@ static void crash_loop__sessions(void **state)
 	(void)state;
 	static char dir[64], srv[96], cli[96];
 	assert_int_equal(app_credentials(dir, srv, cli), 0);
-	static const char *args[] = {"--credentials", srv, NULL};
+	static const char *args[] = {"--credentials", srv, "--max-sessions", "256", NULL};
+	_Static_assert(SESSIONS_TABLE == 256, "the argument above");
 	struct unit_proc u;
 	assert_int_equal(unit_start_args(&u, NULL, "16M", args), 0);
 	setenv("NPMU_CREDENTIALS", cli, 1);
@@ -254,7 +257,7 @@ static void crash_loop__sessions(void **state)
 	for (int i = 0; i < rounds; i++) {
 		/* the table is full of gone clients' sessions; the unit makes room from those idle
 		 * NPMU_SESSION_IDLE_MS (sessions.h), which clients this fast may not be yet */
-		while (i == NPMU_SESSIONS_MAX && npmu__now_ms() < first_ms + NPMU_SESSION_IDLE_MS + 200)
+		while (i == SESSIONS_TABLE && npmu__now_ms() < first_ms + NPMU_SESSION_IDLE_MS + 200)
 			usleep(10000);
 		int pfd[2];
 		assert_int_equal(pipe(pfd), 0);

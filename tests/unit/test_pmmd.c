@@ -62,7 +62,7 @@ static void unit_start(int i)
 	assert_int_equal(npmu__pool_create(t->path, 16 << 20, &t->pool), 0);
 	assert_int_equal(npmu__fabric_open("tcp", "127.0.0.1", "0", true, &t->fab), 0);
 	assert_int_equal(npmu__unit_new(t->pool, t->fab, &t->unit), 0);
-	npmu__sessions_init(&t->sessions, NULL, cluster_key, "npmud");
+	assert_int_equal(npmu__sessions_init(&t->sessions, NULL, cluster_key, "npmud", 0), 0);
 	struct npmu__service_ops ops;
 	npmu__unit_service_init(&t->handlers, t->unit, NULL, &ops);
 	assert_int_equal(npmu__service_new(t->fab, &ops, &t->sessions, &t->svc), 0);
