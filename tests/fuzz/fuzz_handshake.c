@@ -105,10 +105,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			    npmu__sessions_auth1(&ss, &req, op[0] >> 4, host, &reply) != 0 || !(n & 1))
 				break;
 			struct npmu__session *hs = NULL;
-			for (int k = 0; k < NPMU_PENDING_MAX; k++) /* the one just challenged */
-				if (ss.pending[k].state == SESSION_CHALLENGED &&
-				    !memcmp(ss.pending[k].t.nonce_i, nonce, sizeof(nonce)))
-					hs = &ss.pending[k];
+			for (int k = 0; k < NPMU_PENDING_MAX; k++) { /* the one just challenged */
+				struct npmu__session *q = &ss.pending[k];
+				if (q->state == SESSION_CHALLENGED && q->host[15] == host[15] &&
+				    !memcmp(q->t.nonce_i, nonce, sizeof(nonce)) &&
+				    (!hs || q->last_ns >= hs->last_ns))
+					hs = q;
+			}
 			if (!hs)
 				__builtin_trap(); /* an answered AUTH1 leaves its handshake */
 			struct npmu__request r3;
