@@ -517,6 +517,21 @@ static int waiting_of(const struct npmu__service *svc, fi_addr_t to)
 	return n;
 }
 
+/* session_peer -- where a session's replies go: where it was made, whatever the header says;
+ * that address looked up again (the header's, `to`, when the same), as past PEERS_MAX peers
+ * since, the entry the session was made with may have been given to another peer (a crowd of
+ * greetings from 1,100 endpoints cut an authenticated client off until its request timed out). */
+static fi_addr_t session_peer(struct npmu__service *svc, struct npmu__session *sess,
+			      const struct npmu__msg_hdr *hdr, fi_addr_t to)
+{
+	fi_addr_t fa;
+	if (sess->addr_len == hdr->addr_len && memcmp(sess->addr, hdr->addr, hdr->addr_len) == 0)
+		sess->peer = to;
+	else if (sess->addr_len && peer_lookup(svc, sess->addr, sess->addr_len, &fa) == 0)
+		sess->peer = fa;
+	return sess->peer;
+}
+
 /* serve -- decode one request (opening it when sealed), run it, and answer it (or leave it to
  * the slow thread, which answers through flush_deferred). */
 static void serve(struct npmu__service *svc, uint8_t *msg, size_t len)
@@ -553,7 +568,7 @@ static void serve(struct npmu__service *svc, uint8_t *msg, size_t len)
 			npmu__sessions_fail(svc->sessions, host);
 	}
 	if (sess)
-		to = sess->peer; /* replies go where the session was made, whatever the header says */
+		to = session_peer(svc, sess, &hdr, to);
 	struct npmu__request req = {0};
 	struct npmu__cursor reply;
 	npmu__cursor_init(&reply, b->data + NPMU_WIRE_HDR_LEN,

@@ -375,8 +375,9 @@ static void sessions__hundreds_of_clients(void **state)
 
 /* sessions__outlast_a_crowd_of_addresses: an authenticated client's session still answers at
  * once after 1,100 other endpoints greeted the unit, one after another, pushing its address out
- * of the unit's table of return addresses (PEERS_MAX, service.c; the session's replies go to
- * the fi_addr it was made with): a guard against a crowd of addresses cutting sessions off. */
+ * of the unit's table of return addresses (PEERS_MAX, service.c): its replies go to its
+ * address as it is now in the table (before, to the entry its session was made with, which the
+ * provider may have given to one of the crowd since: its next request sometimes timed out). */
 static void sessions__outlast_a_crowd_of_addresses(void **state)
 {
 	(void)state;
