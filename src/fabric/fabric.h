@@ -50,7 +50,7 @@ struct npmu__fabric {
  */
 #define NPMU_FABRIC_SERVER_RX 128    /* receives posted at once */
 #define NPMU_FABRIC_SERVER_TX 128    /* replies in flight */
-#define NPMU_FABRIC_SERVER_PEERS 1024 /* addresses in its AV (it grows past this if need be) */
+#define NPMU_FABRIC_SERVER_PEERS 4096 /* addresses in its AV (it grows past this if need be) */
 #define NPMU_FABRIC_CLIENT_RX 8
 #define NPMU_FABRIC_CLIENT_TX 64     /* one request and its transfers (fi_write/fi_read) */
 #define NPMU_FABRIC_CLIENT_PEERS 4

@@ -19,7 +19,8 @@
 
 #define RX_BUFS 64         /* receives kept posted */
 #define TX_BUFS 64         /* replies in flight */
-#define PEERS_MAX 1024     /* return addresses kept in the address vector */
+#define PEERS_MAX 4096     /* return addresses kept in the address vector, without sessions
+			    * (with them: as many as sessions and handshakes) */
 #define SEND_WAIT_MS 1000  /* how long a reply may wait for transmit room */
 #define STALL_MS 20        /* a request served longer than this stalled the manager (leases) */
 #define NAP_NS 50000       /* a sleep without a wait object (shm), while busy */
@@ -75,7 +76,8 @@ struct npmu__service {
 	struct rx_buf *rx;
 	struct tx_buf *tx;
 	struct peer *peers;
-	uint32_t npeers;
+	uint32_t npeers, peers_max;
+	struct npmu__slot_index peer_index; /* the peers by address */
 	uint64_t tick;
 	struct npmu__service_counters counters;
 	void (*tick_fn)(void *arg);     /* the owner's tick (npmu__service_set_tick), or NULL */
@@ -162,6 +164,8 @@ static int post_rx(struct npmu__service *svc, struct rx_buf *b)
 	return 0;
 }
 
+static uint32_t peer_hash(const void *table, uint32_t slot);
+
 /* npmu__service_new -- a service answering with ops; posts its receive buffers. */
 int npmu__service_new(struct npmu__fabric *fab, const struct npmu__service_ops *ops,
 		      struct npmu__sessions *sessions, struct npmu__service **svc_ptr)
@@ -174,8 +178,10 @@ int npmu__service_new(struct npmu__fabric *fab, const struct npmu__service_ops *
 	svc->sessions = sessions;
 	svc->rx = calloc(RX_BUFS, sizeof(*svc->rx));
 	svc->tx = calloc(TX_BUFS, sizeof(*svc->tx));
-	svc->peers = calloc(PEERS_MAX, sizeof(*svc->peers));
-	if (!svc->rx || !svc->tx || !svc->peers) {
+	svc->peers_max = sessions ? sessions->max + NPMU_PENDING_MAX : PEERS_MAX;
+	svc->peers = calloc(svc->peers_max, sizeof(*svc->peers)); /* (touched as peers come) */
+	if (!svc->rx || !svc->tx || !svc->peers ||
+	    npmu__slot_index_init(&svc->peer_index, svc->peers_max, svc, peer_hash) != 0) {
 		npmu__service_delete(&svc);
 		return NPMU_E_NOMEM;
 	}
@@ -206,6 +212,7 @@ void npmu__service_delete(struct npmu__service **svc_ptr)
 	free(svc->rx);
 	free(svc->tx);
 	free(svc->peers);
+	npmu__slot_index_fini(&svc->peer_index);
 	free(svc);
 	*svc_ptr = NULL;
 }
@@ -225,10 +232,40 @@ void npmu__service_set_tick(struct npmu__service *svc, void (*fn)(void *arg), vo
 	svc->tick_ms = ms && ms < NPMU_SERVICE_TICK_MS ? ms : NPMU_SERVICE_TICK_MS;
 }
 
-/*
- * peer_lookup -- the fi_addr of a return address, inserting it into the AV (evicting the least
- * recently used) when new. Only addresses of our own format and length are accepted.
- */
+/* peer_hash -- (slot_index.h) the hash of a known peer's address. */
+static uint32_t peer_hash(const void *table, uint32_t slot)
+{
+	const struct peer *p = &((const struct npmu__service *)table)->peers[slot];
+	return npmu__hash_bytes(p->addr, p->len);
+}
+
+/* An address looked for. */
+struct addr_key {
+	const uint8_t *addr;
+	uint16_t len;
+};
+
+/* peer_is -- (slot_index.h) whether a known peer has the address *key. */
+static bool peer_is(const void *table, uint32_t slot, const void *key)
+{
+	const struct peer *p = &((const struct npmu__service *)table)->peers[slot];
+	const struct addr_key *k = key;
+	return p->len == k->len && memcmp(p->addr, k->addr, k->len) == 0;
+}
+
+/* least_used -- the known peer used least recently (the table is full). */
+static struct peer *least_used(struct npmu__service *svc)
+{
+	struct peer *victim = &svc->peers[0];
+	for (uint32_t i = 1; i < svc->npeers; i++)
+		if (svc->peers[i].last_used < victim->last_used)
+			victim = &svc->peers[i];
+	return victim;
+}
+
+/* peer_lookup -- the fi_addr of a return address: found by address (peer_index), else
+ * inserted into the AV, the least recently used one given up first once peers_max (or the
+ * AV's count) are known. NPMU_E_PROTO for an address that is none. */
 static int peer_lookup(struct npmu__service *svc, const uint8_t *addr, uint16_t len,
 		       fi_addr_t *out)
 {
@@ -239,27 +276,30 @@ static int peer_lookup(struct npmu__service *svc, const uint8_t *addr, uint16_t 
 		: len != svc->fab->name_len)
 		return NPMU_E_PROTO;
 	svc->tick++;
-	struct peer *victim = NULL;
-	for (uint32_t i = 0; i < svc->npeers; i++) {
-		struct peer *p = &svc->peers[i];
-		if (p->len == len && memcmp(p->addr, addr, len) == 0) {
-			p->last_used = svc->tick;
-			*out = p->fi_addr;
-			return 0;
-		}
-		if (!victim || p->last_used < victim->last_used)
-			victim = p;
+	struct addr_key k = {addr, len};
+	int32_t at = npmu__slot_index_find(&svc->peer_index, npmu__hash_bytes(addr, len), peer_is,
+					   &k);
+	if (at >= 0) {
+		svc->peers[at].last_used = svc->tick;
+		*out = svc->peers[at].fi_addr;
+		return 0;
 	}
-	if (svc->npeers < PEERS_MAX && svc->npeers < svc->fab->av_count)
+	struct peer *victim;
+	if (svc->npeers < svc->peers_max && svc->npeers < svc->fab->av_count) {
 		victim = &svc->peers[svc->npeers++];
-	else
-		fi_av_remove(svc->fab->av, &victim->fi_addr, 1, 0);
+	} else {
+		victim = least_used(svc);
+		if (victim->len) {
+			npmu__slot_index_del(&svc->peer_index, (uint32_t)(victim - svc->peers));
+			fi_av_remove(svc->fab->av, &victim->fi_addr, 1, 0);
+		}
+	}
 	fi_addr_t fa;
 	uint8_t name[NPMU_WIRE_ADDR_MAX];
 	memcpy(name, addr, len);
 	name[len] = '\0';
 	if (fi_av_insert(svc->fab->av, name, 1, &fa, 0, NULL) != 1) {
-		victim->len = 0;
+		victim->len = 0; /* (not in the index: the first to be given up) */
 		victim->last_used = 0;
 		return NPMU_E_PROTO;
 	}
@@ -267,6 +307,7 @@ static int peer_lookup(struct npmu__service *svc, const uint8_t *addr, uint16_t 
 	victim->len = len;
 	victim->fi_addr = fa;
 	victim->last_used = svc->tick;
+	npmu__slot_index_add(&svc->peer_index, (uint32_t)(victim - svc->peers));
 	*out = fa;
 	return 0;
 }
@@ -518,7 +559,7 @@ static int waiting_of(const struct npmu__service *svc, fi_addr_t to)
 }
 
 /* session_peer -- where a session's replies go: where it was made, whatever the header says;
- * that address looked up again (the header's, `to`, when the same), as past PEERS_MAX peers
+ * that address looked up again (the header's, `to`, when the same), as past peers_max peers
  * since, the entry the session was made with may have been given to another peer (a crowd of
  * greetings from 1,100 endpoints cut an authenticated client off until its request timed out). */
 static fi_addr_t session_peer(struct npmu__service *svc, struct npmu__session *sess,

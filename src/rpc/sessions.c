@@ -14,7 +14,18 @@
 #include "log.h"
 #include "replies.h"
 
-_Static_assert(NPMU_SESSIONS_LIMIT < UINT16_MAX, "the index holds slot + 1 in 16 bits");
+/* session_hash -- (slot_index.h) the hash of slot's session id. */
+static uint32_t session_hash(const void *table, uint32_t slot)
+{
+	uint64_t id = ((const struct npmu__sessions *)table)->s[slot].t.session;
+	return (uint32_t)(id ^ id >> 32);
+}
+
+/* session_is -- (slot_index.h) whether slot holds the session with id *key. */
+static bool session_is(const void *table, uint32_t slot, const void *key)
+{
+	return ((const struct npmu__sessions *)table)->s[slot].t.session == *(const uint64_t *)key;
+}
 
 /* npmu__sessions_init -- an empty table answering as `id`. */
 int npmu__sessions_init(struct npmu__sessions *ss, const struct npmu__credentials *creds,
@@ -24,13 +35,12 @@ int npmu__sessions_init(struct npmu__sessions *ss, const struct npmu__credential
 	if (max > NPMU_SESSIONS_LIMIT)
 		return NPMU_E_INVAL;
 	ss->max = max ? max : NPMU_SESSIONS_MAX;
-	for (ss->index_size = 2; ss->index_size < 2 * ss->max; ss->index_size *= 2)
-		; /* (a power of two, never over half full) */
 	ss->s = calloc(ss->max, sizeof(*ss->s)); /* (zero pages: untouched until used) */
-	ss->index = calloc(ss->index_size, sizeof(*ss->index));
-	if (!ss->s || !ss->index) {
+	int rc = ss->s ? npmu__slot_index_init(&ss->index, ss->max, ss, session_hash)
+		       : NPMU_E_NOMEM;
+	if (rc != 0) {
 		npmu__sessions_fini(ss);
-		return NPMU_E_NOMEM;
+		return rc;
 	}
 	ss->creds = creds;
 	ss->cluster_key = cluster_key;
@@ -46,61 +56,22 @@ void npmu__sessions_fini(struct npmu__sessions *ss)
 		if (ss->s[i].state != SESSION_FREE)
 			sodium_memzero(&ss->s[i], sizeof(ss->s[i]));
 	free(ss->s);
-	free(ss->index);
+	npmu__slot_index_fini(&ss->index);
 	sodium_memzero(ss, sizeof(*ss));
-}
-
-/* index_home -- where an open session's id is looked for first. */
-static uint32_t index_home(const struct npmu__sessions *ss, uint64_t id)
-{
-	return (uint32_t)(id ^ id >> 32) & (ss->index_size - 1);
 }
 
 /* index_find -- the open session with that id, or NULL. */
 static struct npmu__session *index_find(const struct npmu__sessions *ss, uint64_t id)
 {
-	for (uint32_t h = index_home(ss, id); ss->index[h]; h = (h + 1) & (ss->index_size - 1)) {
-		struct npmu__session *s = &ss->s[ss->index[h] - 1];
-		if (s->t.session == id)
-			return s;
-	}
-	return NULL;
-}
-
-/* index_add -- s (just opened) into the index. */
-static void index_add(struct npmu__sessions *ss, struct npmu__session *s)
-{
-	uint32_t h = index_home(ss, s->t.session);
-	while (ss->index[h])
-		h = (h + 1) & (ss->index_size - 1);
-	ss->index[h] = (uint16_t)(s - ss->s + 1);
-}
-
-/* index_del -- s (open, its id still in it) out of the index; the entries after it that would
- * no longer be found from their home are moved back into the gap (backward-shift deletion). */
-static void index_del(struct npmu__sessions *ss, const struct npmu__session *s)
-{
-	const uint32_t mask = ss->index_size - 1;
-	uint32_t gap = index_home(ss, s->t.session);
-	while (ss->index[gap] && ss->index[gap] != (uint16_t)(s - ss->s + 1))
-		gap = (gap + 1) & mask;
-	if (!ss->index[gap])
-		return; /* (not there: nothing to do) */
-	for (uint32_t j = (gap + 1) & mask; ss->index[j]; j = (j + 1) & mask) {
-		uint32_t home = index_home(ss, ss->s[ss->index[j] - 1].t.session);
-		/* j may fill the gap unless its home lies cyclically in (gap, j] */
-		if (((j - home) & mask) >= ((j - gap) & mask)) {
-			ss->index[gap] = ss->index[j];
-			gap = j;
-		}
-	}
-	ss->index[gap] = 0;
+	int32_t slot = npmu__slot_index_find(&ss->index, (uint32_t)(id ^ id >> 32), session_is,
+					     &id);
+	return slot < 0 ? NULL : &ss->s[slot];
 }
 
 /* close_open -- close an open session: out of the index, its keys wiped, its slot free. */
 static void close_open(struct npmu__sessions *ss, struct npmu__session *s)
 {
-	index_del(ss, s);
+	npmu__slot_index_del(&ss->index, (uint32_t)(s - ss->s));
 	sodium_memzero(s, sizeof(*s));
 	ss->open--;
 }
@@ -366,7 +337,7 @@ int npmu__sessions_auth3(struct npmu__sessions *ss, uint64_t session, const uint
 	sodium_memzero(p, sizeof(*p));
 	npmu__channel_init(&s->ch, s->key, false, &s->t);
 	s->state = SESSION_OPEN;
-	index_add(ss, s);
+	npmu__slot_index_add(&ss->index, (uint32_t)(s - ss->s));
 	ss->open++;
 	failures_of(ss, host)->count = 0; /* a success forgives earlier failures */
 	s->last_ns = npmu__now_ns();

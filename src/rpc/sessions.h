@@ -7,11 +7,13 @@
 
 #include "credentials.h"
 #include "session.h"
+#include "slot_index.h"
 #include "wire.h"
 
 #define NPMU_SESSIONS_MAX 4096       /* open sessions at once (one per client endpoint), unless
 				      * told otherwise (--max-sessions) */
-#define NPMU_SESSIONS_LIMIT 65534    /* ...at most */
+#define NPMU_SESSIONS_LIMIT (NPMU_SLOT_INDEX_MAX - NPMU_PENDING_MAX) /* ...at most (a server
+					      * keeps the addresses of these and of handshakes) */
 #define NPMU_PENDING_MAX 64          /* unfinished handshakes at once (a table of their own) */
 #define NPMU_PENDING_PER_HOST 8      /* unfinished handshakes of one host at once */
 #define NPMU_SESSION_PENDING_MS 2000 /* a handshake must finish within this */
@@ -82,9 +84,7 @@ struct npmu__sessions {
 	uint8_t decoy[NPMU_KEY_LEN];    /* answers for unknown principals, so they cannot be probed */
 	uint32_t max;                   /* slots in s */
 	struct npmu__session *s;        /* max: OPEN (or FREE) */
-	uint32_t index_size;            /* slots in index: a power of two, at least 2 * max */
-	uint16_t *index;                /* slot + 1 of an open session (at its id's home, or the
-					 * next ones on), 0: empty */
+	struct npmu__slot_index index;  /* the open sessions by id */
 	uint32_t open;                  /* sessions OPEN */
 	struct npmu__session pending[NPMU_PENDING_MAX];   /* CHALLENGED (or FREE) */
 	struct npmu__auth_failures f[64];
