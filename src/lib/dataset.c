@@ -42,8 +42,8 @@ struct npmu_dataset {
 };
 
 /* A handle of a job of up to this many processes keeps the catalog open between its reads
- * (each copy of the catalog has NPMU_RIGHTS_MAX = 64 rights, one per reader that holds it
- * open: every process of a larger job keeping one would leave none for the rest). */
+ * (each copy of the catalog has NPMU_RIGHTS_READ_MAX = 56 read rights, one per reader that
+ * holds it open: every process of a larger job keeping one would leave none for the rest). */
 #define CATALOG_KEPT_PARTS_MAX 32u
 
 /* catalog_via -- the reader through which ds reads its catalog: its own, kept open, for a

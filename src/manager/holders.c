@@ -1,6 +1,7 @@
 /* holders.c -- live clients by holder id: renewals, liveness, and the bound on the table. */
 #include "holders.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include "grow.h"
 #include "clock.h"
 #include "fabric.h"
+#include "log.h"
 #include "npmu.h"
 
 /* npmu__holders_init -- an empty table; unknown holders count as live for one TTL from now. */
@@ -174,4 +176,34 @@ bool npmu__holders_keep_present(void *arg, uint64_t holder)
 		return true;
 	rc->found = true;
 	return false;
+}
+
+/* npmu__rights_holder_full -- whether the holder asking holds its share of the region already. */
+bool npmu__rights_holder_full(const struct npmu__rights_count *c)
+{
+	return c->held >= NPMU_RIGHTS_PER_HOLDER;
+}
+
+/* npmu__rights_log_refusal -- say which limit a refused right met, at most once a second. */
+void npmu__rights_log_refusal(const char *name, const char *where, uint32_t access,
+			      uint64_t holder, const struct npmu__rights_count *c)
+{
+	static _Atomic uint64_t last_ms;
+	uint64_t now = npmu__now_ms(), last = atomic_load(&last_ms);
+	if ((last && now - last < 1000) || !atomic_compare_exchange_strong(&last_ms, &last, now))
+		return;
+	char on[160] = "";
+	if (where)
+		snprintf(on, sizeof(on), " on %s", where);
+	if (npmu__rights_holder_full(c))
+		LOG_WARN("region %s%s: client %016llx holds %u rights to it already, the most one "
+			 "client may: it must close some", name, on, (unsigned long long)holder, c->held);
+	else if (access == NPMU_ACCESS_READ && c->reads >= NPMU_RIGHTS_READ_MAX)
+		LOG_WARN("region %s%s: all %d read rights are held by live clients (the other %d are "
+			 "kept for writers): close some, or revoke them all (npmu region revoke %s)",
+			 name, on, NPMU_RIGHTS_READ_MAX, NPMU_RIGHTS_REPLY_MAX - NPMU_RIGHTS_READ_MAX,
+			 name);
+	else
+		LOG_WARN("region %s%s: all %d rights are held by live clients: close some, or revoke "
+			 "them all (npmu region revoke %s)", name, on, NPMU_RIGHTS_REPLY_MAX, name);
 }

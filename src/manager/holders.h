@@ -100,6 +100,21 @@ bool npmu__holders_keep_live(void *hs, uint64_t holder);
  * gone, within the budget; arg: a struct npmu__reclaim. */
 bool npmu__holders_keep_present(void *reclaim, uint64_t holder);
 
+/* How a region's rights stood when its unit refused one more (NPMU_E_LIMIT): in all, read
+ * ones, and those of the holder asking (wire.h: NPMU_RIGHTS_PER_HOLDER, NPMU_RIGHTS_READ_MAX). */
+struct npmu__rights_count {
+	uint32_t all, reads, held;
+};
+
+/* npmu__rights_holder_full -- whether the refusal was the holder's own share: no reclaim of
+ * others' rights makes room for it. */
+bool npmu__rights_holder_full(const struct npmu__rights_count *c);
+
+/* npmu__rights_log_refusal -- log (at most once a second) why region name (on unit `where`,
+ * NULL: this one) refused a right of access for holder. */
+void npmu__rights_log_refusal(const char *name, const char *where, uint32_t access,
+			      uint64_t holder, const struct npmu__rights_count *c);
+
 /* npmu__holders_count -- holders live now (for logs and tests). */
 uint32_t npmu__holders_count(struct npmu__holders *hs);
 

@@ -336,17 +336,25 @@ int npmu__units_find_all(struct npmu__units *us, const char *name, int *out, int
 }
 
 /* reclaim -- close the rights to region name on unit i of holders that are gone (holders.h:
- * the dead ones, else the first found gone); returns how many were closed. */
-static int reclaim(struct npmu__units *us, uint32_t i, const char *name)
+ * the dead ones, else the first found gone), unless holder holds its own share already (c: how
+ * the rights stood); returns how many were closed. */
+static int reclaim(struct npmu__units *us, uint32_t i, const char *name, uint64_t holder,
+		   struct npmu__rights_count *c)
 {
 	struct npmu__request req = {0};
 	snprintf(req.name, sizeof(req.name), "%s", name);
 	const uint8_t *body;
 	size_t blen;
-	if (!us->holders || npmu__units_call(us, i, NPMU_MSG_RIGHTS, &req, &body, &blen) != 0)
-		return 0;
 	struct npmu__rights_reply rr;
-	if (npmu__reply_rights(body, blen, &rr) != 0)
+	if (npmu__units_call(us, i, NPMU_MSG_RIGHTS, &req, &body, &blen) != 0 ||
+	    npmu__reply_rights(body, blen, &rr) != 0)
+		return 0;
+	*c = (struct npmu__rights_count){.all = rr.count};
+	for (uint32_t k = 0; k < rr.count; k++) {
+		c->reads += rr.r[k].access == NPMU_ACCESS_READ;
+		c->held += holder && rr.r[k].holder == holder;
+	}
+	if (!us->holders || npmu__rights_holder_full(c))
 		return 0;
 	struct npmu__reclaim rec;
 	npmu__reclaim_init(&rec, us->holders);
@@ -378,12 +386,11 @@ int npmu__units_grant(struct npmu__units *us, uint32_t i, const char *name, uint
 	const uint8_t *body;
 	size_t blen;
 	int rc = npmu__units_call(us, i, NPMU_MSG_OPEN, &req, &body, &blen);
-	if (rc == NPMU_E_LIMIT && reclaim(us, i, name) > 0)
+	struct npmu__rights_count c = {0};
+	if (rc == NPMU_E_LIMIT && reclaim(us, i, name, holder, &c) > 0)
 		rc = npmu__units_call(us, i, NPMU_MSG_OPEN, &req, &body, &blen);
 	if (rc == NPMU_E_LIMIT)
-		LOG_WARN("region %s on %s: all %d rights are held by live clients: close some, or "
-			 "revoke them all (npmu region revoke %s)", name, us->u[i].addr,
-			 NPMU_RIGHTS_REPLY_MAX, name);
+		npmu__rights_log_refusal(name, us->u[i].addr, access, holder, &c);
 	if (rc != 0)
 		return rc;
 	if (npmu__reply_grant(body, blen, access, info, ai) != 0)

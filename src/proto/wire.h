@@ -143,6 +143,11 @@ enum npmu__rec_op {
 
 #define NPMU_HOLDER_TTL_MS 3000u /* a holder is dead after this long without renewal */
 #define NPMU_RIGHTS_REPLY_MAX 64 /* = NPMU_RIGHTS_MAX (pool_format.h) */
+/* A unit's share of one region's rights (its OPEN answers NPMU_E_LIMIT past either): one
+ * client, however careless or hostile, leaves room for the others, and readers leave room for a
+ * writer (a primary that restarts, a backup that takes over). */
+#define NPMU_RIGHTS_PER_HOLDER 16 /* rights one client (holder id) holds to one region */
+#define NPMU_RIGHTS_READ_MAX 56   /* read rights to one region: the last 8 are for writers */
 #define NPMU_SET_MEMBERS_MAX 64  /* = NPMU_STRIPE_UNITS_MAX (stripe_format.h): a MEMBERS
 				  * reply's u64 has a bit for each */
 

@@ -382,6 +382,41 @@ static uint64_t new_key(struct npmu__unit *unit)
 	}
 }
 
+/* count_rights -- region r's rights: in all, read ones, and holder's (none for holder 0, of
+ * unknown origin: always reclaimable, not one client). */
+static void count_rights(const struct npmu__region_meta *r, uint64_t holder, uint32_t *all,
+			 uint32_t *reads, uint32_t *held)
+{
+	*all = r->nrights;
+	*reads = *held = 0;
+	for (uint32_t k = 0; k < r->nrights; k++) {
+		*reads += r->rights[k].access == NPMU_ACCESS_READ;
+		*held += holder && r->rights[k].holder == holder;
+	}
+}
+
+/* npmu__unit_rights_count -- region name's rights: in all, read ones, and holder's. */
+int npmu__unit_rights_count(struct npmu__unit *unit, const char *name, uint64_t holder,
+			    uint32_t *all, uint32_t *reads, uint32_t *held)
+{
+	const struct npmu__region_meta *r = npmu__meta_find(&unit->pool->meta, name);
+	if (!r)
+		return NPMU_E_NOENT;
+	count_rights(r, holder, all, reads, held);
+	return 0;
+}
+
+/* room_for -- whether region r has room for one more right of access for holder: fewer than
+ * NPMU_RIGHTS_MAX in all, NPMU_RIGHTS_READ_MAX read ones, and NPMU_RIGHTS_PER_HOLDER of the
+ * holder's (wire.h). */
+static bool room_for(const struct npmu__region_meta *r, uint32_t access, uint64_t holder)
+{
+	uint32_t all, reads, held;
+	count_rights(r, holder, &all, &reads, &held);
+	return all < NPMU_RIGHTS_MAX && held < NPMU_RIGHTS_PER_HOLDER &&
+	       (access != NPMU_ACCESS_READ || reads < NPMU_RIGHTS_READ_MAX);
+}
+
 /* npmu__unit_grant -- open a right: register the window under a new random key and record it. */
 int npmu__unit_grant(struct npmu__unit *unit, const char *name, uint32_t access, uint64_t holder,
 		     struct npmu_region_info *info, struct npmu__access_info *ai)
@@ -395,7 +430,7 @@ int npmu__unit_grant(struct npmu__unit *unit, const char *name, uint32_t access,
 	struct npmu__tpt_entry *e = entry_find(unit, r->id);
 	if (!e)
 		return NPMU_E_IO;
-	if (r->nrights >= NPMU_RIGHTS_MAX || e->nmr >= NPMU_RIGHTS_MAX)
+	if (!room_for(r, access, holder) || e->nmr >= NPMU_RIGHTS_MAX)
 		return NPMU_E_LIMIT;
 	uint32_t slot = e->nmr;
 	int rc = register_right(unit, e, r->size, slot, new_key(unit), access);

@@ -56,9 +56,15 @@ int npmu__unit_stat(struct npmu__unit *unit, const char *name, struct npmu_regio
 int npmu__unit_list(struct npmu__unit *unit, uint32_t start, struct npmu_region_info *out,
 		    uint32_t max, uint32_t *total);
 /* npmu__unit_grant -- open a right for holder: register the window under a new random key and
- * record both. NPMU_E_LIMIT when the region has NPMU_RIGHTS_MAX rights. */
+ * record both. NPMU_E_LIMIT when the region has NPMU_RIGHTS_MAX rights, NPMU_RIGHTS_READ_MAX
+ * read ones (for a read right) or NPMU_RIGHTS_PER_HOLDER of holder's (wire.h). */
 int npmu__unit_grant(struct npmu__unit *unit, const char *name, uint32_t access, uint64_t holder,
 		     struct npmu_region_info *info, struct npmu__access_info *ai);
+
+/* npmu__unit_rights_count -- region name's rights: in all, read ones, and holder's (none for
+ * holder 0). NPMU_E_NOENT without such a region. */
+int npmu__unit_rights_count(struct npmu__unit *unit, const char *name, uint64_t holder,
+			    uint32_t *all, uint32_t *reads, uint32_t *held);
 
 /* npmu__unit_reclaim -- close every right to region name whose holder `live` says is dead;
  * returns how many (one pool commit for all). */

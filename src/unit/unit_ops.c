@@ -38,13 +38,17 @@ static int local_list(void *u, uint32_t start, struct npmu_region_info *out, uin
 }
 
 /* local_grant -- a right for holder; when the region's rights are all taken, those of dead
- * holders go first (holders.h). */
+ * holders go first (holders.h), unless the holder holds its own share already. */
 static int local_grant(void *u, const char *name, uint32_t access, uint64_t holder,
 		       struct npmu__holders *hs, struct npmu_region_info *info,
 		       struct npmu__access_info *ai)
 {
 	int rc = npmu__unit_grant(u, name, access, holder, info, ai);
-	if (rc == NPMU_E_LIMIT && hs) {
+	struct npmu__rights_count c;
+	if (rc != NPMU_E_LIMIT ||
+	    npmu__unit_rights_count(u, name, holder, &c.all, &c.reads, &c.held) != 0)
+		return rc;
+	if (hs && !npmu__rights_holder_full(&c)) {
 		struct npmu__reclaim rec;
 		npmu__reclaim_init(&rec, hs);
 		if (npmu__unit_reclaim(u, name, npmu__holders_keep_live, hs) > 0 ||
@@ -52,8 +56,7 @@ static int local_grant(void *u, const char *name, uint32_t access, uint64_t hold
 			rc = npmu__unit_grant(u, name, access, holder, info, ai);
 	}
 	if (rc == NPMU_E_LIMIT)
-		LOG_WARN("region %s: all %d rights are held by live clients: close some, or revoke "
-			 "them all (npmu region revoke %s)", name, NPMU_RIGHTS_MAX, name);
+		npmu__rights_log_refusal(name, NULL, access, holder, &c);
 	return rc;
 }
 

@@ -1,6 +1,7 @@
 /* it_rights.c -- rights are tied to live clients: a crash loop of clients that die holding rights
- * never locks a region, a checkpoint stream or a pmmd-managed region out; the rights of a client
- * that is alive are never taken; a genuine limit is told as such. Real npmud and pmmd. */
+ * never locks a region, a checkpoint stream or a pmmd-managed region out; one client holds at most
+ * its share and readers leave room for a writer; the rights of a client that is alive are never
+ * taken; a genuine limit is told as such. Real npmud and pmmd. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -159,52 +160,96 @@ static void crash_loop__stream(void **state)
 	npmu_conn_delete(&c);
 }
 
-/* live__never_taken: a live client holding all 64 rights keeps them: the next open is told the
- * limit; a client stopped (SIGSTOP) past the holder TTL while another needs a right loses one. */
-static void live__never_taken(void **state)
+/* open_n -- open n read rights to region name through c into r[]; each must succeed. */
+static void open_n(struct npmu_conn *c, const char *name, struct npmu_region **r, int n)
+{
+	for (int i = 0; i < n; i++)
+		assert_int_equal(npmu_region_open(c, name, NPMU_ACCESS_READ, &r[i]), 0);
+}
+
+/* share__one_client_cannot_take_them_all: a client holds at most NPMU_RIGHTS_PER_HOLDER rights
+ * to a region (before, one careless or hostile client could open all 64 and lock every other
+ * out, the region's writer included), and readers at most NPMU_RIGHTS_READ_MAX: past them a
+ * client is told the limit, the rights of live clients are never taken, and a writer still
+ * opens beside readers holding every read right. */
+static void share__one_client_cannot_take_them_all(void **state)
 {
 	(void)state;
-	struct npmu_conn *c = unit_connect(&unit);
-	assert_non_null(c);
-	assert_int_equal(npmu_region_create(c, "full", 1 << 20, NULL), 0);
-	struct npmu_region *r[64];
-	for (int i = 0; i < 64; i++)
-		assert_int_equal(npmu_region_open(c, "full", NPMU_ACCESS_READ, &r[i]), 0);
-	struct npmu_conn *d = unit_connect(&unit);
+	struct npmu_conn *c[4], *d = unit_connect(&unit);
 	assert_non_null(d);
-	struct npmu_region *x;
-	for (int i = 0; i < 2; i++) { /* across several holder renewals: still refused */
+	for (int i = 0; i < 4; i++)
+		assert_non_null(c[i] = unit_connect(&unit));
+	assert_int_equal(npmu_region_create(d, "full", 1 << 20, NULL), 0);
+	struct npmu_region *r[NPMU_RIGHTS_READ_MAX], *x;
+	open_n(c[0], "full", r, NPMU_RIGHTS_PER_HOLDER);
+	assert_int_equal(npmu_region_open(c[0], "full", NPMU_ACCESS_READ, &x), NPMU_E_LIMIT);
+	assert_int_equal(npmu_region_open(c[0], "full", NPMU_ACCESS_READ_WRITE, &x), NPMU_E_LIMIT);
+	assert_int_equal(npmu_region_open(d, "full", NPMU_ACCESS_READ, &x), 0); /* others still can */
+	npmu_region_close(&x);
+	assert_true(unit_log_count(&unit, "holds 16 rights to it already") > 0);
+	_Static_assert(NPMU_RIGHTS_READ_MAX == 3 * NPMU_RIGHTS_PER_HOLDER + 8, "the shares below");
+	open_n(c[1], "full", r + 16, 16);
+	open_n(c[2], "full", r + 32, 16);
+	open_n(c[3], "full", r + 48, 8);
+	for (int i = 0; i < 2; i++) { /* every read right taken, across holder renewals */
 		assert_int_equal(npmu_region_open(d, "full", NPMU_ACCESS_READ, &x), NPMU_E_LIMIT);
 		usleep(NPMU_HOLDER_TTL_MS * 1000);
 	}
-	uint8_t b[16];
-	for (int i = 0; i < 64; i++) /* and every one of them still reads */
+	struct npmu_region *w; /* a writer still opens, and writes */
+	assert_int_equal(npmu_region_open(d, "full", NPMU_ACCESS_READ_WRITE, &w), 0);
+	uint8_t b[16] = {7};
+	assert_int_equal(npmu_region_write(w, 0, b, sizeof(b)), 0);
+	npmu_region_close(&w);
+	for (int i = 0; i < NPMU_RIGHTS_READ_MAX; i++) /* and every reader still reads */
 		assert_int_equal(npmu_region_read(r[i], 0, b, sizeof(b)), 0);
-	assert_true(unit_log_count(&unit, "all 64 rights are held by live clients") > 0);
-	for (int i = 0; i < 64; i++)
+	assert_true(unit_log_count(&unit, "all 56 read rights are held by live clients") > 0);
+	for (int i = 0; i < NPMU_RIGHTS_READ_MAX; i++)
 		npmu_region_close(&r[i]);
-	npmu_conn_delete(&c);
+	for (int i = 0; i < 4; i++)
+		npmu_conn_delete(&c[i]);
+	npmu_conn_delete(&d);
+}
 
-	/* a client that stops renewing (stopped, not dead: its port still takes connections) */
+/* live__never_taken: the rights of live clients are kept: while readers hold every read right
+ * the next one is told the limit; a client stopped (SIGSTOP) past the holder TTL while another
+ * needs a right loses one. */
+static void live__never_taken(void **state)
+{
+	(void)state;
+	struct npmu_conn *c[3], *d = unit_connect(&unit);
+	assert_non_null(d);
+	for (int i = 0; i < 3; i++)
+		assert_non_null(c[i] = unit_connect(&unit));
+	struct npmu_region *r[40], *x;
 	int pfd[2];
 	assert_int_equal(pipe(pfd), 0);
 	pid_t pid = fork();
-	if (pid == 0) {
+	if (pid == 0) { /* stopped later, not dead: its port still takes connections */
 		close(pfd[0]);
-		child_opens(unit.addr, "full", 64, false, pfd[1]);
+		child_opens(unit.addr, "full", NPMU_RIGHTS_PER_HOLDER, false, pfd[1]);
 	}
 	close(pfd[1]);
 	int got = 0;
 	assert_int_equal(read(pfd[0], &got, sizeof(got)), sizeof(got));
-	assert_int_equal(got, 64);
+	assert_int_equal(got, NPMU_RIGHTS_PER_HOLDER);
+	open_n(c[0], "full", r, 16); /* 16 + 40 = every read right */
+	open_n(c[1], "full", r + 16, 16);
+	open_n(c[2], "full", r + 32, 8);
 	kill(pid, SIGSTOP);
 	assert_int_equal(npmu_region_open(d, "full", NPMU_ACCESS_READ, &x), NPMU_E_LIMIT);
 	usleep((NPMU_HOLDER_TTL_MS + 500) * 1000);
 	assert_int_equal(npmu_region_open(d, "full", NPMU_ACCESS_READ, &x), 0);
 	npmu_region_close(&x);
+	uint8_t b[16];
+	for (int i = 0; i < 40; i++) /* the live ones kept theirs */
+		assert_int_equal(npmu_region_read(r[i], 0, b, sizeof(b)), 0);
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
 	close(pfd[0]);
+	for (int i = 0; i < 40; i++)
+		npmu_region_close(&r[i]);
+	for (int i = 0; i < 3; i++)
+		npmu_conn_delete(&c[i]);
 	npmu_conn_delete(&d);
 }
 
@@ -229,6 +274,15 @@ static void crash_loop__pmmd(void **state)
 	assert_int_equal(npmu_region_create(c, "crashy.remote", 1 << 20, NULL), 0);
 	npmu_conn_delete(&c);
 	crash_loop(pm.addr, "crashy.remote", 3, false);
+	/* one client's share holds through pmmd too: its next right is refused, not reclaimed */
+	assert_non_null(c = unit_connect(&pm));
+	struct npmu_region *r[NPMU_RIGHTS_PER_HOLDER], *x;
+	open_n(c, "crashy.remote", r, NPMU_RIGHTS_PER_HOLDER);
+	assert_int_equal(npmu_region_open(c, "crashy.remote", NPMU_ACCESS_READ, &x), NPMU_E_LIMIT);
+	assert_true(unit_log_count(&pm, "holds 16 rights to it already") > 0);
+	for (int i = 0; i < NPMU_RIGHTS_PER_HOLDER; i++)
+		npmu_region_close(&r[i]);
+	npmu_conn_delete(&c);
 	unit_stop(&pm, false);
 	unit_stop(&u, false);
 	unit_cleanup(&pm);
@@ -299,6 +353,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(crash_loop__region),
 		cmocka_unit_test(crash_loop__stream),
+		cmocka_unit_test(share__one_client_cannot_take_them_all),
 		cmocka_unit_test(live__never_taken),
 		cmocka_unit_test(crash_loop__pmmd),
 		cmocka_unit_test(crash_loop__sessions),
