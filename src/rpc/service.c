@@ -31,6 +31,7 @@
 			    * at a time: the rest are answered NPMU_E_LIMIT) */
 #define PEER_REPLIES_MAX 4 /* replies to one peer in flight at once (it asks one at a time: one
 			    * that does not take its replies cannot hold every transmit buffer) */
+#define CQ_READ 16         /* completions taken from the queue at once */
 #define HELD_SAY_EVERY_NS (10 * 1000000000ull) /* holding is logged at most this often */
 _Static_assert(RX_BUFS <= NPMU_FABRIC_SERVER_RX && TX_BUFS <= NPMU_FABRIC_SERVER_TX,
 	       "the endpoint is opened with room for the receives posted and replies in flight");
@@ -98,6 +99,10 @@ struct npmu__service {
 	uint32_t nheld;
 	uint64_t held_since_ns;
 	uint64_t held_said_ns; /* when holding was last logged */
+	/* The peers whose request the owner served among the completions read at once (see "One
+	 * request at a time"): another from one of them was sent before the first was answered. */
+	fi_addr_t turn[CQ_READ];
+	uint32_t nturn;
 	/* Rate limit for logging bad input: a burst, then one line per second with a count. */
 	time_t log_second;
 	unsigned log_count;
@@ -323,11 +328,12 @@ static void flush_deferred(struct npmu__service *svc);
  * requests are answered when nothing more waits (or after BATCH_MAX completions). */
 static int drain(struct npmu__service *svc)
 {
-	struct fi_cq_msg_entry ev[16];
+	struct fi_cq_msg_entry ev[CQ_READ];
 	int total = 0, since_batch = 0;
 	for (;;) {
-		ssize_t n = npmu__fabric_cq_read(svc->fab, ev, 16);
+		ssize_t n = npmu__fabric_cq_read(svc->fab, ev, CQ_READ);
 		if (n > 0) {
+			svc->nturn = 0; /* (a new read: every peer may have its turn) */
 			for (ssize_t i = 0; i < n; i++)
 				handle_completion(svc, &ev[i]);
 			total += (int)n;
@@ -558,6 +564,38 @@ static int waiting_of(const struct npmu__service *svc, fi_addr_t to)
 	return n;
 }
 
+/*
+ * One request at a time. A client sends its next request once the last was answered (the
+ * library holds a lock across each; one that timed out takes its endpoint, and so its address
+ * and session, with it), so a request the owner serves whose peer already had one served among
+ * the completions read at once was sent before that one's answer: a pipeline. It is answered
+ * NPMU_E_LIMIT before the owner sees it (npmu_requests_refused_total{reason="in_flight"}).
+ * Before, a unit served a peer's pipelined opens, creates or deletes back to back, each a
+ * durable change of its region table, while every other client's requests and one-sided
+ * transfers waited (a burst of 60 opens: a stat took 21 ms against 0.35; behind a large flush
+ * each change waits for the disk). Batched requests have their own share (PEER_WAITING_MAX);
+ * greetings and handshakes are the sessions' (sessions.h).
+ */
+
+/* take_turn -- whether the peer at `to` may have a request served by the owner now: not when
+ * it had one among the completions read at once already. */
+static bool take_turn(struct npmu__service *svc, fi_addr_t to)
+{
+	for (uint32_t i = 0; i < svc->nturn; i++)
+		if (svc->turn[i] == to)
+			return false;
+	if (svc->nturn < CQ_READ)
+		svc->turn[svc->nturn++] = to;
+	return true;
+}
+
+/* owner_type -- whether a request of this type is served by the owner (not the greeting and
+ * the handshake, which the service answers itself). */
+static bool owner_type(uint16_t type)
+{
+	return type != NPMU_MSG_HELLO && type != NPMU_MSG_AUTH1 && type != NPMU_MSG_AUTH3;
+}
+
 /* session_peer -- where a session's replies go: where it was made, whatever the header says;
  * that address looked up again (the header's, `to`, when the same), as past peers_max peers
  * since, the entry the session was made with may have been given to another peer (a crowd of
@@ -620,9 +658,10 @@ static void serve(struct npmu__service *svc, uint8_t *msg, size_t len)
 		memcpy(req.peer, hdr.addr, hdr.addr_len);
 		req.peer_len = (uint8_t)hdr.addr_len;
 	}
-	if (rc == 0 && batched_type(svc, hdr.type) && waiting_of(svc, to) >= PEER_WAITING_MAX) {
+	if (rc == 0 && (batched_type(svc, hdr.type) ? waiting_of(svc, to) >= PEER_WAITING_MAX
+						  : owner_type(hdr.type) && !take_turn(svc, to))) {
 		npmu__metric_add(&svc->counters.refused[NPMU__REFUSED_IN_FLIGHT], 1);
-		rc = NPMU_E_LIMIT; /* (one client cannot fill a batch: see "Flow control") */
+		rc = NPMU_E_LIMIT; /* (a pipeline: see "Flow control", "One request at a time") */
 	}
 	if (rc == 0) {
 		uint64_t t0 = npmu__now_ns();
