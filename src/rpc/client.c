@@ -17,6 +17,8 @@
 
 #define REFUSED_CHECK_MS 20 /* a send held back this long: is anything listening? */
 #define REPLY_CHECK_MS 250  /* a reply awaited this long: likewise */
+#define PLAIN_GRACE_MS 50   /* a sealed request's plain refusal: how long its sealed answer may
+			     * still come (see wait_rpc) */
 
 /* Completion contexts of the control path. */
 static int ctx_send, ctx_recv;
@@ -45,13 +47,25 @@ static ssize_t cq_read(struct npmu__rpc *conn, struct fi_cq_msg_entry *e, struct
 	return -FI_EAGAIN;
 }
 
-/* wait_rpc -- progress the CQ until the send and the matching reply complete, or time runs out. */
-static int wait_rpc(struct npmu__rpc *conn, uint64_t req_id, size_t *len, int timeout_ms)
+/*
+ * wait_rpc -- progress the CQ until the send and the matching reply complete, or time runs out.
+ *
+ * Anyone who can reach our endpoint can send it a reply, and anyone can name our address as a
+ * request's return address so that a server's answer comes here; only a sealed reply proves it
+ * is the server's answer to a sealed request. A server that does not know our session (it
+ * restarted) answers such a request in the clear, so a plain reply with the request's id is
+ * taken only when no sealed one came within PLAIN_GRACE_MS of it; *plain says so (and the
+ * reply is not in conn->rx). Before, a stranger naming a client's address in requests of its own
+ * failed that client's requests with the errors they got.
+ */
+static int wait_rpc(struct npmu__rpc *conn, uint64_t req_id, bool sealed, size_t *len,
+		    bool *plain, int timeout_ms)
 {
-	uint64_t start = npmu__now_ms(), deadline = start + (uint64_t)timeout_ms;
+	uint64_t start = npmu__now_ms(), deadline = start + (uint64_t)timeout_ms, grace = 0;
 	int sent = 0, replied = 0;
 	bool checked = false;
 	struct npmu__spin spin = {.free_ns = NPMU_SPIN_FREE_NS};
+	*plain = false;
 	while (!sent || !replied) {
 		/* a send the provider cannot deliver (it retries a refused connection forever), or
 		 * a reply that does not come (the peer's process may be gone): is it listening? */
@@ -74,17 +88,26 @@ static int wait_rpc(struct npmu__rpc *conn, uint64_t req_id, size_t *len, int ti
 			sent = 1;
 		} else if (n == 1) { /* ctx_recv */
 			struct npmu__msg_hdr hdr;
-			if (npmu__msg_decode_hdr(conn->rx, e.len, &hdr) == 0 && hdr.req_id == req_id) {
+			bool match = npmu__msg_decode_hdr(conn->rx, e.len, &hdr) == 0 &&
+				     hdr.req_id == req_id;
+			if (match && (!sealed || hdr.session != 0)) {
 				*len = e.len;
 				replied = 1;
+				*plain = false;
 			} else {
-				/* a stale or malformed reply: listen again */
+				if (match && !*plain) { /* a refusal in the clear: its sealed answer? */
+					*plain = true;
+					grace = npmu__now_ms() + PLAIN_GRACE_MS;
+				}
+				/* a stale, malformed or plain reply: listen again */
 				fi_recv(conn->fab->ep, conn->rx, sizeof(conn->rx), NULL, FI_ADDR_UNSPEC,
 					&ctx_recv);
 			}
 		} else if (n == -FI_EAVAIL) {
 			LOG_DEBUG("control message failed: %s", fi_strerror(err.err));
 			return npmu__from_fi(err.err);
+		} else if (*plain && sent && npmu__now_ms() > grace) {
+			return 0; /* (refused in the clear, and no sealed answer came) */
 		} else if (npmu__now_ms() > deadline) {
 			LOG_DEBUG("no reply (request %s)", sent ? "sent" : "not sent");
 			return NPMU_E_TIMEDOUT;
@@ -177,22 +200,25 @@ static int exchange(struct npmu__rpc *conn, uint16_t type, const struct npmu__re
 	if (mlen < 0)
 		return mlen;
 	size_t len = 0;
+	bool plain = false;
 	int rc = send_msg(conn, (size_t)mlen, timeout_ms);
 	if (rc == 0)
-		rc = wait_rpc(conn, req_id, &len, timeout_ms);
+		rc = wait_rpc(conn, req_id, seal, &len, &plain, timeout_ms);
 	if (rc != 0) {
 		/* The posted receive and any half-done exchange go away with the endpoint. */
 		conn->broken = 1;
 		LOG_DEBUG("no answer from %s:%s: %s", conn->host, conn->port, npmu_strerror(rc));
 		return rc;
 	}
+	if (plain) { /* refused in the clear: whatever it said, it may not be the server's */
+		conn->answered = conn->refused_plain = true;
+		conn->broken = 1; /* (its receive is posted again: start over) */
+		return NPMU_E_AUTH;
+	}
 	int status;
 	rc = npmu__reply_accept(seal ? &conn->ch : NULL, type, req_id, conn->rx, len, body,
 				body_len, &status);
 	conn->answered = rc == 0;
-	struct npmu__msg_hdr rh;
-	conn->refused_plain = rc == 0 && seal && status != 0 &&
-			      npmu__msg_decode_hdr(conn->rx, len, &rh) == 0 && rh.session == 0;
 	if (rc == NPMU_E_AUTH)
 		conn->broken = 1; /* a reply we cannot trust: start over */
 	return rc != 0 ? rc : status;

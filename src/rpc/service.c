@@ -48,6 +48,7 @@ struct tx_buf {
 	enum op_kind kind;
 	int busy;
 	fi_addr_t to; /* while busy: where it goes */
+	bool sealed;  /* ...and whether it is sealed (a session's answer) */
 	uint8_t data[NPMU_WIRE_MAX];
 };
 
@@ -101,7 +102,10 @@ struct npmu__service {
 	uint64_t held_said_ns; /* when holding was last logged */
 	/* The peers whose request the owner served among the completions read at once (see "One
 	 * request at a time"): another from one of them was sent before the first was answered. */
-	fi_addr_t turn[CQ_READ];
+	struct turn {
+		fi_addr_t to;
+		bool sealed;
+	} turn[CQ_READ];
 	uint32_t nturn;
 	/* Rate limit for logging bad input: a burst, then one line per second with a count. */
 	time_t log_second;
@@ -384,12 +388,13 @@ static struct tx_buf *tx_get(struct npmu__service *svc)
 	}
 }
 
-/* replies_to -- how many replies to `to` are in flight. */
-static int replies_to(const struct npmu__service *svc, fi_addr_t to)
+/* replies_to -- how many replies to `to`, sealed or plain, are in flight (separately: anyone
+ * can name an address for plain ones; see "One request at a time"). */
+static int replies_to(const struct npmu__service *svc, fi_addr_t to, bool sealed)
 {
 	int n = 0;
 	for (int i = 0; i < TX_BUFS; i++)
-		n += svc->tx[i].busy && svc->tx[i].to == to;
+		n += svc->tx[i].busy && svc->tx[i].to == to && svc->tx[i].sealed == sealed;
 	return n;
 }
 
@@ -413,16 +418,18 @@ static void refuse_reply(struct npmu__service *svc, fi_addr_t to)
  * buffer is free again once the provider has sent it (transmit complete), not once the client
  * has taken it (the endpoint's delivery complete): a client that is not running would keep it,
  * and with a hundred such a unit ran out of buffers and dropped requests (it_flush). */
-static void send_reply(struct npmu__service *svc, fi_addr_t to, struct tx_buf *b, size_t len)
+static void send_reply(struct npmu__service *svc, fi_addr_t to, bool sealed, struct tx_buf *b,
+		       size_t len)
 {
 	struct timespec start, now;
-	if (replies_to(svc, to) >= PEER_REPLIES_MAX) {
+	if (replies_to(svc, to, sealed) >= PEER_REPLIES_MAX) {
 		refuse_reply(svc, to);
 		return;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	b->busy = 1;
 	b->to = to;
+	b->sealed = sealed;
 	for (;;) {
 		struct iovec iov = {b->data, len};
 		struct fi_msg m = {.msg_iov = &iov, .iov_count = 1, .addr = to, .context = b};
@@ -544,7 +551,7 @@ static void answer(struct npmu__service *svc, struct tx_buf *b, fi_addr_t to, ui
 	npmu__msg_encode_hdr(b->data, NPMU_WIRE_MAX, &out);
 	if (sess)
 		npmu__seal(&sess->ch, false, req_id, b->data, hlen, b->data + hlen, plain);
-	send_reply(svc, to, b, hlen + out.body_len);
+	send_reply(svc, to, sess != NULL, b, hlen + out.body_len);
 }
 
 /* batched_type -- whether requests of this type are batched by the owner (ops.batch_types). */
@@ -553,14 +560,15 @@ static bool batched_type(const struct npmu__service *svc, uint16_t type)
 	return type < 64 && (svc->ops.batch_types >> type & 1);
 }
 
-/* waiting_of -- how many batched requests of the peer at `to` wait (gathering or away). */
-static int waiting_of(const struct npmu__service *svc, fi_addr_t to)
+/* waiting_of -- how many batched requests of the peer at `to` wait (gathering or away), sealed
+ * ones or plain ones (see "One request at a time": anyone can name an address). */
+static int waiting_of(const struct npmu__service *svc, fi_addr_t to, bool sealed)
 {
 	int n = 0;
 	for (uint32_t i = 0; i < svc->nbatch; i++)
-		n += svc->batch[i].to == to;
+		n += svc->batch[i].to == to && (svc->batch[i].session != 0) == sealed;
 	for (uint32_t i = 0; svc->flying && i < svc->nflight; i++)
-		n += svc->flight[i].to == to;
+		n += svc->flight[i].to == to && (svc->flight[i].session != 0) == sealed;
 	return n;
 }
 
@@ -574,18 +582,22 @@ static int waiting_of(const struct npmu__service *svc, fi_addr_t to)
  * durable change of its region table, while every other client's requests and one-sided
  * transfers waited (a burst of 60 opens: a stat took 21 ms against 0.35; behind a large flush
  * each change waits for the disk). Batched requests have their own share (PEER_WAITING_MAX);
- * greetings and handshakes are the sessions' (sessions.h).
+ * greetings and handshakes are the sessions' (sessions.h). A sealed request's peer is where its
+ * session was made, and only that session's holder can seal one; a plain request's is the
+ * return address it names, which anyone can name, so the two take separate turns: plain
+ * requests naming a client's address (refused NPMU_E_AUTH on a server with credentials) cannot
+ * use up the turn of that client's sealed ones.
  */
 
-/* take_turn -- whether the peer at `to` may have a request served by the owner now: not when
- * it had one among the completions read at once already. */
-static bool take_turn(struct npmu__service *svc, fi_addr_t to)
+/* take_turn -- whether the peer at `to` may have a request (sealed or not) served by the owner
+ * now: not when it had one of that kind among the completions read at once already. */
+static bool take_turn(struct npmu__service *svc, fi_addr_t to, bool sealed)
 {
 	for (uint32_t i = 0; i < svc->nturn; i++)
-		if (svc->turn[i] == to)
+		if (svc->turn[i].to == to && svc->turn[i].sealed == sealed)
 			return false;
 	if (svc->nturn < CQ_READ)
-		svc->turn[svc->nturn++] = to;
+		svc->turn[svc->nturn++] = (struct turn){to, sealed};
 	return true;
 }
 
@@ -658,8 +670,9 @@ static void serve(struct npmu__service *svc, uint8_t *msg, size_t len)
 		memcpy(req.peer, hdr.addr, hdr.addr_len);
 		req.peer_len = (uint8_t)hdr.addr_len;
 	}
-	if (rc == 0 && (batched_type(svc, hdr.type) ? waiting_of(svc, to) >= PEER_WAITING_MAX
-						  : owner_type(hdr.type) && !take_turn(svc, to))) {
+	if (rc == 0 && (batched_type(svc, hdr.type)
+				? waiting_of(svc, to, sess != NULL) >= PEER_WAITING_MAX
+				: owner_type(hdr.type) && !take_turn(svc, to, sess != NULL))) {
 		npmu__metric_add(&svc->counters.refused[NPMU__REFUSED_IN_FLIGHT], 1);
 		rc = NPMU_E_LIMIT; /* (a pipeline: see "Flow control", "One request at a time") */
 	}

@@ -359,6 +359,9 @@ struct raw_peer {
 	uint8_t rx[NPMU_WIRE_MAX]; /* the answer being received */
 	int rctx;                  /* its context */
 	uint8_t msg[RAW_BURST_MAX][NPMU_WIRE_MAX];
+	uint8_t claim[NPMU_WIRE_ADDR_MAX]; /* the return address its requests name (claim_len 0:
+					    * its own) */
+	size_t claim_len;
 };
 
 /* raw_peer_open -- a bare endpoint to addr. */
@@ -395,6 +398,10 @@ static int raw_encode(struct raw_peer *p, int i, uint16_t type, const struct npm
 {
 	struct npmu__msg_hdr h = {.type = type, .req_id = ++p->req_id,
 				  .addr_len = (uint16_t)p->fab->name_len, .addr = p->fab->name};
+	if (p->claim_len) {
+		h.addr_len = (uint16_t)p->claim_len;
+		h.addr = p->claim;
+	}
 	int hl = npmu__msg_encode_hdr(p->msg[i], NPMU_WIRE_MAX, &h);
 	if (hl < 0)
 		return -1;
@@ -404,6 +411,13 @@ static int raw_encode(struct raw_peer *p, int i, uint16_t type, const struct npm
 	h.body_len = (uint32_t)bl;
 	npmu__msg_encode_hdr(p->msg[i], NPMU_WIRE_MAX, &h);
 	return hl + bl;
+}
+
+/* raw_peer_claim -- name addr (len bytes) as the return address of p's requests from now on. */
+void raw_peer_claim(struct raw_peer *p, const void *addr, size_t len)
+{
+	p->claim_len = len <= sizeof(p->claim) ? len : 0;
+	memcpy(p->claim, addr, p->claim_len);
 }
 
 /* raw_answer -- (a completion e on p) count an answer into *a and post the next receive (one

@@ -83,6 +83,10 @@ struct raw_peer *raw_peer_open(const char *addr);
 /* raw_peer_close -- close it and free it; NULLs *p. */
 void raw_peer_close(struct raw_peer **p);
 
+/* raw_peer_claim -- name addr (len bytes: another endpoint's, as a spoofer would) as the return
+ * address of p's requests from now on: their answers go there. */
+void raw_peer_claim(struct raw_peer *p, const void *addr, size_t len);
+
 /* raw_pipeline -- send n (at most 512) plain requests (type, req) back to back, then collect
  * their answers until quiet_ms pass without one (a server may drop answers to a peer that
  * sends faster than it takes them), counted into *a (added to); 0, or -1 if the endpoint

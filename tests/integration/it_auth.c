@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -409,6 +411,71 @@ static void sessions__outlast_a_crowd_of_addresses(void **state)
 	unit_cleanup(&u);
 }
 
+/* A spoofer: plain requests back to back, naming another endpoint's address as theirs. */
+struct spoofer {
+	const char *addr;
+	const struct npmu_conn *victim;
+	atomic_bool stop;
+	atomic_int bursts;
+	struct raw_answers a;
+	int rc;
+};
+
+/* spoofer_main -- bursts of 60 stats naming the victim's address, one every 5 ms. */
+static void *spoofer_main(void *arg)
+{
+	struct spoofer *s = arg;
+	struct raw_peer *peer = raw_peer_open(s->addr);
+	s->rc = peer ? 0 : -1;
+	if (peer)
+		raw_peer_claim(peer, s->victim->rpc.fab->name, s->victim->rpc.fab->name_len);
+	struct npmu__request req = {0};
+	snprintf(req.name, sizeof(req.name), "ckpt.named");
+	while (s->rc == 0 && !atomic_load(&s->stop)) {
+		s->rc = raw_pipeline(peer, NPMU_MSG_STAT, &req, 60, 0, 5, &s->a);
+		atomic_fetch_add(&s->bursts, 1);
+	}
+	raw_peer_close(&peer);
+	return NULL;
+}
+
+/* turns__naming_a_clients_address_takes_nothing_of_it: an endpoint without credentials sending
+ * plain requests back to back that name an authenticated client's address as their own (each
+ * refused NPMU_E_AUTH, the answer sent to that client) uses up neither that client's turn among
+ * the requests read at once nor its share of replies in flight: every one of the client's
+ * sealed requests is served meanwhile. */
+static void turns__naming_a_clients_address_takes_nothing_of_it(void **state)
+{
+	(void)state;
+	struct npmu_conn *c;
+	assert_int_equal(as(0, &c), 0);
+	assert_int_equal(npmu_region_create(c, "ckpt.named", 4096, NULL), 0);
+	struct spoofer s = {.addr = unit.addr, .victim = c};
+	pthread_t th;
+	assert_int_equal(pthread_create(&th, NULL, spoofer_main, &s), 0);
+	int rounds = 0, failed = 0;
+	for (uint64_t until = npmu__now_ms() + 3000; npmu__now_ms() < until; rounds++) {
+		struct npmu_region_info info;
+		struct npmu_region *r = NULL;
+		int rc = npmu_region_stat(c, "ckpt.named", &info);
+		rc = rc ? rc : npmu_region_open(c, "ckpt.named", NPMU_ACCESS_READ, &r);
+		npmu_region_close(&r);
+		if (rc != 0 && failed++ < 5)
+			printf("auth: the client's request failed: %s\n", npmu_strerror(rc));
+	}
+	atomic_store(&s.stop, true);
+	pthread_join(th, NULL);
+	printf("auth: %d rounds of the client (%d failed) beside %d bursts of 60 plain stats naming "
+	       "its address (%d sent)\n", rounds, failed, atomic_load(&s.bursts), s.a.sent);
+	assert_int_equal(s.rc, 0);
+	if (atomic_load(&s.bursts) < 20)
+		fail_msg("only %d bursts: this round proved nothing", atomic_load(&s.bursts));
+	assert_int_equal(failed, 0);
+	assert_true(rounds >= 100);
+	assert_int_equal(npmu_region_delete(c, "ckpt.named"), 0);
+	npmu_conn_delete(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -418,6 +485,7 @@ int main(void)
 		cmocka_unit_test(throttle__slows_guessers),
 		cmocka_unit_test(sessions__hundreds_of_clients),
 		cmocka_unit_test(sessions__outlast_a_crowd_of_addresses),
+		cmocka_unit_test(turns__naming_a_clients_address_takes_nothing_of_it),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
