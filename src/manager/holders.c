@@ -137,9 +137,23 @@ bool npmu__holders_gone(struct npmu__holders *hs, uint64_t id)
 	if (h && h->addr_len) {
 		len = h->addr_len;
 		memcpy(addr, h->addr, len);
+		hs->probes++;
 	}
 	pthread_mutex_unlock(&hs->lock);
 	return len && npmu__addr_refused(addr, len); /* asked without the lock: up to 100 ms */
+}
+
+/* quiet -- whether probing rests now (a pass used up its budget lately); with spent, it starts
+ * resting. */
+static bool quiet(struct npmu__holders *hs, bool spent)
+{
+	pthread_mutex_lock(&hs->lock);
+	uint64_t now = npmu__now_ms();
+	if (spent && now >= hs->probe_quiet_until_ms)
+		hs->probe_quiet_until_ms = now + NPMU_RECLAIM_QUIET_MS;
+	bool q = now < hs->probe_quiet_until_ms;
+	pthread_mutex_unlock(&hs->lock);
+	return q;
 }
 
 /* npmu__holders_count -- holders live now. */
@@ -172,7 +186,8 @@ bool npmu__holders_keep_live(void *hs, uint64_t holder)
 bool npmu__holders_keep_present(void *arg, uint64_t holder)
 {
 	struct npmu__reclaim *rc = arg;
-	if (rc->found || npmu__now_ms() > rc->deadline_ms || !npmu__holders_gone(rc->hs, holder))
+	if (rc->found || quiet(rc->hs, npmu__now_ms() > rc->deadline_ms) ||
+	    !npmu__holders_gone(rc->hs, holder))
 		return true;
 	rc->found = true;
 	return false;

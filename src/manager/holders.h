@@ -52,6 +52,8 @@ struct npmu__holders {
 	uint64_t started_ms;          /* unknown holders count as live until started_ms + ttl */
 	uint32_t ttl_ms;
 	bool probe;                   /* clients' addresses take TCP connections (a tcp provider) */
+	uint64_t probe_quiet_until_ms; /* no probing before then (see npmu__reclaim) */
+	uint64_t probes;              /* addresses probed so far (for tests) */
 	uint32_t n, cap;
 	struct npmu__holder *h;       /* n of them, unordered */
 };
@@ -81,9 +83,16 @@ bool npmu__holders_gone(struct npmu__holders *hs, uint64_t id);
 /*
  * A reclaim of a full region's rights, in two passes: first every right of a dead holder
  * (npmu__holders_keep_live); when that frees none, the first right whose holder is gone
- * (npmu__holders_keep_present), looked for within NPMU_RECLAIM_PROBE_MS.
+ * (npmu__holders_keep_present), looked for within NPMU_RECLAIM_PROBE_MS. A unit's manager
+ * probes in its service loop, so a probe that has to wait (a client's host that drops
+ * connections to it: a firewall, a one-way partition) holds every client up; once a pass has
+ * used up its budget, no address is probed for NPMU_RECLAIM_QUIET_MS (opens meanwhile are
+ * answered NPMU_E_LIMIT unless a holder is dead by its renewals). Before, a client opening a
+ * full region again and again, one request at a time, held a unit's loop up nearly all the
+ * time while its readers' hosts dropped the probes.
  */
 #define NPMU_RECLAIM_PROBE_MS 500
+#define NPMU_RECLAIM_QUIET_MS 5000
 struct npmu__reclaim {
 	struct npmu__holders *hs;
 	uint64_t deadline_ms;
