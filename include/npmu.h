@@ -212,7 +212,10 @@ NPMU_API int npmu_region_list(struct npmu_conn *conn, struct npmu_region_info **
 /*
  * npmu_region_open -- open a right to region NAME. The unit registers the region's window
  * under a fresh random key; reads and writes then go straight to the unit's memory.
- * On success *region_ptr owns the right; on failure it is untouched.
+ * On success *region_ptr owns the right; on failure it is untouched. A region has 64 rights:
+ * one connection holds at most 16 of them and readers at most 56 (the rest are kept for
+ * writers); past either, or all 64 held by live clients, NPMU_E_LIMIT (the unit's log says
+ * which). Threads may share one handle rather than each opening its own.
  */
 NPMU_API int npmu_region_open(struct npmu_conn *conn, const char *name, enum npmu_access access,
 			      struct npmu_region **region_ptr);
