@@ -490,9 +490,9 @@ static int open_region(struct npmu__pmm *pmm, const char *who, const struct npmu
 	if (req->access == NPMU_ACCESS_READ_WRITE && !pmm->programmed &&
 	    (rc = writer_admit(pmm, req->name, req->lease)) != 0)
 		return rc;
-	if (!pmm->programmed) {
-		holder_renew(pmm, who, req);
-	}
+	/* a holder id another principal renewed is not the caller's to charge rights to */
+	if (!pmm->programmed && holder_renew(pmm, who, req) == NPMU_E_ACCESS)
+		return NPMU_E_ACCESS;
 	if (info->copies > 1 && pmm->ops->mirror)
 		return pmm->ops->mirror(pmm->unit, NPMU_MSG_OPEN, req, reply);
 	struct npmu__access_info ai;
